@@ -1,0 +1,1 @@
+"""card — see ../shared/DESIGN.md."""

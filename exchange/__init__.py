@@ -1,0 +1,1 @@
+"""exchange — see ../shared/DESIGN.md."""

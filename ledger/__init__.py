@@ -1,0 +1,1 @@
+"""ledger — double-entry core (filled in by the foundation issue)."""

@@ -1,0 +1,1 @@
+"""stablecoin — see ../shared/DESIGN.md."""
