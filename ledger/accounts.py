@@ -1,0 +1,137 @@
+"""Accounts: who owns what asset, for what purpose, and whether it may go negative."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from . import tables as t
+from .errors import AccountExists, AccountNotFound, InvalidAccount
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
+
+# Only the world outside the sandbox may go negative: money enters the system by
+# making an external account negative, so every asset still sums to zero.
+NEGATIVE_ALLOWED_PURPOSES = frozenset({"external"})
+_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+_OWNER = re.compile(r"^[\w.:@/+-]{1,120}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    code: str
+    owner: str
+    asset: str
+    purpose: str
+    allow_negative: bool
+    balance_minor: int
+    held_minor: int
+
+    @property
+    def available_minor(self) -> int:
+        return self.balance_minor - self.held_minor
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """``ledger_minor`` counts posted entries; ``available_minor`` subtracts pending holds."""
+
+    account_id: int
+    asset: str
+    ledger_minor: int
+    held_minor: int
+
+    @property
+    def available_minor(self) -> int:
+        return self.ledger_minor - self.held_minor
+
+
+def account_code(purpose: str, owner: str, asset: str) -> str:
+    """The natural key of an account: ``purpose:owner:asset``."""
+    return f"{purpose}:{owner}:{asset}"
+
+
+_COLUMNS = (t.accounts.c.id, t.accounts.c.code, t.accounts.c.owner, t.accounts.c.asset, t.accounts.c.purpose,
+            t.accounts.c.allow_negative, t.accounts.c.balance_minor, t.accounts.c.held_minor)
+
+
+def _row_to_account(row) -> Account:  # noqa: ANN001
+    return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+
+def open_account(uow: UnitOfWork, owner: str, asset: str, purpose: str, *, allow_negative: bool | None = None,
+                 code: str | None = None) -> Account:
+    """Open (or return the identical existing) account. Refuses a different account under the same code."""
+    if not isinstance(owner, str) or not _OWNER.match(owner):
+        raise InvalidAccount(f"owner {owner!r} must be 1-120 characters of letters, digits and . : @ / + - _")
+    if not isinstance(purpose, str) or not _PURPOSE.match(purpose):
+        raise InvalidAccount(f"purpose {purpose!r} must be a lower-case word such as customer, bank, fees, external")
+    uow.ledger.assets.get(asset)
+    if allow_negative is None:
+        allow_negative = purpose in NEGATIVE_ALLOWED_PURPOSES
+    if allow_negative and purpose not in NEGATIVE_ALLOWED_PURPOSES:
+        raise InvalidAccount(f"only external accounts may go negative, not a {purpose} account",
+                             code="negative_not_allowed")
+    code = code or account_code(purpose, owner, asset)
+    existing = find_by_code(uow, code)
+    if existing is not None:
+        if (existing.owner, existing.asset, existing.purpose, existing.allow_negative) != (
+                owner, asset, purpose, allow_negative):
+            raise AccountExists(f"account {code} already exists with different settings", code_=code)
+        return existing
+    _ensure_asset_row(uow, asset)
+    result = uow.conn.execute(insert(t.accounts).values(
+        code=code, owner=owner, asset=asset, purpose=purpose, allow_negative=allow_negative,
+        balance_minor=0, held_minor=0, created_at=uow.now()))
+    return Account(result.inserted_primary_key[0], code, owner, asset, purpose, allow_negative, 0, 0)
+
+
+def _ensure_asset_row(uow: UnitOfWork, asset: str) -> None:
+    if asset in uow.ledger._asset_rows_seen:
+        return
+    spec = uow.ledger.assets.get(asset)
+    row = uow.conn.execute(select(t.assets.c.decimals).where(t.assets.c.code == asset)).first()
+    if row is None:
+        uow.conn.execute(insert(t.assets).values(code=spec.code, decimals=spec.decimals, name=spec.name))
+    elif row[0] != spec.decimals:
+        raise InvalidAccount(f"asset {asset} is stored with {row[0]} decimals, the registry says {spec.decimals}")
+    uow.after_commit(lambda: uow.ledger._asset_rows_seen.add(asset))
+
+
+def find_by_code(uow: UnitOfWork, code: str) -> Account | None:
+    row = uow.conn.execute(select(*_COLUMNS).where(t.accounts.c.code == code)).first()
+    return None if row is None else _row_to_account(row)
+
+
+def get_by_code(uow: UnitOfWork, code: str) -> Account:
+    account = find_by_code(uow, code)
+    if account is None:
+        raise AccountNotFound(f"no account with code {code!r}", account=code)
+    return account
+
+
+def get(uow: UnitOfWork, account_id: int) -> Account:
+    row = uow.conn.execute(select(*_COLUMNS).where(t.accounts.c.id == account_id)).first()
+    if row is None:
+        raise AccountNotFound(f"no account with id {account_id}", account=account_id)
+    return _row_to_account(row)
+
+
+def by_owner(uow: UnitOfWork, owner: str) -> list[Account]:
+    rows = uow.conn.execute(select(*_COLUMNS).where(t.accounts.c.owner == owner).order_by(t.accounts.c.id))
+    return [_row_to_account(r) for r in rows]
+
+
+def lock_rows(uow: UnitOfWork, account_ids: list[int]) -> dict[int, tuple]:
+    """Read (and on PostgreSQL row-lock, in id order to avoid deadlocks) the accounts a write touches.
+
+    Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``.
+    """
+    ids = sorted(set(account_ids))
+    stmt = uow.ledger._lock_stmt_pg if not uow.ledger.db.is_sqlite else uow.ledger._lock_stmt
+    rows = uow.conn.execute(stmt, {"ids": ids}).all()
+    return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}

@@ -1,0 +1,128 @@
+"""The database adapter: engines for SQLite (embedded default) and PostgreSQL, migrations, retries.
+
+SQLite: WAL mode and ``BEGIN IMMEDIATE`` for every transaction. pysqlite delays
+``BEGIN`` until the first write, so two readers that both decide to write later
+deadlock into "database is locked"; taking the write lock up front makes SQLite's
+single writer serialize whole units of work instead.
+
+PostgreSQL: READ COMMITTED with row locks (``SELECT … FOR UPDATE`` in id order)
+and a bounded retry on serialization failures, deadlocks and unique-key races.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+# Packages that ship migrations, in dependency order.
+KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
+_RETRYABLE_PG = {"40001", "40P01", "23505"}
+READ_ONLY = "cryptocity_read_only"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3; accept a bare file path for SQLite."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+class Database:
+    """One database: an engine plus the project's conventions for it."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        if self.dialect == "sqlite":
+            path = self.url.split(":///", 1)[-1].split("?", 1)[0]
+            if not path or path == ":memory:":
+                raise ValueError("use a SQLite file (in-memory SQLite cannot be shared by connections)")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
+            _install_sqlite_conventions(self.engine)
+        else:
+            self.engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def migrate(self, packages: tuple[str, ...] | list[str] = KNOWN_PACKAGES) -> None:
+        """Bring the schema of ``packages`` (those that have migrations) up to date."""
+        from alembic import command
+        from alembic.config import Config
+
+        locations = [str(p) for p in (_versions_dir(name) for name in packages) if p is not None]
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_path_separator", "os")
+        cfg.set_main_option("version_locations", os.pathsep.join(locations))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def advisory_lock(self, conn: Connection, name: str) -> None:
+        """Serialize writers on ``name`` until the transaction ends.
+
+        PostgreSQL: ``pg_advisory_xact_lock``. SQLite needs nothing: ``BEGIN IMMEDIATE``
+        already makes every unit of work the only writer.
+        """
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": key})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for transient conflicts that a fresh attempt of the whole unit of work can resolve."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = getattr(error, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    if sqlstate in _RETRYABLE_PG:
+        return True
+    return "database is locked" in str(orig)
+
+
+def backoff(attempt: int) -> None:
+    # Bounded, short; jitter from the process id keeps threads from re-colliding in lockstep.
+    time.sleep(min(0.2, 0.002 * (2**attempt)) * (1 + (os.getpid() + attempt) % 3 / 3))
+
+
+def _versions_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "migrations" / "versions"
+    return path if path.is_dir() else None
+
+
+def _install_sqlite_conventions(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: durable across application crashes; the last commits may be lost on power loss.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        mode = "DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
+        conn.exec_driver_sql(f"BEGIN {mode}")

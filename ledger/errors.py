@@ -1,0 +1,98 @@
+"""Typed refusals of the ledger.
+
+Every refusal is a named result: a stable snake_case ``code`` (what programs
+match on) and a message in words a workshop participant understands. The same
+bad request always gets the same code because validation runs in a fixed order
+(see ``transfers.validate_postings``).
+"""
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every domain error in cryptocity. ``code`` is stable; ``str()`` explains."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: object) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, **{k: _plain(v) for k, v in self.details.items()}}
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, (str, int, bool, type(None), list, dict)) else str(value)
+
+
+class InvalidAmount(LedgerError):
+    """An amount that is not a non-negative whole number of minor units (or a parsable human amount)."""
+
+    code = "invalid_amount"
+
+
+class UnknownAsset(LedgerError):
+    code = "unknown_asset"
+
+
+class AccountNotFound(LedgerError):
+    code = "account_not_found"
+
+
+class AccountExists(LedgerError):
+    code = "account_exists"
+
+
+class InvalidAccount(LedgerError):
+    code = "invalid_account"
+
+
+class InvalidTransfer(LedgerError):
+    """Structurally wrong transfer: no postings, too many, same account twice, zero amount."""
+
+    code = "invalid_transfer"
+
+
+class AssetMismatch(LedgerError):
+    code = "asset_mismatch"
+
+
+class UnbalancedTransfer(LedgerError):
+    code = "unbalanced_transfer"
+
+
+class InsufficientFunds(LedgerError):
+    code = "insufficient_funds"
+
+
+class InvalidIdempotencyKey(LedgerError):
+    code = "invalid_idempotency_key"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency_conflict"
+
+
+class HoldNotFound(LedgerError):
+    code = "hold_not_found"
+
+
+class HoldNotPending(LedgerError):
+    code = "hold_not_pending"
+
+
+class HoldExpired(LedgerError):
+    code = "hold_expired"
+
+
+class HoldExceeded(LedgerError):
+    code = "hold_exceeded"
+
+
+class InvariantViolation(LedgerError):
+    """``verify()`` found money created, destroyed or mis-recorded. The message names the first violation."""
+
+    code = "invariant_violation"

@@ -1,0 +1,193 @@
+"""Two-phase holds: reserve an amount, then post all or part of it, or void it; holds expire.
+
+A pending hold lowers the account's *available* balance (``balance - held``) but
+not its *ledger* balance. Posting moves money out of the held account through an
+ordinary balanced transfer; the rest of the hold is released when the post is final.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Sequence
+
+from sqlalchemy import and_, insert, select, update
+
+from . import tables as t
+from .accounts import lock_rows
+from .amounts import format_amount, require_minor
+from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
+                     IdempotencyConflict, InsufficientFunds, InvalidTransfer)
+from .transfers import MAX_MEMO_LENGTH, Posting, TransferResult, check_key, request_hash, transfer
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
+
+PENDING, POSTED, VOIDED, EXPIRED = "pending", "posted", "voided", "expired"
+MAX_EXPIRY_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    account_id: int
+    asset: str
+    amount_minor: int
+    remaining_minor: int
+    posted_minor: int
+    status: str
+    created_at: datetime
+    expires_at: datetime | None
+    resolved_at: datetime | None = None
+    memo: str = ""
+    replayed: bool = False
+
+
+_COLS = (t.holds.c.id, t.holds.c.account_id, t.holds.c.asset, t.holds.c.amount_minor, t.holds.c.remaining_minor,
+         t.holds.c.posted_minor, t.holds.c.status, t.holds.c.created_at, t.holds.c.expires_at,
+         t.holds.c.resolved_at, t.holds.c.memo)
+
+
+def _row(row, replayed: bool = False) -> Hold:  # noqa: ANN001
+    return Hold(*row, replayed=replayed)
+
+
+def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: datetime | None = None,
+          key: str | None = None, memo: str = "") -> Hold:
+    """Reserve ``amount_minor`` on the account. Refuses with ``InsufficientFunds`` if it is not available."""
+    check_key(key)
+    require_minor(amount_minor)
+    if amount_minor <= 0:
+        raise InvalidTransfer("a hold must be for a positive amount", code="zero_amount")
+    memo = memo[:MAX_MEMO_LENGTH]
+    digest = None
+    if key is not None:
+        digest = request_hash(["hold", account_id, amount_minor, expires_at, memo])
+        row = uow.conn.execute(select(*_COLS, t.holds.c.request_hash).where(t.holds.c.idempotency_key == key)).first()
+        if row is not None:
+            if row[-1] != digest:
+                raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different hold", key=key)
+            return _row(row[:-1], replayed=True)
+    rows = lock_rows(uow, [account_id])
+    if account_id not in rows:
+        raise AccountNotFound(f"no account with id {account_id}", account=account_id)
+    asset, allow_negative, balance, held, code = rows[account_id]
+    if not allow_negative and balance - held < amount_minor:
+        # Holds that have run out by the clock no longer reserve anything: sweep them and look again.
+        if expire(uow, account_id=account_id):
+            asset, allow_negative, balance, held, code = lock_rows(uow, [account_id])[account_id]
+        if balance - held < amount_minor:
+            raise InsufficientFunds(
+                f"account {code} has {format_amount(balance - held, asset, uow.ledger.assets)} available, "
+                f"a hold needs {format_amount(amount_minor, asset, uow.ledger.assets)}",
+                account=code, available_minor=balance - held, needed_minor=amount_minor)
+    now = uow.now()
+    hold_id = uow.conn.execute(insert(t.holds).values(
+        account_id=account_id, asset=asset, amount_minor=amount_minor, remaining_minor=amount_minor,
+        posted_minor=0, status=PENDING, idempotency_key=key, request_hash=digest, memo=memo, created_at=now,
+        expires_at=expires_at)).inserted_primary_key[0]
+    _add_held(uow, account_id, amount_minor)
+    return Hold(hold_id, account_id, asset, amount_minor, amount_minor, 0, PENDING, now, expires_at, None, memo)
+
+
+def get(uow: UnitOfWork, hold_id: int, *, lock: bool = False) -> Hold:
+    stmt = select(*_COLS).where(t.holds.c.id == hold_id)
+    if lock and not uow.ledger.db.is_sqlite:
+        stmt = stmt.with_for_update()
+    row = uow.conn.execute(stmt).first()
+    if row is None:
+        raise HoldNotFound(f"no hold with id {hold_id}", hold_id=hold_id)
+    return _row(row)
+
+
+def _pending(uow: UnitOfWork, hold_id: int) -> Hold:
+    hold = get(uow, hold_id, lock=True)
+    if hold.status != PENDING:
+        raise HoldNotPending(f"hold {hold_id} is {hold.status}, not pending", hold_id=hold_id, status=hold.status)
+    if hold.expires_at is not None and hold.expires_at <= uow.now():
+        raise HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}", hold_id=hold_id)
+    return hold
+
+
+def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
+         key: str | None = None, memo: str = "", final: bool = True) -> TransferResult:
+    """Post ``amount_minor`` (default: all that remains) of a pending hold to the ``to`` accounts.
+
+    ``to`` lists ``(account_id, amount_minor)`` credits that must add up to the posted amount.
+    With ``final`` (the default) whatever remains of the hold is released.
+    """
+    check_key(key)
+    if key is not None:
+        previous = replay_post(uow, key, hold_id, amount_minor)
+        if previous is not None:
+            return previous
+    hold = _pending(uow, hold_id)
+    amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
+    if amount <= 0:
+        raise InvalidTransfer("a post must be for a positive amount", code="zero_amount")
+    if amount > hold.remaining_minor:
+        raise HoldExceeded(
+            f"cannot post {format_amount(amount, hold.asset, uow.ledger.assets)}: hold {hold_id} has only "
+            f"{format_amount(hold.remaining_minor, hold.asset, uow.ledger.assets)} left",
+            hold_id=hold_id, remaining_minor=hold.remaining_minor)
+    release = hold.remaining_minor if final else amount
+    _add_held(uow, hold.account_id, -release)
+    postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]
+    result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id)
+    remaining = hold.remaining_minor - release
+    uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
+        remaining_minor=remaining, posted_minor=hold.posted_minor + amount,
+        status=POSTED if remaining == 0 else PENDING, resolved_at=uow.now() if remaining == 0 else None))
+    return result
+
+
+def replay_post(uow: UnitOfWork, key: str, hold_id: int, amount_minor: int | None) -> TransferResult | None:
+    """The first result of a post retried with the same key, or None if the key is new."""
+    row = uow.conn.execute(select(t.transfers.c.id, t.transfers.c.hold_id, t.transfers.c.created_at,
+                                  t.transfers.c.memo).where(t.transfers.c.idempotency_key == key)).first()
+    if row is None:
+        return None
+    entries = uow.conn.execute(select(t.entries.c.account_id, t.entries.c.amount_minor)
+                               .where(t.entries.c.transfer_id == row[0]).order_by(t.entries.c.id)).all()
+    postings = tuple(Posting(a, m) for a, m in entries)
+    posted = -postings[0].amount_minor if postings else 0
+    if row[1] != hold_id or (amount_minor is not None and amount_minor != posted):
+        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different post", key=key)
+    return TransferResult(row[0], postings, row[2], True, "hold_post", row[3])
+
+
+def void(uow: UnitOfWork, hold_id: int, *, amount_minor: int | None = None) -> Hold:
+    """Release a pending hold (all of it, or ``amount_minor`` of it: a partial reversal)."""
+    hold = get(uow, hold_id, lock=True)
+    if hold.status != PENDING:
+        raise HoldNotPending(f"hold {hold_id} is {hold.status}, not pending", hold_id=hold_id, status=hold.status)
+    amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
+    if amount <= 0 or amount > hold.remaining_minor:
+        raise HoldExceeded(f"can release between 0.01 and all of the remaining hold {hold_id}", hold_id=hold_id,
+                           remaining_minor=hold.remaining_minor)
+    remaining = hold.remaining_minor - amount
+    _add_held(uow, hold.account_id, -amount)
+    now = uow.now()
+    uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
+        remaining_minor=remaining, status=VOIDED if remaining == 0 else PENDING,
+        resolved_at=now if remaining == 0 else None))
+    return get(uow, hold_id)
+
+
+def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH) -> int:
+    """Mark pending holds whose expiry has passed on the sandbox clock as expired; return how many."""
+    now = uow.now()
+    cond = and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= now)
+    if account_id is not None:
+        cond = and_(cond, t.holds.c.account_id == account_id)
+    rows = uow.conn.execute(select(t.holds.c.id, t.holds.c.account_id, t.holds.c.remaining_minor)
+                            .where(cond).order_by(t.holds.c.id).limit(limit)).all()
+    for hold_id, acct, remaining in rows:
+        _add_held(uow, acct, -remaining)
+        uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
+            status=EXPIRED, remaining_minor=0, resolved_at=now))
+    return len(rows)
+
+
+def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
+    uow.conn.execute(update(t.accounts).where(t.accounts.c.id == account_id)
+                     .values(held_minor=t.accounts.c.held_minor + delta))

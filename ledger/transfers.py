@@ -1,0 +1,168 @@
+"""Transfers: N postings that balance per asset, applied atomically, at most once per idempotency key.
+
+Sign convention: a posting's ``amount_minor`` is positive for a credit (the
+account's balance grows) and negative for a debit. Every transfer sums to zero
+per asset, so every asset sums to zero across all accounts.
+
+Validation precedence (the same bad request always gets the same answer):
+ 1. idempotency key shape            -> invalid_idempotency_key
+ 2. postings present, <= MAX_POSTINGS -> invalid_transfer (no_postings / too_many_postings)
+ 3. each amount an int, non-zero      -> amount_is_float / amount_not_integer / zero_amount
+ 4. no account twice                  -> duplicate_account
+ 5. replay of the same key            -> first result / idempotency_conflict
+ 6. accounts exist                    -> account_not_found
+ 7. sums per asset zero               -> unbalanced_transfer
+ 8. no overdraft                      -> insufficient_funds
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+
+from sqlalchemy import bindparam, insert, select, update
+
+from . import tables as t
+from .accounts import lock_rows
+from .amounts import format_amount, require_minor
+from .errors import (AccountNotFound, IdempotencyConflict, InsufficientFunds, InvalidIdempotencyKey,
+                     InvalidTransfer, UnbalancedTransfer)
+
+if TYPE_CHECKING:
+    from .unit_of_work import UnitOfWork
+
+MAX_POSTINGS = 64
+MAX_KEY_LENGTH = 255
+MAX_MEMO_LENGTH = 500
+
+
+class Posting(NamedTuple):
+    """One line of a transfer: ``amount_minor`` > 0 credits the account, < 0 debits it."""
+
+    account_id: int
+    amount_minor: int
+
+
+def move(from_account_id: int, to_account_id: int, amount_minor: int) -> list[Posting]:
+    """The two postings that move ``amount_minor`` from one account to another."""
+    require_minor(amount_minor)
+    return [Posting(from_account_id, -amount_minor), Posting(to_account_id, amount_minor)]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    id: int
+    postings: tuple[Posting, ...]
+    created_at: datetime
+    replayed: bool = False
+    kind: str = "transfer"
+    memo: str = ""
+
+
+def check_key(key: str | None) -> None:
+    if key is None:
+        return
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdempotencyKey(f"idempotency keys are 1-{MAX_KEY_LENGTH} printable characters")
+
+
+def request_hash(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def validate_postings(postings: Sequence[Posting] | Iterable) -> tuple[Posting, ...]:
+    """Steps 2-4 of the precedence: structure and integer amounts, no account twice."""
+    postings = tuple(Posting(*p) for p in postings)
+    if not postings:
+        raise InvalidTransfer("a transfer needs at least two postings", code="no_postings")
+    if len(postings) > MAX_POSTINGS:
+        raise InvalidTransfer(f"a transfer has at most {MAX_POSTINGS} postings, got {len(postings)}",
+                              code="too_many_postings")
+    for p in postings:
+        require_minor(p.amount_minor)
+        if p.amount_minor == 0:
+            raise InvalidTransfer(f"posting to account {p.account_id} has a zero amount", code="zero_amount")
+    ids = [p.account_id for p in postings]
+    if len(set(ids)) != len(ids):
+        raise InvalidTransfer("the same account appears twice in one transfer; combine its postings",
+                              code="duplicate_account")
+    return postings
+
+
+def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = None, memo: str = "",
+             kind: str = "transfer", hold_id: int | None = None,
+             _released: dict[int, int] | None = None) -> TransferResult:
+    """Apply a balanced transfer in ``uow`` (see the module docstring for the precedence of refusals)."""
+    check_key(key)
+    postings = validate_postings(postings)
+    memo = memo[:MAX_MEMO_LENGTH]
+    digest = None
+    if key is not None:
+        digest = request_hash([kind, memo, [list(p) for p in postings]])
+        replay = _replay(uow, key, digest)
+        if replay is not None:
+            return replay
+    rows = lock_rows(uow, [p.account_id for p in postings])
+    for p in postings:
+        if p.account_id not in rows:
+            raise AccountNotFound(f"no account with id {p.account_id}", account=p.account_id)
+    sums: dict[str, int] = defaultdict(int)
+    for p in postings:
+        sums[rows[p.account_id][0]] += p.amount_minor
+    for asset, total in sums.items():
+        if total != 0:
+            raise UnbalancedTransfer(
+                f"postings in {asset} sum to {format_amount(total, asset, uow.ledger.assets)}, not zero: "
+                "money cannot appear or vanish", asset=asset, difference_minor=total)
+    for p in postings:
+        asset, allow_negative, balance, held, code = rows[p.account_id]
+        if p.amount_minor < 0 and not allow_negative:
+            available = balance - held
+            if available + p.amount_minor < 0:
+                raise InsufficientFunds(
+                    f"account {code} has {format_amount(available, asset, uow.ledger.assets)} available, "
+                    f"needs {format_amount(-p.amount_minor, asset, uow.ledger.assets)}",
+                    account=code, available_minor=available, needed_minor=-p.amount_minor)
+    now = uow.now()
+    transfer_id = uow.conn.execute(uow.ledger._insert_transfer, {
+        "idempotency_key": key, "request_hash": digest, "kind": kind, "memo": memo, "hold_id": hold_id,
+        "created_at": now}).inserted_primary_key[0]
+    uow.conn.execute(uow.ledger._insert_entry, [
+        {"transfer_id": transfer_id, "account_id": p.account_id, "asset": rows[p.account_id][0],
+         "amount_minor": p.amount_minor, "created_at": now} for p in postings])
+    uow.conn.execute(uow.ledger._apply_delta, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    return TransferResult(transfer_id, postings, now, False, kind, memo)
+
+
+def _replay(uow: UnitOfWork, key: str, digest: str) -> TransferResult | None:
+    row = uow.conn.execute(uow.ledger._find_transfer_by_key, {"key": key}).first()
+    if row is None:
+        return None
+    transfer_id, stored_hash, kind, memo, created_at = row
+    if stored_hash != digest:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for a different transfer; use a new key for a new request",
+            key=key)
+    entries = uow.conn.execute(
+        select(t.entries.c.account_id, t.entries.c.amount_minor)
+        .where(t.entries.c.transfer_id == transfer_id).order_by(t.entries.c.id)).all()
+    return TransferResult(transfer_id, tuple(Posting(a, m) for a, m in entries), created_at, True, kind, memo)
+
+
+def compiled_statements(ledger) -> None:  # noqa: ANN001
+    """Build the hot-path statements once per Ledger (SQLAlchemy then caches their compiled form)."""
+    ledger._insert_transfer = insert(t.transfers)
+    ledger._insert_entry = insert(t.entries)
+    ledger._apply_delta = (update(t.accounts).where(t.accounts.c.id == bindparam("aid"))
+                           .values(balance_minor=t.accounts.c.balance_minor + bindparam("delta")))
+    ledger._find_transfer_by_key = select(t.transfers.c.id, t.transfers.c.request_hash, t.transfers.c.kind,
+                                          t.transfers.c.memo, t.transfers.c.created_at).where(
+        t.transfers.c.idempotency_key == bindparam("key"))
+    cols = (t.accounts.c.id, t.accounts.c.asset, t.accounts.c.allow_negative, t.accounts.c.balance_minor,
+            t.accounts.c.held_minor, t.accounts.c.code)
+    base = select(*cols).where(t.accounts.c.id.in_(bindparam("ids", expanding=True))).order_by(t.accounts.c.id)
+    ledger._lock_stmt = base
+    ledger._lock_stmt_pg = base.with_for_update()

@@ -1,0 +1,161 @@
+"""The unit of work: one database transaction that every package writes through.
+
+``with ledger.unit_of_work() as uow: …; uow.commit()`` — leaving the block
+without ``commit()`` (or through an exception) rolls everything back, so a
+refusal half-way through a card authorization leaves no trace.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from sqlalchemy import and_, func, select
+
+from . import accounts as _accounts
+from . import holds as _holds
+from . import idempotency as _idem
+from . import tables as t
+from . import transfers as _transfers
+from .accounts import Account, Balance
+from .db import READ_ONLY
+
+if TYPE_CHECKING:
+    from .core import Ledger
+
+MAX_PAGE = 1000
+
+
+class UnitOfWork:
+    def __init__(self, ledger: Ledger, *, read_only: bool = False) -> None:
+        self.ledger = ledger
+        self._conn = ledger.db.engine.connect()
+        if read_only:
+            self._conn = self._conn.execution_options(**{READ_ONLY: True})
+        self._tx = self._conn.begin()
+        self._committed = False
+        self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
+        self._now: datetime | None = None
+
+    # -- transaction control ---------------------------------------------------------------
+    @property
+    def conn(self):
+        """The SQLAlchemy Core connection: packages use it for their own tables."""
+        return self._conn
+
+    def commit(self) -> None:
+        self._tx.commit()
+        self._committed = True
+        for hook in self._after_commit:
+            hook()
+
+    def rollback(self) -> None:
+        if self._tx.is_active:
+            self._tx.rollback()
+        for hook in self._after_rollback:
+            hook()
+        self._after_rollback.clear()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once this unit of work commits (e.g. publish a cache update)."""
+        self._after_commit.append(hook)
+
+    def after_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if this unit of work rolls back (e.g. drop a cache, compensate a chain call)."""
+        self._after_rollback.append(hook)
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if not self._committed:
+                self.rollback()
+        finally:
+            self._conn.close()
+
+    def now(self) -> datetime:
+        """Sandbox time, read once per unit of work so every row it writes carries the same instant."""
+        if self._now is None:
+            self._now = self.ledger.clock.now()
+        return self._now
+
+    def advisory_lock(self, name: str) -> None:
+        self.ledger.db.advisory_lock(self._conn, name)
+
+    # -- accounts --------------------------------------------------------------------------
+    def open_account(self, owner: str, asset: str, purpose: str, *, allow_negative: bool | None = None,
+                     code: str | None = None) -> Account:
+        return _accounts.open_account(self, owner, asset, purpose, allow_negative=allow_negative, code=code)
+
+    def account(self, account_id: int) -> Account:
+        return _accounts.get(self, account_id)
+
+    def account_by_code(self, code: str) -> Account:
+        return _accounts.get_by_code(self, code)
+
+    def find_account(self, code: str) -> Account | None:
+        return _accounts.find_by_code(self, code)
+
+    def accounts_of(self, owner: str) -> list[Account]:
+        return _accounts.by_owner(self, owner)
+
+    # -- money movement --------------------------------------------------------------------
+    def transfer(self, postings: Sequence[_transfers.Posting], *, key: str | None = None, memo: str = "",
+                 kind: str = "transfer") -> _transfers.TransferResult:
+        return _transfers.transfer(self, postings, key=key, memo=memo, kind=kind)
+
+    def hold(self, account_id: int, amount_minor: int, *, expires_at: datetime | None = None,
+             key: str | None = None, memo: str = "") -> _holds.Hold:
+        return _holds.place(self, account_id, amount_minor, expires_at=expires_at, key=key, memo=memo)
+
+    def get_hold(self, hold_id: int) -> _holds.Hold:
+        return _holds.get(self, hold_id)
+
+    def post_hold(self, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
+                  key: str | None = None, memo: str = "", final: bool = True) -> _transfers.TransferResult:
+        return _holds.post(self, hold_id, to, amount_minor=amount_minor, key=key, memo=memo, final=final)
+
+    def void_hold(self, hold_id: int, *, amount_minor: int | None = None) -> _holds.Hold:
+        return _holds.void(self, hold_id, amount_minor=amount_minor)
+
+    def expire_holds(self) -> int:
+        return _holds.expire(self)
+
+    def idempotent(self, scope: str, key: str, request: Any, compute: Callable[[], Any]) -> Any:
+        return _idem.run_once(self, scope, key, request, compute)
+
+    # -- queries ---------------------------------------------------------------------------
+    def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:
+        """Ledger, held and available balance now, or as of a past sandbox time."""
+        acct = self.account(account_id)
+        if as_of is None:
+            return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)
+        e, h = t.entries, t.holds
+        ledger_minor = self._conn.execute(select(func.coalesce(func.sum(e.c.amount_minor), 0)).where(
+            and_(e.c.account_id == account_id, e.c.created_at <= as_of))).scalar_one()
+        # A hold reserved money at as_of if it existed then and was not yet resolved or expired.
+        open_then = and_(h.c.account_id == account_id, h.c.created_at <= as_of,
+                         (h.c.resolved_at.is_(None)) | (h.c.resolved_at > as_of),
+                         (h.c.expires_at.is_(None)) | (h.c.expires_at > as_of))
+        held = self._conn.execute(select(func.coalesce(func.sum(h.c.amount_minor - h.c.posted_minor), 0))
+                                  .where(open_then)).scalar_one()
+        return Balance(acct.id, acct.asset, int(ledger_minor), int(held))
+
+    def history(self, account_id: int, *, since: datetime | None = None, until: datetime | None = None,
+                after_id: int | None = None, limit: int = 100) -> list[dict]:
+        """Entries of an account, oldest first, paginated by ``after_id`` (at most 1000 per page)."""
+        limit = max(1, min(int(limit), MAX_PAGE))
+        e, tr = t.entries, t.transfers
+        cond = [e.c.account_id == account_id]
+        if since is not None:
+            cond.append(e.c.created_at >= since)
+        if until is not None:
+            cond.append(e.c.created_at <= until)
+        if after_id is not None:
+            cond.append(e.c.id > after_id)
+        rows = self._conn.execute(
+            select(e.c.id, e.c.transfer_id, e.c.amount_minor, e.c.created_at, tr.c.kind, tr.c.memo)
+            .select_from(e.join(tr, tr.c.id == e.c.transfer_id)).where(and_(*cond)).order_by(e.c.id).limit(limit))
+        return [{"entry_id": r[0], "transfer_id": r[1], "amount_minor": r[2], "at": r[3], "kind": r[4],
+                 "memo": r[5]} for r in rows]
