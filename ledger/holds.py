@@ -16,7 +16,7 @@ from . import tables as t
 from .accounts import lock_rows
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
-                     IdempotencyConflict, InsufficientFunds, InvalidTransfer)
+                     IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
 from .transfers import MAX_MEMO_LENGTH, Posting, TransferResult, check_key, request_hash, transfer
 
 if TYPE_CHECKING:
@@ -129,6 +129,12 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
             f"cannot post {format_amount(amount, hold.asset, uow.ledger.assets)}: hold {hold_id} has only "
             f"{format_amount(hold.remaining_minor, hold.asset, uow.ledger.assets)} left",
             hold_id=hold_id, remaining_minor=hold.remaining_minor)
+    credited = sum(require_minor(m) for _, m in to)
+    if credited != amount:
+        raise UnbalancedTransfer(
+            f"the credits add up to {format_amount(credited, hold.asset, uow.ledger.assets)} but the post is for "
+            f"{format_amount(amount, hold.asset, uow.ledger.assets)}", asset=hold.asset,
+            difference_minor=credited - amount)
     release = hold.remaining_minor if final else amount
     _add_held(uow, hold.account_id, -release)
     postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]

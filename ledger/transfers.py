@@ -10,6 +10,7 @@ Validation precedence (the same bad request always gets the same answer):
  3. each amount an int, non-zero      -> amount_is_float / amount_not_integer / zero_amount
  4. no account twice                  -> duplicate_account
  5. replay of the same key            -> first result / idempotency_conflict
+    (the key is claimed by inserting the transfer row first; a refusal below rolls the claim back)
  6. accounts exist                    -> account_not_found
  7. sums per asset zero               -> unbalanced_transfer
  8. no overdraft                      -> insufficient_funds
@@ -28,6 +29,8 @@ from sqlalchemy import bindparam, insert, select, update
 from . import tables as t
 from .accounts import lock_rows
 from .amounts import format_amount, require_minor
+from .fastpath import FastSql
+from .types import to_micros
 from .errors import (AccountNotFound, IdempotencyConflict, InsufficientFunds, InvalidIdempotencyKey,
                      InvalidTransfer, UnbalancedTransfer)
 
@@ -93,19 +96,40 @@ def validate_postings(postings: Sequence[Posting] | Iterable) -> tuple[Posting, 
 
 
 def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = None, memo: str = "",
-             kind: str = "transfer", hold_id: int | None = None,
-             _released: dict[int, int] | None = None) -> TransferResult:
+             kind: str = "transfer", hold_id: int | None = None) -> TransferResult:
     """Apply a balanced transfer in ``uow`` (see the module docstring for the precedence of refusals)."""
     check_key(key)
     postings = validate_postings(postings)
     memo = memo[:MAX_MEMO_LENGTH]
-    digest = None
-    if key is not None:
-        digest = request_hash([kind, memo, [list(p) for p in postings]])
-        replay = _replay(uow, key, digest)
-        if replay is not None:
-            return replay
-    rows = lock_rows(uow, [p.account_id for p in postings])
+    digest = None if key is None else request_hash([kind, memo, [list(p) for p in postings]])
+    fast = uow.ledger._fast
+    cursor = fast.cursor(uow)
+    now = uow.now()
+    # Claim the key first: a replay (or a concurrent twin, which waits for the first to commit) finds it taken.
+    transfer_id = fast.insert_transfer(cursor, {"key": key, "hash": digest, "kind": kind, "memo": memo,
+                                                "hold_id": hold_id, "at": to_micros(now)})
+    if transfer_id is None:
+        return _replay(uow, key, digest)
+    try:
+        rows = _checked_rows(uow, fast, cursor, postings)
+    except Exception:
+        # Callers may catch a refusal and go on in the same unit of work (a card walking its
+        # funding order): release the claimed key so the refused request leaves nothing behind.
+        fast.delete_transfer(cursor, transfer_id)
+        raise
+    at = to_micros(now)
+    fast.insert_entries(cursor, [{"tid": transfer_id, "aid": p.account_id, "asset": rows[p.account_id][0],
+                                  "amount": p.amount_minor, "at": at} for p in postings])
+    fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    return TransferResult(transfer_id, postings, now, False, kind, memo)
+
+
+def _checked_rows(uow: UnitOfWork, fast: FastSql, cursor, postings: tuple[Posting, ...]) -> dict[int, tuple]:  # noqa: ANN001
+    """Steps 6-8: lock the accounts, then refuse unknown accounts, unbalanced assets and overdrafts."""
+    if len(postings) == 2:
+        rows = fast.lock_two(cursor, postings[0].account_id, postings[1].account_id)
+    else:
+        rows = lock_rows(uow, [p.account_id for p in postings])
     for p in postings:
         if p.account_id not in rows:
             raise AccountNotFound(f"no account with id {p.account_id}", account=p.account_id)
@@ -126,21 +150,11 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
                     f"account {code} has {format_amount(available, asset, uow.ledger.assets)} available, "
                     f"needs {format_amount(-p.amount_minor, asset, uow.ledger.assets)}",
                     account=code, available_minor=available, needed_minor=-p.amount_minor)
-    now = uow.now()
-    transfer_id = uow.conn.execute(uow.ledger._insert_transfer, {
-        "idempotency_key": key, "request_hash": digest, "kind": kind, "memo": memo, "hold_id": hold_id,
-        "created_at": now}).inserted_primary_key[0]
-    uow.conn.execute(uow.ledger._insert_entry, [
-        {"transfer_id": transfer_id, "account_id": p.account_id, "asset": rows[p.account_id][0],
-         "amount_minor": p.amount_minor, "created_at": now} for p in postings])
-    uow.conn.execute(uow.ledger._apply_delta, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
-    return TransferResult(transfer_id, postings, now, False, kind, memo)
+    return rows
 
 
-def _replay(uow: UnitOfWork, key: str, digest: str) -> TransferResult | None:
-    row = uow.conn.execute(uow.ledger._find_transfer_by_key, {"key": key}).first()
-    if row is None:
-        return None
+def _replay(uow: UnitOfWork, key: str, digest: str) -> TransferResult:
+    row = uow.conn.execute(uow.ledger._find_transfer_by_key, {"key": key}).one()
     transfer_id, stored_hash, kind, memo, created_at = row
     if stored_hash != digest:
         raise IdempotencyConflict(
@@ -154,6 +168,7 @@ def _replay(uow: UnitOfWork, key: str, digest: str) -> TransferResult | None:
 
 def compiled_statements(ledger) -> None:  # noqa: ANN001
     """Build the hot-path statements once per Ledger (SQLAlchemy then caches their compiled form)."""
+    ledger._fast = FastSql("sqlite" if ledger.db.is_sqlite else "postgresql")
     ledger._insert_transfer = insert(t.transfers)
     ledger._insert_entry = insert(t.entries)
     ledger._apply_delta = (update(t.accounts).where(t.accounts.c.id == bindparam("aid"))

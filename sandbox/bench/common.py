@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmarks: a throw-away database and the raw INSERT+COMMIT baseline."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, insert
+
+from ledger import Database
+
+_meta = MetaData()
+_raw = Table("bench_raw", _meta, Column("id", Integer, primary_key=True, autoincrement=True),
+             Column("value_minor", BigInteger, nullable=False), Column("note", String(40), nullable=False))
+
+
+def bench_database(url: str | None) -> Database:
+    """The database to measure: ``url``, or a fresh SQLite file in a temporary folder."""
+    if url is None:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='cryptocity-bench-')) / 'bench.db'}"
+    return Database(url)
+
+
+def raw_insert_rate(db: Database, count: int) -> float:
+    """Single-row INSERT + COMMIT per second with plain SQLAlchemy Core, on ``db``'s engine and settings."""
+    _raw.drop(db.engine, checkfirst=True)
+    _raw.create(db.engine)
+    stmt = insert(_raw)
+    with db.engine.begin() as conn:  # warm the pool and the statement cache
+        conn.execute(stmt, {"value_minor": 0, "note": "warm-up"})
+    started = time.perf_counter()
+    for i in range(count):
+        with db.engine.begin() as conn:
+            conn.execute(stmt, {"value_minor": i, "note": "raw"})
+    elapsed = time.perf_counter() - started
+    _raw.drop(db.engine)
+    return count / elapsed
+
+
+def percentile(samples_ms: list[float], pct: float) -> float:
+    ordered = sorted(samples_ms)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
