@@ -1,0 +1,39 @@
+"""End-to-end through the console script: the demo and the ledger benchmark."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [str(Path(sys.executable).parent / "cryptocity")]
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "120"}
+    env.pop("CRYPTOCITY_DATABASE_URL", None)
+    return subprocess.run(CLI + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_demo_tells_the_story_and_ends_verified(tmp_path):
+    first = run(["demo", "--seed", "11"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "invariants verified" in first.stdout
+    assert "insufficient_funds" in first.stdout  # the refusal is explained, not a traceback
+    second = run(["demo", "--seed", "11"], tmp_path)
+    assert second.stdout == first.stdout  # same seed, same story, byte for byte
+
+
+def test_bench_ledger_prints_both_rates_and_a_ratio(tmp_path):
+    result = run(["bench", "ledger", "--count", "200"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "raw single-row INSERT+COMMIT" in result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("ratio 0.") or last.startswith("ratio 1.")
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = run(["--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ("demo", "bench"):
+        assert command in result.stdout
