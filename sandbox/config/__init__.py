@@ -1,0 +1,12 @@
+"""Crypto City configuration: YAML presets validated into a ``CityConfig``.
+
+    cfg = load_config("crypto-city")          # a shipped preset, or a path to a YAML file
+    list_presets() -> ["aifc-classic", "crypto-city"]
+
+Every problem raises ``ConfigError`` whose message names the key path, says what is
+wrong and what is allowed — one line per problem, no traceback material.
+"""
+from .loader import ConfigError, config_from_dict, list_presets, load_config, preset_path
+from .models import CityConfig
+
+__all__ = ["CityConfig", "ConfigError", "config_from_dict", "list_presets", "load_config", "preset_path"]

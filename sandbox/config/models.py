@@ -1,0 +1,223 @@
+"""The configuration schema of a Crypto City (pydantic v2, unknown keys refused).
+
+Amounts are written as human strings ("2 500.00 KZT") or ints of minor units and
+become ints of minor units. Durations are strings like "7d" or "10m".
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from ledger import parse_amount
+from ledger.errors import LedgerError
+
+from ..clock import DurationError, parse_duration
+
+Scope = Literal["trading_facility", "custody", "stablecoin_issuer", "crypto_card_pilot", "zone_merchant", "bank"]
+RegulatorKind = Literal["aifc", "national_bank", "zone_authority"]
+Tier = Literal["none", "basic", "full"]
+
+MAX_LIST = 10_000  # limits on everything that can grow
+
+
+def _amount(value: object) -> object:
+    """'2 500.00 KZT' -> 250000 (minor units); ints pass through; floats refused."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("write an amount as text like '2 500.00 KZT' or an int of minor units, not a float")
+    if isinstance(value, str):
+        try:
+            return parse_amount(value).amount_minor
+        except LedgerError as error:
+            raise ValueError(str(error)) from None
+    return value
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except DurationError as error:
+            raise ValueError(str(error)) from None
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+AmountMinor = Annotated[int, BeforeValidator(_amount), Field(ge=0)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+UtcTime = Annotated[datetime, AfterValidator(_aware)]
+Bps = Annotated[int, Field(ge=0, le=10_000)]
+Pct = Annotated[Decimal, Field(ge=0, le=100)]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxSection(Base):
+    name: str = Field(min_length=1, max_length=100)
+    seed: int = 42
+    start: UtcTime = datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc)
+
+
+class Regulator(Base):
+    id: Ident
+    name: str
+    kind: RegulatorKind
+
+
+class Licence(Base):
+    id: Ident
+    regulator: Ident
+    scope: Scope
+    valid_from: UtcTime
+    valid_until: UtcTime
+    renewable: bool = True
+
+
+class Participant(Base):
+    id: Ident
+    name: str
+    licences: list[Licence] = Field(default_factory=list, max_length=50)
+
+
+class AssetCfg(Base):
+    code: Annotated[str, Field(pattern=r"^[A-Z]{2,10}$")]
+    decimals: Annotated[int, Field(ge=0, le=18)]
+    reference_price_kzt: Annotated[Decimal, Field(gt=0)]
+    volatility: Annotated[Decimal, Field(ge=0, le=5)] = Decimal("0")
+    drift: Annotated[Decimal, Field(ge=-1, le=1)] = Decimal("0")
+
+
+class InstrumentCfg(Base):
+    symbol: Annotated[str, Field(pattern=r"^[A-Z]{2,10}/[A-Z]{2,10}$")]
+    base: str
+    quote: str
+    tick: Annotated[Decimal, Field(gt=0)]
+    lot: Annotated[Decimal, Field(gt=0)]
+    min_notional: AmountMinor = 0
+    maker_fee_bps: Bps = 10
+    taker_fee_bps: Bps = 10
+
+
+class MarketMakerCfg(Base):
+    instrument: str
+    levels: Annotated[int, Field(ge=1, le=100)] = 5
+    size: Annotated[Decimal, Field(gt=0)]
+    spread_bps: Bps = 20
+
+
+class CustodyCfg(Base):
+    custodian: Ident
+    confirmations: dict[str, Annotated[int, Field(ge=0, le=1000)]]
+    hot_ceiling_pct: Pct = Decimal("5")
+    travel_rule_threshold: AmountMinor
+
+
+class StablecoinCfg(Base):
+    symbol: str = "KZTE"
+    reserve_currency: str = "KZT"
+    issuer: Ident
+
+
+class CardProgrammeCfg(Base):
+    issuer: Ident
+    test_bin: Annotated[str, Field(pattern=r"^\d{6,8}$")]
+    conversion_fee_bps: Bps = 100
+    per_transaction_limit: AmountMinor
+    daily_limit: AmountMinor
+    daily_count_limit: Annotated[int, Field(ge=1, le=10_000)] = 20
+    blocked_mccs: list[Annotated[str, Field(pattern=r"^\d{4}$")]] = Field(
+        default_factory=lambda: ["6010", "6011", "4829", "6012", "7995"], max_length=1000)
+    funding_order: list[str] = Field(default_factory=lambda: ["KZTE", "USDT", "BTC", "ETH"], min_length=1, max_length=20)
+    funding_mode: Literal["combine", "fallback"] = "combine"
+    slippage_cap_bps: Bps = 200
+    hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 7
+    auth_deadline_ms: Annotated[int, Field(ge=100, le=30_000)] = 2000
+    mdr_bps: Bps = 150
+
+
+class KycTierCfg(Base):
+    can_trade: bool
+    can_pay: bool
+    per_transaction_limit: AmountMinor = 0
+    daily_limit: AmountMinor = 0
+    monthly_limit: AmountMinor = 0
+
+
+class KycCfg(Base):
+    tiers: dict[Tier, KycTierCfg]
+
+
+class StructuringCfg(Base):
+    count: Annotated[int, Field(ge=2, le=1000)] = 3
+    window: Duration = timedelta(hours=24)
+    below_threshold_pct: Annotated[Decimal, Field(gt=0, le=50)] = Decimal("10")
+
+
+class BlocklistsCfg(Base):
+    merchants: list[Ident] = Field(default_factory=list, max_length=MAX_LIST)
+    addresses: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    sites: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+
+
+class AmlCfg(Base):
+    large_transaction_threshold: AmountMinor
+    velocity_window: Duration = timedelta(minutes=10)
+    velocity_count: Annotated[int, Field(ge=1, le=10_000)] = 5
+    structuring: StructuringCfg = StructuringCfg()
+    blocklists: BlocklistsCfg = BlocklistsCfg()
+    action: Literal["decline", "flag"] = "decline"
+
+
+class TaxCfg(Base):
+    pit_resident_pct: Pct = Decimal("10")
+    pit_non_resident_pct: Pct = Decimal("20")
+    cit_pct: Pct = Decimal("20")
+    vat_pct: Pct = Decimal("12")
+    vat_digital_assets_exempt: bool = True
+    residency_days: Annotated[int, Field(ge=1, le=366)] = 183
+    residency_days_aifc_investor: Annotated[int, Field(ge=1, le=366)] = 90
+
+
+class MerchantCfg(Base):
+    id: Ident
+    name: str
+    mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+    city: str = "Alatau"
+    in_zone: bool = True
+    licences: list[Licence] = Field(default_factory=list, max_length=10)
+
+
+class CityConfig(Base):
+    sandbox: SandboxSection
+    regulators: list[Regulator] = Field(min_length=1, max_length=20)
+    participants: list[Participant] = Field(min_length=1, max_length=200)
+    assets: list[AssetCfg] = Field(min_length=1, max_length=50)
+    instruments: list[InstrumentCfg] = Field(default_factory=list, max_length=200)
+    market_makers: list[MarketMakerCfg] = Field(default_factory=list, max_length=200)
+    custody: CustodyCfg
+    stablecoin: StablecoinCfg
+    card: CardProgrammeCfg
+    crypto_payments_allowed: bool
+    kyc: KycCfg
+    aml: AmlCfg
+    tax: TaxCfg = TaxCfg()
+    merchants: list[MerchantCfg] = Field(default_factory=list, max_length=MAX_LIST)
+
+    def regulator(self, regulator_id: str) -> Regulator | None:
+        return next((r for r in self.regulators if r.id == regulator_id), None)
+
+    def asset(self, code: str) -> AssetCfg | None:
+        return next((a for a in self.assets if a.code == code), None)
+
+    def merchant(self, merchant_id: str) -> MerchantCfg | None:
+        return next((m for m in self.merchants if m.id == merchant_id), None)
