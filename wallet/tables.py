@@ -1,0 +1,82 @@
+"""The wallet's tables (SQLAlchemy Core). ``migrations/versions/wallet_0001_initial.py`` creates them."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+from ledger.types import Id, Timestamp
+
+metadata = MetaData()
+
+# Every address the custodian controls: customer deposit addresses and the hot/cold wallets.
+addresses = Table(
+    "wallet_addresses", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chain", String(16), nullable=False),
+    Column("owner", String(120), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("derivation_index", Integer, nullable=False),
+    Column("address", String(100), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("chain", "address", name="uq_wallet_addresses_address"),
+    UniqueConstraint("chain", "role", "derivation_index", name="uq_wallet_addresses_path"),
+    UniqueConstraint("chain", "role", "owner", name="uq_wallet_addresses_owner"),
+)
+
+# One row per on-chain output (Bitcoin vout) or log (ERC-20 Transfer; -1 = native ETH value):
+# the unique constraint is what makes a deposit credit exactly once, whatever the scanner does.
+deposits = Table(
+    "wallet_deposits", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chain", String(16), nullable=False),
+    Column("txid", String(80), nullable=False),
+    Column("output_index", Integer, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("address", String(100), nullable=False),
+    Column("owner", String(120), nullable=False),
+    Column("amount_raw", String(80), nullable=False),  # chain units (sats, wei, token base units)
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("block_height", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | credited | dust
+    Column("transfer_id", BigInteger),
+    Column("seen_at", Timestamp, nullable=False),
+    Column("credited_at", Timestamp),
+    UniqueConstraint("chain", "txid", "output_index", name="uq_wallet_deposits_output"),
+)
+
+scan_cursors = Table(
+    "wallet_scan_cursors", metadata,
+    Column("scanner", String(40), primary_key=True),
+    Column("next_height", BigInteger, nullable=False),
+)
+
+withdrawals = Table(
+    "wallet_withdrawals", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("owner", String(120), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("chain", String(16), nullable=False),
+    Column("address", String(100), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending_cold | broadcast | confirmed
+    Column("txid", String(80)),
+    Column("hold_id", BigInteger),
+    Column("travel_rule", Text),  # JSON of the FATF R.16 payload, when one was required or given
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+whitelist = Table(
+    "wallet_whitelist", metadata,
+    Column("owner", String(120), primary_key=True),
+    Column("chain", String(16), primary_key=True),
+    Column("address", String(100), primary_key=True),
+)
+
+blocklist = Table(
+    "wallet_blocklist", metadata,
+    Column("chain", String(16), primary_key=True),
+    Column("address", String(100), primary_key=True),
+    Column("reason", String(200), nullable=False),
+)
