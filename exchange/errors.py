@@ -1,0 +1,70 @@
+"""Typed refusals of the exchange. Every one subclasses ``ledger.errors.LedgerError`` with a stable ``code``.
+
+Order validation runs in a fixed precedence (see ``validation.validate_order``), so the same bad order
+always gets the same code, and a refused order changes nothing.
+"""
+from __future__ import annotations
+
+from ledger.errors import LedgerError
+
+
+class ExchangeError(LedgerError):
+    code = "exchange_error"
+
+
+class UnknownInstrument(ExchangeError):
+    code = "unknown_instrument"
+
+
+class TradingHalted(ExchangeError):
+    code = "trading_halted"
+
+
+class InvalidOrder(ExchangeError):
+    """A malformed order: bad side, type, time in force, quantity or price (``code`` says which)."""
+
+    code = "invalid_order"
+
+
+class TickSizeViolation(ExchangeError):
+    code = "invalid_tick_size"
+
+
+class LotSizeViolation(ExchangeError):
+    code = "invalid_lot_size"
+
+
+class MinNotionalViolation(ExchangeError):
+    code = "below_min_notional"
+
+
+class PostOnlyWouldCross(ExchangeError):
+    code = "post_only_would_cross"
+
+
+class FillOrKillUnfilled(ExchangeError):
+    code = "fok_not_fillable"
+
+
+class BookFull(ExchangeError):
+    code = "book_full"
+
+
+class NoLiquidity(ExchangeError):
+    code = "no_liquidity"
+
+
+class SlippageExceeded(ExchangeError):
+    code = "slippage_exceeded"
+
+
+class InsufficientBalance(ExchangeError):
+    code = "insufficient_balance"
+
+
+class OrderNotFound(ExchangeError):
+    code = "order_not_found"
+
+
+class OrderNotOpen(ExchangeError):
+    code = "order_not_open"

@@ -1,0 +1,68 @@
+"""What the exchange hands back: order results, quotes and sale results (plain frozen dataclasses)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    trade_id: int
+    price: int
+    qty_minor: int
+    notional_minor: int
+    fee_minor: int          # the taker's fee on this fill
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    order_id: int
+    symbol: str
+    owner: str
+    side: str
+    type: str
+    tif: str
+    status: str             # open, filled, cancelled, expired, replaced
+    reason: str | None
+    price: int | None
+    qty_minor: int
+    filled_qty_minor: int
+    remaining_minor: int
+    quote_filled_minor: int  # sum of fill notionals
+    fee_minor: int
+    fills: tuple[Fill, ...] = ()
+    replayed: bool = False
+
+    @property
+    def trade_ids(self) -> list[int]:
+        return [f.trade_id for f in self.fills]
+
+
+@dataclass(frozen=True, slots=True)
+class SellQuote:
+    symbol: str
+    base_qty_minor: int
+    gross_minor: int         # sum of notionals before the taker fee
+    fee_minor: int
+    proceeds_minor: int      # net of the fee, >= proceeds_needed_minor
+    surplus_minor: int       # proceeds beyond what was asked (a sale is made of whole lots)
+    avg_price: Decimal       # quote major per base major
+    mid_price: int
+    worst_price: int
+    slippage_bps: int        # how far the average is below mid, rounded up
+    levels: int              # price levels walked
+
+
+@dataclass(frozen=True, slots=True)
+class SaleResult:
+    symbol: str
+    asset: str
+    quote_asset: str
+    sold_qty_minor: int
+    proceeds_minor: int      # net of the taker fee, credited to customer:{owner}:{quote_asset}
+    surplus_minor: int       # proceeds_minor - proceeds_needed_minor (< value of one lot)
+    avg_price: Decimal
+    fee_minor: int
+    slippage_bps: int
+    order_id: int
+    trade_ids: list[int] = field(default_factory=list)

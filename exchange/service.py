@@ -1,0 +1,620 @@
+"""The exchange service: validated orders, ledger settlement, persistence and the book cache.
+
+Every write runs inside the CALLER's unit of work (nothing here commits) and follows one path:
+
+1. validate the order in a fixed precedence (see ``_validate``); a refusal changes nothing;
+2. take the instrument's lock (``uow.advisory_lock("exchange:BTC/KZT")``) and refresh the in-memory book
+   if the database's sequence number moved past it (another process wrote);
+3. refuse what cannot happen (post-only would cross, FOK not fillable, no liquidity, no funds) — still
+   before anything is written;
+4. hold the order's funds in the ledger, insert the order, match in memory, then write fills: each fill
+   posts from the seller's base hold to the buyer and from the buyer's quote hold to the seller and the
+   fee account, all in the same transaction as the order rows; bump the sequence number.
+
+If the unit of work rolls back, the cached book is dropped and is rebuilt from the database next time.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from sqlalchemy import and_, insert, select, update
+
+from ledger import Ledger
+from ledger.errors import InsufficientFunds
+
+from . import tables as t
+from .book import BUY, SELL, Book, Order
+from .errors import (FillOrKillUnfilled, InsufficientBalance, InvalidOrder, LotSizeViolation,
+                     MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
+                     SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
+from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
+from .instruments import Instrument, InstrumentRegistry
+from .matching import (EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, STP_MODES, check_enum, fillable, match)
+from .results import Fill, OrderResult, SaleResult, SellQuote
+
+SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
+MAX_QTY_MINOR = 10**15
+MAX_DEPTH_LEVELS = 100
+MAX_TRADES_PAGE = 500
+MAX_CANDLES = 500
+MAX_CLIENT_ID = 64
+MARKET_COLLAR_BPS = 500           # default protection: 5% through the best opposite price (Coinbase Prime)
+INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
+FEE_OWNER = "exchange"
+
+
+def customer_code(owner: str, asset: str) -> str:
+    return f"customer:{owner}:{asset}"
+
+
+class Exchange:
+    """Order books for ``instruments`` settled in ``ledger``. Thread-safe; any number of instances may
+    share one database (each keeps its own book cache, checked against the database on every write)."""
+
+    def __init__(self, ledger: Ledger, instruments: list[Instrument], price_model=None, *,
+                 market_collar_bps: int = MARKET_COLLAR_BPS) -> None:
+        from .market_makers import MarketMakers
+        self.ledger = ledger
+        self.instruments = InstrumentRegistry(instruments)
+        self.price_model = price_model
+        self.market_collar_bps = market_collar_bps
+        self.market_makers = MarketMakers(self, price_model)
+        self._books: dict[str, Book] = {}
+        self._accounts: dict[str, int] = {}
+        self._mutex = threading.RLock()
+
+    # ------------------------------------------------------------------ admin
+    def set_trading(self, symbol: str, enabled: bool) -> Instrument:
+        """Halt or resume trading on an instrument (orders and instant sells are refused while halted)."""
+        inst = self.instruments.get(symbol).with_trading(enabled)
+        self.instruments.set(inst)
+        return inst
+
+    # ------------------------------------------------------------------ book cache
+    def _book(self, uow, symbol: str, *, lock: bool = True) -> Book:
+        """The book of ``symbol`` as the database has it now; with ``lock`` the instrument's lock is held."""
+        if lock:
+            uow.advisory_lock(f"exchange:{symbol}")
+        conn = uow.conn
+        row = conn.execute(select(t.books.c.seq, t.books.c.next_priority).where(t.books.c.symbol == symbol)).first()
+        if row is None:
+            if lock:
+                conn.execute(insert(t.books).values(symbol=symbol, seq=0, next_priority=1))
+            row = (0, 1)
+        with self._mutex:
+            book = self._books.get(symbol)
+            if book is None or book.seq != row[0]:
+                book = self._rebuild(conn, symbol, row[0], row[1])
+                if lock:
+                    self._books[symbol] = book
+        return book
+
+    def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:
+        book = Book(symbol, seq)
+        o = t.orders.c
+        rows = conn.execute(select(o.id, o.owner, o.side, o.price, o.qty_minor, o.remaining_minor, o.priority,
+                                   o.hold_id, o.hold_left_minor, o.post_only)
+                            .where(and_(o.symbol == symbol, o.status == "open")).order_by(o.priority))
+        for r in rows:
+            order = Order(r[0], r[1], r[2], r[3], r[4], r[6], r[7], r[8], bool(r[9]))
+            order.remaining = r[5]
+            book.add(order)
+        book.next_priority = max(book.next_priority, next_priority)
+        return book
+
+    def _touch(self, uow, book: Book) -> None:
+        """Record that the book changed: bump the database sequence number (and the cache's with it)."""
+        book.seq += 1
+        uow.conn.execute(update(t.books).where(t.books.c.symbol == book.symbol)
+                         .values(seq=book.seq, next_priority=book.next_priority))
+        symbol = book.symbol
+
+        def drop() -> None:
+            with self._mutex:
+                if self._books.get(symbol) is book:
+                    del self._books[symbol]
+        uow.after_rollback(drop)
+
+    def _invalidate(self, symbol: str) -> None:
+        with self._mutex:
+            self._books.pop(symbol, None)
+
+    def book_snapshot(self, symbol: str) -> list[tuple]:
+        """The current book as comparable tuples (side, price, priority, id, owner, remaining)."""
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return self._book(uow, symbol, lock=False).snapshot()
+
+    # ------------------------------------------------------------------ accounts
+    def _account(self, uow, owner: str, asset: str, *, create: bool, purpose: str = "customer") -> int | None:
+        code = f"{purpose}:{owner}:{asset}"
+        acct_id = self._accounts.get(code)
+        if acct_id is not None:
+            return acct_id
+        acct = uow.find_account(code)
+        if acct is None:
+            if not create:
+                return None
+            acct = uow.open_account(owner, asset, purpose)
+            uow.after_commit(lambda: self._accounts.__setitem__(code, acct.id))
+            return acct.id
+        self._accounts[code] = acct.id
+        return acct.id
+
+    def _fee_account(self, uow, asset: str) -> int:
+        return self._account(uow, FEE_OWNER, asset, create=True, purpose="fees")
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price, tif, post_only,
+                  protection_price, stp, client_order_id) -> None:
+        """Precedence: halted, side, type, tif, stp, quantity, price, tick, lot, min notional, post-only."""
+        if not inst.trading_enabled:
+            raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
+        check_enum(side, SIDES, "side")
+        check_enum(type, TYPES, "type")
+        check_enum(tif, TIFS, "tif")
+        check_enum(stp, STP_MODES, "stp")
+        if (qty_minor is None) == (quote_qty_minor is None):
+            raise InvalidOrder("give exactly one of qty_minor or quote_qty_minor", code="invalid_quantity")
+        for name, value in (("qty_minor", qty_minor), ("quote_qty_minor", quote_qty_minor)):
+            if value is not None and (type_(value) is not int or not 0 < value <= MAX_QTY_MINOR):
+                raise InvalidOrder(f"{name} must be a positive whole number of minor units, not {value!r}",
+                                   code="invalid_quantity")
+        if quote_qty_minor is not None and type != MARKET:
+            raise InvalidOrder("quote_qty_minor is only for market orders", code="invalid_quantity")
+        if type == LIMIT:
+            if type_(price) is not int or price <= 0:
+                raise InvalidOrder(f"a limit order needs a positive integer price, not {price!r}",
+                                   code="invalid_price")
+        elif price is not None:
+            raise InvalidOrder("a market order has no price; give protection_price instead", code="invalid_price")
+        if protection_price is not None and (type_(protection_price) is not int or protection_price <= 0):
+            raise InvalidOrder("protection_price must be a positive integer", code="invalid_price")
+        for p in (price, protection_price):
+            if p is not None and p % inst.tick_size:
+                raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
+                                        price=p, tick_size=inst.tick_size)
+        if qty_minor is not None and qty_minor % inst.lot_size:
+            raise LotSizeViolation(f"quantity {qty_minor} is not a multiple of the lot size {inst.lot_size}",
+                                   qty_minor=qty_minor, lot_size=inst.lot_size)
+        ref = price if price is not None else protection_price
+        value = quote_qty_minor if quote_qty_minor is not None else (
+            notional_minor(ref, qty_minor, inst.base_unit) if ref is not None else None)
+        if value is not None and value < inst.min_notional_minor:
+            raise MinNotionalViolation(f"order value {value} is below the minimum {inst.min_notional_minor}",
+                                       notional_minor=value, min_notional_minor=inst.min_notional_minor)
+        if post_only and (type != LIMIT or tif != GTC):
+            raise InvalidOrder("post-only applies to GTC limit orders only", code="invalid_post_only")
+        if client_order_id is not None and (not isinstance(client_order_id, str)
+                                            or not 0 < len(client_order_id) <= MAX_CLIENT_ID):
+            raise InvalidOrder(f"client_order_id must be 1-{MAX_CLIENT_ID} characters", code="invalid_client_order_id")
+
+    # ------------------------------------------------------------------ orders
+    def place_order(self, uow, owner: str, symbol: str, side: str, type: str = LIMIT, qty_minor: int | None = None,
+                    quote_qty_minor: int | None = None, price: int | None = None, tif: str = GTC,
+                    post_only: bool = False, protection_price: int | None = None,
+                    client_order_id: str | None = None, stp: str = EXPIRE_TAKER) -> OrderResult:
+        """Place an order for ``owner``; returns what happened (fills, status). Raises a typed error
+        (and changes nothing) when the order is refused. ``client_order_id`` makes a retry return the first
+        result. Market orders are IOC with a protection price (default: best opposite ± 5%); market
+        buys may give ``quote_qty_minor`` (spend that much quote, fee included), market sells
+        ``quote_qty_minor`` (net proceeds wanted)."""
+        inst = self.instruments.get(symbol)
+        self._validate(inst, side, type, qty_minor, quote_qty_minor, price, tif, post_only, protection_price, stp,
+                       client_order_id)
+        if client_order_id is not None:
+            previous = self._by_client_id(uow, owner, client_order_id)
+            if previous is not None:
+                return previous
+        book = self._book(uow, symbol)
+        if type == MARKET:
+            tif = IOC if tif == GTC else tif
+            best = book.best_ask() if side == BUY else book.best_bid()
+            if best is None:
+                raise NoLiquidity(f"no {'sellers' if side == BUY else 'buyers'} on {symbol} right now",
+                                  symbol=symbol)
+            if protection_price is None:
+                protection_price = self._collar(inst, side, best)
+            limit = protection_price
+        else:
+            limit = price
+        budget = None
+        if quote_qty_minor is not None and side == SELL:
+            qty_minor = self._walk_sell(inst, book, owner, quote_qty_minor, limit)[0]
+            quote_qty_minor = None
+        if quote_qty_minor is not None:  # market buy spending a quote amount
+            budget = (quote_qty_minor, inst.taker_fee_bps, inst.lot_size, inst.base_unit)
+            qty_minor = MAX_QTY_MINOR
+            hold_amount = quote_qty_minor
+        elif side == SELL:
+            hold_amount = qty_minor
+        else:
+            hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
+        return self._execute(uow, inst, book, owner, side, type, tif, price, limit, qty_minor, hold_amount, budget,
+                             post_only, stp, client_order_id)
+
+    def _collar(self, inst: Instrument, side: str, best: int) -> int:
+        tick = inst.tick_size
+        if side == BUY:
+            p = best * (BPS + self.market_collar_bps) // BPS
+            return max(tick, p - p % tick)
+        p = -(-best * (BPS - self.market_collar_bps) // BPS)
+        return max(tick, -(-p // tick) * tick)
+
+    def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
+                 price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
+                 stp: str, client_order_id: str | None) -> OrderResult:
+        # -- refusals that must happen before anything is written
+        if post_only:
+            best = book.best_ask() if side == BUY else book.best_bid()
+            if best is not None and (best <= limit if side == BUY else best >= limit):
+                raise PostOnlyWouldCross(f"post-only {side} at {limit} would trade at once against {best}; "
+                                         "it must rest on the book", price=limit, best_opposite=best)
+        probe = Order(0, owner, side, limit, qty_minor)
+        if tif == FOK and budget is None and fillable(book, probe, limit, stp) < qty_minor:
+            raise FillOrKillUnfilled("fill-or-kill order cannot be filled in full right now; nothing was traded",
+                                     qty_minor=qty_minor)
+        if tif == GTC and len(book.orders) >= inst.max_resting_orders:
+            raise BookFull(f"the {inst.symbol} book holds its maximum of {inst.max_resting_orders} orders",
+                           symbol=inst.symbol)
+        pay_asset = inst.quote if side == BUY else inst.base
+        pay_acct = self._account(uow, owner, pay_asset, create=False)
+        available = uow.balance(pay_acct).available_minor if pay_acct is not None else 0
+        if available < hold_amount:
+            raise InsufficientBalance(
+                f"{owner} has {available} {pay_asset} minor units available; this order needs {hold_amount}",
+                owner=owner, asset=pay_asset, available_minor=available, needed_minor=hold_amount)
+        try:
+            hold = uow.hold(pay_acct, hold_amount, memo=f"{inst.symbol} {side} order")
+        except InsufficientFunds as error:
+            raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
+        now = uow.now()
+        order_id = uow.conn.execute(insert(t.orders).values(
+            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
+            qty_minor=qty_minor, remaining_minor=qty_minor, filled_minor=0, quote_filled_minor=0, status="open",
+            reason=None, priority=0, hold_id=hold.id, hold_left_minor=hold_amount, client_order_id=client_order_id,
+            created_at=now, updated_at=now)).inserted_primary_key[0]
+        taker = Order(order_id, owner, side, limit, qty_minor, 0, hold.id, hold_amount, post_only)
+        try:
+            res = match(book, taker, limit_price=limit if otype == LIMIT or budget is None else limit, tif=tif,
+                        post_only=post_only, stp=stp, quote_budget=budget)
+            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
+        except BaseException:
+            self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
+            raise
+
+    def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget) -> OrderResult:
+        conn = uow.conn
+        now = uow.now()
+        unit = inst.base_unit
+        taker_buys = taker.side == BUY
+        base_of = lambda o: self._account(uow, o, inst.base, create=True)   # noqa: E731
+        quote_of = lambda o: self._account(uow, o, inst.quote, create=True)  # noqa: E731
+        fee_acct = self._fee_account(uow, inst.quote) if res.fills else None
+        fills: list[Fill] = []
+        filled = quote_filled = taker_fee_total = 0
+        maker_updates = []
+        for maker, q, p in res.fills:
+            n = notional_minor(p, q, unit)
+            mf, tf = fee_minor(n, inst.maker_fee_bps), fee_minor(n, inst.taker_fee_bps)
+            buyer, seller = (taker, maker) if taker_buys else (maker, taker)
+            bf, sf = (tf, mf) if taker_buys else (mf, tf)
+            maker_done = maker.remaining == 0
+            # base leg: seller's base hold -> buyer
+            self._post(uow, seller, q, [(base_of(buyer.owner), q)], final=seller is maker and maker_done)
+            # quote leg: buyer's quote hold -> seller (net of seller fee) and the fee account
+            legs = [(quote_of(seller.owner), n - sf), (fee_acct, bf + sf)]
+            self._post(uow, buyer, n + bf, [leg for leg in legs if leg[1] > 0],
+                       final=buyer is maker and maker_done)
+            trade_id = conn.execute(insert(t.trades).values(
+                symbol=inst.symbol, seq=book.seq + 1, price=p, qty_minor=q, notional_minor=n,
+                taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
+                seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, created_at=now)).inserted_primary_key[0]
+            fills.append(Fill(trade_id, p, q, n, tf))
+            filled += q
+            quote_filled += n
+            taker_fee_total += tf
+            maker_updates.append((maker, q, n))
+        for maker, q, n in maker_updates:
+            o = t.orders.c
+            conn.execute(update(t.orders).where(o.id == maker.id).values(
+                remaining_minor=maker.remaining, filled_minor=o.filled_minor + q,
+                quote_filled_minor=o.quote_filled_minor + n, hold_left_minor=maker.hold_left,
+                status="filled" if maker.remaining == 0 else "open", updated_at=now))
+        for maker in res.expired_makers:
+            self._release(uow, maker)
+            conn.execute(update(t.orders).where(t.orders.c.id == maker.id).values(
+                status="cancelled", reason="self_trade_prevention", hold_left_minor=0, updated_at=now))
+        if res.rested:
+            status, reason = "open", None
+        else:
+            self._release(uow, taker)
+            if budget is not None:
+                status = "filled" if filled else "expired"
+                reason = None if filled else "no_liquidity"
+                qty_minor = filled
+                taker.remaining = 0
+            elif taker.remaining == 0:
+                status, reason = "filled", None
+            else:
+                status = "expired"
+                reason = "self_trade_prevention" if res.stp_taker else ("ioc_unfilled" if tif != GTC else
+                                                                         "no_limit")
+        conn.execute(update(t.orders).where(t.orders.c.id == taker.id).values(
+            qty_minor=qty_minor, remaining_minor=taker.remaining, filled_minor=filled,
+            quote_filled_minor=quote_filled, status=status, reason=reason, priority=taker.priority,
+            hold_left_minor=taker.hold_left, updated_at=now))
+        self._touch(uow, book)
+        return OrderResult(taker.id, inst.symbol, taker.owner, taker.side, otype, tif, status, reason, price,
+                           qty_minor, filled, taker.remaining, quote_filled, taker_fee_total, tuple(fills))
+
+    def _post(self, uow, order: Order, amount: int, to: list[tuple[int, int]], *, final: bool) -> None:
+        if amount <= 0:
+            if final:
+                self._release(uow, order)
+            return
+        uow.post_hold(order.hold_id, to, amount_minor=amount, final=final, memo="exchange fill")
+        order.hold_left = 0 if final else order.hold_left - amount
+
+    def _release(self, uow, order: Order) -> None:
+        if order.hold_left > 0:
+            uow.void_hold(order.hold_id)
+        order.hold_left = 0
+
+    def _by_client_id(self, uow, owner: str, client_order_id: str) -> OrderResult | None:
+        o = t.orders.c
+        row = uow.conn.execute(select(o.id).where(and_(o.owner == owner, o.client_order_id == client_order_id))).first()
+        return None if row is None else self.order(uow, row[0], replayed=True)
+
+    def order(self, uow, order_id: int, *, replayed: bool = False) -> OrderResult:
+        """An order's current state and its fills (as the taker)."""
+        o = t.orders.c
+        r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
+                                    o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
+                             .where(o.id == order_id)).first()
+        if r is None:
+            raise OrderNotFound(f"no order {order_id}", order_id=order_id)
+        tr = t.trades.c
+        fills = []
+        fee_total = 0
+        for tid, p, q, n, side, bf, sf in uow.conn.execute(
+                select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.buyer_fee_minor,
+                       tr.seller_fee_minor).where(tr.taker_order_id == order_id).order_by(tr.id)):
+            fee = bf if side == BUY else sf
+            fee_total += fee
+            fills.append(Fill(tid, p, q, n, fee))
+        return OrderResult(*r[:12], r[12], fee_total, tuple(fills), replayed)
+
+    def cancel_order(self, uow, owner: str, order_id: int) -> OrderResult:
+        """Cancel ``owner``'s open order and release its held funds."""
+        symbol = self._open_order_symbol(uow, owner, order_id)
+        book = self._book(uow, symbol)
+        order = book.orders.get(order_id)
+        if order is None:
+            raise OrderNotOpen(f"order {order_id} is no longer open", order_id=order_id)
+        book.remove(order)
+        self._release(uow, order)
+        uow.conn.execute(update(t.orders).where(t.orders.c.id == order_id).values(
+            status="cancelled", reason="cancelled_by_owner", hold_left_minor=0, updated_at=uow.now()))
+        self._touch(uow, book)
+        return self.order(uow, order_id)
+
+    def _open_order_symbol(self, uow, owner: str, order_id: int) -> str:
+        o = t.orders.c
+        row = uow.conn.execute(select(o.symbol, o.owner, o.status).where(o.id == order_id)).first()
+        if row is None or row[1] != owner:
+            raise OrderNotFound(f"{owner} has no order {order_id}", order_id=order_id)
+        if row[2] != "open":
+            raise OrderNotOpen(f"order {order_id} is {row[2]}, not open", order_id=order_id, status=row[2])
+        return row[0]
+
+    def amend_order(self, uow, owner: str, order_id: int, *, qty_minor: int | None = None,
+                    price: int | None = None) -> OrderResult:
+        """Change an open order's remaining quantity and/or price.
+
+        Lowering the quantity at the same price keeps the order's place in the queue (and releases the
+        funds no longer needed). Raising it or changing the price loses priority: the order is replaced —
+        the old one ends with status ``replaced`` and a new order (new id, back of the queue, may trade at
+        once) carries the new terms; its result is returned.
+        """
+        symbol = self._open_order_symbol(uow, owner, order_id)
+        inst = self.instruments.get(symbol)
+        book = self._book(uow, symbol)
+        order = book.orders.get(order_id)
+        if order is None:
+            raise OrderNotOpen(f"order {order_id} is no longer open", order_id=order_id)
+        new_qty = order.remaining if qty_minor is None else qty_minor
+        new_price = order.price if price is None else price
+        self._validate(inst, order.side, LIMIT, new_qty, None, new_price, GTC, order.post_only, None,
+                       EXPIRE_TAKER, None)
+        if new_price == order.price and new_qty <= order.remaining:
+            if new_qty == order.remaining:
+                return self.order(uow, order_id)
+            need = new_qty if order.side == SELL else buy_hold_minor(
+                new_price, new_qty, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
+            if order.hold_left > need:
+                uow.void_hold(order.hold_id, amount_minor=order.hold_left - need)
+                order.hold_left = need
+            o = t.orders.c
+            uow.conn.execute(update(t.orders).where(o.id == order_id).values(
+                qty_minor=o.qty_minor - (order.remaining - new_qty), remaining_minor=new_qty,
+                hold_left_minor=order.hold_left, updated_at=uow.now()))
+            book.reduce(order, new_qty)
+            self._touch(uow, book)
+            return self.order(uow, order_id)
+        # loses priority: cancel-replace (the new order is checked in full before the old one goes)
+        hold_amount = new_qty if order.side == SELL else buy_hold_minor(
+            new_price, new_qty, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
+        pay_acct = self._account(uow, owner, inst.quote if order.side == BUY else inst.base, create=False)
+        if uow.balance(pay_acct).available_minor + order.hold_left < hold_amount:
+            raise InsufficientBalance(f"{owner} cannot fund the amended order", owner=owner)
+        if order.post_only:
+            best = book.best_ask() if order.side == BUY else book.best_bid()
+            if best is not None and (best <= new_price if order.side == BUY else best >= new_price):
+                raise PostOnlyWouldCross(f"amended post-only price {new_price} would trade against {best}",
+                                         price=new_price, best_opposite=best)
+        book.remove(order)
+        self._release(uow, order)
+        uow.conn.execute(update(t.orders).where(t.orders.c.id == order_id).values(
+            status="replaced", reason="amended", hold_left_minor=0, updated_at=uow.now()))
+        return self._execute(uow, inst, book, owner, order.side, LIMIT, GTC, new_price, new_price, new_qty,
+                             hold_amount, None, order.post_only, EXPIRE_TAKER, None)
+
+    def open_orders(self, uow, owner: str, symbol: str | None = None, limit: int = 100) -> list[OrderResult]:
+        o = t.orders.c
+        cond = [o.owner == owner, o.status == "open"]
+        if symbol is not None:
+            cond.append(o.symbol == symbol)
+        ids = uow.conn.execute(select(o.id).where(and_(*cond)).order_by(o.id)
+                               .limit(max(1, min(limit, MAX_TRADES_PAGE)))).scalars().all()
+        return [self.order(uow, i) for i in ids]
+
+    # ------------------------------------------------------------------ the card's port
+    def _walk_sell(self, inst: Instrument, book: Book, owner: str, needed_minor: int, limit: int | None = None):
+        """Simulate a sell that nets ``needed_minor`` after the taker fee, fill by fill as matching would.
+        Returns (qty, gross, fee, worst_price, levels). Stops at the owner's own bids (self-trade
+        prevention would stop the real order there too). Raises NoLiquidity."""
+        need, qty, gross, fee, worst, levels = needed_minor, 0, 0, 0, None, 0
+        unit, bps, lot = inst.base_unit, inst.taker_fee_bps, inst.lot_size
+        for maker in book.walk(BUY):
+            if maker.owner == owner or (limit is not None and maker.price < limit):
+                break
+            p = maker.price
+            q = min_qty_for_net_proceeds(p, need, unit, bps, lot)
+            q = min(q, maker.remaining)
+            n = notional_minor(p, q, unit)
+            f = fee_minor(n, bps)
+            qty += q
+            gross += n
+            fee += f
+            need -= n - f
+            if p != worst:
+                worst = p
+                levels += 1
+            if need <= 0:
+                return qty, gross, fee, worst, levels
+        raise NoLiquidity(f"not enough buyers on {inst.symbol} to raise {needed_minor} {inst.quote} minor units",
+                          symbol=inst.symbol, needed_minor=needed_minor)
+
+    def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
+        if type_(needed_minor) is not int or needed_minor <= 0:
+            raise InvalidOrder(f"proceeds needed must be a positive whole number of minor units, not {needed_minor!r}",
+                               code="invalid_amount")
+        if not inst.trading_enabled:
+            raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
+        qty, gross, fee, worst, levels = self._walk_sell(inst, book, owner, needed_minor)
+        bid, ask = book.best_bid(), book.best_ask()
+        mid = (bid + ask) // 2 if ask is not None else bid
+        avg = Decimal(gross) * inst.base_unit / Decimal(qty)  # quote minor per whole base
+        slip = max(0, -(-int((Decimal(mid) - avg) * BPS) // mid)) if mid else 0
+        from ledger import DEFAULT_REGISTRY
+        qd = DEFAULT_REGISTRY.get(inst.quote).decimals
+        return SellQuote(inst.symbol, qty, gross, fee, gross - fee, gross - fee - needed_minor,
+                         (avg / Decimal(10**qd)).quantize(Decimal(1).scaleb(-qd)), mid, worst, slip, levels)
+
+    def quote_sell(self, uow, asset: str, proceeds_needed_minor: int, quote_asset: str,
+                   owner: str | None = None) -> SellQuote:
+        """How much ``asset`` a sale must give up to net ``proceeds_needed_minor`` of ``quote_asset`` after
+        the taker fee, walking the bids now: quantity, average price, fee, slippage against mid."""
+        inst = self.instruments.for_pair(asset, quote_asset)
+        book = self._book(uow, inst.symbol, lock=False)
+        return self._quote(inst, book, owner or "", proceeds_needed_minor)
+
+    def instant_sell(self, uow, owner: str, asset: str, proceeds_needed_minor: int, quote_asset: str,
+                     max_slippage_bps: int) -> SaleResult:
+        """Sell just enough of ``owner``'s ``asset`` to net at least ``proceeds_needed_minor`` of
+        ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``), as an IOC order inside the caller's
+        unit of work. Refuses, changing nothing, with no_liquidity, slippage_exceeded,
+        insufficient_balance, trading_halted or unknown_instrument. Whole lots are sold, so proceeds may
+        exceed the need by less than one lot's value (``surplus_minor``, left in the quote account)."""
+        inst = self.instruments.for_pair(asset, quote_asset)
+        if not inst.trading_enabled:
+            raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
+        if type_(max_slippage_bps) is not int or max_slippage_bps < 0:
+            raise InvalidOrder("max_slippage_bps must be a non-negative integer", code="invalid_slippage")
+        book = self._book(uow, inst.symbol)
+        quote = self._quote(inst, book, owner, proceeds_needed_minor)
+        if quote.slippage_bps > max_slippage_bps:
+            raise SlippageExceeded(
+                f"selling {quote.base_qty_minor} {asset} minor units would cost {quote.slippage_bps} bps against mid; "
+                f"the cap is {max_slippage_bps} bps", slippage_bps=quote.slippage_bps, max_slippage_bps=max_slippage_bps)
+        result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
+                               quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None)
+        proceeds = result.quote_filled_minor - result.fee_minor
+        assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
+            "instant sell diverged from its quote"
+        return SaleResult(inst.symbol, asset, quote_asset, result.filled_qty_minor, proceeds,
+                          proceeds - proceeds_needed_minor, quote.avg_price, result.fee_minor, quote.slippage_bps,
+                          result.order_id, result.trade_ids)
+
+    # ------------------------------------------------------------------ market data
+    def depth(self, symbol: str, levels: int = 20) -> dict:
+        """L2 depth of ``symbol``: ``{"bids": [(price, qty_minor)], "asks": [...], "seq": n}`` (≤ 100 levels)."""
+        self.instruments.get(symbol)
+        levels = max(1, min(int(levels), MAX_DEPTH_LEVELS))
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            book = self._book(uow, symbol, lock=False)
+            out = book.depth(levels)
+            out["seq"] = book.seq
+            return out
+
+    def recent_trades(self, symbol: str, limit: int = 50) -> list[dict]:
+        """The latest trades, newest first (at most 500)."""
+        self.instruments.get(symbol)
+        tr = t.trades.c
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side,
+                                           tr.created_at).where(tr.symbol == symbol).order_by(tr.id.desc())
+                                    .limit(max(1, min(int(limit), MAX_TRADES_PAGE)))).all()
+        return [{"trade_id": r[0], "price": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
+                 "at": r[5]} for r in rows]
+
+    def candles(self, symbol: str, interval: str = "1h", limit: int = 100, *, until: datetime | None = None) -> list[dict]:
+        """OHLCV candles ending at sandbox time ``until`` (default now), oldest first; empty intervals skipped."""
+        self.instruments.get(symbol)
+        if interval not in INTERVALS:
+            raise InvalidOrder(f"interval must be one of {', '.join(INTERVALS)}", code="invalid_interval")
+        secs = INTERVALS[interval]
+        limit = max(1, min(int(limit), MAX_CANDLES))
+        until = until or self.ledger.clock.now()
+        since = until - timedelta(seconds=secs * limit)
+        out: dict[int, dict] = {}
+        for at, p, q, n in self._trades_between(symbol, since, until):
+            bucket = int(at.timestamp()) // secs * secs
+            c = out.get(bucket)
+            if c is None:
+                out[bucket] = {"start": datetime.fromtimestamp(bucket, at.tzinfo), "open": p, "high": p, "low": p,
+                               "close": p, "volume_minor": q, "quote_volume_minor": n, "trades": 1}
+            else:
+                c["high"], c["low"], c["close"] = max(c["high"], p), min(c["low"], p), p
+                c["volume_minor"] += q
+                c["quote_volume_minor"] += n
+                c["trades"] += 1
+        return [out[k] for k in sorted(out)]
+
+    def stats_24h(self, symbol: str, *, until: datetime | None = None) -> dict:
+        """Open, high, low, last price, base and quote volume and trade count over the last 24 h."""
+        self.instruments.get(symbol)
+        until = until or self.ledger.clock.now()
+        rows = self._trades_between(symbol, until - timedelta(hours=24), until)
+        if not rows:
+            return {"symbol": symbol, "open": None, "high": None, "low": None, "last": None, "volume_minor": 0,
+                    "quote_volume_minor": 0, "trades": 0, "change_bps": None}
+        prices = [r[1] for r in rows]
+        return {"symbol": symbol, "open": prices[0], "high": max(prices), "low": min(prices), "last": prices[-1],
+                "volume_minor": sum(r[2] for r in rows), "quote_volume_minor": sum(r[3] for r in rows),
+                "trades": len(rows), "change_bps": (prices[-1] - prices[0]) * BPS // prices[0]}
+
+    MAX_TRADES_SCANNED = 100_000
+
+    def _trades_between(self, symbol: str, since: datetime, until: datetime) -> list[tuple]:
+        tr = t.trades.c
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return uow.conn.execute(select(tr.created_at, tr.price, tr.qty_minor, tr.notional_minor).where(
+                and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
+                .limit(self.MAX_TRADES_SCANNED)).all()
+
+
+type_ = type
