@@ -1,0 +1,151 @@
+"""Regulators, participants and licences on the sandbox clock.
+
+Pure: a ``LicenceRegistry`` holds the state; the facade persists it if it needs to.
+``require(participant, scope, at)`` is called before every regulated action.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .config.models import CityConfig
+
+
+class LicensingError(Exception):
+    code = "licensing_error"
+
+
+class NotLicensed(LicensingError):
+    """A participant acted without a valid licence for that activity."""
+
+    code = "not_licensed"
+
+    def __init__(self, message: str, *, participant: str, scope: str, regulator: str | None,
+                 licence_id: str | None = None, reason: str = "missing") -> None:
+        super().__init__(message)
+        self.participant, self.scope, self.regulator = participant, scope, regulator
+        self.licence_id, self.reason = licence_id, reason
+
+
+class UnknownLicence(LicensingError):
+    code = "unknown_licence"
+
+
+@dataclass
+class LicenceState:
+    id: str
+    participant: str
+    regulator: str
+    scope: str
+    valid_from: datetime
+    valid_until: datetime
+    renewable: bool = True
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None
+    history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (at, action, reason)
+
+    def status(self, at: datetime) -> str:
+        """'active', 'suspended', 'not_yet_valid' or 'expired' at instant ``at``."""
+        if self.suspended_at is not None and self.suspended_at <= at:
+            return "suspended"
+        if at < self.valid_from:
+            return "not_yet_valid"
+        if at >= self.valid_until:
+            return "expired"
+        return "active"
+
+
+# The regulator that grants each scope by default, used to name it in refusals when none is held.
+DEFAULT_REGULATOR_FOR_SCOPE = {"trading_facility": "aifc", "custody": "aifc", "stablecoin_issuer": "national_bank",
+                               "crypto_card_pilot": "national_bank", "bank": "national_bank",
+                               "zone_merchant": "zone_authority"}
+MAX_HISTORY = 1000
+
+
+class LicenceRegistry:
+    """All licences of a city, keyed by licence id."""
+
+    def __init__(self, licences: list[LicenceState], regulator_names: dict[str, str] | None = None,
+                 regulator_by_kind: dict[str, str] | None = None) -> None:
+        self._by_id = {lic.id: lic for lic in licences}
+        self.regulator_names = regulator_names or {}
+        self._regulator_by_kind = regulator_by_kind or {}
+
+    @classmethod
+    def from_config(cls, cfg: CityConfig) -> "LicenceRegistry":
+        states = []
+        for holder in list(cfg.participants) + list(cfg.merchants):
+            for lic in holder.licences:
+                states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
+                                           lic.valid_until, lic.renewable))
+        return cls(states, {r.id: r.name for r in cfg.regulators}, {r.kind: r.id for r in cfg.regulators})
+
+    def licences_of(self, participant: str) -> list[LicenceState]:
+        return [lic for lic in self._by_id.values() if lic.participant == participant]
+
+    def get(self, licence_id: str) -> LicenceState:
+        try:
+            return self._by_id[licence_id]
+        except KeyError:
+            raise UnknownLicence(f"no licence with id {licence_id!r}; known: {', '.join(sorted(self._by_id))}") from None
+
+    def find(self, participant: str, scope: str) -> LicenceState | None:
+        return next((lic for lic in self.licences_of(participant) if lic.scope == scope), None)
+
+    def is_licensed(self, participant: str, scope: str, at: datetime) -> bool:
+        return any(lic.scope == scope and lic.status(at) == "active" for lic in self.licences_of(participant))
+
+    def require(self, participant: str, scope: str, at: datetime) -> LicenceState:
+        """Return the active licence of ``participant`` for ``scope`` at ``at``, or raise NotLicensed.
+
+        The message names the participant, the licence (scope and id) and the regulator.
+        """
+        held = [lic for lic in self.licences_of(participant) if lic.scope == scope]
+        for lic in held:
+            if lic.status(at) == "active":
+                return lic
+        if not held:
+            reg = self._regulator_by_kind.get(DEFAULT_REGULATOR_FOR_SCOPE.get(scope, ""), None)
+            reg_name = self.regulator_names.get(reg, reg or "the competent regulator")
+            raise NotLicensed(f"{participant} holds no {scope} licence (granted by {reg_name}); "
+                              f"this activity is refused", participant=participant, scope=scope, regulator=reg)
+        lic = held[0]
+        status = lic.status(at)
+        reg_name = self.regulator_names.get(lic.regulator, lic.regulator)
+        detail = {"suspended": f"suspended since {lic.suspended_at.isoformat() if lic.suspended_at else '?'}"
+                               + (f" ({lic.suspension_reason})" if lic.suspension_reason else ""),
+                  "expired": f"expired on {lic.valid_until.isoformat()}"
+                             + (" (renewable on application)" if lic.renewable else ""),
+                  "not_yet_valid": f"valid only from {lic.valid_from.isoformat()}"}[status]
+        raise NotLicensed(f"{participant}'s {scope} licence {lic.id} from {reg_name} is {detail}; this activity is refused",
+                          participant=participant, scope=scope, regulator=lic.regulator, licence_id=lic.id, reason=status)
+
+    def suspend(self, licence_id: str, at: datetime, reason: str = "") -> LicenceState:
+        """Suspend from ``at`` on; suspending a suspended licence changes nothing."""
+        lic = self.get(licence_id)
+        if lic.suspended_at is None:
+            lic.suspended_at, lic.suspension_reason = at, reason or None
+            self._log(lic, at, "suspend", reason)
+        return lic
+
+    def reinstate(self, licence_id: str, at: datetime, reason: str = "") -> LicenceState:
+        lic = self.get(licence_id)
+        if lic.suspended_at is not None:
+            lic.suspended_at, lic.suspension_reason = None, None
+            self._log(lic, at, "reinstate", reason)
+        return lic
+
+    def renew(self, licence_id: str, until: datetime, at: datetime) -> LicenceState:
+        lic = self.get(licence_id)
+        if not lic.renewable:
+            raise LicensingError(f"licence {lic.id} is not renewable")
+        if until <= lic.valid_until:
+            raise LicensingError(f"renewal must extend beyond {lic.valid_until.isoformat()}")
+        lic.valid_until = until
+        self._log(lic, at, "renew", until.isoformat())
+        return lic
+
+    @staticmethod
+    def _log(lic: LicenceState, at: datetime, action: str, reason: str) -> None:
+        lic.history.append((at, action, reason))
+        del lic.history[:-MAX_HISTORY]

@@ -1,0 +1,68 @@
+"""AML rules: large transactions, velocity, structuring, blocklists (the anti-fraud centre).
+
+Each rule yields a Flag(rule, reason); velocity, structuring and blocklists decline with 59
+when ``aml.action == "decline"``; a large transaction is reported (flag) but not declined.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ledger import format_amount
+
+from ..config.models import AmlCfg
+from .decision import Flag, PastAuthorization
+
+DECLINE_FRAUD = "59"
+
+
+def blocklisted_merchant(aml: AmlCfg, merchant_id: str) -> Flag | None:
+    if merchant_id in aml.blocklists.merchants:
+        return Flag("blocklist_merchant", f"merchant {merchant_id} is on the anti-fraud centre's blocklist")
+    return None
+
+
+def blocklisted_address(aml: AmlCfg, address: str) -> Flag | None:
+    if address in aml.blocklists.addresses:
+        return Flag("blocklist_address", f"address {address} is on the anti-fraud centre's blocklist")
+    return None
+
+
+def blocklisted_site(aml: AmlCfg, site: str) -> Flag | None:
+    if site.lower() in (s.lower() for s in aml.blocklists.sites):
+        return Flag("blocklist_site", f"site {site} is on the anti-fraud centre's blocklist")
+    return None
+
+
+def large_transaction(aml: AmlCfg, amount_minor: int) -> Flag | None:
+    if amount_minor >= aml.large_transaction_threshold:
+        return Flag("large_transaction", f"{format_amount(amount_minor, 'KZT')} is at or above the reporting threshold "
+                                         f"of {format_amount(aml.large_transaction_threshold, 'KZT')}")
+    return None
+
+
+def velocity(aml: AmlCfg, at: datetime, history: list[PastAuthorization]) -> Flag | None:
+    """More than velocity_count purchases (this one included) inside velocity_window."""
+    recent = [p for p in history if at - aml.velocity_window < p.at <= at]
+    if len(recent) + 1 > aml.velocity_count:
+        minutes = int(aml.velocity_window.total_seconds() // 60)
+        return Flag("velocity", f"{len(recent) + 1} purchases within {minutes} min (more than {aml.velocity_count})")
+    return None
+
+
+def structuring(aml: AmlCfg, amount_minor: int, at: datetime, history: list[PastAuthorization]) -> Flag | None:
+    """``count`` purchases within ``window`` each just under the large-transaction threshold."""
+    s = aml.structuring
+    threshold = aml.large_transaction_threshold
+    # "just under": within below_threshold_pct of the threshold, computed in integers (floor).
+    floor_minor = threshold - (threshold * int(s.below_threshold_pct * 100)) // 10_000
+
+    def near(value: int) -> bool:
+        return floor_minor <= value < threshold
+
+    if not near(amount_minor):
+        return None
+    recent = [p for p in history if at - s.window < p.at <= at and near(p.amount_minor)]
+    if len(recent) + 1 >= s.count:
+        return Flag("structuring", f"{len(recent) + 1} purchases within {s.window} each just under the "
+                                   f"{format_amount(threshold, 'KZT')} threshold")
+    return None

@@ -1,0 +1,115 @@
+"""Licensing and the rules engine: decline codes, reasons and flags a user sees."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from card.ports import AuthorizationContext, Merchant
+from sandbox.config import load_config
+from sandbox.licensing import LicenceRegistry, NotLicensed
+from sandbox.rules import CustomerProfile, PastAuthorization, SandboxRules, evaluate
+
+T0 = datetime(2025, 6, 2, 12, 0, tzinfo=timezone.utc)
+COFFEE = Merchant("alatau-coffee", "Alatau Coffee", "5814", True)
+BOOKS = Merchant("almaty-books", "Almaty Books", "5942", False)
+CASINO = Merchant("shady-casino", "Lucky Steppe Casino", "5812", True)
+BASIC = CustomerProfile("cust-1", "basic")
+FULL = CustomerProfile("cust-1", "full")
+
+
+@pytest.fixture
+def city():
+    return load_config("crypto-city")
+
+
+@pytest.fixture
+def licences(city):
+    return LicenceRegistry.from_config(city)
+
+
+def ctx(amount, merchant=COFFEE, shortfall=None, at=T0):
+    return AuthorizationContext("cust-1", 1, merchant, amount, amount if shortfall is None else shortfall, at)
+
+
+def test_require_names_licence_regulator_and_participant(licences):
+    assert licences.require("aifc-exchange", "trading_facility", T0).id == "AFSA-TF-001"
+    with pytest.raises(NotLicensed) as info:
+        licences.require("aifc-exchange", "stablecoin_issuer", T0)
+    assert "aifc-exchange holds no stablecoin_issuer licence" in str(info.value)
+    assert "National Bank" in str(info.value)
+    licences.suspend("AFSA-TF-001", T0, "exit plan missing")
+    with pytest.raises(NotLicensed, match="AFSA-TF-001 from Astana Financial Services Authority is suspended"):
+        licences.require("aifc-exchange", "trading_facility", T0 + timedelta(minutes=1))
+    licences.reinstate("AFSA-TF-001", T0 + timedelta(hours=1))
+    assert licences.is_licensed("aifc-exchange", "trading_facility", T0 + timedelta(hours=2))
+
+
+def test_licence_validity_window(licences):
+    with pytest.raises(NotLicensed, match="expired"):
+        licences.require("aifc-exchange", "trading_facility", datetime(2027, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(NotLicensed, match="valid only from"):
+        licences.require("city-bank", "crypto_card_pilot", datetime(2025, 5, 1, tzinfo=timezone.utc))
+    lic = licences.renew("AFSA-TF-001", datetime(2029, 1, 1, tzinfo=timezone.utc), T0)
+    assert lic.status(datetime(2028, 1, 1, tzinfo=timezone.utc)) == "active"
+
+
+def test_coffee_in_zone_approved_and_out_of_zone_crypto_refused(city, licences):
+    assert evaluate(ctx(150_000), BASIC, [], city, licences).decline_code is None
+    d = evaluate(ctx(150_000, BOOKS), BASIC, [], city, licences)
+    assert d.decline_code == "57" and "outside the Crypto City zone" in d.reason
+    # paying from tenge already on the bank account needs no crypto: allowed outside the zone
+    assert evaluate(ctx(150_000, BOOKS, shortfall=0), BASIC, [], city, licences).decline_code is None
+
+
+def test_aifc_classic_refuses_crypto_payment_but_not_tenge():
+    classic = load_config("aifc-classic")
+    lic = LicenceRegistry.from_config(classic)
+    d = evaluate(ctx(150_000), BASIC, [], classic, lic)
+    assert d.decline_code == "57" and "may not be used as a means of payment" in d.reason
+    assert evaluate(ctx(150_000, shortfall=0), BASIC, [], classic, lic).decline_code is None
+
+
+def test_kyc_tiers_and_limits(city, licences):
+    d = evaluate(ctx(100_000), CustomerProfile("c", "none"), [], city, licences)
+    assert d.decline_code == "57" and "complete KYC" in d.reason
+    d = evaluate(ctx(6_000_000), BASIC, [], city, licences)
+    assert d.decline_code == "61" and "per purchase" in d.reason
+    history = [PastAuthorization(T0 - timedelta(hours=1), 4_900_000), PastAuthorization(T0 - timedelta(hours=2), 4_900_000)]
+    d = evaluate(ctx(300_000), BASIC, history, city, licences)
+    assert d.decline_code == "61" and "daily limit" in d.reason
+    assert evaluate(ctx(300_000), FULL, history, city, licences).decline_code is None
+
+
+def test_blocked_merchant_declines_59_and_suspended_merchant_57(city, licences):
+    d = evaluate(ctx(10_000, CASINO), FULL, [], city, licences)
+    assert d.decline_code == "59" and d.flags[0].rule == "blocklist_merchant"
+    licences.suspend("ZONE-M-001", T0 - timedelta(minutes=1))
+    d = evaluate(ctx(10_000), FULL, [], city, licences)
+    assert d.decline_code == "57" and "ZONE-M-001" in d.reason
+
+
+def test_exchange_suspension_blocks_only_crypto_funded_purchases(city, licences):
+    licences.suspend("AFSA-TF-001", T0 - timedelta(minutes=1))
+    assert evaluate(ctx(10_000), FULL, [], city, licences).decline_code == "57"
+    assert evaluate(ctx(10_000, shortfall=0), FULL, [], city, licences).decline_code is None
+
+
+def test_aml_large_velocity_structuring(city, licences):
+    d = evaluate(ctx(20_000_000), FULL, [], city, licences)
+    assert d.decline_code is None and [f.rule for f in d.flags] == ["large_transaction"]
+    rapid = [PastAuthorization(T0 - timedelta(minutes=i), 1_000) for i in range(1, 6)]
+    d = evaluate(ctx(1_000), FULL, rapid, city, licences)
+    assert d.decline_code == "59" and d.flags[-1].rule == "velocity"
+    under = [PastAuthorization(T0 - timedelta(hours=h), 19_500_000) for h in (13, 14)]  # yesterday: under the daily limit
+    d = evaluate(ctx(19_500_000), FULL, under, city, licences)
+    assert d.decline_code == "59" and d.flags[-1].rule == "structuring"
+
+
+def test_flag_only_mode_approves_with_flags(city, licences):
+    flagging = city.model_copy(update={"aml": city.aml.model_copy(update={"action": "flag"})})
+    d = evaluate(ctx(10_000, CASINO), FULL, [], flagging, licences)
+    assert d.decline_code is None and d.flags[0].rule == "blocklist_merchant"
+
+
+def test_port_adapter_uses_profile_and_history(city, licences):
+    rules = SandboxRules(city, licences, lambda uow, cid: CustomerProfile(cid, "none"), lambda uow, cid, since: [])
+    assert rules.check_authorization(None, ctx(1_000)).decline_code == "57"
