@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from . import tables as t
-from .errors import IdempotencyConflict
+from .errors import IdempotencyConflict, LedgerError
 from .transfers import check_key, request_hash
 
 if TYPE_CHECKING:
@@ -39,7 +39,12 @@ def run_once(uow: UnitOfWork, scope: str, key: str, request: Any, compute: Calla
         return json.loads(row[1])
     uow.conn.execute(insert(t.idempotency).values(scope=scope, key=key, request_hash=digest, response=None,
                                                   created_at=uow.now()))
-    result = compute()
+    try:
+        result = compute()
+    except LedgerError:
+        # The caller may catch the refusal and commit other work: release the claim, as transfers do.
+        uow.conn.execute(delete(t.idempotency).where(where))
+        raise
     uow.conn.execute(update(t.idempotency).where(where).values(
         response=json.dumps(result, sort_keys=True, default=str)))
     return result
