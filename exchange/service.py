@@ -462,6 +462,11 @@ class Exchange:
         return self._execute(uow, inst, book, owner, order.side, LIMIT, GTC, new_price, new_price, new_qty,
                              hold_amount, None, order.post_only, EXPIRE_TAKER, None)
 
+    def order_owner_status(self, order_id: int) -> str:
+        """The status of an order (open, filled, cancelled, expired, replaced)."""
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return self.order(uow, order_id).status
+
     def open_orders(self, uow, owner: str, symbol: str | None = None, limit: int = 100) -> list[OrderResult]:
         o = t.orders.c
         cond = [o.owner == owner, o.status == "open"]
