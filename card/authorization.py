@@ -1,0 +1,303 @@
+"""Authorization with just-in-time crypto funding.
+
+Checks run in a FIXED precedence order, first failure wins:
+card valid (14) -> expired (54) -> frozen/closed (62) -> amount (13) -> spend controls (61/65/57)
+-> sandbox rules (57/59) -> funding (51/91) -> deadline (91).
+
+Atomicity: the whole approval (crypto sale, conversion fee, hold, authorization row) is one unit of
+work. A decline rolls that unit of work back, then a SECOND short unit of work records the declined
+attempt (authorization row + event, no ledger writes), so statements and reports see every decline
+and a retry with the same key gets the same answer, while no money ever moves on a decline.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ledger import Posting
+from ledger.errors import InsufficientFunds, LedgerError
+
+from . import response_codes as rc
+from . import tables as t
+from .controls import Usage, evaluate
+from .errors import InvalidRequest
+from .funding import plan_funding, shortfall as compute_shortfall
+from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card
+from .pan import is_valid_pan
+from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
+
+MAX_KEY_LENGTH = 255
+MAX_AMOUNT_MINOR = 10**15  # 10 trillion tenge: anything above is a typo, not a purchase
+APPROVED, DECLINED, CAPTURED, REVERSED, EXPIRED_AUTH, REFUNDED = (
+    "approved", "declined", "captured", "reversed", "expired", "refunded")
+CONVERSION_FEE_OWNER = "card-programme"
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    """What the POS gets back. ``replayed`` is True when this is the stored answer to a retried key."""
+    response_code: str
+    reason: str
+    authorization_id: int | None = None
+    auth_code: str | None = None
+    hold_id: int | None = None
+    amount_minor: int = 0
+    shortfall_minor: int = 0
+    conversion_fee_minor: int = 0
+    sold: tuple[dict, ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()
+    replayed: bool = False
+
+    @property
+    def approved(self) -> bool:
+        return self.response_code == rc.APPROVED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"response_code": self.response_code, "reason": self.reason,
+                "authorization_id": self.authorization_id, "auth_code": self.auth_code, "hold_id": self.hold_id,
+                "amount_minor": self.amount_minor, "shortfall_minor": self.shortfall_minor,
+                "conversion_fee_minor": self.conversion_fee_minor, "sold": list(self.sold),
+                "flags": [list(f) for f in self.flags]}
+
+
+class _Decline(Exception):
+    def __init__(self, code: str, reason: str, card: Card | None = None, flags=()) -> None:
+        super().__init__(reason)
+        self.code, self.reason, self.card, self.flags = code, reason, card, tuple(flags)
+
+
+@dataclass
+class _Request:
+    card_id: int | None
+    pan: str | None
+    amount_minor: Any
+    merchant_id: str
+    key: str
+    hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        body = json.dumps({"card_id": self.card_id, "pan": self.pan, "amount_minor": repr(self.amount_minor),
+                           "merchant_id": self.merchant_id}, sort_keys=True)
+        self.hash = hashlib.sha256(body.encode()).hexdigest()
+
+
+def auth_code_for(authorization_id: int) -> str:
+    """A 6-digit approval code, deterministic from the authorization id."""
+    return f"{(authorization_id * 7_919 + 104_729) % 1_000_000:06d}"
+
+
+def usage_of(uow, card_id: int, at: datetime) -> Usage:
+    """Approved spend (minus reversals) on the card in the sandbox day and month (UTC) containing ``at``."""
+    a = t.authorizations
+    day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    spent = a.c.amount_minor - a.c.reversed_minor
+    live = and_(a.c.card_id == card_id, a.c.response_code == rc.APPROVED)
+    day = uow.conn.execute(select(func.coalesce(func.sum(spent), 0), func.count())
+                           .where(live, a.c.created_at >= day_start)).one()
+    month = uow.conn.execute(select(func.coalesce(func.sum(spent), 0)).where(live, a.c.created_at >= month_start))
+    return Usage(day_amount_minor=int(day[0]), day_count=int(day[1]), month_amount_minor=int(month.scalar_one()))
+
+
+def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
+    legs = uow.conn.execute(select(t.funding_legs).where(t.funding_legs.c.authorization_id == row.id)
+                            .order_by(t.funding_legs.c.id)).all()
+    sold = tuple({"asset": leg.asset, "sold_qty_minor": leg.sold_qty_minor, "proceeds_minor": leg.proceeds_minor,
+                  "avg_price": leg.avg_price, "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps}
+                 for leg in legs)
+    return AuthorizationResult(row.response_code, row.reason, row.id, row.auth_code, row.hold_id, row.amount_minor,
+                               row.shortfall_minor, row.conversion_fee_minor, sold,
+                               tuple(tuple(f) for f in row.flags), replayed)
+
+
+def _replay(uow, req: _Request) -> AuthorizationResult | None:
+    row = uow.conn.execute(select(t.authorizations).where(t.authorizations.c.idempotency_key == req.key)).first()
+    if row is None:
+        return None
+    if row.request_hash != req.hash:
+        return AuthorizationResult(rc.DUPLICATE, "this idempotency key was already used for a different purchase",
+                                   authorization_id=row.id)
+    return _stored_result(uow, row, replayed=True)
+
+
+def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
+              pan: str | None = None) -> AuthorizationResult:
+    """Approve fully (sale, fee, hold, record: one transaction) or decline changing no balance.
+
+    The same key with the same request returns the first result (``replayed=True``) and never sells
+    twice; the same key with a different request declines 94.
+    """
+    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+        raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
+    req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
+    started = service.monotonic()
+    ledger = service.ledger
+    for attempt in range(4):
+        decline: _Decline | None = None
+        try:
+            with ledger.unit_of_work() as uow:
+                previous = _replay(uow, req)
+                if previous is not None:
+                    return previous
+                try:
+                    result = _approve(service, uow, req)
+                    elapsed_ms = (service.monotonic() - started) * 1000
+                    if elapsed_ms > service.deadline_ms:
+                        raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over "
+                                       f"the {service.deadline_ms} ms deadline; nothing was sold or held",
+                                       getattr(result, "_card", None))
+                    uow.commit()
+                    return result
+                except _Decline as d:
+                    decline = d  # leaving the block without commit rolls back every write above
+        except IntegrityError:
+            continue  # a concurrent request took the same key first: replay its answer
+        except LedgerError as error:
+            if _retryable(error) and attempt < 3:
+                continue
+            raise
+        except Exception as error:  # noqa: BLE001 - PG serialization failures and the like
+            from ledger.db import is_retryable
+            if is_retryable(error) and attempt < 3:
+                continue
+            raise
+        recorded = _record_decline(service, req, decline)
+        if recorded is not None:
+            return recorded
+    return AuthorizationResult(rc.SYSTEM_ERROR, "the authorization could not be completed; try again")
+
+
+def _retryable(error: Exception) -> bool:
+    from ledger.db import is_retryable
+    return is_retryable(error)
+
+
+def _record_decline(service, req: _Request, d: _Decline) -> AuthorizationResult | None:
+    """Write the declined attempt in its own short transaction (no ledger writes at all)."""
+    card = d.card
+    try:
+        with service.ledger.unit_of_work() as uow:
+            previous = _replay(uow, req)
+            if previous is not None:
+                return previous
+            amount = req.amount_minor if isinstance(req.amount_minor, int) and not isinstance(
+                req.amount_minor, bool) and 0 <= req.amount_minor <= MAX_AMOUNT_MINOR else 0
+            auth_id = uow.conn.execute(insert(t.authorizations).values(
+                idempotency_key=req.key, request_hash=req.hash, card_id=card.id if card else None,
+                cardholder_id=card.cardholder_id if card else None, merchant_id=str(req.merchant_id)[:64],
+                amount_minor=amount, response_code=d.code, reason=d.reason[:300], status=DECLINED, auth_code=None,
+                hold_id=None, shortfall_minor=0, conversion_fee_minor=0, captured_minor=0, reversed_minor=0,
+                refunded_minor=0, flags=[list(f) for f in d.flags], created_at=uow.now())).inserted_primary_key[0]
+            uow.conn.execute(insert(t.auth_events).values(authorization_id=auth_id, at=uow.now(), kind=DECLINED,
+                                                          amount_minor=amount, note=f"{d.code} {d.reason}"[:300]))
+            uow.commit()
+            return AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags)
+    except IntegrityError:
+        return None  # raced with the same key; the caller loops and replays
+
+
+def _approve(service, uow, req: _Request) -> AuthorizationResult:
+    now = uow.now()
+    # 14: the card must exist (by id, or by a Luhn-valid PAN we issued)
+    if req.pan is not None and not is_valid_pan(req.pan):
+        raise _Decline(rc.INVALID_CARD, "the card number fails the Luhn check")
+    card = find_card(uow, card_id=req.card_id, pan=req.pan) if (req.card_id is not None or req.pan) else None
+    if card is None:
+        raise _Decline(rc.INVALID_CARD, "no card with this number was issued by the sandbox bank")
+    # Serialize everything that spends this customer's money (all their cards share the bank account).
+    uow.advisory_lock(f"card:holder:{card.cardholder_id}")
+    status = card.effective_status(now)
+    if status == EXPIRED:
+        raise _Decline(rc.EXPIRED_CARD, f"the card expired at the end of {card.expiry_month:02d}/{card.expiry_year}",
+                       card)
+    if status in (FROZEN, CLOSED):
+        raise _Decline(rc.RESTRICTED_CARD, f"the card is {status}", card)
+    amount = req.amount_minor
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
+        raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card)
+    from .issuing import get_merchant
+    from .errors import MerchantNotFound
+    try:
+        merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
+    except MerchantNotFound:
+        raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
+    control = evaluate(card.controls, usage_of(uow, card.id, now), amount, merchant.mcc, merchant.in_zone)
+    if not control.allowed:
+        raise _Decline(control.code, control.reason, card)
+    bank_id = card.bank_ledger_account_id
+    available = uow.balance(bank_id).available_minor
+    short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
+    ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
+                                                                     merchant.in_zone), amount, short, now)
+    verdict = service.rules.check_authorization(uow, ctx)
+    flags = tuple(tuple(f) for f in verdict.flags)
+    if verdict.decline_code is not None:
+        raise _Decline(verdict.decline_code, verdict.reason, card, flags)
+    sold: list[dict] = []
+    fee = 0
+    if short > 0:
+        plan, sold = _fund(service, uow, card, short)
+        fee = plan.fee_minor
+        if fee:
+            fee_acct = service.fee_account(uow, CONVERSION_FEE_OWNER)
+            uow.transfer([Posting(bank_id, -fee), Posting(fee_acct, fee)], memo="card conversion fee")
+    try:
+        hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
+                        memo=f"card {card.id} at {merchant.id}")
+    except InsufficientFunds:
+        raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
+    auth_id = uow.conn.execute(insert(t.authorizations).values(
+        idempotency_key=req.key, request_hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id,
+        merchant_id=merchant.id, amount_minor=amount, response_code=rc.APPROVED, reason=rc.reason(rc.APPROVED),
+        status=APPROVED, auth_code=None, hold_id=hold.id, shortfall_minor=short, conversion_fee_minor=fee,
+        captured_minor=0, reversed_minor=0, refunded_minor=0, flags=[list(f) for f in flags],
+        created_at=now)).inserted_primary_key[0]
+    code = auth_code_for(auth_id)
+    from sqlalchemy import update
+    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(auth_code=code))
+    if sold:
+        uow.conn.execute(insert(t.funding_legs), [dict(leg, authorization_id=auth_id) for leg in sold])
+    uow.conn.execute(insert(t.auth_events).values(
+        authorization_id=auth_id, at=now, kind="authorized", amount_minor=amount,
+        note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee {fee}"[:300]))
+    result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
+                                 tuple(sold), flags)
+    object.__setattr__(result, "_card", card)  # for the deadline decline record only
+    return result
+
+
+def _fund(service, uow, card: Card, short: int):
+    """Plan across the card's funding order, then sell each leg; any failure declines (and rolls back)."""
+    funder, settings = service.funder, card.funding
+    capacity: dict[str, int] = {}
+    limited: set[str] = set()
+    try:
+        for asset in settings.order:
+            if funder.available(uow, card.wallet_owner, asset) <= 0:
+                continue
+            cap = funder.capacity(uow, card.wallet_owner, asset, settings.slippage_cap_bps)
+            capacity[asset] = cap.proceeds_minor
+            if cap.liquidity_limited:
+                limited.add(asset)
+    except FundingUnavailable as error:
+        raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card)
+    plan = plan_funding(settings, short, capacity, frozenset(limited))
+    if plan.decline_code is not None:
+        raise _Decline(plan.decline_code, plan.reason, card)
+    sold = []
+    for asset, proceeds in plan.legs:
+        try:
+            leg = funder.sell_for_tenge(uow, card.wallet_owner, asset, proceeds, settings.slippage_cap_bps,
+                                        card.bank_ledger_account_id)
+        except FundingUnavailable as error:
+            raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card)
+        except (FundingShort, InsufficientFunds) as error:
+            raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card)
+        sold.append(leg.to_dict())
+    return plan, sold

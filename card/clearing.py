@@ -1,0 +1,136 @@
+"""After the authorization: clearing (capture), reversal, refund and hold expiry.
+
+The crypto sold at authorization is never un-sold: a reversal releases the hold and the tenge stays
+in the customer's bank account.
+"""
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+
+from ledger import Posting
+
+from . import response_codes as rc
+from . import tables as t
+from .authorization import APPROVED, CAPTURED, EXPIRED_AUTH, REFUNDED, REVERSED
+from .errors import AuthorizationNotFound, IdempotencyConflict, InvalidAuthorizationState, InvalidRequest
+from .issuing import get_card, get_merchant
+
+ACQUIRER_FEE_OWNER = "card-acquirer"
+MAX_EXPIRY_BATCH = 10_000
+
+
+def _auth(uow, authorization_id: int, *, lock: bool = True):
+    stmt = select(t.authorizations).where(t.authorizations.c.id == authorization_id)
+    if lock and not uow.ledger.db.is_sqlite:
+        stmt = stmt.with_for_update()
+    row = uow.conn.execute(stmt).first()
+    if row is None or row.response_code != rc.APPROVED:
+        raise AuthorizationNotFound(f"no approved authorization {authorization_id}")
+    return row
+
+
+def _amount(value, limit: int, what: str) -> int:
+    if value is None:
+        return limit
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidRequest(f"{what} amount must be a positive whole number of tiyn, got {value!r}")
+    if value > limit:
+        raise InvalidRequest(f"{what} amount {value} is more than the {limit} tiyn that can be {what}d")
+    return value
+
+
+def _replayed(uow, key: str | None, authorization_id: int, kind: str, amount) -> bool:
+    """True if ``key`` already did this exact operation; an IdempotencyConflict if it did another one."""
+    if key is None:
+        return False
+    row = uow.conn.execute(select(t.auth_events).where(t.auth_events.c.key == key)).first()
+    if row is None:
+        return False
+    if row.authorization_id != authorization_id or row.kind != kind or (amount is not None and
+                                                                         row.amount_minor != amount):
+        raise IdempotencyConflict(f"key {key!r} was already used for a different {row.kind}")
+    return True
+
+
+def _event(uow, authorization_id: int, kind: str, amount: int, note: str, key: str | None) -> None:
+    uow.conn.execute(insert(t.auth_events).values(authorization_id=authorization_id, at=uow.now(), kind=kind,
+                                                  amount_minor=amount, key=key, note=note[:300]))
+
+
+def capture(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+    """Clear ``amount_minor`` (default: all still held) to the merchant minus MDR; the rest of the hold is released."""
+    row = _auth(uow, authorization_id)
+    if _replayed(uow, key, authorization_id, CAPTURED, amount_minor):
+        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    if row.status != APPROVED:
+        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only an approved, "
+                                        "uncleared authorization can be captured")
+    held = row.amount_minor - row.reversed_minor
+    amount = _amount(amount_minor, held, "capture")
+    merchant = get_merchant(uow, row.merchant_id)
+    mdr = amount * merchant.mdr_bps // 10_000  # rounded down: the merchant never pays more than its rate
+    to = [(merchant.settlement_account_id, amount - mdr)]
+    if mdr:
+        to.append((service.fee_account(uow, ACQUIRER_FEE_OWNER), mdr))
+    uow.post_hold(row.hold_id, to, amount_minor=amount, memo=f"card clearing auth {authorization_id}")
+    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
+        status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount))
+    _event(uow, authorization_id, CAPTURED, amount, f"cleared to {merchant.id}; merchant fee {mdr}", key)
+    if amount < held:
+        _event(uow, authorization_id, "released", held - amount, "rest of the hold released at clearing", None)
+    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+
+
+def reverse(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+    """Release all or part of the hold before clearing. Tenge from crypto already sold stays in the bank."""
+    row = _auth(uow, authorization_id)
+    if _replayed(uow, key, authorization_id, REVERSED, amount_minor):
+        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    if row.status != APPROVED:
+        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only an uncleared "
+                                        "authorization can be reversed (use a refund after clearing)")
+    held = row.amount_minor - row.reversed_minor
+    amount = _amount(amount_minor, held, "reverse")
+    uow.void_hold(row.hold_id, amount_minor=amount)
+    reversed_total = row.reversed_minor + amount
+    status = REVERSED if reversed_total == row.amount_minor else APPROVED
+    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
+        status=status, reversed_minor=reversed_total))
+    _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
+    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+
+
+def refund(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+    """Move tenge from the merchant's settlement account back to the customer's bank account after clearing."""
+    row = _auth(uow, authorization_id)
+    if _replayed(uow, key, authorization_id, REFUNDED, amount_minor):
+        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    if row.status not in (CAPTURED, REFUNDED):
+        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only a cleared purchase "
+                                        "can be refunded")
+    amount = _amount(amount_minor, row.captured_minor - row.refunded_minor, "refund")
+    merchant = get_merchant(uow, row.merchant_id)
+    card = get_card(uow, row.card_id)
+    uow.transfer([Posting(merchant.settlement_account_id, -amount), Posting(card.bank_ledger_account_id, amount)],
+                 memo=f"card refund auth {authorization_id}")
+    refunded = row.refunded_minor + amount
+    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
+        status=REFUNDED if refunded == row.captured_minor else CAPTURED, refunded_minor=refunded))
+    _event(uow, authorization_id, REFUNDED, amount, f"refunded by {merchant.id}", key)
+    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+
+
+def expire_holds(service, uow) -> int:
+    """Expire holds past their date on the sandbox clock and mark their authorizations expired."""
+    uow.expire_holds()
+    a = t.authorizations
+    rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor)
+                            .where(a.c.status == APPROVED).order_by(a.c.id).limit(MAX_EXPIRY_BATCH)).all()
+    count = 0
+    for auth_id, hold_id, amount, reversed_minor in rows:
+        if uow.get_hold(hold_id).status == "expired":
+            uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=EXPIRED_AUTH,
+                                                                       reversed_minor=amount))
+            _event(uow, auth_id, EXPIRED_AUTH, amount - reversed_minor, "hold expired without clearing", None)
+            count += 1
+    return count

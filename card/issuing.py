@@ -1,0 +1,181 @@
+"""Issuing: tenge bank accounts with KZ IBANs, merchants, virtual cards and their status changes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+
+from . import tables as t
+from .controls import SpendControls
+from .errors import BankAccountNotFound, CardNotFound, InvalidCardState, InvalidRequest, MerchantNotFound
+from .funding import FundingSettings
+from .iban import make_iban
+from .pan import DEFAULT_TEST_BIN, expiry_after, hash_cvv, is_expired, make_cvv, make_pan
+
+ACTIVE, FROZEN, CLOSED, EXPIRED = "active", "frozen", "closed", "expired"
+BANK_PURPOSE = "bank"
+MERCHANT_PURPOSE = "merchant"
+MAX_MDR_BPS = 1_000
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    id: int
+    customer_id: str
+    iban: str
+    ledger_account_id: int
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    pan: str
+    expiry_month: int
+    expiry_year: int
+    status: str
+    cardholder_id: str
+    bank_account_id: int
+    bank_ledger_account_id: int
+    wallet_owner: str
+    funding: FundingSettings
+    controls: SpendControls
+
+    def effective_status(self, at: datetime) -> str:
+        if self.status == ACTIVE and is_expired(self.expiry_month, self.expiry_year, at):
+            return EXPIRED
+        return self.status
+
+
+@dataclass(frozen=True)
+class MerchantRecord:
+    id: str
+    name: str
+    mcc: str
+    in_zone: bool
+    settlement_account_id: int
+    mdr_bps: int
+
+
+def open_bank_account(uow, customer_id: str) -> BankAccount:
+    """The customer's tenge current account (opened on first call; the same account afterwards)."""
+    existing = uow.conn.execute(select(t.bank_accounts).where(t.bank_accounts.c.customer_id == customer_id)).first()
+    if existing:
+        return BankAccount(existing.id, existing.customer_id, existing.iban, existing.ledger_account_id)
+    code = f"{BANK_PURPOSE}:{customer_id}:KZT"
+    acct = uow.find_account(code) or uow.open_account(customer_id, "KZT", BANK_PURPOSE)
+    sequence = (uow.conn.execute(select(func.count()).select_from(t.bank_accounts)).scalar_one() or 0) + 1
+    iban = make_iban(sequence)
+    new_id = uow.conn.execute(insert(t.bank_accounts).values(
+        customer_id=customer_id, iban=iban, ledger_account_id=acct.id, created_at=uow.now())).inserted_primary_key[0]
+    return BankAccount(new_id, customer_id, iban, acct.id)
+
+
+def bank_account_of(uow, customer_id: str) -> BankAccount:
+    row = uow.conn.execute(select(t.bank_accounts).where(t.bank_accounts.c.customer_id == customer_id)).first()
+    if row is None:
+        raise BankAccountNotFound(f"customer {customer_id} has no bank account at the sandbox bank")
+    return BankAccount(row.id, row.customer_id, row.iban, row.ledger_account_id)
+
+
+def register_merchant(uow, merchant_id: str, name: str, mcc: str, *, in_zone: bool = True,
+                      mdr_bps: int = 150) -> MerchantRecord:
+    """Register (or return) a merchant with a tenge settlement account ``merchant:<id>:KZT``."""
+    if not (isinstance(mcc, str) and len(mcc) == 4 and mcc.isdigit()):
+        raise InvalidRequest(f"a merchant category code has 4 digits, got {mcc!r}")
+    if not isinstance(mdr_bps, int) or not 0 <= mdr_bps <= MAX_MDR_BPS:
+        raise InvalidRequest(f"merchant fee must be 0..{MAX_MDR_BPS} bps, got {mdr_bps!r}")
+    row = uow.conn.execute(select(t.merchants).where(t.merchants.c.id == merchant_id)).first()
+    if row is None:
+        owner = merchant_id
+        acct = uow.find_account(f"{MERCHANT_PURPOSE}:{owner}:KZT") or uow.open_account(owner, "KZT", MERCHANT_PURPOSE)
+        uow.conn.execute(insert(t.merchants).values(id=merchant_id, name=name, mcc=mcc, in_zone=in_zone,
+                                                    settlement_account_id=acct.id, mdr_bps=mdr_bps))
+    return get_merchant(uow, merchant_id)
+
+
+def get_merchant(uow, merchant_id: str) -> MerchantRecord:
+    row = uow.conn.execute(select(t.merchants).where(t.merchants.c.id == merchant_id)).first()
+    if row is None:
+        raise MerchantNotFound(f"no merchant {merchant_id!r} is registered")
+    return MerchantRecord(row.id, row.name, row.mcc, bool(row.in_zone), row.settlement_account_id, row.mdr_bps)
+
+
+def issue_card(uow, cardholder_id: str, *, wallet_owner: str | None = None, funding: FundingSettings | None = None,
+               controls: SpendControls | None = None, bin_prefix: str = DEFAULT_TEST_BIN, seed: str = "sandbox",
+               valid_years: int = 3) -> tuple[Card, str]:
+    """Issue a virtual card on the cardholder's bank account; returns the card and its CVV (shown once)."""
+    bank = open_bank_account(uow, cardholder_id)
+    sequence = (uow.conn.execute(select(func.max(t.cards.c.id))).scalar_one() or 0) + 1
+    pan = make_pan(sequence, bin_prefix)
+    cvv = make_cvv(f"{seed}:{pan}")
+    salt = hashlib.sha256(f"salt:{seed}:{pan}".encode()).hexdigest()[:32]
+    month, year = expiry_after(uow.now(), valid_years)
+    funding = funding or FundingSettings()
+    controls = controls or SpendControls()
+    card_id = uow.conn.execute(insert(t.cards).values(
+        pan=pan, expiry_month=month, expiry_year=year, cvv_salt=salt, cvv_hash=hash_cvv(cvv, salt.encode()),
+        status=ACTIVE, cardholder_id=cardholder_id, bank_account_id=bank.id,
+        wallet_owner=wallet_owner or cardholder_id, funding=funding.to_dict(), controls=controls.to_dict(),
+        created_at=uow.now())).inserted_primary_key[0]
+    _card_event(uow, card_id, ACTIVE, "issued")
+    return get_card(uow, card_id), cvv
+
+
+_CARD_COLS = (t.cards.c.id, t.cards.c.pan, t.cards.c.expiry_month, t.cards.c.expiry_year, t.cards.c.status,
+              t.cards.c.cardholder_id, t.cards.c.bank_account_id, t.bank_accounts.c.ledger_account_id,
+              t.cards.c.wallet_owner, t.cards.c.funding, t.cards.c.controls)
+
+
+def _card_from_row(row) -> Card:
+    return Card(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                FundingSettings.from_dict(row[9]), SpendControls.from_dict(row[10]))
+
+
+def find_card(uow, *, card_id: int | None = None, pan: str | None = None) -> Card | None:
+    stmt = select(*_CARD_COLS).join(t.bank_accounts, t.bank_accounts.c.id == t.cards.c.bank_account_id)
+    stmt = stmt.where(t.cards.c.id == card_id) if card_id is not None else stmt.where(t.cards.c.pan == pan)
+    row = uow.conn.execute(stmt).first()
+    return None if row is None else _card_from_row(row)
+
+
+def get_card(uow, card_id: int) -> Card:
+    card = find_card(uow, card_id=card_id)
+    if card is None:
+        raise CardNotFound(f"no card {card_id}")
+    return card
+
+
+def update_settings(uow, card_id: int, *, funding: FundingSettings | None = None,
+                    controls: SpendControls | None = None) -> Card:
+    get_card(uow, card_id)
+    values = {}
+    if funding is not None:
+        values["funding"] = funding.to_dict()
+    if controls is not None:
+        values["controls"] = controls.to_dict()
+    if values:
+        uow.conn.execute(update(t.cards).where(t.cards.c.id == card_id).values(**values))
+    return get_card(uow, card_id)
+
+
+_TRANSITIONS = {"freeze": ({ACTIVE}, FROZEN), "unfreeze": ({FROZEN}, ACTIVE), "close": ({ACTIVE, FROZEN}, CLOSED)}
+
+
+def change_status(uow, card_id: int, action: str, note: str = "") -> Card:
+    """freeze (active -> frozen), unfreeze (frozen -> active), close (active/frozen -> closed, final)."""
+    if action not in _TRANSITIONS:
+        raise InvalidRequest(f"unknown card action {action!r}; use freeze, unfreeze or close")
+    card = get_card(uow, card_id)
+    allowed_from, to = _TRANSITIONS[action]
+    status = card.effective_status(uow.now())
+    if status not in allowed_from:
+        raise InvalidCardState(f"cannot {action} a card that is {status}", card_id=card_id, status=status)
+    uow.conn.execute(update(t.cards).where(t.cards.c.id == card_id).values(status=to))
+    _card_event(uow, card_id, to, note or action)
+    return get_card(uow, card_id)
+
+
+def _card_event(uow, card_id: int, status: str, note: str) -> None:
+    uow.conn.execute(insert(t.card_events).values(card_id=card_id, at=uow.now(), status=status, note=note[:200]))

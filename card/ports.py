@@ -1,0 +1,92 @@
+"""The ports the sandbox wires: a Funder (sells crypto for tenge) and Rules (KYC, AML, licences)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class FundingUnavailable(Exception):
+    """The funder cannot sell right now (trading halted, no liquidity, slippage cap). Declines with 91."""
+    code = "funding_unavailable"
+
+
+class FundingShort(Exception):
+    """The customer does not hold enough of the asset. Declines with 51."""
+    code = "insufficient_crypto"
+
+
+@dataclass(frozen=True)
+class FundingLeg:
+    """One asset sold to fund a purchase; ``avg_price`` is a decimal string (KZT per whole unit)."""
+    asset: str
+    sold_qty_minor: int
+    proceeds_minor: int
+    avg_price: str
+    fee_minor: int
+    slippage_bps: int
+
+    def to_dict(self) -> dict:
+        return {"asset": self.asset, "sold_qty_minor": self.sold_qty_minor, "proceeds_minor": self.proceeds_minor,
+                "avg_price": self.avg_price, "fee_minor": self.fee_minor, "slippage_bps": self.slippage_bps}
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Tenge ``proceeds_minor`` that selling all of the owner's ``asset`` would raise within the slippage
+    cap; ``liquidity_limited`` when the book (not the holding) was the limit."""
+    proceeds_minor: int
+    liquidity_limited: bool = False
+
+
+@runtime_checkable
+class Funder(Protocol):
+    def available(self, uow, owner: str, asset: str) -> int:
+        """The owner's spendable quantity of ``asset`` in minor units."""
+
+    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int) -> Capacity:
+        """What selling the owner's whole holding of ``asset`` would raise now (a quote; moves nothing)."""
+
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+                       to_account_id: int) -> FundingLeg:
+        """Sell enough ``asset`` to credit exactly ``proceeds_needed_minor`` tiyn (net of exchange fees) to
+        ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort."""
+
+
+@dataclass(frozen=True)
+class Merchant:
+    id: str
+    name: str
+    mcc: str
+    in_zone: bool
+
+
+@dataclass(frozen=True)
+class AuthorizationContext:
+    cardholder_id: str
+    card_id: int
+    merchant: Merchant
+    amount_minor: int
+    shortfall_minor: int  # > 0: a crypto sale is needed
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RulesDecision:
+    """``decline_code`` None approves; ``flags`` are (rule, reason) pairs recorded even on approval."""
+    decline_code: str | None = None
+    reason: str = "no sandbox rule objected"
+    flags: list[tuple[str, str]] = field(default_factory=list)
+
+
+@runtime_checkable
+class Rules(Protocol):
+    def check_authorization(self, uow, ctx: AuthorizationContext) -> RulesDecision:
+        """The sandbox's verdict (KYC tier limits, AML, licences): 57 not permitted, 59 suspected fraud."""
+
+
+class AllowAll:
+    """Rules that approve everything (unit tests, or a sandbox with no regime)."""
+
+    def check_authorization(self, uow, ctx: AuthorizationContext) -> RulesDecision:
+        return RulesDecision()

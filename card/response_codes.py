@@ -1,0 +1,41 @@
+"""ISO 8583 field 39 response codes the card issuer returns, each with a plain reason."""
+from __future__ import annotations
+
+APPROVED = "00"
+DO_NOT_HONOR = "05"
+PARTIAL_APPROVAL = "10"
+INVALID_AMOUNT = "13"
+INVALID_CARD = "14"
+INSUFFICIENT_FUNDS = "51"
+EXPIRED_CARD = "54"
+NOT_PERMITTED = "57"
+SUSPECTED_FRAUD = "59"
+AMOUNT_LIMIT = "61"
+RESTRICTED_CARD = "62"
+COUNT_LIMIT = "65"
+ISSUER_INOPERATIVE = "91"
+DUPLICATE = "94"
+SYSTEM_ERROR = "96"
+
+REASONS: dict[str, str] = {
+    APPROVED: "approved",
+    DO_NOT_HONOR: "do not honor",
+    PARTIAL_APPROVAL: "partial approval",
+    INVALID_AMOUNT: "invalid amount",
+    INVALID_CARD: "invalid card number",
+    INSUFFICIENT_FUNDS: "insufficient funds: tenge plus crypto cannot cover the amount",
+    EXPIRED_CARD: "expired card",
+    NOT_PERMITTED: "transaction not permitted to cardholder",
+    SUSPECTED_FRAUD: "suspected fraud",
+    AMOUNT_LIMIT: "exceeds amount limit",
+    RESTRICTED_CARD: "restricted card (frozen or closed)",
+    COUNT_LIMIT: "exceeds frequency limit",
+    ISSUER_INOPERATIVE: "issuer or funding unavailable",
+    DUPLICATE: "duplicate transmission",
+    SYSTEM_ERROR: "system error",
+}
+
+
+def reason(code: str) -> str:
+    """The plain reason for ``code``; unknown codes say so instead of failing."""
+    return REASONS.get(code, f"unknown response code {code}")

@@ -1,0 +1,92 @@
+"""CardService: the card issuer wired to a ledger, a Funder and Rules (what the sandbox composes)."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from . import authorization as _auth
+from . import clearing as _clearing
+from . import issuing as _issuing
+from . import statements as _statements
+from .ports import AllowAll, Funder, Rules
+
+DEFAULT_DEADLINE_MS = 2_000  # Stripe Issuing's real-time window; Marqeta's JIT gateway allows 3 s
+DEFAULT_HOLD_DAYS = 7
+
+
+class CardService:
+    """``monotonic`` is injected so tests can force the deadline; it measures elapsed time only
+    (never a timestamp: timestamps come from the ledger's sandbox clock)."""
+
+    def __init__(self, ledger, funder: Funder, rules: Rules | None = None, *, deadline_ms: int = DEFAULT_DEADLINE_MS,
+                 hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter) -> None:
+        self.ledger = ledger
+        self.funder = funder
+        self.rules = rules or AllowAll()
+        self.deadline_ms = deadline_ms
+        self.hold_days = hold_days
+        self.monotonic = monotonic
+        self._fee_ids: dict[str, int] = {}
+
+    def fee_account(self, uow, owner: str) -> int:
+        """The id of the KZT fee account ``fees:<owner>:KZT`` (opened on first use)."""
+        code = f"fees:{owner}:KZT"
+        acct = uow.find_account(code) or uow.open_account(owner, "KZT", "fees")
+        return acct.id
+
+    # -- issuing ---------------------------------------------------------------------------
+    def open_bank_account(self, customer_id: str):
+        return self.ledger.transaction(lambda uow: _issuing.open_bank_account(uow, customer_id))
+
+    def issue_card(self, cardholder_id: str, **options):
+        return self.ledger.transaction(lambda uow: _issuing.issue_card(uow, cardholder_id, **options))
+
+    def register_merchant(self, merchant_id: str, name: str, mcc: str, **options):
+        return self.ledger.transaction(lambda uow: _issuing.register_merchant(uow, merchant_id, name, mcc, **options))
+
+    def freeze(self, card_id: int):
+        return self.ledger.transaction(lambda uow: _issuing.change_status(uow, card_id, "freeze"))
+
+    def unfreeze(self, card_id: int):
+        return self.ledger.transaction(lambda uow: _issuing.change_status(uow, card_id, "unfreeze"))
+
+    def close(self, card_id: int):
+        return self.ledger.transaction(lambda uow: _issuing.change_status(uow, card_id, "close"))
+
+    def update_settings(self, card_id: int, **settings):
+        return self.ledger.transaction(lambda uow: _issuing.update_settings(uow, card_id, **settings))
+
+    def card(self, card_id: int):
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return _issuing.get_card(uow, card_id)
+
+    # -- purchases -------------------------------------------------------------------------
+    def authorize(self, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
+                  pan: str | None = None) -> _auth.AuthorizationResult:
+        """See card.authorization.authorize: approve fully or decline changing no balance."""
+        return _auth.authorize(self, amount_minor=amount_minor, merchant_id=merchant_id,
+                               idempotency_key=idempotency_key, card_id=card_id, pan=pan)
+
+    def capture(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+        return self.ledger.transaction(lambda uow: _clearing.capture(self, uow, authorization_id, amount_minor,
+                                                                      key=key))
+
+    def reverse(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+        return self.ledger.transaction(lambda uow: _clearing.reverse(self, uow, authorization_id, amount_minor,
+                                                                      key=key))
+
+    def refund(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+        return self.ledger.transaction(lambda uow: _clearing.refund(self, uow, authorization_id, amount_minor,
+                                                                     key=key))
+
+    def expire_holds(self) -> int:
+        return self.ledger.transaction(lambda uow: _clearing.expire_holds(self, uow))
+
+    # -- statements ------------------------------------------------------------------------
+    def card_statement(self, card_id: int) -> list[dict]:
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return _statements.card_statement(uow, card_id)
+
+    def customer_statement(self, customer_id: str) -> list[dict]:
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return _statements.customer_statement(uow, customer_id)

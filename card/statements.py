@@ -1,0 +1,40 @@
+"""Statements: every purchase on a card (or all a customer's cards), its status history and the crypto sold."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from . import tables as t
+
+MAX_STATEMENT_ROWS = 1_000
+
+
+def _lines(uow, where, limit: int) -> list[dict]:
+    a = t.authorizations
+    rows = uow.conn.execute(select(a).where(where).order_by(a.c.id).limit(min(limit, MAX_STATEMENT_ROWS))).all()
+    ids = [r.id for r in rows]
+    events: dict[int, list] = {i: [] for i in ids}
+    legs: dict[int, list] = {i: [] for i in ids}
+    if ids:
+        for e in uow.conn.execute(select(t.auth_events).where(t.auth_events.c.authorization_id.in_(ids))
+                                  .order_by(t.auth_events.c.id)):
+            events[e.authorization_id].append({"at": e.at.isoformat(), "kind": e.kind,
+                                               "amount_minor": e.amount_minor, "note": e.note})
+        for leg in uow.conn.execute(select(t.funding_legs).where(t.funding_legs.c.authorization_id.in_(ids))
+                                    .order_by(t.funding_legs.c.id)):
+            legs[leg.authorization_id].append({"asset": leg.asset, "sold_qty_minor": leg.sold_qty_minor,
+                                               "proceeds_minor": leg.proceeds_minor, "avg_price": leg.avg_price,
+                                               "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps})
+    return [{"authorization_id": r.id, "card_id": r.card_id, "merchant_id": r.merchant_id,
+             "amount_minor": r.amount_minor, "response_code": r.response_code, "reason": r.reason,
+             "status": r.status, "auth_code": r.auth_code, "captured_minor": r.captured_minor,
+             "reversed_minor": r.reversed_minor, "refunded_minor": r.refunded_minor,
+             "conversion_fee_minor": r.conversion_fee_minor, "at": r.created_at.isoformat(),
+             "history": events[r.id], "crypto_sold": legs[r.id]} for r in rows]
+
+
+def card_statement(uow, card_id: int, limit: int = MAX_STATEMENT_ROWS) -> list[dict]:
+    return _lines(uow, t.authorizations.c.card_id == card_id, limit)
+
+
+def customer_statement(uow, customer_id: str, limit: int = MAX_STATEMENT_ROWS) -> list[dict]:
+    return _lines(uow, t.authorizations.c.cardholder_id == customer_id, limit)

@@ -1,0 +1,99 @@
+"""The card package's tables (its own MetaData; money stays in the ledger, these say what it was for)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ledger.types import Timestamp
+
+metadata = sa.MetaData()
+
+bank_accounts = sa.Table(
+    "card_bank_accounts", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(120), nullable=False, unique=True),
+    sa.Column("iban", sa.String(34), nullable=False, unique=True),
+    sa.Column("ledger_account_id", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+cards = sa.Table(
+    "card_cards", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pan", sa.String(19), nullable=False, unique=True),
+    sa.Column("expiry_month", sa.SmallInteger, nullable=False),
+    sa.Column("expiry_year", sa.SmallInteger, nullable=False),
+    sa.Column("cvv_salt", sa.String(64), nullable=False),
+    sa.Column("cvv_hash", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cardholder_id", sa.String(120), nullable=False, index=True),
+    sa.Column("bank_account_id", sa.BigInteger, nullable=False),
+    sa.Column("wallet_owner", sa.String(120), nullable=False),
+    sa.Column("funding", sa.JSON, nullable=False),
+    sa.Column("controls", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+card_events = sa.Table(
+    "card_card_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("card_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.String(200), nullable=False),
+)
+
+merchants = sa.Table(
+    "card_merchants", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("mcc", sa.String(4), nullable=False),
+    sa.Column("in_zone", sa.Boolean, nullable=False),
+    sa.Column("settlement_account_id", sa.BigInteger, nullable=False),
+    sa.Column("mdr_bps", sa.Integer, nullable=False),
+)
+
+authorizations = sa.Table(
+    "card_authorizations", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("card_id", sa.BigInteger, nullable=True, index=True),  # None when the card number was invalid
+    sa.Column("cardholder_id", sa.String(120), nullable=True, index=True),
+    sa.Column("merchant_id", sa.String(64), nullable=True),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("response_code", sa.String(2), nullable=False),
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # approved captured reversed expired refunded declined
+    sa.Column("auth_code", sa.String(6), nullable=True),
+    sa.Column("hold_id", sa.BigInteger, nullable=True),
+    sa.Column("shortfall_minor", sa.BigInteger, nullable=False),
+    sa.Column("conversion_fee_minor", sa.BigInteger, nullable=False),
+    sa.Column("captured_minor", sa.BigInteger, nullable=False),
+    sa.Column("reversed_minor", sa.BigInteger, nullable=False),
+    sa.Column("refunded_minor", sa.BigInteger, nullable=False),
+    sa.Column("flags", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
+)
+
+funding_legs = sa.Table(
+    "card_funding_legs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("authorization_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("asset", sa.String(16), nullable=False),
+    sa.Column("sold_qty_minor", sa.BigInteger, nullable=False),
+    sa.Column("proceeds_minor", sa.BigInteger, nullable=False),
+    sa.Column("avg_price", sa.String(40), nullable=False),
+    sa.Column("fee_minor", sa.BigInteger, nullable=False),
+    sa.Column("slippage_bps", sa.Integer, nullable=False),
+)
+
+auth_events = sa.Table(
+    "card_auth_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("authorization_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # authorized declined captured reversed refunded expired
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("key", sa.String(255), nullable=True, unique=True),
+    sa.Column("note", sa.String(300), nullable=False),
+)
