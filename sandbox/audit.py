@@ -1,0 +1,112 @@
+"""Append-only, hash-chained audit log of state changes.
+
+Each entry's hash = sha256(previous hash + canonical JSON of the entry (seq, at, actor,
+action, subject, details)). ``verify`` recomputes the chain and names the first entry that
+was edited, deleted or moved; a head row catches deletion of the newest entries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ledger.types import to_micros
+
+from .tables import audit_head, audit_log
+
+GENESIS = "0" * 64
+MAX_DETAILS_CHARS = 20_000
+
+
+class AuditError(ValueError):
+    code = "audit_error"
+
+
+def canonical(entry: dict) -> str:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, subject: str, details: str) -> str:
+    body = canonical({"seq": seq, "at_us": to_micros(at), "actor": actor, "action": action, "subject": subject,
+                      "details": json.loads(details)})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def append(uow, actor: str, action: str, subject: str, details: dict | None = None,
+           at: datetime | None = None) -> int:
+    """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq."""
+    details_json = canonical(details or {})
+    if len(details_json) > MAX_DETAILS_CHARS:
+        raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
+    at = at or uow.ledger.clock.now()
+    uow.advisory_lock("sandbox:audit")   # one appender at a time: the chain is a sequence
+    conn = uow.conn
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    digest = entry_hash(prev, seq, at, actor, action, subject, details_json)
+    conn.execute(audit_log.insert().values(seq=seq, at=at, actor=actor[:120], action=action[:80],
+                                           subject=subject[:200], details=details_json, prev_hash=prev, hash=digest))
+    if head:
+        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    else:
+        conn.execute(audit_head.insert().values(id=1, seq=seq, hash=digest))
+    return seq
+
+
+@dataclass
+class AuditReport:
+    entries: int
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    first_bad_seq: int | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"audit log intact: {self.entries} entries, hash chain verified"
+        return "audit log TAMPERED:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def verify(conn, limit_problems: int = 20) -> AuditReport:
+    """Recompute the chain. Reports the first entries that were edited, deleted or reordered."""
+    problems: list[str] = []
+    first_bad: int | None = None
+    prev_hash, expected_seq, count = GENESIS, 1, 0
+
+    def bad(seq: int, text: str) -> None:
+        nonlocal first_bad
+        first_bad = seq if first_bad is None else first_bad
+        if len(problems) < limit_problems:
+            problems.append(text)
+
+    rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).mappings()
+    for row in rows:
+        count += 1
+        if row["seq"] != expected_seq:
+            bad(expected_seq, f"entry {expected_seq}"
+                + (f"..{row['seq'] - 1}" if row["seq"] - 1 > expected_seq else "")
+                + f" is missing (deleted): the log jumps from {expected_seq - 1} to {row['seq']}")
+        if row["prev_hash"] != prev_hash:
+            bad(row["seq"], f"entry {row['seq']} does not follow the entry before it "
+                            "(an entry before it was deleted, edited or reordered)")
+        try:
+            recomputed = entry_hash(row["prev_hash"], row["seq"], row["at"], row["actor"], row["action"],
+                                    row["subject"], row["details"])
+        except (ValueError, TypeError):
+            recomputed = ""
+        if recomputed != row["hash"]:
+            bad(row["seq"], f"entry {row['seq']} ({row['action']} {row['subject']}) was edited: its content "
+                            "does not match its hash")
+        prev_hash, expected_seq = row["hash"], row["seq"] + 1
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    last_seq = expected_seq - 1
+    if head is None and count:
+        bad(1, "the chain head record is missing")
+    elif head is not None and (head.seq != last_seq or head.hash != prev_hash):
+        if head.seq > last_seq:
+            bad(last_seq + 1, f"entries {last_seq + 1}..{head.seq} are missing (the newest entries were deleted)")
+        else:
+            bad(head.seq, "the chain head does not match the last entry (entries appended or edited outside the log)")
+    return AuditReport(count, not problems, problems, first_bad)
