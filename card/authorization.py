@@ -29,7 +29,7 @@ from .controls import Usage, evaluate
 from .errors import InvalidRequest
 from .funding import plan_funding, shortfall as compute_shortfall
 from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card
-from .pan import is_valid_pan
+from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
 
 MAX_KEY_LENGTH = 255
@@ -212,8 +212,8 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         raise _Decline(rc.INVALID_CARD, "no card with this number was issued by the sandbox bank")
     # Serialize everything that spends this customer's money (all their cards share the bank account).
     uow.advisory_lock(f"card:holder:{card.cardholder_id}")
-    status = card.effective_status(now)
-    if status == EXPIRED:
+    status = card.status
+    if is_expired(card.expiry_month, card.expiry_year, now):  # 54 comes before 62 in the precedence
         raise _Decline(rc.EXPIRED_CARD, f"the card expired at the end of {card.expiry_month:02d}/{card.expiry_year}",
                        card)
     if status in (FROZEN, CLOSED):

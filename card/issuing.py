@@ -160,7 +160,7 @@ def update_settings(uow, card_id: int, *, funding: FundingSettings | None = None
     return get_card(uow, card_id)
 
 
-_TRANSITIONS = {"freeze": ({ACTIVE}, FROZEN), "unfreeze": ({FROZEN}, ACTIVE), "close": ({ACTIVE, FROZEN}, CLOSED)}
+_TRANSITIONS = {"freeze": ({ACTIVE}, FROZEN), "unfreeze": ({FROZEN}, ACTIVE), "close": ({ACTIVE, FROZEN, EXPIRED}, CLOSED)}
 
 
 def change_status(uow, card_id: int, action: str, note: str = "") -> Card:
