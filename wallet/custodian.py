@@ -224,7 +224,8 @@ class Custodian:
                     for u in self.btc.outputs_in_blocks(start, end) if u.address in known]
         by_lower = {a.lower(): a for a in known}
         if asset == "ETH":
-            transfers = self.evm.eth_transfers(start, end, known)
+            own = [self.hot_address("ethereum"), self.cold_address("ethereum")]
+            transfers = self.evm.eth_transfers(start, end, known, exclude_from=own)
         else:
             transfers = self.evm.token_transfers(self.tokens[asset].address, start, end, known)
         return [(x.txid, x.index, by_lower[x.to.lower()], x.amount_raw, x.height) for x in transfers]

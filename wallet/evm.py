@@ -126,16 +126,18 @@ class EvmChain:
         base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
         return -(-base_fee // WEI_PER_GWEI) + 1
 
-    def eth_transfers(self, from_height: int, to_height: int, addresses) -> list[ChainTransfer]:
-        """Successful plain ETH payments to ``addresses`` in blocks ``from_height..to_height``."""
+    def eth_transfers(self, from_height: int, to_height: int, addresses, *, exclude_from=()) -> list[ChainTransfer]:
+        """Successful plain ETH payments to ``addresses`` in blocks ``from_height..to_height``,
+        except those sent by ``exclude_from`` (the custodian's own gas top-ups are not deposits)."""
         wanted = {a.lower() for a in addresses}
+        excluded = {a.lower() for a in exclude_from}
         found = []
         to_height = min(to_height, self.height(), from_height + MAX_BLOCK_RANGE - 1)
         for height in range(max(from_height, 0), to_height + 1):
             block = self.w3.eth.get_block(height, full_transactions=True)
             for tx in block["transactions"]:
                 to = tx.get("to")
-                if to and to.lower() in wanted and int(tx["value"]) > 0:
+                if to and to.lower() in wanted and int(tx["value"]) > 0 and tx["from"].lower() not in excluded:
                     if int(self.w3.eth.get_transaction_receipt(tx["hash"])["status"]) == 1:
                         found.append(ChainTransfer(tx["hash"].to_0x_hex(), -1, to, int(tx["value"]), height))
         return found
@@ -147,7 +149,8 @@ class EvmChain:
         if to_height < from_height:
             return []
         logs = self.w3.eth.get_logs({"fromBlock": from_height, "toBlock": to_height,
-                                     "address": to_checksum_address(token_address), "topics": [TRANSFER_TOPIC]})
+                                     "address": to_checksum_address(token_address),
+                                     "topics": [TRANSFER_TOPIC.to_0x_hex()]})
         found = []
         for log in logs:
             to = to_checksum_address("0x" + bytes(log["topics"][2])[-20:].hex())
