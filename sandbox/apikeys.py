@@ -1,0 +1,180 @@
+"""API keys per role, stored hashed: the secret is shown once and only its SHA-256 is kept.
+
+Roles and what they may do (enforced by ``sandbox.web.auth``):
+
+- ``operator``  — everything;
+- ``regulator`` — read everything, plus the supervisory writes (suspend licences, freeze KZTE addresses);
+- ``merchant``  — authorize / capture / refund for its own merchant id only (``--for`` is required);
+- ``customer``  — its own accounts, wallet, card and statements only (``--for`` is required: the owner
+  string of its accounts, e.g. ``cust:1``).
+
+``keys_command`` is the click group the CLI registers as ``cryptocity keys``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import click
+from sqlalchemy import Column, Index, MetaData, String, Table, insert, select, update
+
+from ledger.errors import LedgerError
+from ledger.types import Id, Timestamp
+
+ROLES = ("operator", "regulator", "merchant", "customer")
+ROLES_WITH_SUBJECT = frozenset({"merchant", "customer"})
+TOKEN_PREFIX = "cck_"
+MAX_TOKEN_LENGTH = 200
+_SUBJECT = re.compile(r"^[\w.:@/+-]{1,120}$")
+
+metadata = MetaData()
+
+api_keys = Table(
+    "sandbox_api_keys", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("subject", String(120)),
+    Column("label", String(120), nullable=False, default=""),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+)
+Index("ix_sandbox_api_keys_role", api_keys.c.role)
+
+
+class InvalidApiKey(LedgerError):
+    code = "invalid_api_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's row id, its role and (for merchant/customer) whose data it may touch."""
+
+    key_id: int
+    role: str
+    subject: str | None = None
+    label: str = ""
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    principal: Principal
+    token: str  # the secret: shown once, never stored
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_key(conn, role: str, subject: str | None, *, now: datetime, label: str = "") -> NewKey:
+    """Create a key for ``role`` (and ``subject`` for merchant/customer); return it with its one-time secret."""
+    if role not in ROLES:
+        raise InvalidApiKey(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code="unknown_role")
+    if role in ROLES_WITH_SUBJECT and not subject:
+        raise InvalidApiKey(f"a {role} key belongs to one {role}: pass --for ID", code="subject_required")
+    if role not in ROLES_WITH_SUBJECT and subject:
+        raise InvalidApiKey(f"an {role} key is not tied to one party; drop --for", code="subject_not_allowed")
+    if subject is not None and not _SUBJECT.match(subject):
+        raise InvalidApiKey(f"--for {subject!r} must be 1-120 letters, digits or . : @ / + - _",
+                            code="invalid_subject")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    result = conn.execute(insert(api_keys).values(
+        secret_sha256=_digest(token), prefix=token[:12], role=role, subject=subject, label=label[:120],
+        created_at=now))
+    return NewKey(Principal(result.inserted_primary_key[0], role, subject, label), token)
+
+
+def resolve_key(conn, token: str) -> Principal | None:
+    """The principal of an unrevoked key, or None (an unknown, malformed or revoked key)."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    k = api_keys.c
+    row = conn.execute(select(k.id, k.role, k.subject, k.label).where(
+        k.secret_sha256 == _digest(token), k.revoked_at.is_(None))).first()
+    return None if row is None else Principal(row[0], row[1], row[2], row[3])
+
+
+def revoke_key(conn, key_id: int, *, now: datetime) -> bool:
+    """Revoke a key by id; True if it was active."""
+    k = api_keys.c
+    return conn.execute(update(api_keys).where(k.id == key_id, k.revoked_at.is_(None))
+                        .values(revoked_at=now)).rowcount == 1
+
+
+def list_keys(conn) -> list[dict]:
+    k = api_keys.c
+    rows = conn.execute(select(k.id, k.prefix, k.role, k.subject, k.label, k.created_at, k.revoked_at)
+                        .order_by(k.id))
+    return [dict(r._mapping) for r in rows]
+
+
+# -- CLI: cryptocity keys create ROLE [--for ID] ---------------------------------------------------
+def _open_ledger(db_url: str | None):
+    from ledger import Database, Ledger
+    from sandbox.web.serve import resolve_db_url
+    db = Database(resolve_db_url(db_url))
+    db.migrate()
+    return Ledger(db)
+
+
+_db_option = click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
+                          help="Database URL (default: the SQLite file `cryptocity serve` uses).")
+
+
+@click.group("keys")
+def keys_command() -> None:
+    """API keys for `cryptocity serve` (operator, regulator, merchant, customer)."""
+
+
+@keys_command.command("create")
+@click.argument("role", type=click.Choice(ROLES))
+@click.option("--for", "subject", default=None, help="Merchant id or customer id (the owner of its accounts).")
+@click.option("--label", default="", help="A note to recognise the key by.")
+@_db_option
+def create_command(role: str, subject: str | None, label: str, db_url: str | None) -> None:
+    """Create a key and print its secret once (only a hash is stored)."""
+    ledger = _open_ledger(db_url)
+    with ledger.unit_of_work() as uow:
+        new = create_key(uow.conn, role, subject, now=uow.now(), label=label)
+        uow.commit()
+    who = f" for {subject}" if subject else ""
+    click.echo(f"created {role} key #{new.principal.key_id}{who}. Store the secret now; it is not shown again:",
+               err=True)
+    click.echo(new.token)
+    ledger.db.dispose()
+
+
+@keys_command.command("list")
+@_db_option
+def list_command(db_url: str | None) -> None:
+    """List keys (prefixes only; secrets are never stored)."""
+    ledger = _open_ledger(db_url)
+    with ledger.unit_of_work(read_only=True) as uow:
+        for row in list_keys(uow.conn):
+            state = "revoked" if row["revoked_at"] else "active"
+            click.echo(f"#{row['id']:<4} {row['prefix']}…  {row['role']:<9} {row['subject'] or '-':<20} {state}"
+                       f"  {row['label']}")
+    ledger.db.dispose()
+
+
+@keys_command.command("revoke")
+@click.argument("key_id", type=int)
+@_db_option
+def revoke_command(key_id: int, db_url: str | None) -> None:
+    """Revoke a key by its number."""
+    ledger = _open_ledger(db_url)
+    with ledger.unit_of_work() as uow:
+        done = revoke_key(uow.conn, key_id, now=uow.now())
+        uow.commit()
+    if not done:
+        raise InvalidApiKey(f"no active key #{key_id}", code="key_not_found")
+    click.echo(f"revoked key #{key_id}")
+    ledger.db.dispose()

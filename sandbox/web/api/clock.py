@@ -1,0 +1,54 @@
+"""The sandbox clock: read it (any key); advance it (operator)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from ..auth import access
+from ..conventions import IDEMPOTENCY_PARAM, idempotent_write
+from ..problems import Problem
+from ..responses import json_response
+from ..services import services
+from . import PREFIX
+from .schemas import Strict
+
+blp = Blueprint("clock", __name__, url_prefix=f"{PREFIX}/clock", description="Sandbox time")
+MAX_ADVANCE_SECONDS = 3660 * 86400  # ten years: a typo is refused, not obeyed
+
+
+class ClockSchema(Strict):
+    now = ma.fields.String(required=True, metadata={"description": "sandbox time, ISO 8601 UTC"})
+
+
+class AdvanceSchema(Strict):
+    seconds = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, MAX_ADVANCE_SECONDS),
+                                metadata={"description": "how far to move the clock forward"})
+
+
+@blp.route("")
+@access(shared=True)
+@blp.response(200, ClockSchema)
+def now():
+    """The current sandbox time."""
+    return {"now": services().clock.now().isoformat()}
+
+
+@blp.route("/advance", methods=["POST"])
+@access()
+@blp.arguments(AdvanceSchema)
+@blp.response(200, ClockSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def advance(body: dict):
+    """Move sandbox time forward (operator); the first call with a key moves it, replays do not."""
+    clock = services().clock
+    if not hasattr(clock, "advance"):
+        raise Problem(409, "clock_not_manual", "this server runs on a clock that cannot be advanced")
+
+    def compute(uow):
+        # The clock moves only if the unit of work commits, so a failed request leaves time alone.
+        target = clock.now() + timedelta(seconds=body["seconds"])
+        uow.after_commit(lambda: clock.set(target) if hasattr(clock, "set") else clock.advance(target - clock.now()))
+        return {"now": target.isoformat()}, 200
+    return json_response(*idempotent_write(compute))

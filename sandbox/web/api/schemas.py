@@ -1,0 +1,85 @@
+"""Shared marshmallow schemas. Amounts are integers in the asset's minor unit (never floats)."""
+from __future__ import annotations
+
+import marshmallow as ma
+
+from ..conventions import MAX_ID, page_schema
+
+OWNER_PATTERN = r"^[\w.:@/+-]{1,120}$"
+ASSET_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+Id = ma.fields.Integer
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE  # an unknown field is a 422 naming it, never silently ignored
+
+
+class AccountSchema(Strict):
+    id = Id(required=True)
+    code = ma.fields.String(required=True)
+    owner = ma.fields.String(required=True)
+    asset = ma.fields.String(required=True)
+    purpose = ma.fields.String(required=True)
+    allow_negative = ma.fields.Boolean(required=True)
+    balance_minor = ma.fields.Integer(required=True)
+    held_minor = ma.fields.Integer(required=True)
+    available_minor = ma.fields.Integer(required=True)
+
+
+AccountPage = page_schema(AccountSchema, "AccountPage")
+
+
+class AccountCreate(Strict):
+    owner = ma.fields.String(required=True, validate=ma.validate.Regexp(OWNER_PATTERN))
+    asset = ma.fields.String(required=True, validate=ma.validate.Regexp(ASSET_PATTERN))
+    purpose = ma.fields.String(required=True, validate=ma.validate.Regexp(PURPOSE_PATTERN))
+
+
+class AccountFilter(Strict):
+    owner = ma.fields.String(validate=ma.validate.Regexp(OWNER_PATTERN))
+    asset = ma.fields.String(validate=ma.validate.Regexp(ASSET_PATTERN))
+    purpose = ma.fields.String(validate=ma.validate.Regexp(PURPOSE_PATTERN))
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
+    after_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, MAX_ID))
+
+
+class BalanceSchema(Strict):
+    account_id = Id(required=True)
+    asset = ma.fields.String(required=True)
+    ledger_minor = ma.fields.Integer(required=True)
+    held_minor = ma.fields.Integer(required=True)
+    available_minor = ma.fields.Integer(required=True)
+    as_of = ma.fields.AwareDateTime(allow_none=True, required=True)
+
+
+class AsOfArgs(Strict):
+    as_of = ma.fields.AwareDateTime(load_default=None, default_timezone=None,
+                                    metadata={"description": "sandbox time, ISO 8601 with offset"})
+
+
+class EntrySchema(Strict):
+    entry_id = Id(required=True)
+    transfer_id = Id(required=True)
+    amount_minor = ma.fields.Integer(required=True, metadata={"description": "+ credit, - debit"})
+    at = ma.fields.AwareDateTime(required=True)
+    kind = ma.fields.String(required=True)
+    memo = ma.fields.String(required=True)
+
+
+EntryPage = page_schema(EntrySchema, "EntryPage")
+
+
+class HistoryArgs(Strict):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
+    after_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, MAX_ID))
+    since = ma.fields.AwareDateTime(load_default=None)
+    until = ma.fields.AwareDateTime(load_default=None)
+
+
+def account_dict(account) -> dict:
+    return {"id": account.id, "code": account.code, "owner": account.owner, "asset": account.asset,
+            "purpose": account.purpose, "allow_negative": account.allow_negative,
+            "balance_minor": account.balance_minor, "held_minor": account.held_minor,
+            "available_minor": account.available_minor}

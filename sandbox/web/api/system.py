@@ -1,0 +1,51 @@
+"""Health, readiness, the OpenAPI document and its docs page (no key needed)."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, render_template
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from ..auth import access
+from ..problems import Problem
+from ..readiness import missing_migrations
+from ..services import services
+
+blp = Blueprint("system", __name__, description="Health, readiness and the API contract")
+
+
+@blp.route("/healthz")
+@access(public=True)
+@blp.doc(summary="Liveness: the process answers")
+def healthz():
+    return jsonify(status="ok")
+
+
+@blp.route("/readyz")
+@access(public=True)
+@blp.doc(summary="Readiness: the database answers and every migration is applied")
+def readyz():
+    ledger = services().ledger
+    try:
+        with ledger.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            missing = missing_migrations(conn)
+    except Exception as error:  # noqa: BLE001 - any failure here means "not ready", said in words
+        raise Problem(503, "database_unreachable", f"the database does not answer: {type(error).__name__}")
+    if missing:
+        raise Problem(503, "migrations_pending", "migrations not applied: " + ", ".join(sorted(missing)) +
+                      " (run `cryptocity serve`, which migrates, or Database.migrate())")
+    return jsonify(status="ready", database=ledger.db.dialect)
+
+
+@blp.route("/openapi.json")
+@access(public=True)
+@blp.doc(summary="This API's OpenAPI 3 document")
+def openapi_json():
+    return jsonify(current_app.extensions["cryptocity_spec"]())
+
+
+@blp.route("/docs")
+@access(public=True)
+@blp.doc(summary="Browsable API documentation (HTML, rendered from the OpenAPI document)")
+def docs():
+    return render_template("docs.html", spec=current_app.extensions["cryptocity_spec"]())

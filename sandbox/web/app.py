@@ -1,0 +1,150 @@
+"""The Flask application factory: API (flask-smorest, OpenAPI 3 from code) plus the dashboard.
+
+    from sandbox.web import create_app
+    app = create_app(ledger, {"OPEN_DASHBOARD": True})
+
+``ledger_or_services`` is a ``ledger.Ledger``, a ``WebServices`` or the CryptoCity facade
+(anything with ``.ledger``). ``config`` overrides ``DEFAULTS``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ledger.errors import LedgerError
+
+from . import api as api_modules
+from .auth import check_policies, check_request
+from .conventions import IdConverter, require_idempotency_key
+from .problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception, from_ledger_error,
+                       problem_response)
+from .services import WebServices
+
+log = logging.getLogger("cryptocity.web")
+
+DEFAULTS: dict[str, Any] = {
+    "API_TITLE": "Crypto City sandbox API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": None,  # the app serves /openapi.json and /docs itself (post-processed, no CDN)
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # request bodies above 64 KiB get a 413 problem
+    "OPEN_DASHBOARD": False,  # True: the dashboard acts as operator without a key (localhost sandbox)
+    "SECRET_KEY": None,  # signs the dashboard session cookie; random per process when unset
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "JSON_SORT_KEYS": False,
+}
+
+API_DESCRIPTION = """JSON API of the Crypto City payments sandbox.
+
+* **Keys**: `Authorization: Bearer <key>` (or `X-API-Key`). Create one with `cryptocity keys create ROLE [--for ID]`.
+  Roles: operator (everything), regulator (reads everything), merchant (its own merchant), customer (its own data).
+* **Money** is an integer in the asset's minor unit (`amount_minor`: tiyn, satoshi, gwei…), never a float.
+* **Every POST** takes an `Idempotency-Key` header: the same key and body return the first response
+  (`Idempotent-Replayed: true`), the same key with a different body is a 409.
+* **Errors** are `application/problem+json` with a stable `type` (`urn:cryptocity:problem:<code>`), `title`,
+  `status`, a human `detail`, `errors` per field for validation problems and `response_code` for card declines.
+* **Lists** paginate: `limit` (at most 200) and `after_id` (the previous page's `next_after_id`).
+"""
+
+
+def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
+    """Build the WSGI app over ``ledger_or_services``; the database must already be migrated."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.url_map.converters["id"] = IdConverter
+    app.extensions["cryptocity"] = WebServices.wrap(ledger_or_services)
+
+    api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    api.spec.components.schema("Problem", schema=ProblemSchema)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    for module in api_modules.modules():
+        api.register_blueprint(module.blp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    app.extensions["cryptocity_spec"] = _spec_builder(api)
+
+    from .dashboard import bp as dashboard_bp
+    app.register_blueprint(dashboard_bp)
+
+    app.before_request(_reject_unreadable_body)
+    app.before_request(check_request)
+    app.before_request(require_idempotency_key)
+    _register_error_handlers(app)
+    check_policies(app)
+    return app
+
+
+def _reject_unreadable_body() -> None:
+    # A JSON body that does not decode is a 400 problem, not silently "no body".
+    if request.method in ("POST", "PUT", "PATCH") and request.blueprint != "dashboard" and request.is_json:
+        if request.content_length and request.content_length > (request.max_content_length or 0):
+            raise Problem(413, "request_too_large", f"the request body is larger than "
+                          f"{request.max_content_length // 1024} KiB")
+        if request.get_data(cache=True) and request.get_json(silent=True) is None:
+            raise Problem(400, "malformed_body", "the request body is not valid JSON")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem):
+        return problem_response(error.status, error.code, error.detail, title=error.title, headers=error.headers,
+                                **error.extra)
+
+    @app.errorhandler(LedgerError)
+    def _ledger_error(error: LedgerError):
+        return from_ledger_error(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if isinstance(error, InternalServerError) and error.original_exception is not None:
+            return _unexpected(error.original_exception)
+        return from_http_exception(error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return from_http_exception(error)
+        if isinstance(error, LedgerError):
+            return from_ledger_error(error)
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(500, "internal_error", "the server failed unexpectedly; the request changed "
+                                "nothing it did not commit, and the log has the details")
+
+
+def _spec_builder(api: Api):
+    """The OpenAPI document, with every error response documented as problem+json."""
+    cache: dict = {}
+
+    def build() -> dict:
+        if "spec" not in cache:
+            spec = copy.deepcopy(api.spec.to_dict())
+            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            for response in spec.get("components", {}).get("responses", {}).values():
+                response["content"] = copy.deepcopy(problem)
+            spec["security"] = [{"bearer": []}, {"apiKey": []}]
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if not isinstance(operation, dict) or method == "parameters":
+                        continue
+                    if path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+                        operation["security"] = []
+                    for status in ("400", "401", "403", "404", "409", "413", "422", "503"):
+                        operation.setdefault("responses", {}).setdefault(
+                            status, {"description": "problem", "content": copy.deepcopy(problem)})
+                    if path == "/docs":
+                        operation["responses"]["200"] = {"description": "HTML",
+                                                         "content": {"text/html": {"schema": {"type": "string"}}}}
+            cache["spec"] = spec
+        return cache["spec"]
+    return build

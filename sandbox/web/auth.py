@@ -1,0 +1,165 @@
+"""Who may do what — decided in ONE place, before any view runs.
+
+Every API view declares its policy with ``@access(...)``; ``check_request`` (a
+``before_request`` hook) enforces it:
+
+1. ``public`` views (health, readiness, the spec, the docs page) need no key.
+2. Otherwise a key is required: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` -> 401.
+3. Role: operator may do everything; regulator may read everything (GET) and do the writes whose
+   policy names it; merchant and customer only what the policy names -> 403.
+4. Scope (merchant and customer): every path argument with a registered owner resolver
+   (``account_id`` now; ``card_id``, ``wallet_id``… as modules land) must belong to the key's
+   subject, else 404 — so a key of one customer cannot even learn that another's account exists.
+   List views that allow these roles declare ``scope="owner"``; the hook pins ``g.owner_scope`` to
+   the subject (and refuses an ``owner=`` filter naming someone else), and the view filters by it.
+   A policy that admits a scoped role on a view with neither is refused at start-up (fail closed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import Flask, g, request
+from sqlalchemy import select
+
+from ledger import tables as lt
+from sandbox.apikeys import Principal, resolve_key
+
+from .problems import Problem
+from .services import services
+
+ACCESS_ATTR = "_cryptocity_access"
+SCOPED_ROLES = frozenset({"merchant", "customer"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# path argument -> fn(conn, value) -> owner string of the resource, or None if it does not exist
+OwnerResolver = Callable[[object, object], "str | None"]
+OWNER_RESOLVERS: dict[str, OwnerResolver] = {}
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    scope: str | None = None  # "owner": a list view filtered to the caller's own data
+    shared: bool = False  # any valid key may call it: it holds nobody's data (e.g. the clock)
+    regulator_write: bool = field(default=False)
+
+
+def access(*roles: str, public: bool = False, scope: str | None = None, shared: bool = False) -> Callable:
+    """Declare who may call a view. Operator is always allowed; regulator may always read."""
+    policy = Access(frozenset(roles), public, scope, shared, regulator_write="regulator" in roles)
+
+    def decorate(fn):
+        setattr(fn, ACCESS_ATTR, policy)
+        return fn
+    return decorate
+
+
+def register_owner_resolver(arg_name: str, resolver: OwnerResolver) -> None:
+    """Teach the scope check who owns the resource named by path argument ``arg_name``."""
+    OWNER_RESOLVERS[arg_name] = resolver
+
+
+def _account_owner(conn, account_id) -> str | None:
+    return conn.execute(select(lt.accounts.c.owner).where(lt.accounts.c.id == int(account_id))).scalar()
+
+
+register_owner_resolver("account_id", _account_owner)
+
+
+def policy_of(view) -> Access | None:
+    while view is not None:
+        policy = getattr(view, ACCESS_ATTR, None)
+        if policy is not None:
+            return policy
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def owns(principal: Principal, owner: str | None) -> bool:
+    """A merchant or customer key sees resources whose owner is exactly its subject."""
+    return owner is not None and principal.subject is not None and owner == principal.subject
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("X-API-Key") or None
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def check_request() -> None:
+    """The before_request hook for API endpoints (the dashboard has its own, session-based)."""
+    if request.endpoint is None or request.blueprint == "dashboard" or request.endpoint == "static":
+        return
+    view = request.url_rule and _view_of(request.endpoint)
+    policy = policy_of(view) or Access()  # undeclared: operator only (fail closed)
+    if policy.public:
+        return
+    token = bearer_token()
+    if token is None:
+        raise Problem(401, "unauthorized", "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
+                      "(create one with `cryptocity keys create ROLE`)", headers={"WWW-Authenticate": "Bearer"})
+    with services().ledger.unit_of_work(read_only=True) as uow:
+        principal = resolve_key(uow.conn, token)
+        if principal is None:
+            raise Problem(401, "invalid_api_key", "the API key is unknown or revoked",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        g.principal = principal
+        authorize(principal, policy, uow.conn)
+
+
+def authorize(principal: Principal, policy: Access, conn) -> None:
+    role = principal.role
+    if role == "operator":
+        return
+    if role == "regulator":
+        if request.method in READ_METHODS or policy.regulator_write:
+            return
+        raise Problem(403, "forbidden", "a regulator key may read everything but cannot make this change")
+    if policy.shared:
+        return
+    if role not in policy.roles:
+        raise Problem(403, "forbidden", f"a {role} key may not call {request.method} {request.path}")
+    scoped = False
+    for name, value in (request.view_args or {}).items():
+        resolver = OWNER_RESOLVERS.get(name)
+        if resolver is None:
+            continue
+        scoped = True
+        if not owns(principal, resolver(conn, value)):
+            raise Problem(404, "not_found", f"no {name.removesuffix('_id')} {value} is visible to this key")
+    if policy.scope == "owner":
+        asked = request.args.get("owner")
+        if asked is not None and asked != principal.subject:
+            raise Problem(403, "forbidden", f"a {role} key sees only its own data (owner {principal.subject})")
+        g.owner_scope = principal.subject
+        scoped = True
+    if not scoped:
+        raise Problem(403, "forbidden", f"a {role} key may not call {request.method} {request.path}")
+
+
+def owner_scope() -> str | None:
+    """For list views: the owner a merchant/customer key is pinned to (None for operator/regulator)."""
+    return g.get("owner_scope")
+
+
+def _view_of(endpoint: str):
+    from flask import current_app
+    return current_app.view_functions.get(endpoint)
+
+
+def check_policies(app: Flask) -> None:
+    """Refuse to start if a view admits a scoped role but nothing scopes it (the fail-closed rule)."""
+    for rule in app.url_map.iter_rules():
+        policy = policy_of(app.view_functions.get(rule.endpoint))
+        if policy is None or policy.public or policy.shared or not (policy.roles & SCOPED_ROLES):
+            continue
+        if policy.scope != "owner" and not (set(rule.arguments) & set(OWNER_RESOLVERS)):
+            raise RuntimeError(f"{rule.endpoint} admits {sorted(policy.roles & SCOPED_ROLES)} but has no scope: "
+                               "add a path argument with an owner resolver or scope='owner'")

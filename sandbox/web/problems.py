@@ -1,0 +1,142 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json``.
+
+``type`` is a stable URN ``urn:cryptocity:problem:<code>`` (programs match on it), ``title`` a
+short phrase, ``status`` the HTTP status, ``detail`` a sentence a workshop participant
+understands. Card declines add ``response_code`` (ISO 8583 style); validation errors add
+``errors`` naming each offending field.
+"""
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, json
+from werkzeug.exceptions import HTTPException
+
+from ledger import errors as E
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:cryptocity:problem:"
+
+# LedgerError code -> HTTP status. Codes not listed fall back by class, then to 422.
+STATUS_BY_CODE: dict[str, int] = {
+    "account_not_found": 404, "hold_not_found": 404, "key_not_found": 404, "not_found": 404,
+    "idempotency_conflict": 409, "account_exists": 409, "hold_not_pending": 409, "hold_expired": 409,
+    "invalid_idempotency_key": 400, "invalid_duration": 400,
+    "insufficient_funds": 422, "unbalanced_transfer": 422, "invalid_amount": 422, "amount_is_float": 422,
+    "amount_not_integer": 422, "zero_amount": 422, "unknown_asset": 422, "invalid_account": 422,
+    "invalid_transfer": 422, "asset_mismatch": 422, "hold_exceeded": 422,
+    "invariant_violation": 500,
+}
+STATUS_BY_CLASS: tuple[tuple[type, int], ...] = (
+    (E.AccountNotFound, 404), (E.HoldNotFound, 404), (E.IdempotencyConflict, 409), (E.AccountExists, 409),
+    (E.HoldNotPending, 409), (E.HoldExpired, 409), (E.InvalidIdempotencyKey, 400),
+)
+
+
+class ProblemSchema(ma.Schema):
+    """Documentation of the problem+json body (RFC 9457)."""
+
+    type = ma.fields.String(required=True, metadata={"example": TYPE_PREFIX + "insufficient_funds"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    code = ma.fields.String(required=True, metadata={"description": "stable snake_case code"})
+    response_code = ma.fields.String(metadata={"description": "ISO 8583-style code of a card decline"})
+    errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation problems"})
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem document."""
+
+    def __init__(self, status: int, code: str, detail: str, *, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(status: int, code: str, detail: str, *, title: str | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body = {"type": TYPE_PREFIX + code, "title": title or code.replace("_", " ").capitalize(), "status": status,
+            "detail": detail, "code": code}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def status_for(error: E.LedgerError) -> int:
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
+    for cls, status in STATUS_BY_CLASS:
+        if isinstance(error, cls):
+            return status
+    return int(getattr(error, "http_status", 422))
+
+
+def from_ledger_error(error: E.LedgerError) -> Response:
+    """A domain refusal as a problem. Card declines carry ``response_code`` (attribute or detail)."""
+    details = {k: v for k, v in error.to_dict().items() if k not in {"code", "message"}}
+    response_code = getattr(error, "response_code", None) or details.pop("response_code", None)
+    details.pop("response_code", None)
+    return problem_response(status_for(error), error.code, error.message or str(error),
+                            title=type(error).__name__, response_code=response_code,
+                            context=details or None)
+
+
+def _field_errors(messages: Any) -> dict:
+    """webargs nests messages by location ({"json": {"amount_minor": [...]}}); flatten for humans."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "headers", "path", "form", "files",
+                                                       "view_args", "cookies"}:
+        flat: dict = {}
+        for location, fields in messages.items():
+            if isinstance(fields, dict):
+                for name, msgs in fields.items():
+                    flat[name if location in ("json", "form") else f"{location}.{name}"] = msgs
+            else:
+                flat[location] = fields
+        return flat
+    return messages if isinstance(messages, dict) else {"_": messages}
+
+
+def _sentence(errors: dict) -> str:
+    parts = []
+    for name, msgs in list(errors.items())[:5]:
+        if isinstance(msgs, dict):
+            msgs = [f"{k}: {v}" for k, v in msgs.items()]
+        text = "; ".join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))
+        parts.append(f"{name}: {text}" if name != "_schema" else text)
+    return "; ".join(parts)
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("errors") or data.get("messages")
+    if messages is not None:
+        errors = _field_errors(messages)
+        if "_schema" in errors and any("Invalid input type" in str(m) for m in errors["_schema"]):
+            return problem_response(400, "malformed_body", "the request body must be a JSON object",
+                                    title="Malformed body", errors=errors)
+        return problem_response(422 if status in (400, 422) else status, "validation_error",
+                                "invalid request: " + _sentence(errors), title="Invalid request", errors=errors)
+    codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "request_too_large",
+             415: "unsupported_media_type", 429: "too_many_requests"}
+    code = codes.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_") if status in
+                     HTTPStatus._value2member_map_ else "http_error")
+    detail = data.get("message") or error.description or HTTPStatus(status).phrase
+    if status == 400 and "JSON" in str(detail):
+        code, detail = "malformed_body", "the request body is not valid JSON: " + str(detail)
+    if status == 413:
+        detail = "the request body is larger than this server accepts"
+    headers = {}
+    if status == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    return problem_response(status, code, str(detail), title=HTTPStatus(status).phrase
+                            if status in HTTPStatus._value2member_map_ else "Error", headers=headers)

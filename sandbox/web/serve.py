@@ -1,0 +1,151 @@
+"""``cryptocity serve``: the API and dashboard on Flask's server (one worker) or gunicorn (several).
+
+SQLite has a single writer and a file lock; several gunicorn workers on it would only queue
+behind each other, so ``--workers`` above 1 requires PostgreSQL. Every worker builds its own
+app (engines are never shared across ``fork``); the database is the only shared state.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ledger import Database, Ledger, ManualClock
+
+DEFAULT_DB_URL = f"sqlite:///{Path('.cryptocity') / 'cryptocity.db'}"
+MAX_WORKERS = 64
+
+
+def resolve_db_url(db_url: str | None) -> str:
+    """``--db``, else ``CRYPTOCITY_DATABASE_URL``, else the SQLite file under ``.cryptocity/``."""
+    return db_url or os.environ.get("CRYPTOCITY_DATABASE_URL") or DEFAULT_DB_URL
+
+
+def is_sqlite(db_url: str) -> bool:
+    return "://" not in db_url or db_url.startswith("sqlite")
+
+
+def redact(db_url: str) -> str:
+    """The URL without credentials, for printing."""
+    scheme, sep, rest = db_url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else db_url
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_city_config(preset_or_path: str | None):
+    """Validate ``--config`` with the sandbox config loader (when it is installed); None without one."""
+    if preset_or_path is None:
+        return None
+    try:
+        from sandbox.config import ConfigError, load_config
+    except ImportError:  # the config package has not landed in this checkout
+        raise click.UsageError("--config needs the sandbox.config package, which is not installed") from None
+    try:
+        return load_config(preset_or_path)
+    except ConfigError as error:
+        raise click.UsageError(f"--config {preset_or_path}: {error}") from None
+
+
+def build_services(db_url: str, city_config: Any = None) -> Ledger:
+    """What the app runs on: today a migrated ledger with a manual clock.
+
+    The CryptoCity facade (sandbox/city.py) replaces this with the whole city built from
+    ``city_config``; ``create_app`` accepts either.
+    """
+    db = Database(db_url)
+    db.migrate()
+    return Ledger(db, ManualClock())
+
+
+def app_factory(db_url: str, app_config: dict, city_config: Any = None) -> Callable[[], Any]:
+    def make():
+        from .app import create_app
+        return create_app(build_services(db_url, city_config), app_config)
+    return make
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency; Windows has no fork
+    BaseApplication = object  # type: ignore[assignment,misc]
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc,valid-type]
+    """gunicorn configured in code: each worker calls ``factory()`` after the fork."""
+
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        return self.factory()
+
+
+def gunicorn_options(host: str, port: int, workers: int, **extra: Any) -> dict[str, Any]:
+    return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+            "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
+            "preload_app": False, **extra}
+
+
+def check_workers(db_url: str, workers: int) -> None:
+    if not 1 <= workers <= MAX_WORKERS:
+        raise click.UsageError(f"--workers must be between 1 and {MAX_WORKERS}")
+    if workers > 1 and is_sqlite(db_url):
+        raise click.UsageError(
+            f"--workers {workers} needs PostgreSQL: SQLite has a single writer, so extra workers would only queue. "
+            "Use --workers 1, or --db postgresql+psycopg://USER@HOST/DB (or CRYPTOCITY_DATABASE_URL).")
+
+
+@click.command("serve")
+@click.option("--config", "config_name", default=None, metavar="PRESET_OR_PATH",
+              help="Sandbox preset name (e.g. crypto-city) or a YAML file.")
+@click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
+              help=f"Database URL (default: {DEFAULT_DB_URL}).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="1: Flask's threaded server. More: gunicorn (PostgreSQL only).")
+@click.option("--open/--closed", "open_dashboard", default=None,
+              help="--open: the dashboard acts as operator without a key (default on a loopback host); "
+                   "--closed: it asks for an API key.")
+def serve_command(config_name: str | None, db_url: str | None, host: str, port: int, workers: int,
+                  open_dashboard: bool | None) -> None:
+    """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
+    db_url = resolve_db_url(db_url)
+    check_workers(db_url, workers)
+    if open_dashboard is None:
+        open_dashboard = is_loopback(host)
+    if open_dashboard and not is_loopback(host):
+        click.secho(f"warning: --open on {host}: anyone who reaches this port is the operator", fg="yellow",
+                    err=True)
+    city_config = load_city_config(config_name)
+    app_config = {"OPEN_DASHBOARD": open_dashboard,
+                  "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
+    factory = app_factory(db_url, app_config, city_config)
+    shown = "localhost" if is_loopback(host) else host
+    mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
+    click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
+               f"database: {redact(db_url)}  workers: {workers}")
+    if workers == 1:
+        app = factory()
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    else:
+        GunicornServer(factory, gunicorn_options(host, port, workers)).run()
