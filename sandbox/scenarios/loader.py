@@ -1,0 +1,242 @@
+"""Scenario YAML -> validated ``Scenario``; every error carries the file and line number."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..config import CityConfig, ConfigError, config_from_dict, load_config, preset_path
+from .model import STEP_MODELS, VERBS, ScenarioHeader
+
+MAX_SCENARIO_BYTES = 1_000_000
+MAX_STEPS = 2_000
+
+
+class ScenarioError(Exception):
+    """An invalid scenario. ``problems``: list of (line or None, message)."""
+
+    code = "invalid_scenario"
+
+    def __init__(self, source: str, problems: list[tuple[int | None, str]]) -> None:
+        self.source, self.problems = source, problems
+        super().__init__("\n".join(f"{source}:{line if line else '?'}: {msg}" for line, msg in problems))
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0][0] if self.problems else None
+
+
+@dataclass
+class Step:
+    index: int            # 1-based
+    line: int
+    verb: str
+    args: Any             # the verb's pydantic model (or a str for advance)
+    expect: Any = None    # StepExpect or ExpectBlock (for the expect verb)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"step {self.index} ({self.verb}{': ' + self.name if self.name else ''}, line {self.line})"
+
+
+@dataclass
+class Scenario:
+    name: str
+    source: str
+    description: str
+    config: CityConfig
+    seed: int
+    actors: dict[str, Any]
+    steps: list[Step] = field(default_factory=list)
+
+
+def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    """Build plain Python from a composed node, recording the line of every key/item path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int)):
+                raise ScenarioError("", [(key_node.start_mark.line + 1, "mapping keys must be plain words")])
+            if key in out:
+                raise ScenarioError("", [(key_node.start_mark.line + 1, f"duplicate key {key!r}")])
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _walk(loader, value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(loader, item, path + (i,), lines) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ScenarioError(source, [(1, "the file is empty")])
+        lines: dict[tuple, int] = {}
+        return _walk(loader, node, (), lines), lines
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ScenarioError(source, [(mark.line + 1 if mark else None,
+                                      f"not valid YAML: {getattr(error, 'problem', None) or error}")]) from None
+    except ScenarioError as error:
+        raise ScenarioError(source, error.problems) from None
+    finally:
+        loader.dispose()
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _fmt_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pyd_problems(error: ValidationError, base: tuple, lines: dict[tuple, int]) -> list[tuple[int | None, str]]:
+    out = []
+    for e in error.errors():
+        loc = base + tuple(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key {loc[-1]!r}"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif not isinstance(e.get("input"), (dict, list)):
+            msg += f" (got {e.get('input')!r})"
+        out.append((_line_for(lines, loc), f"{_fmt_loc(loc)}: {msg}"))
+    return out
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and resolve one scenario file. Raise ScenarioError naming file and line."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ScenarioError(source, [(None, "file does not exist")])
+    if path.stat().st_size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(source, [(None, f"file is larger than {MAX_SCENARIO_BYTES} bytes")])
+    return scenario_from_text(path.read_text(encoding="utf-8"), source, base_dir=path.parent)
+
+
+def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    data, lines = parse_with_lines(text, source)
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [(1, "a scenario is a mapping with name, config, actors and steps")])
+    raw_steps = data.get("steps")
+    header_data = {k: v for k, v in data.items() if k != "steps"}
+    problems: list[tuple[int | None, str]] = []
+    header = None
+    try:
+        header = ScenarioHeader.model_validate(header_data)
+    except ValidationError as error:
+        problems += _pyd_problems(error, (), lines)
+    steps: list[Step] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append((_line_for(lines, ("steps",)) or 1, "steps: a non-empty list of steps is required"))
+        raw_steps = []
+    if len(raw_steps) > MAX_STEPS:
+        problems.append((lines.get(("steps",)), f"steps: at most {MAX_STEPS} steps"))
+        raw_steps = []
+    actors = set(header.actors) if header else set()
+    for i, raw in enumerate(raw_steps):
+        loc = ("steps", i)
+        line = lines.get(loc, 0)
+        if not isinstance(raw, dict):
+            problems.append((line, f"steps[{i}]: a step is a mapping like '- pay: {{...}}'"))
+            continue
+        verbs = [k for k in raw if k in VERBS and k != "expect"]
+        unknown = [k for k in raw if k not in VERBS and k not in ("expect", "name")]
+        if unknown:
+            problems.append((lines.get(loc + (unknown[0],), line),
+                             f"steps[{i}]: unknown step verb {unknown[0]!r}; verbs: {', '.join(VERBS)}"))
+            continue
+        if "expect" in raw and not verbs:
+            verbs = ["expect"]
+        if len(verbs) != 1:
+            problems.append((line, f"steps[{i}]: a step has exactly one verb, found {len(verbs)} ({', '.join(verbs) or 'none'})"))
+            continue
+        verb = verbs[0]
+        model, expect_model = STEP_MODELS[verb]
+        try:
+            args = model.model_validate(raw[verb])
+            expect = None
+            if verb != "expect" and "expect" in raw:
+                expect = expect_model.model_validate(raw["expect"])
+        except ValidationError as error:
+            problems += _pyd_problems(error, loc + (verb,), lines) if not _is_expect_error(raw, verb, error) else \
+                _pyd_problems(error, loc + ("expect",), lines)
+            continue
+        actor = getattr(args, "actor", None)
+        if actor is not None and actor not in actors:
+            problems.append((lines.get(loc + (verb, "actor"), line),
+                             f"steps[{i}].{verb}.actor: unknown actor {actor!r}; actors: {', '.join(sorted(actors)) or 'none'}"))
+            continue
+        for who in _expect_actors(args if verb == "expect" else None):
+            if who not in actors:
+                problems.append((line, f"steps[{i}].expect: unknown actor {who!r}; actors: {', '.join(sorted(actors))}"))
+        steps.append(Step(i + 1, line, verb, args, expect, raw.get("name", "") or ""))
+    cfg = None
+    if header is not None:
+        try:
+            cfg = _resolve_config(header, base_dir)
+        except ConfigError as error:
+            where = ("config_overrides",) if header.config_overrides else ("config",)
+            problems.append((lines.get(where) or lines.get(("config",)),
+                             "config: " + str(error).replace("\n", "\n    ")))
+    if problems:
+        raise ScenarioError(source, problems)
+    assert header is not None and cfg is not None
+    seed = header.seed if header.seed is not None else cfg.sandbox.seed
+    return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps)
+
+
+def _is_expect_error(raw: dict, verb: str, error: ValidationError) -> bool:
+    model, _ = STEP_MODELS[verb]
+    try:
+        model.model_validate(raw[verb])
+        return True
+    except ValidationError:
+        return False
+
+
+def _expect_actors(block) -> list[str]:
+    if block is None:
+        return []
+    out = []
+    for part in (block.balances, block.flags, block.tax):
+        out += list(part or {})
+    return out
+
+
+def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig:
+    name = header.config
+    candidate = (base_dir / name) if base_dir is not None and name.endswith((".yaml", ".yml")) else Path(name)
+    if not header.config_overrides:
+        return load_config(candidate if candidate.suffix else name)
+    path = candidate if candidate.suffix else preset_path(name)
+    if not path.is_file():
+        load_config(name)  # raises the friendly "no preset" error
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return config_from_dict(_merge(data, header.config_overrides), source=f"{path} + config_overrides")
