@@ -27,7 +27,7 @@ from . import response_codes as rc
 from . import tables as t
 from .controls import Usage, evaluate
 from .errors import InvalidRequest
-from .funding import plan_funding, shortfall as compute_shortfall
+from .funding import conversion_fee, plan_funding, shortfall as compute_shortfall
 from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card
 from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
@@ -277,14 +277,17 @@ def _fund(service, uow, card: Card, short: int):
     funder, settings = service.funder, card.funding
     capacity: dict[str, int] = {}
     limited: set[str] = set()
+    needed = short + conversion_fee(short, settings.conversion_fee_bps)
     try:
         for asset in settings.order:
             if funder.available(uow, card.wallet_owner, asset) <= 0:
                 continue
-            cap = funder.capacity(uow, card.wallet_owner, asset, settings.slippage_cap_bps)
+            cap = funder.capacity(uow, card.wallet_owner, asset, settings.slippage_cap_bps, needed)
             capacity[asset] = cap.proceeds_minor
             if cap.liquidity_limited:
                 limited.add(asset)
+            if settings.mode == "combine" and sum(capacity.values()) >= needed:
+                break  # enough: do not quote assets further down the order
     except FundingUnavailable as error:
         raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card)
     plan = plan_funding(settings, short, capacity, frozenset(limited))

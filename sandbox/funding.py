@@ -1,0 +1,119 @@
+"""ExchangeFunder: the card's Funder port over the AIFC exchange's instant sell (and KZTE redemption).
+
+A card sale of ``asset``:
+- ``KZTE`` itself: redeemed at par through the stablecoin issuer straight into the bank account;
+- an asset with a ``<asset>/KZT`` book: instant sell on the exchange (proceeds land in the customer's
+  exchange tenge account ``customer:<owner>:KZT``), then moved to the bank account;
+- an asset with only an ``<asset>/KZTE`` book: instant sell for KZTE, then redeem that KZTE to tenge.
+Everything happens inside the card's unit of work, so a decline rolls the sale back too.
+"""
+from __future__ import annotations
+
+from ledger import Posting
+from ledger.errors import LedgerError
+
+from card.ports import Capacity, FundingLeg, FundingShort, FundingUnavailable
+
+_UNAVAILABLE = {"no_liquidity", "slippage_exceeded", "trading_halted", "unknown_instrument", "book_full"}
+_SHORT = {"insufficient_balance", "insufficient_funds", "insufficient_kzte"}
+MAX_SEARCH_STEPS = 48
+
+
+class ExchangeFunder:
+    def __init__(self, exchange, issuer=None) -> None:
+        self.exchange = exchange
+        self.issuer = issuer
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _quote_asset(self, asset: str) -> str | None:
+        for quote in ("KZT", "KZTE"):
+            try:
+                self.exchange.instruments.for_pair(asset, quote)
+            except LedgerError:
+                continue
+            if quote == "KZTE" and self.issuer is None:
+                continue  # KZTE proceeds could not be turned into tenge
+            return quote
+        return None
+
+    @staticmethod
+    def _translate(error: LedgerError, asset: str):
+        if error.code in _SHORT:
+            return FundingShort(f"{asset}: {error}")
+        if error.code in _UNAVAILABLE:
+            return FundingUnavailable(f"{asset}: {error}")
+        return None
+
+    def available(self, uow, owner: str, asset: str) -> int:
+        acct = uow.find_account(f"customer:{owner}:{asset}")
+        return 0 if acct is None else uow.balance(acct.id).available_minor
+
+    def _feasible(self, uow, owner: str, asset: str, quote: str, proceeds_minor: int, max_slippage_bps: int,
+                  held_minor: int) -> tuple[bool, bool]:
+        """(can sell for ``proceeds_minor`` now, the book rather than the holding was the limit)."""
+        try:
+            q = self.exchange.quote_sell(uow, asset, proceeds_minor, quote, owner=owner)
+        except LedgerError as error:
+            if error.code in ("no_liquidity",):
+                return False, True
+            if error.code == "trading_halted":
+                raise FundingUnavailable(f"{asset}: {error}") from None
+            raise
+        if q.slippage_bps > max_slippage_bps:
+            return False, True
+        return q.base_qty_minor <= held_minor, False
+
+    # -- the port --------------------------------------------------------------------------
+    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int, up_to_minor: int) -> Capacity:
+        """Tenge up to ``up_to_minor`` the owner's ``asset`` raises within the cap (binary search on quotes
+        only when the full amount is out of reach)."""
+        held = self.available(uow, owner, asset)
+        if held <= 0 or up_to_minor <= 0:
+            return Capacity(0)
+        if asset == "KZTE":
+            return Capacity(min(held, up_to_minor) if self.issuer is not None else 0)
+        quote = self._quote_asset(asset)
+        if quote is None:
+            return Capacity(0)
+        ok, book_limited = self._feasible(uow, owner, asset, quote, up_to_minor, max_slippage_bps, held)
+        if ok:
+            return Capacity(up_to_minor)
+        low, high = 0, up_to_minor  # low feasible, high infeasible
+        for _ in range(MAX_SEARCH_STEPS):
+            if high - low <= 1:
+                break
+            mid = (low + high) // 2
+            ok, limited = self._feasible(uow, owner, asset, quote, mid, max_slippage_bps, held)
+            if ok:
+                low = mid
+            else:
+                high, book_limited = mid, book_limited or limited
+        # The exchange needs a minimum notional: a tiny remainder is not sellable, which is fine (plan skips 0).
+        return Capacity(low, liquidity_limited=book_limited)
+
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+                       to_account_id: int) -> FundingLeg:
+        try:
+            if asset == "KZTE":
+                if self.issuer is None:
+                    raise FundingUnavailable("no KZTE issuer is wired into this sandbox")
+                self.issuer.redeem_to_tenge(uow, owner, proceeds_needed_minor, to_account_id)
+                return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, "1", 0, 0)
+            quote = self._quote_asset(asset)
+            if quote is None:
+                raise FundingUnavailable(f"no market sells {asset} for tenge")
+            sale = self.exchange.instant_sell(uow, owner, asset, proceeds_needed_minor, quote, max_slippage_bps)
+            if quote == "KZTE":
+                # redeem everything the sale raised; the surplus (< one lot) lands in the bank as tenge too
+                self.issuer.redeem_to_tenge(uow, owner, sale.proceeds_minor, to_account_id)
+            else:
+                source = uow.account_by_code(f"customer:{owner}:KZT")
+                uow.transfer([Posting(source.id, -sale.proceeds_minor), Posting(to_account_id, sale.proceeds_minor)],
+                             memo=f"card funding: {asset} sale proceeds to the bank account")
+        except LedgerError as error:
+            translated = self._translate(error, asset)
+            if translated is None:
+                raise
+            raise translated from None
+        return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, str(sale.avg_price), sale.fee_minor,
+                          sale.slippage_bps)
