@@ -146,7 +146,7 @@ class Custodian:
         return {r.address: (r.owner, r.derivation_index) for r in rows}
 
     def add_blocked_address(self, chain: str, address: str, reason: str = "anti-fraud centre list") -> None:
-        canonical = address.lower() if chain == "bitcoin" else address.lower()
+        canonical = address.strip().lower()  # matched case-insensitively: a list entry need not be checksummed
 
         def add(uow):
             if not uow.conn.execute(select(t.blocklist.c.address).where(
@@ -337,7 +337,22 @@ class Custodian:
             txid = self._broadcast(uow, plan)  # raises => the whole unit of work rolls back
             uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == wid).values(txid=txid))
             return dict(values, id=wid, txid=txid)
+        # no automatic retry: a retried unit of work could broadcast a second time
         return self.ledger.transaction(run, retries=0)
+
+    def refresh_withdrawals(self) -> list[dict]:
+        """Mark broadcast withdrawals ``confirmed`` once they have the asset's confirmations."""
+        done = []
+        for row in self.withdrawals(status="broadcast"):
+            confirmations = self._node(row["chain"]).confirmations(row["txid"]) or 0
+            if confirmations >= self.config.confirmations.get(row["asset"], 1):
+                def mark(uow, row=row):
+                    uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == row["id"],
+                                                                 t.withdrawals.c.status == "broadcast")
+                                     .values(status="confirmed", updated_at=uow.now()))
+                self.ledger.transaction(mark)
+                done.append(dict(row, status="confirmed"))
+        return done
 
     def _fee_estimate(self, asset: str) -> int:
         if asset == "BTC":
@@ -398,7 +413,16 @@ class Custodian:
             return self.btc.send_raw_transaction(plan["spend"].tx)
         hot = self.keys.key("ethereum", "hot", 0)
         if plan["asset"] == "ETH":
-            return self.evm.send_eth(hot, plan["to"], plan["amount_minor"]).txid
+            sent = self.evm.send_eth(hot, plan["to"], plan["amount_minor"])
+            # the customer paid the quoted gas; if the chain charged otherwise the custodian absorbs the gap
+            # so that the ledger's view of the chain stays exact
+            if sent.fee_gwei > plan["fee_minor"]:
+                self._post_gas(uow, sent.fee_gwei - plan["fee_minor"], f"gas above quote {sent.txid}")
+            elif sent.fee_gwei < plan["fee_minor"]:
+                uow.transfer(move(self.chain_account(uow, "ETH").id, self.custody_account(uow, "ETH").id,
+                                  plan["fee_minor"] - sent.fee_gwei), memo=f"gas below quote {sent.txid}",
+                             kind="network_fee")
+            return sent.txid
         custody_eth = self.custody_account(uow, "ETH")
         if uow.balance(custody_eth.id).available_minor < TOKEN_TRANSFER_GAS_LIMIT * self.evm.gas_price_gwei():
             raise InsufficientOnChainFunds("the custodian's own ETH cannot pay the gas for this token transfer; "
@@ -456,8 +480,8 @@ class Custodian:
         if asset == "ETH":
             return self.evm.balance_wei(hot) // 10**9
         token = self.tokens[asset]
-        return token_to_minor(self.evm.token_balance(token.address, hot), token.token_decimals, token.ledger_decimals) \
-            if self.evm.token_balance(token.address, hot) else 0
+        raw = self.evm.token_balance(token.address, hot)
+        return minor_to_token(raw, token.ledger_decimals, token.token_decimals)  # floor to ledger units
 
     def sweep_to_cold(self, asset: str) -> str | None:
         """Move whatever the hot wallet holds above its ceiling to the cold address; returns the txid."""

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
+from wallet import tables
 from wallet.bitcoin.node import RegtestNode
 from wallet.custodian import Custodian, WalletConfig
 from wallet.errors import AddressBlocked, AddressNotWhitelisted, BadAddress, BroadcastFailed, TravelRuleRequired
@@ -56,7 +59,6 @@ def test_deposit_credited_after_confirmations_exactly_once(custody, ledger):
     # a restarted scanner (new Custodian, cursor wiped) credits nothing twice
     restarted = Custodian(ledger, c.keys, btc=node, config=c.config)
     with ledger.unit_of_work() as uow:
-        from wallet import tables
         uow.conn.execute(tables.scan_cursors.delete())
         uow.commit()
     assert restarted.scan() == [] and restarted.scan() == []
@@ -76,7 +78,11 @@ def test_withdrawal_signed_broadcast_and_debited_with_fee(custody, ledger):
     assert node.confirmations(w["txid"]) == 0
     node.mine(1)
     assert node.balance_sat([external(keys)]) == 500_000
+    assert c.refresh_withdrawals() == []  # 1 of 2 confirmations
+    node.mine(1)
+    assert [w["status"] for w in c.refresh_withdrawals()] == ["confirmed"]
     assert c.withdraw(ALICE, "BTC", external(keys), 500_000, key="w-1")["txid"] == w["txid"]  # idempotent
+    assert c.balance_minor(ALICE, "BTC") == 2_000_000 - 500_000 - w["fee_minor"]
     with pytest.raises(IdempotencyConflict):
         c.withdraw(ALICE, "BTC", external(keys), 400_000, key="w-1")
     ledger.verify()
@@ -159,3 +165,37 @@ def test_hot_cold_sweep_and_pending_cold_withdrawal(custody, ledger):
         proof = c.inclusion_proof(owner, "BTC")
         assert verify_proof(proof, bytes.fromhex(report["merkle_root"]), report["liabilities_minor"])
         assert proof.amount_minor == c.balance_minor(owner, "BTC")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["pay", "mine", "scan", "restart"]), st.integers(0, 2),
+                          st.integers(1_000, 5_000_000)), min_size=1, max_size=25))
+def test_scanner_credits_each_output_once_whatever_the_order(ledger, clock, steps):
+    """Whatever mix of payments, blocks, scans and scanner restarts: every customer ends with exactly
+    the outputs paid to them that have enough confirmations, and the ledger balances."""
+    test_scanner_credits_each_output_once_whatever_the_order.runs = getattr(
+        test_scanner_credits_each_output_once_whatever_the_order, "runs", 0) + 1
+    run = test_scanner_credits_each_output_once_whatever_the_order.runs
+    keys = HDKeys(MasterSeed.for_sandbox(f"prop-{run}"))
+    node = RegtestNode(clock, seed=run)
+    c = Custodian(ledger, keys, btc=node, config=WalletConfig(confirmations={"BTC": 2}))
+    owners = [f"cust:p{run}-{i}" for i in range(3)]
+    paid: list[tuple[str, str]] = []
+    for action, who, sats in steps:
+        if action == "pay":
+            paid.append((owners[who], node.faucet(c.deposit_address(owners[who], "bitcoin"), sats)))
+        elif action == "mine":
+            node.mine(1)
+        elif action == "scan":
+            c.scan()
+        else:
+            c = Custodian(ledger, keys, btc=node, config=c.config)
+            with ledger.unit_of_work() as uow:
+                uow.conn.execute(tables.scan_cursors.delete())
+                uow.commit()
+    c.scan()
+    for owner in owners:
+        expected = sum(node.outputs[(txid, 0)].amount_sat for o, txid in paid
+                       if o == owner and (node.confirmations(txid) or 0) >= 2)
+        assert c.balance_minor(owner, "BTC") == expected
+    ledger.verify()
