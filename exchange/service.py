@@ -154,9 +154,8 @@ class Exchange:
             if not create:
                 return None
             acct = uow.open_account(owner, asset, purpose)
-            uow.after_commit(lambda: self._accounts.__setitem__(code, acct.id))
-            return acct.id
-        self._accounts[code] = acct.id
+        # cache only once committed: a rolled-back account's id may be reused by another account (SQLite)
+        uow.after_commit(lambda: self._accounts.__setitem__(code, acct.id))
         return acct.id
 
     def _fee_account(self, uow, asset: str) -> int:

@@ -190,3 +190,48 @@ def test_market_buy_by_quote_amount_spends_no_more_than_asked(env):
     with pytest.raises(NoLiquidity):
         place(ledger, ex, "c", "BTC/KZT", "sell", "market", qty_minor=LOT)
     ledger.verify()
+
+
+def test_client_order_id_retry_returns_the_first_result(env):
+    ledger, ex = env
+    rich(ledger, "a")
+    first = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P, client_order_id="c-1")
+    again = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P, client_order_id="c-1")
+    assert again.order_id == first.order_id and again.replayed
+    assert ex.depth("BTC/KZT")["asks"] == [(P, LOT)]
+    ledger.verify()
+
+
+def test_market_data_depth_trades_candles_stats(env, clock):
+    from datetime import timedelta
+    ledger, ex = env
+    rich(ledger, "a", "b")
+    for i in range(3):
+        place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT * (i + 1), price=P + i * 1_000_00)
+    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=LOT, price=P - 1_000_00)
+    assert ex.depth("BTC/KZT", 2) == {"bids": [(P - 1_000_00, LOT)], "asks": [(P, LOT), (P + 1_000_00, 2 * LOT)],
+                                      "seq": ex.depth("BTC/KZT")["seq"]}
+    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=LOT, price=P, tif="IOC")
+    clock.advance(timedelta(hours=2))
+    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=2 * LOT, price=P + 1_000_00, tif="IOC")
+    trades = ex.recent_trades("BTC/KZT")
+    assert [tr["price"] for tr in trades] == [P + 1_000_00, P]
+    candles = ex.candles("BTC/KZT", "1h")
+    assert [(c["open"], c["close"], c["volume_minor"]) for c in candles] == [(P, P, LOT),
+                                                                              (P + 1_000_00, P + 1_000_00, 2 * LOT)]
+    stats = ex.stats_24h("BTC/KZT")
+    assert stats["trades"] == 2 and stats["high"] == P + 1_000_00 and stats["low"] == P and stats["last"] == P + 1_000_00
+    with pytest.raises(InvalidOrder):
+        ex.candles("BTC/KZT", "7m")
+
+
+def test_kzte_pair_instant_sell(env):
+    ledger, ex = env
+    fund(ledger, "mm", "KZTE", 10**12)
+    fund(ledger, "c", "ETH", 10**9)
+    place(ledger, ex, "mm", "ETH/KZTE", "buy", "limit", qty_minor=10**9, price=1_700_000_00)
+    with ledger.unit_of_work() as uow:
+        sale = ex.instant_sell(uow, "c", "ETH", 50_000_00, "KZTE", 50)
+        uow.commit()
+    assert sale.symbol == "ETH/KZTE" and balance(ledger, "c", "KZTE").ledger_minor == sale.proceeds_minor >= 50_000_00
+    ledger.verify()
