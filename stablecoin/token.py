@@ -36,8 +36,14 @@ def _is_revert(exc: BaseException) -> bool:
 class Token:
     """The KZTE (or any token deployed from kzte.vy) at ``address`` on ``w3``."""
 
-    def __init__(self, w3: Web3, address: str, abi: list | None = None) -> None:
+    # A fixed gas limit skips a gas-estimation run per transaction (halves the cost on py-evm);
+    # every KZTE call needs well under 100k. A refusal is then mined with status 0 and its reason
+    # is recovered by replaying the call. ``gas=None`` goes back to estimating.
+    DEFAULT_GAS = 300_000
+
+    def __init__(self, w3: Web3, address: str, abi: list | None = None, *, gas: int | None = DEFAULT_GAS) -> None:
         self.w3 = w3
+        self.gas = gas
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=abi or compile_kzte().abi)
 
@@ -46,7 +52,7 @@ class Token:
     def _send(self, fn_name: str, sender: str, *args: Any) -> Any:
         fn = getattr(self.contract.functions, fn_name)(*args)
         try:
-            tx_hash = fn.transact({"from": sender})
+            tx_hash = fn.transact({"from": sender} if self.gas is None else {"from": sender, "gas": self.gas})
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         except Exception as exc:  # noqa: BLE001 - re-raised unless it is a revert
             if _is_revert(exc):
