@@ -86,6 +86,7 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
         posted_minor=0, status=PENDING, idempotency_key=key, request_hash=digest, memo=memo, created_at=now,
         expires_at=expires_at)).inserted_primary_key[0]
     _add_held(uow, account_id, amount_minor)
+    _event(uow, hold_id, account_id, "placed", amount_minor)
     return Hold(hold_id, account_id, asset, amount_minor, amount_minor, 0, PENDING, now, expires_at, None, memo)
 
 
@@ -137,6 +138,7 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
             difference_minor=credited - amount)
     release = hold.remaining_minor if final else amount
     _add_held(uow, hold.account_id, -release)
+    _event(uow, hold_id, hold.account_id, "posted", -release)
     postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]
     result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id)
     remaining = hold.remaining_minor - release
@@ -172,6 +174,7 @@ def void(uow: UnitOfWork, hold_id: int, *, amount_minor: int | None = None) -> H
                            remaining_minor=hold.remaining_minor)
     remaining = hold.remaining_minor - amount
     _add_held(uow, hold.account_id, -amount)
+    _event(uow, hold_id, hold.account_id, "voided", -amount)
     now = uow.now()
     uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
         remaining_minor=remaining, status=VOIDED if remaining == 0 else PENDING,
@@ -185,13 +188,23 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
     cond = and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= now)
     if account_id is not None:
         cond = and_(cond, t.holds.c.account_id == account_id)
-    rows = uow.conn.execute(select(t.holds.c.id, t.holds.c.account_id, t.holds.c.remaining_minor)
-                            .where(cond).order_by(t.holds.c.id).limit(limit)).all()
+    stmt = select(t.holds.c.id, t.holds.c.account_id, t.holds.c.remaining_minor).where(cond).order_by(
+        t.holds.c.id).limit(limit)
+    if not uow.ledger.db.is_sqlite:
+        # Lock and re-check: a concurrent sweep, post or void may resolve a hold after we read it (double release).
+        stmt = stmt.with_for_update()
+    rows = uow.conn.execute(stmt).all()
     for hold_id, acct, remaining in rows:
         _add_held(uow, acct, -remaining)
+        _event(uow, hold_id, acct, "expired", -remaining)
         uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
             status=EXPIRED, remaining_minor=0, resolved_at=now))
     return len(rows)
+
+
+def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_minor: int) -> None:
+    uow.conn.execute(insert(t.hold_events).values(hold_id=hold_id, account_id=account_id, kind=kind,
+                                                  delta_minor=delta_minor, created_at=uow.now()))
 
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
