@@ -180,6 +180,9 @@ def test_scanner_credits_each_output_once_whatever_the_order(ledger, clock, step
     node = RegtestNode(clock, seed=run)
     c = Custodian(ledger, keys, btc=node, config=WalletConfig(confirmations={"BTC": 2}))
     owners = [f"cust:p{run}-{i}" for i in range(3)]
+    with ledger.unit_of_work() as uow:  # one database follows one chain: each example brings a new chain
+        uow.conn.execute(tables.scan_cursors.delete())
+        uow.commit()
     paid: list[tuple[str, str]] = []
     for action, who, sats in steps:
         if action == "pay":
