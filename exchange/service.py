@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterable
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
@@ -293,7 +292,7 @@ class Exchange:
             created_at=now, updated_at=now)).inserted_primary_key[0]
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold.id, hold_amount, post_only)
         try:
-            res = match(book, taker, limit_price=limit if otype == LIMIT or budget is None else limit, tif=tif,
+            res = match(book, taker, limit_price=limit, tif=tif,
                         post_only=post_only, stp=stp, quote_budget=budget)
             return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
         except BaseException:

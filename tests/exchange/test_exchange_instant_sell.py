@@ -86,13 +86,13 @@ def test_instant_sell_rolls_back_with_the_callers_transaction(env):
 
 def _market_session(url, clock, seed):
     ledger, ex = open_exchange(url, clock, seed=seed)
-    ex.market_makers.add(MarketMaker("alpha", ("BTC/KZT",), levels=4, size_minor={"BTC/KZT": 500_000},
+    ex.market_makers.add(MarketMaker("alpha", ("BTC/KZT",), levels=3, size_minor={"BTC/KZT": 500_000},
                                      spread_bps=20, step_bps=10))
     rich(ledger, "mm:alpha", "taker")
     fund(ledger, "card", "BTC", 10**8)
     prices, trades = [], []
     start = clock.now()
-    for minute in range(8):
+    for minute in range(5):
         clock.set(start + timedelta(minutes=minute * 15)) if hasattr(clock, "set") else None
         with ledger.unit_of_work() as uow:
             ex.market_makers.requote(uow, start + timedelta(minutes=minute * 15))

@@ -25,7 +25,7 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(op, min_size=5, max_size=40))
 def test_random_flows_keep_the_ledger_whole(ops):
     from datetime import datetime, timezone
