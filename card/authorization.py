@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger import Posting
@@ -87,22 +87,35 @@ class _Request:
         self.hash = hashlib.sha256(body.encode()).hexdigest()
 
 
-def auth_code_for(authorization_id: int) -> str:
-    """A 6-digit approval code, deterministic from the authorization id."""
-    return f"{(authorization_id * 7_919 + 104_729) % 1_000_000:06d}"
+def auth_code_for(idempotency_key: str) -> str:
+    """A 6-digit approval code, deterministic from the request's idempotency key."""
+    return f"{int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:12], 16) % 1_000_000:06d}"
+
+
+def _periods(at: datetime) -> tuple[str, str]:
+    return f"d:{at:%Y-%m-%d}", f"m:{at:%Y-%m}"
 
 
 def usage_of(uow, card_id: int, at: datetime) -> Usage:
-    """Approved spend (minus reversals) on the card in the sandbox day and month (UTC) containing ``at``."""
-    a = t.authorizations
-    day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = day_start.replace(day=1)
-    spent = a.c.amount_minor - a.c.reversed_minor
-    live = and_(a.c.card_id == card_id, a.c.response_code == rc.APPROVED)
-    day = uow.conn.execute(select(func.coalesce(func.sum(spent), 0), func.count())
-                           .where(live, a.c.created_at >= day_start)).one()
-    month = uow.conn.execute(select(func.coalesce(func.sum(spent), 0)).where(live, a.c.created_at >= month_start))
-    return Usage(day_amount_minor=int(day[0]), day_count=int(day[1]), month_amount_minor=int(month.scalar_one()))
+    """Approved spend (minus reversals) and approvals on the card in the sandbox day and month (UTC) of ``at``."""
+    day, month = _periods(at)
+    u = t.usage
+    rows = dict((r[0], (r[1], r[2])) for r in uow.conn.execute(
+        select(u.c.period, u.c.amount_minor, u.c.count).where(u.c.card_id == card_id, u.c.period.in_((day, month)))))
+    d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
+    return Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
+
+
+def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int) -> None:
+    """Add to the card's counters for the day and month of ``at`` (a purchase's own time: a reversal next
+    month gives back the month the purchase was counted in)."""
+    u = t.usage
+    for period in _periods(at):
+        done = uow.conn.execute(update(u).where(u.c.card_id == card_id, u.c.period == period).values(
+            amount_minor=u.c.amount_minor + amount_minor, count=u.c.count + count)).rowcount
+        if not done:
+            uow.conn.execute(insert(u).values(card_id=card_id, period=period, amount_minor=amount_minor,
+                                              count=count))
 
 
 def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
@@ -252,15 +265,14 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
                         memo=f"card {card.id} at {merchant.id}")
     except InsufficientFunds:
         raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
+    code = auth_code_for(req.key)
     auth_id = uow.conn.execute(insert(t.authorizations).values(
         idempotency_key=req.key, request_hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id,
         merchant_id=merchant.id, amount_minor=amount, response_code=rc.APPROVED, reason=rc.reason(rc.APPROVED),
-        status=APPROVED, auth_code=None, hold_id=hold.id, shortfall_minor=short, conversion_fee_minor=fee,
+        status=APPROVED, auth_code=code, hold_id=hold.id, shortfall_minor=short, conversion_fee_minor=fee,
         captured_minor=0, reversed_minor=0, refunded_minor=0, flags=[list(f) for f in flags],
         created_at=now)).inserted_primary_key[0]
-    code = auth_code_for(auth_id)
-    from sqlalchemy import update
-    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == auth_id).values(auth_code=code))
+    bump_usage(uow, card.id, now, amount, 1)
     if sold:
         uow.conn.execute(insert(t.funding_legs), [dict(leg, authorization_id=auth_id) for leg in sold])
     uow.conn.execute(insert(t.auth_events).values(
@@ -280,8 +292,6 @@ def _fund(service, uow, card: Card, short: int):
     needed = short + conversion_fee(short, settings.conversion_fee_bps)
     try:
         for asset in settings.order:
-            if funder.available(uow, card.wallet_owner, asset) <= 0:
-                continue
             cap = funder.capacity(uow, card.wallet_owner, asset, settings.slippage_cap_bps, needed)
             capacity[asset] = cap.proceeds_minor
             if cap.liquidity_limited:

@@ -11,6 +11,7 @@ from ledger import Posting
 
 from . import response_codes as rc
 from . import tables as t
+from .authorization import bump_usage
 from .authorization import APPROVED, CAPTURED, EXPIRED_AUTH, REFUNDED, REVERSED
 from .errors import AuthorizationNotFound, IdempotencyConflict, InvalidAuthorizationState, InvalidRequest
 from .issuing import get_card, get_merchant
@@ -75,6 +76,8 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     uow.post_hold(row.hold_id, to, amount_minor=amount, memo=f"card clearing auth {authorization_id}")
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount))
+    if amount < held:
+        bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0)
     _event(uow, authorization_id, CAPTURED, amount, f"cleared to {merchant.id}; merchant fee {mdr}", key)
     if amount < held:
         _event(uow, authorization_id, "released", held - amount, "rest of the hold released at clearing", None)
@@ -96,6 +99,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
     status = REVERSED if reversed_total == row.amount_minor else APPROVED
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=status, reversed_minor=reversed_total))
+    bump_usage(uow, row.card_id, row.created_at, -amount, 0)
     _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
     return dict(_auth(uow, authorization_id, lock=False)._mapping)
 
@@ -124,13 +128,15 @@ def expire_holds(service, uow) -> int:
     """Expire holds past their date on the sandbox clock and mark their authorizations expired."""
     uow.expire_holds()
     a = t.authorizations
-    rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor)
+    rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
+                                   a.c.created_at)
                             .where(a.c.status == APPROVED).order_by(a.c.id).limit(MAX_EXPIRY_BATCH)).all()
     count = 0
-    for auth_id, hold_id, amount, reversed_minor in rows:
+    for auth_id, hold_id, amount, reversed_minor, card_id, created_at in rows:
         if uow.get_hold(hold_id).status == "expired":
             uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=EXPIRED_AUTH,
                                                                        reversed_minor=amount))
+            bump_usage(uow, card_id, created_at, -(amount - reversed_minor), 0)
             _event(uow, auth_id, EXPIRED_AUTH, amount - reversed_minor, "hold expired without clearing", None)
             count += 1
     return count

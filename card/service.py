@@ -30,8 +30,13 @@ class CardService:
 
     def fee_account(self, uow, owner: str) -> int:
         """The id of the KZT fee account ``fees:<owner>:KZT`` (opened on first use)."""
+        cached = self._fee_ids.get(owner)
+        if cached is not None:
+            return cached
         code = f"fees:{owner}:KZT"
         acct = uow.find_account(code) or uow.open_account(owner, "KZT", "fees")
+        # cache only once committed: an account opened in a unit of work that rolls back never existed
+        uow.after_commit(lambda: self._fee_ids.setdefault(owner, acct.id))
         return acct.id
 
     # -- issuing ---------------------------------------------------------------------------

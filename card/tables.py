@@ -73,6 +73,7 @@ authorizations = sa.Table(
     sa.Column("refunded_minor", sa.BigInteger, nullable=False),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Index("ix_card_authorizations_card_time", "card_id", "created_at"),
 )
 
 funding_legs = sa.Table(
@@ -96,4 +97,13 @@ auth_events = sa.Table(
     sa.Column("amount_minor", sa.BigInteger, nullable=False),
     sa.Column("key", sa.String(255), nullable=True, unique=True),
     sa.Column("note", sa.String(300), nullable=False),
+)
+
+# Spend counters per card and period ("d:2025-06-01", "m:2025-06"): O(1) spend-control checks.
+usage = sa.Table(
+    "card_usage", metadata,
+    sa.Column("card_id", sa.BigInteger, primary_key=True),
+    sa.Column("period", sa.String(12), primary_key=True),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
 )

@@ -206,3 +206,17 @@ def test_card_bank_account_has_valid_iban(ledger):
     account = cards.open_bank_account("cust:1")
     assert iban.is_valid(account.iban) and account.iban.startswith("KZ") and len(account.iban) == 20
     assert cards.open_bank_account("cust:1") == account
+
+
+def test_card_reversal_gives_back_daily_limit(ledger):
+    cards, card = setup_city(ledger)
+    cards.update_settings(card.id, controls=SpendControls(daily_limit_minor=5_000_00, daily_count_limit=3))
+    first = cards.authorize(card_id=card.id, amount_minor=4_000_00, merchant_id="cafe", idempotency_key="a")
+    assert cards.authorize(card_id=card.id, amount_minor=2_000_00, merchant_id="cafe",
+                           idempotency_key="b").response_code == rc.AMOUNT_LIMIT
+    cards.reverse(first.authorization_id, 1_500_00)
+    assert cards.authorize(card_id=card.id, amount_minor=2_000_00, merchant_id="cafe", idempotency_key="c").approved
+    assert cards.authorize(card_id=card.id, amount_minor=1_00, merchant_id="cafe", idempotency_key="d").approved
+    assert cards.authorize(card_id=card.id, amount_minor=1_00, merchant_id="cafe",
+                           idempotency_key="e").response_code == rc.COUNT_LIMIT
+    ledger.verify()

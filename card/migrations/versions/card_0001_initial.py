@@ -84,6 +84,7 @@ def upgrade() -> None:
     op.create_index("ix_card_authorizations_card_id", "card_authorizations", ["card_id"])
     op.create_index("ix_card_authorizations_cardholder_id", "card_authorizations", ["cardholder_id"])
     op.create_index("ix_card_authorizations_created_at", "card_authorizations", ["created_at"])
+    op.create_index("ix_card_authorizations_card_time", "card_authorizations", ["card_id", "created_at"])
     op.create_table(
         "card_funding_legs",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -107,9 +108,16 @@ def upgrade() -> None:
         sa.Column("note", sa.String(300), nullable=False),
     )
     op.create_index("ix_card_auth_events_authorization_id", "card_auth_events", ["authorization_id"])
+    op.create_table(
+        "card_usage",
+        sa.Column("card_id", sa.BigInteger, primary_key=True),
+        sa.Column("period", sa.String(12), primary_key=True),
+        sa.Column("amount_minor", sa.BigInteger, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for name in ("card_auth_events", "card_funding_legs", "card_authorizations", "card_merchants",
+    for name in ("card_usage", "card_auth_events", "card_funding_legs", "card_authorizations", "card_merchants",
                  "card_card_events", "card_cards", "card_bank_accounts"):
         op.drop_table(name)
