@@ -19,7 +19,7 @@ from ledger.accounts import _COLUMNS, _row_to_account
 from sandbox.apikeys import Principal, resolve_key
 
 from .api.transfers import latest_transfers
-from .auth import access, authorize, owner_scope, policy_of
+from .auth import access, authorize, bearer_token, owner_scope, policy_of
 from .problems import Problem
 from .services import services
 
@@ -62,7 +62,7 @@ def _authenticate():
     if current_app.config["OPEN_DASHBOARD"]:
         principal = OPEN_OPERATOR
     else:
-        token = session.get("api_key")
+        token = session.get("api_key") or bearer_token()  # a header works too, e.g. for scripts and tests
         if not token:
             return redirect(url_for("dashboard.login", next=request.path))
         with services().ledger.unit_of_work(read_only=True) as uow:

@@ -36,7 +36,10 @@ STATUS_BY_CLASS: tuple[tuple[type, int], ...] = (
 
 
 class ProblemSchema(ma.Schema):
-    """Documentation of the problem+json body (RFC 9457)."""
+    """Documentation of the problem+json body (RFC 9457: extension members are allowed)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(required=True, metadata={"example": TYPE_PREFIX + "insufficient_funds"})
     title = ma.fields.String(required=True)
@@ -45,6 +48,7 @@ class ProblemSchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "stable snake_case code"})
     response_code = ma.fields.String(metadata={"description": "ISO 8583-style code of a card decline"})
     errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation problems"})
+    context = ma.fields.Dict(metadata={"description": "what the refusal concerns (account, asset, key…)"})
 
 
 class Problem(Exception):

@@ -1,7 +1,8 @@
 """Health, readiness, the OpenAPI document and its docs page (no key needed)."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template
+import marshmallow as ma
+from flask import current_app, render_template
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
@@ -13,15 +14,26 @@ from ..services import services
 blp = Blueprint("system", __name__, description="Health, readiness and the API contract")
 
 
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadySchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ready"})
+    database = ma.fields.String(required=True, metadata={"description": "sqlite or postgresql"})
+
+
 @blp.route("/healthz")
 @access(public=True)
+@blp.response(200, HealthSchema)
 @blp.doc(summary="Liveness: the process answers")
 def healthz():
-    return jsonify(status="ok")
+    return {"status": "ok"}
 
 
 @blp.route("/readyz")
 @access(public=True)
+@blp.response(200, ReadySchema)
 @blp.doc(summary="Readiness: the database answers and every migration is applied")
 def readyz():
     ledger = services().ledger
@@ -34,14 +46,15 @@ def readyz():
     if missing:
         raise Problem(503, "migrations_pending", "migrations not applied: " + ", ".join(sorted(missing)) +
                       " (run `cryptocity serve`, which migrates, or Database.migrate())")
-    return jsonify(status="ready", database=ledger.db.dialect)
+    return {"status": "ready", "database": ledger.db.dialect}
 
 
 @blp.route("/openapi.json")
 @access(public=True)
+@blp.response(200, description="The OpenAPI 3 document (JSON)")
 @blp.doc(summary="This API's OpenAPI 3 document")
 def openapi_json():
-    return jsonify(current_app.extensions["cryptocity_spec"]())
+    return current_app.extensions["cryptocity_spec"]()
 
 
 @blp.route("/docs")
