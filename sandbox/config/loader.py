@@ -12,6 +12,7 @@ from .models import CityConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_CONFIG_BYTES = 2_000_000
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~5x faster
 
 
 class ConfigError(Exception):
@@ -49,7 +50,7 @@ def load_config(preset_or_path: str | Path = "crypto-city") -> CityConfig:
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(str(path), [("", f"file is larger than {MAX_CONFIG_BYTES} bytes")])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
