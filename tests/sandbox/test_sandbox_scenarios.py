@@ -1,13 +1,13 @@
 """Scenario files: all shipped ones load; errors carry the line; expectations match; JUnit XML."""
-import glob
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from sandbox.scenarios import ScenarioError, junit_xml, load_scenario, run_scenario, scenario_from_text
 
-SHIPPED = sorted(glob.glob("scenarios/*.yaml"))
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 
 GOOD = """\
 name: demo
