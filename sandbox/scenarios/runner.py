@@ -10,7 +10,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     capture(ref, amount_minor=None)  reverse(ref)  refund(ref, amount_minor=None)
     advance(delta: timedelta)
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
-    balances(actor) -> Mapping[asset, int]     flags(actor) -> list of rule names or (rule, reason)
+    balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
+    flags(actor) -> list of rule names or (rule, reason), every flag raised for the actor so far
     tax_statement(actor, year) -> TaxStatement (or its to_dict())
     verify()                                   raises if an invariant is broken
 
