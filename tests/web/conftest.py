@@ -2,40 +2,14 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
-from ledger import Database, Ledger, ManualClock, move
-from sandbox.apikeys import create_key
+from ledger import Database, Ledger, ManualClock
 from sandbox.web import create_app
-
-
-@dataclass
-class City:
-    ledger: Ledger
-    world: int
-    alice: int  # cust:1's KZT account
-    bob: int    # cust:2's KZT account
-    shop: int   # merchant m1's KZT settlement account
-    keys: dict[str, str]
-
-
-def seed(ledger: Ledger) -> City:
-    with ledger.unit_of_work() as uow:
-        world = uow.open_account("world", "KZT", "external")
-        alice = uow.open_account("cust:1", "KZT", "customer")
-        bob = uow.open_account("cust:2", "KZT", "customer")
-        shop = uow.open_account("merchant:m1", "KZT", "merchant")
-        uow.transfer(move(world.id, alice.id, 500_000_00), memo="salary")
-        uow.transfer(move(world.id, bob.id, 120_000_00), memo="salary")
-        uow.transfer(move(alice.id, shop.id, 4_500_00), memo="coffee")
-        keys = {name: create_key(uow.conn, role, subject, now=uow.now()).token for name, role, subject in (
-            ("operator", "operator", None), ("regulator", "regulator", None), ("alice", "customer", "cust:1"),
-            ("bob", "customer", "cust:2"), ("merchant", "merchant", "merchant:m1"))}
-        uow.commit()
-    return City(ledger, world.id, alice.id, bob.id, shop.id, keys)
+from web_support import City, seed
 
 
 @pytest.fixture
@@ -79,7 +53,3 @@ def client(app):
 @pytest.fixture
 def db_client(db_city):
     return create_app(db_city.ledger, {"TESTING": True}).test_client()
-
-
-def auth(token: str, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **extra}

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import auth
+from web_support import auth
 
 PROBLEM = "application/problem+json"
 

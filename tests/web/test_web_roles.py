@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import auth
+from web_support import auth
 from sandbox.web.auth import OWNER_RESOLVERS, SCOPED_ROLES, policy_of
 
 

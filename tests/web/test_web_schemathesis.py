@@ -16,7 +16,7 @@ from schemathesis import checks
 from ledger import Database, Ledger, ManualClock
 from sandbox.web import create_app
 
-from conftest import seed
+from web_support import seed
 
 pytestmark = pytest.mark.slow
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
