@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger import Posting
@@ -92,6 +92,19 @@ def auth_code_for(idempotency_key: str) -> str:
     return f"{int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:12], 16) % 1_000_000:06d}"
 
 
+# Statements built once: constructing Core statements per call costs more than running them on SQLite.
+_U = t.usage
+_SELECT_USAGE = select(_U.c.period, _U.c.amount_minor, _U.c.count).where(
+    _U.c.card_id == bindparam("card_id"), _U.c.period.in_(bindparam("periods", expanding=True)))
+_BUMP_USAGE = update(_U).where(_U.c.card_id == bindparam("b_card_id"), _U.c.period == bindparam("b_period")).values(
+    amount_minor=_U.c.amount_minor + bindparam("b_amount"), count=_U.c.count + bindparam("b_count"))
+_INSERT_USAGE = insert(_U)
+_BY_KEY = select(t.authorizations).where(t.authorizations.c.idempotency_key == bindparam("key"))
+_INSERT_AUTH = insert(t.authorizations)
+_INSERT_EVENT = insert(t.auth_events)
+_INSERT_LEGS = insert(t.funding_legs)
+
+
 def _periods(at: datetime) -> tuple[str, str]:
     return f"d:{at:%Y-%m-%d}", f"m:{at:%Y-%m}"
 
@@ -99,9 +112,8 @@ def _periods(at: datetime) -> tuple[str, str]:
 def usage_of(uow, card_id: int, at: datetime) -> Usage:
     """Approved spend (minus reversals) and approvals on the card in the sandbox day and month (UTC) of ``at``."""
     day, month = _periods(at)
-    u = t.usage
-    rows = dict((r[0], (r[1], r[2])) for r in uow.conn.execute(
-        select(u.c.period, u.c.amount_minor, u.c.count).where(u.c.card_id == card_id, u.c.period.in_((day, month)))))
+    rows = dict((r[0], (r[1], r[2])) for r in uow.conn.execute(_SELECT_USAGE, {"card_id": card_id,
+                                                                              "periods": [day, month]}))
     d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
     return Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
 
@@ -109,13 +121,12 @@ def usage_of(uow, card_id: int, at: datetime) -> Usage:
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int) -> None:
     """Add to the card's counters for the day and month of ``at`` (a purchase's own time: a reversal next
     month gives back the month the purchase was counted in)."""
-    u = t.usage
     for period in _periods(at):
-        done = uow.conn.execute(update(u).where(u.c.card_id == card_id, u.c.period == period).values(
-            amount_minor=u.c.amount_minor + amount_minor, count=u.c.count + count)).rowcount
+        done = uow.conn.execute(_BUMP_USAGE, {"b_card_id": card_id, "b_period": period, "b_amount": amount_minor,
+                                              "b_count": count}).rowcount
         if not done:
-            uow.conn.execute(insert(u).values(card_id=card_id, period=period, amount_minor=amount_minor,
-                                              count=count))
+            uow.conn.execute(_INSERT_USAGE, {"card_id": card_id, "period": period, "amount_minor": amount_minor,
+                                             "count": count})
 
 
 def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
@@ -130,7 +141,7 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
 
 
 def _replay(uow, req: _Request) -> AuthorizationResult | None:
-    row = uow.conn.execute(select(t.authorizations).where(t.authorizations.c.idempotency_key == req.key)).first()
+    row = uow.conn.execute(_BY_KEY, {"key": req.key}).first()
     if row is None:
         return None
     if row.request_hash != req.hash:
@@ -266,7 +277,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     except InsufficientFunds:
         raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
     code = auth_code_for(req.key)
-    auth_id = uow.conn.execute(insert(t.authorizations).values(
+    auth_id = uow.conn.execute(_INSERT_AUTH, dict(
         idempotency_key=req.key, request_hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id,
         merchant_id=merchant.id, amount_minor=amount, response_code=rc.APPROVED, reason=rc.reason(rc.APPROVED),
         status=APPROVED, auth_code=code, hold_id=hold.id, shortfall_minor=short, conversion_fee_minor=fee,
@@ -274,9 +285,9 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         created_at=now)).inserted_primary_key[0]
     bump_usage(uow, card.id, now, amount, 1)
     if sold:
-        uow.conn.execute(insert(t.funding_legs), [dict(leg, authorization_id=auth_id) for leg in sold])
-    uow.conn.execute(insert(t.auth_events).values(
-        authorization_id=auth_id, at=now, kind="authorized", amount_minor=amount,
+        uow.conn.execute(_INSERT_LEGS, [dict(leg, authorization_id=auth_id) for leg in sold])
+    uow.conn.execute(_INSERT_EVENT, dict(
+        authorization_id=auth_id, at=now, kind="authorized", amount_minor=amount, key=None,
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee {fee}"[:300]))
     result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
                                  tuple(sold), flags)

@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from . import tables as t
 from .controls import SpendControls
@@ -96,7 +96,7 @@ def register_merchant(uow, merchant_id: str, name: str, mcc: str, *, in_zone: bo
 
 
 def get_merchant(uow, merchant_id: str) -> MerchantRecord:
-    row = uow.conn.execute(select(t.merchants).where(t.merchants.c.id == merchant_id)).first()
+    row = uow.conn.execute(_MERCHANT_BY_ID, {"merchant_id": str(merchant_id)}).first()
     if row is None:
         raise MerchantNotFound(f"no merchant {merchant_id!r} is registered")
     return MerchantRecord(row.id, row.name, row.mcc, bool(row.in_zone), row.settlement_account_id, row.mdr_bps)
@@ -133,10 +133,17 @@ def _card_from_row(row) -> Card:
                 FundingSettings.from_dict(row[9]), SpendControls.from_dict(row[10]))
 
 
+_CARD_JOIN = select(*_CARD_COLS).join(t.bank_accounts, t.bank_accounts.c.id == t.cards.c.bank_account_id)
+_CARD_BY_ID = _CARD_JOIN.where(t.cards.c.id == bindparam("card_id"))
+_CARD_BY_PAN = _CARD_JOIN.where(t.cards.c.pan == bindparam("pan"))
+_MERCHANT_BY_ID = select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id"))
+
+
 def find_card(uow, *, card_id: int | None = None, pan: str | None = None) -> Card | None:
-    stmt = select(*_CARD_COLS).join(t.bank_accounts, t.bank_accounts.c.id == t.cards.c.bank_account_id)
-    stmt = stmt.where(t.cards.c.id == card_id) if card_id is not None else stmt.where(t.cards.c.pan == pan)
-    row = uow.conn.execute(stmt).first()
+    if card_id is not None:
+        row = uow.conn.execute(_CARD_BY_ID, {"card_id": card_id}).first()
+    else:
+        row = uow.conn.execute(_CARD_BY_PAN, {"pan": pan}).first()
     return None if row is None else _card_from_row(row)
 
 
