@@ -94,6 +94,8 @@ class LedgerMachine(RuleBasedStateMachine):
             dst_id = self.fees
         postings = [(src_id, -(amount + fee)), (dst_id, amount)] + ([(self.world, fee)] if fee else [])
         key = self.new_key("t") if keyed else None
+        if self.available(src_id) < amount + fee:
+            self.sweep_model(src_id)  # a transfer that would overdraw first sweeps the account's expired holds
         if self.available(src_id) >= amount + fee:
             result = self.run(lambda uow: uow.transfer(postings, key=key))
             assert not result.replayed
@@ -124,8 +126,12 @@ class LedgerMachine(RuleBasedStateMachine):
         account = self.customers[who]
         expires_at = None if ttl_min is None else self.clock.now() + timedelta(minutes=ttl_min)
         key = self.new_key("h") if keyed else None
-        if self.available(account) < amount:
-            self.sweep_model(account)  # placing a hold sweeps that account's expired holds first
+        # Placing a hold sweeps the account's expired holds first; a refusal rolls that sweep back too.
+        now = self.clock.now()
+        expired_held = sum(h["remaining"] for h in self.holds.values() if h["account"] == account
+                           and h["status"] == "pending" and h["expires_at"] is not None and h["expires_at"] <= now)
+        if self.available(account) < amount <= self.available(account) + expired_held:
+            self.sweep_model(account)
         if self.available(account) >= amount:
             hold = self.run(lambda uow: uow.hold(account, amount, expires_at=expires_at, key=key))
             self.holds[hold.id] = {"account": account, "remaining": amount, "expires_at": expires_at,
