@@ -38,7 +38,6 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # signs the dashboard session cookie; random per process when unset
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "JSON_SORT_KEYS": False,
 }
 
 API_DESCRIPTION = """JSON API of the Crypto City payments sandbox.
