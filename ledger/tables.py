@@ -75,6 +75,18 @@ holds = Table(
 Index("ix_ledger_holds_pending", holds.c.status, holds.c.expires_at)
 Index("ix_ledger_holds_account", holds.c.account_id, holds.c.status)
 
+hold_events = Table(
+    # Every change of a hold's remaining amount, so "held as of t" is exact after later posts and voids.
+    "ledger_hold_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("hold_id", BigInteger, ForeignKey("ledger_holds.id"), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("delta_minor", BigInteger, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+Index("ix_ledger_hold_events_account", hold_events.c.account_id, hold_events.c.created_at)
+
 idempotency = Table(
     "ledger_idempotency", metadata,
     Column("scope", String(64), primary_key=True),

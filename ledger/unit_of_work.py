@@ -134,12 +134,12 @@ class UnitOfWork:
         e, h = t.entries, t.holds
         ledger_minor = self._conn.execute(select(func.coalesce(func.sum(e.c.amount_minor), 0)).where(
             and_(e.c.account_id == account_id, e.c.created_at <= as_of))).scalar_one()
-        # A hold reserved money at as_of if it existed then and was not yet resolved or expired.
-        open_then = and_(h.c.account_id == account_id, h.c.created_at <= as_of,
-                         (h.c.resolved_at.is_(None)) | (h.c.resolved_at > as_of),
-                         (h.c.expires_at.is_(None)) | (h.c.expires_at > as_of))
-        held = self._conn.execute(select(func.coalesce(func.sum(h.c.amount_minor - h.c.posted_minor), 0))
-                                  .where(open_then)).scalar_one()
+        # Held at as_of: the hold events up to then, for holds not yet expired by the clock at as_of.
+        ev = t.hold_events
+        live = select(h.c.id).where(and_(h.c.account_id == account_id, h.c.created_at <= as_of,
+                                         (h.c.expires_at.is_(None)) | (h.c.expires_at > as_of)))
+        held = self._conn.execute(select(func.coalesce(func.sum(ev.c.delta_minor), 0)).where(and_(
+            ev.c.account_id == account_id, ev.c.created_at <= as_of, ev.c.hold_id.in_(live)))).scalar_one()
         return Balance(acct.id, acct.asset, int(ledger_minor), int(held))
 
     def history(self, account_id: int, *, since: datetime | None = None, until: datetime | None = None,

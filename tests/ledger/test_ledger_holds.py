@@ -204,8 +204,6 @@ def test_expired_hold_no_longer_blocks_a_new_hold(ledger, cast, clock):
     ledger.verify()
 
 
-@pytest.mark.xfail(strict=True, reason="transfers do not sweep expired holds: an account whose hold has expired "
-                   "by the clock cannot spend that money until someone calls expire_holds()")
 def test_expired_hold_no_longer_blocks_a_transfer(ledger, cast, clock):
     _hold(ledger, cast.alice, 100_000, expires_at=clock.now() + timedelta(hours=1))
     clock.advance(timedelta(hours=2))
@@ -232,9 +230,6 @@ def test_balance_as_of_before_and_after_a_hold(ledger, cast, clock):
     ledger.verify()
 
 
-@pytest.mark.xfail(strict=True, reason="balance(as_of=) computes a past hold as amount_minor - posted_minor using "
-                   "the hold's CURRENT posted_minor, so posting a hold later rewrites what was held before it; "
-                   "a correct answer needs the hold's post/void history (not a one-line fix)")
 def test_balance_as_of_is_not_rewritten_by_a_later_post(ledger, cast, clock):
     clock.advance(timedelta(minutes=1))
     hold = _hold(ledger, cast.alice, 30_000, expires_at=clock.now() + timedelta(hours=1))

@@ -77,6 +77,16 @@ def upgrade() -> None:
     op.create_index("ix_ledger_holds_pending", "ledger_holds", ["status", "expires_at"])
     op.create_index("ix_ledger_holds_account", "ledger_holds", ["account_id", "status"])
     op.create_table(
+        "ledger_hold_events",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("hold_id", sa.BigInteger, sa.ForeignKey("ledger_holds.id"), nullable=False),
+        sa.Column("account_id", sa.BigInteger, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("delta_minor", sa.BigInteger, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+    )
+    op.create_index("ix_ledger_hold_events_account", "ledger_hold_events", ["account_id", "created_at"])
+    op.create_table(
         "ledger_idempotency",
         sa.Column("scope", sa.String(64), primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
@@ -87,6 +97,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("ledger_idempotency", "ledger_holds", "ledger_entries", "ledger_transfers",
+    for name in ("ledger_idempotency", "ledger_hold_events", "ledger_holds", "ledger_entries", "ledger_transfers",
                  "ledger_accounts", "ledger_assets"):
         op.drop_table(name)
