@@ -190,7 +190,8 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
             from ledger.db import is_retryable
             if is_retryable(error) and attempt < 3:
                 continue
-            raise
+            # Never a traceback at the POS: the unit of work rolled back, answer 96 and keep the cause.
+            decline = _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): {error}"[:300])
         recorded = _record_decline(service, req, decline)
         if recorded is not None:
             return recorded

@@ -40,9 +40,13 @@ class ExchangeFunder:
     def _translate(error: LedgerError, asset: str):
         if error.code in _SHORT:
             return FundingShort(f"{asset}: {error}")
-        if error.code in _UNAVAILABLE:
-            return FundingUnavailable(f"{asset}: {error}")
-        return None
+        # any other refusal by the market (halted, no liquidity, slippage, order rules) means the
+        # sale cannot happen now: the card declines 91 with the exchange's own words
+        return FundingUnavailable(f"{asset}: {error}")
+
+    def _min_sale_minor(self, asset: str, quote: str) -> int:
+        """The smallest proceeds the exchange accepts as one order (its minimum notional)."""
+        return int(self.exchange.instruments.for_pair(asset, quote).min_notional_minor)
 
     def available(self, uow, owner: str, asset: str) -> int:
         acct = uow.find_account(f"customer:{owner}:{asset}")
@@ -58,7 +62,7 @@ class ExchangeFunder:
                 return False, True
             if error.code == "trading_halted":
                 raise FundingUnavailable(f"{asset}: {error}") from None
-            raise
+            return False, False  # e.g. below the minimum order size
         if q.slippage_bps > max_slippage_bps:
             return False, True
         return q.base_qty_minor <= held_minor, False
@@ -75,7 +79,8 @@ class ExchangeFunder:
         quote = self._quote_asset(asset)
         if quote is None:
             return Capacity(0)
-        ok, book_limited = self._feasible(uow, owner, asset, quote, up_to_minor, max_slippage_bps, held)
+        floor = self._min_sale_minor(asset, quote)
+        ok, book_limited = self._feasible(uow, owner, asset, quote, max(up_to_minor, floor), max_slippage_bps, held)
         if ok:
             return Capacity(up_to_minor)
         low, high = 0, up_to_minor  # low feasible, high infeasible
@@ -88,8 +93,8 @@ class ExchangeFunder:
                 low = mid
             else:
                 high, book_limited = mid, book_limited or limited
-        # The exchange needs a minimum notional: a tiny remainder is not sellable, which is fine (plan skips 0).
-        return Capacity(low, liquidity_limited=book_limited)
+        # Below the exchange's minimum order nothing is sellable on its own (the plan skips a 0).
+        return Capacity(low if low >= floor else 0, liquidity_limited=book_limited)
 
     def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
                        to_account_id: int) -> FundingLeg:
@@ -102,7 +107,10 @@ class ExchangeFunder:
             quote = self._quote_asset(asset)
             if quote is None:
                 raise FundingUnavailable(f"no market sells {asset} for tenge")
-            sale = self.exchange.instant_sell(uow, owner, asset, proceeds_needed_minor, quote, max_slippage_bps)
+            # A shortfall below the exchange's minimum order is sold at the minimum; the extra tenge
+            # stays in the customer's bank account (it is theirs), never lost.
+            target = max(proceeds_needed_minor, self._min_sale_minor(asset, quote))
+            sale = self.exchange.instant_sell(uow, owner, asset, target, quote, max_slippage_bps)
             if quote == "KZTE":
                 # redeem everything the sale raised; the surplus (< one lot) lands in the bank as tenge too
                 self.issuer.redeem_to_tenge(uow, owner, sale.proceeds_minor, to_account_id)

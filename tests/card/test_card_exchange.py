@@ -146,3 +146,15 @@ def test_card_exchange_halt_and_thin_book_decline_91_changing_nothing(city):
     assert halted.response_code == rc.ISSUER_INOPERATIVE
     assert snapshot(ledger) == before
     ledger.verify()
+
+
+def test_card_tiny_shortfall_sells_the_exchange_minimum(city):
+    ledger, ex, cards, card = city
+    fund(ledger, "cust:1", "USDT", 100 * 10**6)
+    fund(ledger, "cust:1", "KZT", 9_990_00, purpose="bank")
+    r = cards.authorize(card_id=card.id, amount_minor=10_000_00, merchant_id="cafe", idempotency_key="tiny")
+    assert r.approved and r.shortfall_minor == 10_00 and r.conversion_fee_minor == 10
+    assert r.sold[0]["proceeds_minor"] >= 100_00  # the exchange's minimum order; the rest stays in the bank
+    s = snapshot(ledger)
+    assert s["bank:cust:1:KZT"] == (9_990_00 + r.sold[0]["proceeds_minor"] - 10, 10_000_00)
+    ledger.verify()
