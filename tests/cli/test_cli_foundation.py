@@ -37,3 +37,25 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     for command in ("demo", "bench"):
         assert command in result.stdout
+
+
+def test_presets_lists_both_regimes(tmp_path):
+    result = run(["presets"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "crypto-city" in result.stdout and "aifc-classic" in result.stdout
+
+
+def test_invalid_configuration_names_the_key_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sandbox:\n  nmae: x\n")
+    result = run(["populate", "--config", str(bad), "--customers", "1", "--merchants", "1",
+                  "--db", str(tmp_path / "p.db")], tmp_path)
+    assert result.returncode == 2
+    assert "sandbox.nmae: unknown key 'nmae'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_audit_verify_on_an_empty_city_is_intact(tmp_path):
+    result = run(["audit", "verify", "--db", str(tmp_path / "a.db")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "intact" in result.stdout
