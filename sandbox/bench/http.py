@@ -156,10 +156,20 @@ class Driver:
         return time.perf_counter() - started
 
 
-def verify_over_http(port: int, token: str) -> dict:
-    conn = http.client.HTTPConnection(HOST, port, timeout=120)
-    conn.request("GET", "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {token}"})
-    return json.loads(conn.getresponse().read())
+def verify_over_http(port: int, token: str, attempts: int = 3) -> dict:
+    """GET /api/v1/ledger/verify; a dropped connection (the server may still be draining) is retried."""
+    error: Exception | None = None
+    for _ in range(attempts):
+        conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        try:
+            conn.request("GET", "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {token}"})
+            return json.loads(conn.getresponse().read())
+        except (OSError, http.client.HTTPException, ValueError) as failure:
+            error = failure
+            time.sleep(0.5)
+        finally:
+            conn.close()
+    return {"ok": False, "problem": f"verify over HTTP failed: {type(error).__name__}: {error}"}
 
 
 @click.command("http")
