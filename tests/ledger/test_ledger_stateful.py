@@ -74,6 +74,15 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.held[hold["account"]] -= hold["remaining"]
                 hold["remaining"], hold["status"] = 0, "expired"
 
+    def sweep_if_it_helps(self, account_id, needed):
+        """A transfer or hold that would overdraw first sweeps the account's expired holds; a refusal
+        rolls that sweep back with everything else, so the model sweeps only when the request then fits."""
+        now = self.clock.now()
+        expired_held = sum(h["remaining"] for h in self.holds.values() if h["account"] == account_id
+                           and h["status"] == "pending" and h["expires_at"] is not None and h["expires_at"] <= now)
+        if self.available(account_id) < needed <= self.available(account_id) + expired_held:
+            self.sweep_model(account_id)
+
     def usable(self, hold):
         return hold["status"] == "pending" and (hold["expires_at"] is None or hold["expires_at"] > self.clock.now())
 
@@ -94,8 +103,7 @@ class LedgerMachine(RuleBasedStateMachine):
             dst_id = self.fees
         postings = [(src_id, -(amount + fee)), (dst_id, amount)] + ([(self.world, fee)] if fee else [])
         key = self.new_key("t") if keyed else None
-        if self.available(src_id) < amount + fee:
-            self.sweep_model(src_id)  # a transfer that would overdraw first sweeps the account's expired holds
+        self.sweep_if_it_helps(src_id, amount + fee)
         if self.available(src_id) >= amount + fee:
             result = self.run(lambda uow: uow.transfer(postings, key=key))
             assert not result.replayed
@@ -126,12 +134,7 @@ class LedgerMachine(RuleBasedStateMachine):
         account = self.customers[who]
         expires_at = None if ttl_min is None else self.clock.now() + timedelta(minutes=ttl_min)
         key = self.new_key("h") if keyed else None
-        # Placing a hold sweeps the account's expired holds first; a refusal rolls that sweep back too.
-        now = self.clock.now()
-        expired_held = sum(h["remaining"] for h in self.holds.values() if h["account"] == account
-                           and h["status"] == "pending" and h["expires_at"] is not None and h["expires_at"] <= now)
-        if self.available(account) < amount <= self.available(account) + expired_held:
-            self.sweep_model(account)
+        self.sweep_if_it_helps(account, amount)
         if self.available(account) >= amount:
             hold = self.run(lambda uow: uow.hold(account, amount, expires_at=expires_at, key=key))
             self.holds[hold.id] = {"account": account, "remaining": amount, "expires_at": expires_at,
