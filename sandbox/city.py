@@ -1,0 +1,495 @@
+"""CryptoCity: the composition root. One object wires the ledger, the AIFC exchange, KZTE, the card,
+the sandbox rules, licences, tax and the audit log, and offers the verbs a tester needs.
+
+    city = CryptoCity.from_config("crypto-city", db="sqlite:///city.db", seed=7)
+    city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={"BTC": 1_000_000})
+    result = city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_500_00, ref="coffee")
+    city.capture(ref="coffee"); city.verify()
+
+Every verb takes keyword arguments with amounts in minor units, changes state in one unit of work
+that also appends to the hash-chained audit log, and raises a typed error (``.code``) on refusal,
+changing nothing. Time moves only through ``advance``; prices, people and ids come from the seed.
+The KZTE token (a real Vyper contract on an in-process EVM, ~5 s to start) is deployed lazily, the
+first time a verb needs it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger import Database, Ledger, Posting
+from ledger.errors import LedgerError
+
+from . import audit
+from .city_parts import (AssetBook, CityError, build_exchange, fund_market_makers,
+                         funding_settings, spend_controls)
+from .clock import SandboxClock
+from .config import CityConfig, load_config
+from .licensing import LicenceRegistry
+from .rules import CustomerProfile, SandboxRules
+from .rules.history import card_history
+from .tax import Acquisition, Disposal, TaxStatement, statement as tax_statement_of
+
+DEFAULT_DB_DIR = Path(".cryptocity")
+WORLD = "world"
+MAX_ACTORS = 100_000
+MAX_REFS = 1_000_000
+
+
+@dataclass
+class PaymentResult:
+    """What ``pay`` returns: the POS answer plus what was sold to fund it."""
+    status: str
+    response_code: str
+    reason: str
+    flags: list[tuple[str, str]] = field(default_factory=list)
+    authorization_id: int | None = None
+    auth_code: str | None = None
+    amount_minor: int = 0
+    shortfall_minor: int = 0
+    conversion_fee_minor: int = 0
+    sold: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Actor:
+    profile: CustomerProfile
+    card_id: int
+    bank_ledger_account_id: int
+    iban: str
+
+
+class _LazyIssuer:
+    """Stands in for the KZTE issuer until first use (deploying the contract costs seconds)."""
+
+    def __init__(self, city: "CryptoCity") -> None:
+        self._city = city
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._city.issuer, name)
+
+
+class CryptoCity:
+    def __init__(self, cfg: CityConfig, db_url: str, seed: int) -> None:
+        started = time.perf_counter()
+        self.cfg, self.seed = cfg, seed
+        self.db = Database(db_url)
+        self.db.migrate()
+        self.clock = SandboxClock(cfg.sandbox.start)
+        self.ledger = Ledger(self.db, self.clock)
+        self.assets = AssetBook(cfg)
+        self.licences = LicenceRegistry.from_config(cfg)
+        self.exchange_id = self._holder("trading_facility", "aifc-exchange")
+        self.issuer_id = cfg.stablecoin.issuer
+        self.exchange = build_exchange(self.ledger, cfg, seed, self.clock.now())
+        self._issuer = None
+        from card import CardService
+        from .funding import ExchangeFunder
+        self.funder = ExchangeFunder(self.exchange, _LazyIssuer(self))
+        self.rules = SandboxRules(cfg, self.licences, self._profile_of, card_history, exchange_id=self.exchange_id)
+        self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
+                                 hold_days=cfg.card.hold_expiry_days)
+        self._actors: dict[str, _Actor] = {}
+        self._refs: dict[str, int] = {}
+        self._acquisitions: dict[str, list[Acquisition]] = {}
+        self._disposals: dict[str, list[Disposal]] = {}
+        self._merchant_ids = {m.name.lower(): m.id for m in cfg.merchants}
+
+        def setup(uow):
+            from card import issuing
+            for m in cfg.merchants:
+                issuing.register_merchant(uow, m.id, m.name, m.mcc, in_zone=m.in_zone, mdr_bps=cfg.card.mdr_bps)
+            fund_market_makers(uow, self.exchange, self._world)
+            self.exchange.market_makers.requote(uow, self.clock.now())
+            audit.append(uow, "sandbox", "city.created", cfg.sandbox.name,
+                         {"seed": seed, "merchants": [m.id for m in cfg.merchants],
+                          "licences": sorted(lic.id for h in list(cfg.participants) + list(cfg.merchants)
+                                             for lic in h.licences)})
+        self.ledger.transaction(setup)
+        self.startup_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: "str | Path | CityConfig" = "crypto-city", db: str | None = None,
+                    seed: int | None = None) -> "CryptoCity":
+        """Build a city from a preset name, a YAML path or a CityConfig, on ``db`` (default: a fresh SQLite
+        file under .cryptocity/). ``seed`` overrides the configuration's seed."""
+        cfg = config if isinstance(config, CityConfig) else load_config(config)
+        seed = cfg.sandbox.seed if seed is None else seed
+        if db is None:
+            DEFAULT_DB_DIR.mkdir(exist_ok=True)
+            path = DEFAULT_DB_DIR / f"city-seed-{seed}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            db = f"sqlite:///{path}"
+        return cls(cfg, db, seed)
+
+    def _holder(self, scope: str, default: str) -> str:
+        for p in self.cfg.participants:
+            if any(lic.scope == scope for lic in p.licences):
+                return p.id
+        return default
+
+    @property
+    def issuer(self):
+        """The KZTE issuer on an in-process EVM, deployed on first use; ``verify()`` then proves the peg."""
+        if self._issuer is None:
+            from web3 import EthereumTesterProvider, Web3
+            from stablecoin import Issuer, deploy, install_check
+            w3 = Web3(EthereumTesterProvider())
+            owner, minter, custodian = w3.eth.accounts[:3]
+            token = deploy(w3, owner, symbol=self.cfg.stablecoin.symbol)
+            token.configure_minter(owner, minter, 10**15)
+            self._issuer = Issuer(token, minter=minter, custodian=custodian, owner=owner)
+            install_check(self.ledger, self._issuer)
+        return self._issuer
+
+    @property
+    def issuer_started(self) -> bool:
+        return self._issuer is not None
+
+    # ------------------------------------------------------------------ helpers
+    def _world(self, uow, asset: str) -> int:
+        acct = uow.find_account(f"external:{WORLD}:{asset}") or uow.open_account(WORLD, asset, "external",
+                                                                                 allow_negative=True)
+        return acct.id
+
+    def _customer_account(self, uow, owner: str, asset: str) -> int:
+        acct = uow.find_account(f"customer:{owner}:{asset}") or uow.open_account(owner, asset, "customer")
+        return acct.id
+
+    def _actor(self, actor: str) -> _Actor:
+        try:
+            return self._actors[actor]
+        except KeyError:
+            raise CityError("unknown_actor", f"{actor!r} has not been onboarded; onboard them first") from None
+
+    def _profile_of(self, uow, cardholder_id: str) -> CustomerProfile:
+        a = self._actors.get(cardholder_id)
+        return a.profile if a else CustomerProfile(cardholder_id, kyc_tier="none")
+
+    def _merchant(self, merchant: str) -> str:
+        if self.cfg.merchant(merchant) is not None:
+            return merchant
+        return self._merchant_ids.get(str(merchant).lower(), merchant)
+
+    def _ref(self, ref: str) -> int:
+        try:
+            return self._refs[ref]
+        except KeyError:
+            raise CityError("unknown_reference", f"no purchase with reference {ref!r}") from None
+
+    def _require(self, participant: str, scope: str) -> None:
+        self.licences.require(participant, scope, self.clock.now())
+
+    def _can_trade(self, actor: str) -> None:
+        tier = self._actor(actor).profile.kyc_tier
+        tier_cfg = self.cfg.kyc.tiers.get(tier)
+        if tier_cfg is None or not tier_cfg.can_trade:
+            raise CityError("kyc_not_permitted", f"{actor} (KYC tier {tier}) may not trade; complete KYC first")
+
+    def _model_value_kzt(self, asset: str, qty_minor: int) -> int:
+        """The fair value in tiyn of ``qty_minor`` of ``asset`` at the model price (a deposit's cost basis)."""
+        if asset in ("KZT", "KZTE"):
+            return qty_minor
+        price = self.exchange.price_model.price_minor(asset) if asset in self.exchange.price_model.dynamics else 0
+        return price * qty_minor // self.assets.unit(asset)
+
+    def _acquired(self, actor: str, asset: str, qty_minor: int, cost_minor: int, source: str) -> None:
+        if asset in ("KZT",) or qty_minor <= 0:
+            return
+        self._acquisitions.setdefault(actor, []).append(Acquisition(self.clock.now(), asset, qty_minor, cost_minor,
+                                                                    source))
+
+    def _disposed(self, actor: str, asset: str, qty_minor: int, proceeds_minor: int, source: str, ref: str) -> None:
+        if asset in ("KZT",) or qty_minor <= 0:
+            return
+        self._disposals.setdefault(actor, []).append(Disposal(self.clock.now(), asset, qty_minor, proceeds_minor,
+                                                              source, ref))
+
+    # ------------------------------------------------------------------ customers
+    def onboard(self, *, actor: str, kyc_tier: str = "basic", resident: bool = True, aifc_investor: bool = False,
+                deposits: dict[str, int] | None = None) -> dict:
+        """A customer with KYC tier and residency, a tenge bank account (KZ IBAN) and a card; ``deposits``
+        credited (KZT to the bank account, KZTE minted against tenge, other crypto to the exchange wallet)."""
+        if actor in self._actors:
+            raise CityError("already_onboarded", f"{actor} is already a customer")
+        if kyc_tier not in self.cfg.kyc.tiers:
+            raise CityError("invalid_kyc_tier", f"KYC tier {kyc_tier!r} is not configured; use one of "
+                                                f"{', '.join(self.cfg.kyc.tiers)}")
+        if len(self._actors) >= MAX_ACTORS:
+            raise CityError("too_many_actors", f"a city holds at most {MAX_ACTORS} customers")
+        for asset, amount in (deposits or {}).items():
+            self._check_deposit(asset, amount)
+        cfg = self.cfg
+
+        def work(uow):
+            from card import issuing
+            card, _cvv = issuing.issue_card(uow, actor, funding=funding_settings(cfg), controls=spend_controls(cfg),
+                                            bin_prefix=cfg.card.test_bin, seed=f"{self.seed}")
+            bank = issuing.bank_account_of(uow, actor)
+            audit.append(uow, cfg.card.issuer, "customer.onboarded", actor,
+                         {"kyc_tier": kyc_tier, "resident": resident, "aifc_investor": aifc_investor,
+                          "iban": bank.iban, "card_id": card.id})
+            return card, bank
+        card, bank = self.ledger.transaction(work)
+        self._actors[actor] = _Actor(CustomerProfile(actor, kyc_tier, resident, aifc_investor), card.id,
+                                     bank.ledger_account_id, bank.iban)
+        for asset, amount in (deposits or {}).items():
+            if amount:
+                self.deposit(actor=actor, asset=asset, amount_minor=amount)
+        return {"status": "ok", "actor": actor, "iban": bank.iban, "card_id": card.id, "pan": card.pan}
+
+    def _check_deposit(self, asset: str, amount_minor: int) -> None:
+        if self.cfg.asset(asset) is None:
+            raise CityError("unknown_asset", f"{asset} is not an asset of this city; configured: "
+                                             f"{', '.join(a.code for a in self.cfg.assets)}")
+        if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor < 0:
+            raise CityError("invalid_amount", f"a deposit is a non-negative whole number of minor units, "
+                                              f"got {amount_minor!r}")
+
+    def deposit(self, *, actor: str, asset: str, amount_minor: int, source: str = "deposit") -> dict:
+        """Money arriving from outside the city: KZT to the bank account, KZTE minted 1:1 against tenge paid
+        into the reserve, other crypto to the customer's custodial exchange account."""
+        a = self._actor(actor)
+        self._check_deposit(asset, amount_minor)
+        if amount_minor == 0:
+            raise CityError("invalid_amount", "a deposit must be more than zero")
+        if asset == "KZTE":
+            self._require(self.issuer_id, "stablecoin_issuer")
+            issuer = self.issuer
+
+        def work(uow):
+            if asset == "KZT":
+                uow.transfer([Posting(self._world(uow, "KZT"), -amount_minor),
+                              Posting(a.bank_ledger_account_id, amount_minor)], memo=f"{source}: tenge to {a.iban}")
+            elif asset == "KZTE":
+                issuer.mint(uow, actor, None, amount_minor, pay_from_account_id=self._world(uow, "KZT"))
+            else:
+                uow.transfer([Posting(self._world(uow, asset), -amount_minor),
+                              Posting(self._customer_account(uow, actor, asset), amount_minor)],
+                             memo=f"{source}: {asset} into custody")
+            audit.append(uow, actor, f"funds.{source}", actor, {"asset": asset, "amount_minor": amount_minor})
+        self.ledger.transaction(work)
+        self._acquired(actor, asset, amount_minor, self._model_value_kzt(asset, amount_minor), source)
+        return {"status": "ok", "asset": asset, "amount_minor": amount_minor}
+
+    def faucet(self, *, actor: str, asset: str, amount_minor: int) -> dict:
+        """Test money from the sandbox faucet (same path as a deposit)."""
+        return self.deposit(actor=actor, asset=asset, amount_minor=amount_minor, source="faucet")
+
+    # ------------------------------------------------------------------ trading
+    def _instrument(self, instrument: str):
+        return self.exchange.instruments.get(instrument)
+
+    def buy(self, *, actor: str, instrument: str, quote_amount_minor: int) -> dict:
+        """Market buy on the AIFC exchange spending ``quote_amount_minor`` (fee included). Tenge comes from
+        the bank account when the exchange account lacks it."""
+        a = self._actor(actor)
+        self._require(self.exchange_id, "trading_facility")
+        self._can_trade(actor)
+        inst = self._instrument(instrument)
+
+        def work(uow):
+            if inst.quote == "KZT":
+                ex_kzt = self._customer_account(uow, actor, "KZT")
+                have = uow.balance(ex_kzt).available_minor
+                if have < quote_amount_minor:
+                    move = quote_amount_minor - have
+                    uow.transfer([Posting(a.bank_ledger_account_id, -move), Posting(ex_kzt, move)],
+                                 memo="tenge from the bank account to the exchange")
+            res = self.exchange.place_order(uow, actor, instrument, "buy", "market", quote_qty_minor=quote_amount_minor)
+            audit.append(uow, actor, "exchange.buy", instrument,
+                         {"quote_amount_minor": quote_amount_minor, "filled_qty_minor": res.filled_qty_minor,
+                          "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor})
+            return res
+        res = self.ledger.transaction(work)
+        self._acquired(actor, inst.base, res.filled_qty_minor, res.quote_filled_minor + res.fee_minor, "buy")
+        return {"status": "ok", "order_id": res.order_id, "filled_qty_minor": res.filled_qty_minor,
+                "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor}
+
+    def sell(self, *, actor: str, instrument: str, base_qty_minor: int) -> dict:
+        """Market sell of ``base_qty_minor``; proceeds (net of fee) stay in the customer's exchange account."""
+        self._actor(actor)
+        self._require(self.exchange_id, "trading_facility")
+        self._can_trade(actor)
+        inst = self._instrument(instrument)
+
+        def work(uow):
+            res = self.exchange.place_order(uow, actor, instrument, "sell", "market", qty_minor=base_qty_minor)
+            audit.append(uow, actor, "exchange.sell", instrument,
+                         {"base_qty_minor": base_qty_minor, "filled_qty_minor": res.filled_qty_minor,
+                          "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor})
+            return res
+        res = self.ledger.transaction(work)
+        proceeds = res.quote_filled_minor - res.fee_minor if inst.quote in ("KZT", "KZTE") else \
+            self._model_value_kzt(inst.quote, res.quote_filled_minor - res.fee_minor)
+        self._disposed(actor, inst.base, res.filled_qty_minor, proceeds, "sell", f"order {res.order_id}")
+        return {"status": "ok", "order_id": res.order_id, "filled_qty_minor": res.filled_qty_minor,
+                "proceeds_minor": res.quote_filled_minor - res.fee_minor, "fee_minor": res.fee_minor}
+
+    # ------------------------------------------------------------------ KZTE
+    def mint(self, *, actor: str, amount_minor: int) -> dict:
+        """Pay tenge from the bank account into the KZTE reserve and receive the same KZTE."""
+        a = self._actor(actor)
+        self._require(self.issuer_id, "stablecoin_issuer")
+        issuer = self.issuer
+
+        def work(uow):
+            op = issuer.mint(uow, actor, None, amount_minor, pay_from_account_id=a.bank_ledger_account_id)
+            audit.append(uow, self.issuer_id, "kzte.mint", actor, {"amount_minor": amount_minor})
+            return op
+        self.ledger.transaction(work)
+        self._acquired(actor, "KZTE", amount_minor, amount_minor, "mint")
+        return {"status": "ok", "amount_minor": amount_minor}
+
+    def redeem(self, *, actor: str, amount_minor: int) -> dict:
+        """Burn KZTE and receive the same tenge on the bank account."""
+        a = self._actor(actor)
+        self._require(self.issuer_id, "stablecoin_issuer")
+        issuer = self.issuer
+
+        def work(uow):
+            issuer.redeem_to_tenge(uow, actor, amount_minor, a.bank_ledger_account_id)
+            audit.append(uow, self.issuer_id, "kzte.redeem", actor, {"amount_minor": amount_minor})
+        self.ledger.transaction(work)
+        self._disposed(actor, "KZTE", amount_minor, amount_minor, "redeem", "redeem")
+        return {"status": "ok", "amount_minor": amount_minor}
+
+    # ------------------------------------------------------------------ card
+    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
+        """Tap the actor's card at ``merchant``: approved (hold placed, crypto sold just in time if the bank
+        account is short) or declined with an ISO response code and a reason; flags are AML observations."""
+        a = self._actor(actor)
+        if len(self._refs) >= MAX_REFS:
+            raise CityError("too_many_purchases", f"at most {MAX_REFS} purchases per city")
+        merchant_id = self._merchant(merchant)
+        res = self.cards.authorize(card_id=a.card_id, amount_minor=amount_minor, merchant_id=merchant_id,
+                                   idempotency_key=f"pay:{ref}")
+        status = "approved" if res.approved else "declined"
+        if res.authorization_id is not None and not res.replayed:
+            self._refs.setdefault(ref, res.authorization_id)
+            for leg in res.sold:
+                self._disposed(actor, leg["asset"], leg["sold_qty_minor"], leg["proceeds_minor"], "card", ref)
+
+            def record(uow):
+                audit.append(uow, actor, f"card.{status}", ref,
+                             {"merchant": merchant_id, "amount_minor": amount_minor,
+                              "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
+                              "flags": [list(f) for f in res.flags]})
+            self.ledger.transaction(record)
+        return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags],
+                             res.authorization_id, res.auth_code, res.amount_minor, res.shortfall_minor,
+                             res.conversion_fee_minor, [dict(leg) for leg in res.sold])
+
+    def _clearing(self, verb: str, ref: str, amount_minor: int | None) -> dict:
+        auth_id = self._ref(ref)
+        result = getattr(self.cards, verb)(auth_id, amount_minor)
+
+        def record(uow):
+            audit.append(uow, "card-network", f"card.{verb}", ref, {"amount_minor": amount_minor})
+        self.ledger.transaction(record)
+        out = result.to_dict() if hasattr(result, "to_dict") else (result if isinstance(result, dict) else {})
+        return {**out, "status": "ok"}
+
+    def capture(self, *, ref: str, amount_minor: int | None = None) -> dict:
+        """Clear a purchase (all of it, or ``amount_minor`` of it): the merchant is paid in tenge, minus fees."""
+        return self._clearing("capture", ref, amount_minor)
+
+    def reverse(self, *, ref: str) -> dict:
+        """Void an uncleared purchase: the hold is released (crypto already sold stays sold, as tenge)."""
+        return self._clearing("reverse", ref, None)
+
+    def refund(self, *, ref: str, amount_minor: int | None = None) -> dict:
+        """The merchant pays back a cleared purchase (all of it or ``amount_minor``) to the bank account."""
+        return self._clearing("refund", ref, amount_minor)
+
+    # ------------------------------------------------------------------ time and licences
+    def advance(self, delta: timedelta | str) -> dict:
+        """Move the sandbox clock; market makers requote at the new prices and stale holds expire."""
+        now = self.clock.advance(delta)
+        expired = self.cards.expire_holds()
+
+        def work(uow):
+            placed = self.exchange.market_makers.requote(uow, now)
+            audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
+                                                                              "orders_requoted": placed})
+        self.ledger.transaction(work)
+        return {"status": "ok", "now": now.isoformat(), "expired_holds": expired}
+
+    def _licence_change(self, verb: str, licence_id: str, reason: str) -> dict:
+        now = self.clock.now()
+        lic = getattr(self.licences, verb)(licence_id, now, reason or "")
+
+        def work(uow):
+            audit.append(uow, lic.regulator, f"licence.{verb}", licence_id,
+                         {"participant": lic.participant, "scope": lic.scope, "reason": reason or ""})
+        self.ledger.transaction(work)
+        return {"status": "ok", "licence": licence_id, "state": lic.status(now)}
+
+    def suspend_licence(self, *, licence_id: str, reason: str = "") -> dict:
+        return self._licence_change("suspend", licence_id, reason)
+
+    def reinstate_licence(self, *, licence_id: str, reason: str = "") -> dict:
+        return self._licence_change("reinstate", licence_id, reason)
+
+    # ------------------------------------------------------------------ reading
+    def balances(self, actor: str) -> dict[str, int]:
+        """AVAILABLE minor units per asset: "KZT" is the card's bank account, crypto the custodial accounts,
+        "KZT@exchange" tenge left on the exchange."""
+        a = self._actor(actor)
+        out: dict[str, int] = {}
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            out["KZT"] = uow.balance(a.bank_ledger_account_id).available_minor
+            for acct in uow.accounts_of(actor):
+                if acct.purpose != "customer":
+                    continue
+                key = "KZT@exchange" if acct.asset == "KZT" else acct.asset
+                out[key] = uow.balance(acct.id).available_minor
+        return out
+
+    def flags(self, actor: str) -> list[tuple[str, str]]:
+        """Every (rule, reason) flag raised on the actor's purchases so far, approved or declined, in order."""
+        from card.tables import authorizations as t_auth
+        self._actor(actor)
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            rows = uow.conn.execute(select(t_auth.c.flags).where(t_auth.c.cardholder_id == actor)
+                                    .order_by(t_auth.c.id).limit(10_000)).scalars().all()
+        return [tuple(f) for row in rows for f in (row or [])]
+
+    def tax_statement(self, actor: str, year: int) -> TaxStatement:
+        """Disposals of ``year`` (exchange and card-funded sales) with FIFO basis, gain and PIT."""
+        a = self._actor(actor)
+        return tax_statement_of(actor, year, self._acquisitions.get(actor, []), self._disposals.get(actor, []),
+                                a.profile.resident, self.cfg.tax)
+
+    def verify(self):
+        """Prove the ledger's invariants (and the KZTE peg once the token exists) and the audit chain."""
+        report = self.ledger.verify()
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            chain = audit.verify(uow.conn)
+        if not chain.ok:
+            raise CityError("audit_tampered", str(chain))
+        return report
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # ------------------------------------------------------------------ reports
+    def regulator_summary(self) -> dict:
+        """What the regulators read: card volumes, declines by code and reason, AML flags, exchange
+        volume, KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
+        from .city_report import regulator_summary
+        return regulator_summary(self)
