@@ -22,8 +22,8 @@ from ledger.errors import LedgerError
 from . import api as api_modules
 from .auth import check_policies, check_request
 from .conventions import IdConverter, require_idempotency_key
-from .problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception, from_ledger_error,
-                       problem_response)
+from .problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_domain_error, from_http_exception,
+                       is_domain_error, problem_response)
 from .services import WebServices
 
 log = logging.getLogger("cryptocity.web")
@@ -102,7 +102,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LedgerError)
     def _ledger_error(error: LedgerError):
-        return from_ledger_error(error)
+        return from_domain_error(error)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
@@ -114,8 +114,8 @@ def _register_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return from_http_exception(error)
-        if isinstance(error, LedgerError):
-            return from_ledger_error(error)
+        if is_domain_error(error):  # e.g. card.errors.CardError, which is not a LedgerError
+            return from_domain_error(error)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(500, "internal_error", "the server failed unexpectedly; the request changed "
                                 "nothing it did not commit, and the log has the details")

@@ -19,20 +19,34 @@ from ledger import errors as E
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:cryptocity:problem:"
 
-# LedgerError code -> HTTP status. Codes not listed fall back by class, then to 422.
+DOMAIN_PACKAGES = frozenset({"ledger", "wallet", "stablecoin", "exchange", "card", "sandbox"})
+
+# Domain error code -> HTTP status where the rule below would guess wrong.
 STATUS_BY_CODE: dict[str, int] = {
-    "account_not_found": 404, "hold_not_found": 404, "key_not_found": 404, "not_found": 404,
-    "idempotency_conflict": 409, "account_exists": 409, "hold_not_pending": 409, "hold_expired": 409,
     "invalid_idempotency_key": 400, "invalid_duration": 400,
-    "insufficient_funds": 422, "unbalanced_transfer": 422, "invalid_amount": 422, "amount_is_float": 422,
-    "amount_not_integer": 422, "zero_amount": 422, "unknown_asset": 422, "invalid_account": 422,
-    "invalid_transfer": 422, "asset_mismatch": 422, "hold_exceeded": 422,
+    "idempotency_conflict": 409, "hold_not_pending": 409, "hold_expired": 409, "order_not_open": 409,
+    "invalid_card_state": 409, "invalid_authorization_state": 409, "trading_halted": 409,
+    "broadcast_failed": 503, "chain_error": 503,
     "invariant_violation": 500,
 }
-STATUS_BY_CLASS: tuple[tuple[type, int], ...] = (
-    (E.AccountNotFound, 404), (E.HoldNotFound, 404), (E.IdempotencyConflict, 409), (E.AccountExists, 409),
-    (E.HoldNotPending, 409), (E.HoldExpired, 409), (E.InvalidIdempotencyKey, 400),
-)
+
+
+def status_for(code: str) -> int:
+    """HTTP status of a domain refusal: 404 for ``*_not_found``, 409 for state conflicts, else 422."""
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    if code.endswith("_not_found"):
+        return 404
+    if code.endswith("_exists"):
+        return 409
+    return 422
+
+
+def is_domain_error(error: BaseException) -> bool:
+    """A typed refusal from a domain package (LedgerError or any error class with a string ``code``)."""
+    return isinstance(error, E.LedgerError) or (
+        isinstance(getattr(error, "code", None), str)
+        and type(error).__module__.split(".")[0] in DOMAIN_PACKAGES)
 
 
 class ProblemSchema(ma.Schema):
@@ -74,23 +88,21 @@ def problem_response(status: int, code: str, detail: str, *, title: str | None =
     return response
 
 
-def status_for(error: E.LedgerError) -> int:
-    if error.code in STATUS_BY_CODE:
-        return STATUS_BY_CODE[error.code]
-    for cls, status in STATUS_BY_CLASS:
-        if isinstance(error, cls):
-            return status
-    return int(getattr(error, "http_status", 422))
-
-
-def from_ledger_error(error: E.LedgerError) -> Response:
-    """A domain refusal as a problem. Card declines carry ``response_code`` (attribute or detail)."""
-    details = {k: v for k, v in error.to_dict().items() if k not in {"code", "message"}}
-    response_code = getattr(error, "response_code", None) or details.pop("response_code", None)
+def from_domain_error(error: Exception) -> Response:
+    """A domain refusal as a problem; ``response_code`` travels along when the error has one."""
+    to_dict = getattr(error, "to_dict", None)
+    details = {k: v for k, v in (to_dict() if callable(to_dict) else {}).items() if k not in {"code", "message"}}
+    response_code = getattr(error, "response_code", None) or details.get("response_code")
     details.pop("response_code", None)
-    return problem_response(status_for(error), error.code, error.message or str(error),
-                            title=type(error).__name__, response_code=response_code,
-                            context=details or None)
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return problem_response(status_for(error.code), error.code, message, title=type(error).__name__,
+                            response_code=response_code, context=details or None)
+
+
+def card_decline(response_code: str, reason: str, **context: Any) -> Response:
+    """A declined card authorization: 402 with the ISO 8583-style ``response_code`` and the reason in words."""
+    return problem_response(402, "card_declined", reason, title="Card declined", response_code=response_code,
+                            context=context or None)
 
 
 def _field_errors(messages: Any) -> dict:

@@ -209,3 +209,43 @@ def test_open_account_is_idempotent(client, city):
     bad = client.post("/api/v1/accounts", json={**body, "asset": "DOGE"},
                       headers=auth(city.keys["operator"], **{"Idempotency-Key": "open-2"}))
     assert_problem(bad, 422, "unknown_asset")
+
+
+def test_every_domain_packages_refusals_become_problems(city):
+    """Errors of wallet/exchange/stablecoin/card (not all are LedgerErrors) map by code, never to a 500."""
+    from flask_smorest import Blueprint
+
+    from sandbox.web import api as api_modules
+    from sandbox.web.app import create_app
+    from sandbox.web.auth import access
+    from sandbox.web.problems import card_decline
+
+    class CardNotFound(Exception):  # shaped like card.errors.CardNotFound, which subclasses Exception
+        code = "card_not_found"
+    CardNotFound.__module__ = "card.errors"
+
+    class Probe:
+        blp = Blueprint("probe", __name__)
+
+        @staticmethod
+        @blp.route("/api/v1/probe/<kind>")
+        @access(public=True)
+        def probe(kind):
+            if kind == "card":
+                raise CardNotFound("no card 42 in this sandbox")
+            if kind == "decline":
+                return card_decline("51", "not enough money, even after selling crypto", card_id=42)
+            raise RuntimeError("a bug")
+
+    original = api_modules.modules
+    api_modules.modules = lambda: [*original(), Probe]
+    try:
+        client = create_app(city.ledger).test_client()
+    finally:
+        api_modules.modules = original
+    problem = assert_problem(client.get("/api/v1/probe/card"), 404, "card_not_found")
+    assert problem["detail"] == "no card 42 in this sandbox"
+    decline = assert_problem(client.get("/api/v1/probe/decline"), 402, "card_declined")
+    assert decline["response_code"] == "51" and decline["context"] == {"card_id": 42}
+    bug = assert_problem(client.get("/api/v1/probe/bug"), 500, "internal_error")
+    assert "a bug" not in bug["detail"]  # internals stay in the log
