@@ -487,9 +487,30 @@ class CryptoCity:
     def close(self) -> None:
         self.db.dispose()
 
+    # ------------------------------------------------------------------ merchants and accounts
+    def register_merchant(self, *, merchant_id: str, name: str, mcc: str, in_zone: bool = True) -> dict:
+        """Register a merchant that is not in the configuration (e.g. from the population generator)."""
+        def work(uow):
+            from card import issuing
+            rec = issuing.register_merchant(uow, merchant_id, name, mcc, in_zone=in_zone,
+                                            mdr_bps=self.cfg.card.mdr_bps)
+            audit.append(uow, "sandbox", "merchant.registered", merchant_id,
+                         {"name": name, "mcc": mcc, "in_zone": in_zone})
+            return rec
+        self.ledger.transaction(work)
+        self._merchant_ids.setdefault(name.lower(), merchant_id)
+        return {"status": "ok", "merchant": merchant_id}
+
+    def account_balance(self, code: str) -> int:
+        """Ledger balance (minor units) of the account ``code``; 0 if it was never opened."""
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            acct = uow.find_account(code)
+            return 0 if acct is None else uow.balance(acct.id).ledger_minor
+
     # ------------------------------------------------------------------ reports
     def regulator_summary(self) -> dict:
         """What the regulators read: card volumes, declines by code and reason, AML flags, exchange
         volume, KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
         from .city_report import regulator_summary
         return regulator_summary(self)
+

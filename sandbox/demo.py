@@ -1,90 +1,231 @@
-"""``cryptocity demo``: a narrated Crypto City story on the embedded SQLite default.
+"""``cryptocity demo``: the Crypto City story on the embedded SQLite default.
 
-For now the story runs on the ledger alone (a tenge purchase with a two-phase
-hold); it grows into the full crypto-card story as the exchange and card land.
+A city is built from the ``crypto-city`` preset and populated (seeded Faker people and shops);
+Aigerim deposits BTC and buys a coffee in the zone: the card sells just enough BTC on the AIFC
+exchange, the café is paid in tenge; she is refunded for a second purchase; a purchase she cannot
+cover is declined with its response code; the regulator's summary closes the story.
+Same seed => byte-identical output (no wall clock, no paths); ``--seed`` changes people and prices.
 """
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from ledger import Database, Ledger, ManualClock, format_amount, move, parse_amount
+from ledger import format_amount
+
+from .population import generate
 
 DEFAULT_DB_DIR = Path(".cryptocity")
+CUSTOMERS, MERCHANTS = 6, 4
 
 
 def _fresh_sqlite(seed: int) -> str:
+    DEFAULT_DB_DIR.mkdir(exist_ok=True)
     path = DEFAULT_DB_DIR / f"demo-seed-{seed}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
 
 
-def _balances(console: Console, ledger: Ledger, title: str, codes: list[str]) -> None:
-    table = Table(title=title)
-    for column, justify in (("account", "left"), ("ledger balance", "right"), ("held", "right"),
-                            ("available", "right")):
-        table.add_column(column, justify=justify)
-    with ledger.unit_of_work(read_only=True) as uow:
-        for code in codes:
-            acct = uow.account_by_code(code)
-            table.add_row(code, format_amount(acct.balance_minor, acct.asset), format_amount(acct.held_minor, acct.asset),
-                          format_amount(acct.available_minor, acct.asset))
-    console.print(table)
+def _code_names() -> dict[str, str]:
+    from card import response_codes as rc
+    return {v: k.lower() for k, v in vars(rc).items() if k.isupper() and isinstance(v, str) and len(v) == 2}
+
+
+def _money(amount_minor: int, asset: str) -> str:
+    return format_amount(amount_minor, asset)
+
+
+def _price(text: str) -> str:
+    """'52947000.00' -> '52 947 000.00' (a decimal string; never a float)."""
+    whole, _, frac = str(text).partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:]] + groups
+    return " ".join([whole] + groups) + (f".{frac}" if frac else "")
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, c in enumerate(columns):
+        table.add_column(c, justify="right" if i in right else "left")
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def _balances_table(city, title: str, actors: list[tuple[str, str]], assets=("KZT", "BTC", "KZTE")) -> Table:
+    rows = []
+    for actor, name in actors:
+        b = city.balances(actor)
+        rows.append([name] + [_money(b.get(a, 0), a) for a in assets])
+    return _table(title, ["customer"] + [f"{a} available" + (" (bank)" if a == "KZT" else "") for a in assets], rows,
+                  set(range(1, len(assets) + 1)))
+
+
+def _payment_line(console, who: str, where: str, res, names: dict[str, str]) -> None:
+    if res.status == "approved":
+        console.print(f"{who} pays {_money(res.amount_minor, 'KZT')} at {where}: [green]approved[/green] "
+                      f"(response {res.response_code}, auth code {res.auth_code}).")
+    else:
+        console.print(f"{who} tries {where}: [red]declined {res.response_code} "
+                      f"({names.get(res.response_code, 'unknown')})[/red] — {res.reason}. Nothing moved.")
 
 
 def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> None:
+    from .city import CryptoCity
     console = console or Console()
-    db = Database(db_url or _fresh_sqlite(seed))
-    db.migrate()
-    clock = ManualClock()
-    ledger = Ledger(db, clock)
-    console.rule("[bold]Crypto City — a purchase on the double-entry ledger")
-    console.print(f"Sandbox time {clock.now():%Y-%m-%d %H:%M} UTC, seed {seed}, database {db.dialect}.")
-
-    with ledger.unit_of_work() as uow:
-        world = uow.open_account("world", "KZT", "external")
-        aigerim = uow.open_account("cust:aigerim", "KZT", "bank")
-        cafe = uow.open_account("merchant:alatau-coffee", "KZT", "settlement")
-        uow.transfer(move(world.id, aigerim.id, parse_amount("25 000.00 KZT").amount_minor), key="demo-salary",
-                     memo="salary paid into Aigerim's tenge account")
-        uow.commit()
-    codes = [aigerim.code, cafe.code, world.code]
-    console.print("Aigerim's salary of 25 000.00 KZT arrives from outside the sandbox (the world account goes "
-                  "negative: that is where money enters).")
-    _balances(console, ledger, "after the salary", codes)
-
-    coffee = parse_amount("2 500.00 KZT").amount_minor
-    with ledger.unit_of_work() as uow:
-        hold = uow.hold(aigerim.id, coffee, expires_at=clock.now() + timedelta(days=7), key="demo-auth",
-                        memo="card authorization at Alatau Coffee")
-        uow.commit()
-    console.print(f"She taps her card at Alatau Coffee: a hold of {format_amount(coffee, 'KZT')} lowers her "
-                  "available balance, not her ledger balance.")
-    _balances(console, ledger, "after the authorization", codes)
-
-    clock.advance(timedelta(hours=20))
-    captured = parse_amount("2 200.00 KZT").amount_minor
-    with ledger.unit_of_work() as uow:
-        uow.post_hold(hold.id, [(cafe.id, captured)], amount_minor=captured, key="demo-capture",
-                      memo="clearing: the café captures 2 200.00 KZT, the rest of the hold is released")
-        uow.commit()
-    console.print(f"Next morning the café clears {format_amount(captured, 'KZT')} (a smaller final bill); "
-                  f"the other {format_amount(coffee - captured, 'KZT')} of the hold is released.")
-    _balances(console, ledger, "after clearing", codes)
-
+    rng = random.Random(seed)
+    names = _code_names()
+    city = CryptoCity.from_config("crypto-city", db=db_url or _fresh_sqlite(seed), seed=seed)
     try:
-        with ledger.unit_of_work() as uow:
-            uow.transfer(move(aigerim.id, cafe.id, parse_amount("1 000 000.00 KZT").amount_minor), key="demo-too-much")
-            uow.commit()
-    except Exception as refusal:  # noqa: BLE001 - shown to the audience as the lesson
-        console.print(f"A transfer of 1 000 000.00 KZT is refused: [red]{getattr(refusal, 'code', '')}[/red] — {refusal}. "
-                      "Nothing changed.")
-    report = ledger.verify()
-    console.rule("[bold green]invariants verified")
-    console.print(report.summary() + ": every asset sums to zero, every balance equals its entries, "
-                  "no account is overdrawn.")
-    db.dispose()
+        _story(city, console, rng, names, seed)
+    finally:
+        city.close()
+
+
+def _story(city, console: Console, rng: random.Random, names: dict[str, str], seed: int) -> None:
+    cfg = city.cfg
+    console.rule(f"[bold]{cfg.sandbox.name}")
+    console.print(f"Sandbox time {city.now():%Y-%m-%d %H:%M} UTC, seed {seed}, database {city.db.dialect}. "
+                  "The clock moves only when the story says so.")
+    lic_rows = []
+    for holder in list(cfg.participants):
+        for lic in holder.licences:
+            reg = cfg.regulator(lic.regulator)
+            lic_rows.append([holder.name, lic.scope.replace("_", " "), lic.id, reg.name if reg else lic.regulator,
+                             f"{lic.valid_from:%Y-%m-%d} .. {lic.valid_until:%Y-%m-%d}"])
+    console.print(_table("Who is licensed for what, by whom", ["participant", "activity", "licence", "regulator",
+                                                                "valid"], lic_rows))
+    prices = []
+    for symbol in ("BTC/KZT", "ETH/KZT", "USDT/KZT"):
+        depth = city.exchange.depth(symbol, levels=1)
+        bid, ask = depth["bids"][0][0], depth["asks"][0][0]
+        prices.append([symbol, _money(bid, "KZT"), _money(ask, "KZT")])
+    console.print(_table("The AIFC exchange opens: market makers quote around the seeded price model",
+                         ["instrument", "best bid", "best ask"], prices, {1, 2}))
+
+    # -- population -----------------------------------------------------------------------
+    pop = generate(CUSTOMERS, MERCHANTS, seed)
+    people = []
+    for c in pop.customers:
+        deposit = rng.randrange(40_000, 400_000) * 100 if c.kyc_tier != "none" else 10_000_00
+        city.onboard(actor=c.id, kyc_tier=c.kyc_tier, resident=c.resident, aifc_investor=c.aifc_investor,
+                     deposits={"KZT": deposit} if c is not pop.customers[0] else {})
+        people.append(c)
+    for m in pop.merchants:
+        city.register_merchant(merchant_id=m.id, name=m.name, mcc=m.mcc, in_zone=m.in_zone)
+    console.print(_table(f"Population (seed {seed}): {len(pop.customers)} customers with bank accounts and cards",
+                         ["customer", "city", "KYC", "tax resident", "IBAN"],
+                         [[c.full_name, c.city, c.kyc_tier, "yes" if c.resident else "no",
+                           city._actors[c.id].iban] for c in people]))
+    console.print(_table(f"{len(pop.merchants)} more merchants register",
+                         ["merchant", "MCC", "kind", "city", "in the zone"],
+                         [[m.name, m.mcc, m.kind, m.city, "yes" if m.in_zone else "no"] for m in pop.merchants]))
+    # Everyday life around Aigerim: tenge purchases, one KZTE saver, one large purchase, one no-KYC refusal.
+    zone_market_served = False
+    for i, c in enumerate(people[1:], start=1):
+        shop = pop.merchants[i % len(pop.merchants)]
+        if c.kyc_tier != "none" and not zone_market_served:
+            shop, zone_market_served = cfg.merchants[1], True   # Zone Market: the shop Aigerim visits later
+        amount = rng.randrange(2_000, 30_000) * 100
+        if i == 1:
+            amount = 210_000_00 if c.kyc_tier == "full" else amount
+        if i == 2 and c.kyc_tier != "none":
+            city.mint(actor=c.id, amount_minor=rng.randrange(10_000, 30_000) * 100)
+        if city.pay(actor=c.id, merchant=shop.id, amount_minor=amount, ref=f"life-{i}").status == "approved":
+            city.capture(ref=f"life-{i}")
+    if not city.issuer_started:  # the summary always shows reserves vs supply: someone saves in KZTE
+        city.mint(actor=people[1].id, amount_minor=5_000_00)
+
+    # -- Aigerim ----------------------------------------------------------------------------
+    aigerim = people[0]
+    who = aigerim.first_name
+    btc = rng.randrange(200, 400) * 1_000      # 0.002 .. 0.004 BTC (about 100 000 .. 210 000 KZT), whole lots
+    console.rule(f"[bold]{aigerim.full_name} pays for coffee with bitcoin")
+    city.deposit(actor=aigerim.id, asset="BTC", amount_minor=btc)
+    console.print(f"{who} deposits {_money(btc, 'BTC')} into custody at Steppe Custody (AFSA licence AFSA-CU-002). "
+                  "Her tenge bank account is empty.")
+    console.print(_balances_table(city, "after the deposit", [(aigerim.id, aigerim.full_name)]))
+
+    coffee = rng.randrange(1_200, 2_800) * 100
+    res = city.pay(actor=aigerim.id, merchant="alatau-coffee", amount_minor=coffee, ref="aigerim-coffee")
+    _payment_line(console, who, "Alatau Coffee (in the zone)", res, names)
+    console.print(f"Her bank account was short by {_money(res.shortfall_minor, 'KZT')}; the card sold just enough "
+                  f"BTC to raise it plus the {cfg.card.conversion_fee_bps / 100:g}% conversion fee "
+                  f"({_money(res.conversion_fee_minor, 'KZT')}), in the same transaction as the hold:")
+    console.print(_table("just-in-time funding", ["asset", "sold", "avg price (KZT)", "proceeds", "exchange fee",
+                                                  "slippage"],
+                         [[leg["asset"], _money(leg["sold_qty_minor"], leg["asset"]), _price(leg["avg_price"]),
+                           _money(leg["proceeds_minor"], "KZT"), _money(leg["fee_minor"], "KZT"),
+                           f"{leg['slippage_bps']} bps"] for leg in res.sold], {1, 2, 3, 4, 5}))
+    city.advance(timedelta(hours=6))
+    before = city.account_balance("merchant:alatau-coffee:KZT")
+    city.capture(ref="aigerim-coffee")
+    paid = city.account_balance("merchant:alatau-coffee:KZT") - before
+    console.print(f"Six hours later the café clears the purchase and is paid {_money(paid, 'KZT')} in tenge "
+                  f"({_money(coffee - paid, 'KZT')} merchant fee, {cfg.card.mdr_bps / 100:g}%). "
+                  "It never touches crypto.")
+    console.print(_balances_table(city, "after clearing", [(aigerim.id, aigerim.full_name)]))
+
+    console.rule("[bold]A refund")
+    groceries = rng.randrange(3_000, 6_000) * 100
+    res2 = city.pay(actor=aigerim.id, merchant="zone-market", amount_minor=groceries, ref="aigerim-groceries")
+    _payment_line(console, who, "Zone Market", res2, names)
+    city.capture(ref="aigerim-groceries")
+    city.advance(timedelta(days=1))
+    # A refund is paid from the merchant's settlement account, which holds its sales net of fees.
+    refund = min(groceries, city.account_balance("merchant:zone-market:KZT"))
+    city.refund(ref="aigerim-groceries", amount_minor=refund)
+    console.print(f"Next day she returns the shopping and Zone Market refunds {_money(refund, 'KZT')}: the tenge "
+                  "returns to her bank account (the BTC sold for it stays sold: a refund is a card transaction, "
+                  "not a trade).")
+    console.print(_balances_table(city, "after the refund", [(aigerim.id, aigerim.full_name)]))
+    big = 240_000_00
+    res3 = city.pay(actor=aigerim.id, merchant="steppe-electronics", amount_minor=big, ref="aigerim-laptop")
+    _payment_line(console, who, f"a {_money(big, 'KZT')} laptop at Steppe Electronics", res3, names)
+    if res3.status == "declined":
+        console.print("Her tenge and all the BTC she could sell within the slippage cap do not cover it: the "
+                      "authorization changed nothing, and the decline is on record for the regulator.")
+
+    # -- the regulator --------------------------------------------------------------------
+    city.advance(timedelta(hours=12))
+    summary = city.regulator_summary()
+    console.rule("[bold]The regulators' summary")
+    card = summary["card"]
+    console.print(_table("card programme (National Bank sandbox, NBK-CC-003)", ["measure", "value"], [
+        ["authorizations", str(card["authorizations"])], ["approved", str(card["approved"])],
+        ["declined", str(card["declined"])], ["approved volume", _money(card["approved_minor"], "KZT")],
+        ["captured", _money(card["captured_minor"], "KZT")], ["refunded", _money(card["refunded_minor"], "KZT")],
+        ["funded by crypto sales", _money(card["crypto_funded_minor"], "KZT")],
+        ["conversion fees", _money(card["conversion_fees_minor"], "KZT")]], {1}))
+    console.print(_table("declines by response code and reason", ["code", "name", "count", "reason"],
+                         [[d["response_code"], names.get(d["response_code"], "?"), str(d["count"]), d["reason"]]
+                          for d in summary["declines"]] or [["-", "-", "0", "no declines"]]))
+    console.print(_table("exchange volume (AFSA, AFSA-TF-001)", ["instrument", "trades", "volume"],
+                         [[e["symbol"], str(e["trades"]), _money(e["notional_minor"], "KZT")]
+                          for e in summary["exchange"]], {1, 2}))
+    k = summary["kzte"]
+    console.print(_table("KZTE reserves vs supply (issuer attestation)", ["measure", "value"], [
+        ["tenge reserve", _money(k["reserve_minor"], "KZT")], ["KZTE supply on chain", _money(k["supply_minor"], "KZTE")],
+        ["ledger liability", _money(k["liability_minor"], "KZTE")], ["reserve ratio", str(k["reserve_ratio"])],
+        ["peg holds", "yes" if k["peg_holds"] else f"NO: {k['problem']}"]], {1}))
+    who_is = {c.id: c.full_name for c in people}
+    flag_rows = [[who_is.get(f["customer"], f["customer"]), f["merchant"], f["rule"], f["reason"]]
+                 for f in summary["aml_flags"]["flagged"]]
+    console.print(_table("AML flags", ["customer", "merchant", "rule", "reason"],
+                         flag_rows or [["-", "-", "-", "no flags"]]))
+    inv = summary["invariants"]
+    if inv["verified"]:
+        console.rule("[bold green]invariants verified")
+        console.print(inv["summary"] + ": every asset sums to zero, every balance equals its entries, no account "
+                      "is overdrawn, the KZTE peg holds and the audit log's hash chain is intact.")
+    else:
+        console.rule("[bold red]invariants BROKEN")
+        console.print(inv["summary"])
+        raise SystemExit(1)
+
