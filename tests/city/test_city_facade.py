@@ -1,0 +1,93 @@
+"""The CryptoCity facade end to end: onboarding, JIT-funded purchase, clearing, refusals, reports, audit."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sandbox import audit
+from sandbox.city import CryptoCity
+
+BTC = 100_000_000
+
+
+@pytest.fixture
+def city(sqlite_url):
+    c = CryptoCity.from_config("crypto-city", db=sqlite_url, seed=7)
+    yield c
+    c.close()
+
+
+def test_city_coffee_with_btc_is_sold_just_in_time_and_the_cafe_is_paid_in_tenge(db_url):
+    city = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
+    info = city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False,
+                        deposits={"BTC": BTC // 100})
+    assert info["iban"].startswith("KZ") and len(info["iban"]) == 20
+    res = city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_500_00, ref="coffee")
+    assert (res.status, res.response_code) == ("approved", "00")
+    assert res.shortfall_minor == 1_500_00 and res.conversion_fee_minor == 15_00
+    [leg] = res.sold
+    assert leg["asset"] == "BTC" and leg["proceeds_minor"] >= 1_515_00 and leg["sold_qty_minor"] % 1_000 == 0
+    city.capture(ref="coffee")
+    # the café is paid in tenge, minus its 1.5% merchant fee
+    assert city.account_balance("merchant:alatau-coffee:KZT") == 1_500_00 - 22_50
+    b = city.balances("aigerim")
+    assert b["BTC"] == BTC // 100 - leg["sold_qty_minor"]
+    assert 0 <= b["KZT"] == leg["proceeds_minor"] - 1_515_00    # the sub-lot surplus stays hers
+    city.verify()
+    with city.ledger.unit_of_work(read_only=True) as uow:
+        report = audit.verify(uow.conn)
+    assert report.ok and report.entries >= 5   # city, onboarding, deposit, approval, capture
+    city.close()
+
+
+def test_city_refusals_are_typed_and_change_nothing(city):
+    city.onboard(actor="marat", kyc_tier="none", resident=True, aifc_investor=False, deposits={"KZT": 50_000_00})
+    city.onboard(actor="dana", kyc_tier="full", resident=True, aifc_investor=False, deposits={"KZT": 50_000_00})
+    with pytest.raises(Exception) as unknown:
+        city.pay(actor="ghost", merchant="alatau-coffee", amount_minor=100_00, ref="g")
+    assert unknown.value.code == "unknown_actor"
+    with pytest.raises(Exception) as kyc:
+        city.buy(actor="marat", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+    assert kyc.value.code == "kyc_not_permitted"
+    declined = city.pay(actor="marat", merchant="alatau-coffee", amount_minor=1_000_00, ref="m1")
+    assert (declined.status, declined.response_code) == ("declined", "57")
+    city.suspend_licence(licence_id="AFSA-TF-001", reason="exit plan missing")
+    with pytest.raises(Exception) as nl:
+        city.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+    assert nl.value.code == "not_licensed" and "AFSA-TF-001" in str(nl.value)
+    city.reinstate_licence(licence_id="AFSA-TF-001", reason="plan filed")
+    city.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+    assert city.balances("dana")["BTC"] > 0 and city.balances("dana")["KZT"] == 40_000_00
+    assert city.balances("marat")["KZT"] == 50_000_00
+    city.verify()
+
+
+def test_city_summary_reports_declines_flags_reserves_and_invariants(city):
+    city.onboard(actor="nurlan", kyc_tier="full", resident=False, aifc_investor=False,
+                 deposits={"KZT": 600_000_00, "KZTE": 10_000_00})
+    assert city.pay(actor="nurlan", merchant="steppe-electronics", amount_minor=220_000_00, ref="l").flags
+    city.pay(actor="nurlan", merchant="shady-casino", amount_minor=5_000_00, ref="c")
+    city.mint(actor="nurlan", amount_minor=1_000_00)
+    city.redeem(actor="nurlan", amount_minor=500_00)
+    city.advance(timedelta(days=1))
+    s = city.regulator_summary()
+    assert s["card"]["approved"] == 1 and s["card"]["declined"] == 1
+    assert [d["response_code"] for d in s["declines"]] == ["59"]
+    assert s["aml_flags"]["by_rule"] == {"blocklist_merchant": 1, "large_transaction": 1}
+    assert s["kzte"]["supply_minor"] == s["kzte"]["reserve_minor"] == 10_500_00 and s["kzte"]["peg_holds"]
+    assert s["invariants"]["verified"]
+    assert {r for r, _ in city.flags("nurlan")} == {"large_transaction", "blocklist_merchant"}
+    stmt = city.tax_statement("nurlan", 2025)
+    assert stmt.resident is False and str(stmt.pit_rate_pct) == "20"
+
+
+def test_city_same_seed_same_prices_other_seed_other_prices(tmp_path):
+    def bids(seed, name):
+        c = CryptoCity.from_config("crypto-city", db=f"sqlite:///{tmp_path}/{name}.db", seed=seed)
+        c.advance(timedelta(days=3))
+        out = c.exchange.depth("BTC/KZT", levels=3)
+        c.close()
+        return out["bids"], out["asks"]
+    assert bids(1, "a") == bids(1, "b")
+    assert bids(1, "c") != bids(2, "d")
