@@ -14,6 +14,7 @@ first time a verb needs it.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +40,13 @@ from .tax import Acquisition, Disposal, TaxStatement, statement as tax_statement
 DEFAULT_DB_DIR = Path(".cryptocity")
 WORLD = "world"
 MAX_ACTORS = 100_000
-MAX_REFS = 1_000_000
+MAX_TAX_ROWS = 1_000_000
+TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "kzte.mint", "kzte.redeem",
+               "card.approved")
+
+
+def _pay_key(ref: str) -> str:
+    return f"pay:{ref}"
 
 
 @dataclass
@@ -84,7 +91,7 @@ class CryptoCity:
         self.cfg, self.seed = cfg, seed
         self.db = Database(db_url)
         self.db.migrate()
-        self.clock = SandboxClock(cfg.sandbox.start)
+        self.clock = SandboxClock(max(cfg.sandbox.start, self._last_audit_time() or cfg.sandbox.start))
         self.ledger = Ledger(self.db, self.clock)
         self.assets = AssetBook(cfg)
         self.licences = LicenceRegistry.from_config(cfg)
@@ -99,9 +106,6 @@ class CryptoCity:
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
                                  hold_days=cfg.card.hold_expiry_days)
         self._actors: dict[str, _Actor] = {}
-        self._refs: dict[str, int] = {}
-        self._acquisitions: dict[str, list[Acquisition]] = {}
-        self._disposals: dict[str, list[Disposal]] = {}
         self._merchant_ids = {m.name.lower(): m.id for m in cfg.merchants}
 
         def setup(uow):
@@ -115,9 +119,17 @@ class CryptoCity:
                           "licences": sorted(lic.id for h in list(cfg.participants) + list(cfg.merchants)
                                              for lic in h.licences)})
         self.ledger.transaction(setup)
+        self._load_actors()
         self.startup_seconds = time.perf_counter() - started
 
     # ------------------------------------------------------------------ construction
+    def _last_audit_time(self) -> datetime | None:
+        """When this database's city last changed: a reopened city resumes its clock there (never backwards)."""
+        from .tables import audit_log as log
+        with self.db.engine.connect() as conn:
+            seq = conn.execute(select(log.c.seq).order_by(log.c.seq.desc()).limit(1)).scalar()
+            return None if seq is None else conn.execute(select(log.c.at).where(log.c.seq == seq)).scalar()
+
     @classmethod
     def from_config(cls, config: "str | Path | CityConfig" = "crypto-city", db: str | None = None,
                     seed: int | None = None) -> "CryptoCity":
@@ -183,10 +195,27 @@ class CryptoCity:
         return self._merchant_ids.get(str(merchant).lower(), merchant)
 
     def _ref(self, ref: str) -> int:
-        try:
-            return self._refs[ref]
-        except KeyError:
-            raise CityError("unknown_reference", f"no purchase with reference {ref!r}") from None
+        """The authorization id of the purchase ``ref`` (read from the card's tables: survives restarts)."""
+        from card.tables import authorizations as t_auth
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            auth_id = uow.conn.execute(select(t_auth.c.id).where(t_auth.c.idempotency_key == _pay_key(ref))).scalar()
+        if auth_id is None:
+            raise CityError("unknown_reference", f"no purchase with reference {ref!r}")
+        return int(auth_id)
+
+    def _load_actors(self) -> None:
+        """Customers onboarded earlier on this database (another process, a previous run), from the audit log."""
+        from card import issuing
+        from .tables import audit_log as log
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            rows = uow.conn.execute(select(log.c.subject, log.c.details).where(log.c.action == "customer.onboarded")
+                                    .order_by(log.c.seq).limit(MAX_ACTORS)).all()
+            for subject, details in rows:
+                d = json.loads(details)
+                bank = issuing.bank_account_of(uow, subject)
+                self._actors[subject] = _Actor(CustomerProfile(subject, d["kyc_tier"], d["resident"],
+                                                               d["aifc_investor"]), d["card_id"],
+                                               bank.ledger_account_id, bank.iban)
 
     def _require(self, participant: str, scope: str) -> None:
         self.licences.require(participant, scope, self.clock.now())
@@ -197,6 +226,10 @@ class CryptoCity:
         if tier_cfg is None or not tier_cfg.can_trade:
             raise CityError("kyc_not_permitted", f"{actor} (KYC tier {tier}) may not trade; complete KYC first")
 
+    def _kzt_value(self, asset: str, amount_minor: int) -> int:
+        """Tiyn worth of ``amount_minor`` of a quote asset (KZT and KZTE at par, others at the model price)."""
+        return self._model_value_kzt(asset, amount_minor)
+
     def _model_value_kzt(self, asset: str, qty_minor: int) -> int:
         """The fair value in tiyn of ``qty_minor`` of ``asset`` at the model price (a deposit's cost basis)."""
         if asset in ("KZT", "KZTE"):
@@ -204,17 +237,13 @@ class CryptoCity:
         price = self.exchange.price_model.price_minor(asset) if asset in self.exchange.price_model.dynamics else 0
         return price * qty_minor // self.assets.unit(asset)
 
-    def _acquired(self, actor: str, asset: str, qty_minor: int, cost_minor: int, source: str) -> None:
-        if asset in ("KZT",) or qty_minor <= 0:
-            return
-        self._acquisitions.setdefault(actor, []).append(Acquisition(self.clock.now(), asset, qty_minor, cost_minor,
-                                                                    source))
-
-    def _disposed(self, actor: str, asset: str, qty_minor: int, proceeds_minor: int, source: str, ref: str) -> None:
-        if asset in ("KZT",) or qty_minor <= 0:
-            return
-        self._disposals.setdefault(actor, []).append(Disposal(self.clock.now(), asset, qty_minor, proceeds_minor,
-                                                              source, ref))
+    @staticmethod
+    def _tax(kind: str, asset: str, qty_minor: int, kzt_minor: int, source: str, ref: str = "") -> list[dict]:
+        """A tax event for the audit entry of the change (the tax statement is rebuilt from the audit log)."""
+        if asset == "KZT" or qty_minor <= 0:
+            return []
+        return [{"kind": kind, "asset": asset, "qty_minor": qty_minor, "kzt_minor": kzt_minor, "source": source,
+                 "ref": ref}]
 
     # ------------------------------------------------------------------ customers
     def onboard(self, *, actor: str, kyc_tier: str = "basic", resident: bool = True, aifc_investor: bool = False,
@@ -278,9 +307,11 @@ class CryptoCity:
                 uow.transfer([Posting(self._world(uow, asset), -amount_minor),
                               Posting(self._customer_account(uow, actor, asset), amount_minor)],
                              memo=f"{source}: {asset} into custody")
-            audit.append(uow, actor, f"funds.{source}", actor, {"asset": asset, "amount_minor": amount_minor})
+            audit.append(uow, actor, f"funds.{source}", actor, {
+                "customer": actor, "asset": asset, "amount_minor": amount_minor,
+                "tax": self._tax("acquisition", asset, amount_minor, self._model_value_kzt(asset, amount_minor),
+                                 source)})
         self.ledger.transaction(work)
-        self._acquired(actor, asset, amount_minor, self._model_value_kzt(asset, amount_minor), source)
         return {"status": "ok", "asset": asset, "amount_minor": amount_minor}
 
     def faucet(self, *, actor: str, asset: str, amount_minor: int) -> dict:
@@ -309,11 +340,14 @@ class CryptoCity:
                                  memo="tenge from the bank account to the exchange")
             res = self.exchange.place_order(uow, actor, instrument, "buy", "market", quote_qty_minor=quote_amount_minor)
             audit.append(uow, actor, "exchange.buy", instrument,
-                         {"quote_amount_minor": quote_amount_minor, "filled_qty_minor": res.filled_qty_minor,
-                          "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor})
+                         {"customer": actor, "quote_amount_minor": quote_amount_minor,
+                          "filled_qty_minor": res.filled_qty_minor, "quote_filled_minor": res.quote_filled_minor,
+                          "fee_minor": res.fee_minor,
+                          "tax": self._tax("acquisition", inst.base, res.filled_qty_minor,
+                                           self._kzt_value(inst.quote, res.quote_filled_minor + res.fee_minor),
+                                           "buy", f"order {res.order_id}")})
             return res
         res = self.ledger.transaction(work)
-        self._acquired(actor, inst.base, res.filled_qty_minor, res.quote_filled_minor + res.fee_minor, "buy")
         return {"status": "ok", "order_id": res.order_id, "filled_qty_minor": res.filled_qty_minor,
                 "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor}
 
@@ -326,14 +360,14 @@ class CryptoCity:
 
         def work(uow):
             res = self.exchange.place_order(uow, actor, instrument, "sell", "market", qty_minor=base_qty_minor)
+            proceeds = self._kzt_value(inst.quote, res.quote_filled_minor - res.fee_minor)
             audit.append(uow, actor, "exchange.sell", instrument,
-                         {"base_qty_minor": base_qty_minor, "filled_qty_minor": res.filled_qty_minor,
-                          "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor})
+                         {"customer": actor, "base_qty_minor": base_qty_minor, "filled_qty_minor": res.filled_qty_minor,
+                          "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor,
+                          "tax": self._tax("disposal", inst.base, res.filled_qty_minor, proceeds, "sell",
+                                           f"order {res.order_id}")})
             return res
         res = self.ledger.transaction(work)
-        proceeds = res.quote_filled_minor - res.fee_minor if inst.quote in ("KZT", "KZTE") else \
-            self._model_value_kzt(inst.quote, res.quote_filled_minor - res.fee_minor)
-        self._disposed(actor, inst.base, res.filled_qty_minor, proceeds, "sell", f"order {res.order_id}")
         return {"status": "ok", "order_id": res.order_id, "filled_qty_minor": res.filled_qty_minor,
                 "proceeds_minor": res.quote_filled_minor - res.fee_minor, "fee_minor": res.fee_minor}
 
@@ -346,10 +380,11 @@ class CryptoCity:
 
         def work(uow):
             op = issuer.mint(uow, actor, None, amount_minor, pay_from_account_id=a.bank_ledger_account_id)
-            audit.append(uow, self.issuer_id, "kzte.mint", actor, {"amount_minor": amount_minor})
+            audit.append(uow, self.issuer_id, "kzte.mint", actor, {
+                "customer": actor, "amount_minor": amount_minor,
+                "tax": self._tax("acquisition", "KZTE", amount_minor, amount_minor, "mint")})
             return op
         self.ledger.transaction(work)
-        self._acquired(actor, "KZTE", amount_minor, amount_minor, "mint")
         return {"status": "ok", "amount_minor": amount_minor}
 
     def redeem(self, *, actor: str, amount_minor: int) -> dict:
@@ -360,9 +395,10 @@ class CryptoCity:
 
         def work(uow):
             issuer.redeem_to_tenge(uow, actor, amount_minor, a.bank_ledger_account_id)
-            audit.append(uow, self.issuer_id, "kzte.redeem", actor, {"amount_minor": amount_minor})
+            audit.append(uow, self.issuer_id, "kzte.redeem", actor, {
+                "customer": actor, "amount_minor": amount_minor,
+                "tax": self._tax("disposal", "KZTE", amount_minor, amount_minor, "redeem")})
         self.ledger.transaction(work)
-        self._disposed(actor, "KZTE", amount_minor, amount_minor, "redeem", "redeem")
         return {"status": "ok", "amount_minor": amount_minor}
 
     # ------------------------------------------------------------------ card
@@ -370,22 +406,19 @@ class CryptoCity:
         """Tap the actor's card at ``merchant``: approved (hold placed, crypto sold just in time if the bank
         account is short) or declined with an ISO response code and a reason; flags are AML observations."""
         a = self._actor(actor)
-        if len(self._refs) >= MAX_REFS:
-            raise CityError("too_many_purchases", f"at most {MAX_REFS} purchases per city")
         merchant_id = self._merchant(merchant)
         res = self.cards.authorize(card_id=a.card_id, amount_minor=amount_minor, merchant_id=merchant_id,
-                                   idempotency_key=f"pay:{ref}")
+                                   idempotency_key=_pay_key(ref))
         status = "approved" if res.approved else "declined"
         if res.authorization_id is not None and not res.replayed:
-            self._refs.setdefault(ref, res.authorization_id)
-            for leg in res.sold:
-                self._disposed(actor, leg["asset"], leg["sold_qty_minor"], leg["proceeds_minor"], "card", ref)
-
+            # The card commits its own unit of work; the audit entry follows in the next one.
             def record(uow):
+                tax = [e for leg in res.sold for e in self._tax("disposal", leg["asset"], leg["sold_qty_minor"],
+                                                                 leg["proceeds_minor"], "card", ref)]
                 audit.append(uow, actor, f"card.{status}", ref,
-                             {"merchant": merchant_id, "amount_minor": amount_minor,
+                             {"customer": actor, "merchant": merchant_id, "amount_minor": amount_minor,
                               "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
-                              "flags": [list(f) for f in res.flags]})
+                              "flags": [list(f) for f in res.flags], "tax": tax})
             self.ledger.transaction(record)
         return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags],
                              res.authorization_id, res.auth_code, res.amount_minor, res.shortfall_minor,
@@ -469,8 +502,21 @@ class CryptoCity:
     def tax_statement(self, actor: str, year: int) -> TaxStatement:
         """Disposals of ``year`` (exchange and card-funded sales) with FIFO basis, gain and PIT."""
         a = self._actor(actor)
-        return tax_statement_of(actor, year, self._acquisitions.get(actor, []), self._disposals.get(actor, []),
-                                a.profile.resident, self.cfg.tax)
+        from .tables import audit_log as log
+        acquisitions, disposals = [], []
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            rows = uow.conn.execute(select(log.c.at, log.c.details).where(log.c.action.in_(TAX_ACTIONS))
+                                    .order_by(log.c.seq).limit(MAX_TAX_ROWS)).all()
+        for at, details in rows:
+            d = json.loads(details)
+            if d.get("customer") != actor:
+                continue
+            for e in d.get("tax", []):
+                if e["kind"] == "acquisition":
+                    acquisitions.append(Acquisition(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"]))
+                else:
+                    disposals.append(Disposal(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"], e["ref"]))
+        return tax_statement_of(actor, year, acquisitions, disposals, a.profile.resident, self.cfg.tax)
 
     def verify(self):
         """Prove the ledger's invariants (and the KZTE peg once the token exists) and the audit chain."""

@@ -91,3 +91,24 @@ def test_city_same_seed_same_prices_other_seed_other_prices(tmp_path):
         return out["bids"], out["asks"]
     assert bids(1, "a") == bids(1, "b")
     assert bids(1, "c") != bids(2, "d")
+
+
+def test_city_reopened_on_the_same_database_knows_its_customers_purchases_tax_and_time(tmp_path):
+    url = f"sqlite:///{tmp_path}/city.db"
+    first = CryptoCity.from_config("crypto-city", db=url, seed=3)
+    first.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={"BTC": BTC // 100})
+    first.advance(timedelta(days=2))
+    assert first.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_500_00, ref="coffee").status == "approved"
+    when = first.now()
+    first.close()
+    again = CryptoCity.from_config("crypto-city", db=url, seed=3)
+    assert again.now() >= when                      # the clock resumes, never goes back
+    again.capture(ref="coffee")                       # the purchase made by the first process
+    assert again.balances("aigerim")["BTC"] < BTC // 100
+    stmt = again.tax_statement("aigerim", 2025)
+    assert [(ln.source, ln.asset) for ln in stmt.lines] == [("card", "BTC")] and stmt.resident
+    with pytest.raises(Exception) as dup:
+        again.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={})
+    assert dup.value.code == "already_onboarded"
+    again.verify()
+    again.close()
