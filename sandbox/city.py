@@ -99,6 +99,8 @@ class CryptoCity:
         self.issuer_id = cfg.stablecoin.issuer
         self.exchange = build_exchange(self.ledger, cfg, seed, self.clock.now())
         self._issuer = None
+        self._custodian = None
+        self.btc_node = None
         from card import CardService
         from .funding import ExchangeFunder
         self.funder = ExchangeFunder(self.exchange, _LazyIssuer(self))
@@ -313,6 +315,41 @@ class CryptoCity:
                                  source)})
         self.ledger.transaction(work)
         return {"status": "ok", "asset": asset, "amount_minor": amount_minor}
+
+    @property
+    def custodian(self):
+        """The exchange's BTC custodian on the embedded regtest node (HD keys from the seed), built on first use."""
+        if self._custodian is None:
+            from wallet.bitcoin.node import RegtestNode
+            from wallet.custodian import Custodian, WalletConfig
+            from wallet.keys import HDKeys, MasterSeed
+            self.btc_node = RegtestNode(self.clock, seed=self.seed)
+            conf = dict(self.cfg.custody.confirmations)
+            self._custodian = Custodian(self.ledger, HDKeys(MasterSeed.for_sandbox(f"city:{self.seed}")),
+                                        btc=self.btc_node, config=WalletConfig(confirmations=conf))
+        return self._custodian
+
+    def onchain_deposit(self, *, actor: str, amount_minor: int) -> dict:
+        """A real BTC deposit: a regtest transaction to the actor's own deposit address, mined to the
+        configured confirmations, then credited exactly once by the custodian's scan."""
+        self._actor(actor)
+        self._check_deposit("BTC", amount_minor)
+        self._require(self.cfg.custody.custodian, "custody")
+        custodian = self.custodian
+        address = custodian.deposit_address(actor, "bitcoin")
+        txid = self.btc_node.faucet(address, amount_minor)
+        confirmations = max(1, self.cfg.custody.confirmations.get("BTC", 1))
+        self.btc_node.mine(confirmations)
+        credited = [d for d in custodian.scan() if d.get("owner") == actor]
+
+        def record(uow):
+            audit.append(uow, self.cfg.custody.custodian, "funds.deposit", actor, {
+                "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "txid": txid, "address": address,
+                "tax": self._tax("acquisition", "BTC", amount_minor, self._model_value_kzt("BTC", amount_minor),
+                                 "deposit", txid)})
+        self.ledger.transaction(record)
+        return {"status": "ok", "txid": txid, "address": address, "confirmations": confirmations,
+                "credited": len(credited)}
 
     def faucet(self, *, actor: str, asset: str, amount_minor: int) -> dict:
         """Test money from the sandbox faucet (same path as a deposit)."""

@@ -147,9 +147,10 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
     who = aigerim.first_name
     btc = rng.randrange(200, 400) * 1_000      # 0.002 .. 0.004 BTC (about 100 000 .. 210 000 KZT), whole lots
     console.rule(f"[bold]{aigerim.full_name} pays for coffee with bitcoin")
-    city.deposit(actor=aigerim.id, asset="BTC", amount_minor=btc)
-    console.print(f"{who} deposits {_money(btc, 'BTC')} into custody at Steppe Custody (AFSA licence AFSA-CU-002). "
-                  "Her tenge bank account is empty.")
+    dep = city.onchain_deposit(actor=aigerim.id, amount_minor=btc)
+    console.print(f"{who} sends {_money(btc, 'BTC')} to her deposit address {dep['address']} at Steppe Custody "
+                  f"(AFSA licence AFSA-CU-002): regtest transaction {dep['txid'][:16]}…, credited after "
+                  f"{dep['confirmations']} confirmations. Her tenge bank account is empty.")
     console.print(_balances_table(city, "after the deposit", [(aigerim.id, aigerim.full_name)]))
 
     coffee = rng.randrange(1_200, 2_800) * 100

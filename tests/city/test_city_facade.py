@@ -112,3 +112,14 @@ def test_city_reopened_on_the_same_database_knows_its_customers_purchases_tax_an
     assert dup.value.code == "already_onboarded"
     again.verify()
     again.close()
+
+
+def test_city_onchain_btc_deposit_is_credited_once_after_confirmations(city):
+    city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={})
+    dep = city.onchain_deposit(actor="aigerim", amount_minor=250_000)
+    assert dep["address"].startswith("bcrt1") and dep["credited"] == 1 and dep["confirmations"] == 2
+    assert city.balances("aigerim")["BTC"] == 250_000
+    assert city.custodian.scan() == []          # scanning again credits nothing
+    assert city.balances("aigerim")["BTC"] == 250_000
+    assert city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_000_00, ref="c").status == "approved"
+    city.verify()
