@@ -462,12 +462,15 @@ class CryptoCity:
                              res.conversion_fee_minor, [dict(leg) for leg in res.sold])
 
     def _clearing(self, verb: str, ref: str, amount_minor: int | None) -> dict:
+        from card import clearing
         auth_id = self._ref(ref)
-        result = getattr(self.cards, verb)(auth_id, amount_minor)
 
-        def record(uow):
-            audit.append(uow, "card-network", f"card.{verb}", ref, {"amount_minor": amount_minor})
-        self.ledger.transaction(record)
+        def work(uow):  # the clearing step and its audit entry commit together
+            out = getattr(clearing, verb)(self.cards, uow, auth_id, amount_minor, key=None)
+            audit.append(uow, "card-network", f"card.{verb}", ref, {"amount_minor": amount_minor,
+                                                                     "authorization_id": auth_id})
+            return out
+        result = self.ledger.transaction(work)
         out = result.to_dict() if hasattr(result, "to_dict") else (result if isinstance(result, dict) else {})
         return {**out, "status": "ok"}
 
@@ -486,14 +489,16 @@ class CryptoCity:
     # ------------------------------------------------------------------ time and licences
     def advance(self, delta: timedelta | str) -> dict:
         """Move the sandbox clock; market makers requote at the new prices and stale holds expire."""
+        from card import clearing
         now = self.clock.advance(delta)
-        expired = self.cards.expire_holds()
 
         def work(uow):
+            expired = clearing.expire_holds(self.cards, uow)
             placed = self.exchange.market_makers.requote(uow, now)
             audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
                                                                               "orders_requoted": placed})
-        self.ledger.transaction(work)
+            return expired
+        expired = self.ledger.transaction(work)
         return {"status": "ok", "now": now.isoformat(), "expired_holds": expired}
 
     def _licence_change(self, verb: str, licence_id: str, reason: str) -> dict:

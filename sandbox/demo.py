@@ -82,6 +82,10 @@ def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> N
     rng = random.Random(seed)
     names = _code_names()
     city = CryptoCity.from_config("crypto-city", db=db_url or _fresh_sqlite(seed), seed=seed)
+    if city._actors:
+        city.close()
+        raise SystemExit("the demo tells its story on an empty database; this one already has customers "
+                         "(omit --db to use a fresh embedded SQLite file)")
     try:
         _story(city, console, rng, names, seed)
     finally:
