@@ -154,6 +154,9 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
         from .city import CryptoCity
     except ModuleNotFoundError:
         raise click.ClickException("the CryptoCity facade has not landed yet; scenarios cannot run") from None
+    if db_url and len(files) > 1:
+        # A city reloads its customers from its database, so scenarios sharing one would collide.
+        raise click.UsageError("--db takes one scenario file at a time; without --db each scenario gets a fresh SQLite file")
     invalid, results = False, []
     for path in files:
         try:
