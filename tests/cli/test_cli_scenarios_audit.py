@@ -1,0 +1,51 @@
+"""End-to-end through the console script: scenario runs and audit tamper detection."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from test_cli_foundation import run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_run_passes_a_shipped_scenario_and_writes_junit(tmp_path):
+    junit = tmp_path / "out.xml"
+    result = run(["run", str(REPO / "scenarios" / "01-coffee-btc-in-zone.yaml"), "--junit", str(junit)], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed, 0 failed" in result.stdout
+    assert "<testsuite" in junit.read_text()
+
+
+def test_a_wrong_expectation_fails_with_expected_actual_and_step(tmp_path):
+    text = (REPO / "scenarios" / "01-coffee-btc-in-zone.yaml").read_text()
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace('response_code: "00"', 'response_code: "51"', 1))
+    assert wrong.read_text() != text
+    result = run(["run", str(wrong)], tmp_path)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "expected 51" in result.stdout and "line" in result.stdout
+
+
+def test_an_invalid_scenario_exits_2_naming_the_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: broken\nconfig: crypto-city\nactors: {}\nsteps:\n  - pay: {actor: a, tip: 5}\n")
+    result = run(["run", str(bad)], tmp_path)
+    assert result.returncode == 2
+    assert "bad.yaml:5" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_audit_verify_detects_one_edited_entry(tmp_path):
+    db = tmp_path / "city.db"
+    from sandbox.city import CryptoCity
+    city = CryptoCity.from_config("crypto-city", db=f"sqlite:///{db}", seed=3)
+    city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={"KZT": 500_000})
+    city.onboard(actor="dana", kyc_tier="basic", resident=True, aifc_investor=False, deposits={})
+    city.verify()
+    assert run(["audit", "verify", "--db", str(db)], tmp_path).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sandbox_audit_log SET actor = 'mallory' WHERE seq = 2")
+    result = run(["audit", "verify", "--db", str(db)], tmp_path)
+    assert result.returncode == 1
+    assert "TAMPERED" in result.stdout and "entry 2" in result.stdout
