@@ -189,6 +189,28 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
     sys.exit(2 if invalid else 1 if failed else 0)
 
 
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.option("--config", "config_name", default="crypto-city", show_default=True, help="Preset name or YAML path.")
+@click.option("--seed", default=7, show_default=True)
+@db_option
+def report(fmt: str, out_path: str | None, config_name: str, seed: int, db_url: str | None) -> None:
+    """The regulator report (volumes, declines by reason, AML flags, KZTE reserves, licences, invariants)."""
+    from pathlib import Path
+
+    from .city import CryptoCity
+    from .reports import render
+
+    city = CryptoCity.from_config(config_name, db=db_url or DEFAULT_DB, seed=seed)
+    text = render(city.regulator_summary(), fmt)
+    if out_path:
+        Path(out_path).write_text(text, encoding="utf-8")
+        click.echo(f"{fmt.upper()} report written to {out_path}")
+    else:
+        click.echo(text, nl=False)
+
+
 @main.group()
 def audit() -> None:
     """The append-only, hash-chained audit log."""

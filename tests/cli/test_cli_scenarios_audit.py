@@ -49,3 +49,23 @@ def test_audit_verify_detects_one_edited_entry(tmp_path):
     result = run(["audit", "verify", "--db", str(db)], tmp_path)
     assert result.returncode == 1
     assert "TAMPERED" in result.stdout and "entry 2" in result.stdout
+
+
+def test_regulator_report_in_json_csv_and_html(tmp_path):
+    import json
+    db = tmp_path / "city.db"
+    from sandbox.city import CryptoCity
+    city = CryptoCity.from_config("crypto-city", db=f"sqlite:///{db}", seed=3)
+    city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={"BTC": 1_000_000})
+    assert city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=150_000, ref="c").status == "approved"
+    city.verify()
+    as_json = run(["report", "--db", str(db), "--seed", "3"], tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    summary = json.loads(as_json.stdout)
+    assert summary["card"]["approved"] == 1 and summary["invariants"]["verified"] is True
+    as_csv = run(["report", "--db", str(db), "--seed", "3", "--format", "csv"], tmp_path)
+    assert "card.approved,1" in as_csv.stdout
+    page = tmp_path / "report.html"
+    as_html = run(["report", "--db", str(db), "--seed", "3", "--format", "html", "--out", str(page)], tmp_path)
+    assert as_html.returncode == 0
+    assert "<h2>Declines by reason</h2>" in page.read_text() and "AFSA-TF-001" in page.read_text()

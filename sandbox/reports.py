@@ -1,0 +1,67 @@
+"""The regulator report in three forms: JSON (machines), CSV (spreadsheets), HTML (a page to hand out).
+
+All three render the same ``CryptoCity.regulator_summary()`` dict, so they never disagree.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from jinja2 import Environment
+
+FORMATS = ("json", "csv", "html")
+
+
+def to_json(summary: dict) -> str:
+    return json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def _rows(prefix: str, value) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Flatten nested dicts/lists into (dotted key, value) rows."""
+    if isinstance(value, dict):
+        return [row for key in sorted(value) for row in _rows(f"{prefix}.{key}" if prefix else str(key), value[key])]
+    if isinstance(value, list):
+        return [row for i, item in enumerate(value) for row in _rows(f"{prefix}[{i}]", item)]
+    return [(prefix, "" if value is None else str(value))]
+
+
+def to_csv(summary: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["key", "value"])
+    writer.writerows(_rows("", summary))
+    return out.getvalue()
+
+
+_HTML = Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Regulator report — {{ s.city }}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.bad{color:#b00}.ok{color:#070}</style></head>
+<body><h1>Regulator report — {{ s.city }}</h1><p>Sandbox time {{ s.at }}</p>
+<h2>Card payments</h2><table>{% for k, v in s.card.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>Declines by reason</h2><table><tr><th>code</th><th>reason</th><th>count</th></tr>
+{% for d in s.declines %}<tr><td>{{ d.response_code }}</td><td>{{ d.reason }}</td><td>{{ d.count }}</td></tr>{% else %}
+<tr><td colspan="3">none</td></tr>{% endfor %}</table>
+<h2>AML flags</h2><table><tr><th>customer</th><th>merchant</th><th>rule</th><th>reason</th></tr>
+{% for f in s.aml_flags.flagged %}<tr><td>{{ f.customer }}</td><td>{{ f.merchant }}</td><td>{{ f.rule }}</td><td>{{ f.reason }}</td></tr>
+{% else %}<tr><td colspan="4">none</td></tr>{% endfor %}</table>
+<h2>Exchange volume</h2><table><tr><th>instrument</th><th>trades</th><th>quantity (minor)</th><th>notional (minor)</th></tr>
+{% for e in s.exchange %}<tr><td>{{ e.symbol }}</td><td>{{ e.trades }}</td><td>{{ e.qty_minor }}</td><td>{{ e.notional_minor }}</td></tr>
+{% else %}<tr><td colspan="4">no trades</td></tr>{% endfor %}</table>
+<h2>KZTE reserves vs supply</h2><table>{% for k, v in s.kzte.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>Licences</h2><table><tr><th>id</th><th>holder</th><th>regulator</th><th>scope</th><th>status</th></tr>
+{% for l in s.licences %}<tr><td>{{ l.id }}</td><td>{{ l.holder }}</td><td>{{ l.regulator }}</td><td>{{ l.scope }}</td>
+<td class="{{ 'ok' if l.status == 'active' else 'bad' }}">{{ l.status }}</td></tr>{% endfor %}</table>
+<h2>Invariants</h2><p class="{{ 'ok' if s.invariants.verified else 'bad' }}">{{ s.invariants.summary }}</p>
+</body></html>
+""")
+
+
+def to_html(summary: dict) -> str:
+    return _HTML.render(s=summary)
+
+
+def render(summary: dict, fmt: str) -> str:
+    assert fmt in FORMATS, f"format must be one of {FORMATS}"
+    return {"json": to_json, "csv": to_csv, "html": to_html}[fmt](summary)
