@@ -58,16 +58,27 @@ def _event(uow, authorization_id: int, kind: str, amount: int, note: str, key: s
                                                   amount_minor=amount, key=key, note=note[:300]))
 
 
+def _uncleared(uow, authorization_id: int, kind: str, amount_minor: int | None, key: str | None, rule: str):
+    """The common preamble of capture and reverse: ``(row, still_held, amount)``, or ``(None, 0, 0)`` for a replay.
+
+    Order of answers: replay of ``key`` first, then the state check, then the amount against what is still held.
+    """
+    row = _auth(uow, authorization_id)
+    if _replayed(uow, key, authorization_id, kind, amount_minor):
+        return None, 0, 0
+    if row.status != APPROVED:
+        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; {rule}")
+    held = row.amount_minor - row.reversed_minor
+    verb = "capture" if kind == CAPTURED else "reverse"
+    return row, held, _amount(amount_minor, held, verb)
+
+
 def capture(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
     """Clear ``amount_minor`` (default: all still held) to the merchant minus MDR; the rest of the hold is released."""
-    row = _auth(uow, authorization_id)
-    if _replayed(uow, key, authorization_id, CAPTURED, amount_minor):
+    row, held, amount = _uncleared(uow, authorization_id, CAPTURED, amount_minor, key,
+                                   "only an approved, uncleared authorization can be captured")
+    if row is None:
         return dict(_auth(uow, authorization_id, lock=False)._mapping)
-    if row.status != APPROVED:
-        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only an approved, "
-                                        "uncleared authorization can be captured")
-    held = row.amount_minor - row.reversed_minor
-    amount = _amount(amount_minor, held, "capture")
     merchant = get_merchant(uow, row.merchant_id)
     mdr = amount * merchant.mdr_bps // 10_000  # rounded down: the merchant never pays more than its rate
     to = [(merchant.settlement_account_id, amount - mdr)]
@@ -86,14 +97,10 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
 
 def reverse(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
     """Release all or part of the hold before clearing. Tenge from crypto already sold stays in the bank."""
-    row = _auth(uow, authorization_id)
-    if _replayed(uow, key, authorization_id, REVERSED, amount_minor):
+    row, held, amount = _uncleared(uow, authorization_id, REVERSED, amount_minor, key,
+                                   "only an uncleared authorization can be reversed (use a refund after clearing)")
+    if row is None:
         return dict(_auth(uow, authorization_id, lock=False)._mapping)
-    if row.status != APPROVED:
-        raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only an uncleared "
-                                        "authorization can be reversed (use a refund after clearing)")
-    held = row.amount_minor - row.reversed_minor
-    amount = _amount(amount_minor, held, "reverse")
     uow.void_hold(row.hold_id, amount_minor=amount)
     reversed_total = row.reversed_minor + amount
     status = REVERSED if reversed_total == row.amount_minor else APPROVED

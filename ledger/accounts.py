@@ -81,7 +81,7 @@ def open_account(uow: UnitOfWork, owner: str, asset: str, purpose: str, *, allow
     if existing is not None:
         if (existing.owner, existing.asset, existing.purpose, existing.allow_negative) != (
                 owner, asset, purpose, allow_negative):
-            raise AccountExists(f"account {code} already exists with different settings", code_=code)
+            raise AccountExists(f"account {code} already exists with different settings", account=code)
         return existing
     _ensure_asset_row(uow, asset)
     result = uow.conn.execute(insert(t.accounts).values(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 
 from . import tables as t
 from .accounts import lock_rows
@@ -178,10 +178,6 @@ def _replay(uow: UnitOfWork, key: str, digest: str) -> TransferResult:
 def compiled_statements(ledger) -> None:  # noqa: ANN001
     """Build the hot-path statements once per Ledger (SQLAlchemy then caches their compiled form)."""
     ledger._fast = FastSql("sqlite" if ledger.db.is_sqlite else "postgresql")
-    ledger._insert_transfer = insert(t.transfers)
-    ledger._insert_entry = insert(t.entries)
-    ledger._apply_delta = (update(t.accounts).where(t.accounts.c.id == bindparam("aid"))
-                           .values(balance_minor=t.accounts.c.balance_minor + bindparam("delta")))
     ledger._find_transfer_by_key = select(t.transfers.c.id, t.transfers.c.request_hash, t.transfers.c.kind,
                                           t.transfers.c.memo, t.transfers.c.created_at).where(
         t.transfers.c.idempotency_key == bindparam("key"))
