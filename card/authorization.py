@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,7 @@ MAX_AMOUNT_MINOR = 10**15  # 10 trillion tenge: anything above is a typo, not a 
 APPROVED, DECLINED, CAPTURED, REVERSED, EXPIRED_AUTH, REFUNDED = (
     "approved", "declined", "captured", "reversed", "expired", "refunded")
 CONVERSION_FEE_OWNER = "card-programme"
+OnDecided = Callable[[Any, "AuthorizationResult"], None]
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,13 @@ def _replay(uow, req: _Request) -> AuthorizationResult | None:
 
 
 def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-              pan: str | None = None) -> AuthorizationResult:
+              pan: str | None = None, on_decided: OnDecided | None = None) -> AuthorizationResult:
     """Approve fully (sale, fee, hold, record: one transaction) or decline changing no balance.
 
     The same key with the same request returns the first result (``replayed=True``) and never sells
-    twice; the same key with a different request declines 94.
+    twice; the same key with a different request declines 94. ``on_decided(uow, result)`` runs inside
+    the transaction that records a new (not replayed) answer, just before its commit, so what the caller
+    writes there (an audit entry) commits or rolls back together with the authorization.
     """
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
@@ -176,6 +179,8 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
                         raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over "
                                        f"the {service.deadline_ms} ms deadline; nothing was sold or held",
                                        getattr(result, "_card", None))
+                    if on_decided is not None:
+                        on_decided(uow, result)
                     uow.commit()
                     return result
                 except _Decline as d:
@@ -192,7 +197,7 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
                 continue
             # Never a traceback at the POS: the unit of work rolled back, answer 96 and keep the cause.
             decline = _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): {error}"[:300])
-        recorded = _record_decline(service, req, decline)
+        recorded = _record_decline(service, req, decline, on_decided)
         if recorded is not None:
             return recorded
     return AuthorizationResult(rc.SYSTEM_ERROR, "the authorization could not be completed; try again")
@@ -203,7 +208,8 @@ def _retryable(error: Exception) -> bool:
     return is_retryable(error)
 
 
-def _record_decline(service, req: _Request, d: _Decline) -> AuthorizationResult | None:
+def _record_decline(service, req: _Request, d: _Decline, on_decided: OnDecided | None = None
+                    ) -> AuthorizationResult | None:
     """Write the declined attempt in its own short transaction (no ledger writes at all)."""
     card = d.card
     try:
@@ -221,8 +227,11 @@ def _record_decline(service, req: _Request, d: _Decline) -> AuthorizationResult 
                 refunded_minor=0, flags=[list(f) for f in d.flags], created_at=uow.now())).inserted_primary_key[0]
             uow.conn.execute(insert(t.auth_events).values(authorization_id=auth_id, at=uow.now(), kind=DECLINED,
                                                           amount_minor=amount, note=f"{d.code} {d.reason}"[:300]))
+            result = AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags)
+            if on_decided is not None:
+                on_decided(uow, result)
             uow.commit()
-            return AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags)
+            return result
     except IntegrityError:
         return None  # raced with the same key; the caller loops and replays
 

@@ -444,19 +444,18 @@ class CryptoCity:
         account is short) or declined with an ISO response code and a reason; flags are AML observations."""
         a = self._actor(actor)
         merchant_id = self._merchant(merchant)
+        def record(uow, res) -> None:
+            # Runs inside the card's own transaction: the purchase and its audit entry commit together.
+            status = "approved" if res.approved else "declined"
+            tax = [e for leg in res.sold for e in self._tax("disposal", leg["asset"], leg["sold_qty_minor"],
+                                                             leg["proceeds_minor"], "card", ref)]
+            audit.append(uow, actor, f"card.{status}", ref,
+                         {"customer": actor, "merchant": merchant_id, "amount_minor": amount_minor,
+                          "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
+                          "flags": [list(f) for f in res.flags], "tax": tax})
         res = self.cards.authorize(card_id=a.card_id, amount_minor=amount_minor, merchant_id=merchant_id,
-                                   idempotency_key=_pay_key(ref))
+                                   idempotency_key=_pay_key(ref), on_decided=record)
         status = "approved" if res.approved else "declined"
-        if res.authorization_id is not None and not res.replayed:
-            # The card commits its own unit of work; the audit entry follows in the next one.
-            def record(uow):
-                tax = [e for leg in res.sold for e in self._tax("disposal", leg["asset"], leg["sold_qty_minor"],
-                                                                 leg["proceeds_minor"], "card", ref)]
-                audit.append(uow, actor, f"card.{status}", ref,
-                             {"customer": actor, "merchant": merchant_id, "amount_minor": amount_minor,
-                              "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
-                              "flags": [list(f) for f in res.flags], "tax": tax})
-            self.ledger.transaction(record)
         return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags],
                              res.authorization_id, res.auth_code, res.amount_minor, res.shortfall_minor,
                              res.conversion_fee_minor, [dict(leg) for leg in res.sold])
