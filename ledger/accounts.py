@@ -102,9 +102,14 @@ def _ensure_asset_row(uow: UnitOfWork, asset: str) -> None:
     uow.after_commit(lambda: uow.ledger._asset_rows_seen.add(asset))
 
 
+def _raw_account(row) -> Account:  # noqa: ANN001
+    return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+
 def find_by_code(uow: UnitOfWork, code: str) -> Account | None:
-    row = uow.conn.execute(select(*_COLUMNS).where(t.accounts.c.code == code)).first()
-    return None if row is None else _row_to_account(row)
+    fast = uow.ledger._fast
+    row = fast.one(uow.raw_cursor(), "account_by_code", {"code": code})
+    return None if row is None else _raw_account(row)
 
 
 def get_by_code(uow: UnitOfWork, code: str) -> Account:
@@ -115,10 +120,11 @@ def get_by_code(uow: UnitOfWork, code: str) -> Account:
 
 
 def get(uow: UnitOfWork, account_id: int) -> Account:
-    row = uow.conn.execute(select(*_COLUMNS).where(t.accounts.c.id == account_id)).first()
+    fast = uow.ledger._fast
+    row = fast.one(uow.raw_cursor(), "account", {"a": account_id})
     if row is None:
         raise AccountNotFound(f"no account with id {account_id}", account=account_id)
-    return _row_to_account(row)
+    return _raw_account(row)
 
 
 def by_owner(uow: UnitOfWork, owner: str) -> list[Account]:
@@ -131,7 +137,8 @@ def lock_rows(uow: UnitOfWork, account_ids: list[int]) -> dict[int, tuple]:
 
     Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``.
     """
+    fast = uow.ledger._fast
     ids = sorted(set(account_ids))
-    stmt = uow.ledger._lock_stmt_pg if not uow.ledger.db.is_sqlite else uow.ledger._lock_stmt
-    rows = uow.conn.execute(stmt, {"ids": ids}).all()
-    return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}
+    if len(ids) == 1:
+        return fast.lock_one(uow.raw_cursor(), ids[0])
+    return fast.lock_many(uow.raw_cursor(), ids)

@@ -1,19 +1,38 @@
-"""The transfer hot path as parametrised SQL on the unit of work's own DBAPI cursor.
+"""The money hot paths as parametrised SQL on the unit of work's own DBAPI cursor.
 
 Measured on SQLite (2 cores): SQLAlchemy Core spends ~100 µs of Python per
-statement, more than the commit itself; a transfer needs five statements, so
-Core made a guarded transfer cost 4.7x a raw INSERT+COMMIT. The same SQL sent on
-the same DBAPI connection (so inside the same transaction) costs ~15 µs. Only
-this path is written this way; everything else uses Core. Statements are written
-once with ``:name`` parameters and converted to psycopg's ``%(name)s`` style.
+statement, more than the commit itself; a guarded transfer needs five statements
+and a card authorization about sixty, so Core made a transfer cost 4.7x a raw
+INSERT+COMMIT and an authorization ~70x. The same SQL sent on the same DBAPI
+connection (so inside the same transaction) costs ~10-15 µs. Only the hot paths
+(transfers, holds, account reads, order settlement, card authorization) are
+written this way; everything else uses Core.
+
+Statements are written once with ``:name`` parameters and converted (and cached)
+to psycopg's ``%(name)s`` style on PostgreSQL. A statement ending in
+``FOR UPDATE`` keeps it on PostgreSQL and drops it on SQLite, where the
+transaction already holds the database's single write lock (BEGIN IMMEDIATE).
+Timestamps are passed and read as BIGINT microseconds (``types.to_micros``).
 """
 from __future__ import annotations
 
 import re
+from typing import Any, Iterable
+
+_PARAM = re.compile(r"(?<!:):(\w+)")
+_FOR_UPDATE = " FOR UPDATE"
+
+ACCOUNT_COLS = "id, code, owner, asset, purpose, allow_negative, balance_minor, held_minor"
+HOLD_COLS = ("id, account_id, asset, amount_minor, remaining_minor, posted_minor, status, created_at, expires_at, "
+             "resolved_at, memo")
 
 _SQL = {
+    "lock1": "SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
+             "WHERE id = :a FOR UPDATE",
     "lock2": "SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
-             "WHERE id IN (:a, :b) ORDER BY id",
+             "WHERE id IN (:a, :b) ORDER BY id FOR UPDATE",
+    "account": f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE id = :a",
+    "account_by_code": f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE code = :code",
     "insert_transfer": "INSERT INTO ledger_transfers (idempotency_key, request_hash, kind, memo, hold_id, created_at) "
                        "VALUES (:key, :hash, :kind, :memo, :hold_id, :at) "
                        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
@@ -21,35 +40,90 @@ _SQL = {
                     "VALUES (:tid, :aid, :asset, :amount, :at)",
     "delete_transfer": "DELETE FROM ledger_transfers WHERE id = :tid",
     "apply_delta": "UPDATE ledger_accounts SET balance_minor = balance_minor + :delta WHERE id = :aid",
+    "add_held": "UPDATE ledger_accounts SET held_minor = held_minor + :delta WHERE id = :aid",
+    "insert_hold": "INSERT INTO ledger_holds (account_id, asset, amount_minor, remaining_minor, posted_minor, status, "
+                   "idempotency_key, request_hash, memo, created_at, expires_at) VALUES (:aid, :asset, :amount, "
+                   ":amount, 0, 'pending', :key, :hash, :memo, :at, :expires) RETURNING id",
+    "hold_event": "INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
+                  "VALUES (:hid, :aid, :kind, :delta, :at)",
+    "hold": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid",
+    "hold_locked": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid FOR UPDATE",
+    "update_hold": "UPDATE ledger_holds SET remaining_minor = :remaining, posted_minor = :posted, status = :status, "
+                   "resolved_at = :resolved WHERE id = :hid",
 }
-_PG = {name: re.sub(r":(\w+)", r"%(\1)s", sql) for name, sql in _SQL.items()}
-_PG["lock2"] += " FOR UPDATE"
 
 
 class FastSql:
-    """Statements of the hot path for one dialect, run on a DBAPI cursor."""
+    """Parametrised SQL for one dialect, run on a unit of work's DBAPI cursor."""
 
     def __init__(self, dialect: str) -> None:
-        self.sql = _SQL if dialect == "sqlite" else _PG
+        self.is_pg = dialect != "sqlite"
+        self._converted: dict[str, str] = {}
+
+    def convert(self, sql: str) -> str:
+        """``sql`` (or the name of a ledger statement) in this dialect's parameter style (cached)."""
+        done = self._converted.get(sql)
+        if done is None:
+            text = _SQL.get(sql, sql)
+            if text.endswith(_FOR_UPDATE) and not self.is_pg:
+                text = text[: -len(_FOR_UPDATE)]
+            if self.is_pg:
+                text = _PARAM.sub(r"%(\1)s", text.replace("%", "%%"))
+            done = self._converted[sql] = text
+        return done
 
     def cursor(self, uow):  # noqa: ANN001
-        return uow.conn.connection.dbapi_connection.cursor()
+        return uow.raw_cursor()
 
-    def lock_two(self, cursor, a: int, b: int) -> dict[int, tuple]:  # noqa: ANN001
-        cursor.execute(self.sql["lock2"], {"a": a, "b": b})
-        return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in cursor.fetchall()}
+    # -- generic ---------------------------------------------------------------------------------
+    def run(self, cursor, sql: str, params: dict | None = None):  # noqa: ANN001
+        cursor.execute(self.convert(sql), params or {})
+        return cursor
 
-    def insert_transfer(self, cursor, params: dict) -> int | None:  # noqa: ANN001
-        """The new transfer's id, or None when the idempotency key is already taken."""
-        cursor.execute(self.sql["insert_transfer"], params)
+    def one(self, cursor, sql: str, params: dict | None = None) -> tuple | None:  # noqa: ANN001
+        cursor.execute(self.convert(sql), params or {})
+        return cursor.fetchone()
+
+    def all(self, cursor, sql: str, params: dict | None = None) -> list[tuple]:  # noqa: ANN001
+        cursor.execute(self.convert(sql), params or {})
+        return cursor.fetchall()
+
+    def many(self, cursor, sql: str, rows: Iterable[dict]) -> None:  # noqa: ANN001
+        cursor.executemany(self.convert(sql), list(rows))
+
+    def insert_id(self, cursor, sql: str, params: dict) -> Any:  # noqa: ANN001
+        """Run an INSERT … RETURNING id and give the id (None if ON CONFLICT skipped the row)."""
+        cursor.execute(self.convert(sql), params)
         row = cursor.fetchone()
         return None if row is None else row[0]
 
+    # -- ledger statements -----------------------------------------------------------------------
+    def lock_one(self, cursor, a: int) -> dict[int, tuple]:  # noqa: ANN001
+        row = self.one(cursor, "lock1", {"a": a})
+        return {} if row is None else {row[0]: (row[1], bool(row[2]), row[3], row[4], row[5])}
+
+    def lock_two(self, cursor, a: int, b: int) -> dict[int, tuple]:  # noqa: ANN001
+        return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in self.all(cursor, "lock2", {"a": a, "b": b})}
+
+    def lock_many(self, cursor, ids: list[int]) -> dict[int, tuple]:  # noqa: ANN001
+        """Read (row-lock on PostgreSQL, in id order so two writers never deadlock) up to 64 accounts."""
+        ids = sorted(set(ids))
+        assert 0 < len(ids) <= 64, "a write touches at most 64 accounts"
+        names = ", ".join(f":i{n}" for n in range(len(ids)))
+        sql = (f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
+               f"WHERE id IN ({names}) ORDER BY id FOR UPDATE")
+        rows = self.all(cursor, sql, {f"i{n}": v for n, v in enumerate(ids)})
+        return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}
+
+    def insert_transfer(self, cursor, params: dict) -> int | None:  # noqa: ANN001
+        """The new transfer's id, or None when the idempotency key is already taken."""
+        return self.insert_id(cursor, "insert_transfer", params)
+
     def insert_entries(self, cursor, rows: list[dict]) -> None:  # noqa: ANN001
-        cursor.executemany(self.sql["insert_entry"], rows)
+        self.many(cursor, "insert_entry", rows)
 
     def apply_deltas(self, cursor, rows: list[dict]) -> None:  # noqa: ANN001
-        cursor.executemany(self.sql["apply_delta"], rows)
+        self.many(cursor, "apply_delta", rows)
 
     def delete_transfer(self, cursor, transfer_id: int) -> None:  # noqa: ANN001
-        cursor.execute(self.sql["delete_transfer"], {"tid": transfer_id})
+        self.run(cursor, "delete_transfer", {"tid": transfer_id})

@@ -6,7 +6,7 @@ ordinary balanced transfer; the rest of the hold is released when the post is fi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
@@ -17,6 +17,7 @@ from .accounts import lock_rows
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
+from .types import from_micros, to_micros
 from .transfers import MAX_MEMO_LENGTH, Posting, TransferResult, check_key, request_hash, transfer
 
 if TYPE_CHECKING:
@@ -81,23 +82,23 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
                 f"a hold needs {format_amount(amount_minor, asset, uow.ledger.assets)}",
                 account=code, available_minor=balance - held, needed_minor=amount_minor)
     now = uow.now()
-    hold_id = uow.conn.execute(insert(t.holds).values(
-        account_id=account_id, asset=asset, amount_minor=amount_minor, remaining_minor=amount_minor,
-        posted_minor=0, status=PENDING, idempotency_key=key, request_hash=digest, memo=memo, created_at=now,
-        expires_at=expires_at)).inserted_primary_key[0]
+    fast, cursor = uow.ledger._fast, uow.raw_cursor()
+    hold_id = fast.insert_id(cursor, "insert_hold", {
+        "aid": account_id, "asset": asset, "amount": amount_minor, "key": key, "hash": digest, "memo": memo,
+        "at": to_micros(now), "expires": None if expires_at is None else to_micros(expires_at)})
     _add_held(uow, account_id, amount_minor)
     _event(uow, hold_id, account_id, "placed", amount_minor)
     return Hold(hold_id, account_id, asset, amount_minor, amount_minor, 0, PENDING, now, expires_at, None, memo)
 
 
 def get(uow: UnitOfWork, hold_id: int, *, lock: bool = False) -> Hold:
-    stmt = select(*_COLS).where(t.holds.c.id == hold_id)
-    if lock and not uow.ledger.db.is_sqlite:
-        stmt = stmt.with_for_update()
-    row = uow.conn.execute(stmt).first()
+    """The hold ``hold_id`` (with ``lock``, row-locked on PostgreSQL). Raises ``HoldNotFound``."""
+    row = uow.ledger._fast.one(uow.raw_cursor(), "hold_locked" if lock else "hold", {"hid": hold_id})
     if row is None:
         raise HoldNotFound(f"no hold with id {hold_id}", hold_id=hold_id)
-    return _row(row)
+    return Hold(row[0], row[1], row[2], row[3], row[4], row[5], row[6], from_micros(row[7]),
+                None if row[8] is None else from_micros(row[8]), None if row[9] is None else from_micros(row[9]),
+                row[10])
 
 
 def _pending(uow: UnitOfWork, hold_id: int) -> Hold:
@@ -142,9 +143,7 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]
     result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id)
     remaining = hold.remaining_minor - release
-    uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
-        remaining_minor=remaining, posted_minor=hold.posted_minor + amount,
-        status=POSTED if remaining == 0 else PENDING, resolved_at=uow.now() if remaining == 0 else None))
+    _update(uow, hold_id, remaining, hold.posted_minor + amount, POSTED if remaining == 0 else PENDING)
     return result
 
 
@@ -175,11 +174,9 @@ def void(uow: UnitOfWork, hold_id: int, *, amount_minor: int | None = None) -> H
     remaining = hold.remaining_minor - amount
     _add_held(uow, hold.account_id, -amount)
     _event(uow, hold_id, hold.account_id, "voided", -amount)
-    now = uow.now()
-    uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
-        remaining_minor=remaining, status=VOIDED if remaining == 0 else PENDING,
-        resolved_at=now if remaining == 0 else None))
-    return get(uow, hold_id)
+    _update(uow, hold_id, remaining, hold.posted_minor, VOIDED if remaining == 0 else PENDING)
+    return replace(hold, remaining_minor=remaining, status=VOIDED if remaining == 0 else PENDING,
+                   resolved_at=uow.now() if remaining == 0 else None)
 
 
 def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH) -> int:
@@ -202,11 +199,18 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
     return len(rows)
 
 
+def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:
+    """Write a hold's new state; it is resolved (now) once nothing remains."""
+    resolved = to_micros(uow.now()) if status != PENDING else None
+    uow.ledger._fast.run(uow.raw_cursor(), "update_hold", {"hid": hold_id, "remaining": remaining_minor,
+                                                           "posted": posted_minor, "status": status,
+                                                           "resolved": resolved})
+
+
 def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_minor: int) -> None:
-    uow.conn.execute(insert(t.hold_events).values(hold_id=hold_id, account_id=account_id, kind=kind,
-                                                  delta_minor=delta_minor, created_at=uow.now()))
+    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", {"hid": hold_id, "aid": account_id, "kind": kind,
+                                                          "delta": delta_minor, "at": to_micros(uow.now())})
 
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
-    uow.conn.execute(update(t.accounts).where(t.accounts.c.id == account_id)
-                     .values(held_minor=t.accounts.c.held_minor + delta))
+    uow.ledger._fast.run(uow.raw_cursor(), "add_held", {"aid": account_id, "delta": delta})

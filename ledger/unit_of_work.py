@@ -36,12 +36,20 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._after_rollback: list[Callable[[], None]] = []
         self._now: datetime | None = None
+        self._cursor = None
 
     # -- transaction control ---------------------------------------------------------------
     @property
     def conn(self):
         """The SQLAlchemy Core connection: packages use it for their own tables."""
         return self._conn
+
+    def raw_cursor(self):
+        """A DBAPI cursor on this unit of work's own connection (same transaction), for the hot paths
+        in ``ledger.fastpath`` style only: parametrised SQL, results fetched before the next statement."""
+        if self._cursor is None:
+            self._cursor = self._conn.connection.dbapi_connection.cursor()
+        return self._cursor
 
     def commit(self) -> None:
         self._tx.commit()
