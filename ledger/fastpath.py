@@ -127,3 +127,28 @@ class FastSql:
 
     def delete_transfer(self, cursor, transfer_id: int) -> None:  # noqa: ANN001
         self.run(cursor, "delete_transfer", {"tid": transfer_id})
+
+
+class BoundSql:
+    """``FastSql`` bound to one unit of work's cursor: what other packages use (``uow.sql``)."""
+
+    __slots__ = ("_fast", "_cursor")
+
+    def __init__(self, fast: FastSql, cursor) -> None:  # noqa: ANN001
+        self._fast, self._cursor = fast, cursor
+
+    def run(self, sql: str, params: dict | None = None) -> int:
+        """Execute; the number of rows changed."""
+        return self._fast.run(self._cursor, sql, params).rowcount
+
+    def one(self, sql: str, params: dict | None = None) -> tuple | None:
+        return self._fast.one(self._cursor, sql, params)
+
+    def all(self, sql: str, params: dict | None = None) -> list[tuple]:
+        return self._fast.all(self._cursor, sql, params)
+
+    def many(self, sql: str, rows: Iterable[dict]) -> None:
+        self._fast.many(self._cursor, sql, rows)
+
+    def insert_id(self, sql: str, params: dict) -> Any:
+        return self._fast.insert_id(self._cursor, sql, params)

@@ -37,6 +37,7 @@ class UnitOfWork:
         self._after_rollback: list[Callable[[], None]] = []
         self._now: datetime | None = None
         self._cursor = None
+        self._bound = None
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -50,6 +51,15 @@ class UnitOfWork:
         if self._cursor is None:
             self._cursor = self._conn.connection.dbapi_connection.cursor()
         return self._cursor
+
+    @property
+    def sql(self):
+        """Parametrised SQL (``:name`` style) on this unit of work's connection, bypassing Core's per-call
+        cost: for hot paths (see ``ledger.fastpath``); timestamps as ``ledger.types.to_micros``."""
+        if self._bound is None:
+            from .fastpath import BoundSql
+            self._bound = BoundSql(self.ledger._fast, self.raw_cursor())
+        return self._bound
 
     def commit(self) -> None:
         self._tx.commit()
