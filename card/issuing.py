@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,10 +97,10 @@ def register_merchant(uow, merchant_id: str, name: str, mcc: str, *, in_zone: bo
 
 
 def get_merchant(uow, merchant_id: str) -> MerchantRecord:
-    row = uow.conn.execute(_MERCHANT_BY_ID, {"merchant_id": str(merchant_id)}).first()
+    row = uow.sql.one(_MERCHANT_BY_ID, {"merchant_id": str(merchant_id)})
     if row is None:
         raise MerchantNotFound(f"no merchant {merchant_id!r} is registered")
-    return MerchantRecord(row.id, row.name, row.mcc, bool(row.in_zone), row.settlement_account_id, row.mdr_bps)
+    return MerchantRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
 
 def issue_card(uow, cardholder_id: str, *, wallet_owner: str | None = None, funding: FundingSettings | None = None,
@@ -128,22 +129,33 @@ _CARD_COLS = (t.cards.c.id, t.cards.c.pan, t.cards.c.expiry_month, t.cards.c.exp
               t.cards.c.wallet_owner, t.cards.c.funding, t.cards.c.controls)
 
 
+def _json(value):  # noqa: ANN001
+    # A JSON column read through the raw cursor: text on SQLite, already decoded by psycopg.
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
 def _card_from_row(row) -> Card:
     return Card(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                FundingSettings.from_dict(row[9]), SpendControls.from_dict(row[10]))
+                FundingSettings.from_dict(_json(row[9])), SpendControls.from_dict(_json(row[10])))
 
 
-_CARD_JOIN = select(*_CARD_COLS).join(t.bank_accounts, t.bank_accounts.c.id == t.cards.c.bank_account_id)
-_CARD_BY_ID = _CARD_JOIN.where(t.cards.c.id == bindparam("card_id"))
-_CARD_BY_PAN = _CARD_JOIN.where(t.cards.c.pan == bindparam("pan"))
-_MERCHANT_BY_ID = select(t.merchants).where(t.merchants.c.id == bindparam("merchant_id"))
+# The authorization hot path reads cards and merchants on the unit of work's cursor (ledger.fastpath).
+_CARD_SELECT = ("SELECT c.id, c.pan, c.expiry_month, c.expiry_year, c.status, c.cardholder_id, c.bank_account_id, "
+                "b.ledger_account_id, c.wallet_owner, c.funding, c.controls FROM card_cards c "
+                "JOIN card_bank_accounts b ON b.id = c.bank_account_id ")
+_CARD_BY_ID = _CARD_SELECT + "WHERE c.id = :card_id"
+_CARD_BY_PAN = _CARD_SELECT + "WHERE c.pan = :pan"
+_MERCHANT_BY_ID = ("SELECT id, name, mcc, in_zone, settlement_account_id, mdr_bps FROM card_merchants "
+                   "WHERE id = :merchant_id")
 
 
 def find_card(uow, *, card_id: int | None = None, pan: str | None = None) -> Card | None:
     if card_id is not None:
-        row = uow.conn.execute(_CARD_BY_ID, {"card_id": card_id}).first()
+        if type(card_id) is not int or not 0 < card_id < 2**63:
+            return None
+        row = uow.sql.one(_CARD_BY_ID, {"card_id": card_id})
     else:
-        row = uow.conn.execute(_CARD_BY_PAN, {"pan": pan}).first()
+        row = uow.sql.one(_CARD_BY_PAN, {"pan": str(pan)})
     return None if row is None else _card_from_row(row)
 
 
