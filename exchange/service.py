@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
-from ledger import Ledger
+from ledger import Ledger, Posting
 from ledger.types import to_micros
 from ledger.errors import InsufficientFunds
 
@@ -88,6 +88,7 @@ class Exchange:
         self._books: dict[str, Book] = {}
         self._accounts: dict[str, int] = {}
         self._mutex = threading.RLock()
+        self._pay_accounts: dict[int, int] = {}  # taker order id -> paying account, while it settles
 
     # ------------------------------------------------------------------ admin
     def set_trading(self, symbol: str, enabled: bool) -> Instrument:
@@ -287,15 +288,21 @@ class Exchange:
             raise InsufficientBalance(
                 f"{owner} has {available} {pay_asset} minor units available; this order needs {hold_amount}",
                 owner=owner, asset=pay_asset, available_minor=available, needed_minor=hold_amount)
-        try:
-            hold = uow.hold(pay_acct, hold_amount, memo=f"{inst.symbol} {side} order")
-        except InsufficientFunds as error:
-            raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
+        hold_id, reserved = None, 0
+        if tif == GTC:
+            # Only an order that may rest needs its funds reserved. An IOC/FOK order settles now, in this
+            # unit of work: its legs are plain transfers from the account, which refuse an overdraft
+            # themselves (and the whole order rolls back) — a hold would add 8 writes and protect nothing.
+            try:
+                hold_id, reserved = uow.hold(pay_acct, hold_amount, memo=f"{inst.symbol} {side} order").id, hold_amount
+            except InsufficientFunds as error:
+                raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
         order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
             symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
-            qty_minor=qty_minor, hold_id=hold.id, hold_left_minor=hold_amount, client_order_id=client_order_id,
+            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client_order_id,
             at=to_micros(uow.now())))
-        taker = Order(order_id, owner, side, limit, qty_minor, 0, hold.id, hold_amount, post_only)
+        taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
+        self._pay_accounts[order_id] = pay_acct
         try:
             res = match(book, taker, limit_price=limit, tif=tif,
                         post_only=post_only, stp=stp, quote_budget=budget)
@@ -303,6 +310,8 @@ class Exchange:
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
             raise
+        finally:
+            self._pay_accounts.pop(order_id, None)
 
     def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget) -> OrderResult:
         conn = uow.conn
@@ -372,6 +381,13 @@ class Exchange:
         if amount <= 0:
             if final:
                 self._release(uow, order)
+            return
+        if order.hold_id is None:  # an IOC/FOK taker pays straight from its account
+            try:
+                uow.transfer([Posting(self._pay_accounts[order.id], -amount)] + [Posting(a, m) for a, m in to],
+                             memo="exchange fill")
+            except InsufficientFunds as error:
+                raise InsufficientBalance(str(error), owner=order.owner) from None
             return
         uow.post_hold(order.hold_id, to, amount_minor=amount, final=final, memo="exchange fill")
         order.hold_left = 0 if final else order.hold_left - amount
