@@ -11,13 +11,24 @@ that also appends to the hash-chained audit log, and raises a typed error (``.co
 changing nothing. Time moves only through ``advance``; prices, people and ids come from the seed.
 The KZTE token (a real Vyper contract on an in-process EVM, ~5 s to start) is deployed lazily, the
 first time a verb needs it.
+
+Several processes (gunicorn workers) over one database are one city: the database holds the
+sandbox clock, licence states and customer profiles (sandbox/city_state.py); each process caches
+them and catches up with one single-row read (``sandbox_city``: time and licence version) at the
+start of every verb. Opening a city on a database that already holds one sets nothing up again:
+set-up runs once, under a lock, and leaves the ``sandbox_city`` row as its marker. The price model
+behind the market makers is path-dependent, so a process replays the city's clock advances (from
+the audit log) rather than jumping to the new time. The KZTE chain of each process mirrors the
+ledger (sandbox/kzte_mirror.py).
 """
 from __future__ import annotations
 
+import copy
 import json
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,15 +38,16 @@ from sqlalchemy import select
 from ledger import Database, Ledger, Posting
 from ledger.errors import LedgerError
 
-from . import audit
+from . import audit, city_state
 from .city_parts import (AssetBook, CityError, build_exchange, fund_market_makers,
                          funding_settings, spend_controls)
-from .clock import SandboxClock
+from .clock import SandboxClock, parse_duration
 from .config import CityConfig, load_config
 from .licensing import LicenceRegistry
 from .rules import CustomerProfile, SandboxRules
 from .rules.history import card_history
-from .tax import Acquisition, Disposal, TaxStatement, statement as tax_statement_of
+from .tax import (Acquisition, Disposal, Residency, TaxError, TaxStatement, residency_from_days,
+                  statement as tax_statement_of)
 
 DEFAULT_DB_DIR = Path(".cryptocity")
 WORLD = "world"
@@ -73,6 +85,12 @@ class _Actor:
     card_id: int
     bank_ledger_account_id: int
     iban: str
+    residency_basis: str = ""
+
+    @classmethod
+    def of(cls, row: city_state.CustomerRow) -> "_Actor":
+        return cls(CustomerProfile(row.actor, row.kyc_tier, row.resident, row.aifc_investor), row.card_id,
+                   row.bank_ledger_account_id, row.iban, row.residency_basis)
 
 
 class _LazyIssuer:
@@ -88,17 +106,23 @@ class _LazyIssuer:
 class CryptoCity:
     def __init__(self, cfg: CityConfig, db_url: str, seed: int) -> None:
         started = time.perf_counter()
-        self.cfg, self.seed = cfg, seed
+        self.cfg = cfg
         self.db = Database(db_url)
-        self.db.migrate()
-        self.clock = SandboxClock(max(cfg.sandbox.start, self._last_audit_time() or cfg.sandbox.start))
+        self._migrate()
+        with self.db.engine.connect() as conn:
+            existing = city_state.head(conn)
+        # A city keeps the seed and start it was set up with: every process must price alike.
+        self.seed = existing.seed if existing else seed
+        created = existing.created_at if existing else cfg.sandbox.start
+        self.clock = SandboxClock(existing.now if existing else cfg.sandbox.start)
         self.ledger = Ledger(self.db, self.clock)
         self.assets = AssetBook(cfg)
         self.licences = LicenceRegistry.from_config(cfg)
         self.exchange_id = self._holder("trading_facility", "aifc-exchange")
         self.issuer_id = cfg.stablecoin.issuer
-        self.exchange = build_exchange(self.ledger, cfg, seed, self.clock.now())
+        self.exchange = build_exchange(self.ledger, cfg, self.seed, created)
         self._issuer = None
+        self._issuer_lock = threading.Lock()
         self._custodian = None
         self.btc_node = None
         from card import CardService
@@ -109,24 +133,129 @@ class CryptoCity:
                                  hold_days=cfg.card.hold_expiry_days)
         self._actors: dict[str, _Actor] = {}
         self._merchant_ids = {m.name.lower(): m.id for m in cfg.merchants}
-
-        def setup(uow):
-            from card import issuing
-            for m in cfg.merchants:
-                issuing.register_merchant(uow, m.id, m.name, m.mcc, in_zone=m.in_zone, mdr_bps=cfg.card.mdr_bps)
-            fund_market_makers(uow, self.exchange, self._world)
-            self.exchange.market_makers.requote(uow, self.clock.now())
-            audit.append(uow, "sandbox", "city.created", cfg.sandbox.name,
-                         {"seed": seed, "merchants": [m.id for m in cfg.merchants],
-                          "licences": sorted(lic.id for h in list(cfg.participants) + list(cfg.merchants)
-                                             for lic in h.licences)})
-        self.ledger.transaction(setup)
+        # What this process has taken from the database: the licence version, the last clock advance
+        # replayed into the price model, and the trading state last applied to the exchange.
+        self._state_lock = threading.RLock()
+        self._licences_version = -1
+        self._replayed_seq: int | None = None
+        self._trading_licensed: bool | None = None
+        self.set_up_here = self.ledger.transaction(self._set_up_once)
         self._load_actors()
+        self._sync()
         self.startup_seconds = time.perf_counter() - started
 
     # ------------------------------------------------------------------ construction
+    def _migrate(self) -> None:
+        """Migrate under a cross-process lock: workers starting together on a fresh PostgreSQL
+        database would otherwise race to create the same tables."""
+        if self.db.is_sqlite:   # SQLite's migration transaction already takes the single write lock
+            self.db.migrate()
+            return
+        from sqlalchemy import text
+        key = "sandbox:migrate"
+        with self.db.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": key})
+            try:
+                self.db.migrate()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": key})
+                conn.commit()
+
+    def _set_up_once(self, uow) -> bool:
+        """Set the city up unless the database already holds one; True if this call did it.
+
+        Under ``sandbox:setup`` (an advisory lock; SQLite's single writer) the ``sandbox_city`` row is
+        the marker: two processes opening a fresh database together end with exactly one set-up, and
+        reopening never funds the market makers or appends ``city.created`` again."""
+        cfg = self.cfg
+        uow.advisory_lock(city_state.SETUP_LOCK)
+        conn = uow.conn
+        did = False
+        if city_state.head(conn) is None:
+            legacy = city_state.legacy_city(conn)
+            if legacy is not None:
+                self._adopt_legacy(uow, *legacy)
+            else:
+                from card import issuing
+                for m in cfg.merchants:
+                    issuing.register_merchant(uow, m.id, m.name, m.mcc, in_zone=m.in_zone, mdr_bps=cfg.card.mdr_bps)
+                fund_market_makers(uow, self.exchange, self._world)
+                self.exchange.market_makers.requote(uow, self.clock.now())
+                audit.append(uow, "sandbox", "city.created", cfg.sandbox.name,
+                             {"seed": self.seed, "merchants": [m.id for m in cfg.merchants],
+                              "licences": sorted(lic.id for h in list(cfg.participants) + list(cfg.merchants)
+                                                 for lic in h.licences)})
+                city_state.create_head(conn, cfg.sandbox.name, self.seed, self.clock.now(), self.clock.now())
+                did = True
+        # Licences the configuration names but the table lacks (a fresh city: all of them).
+        city_state.seed_licences(conn, LicenceRegistry.from_config(cfg).states())
+        return did
+
+    def _adopt_legacy(self, uow, created: datetime, last_change: datetime) -> None:
+        """A database set up before the city's state had tables: write the marker, the customers and
+        the licence states from its audit log (nothing is funded or announced again)."""
+        from card import issuing
+        conn = uow.conn
+        city_state.create_head(conn, self.cfg.sandbox.name, self.seed, created, last_change)
+        registry = LicenceRegistry.from_config(self.cfg)
+        for verb, licence_id, at, reason in city_state.licence_history(conn):
+            if any(lic.id == licence_id for lic in registry.states()):
+                getattr(registry, verb)(licence_id, at, reason)
+        city_state.seed_licences(conn, registry.states())
+        for actor, at, d in city_state.onboarded_in_audit(conn, MAX_ACTORS):
+            bank = issuing.bank_account_of(uow, actor)
+            city_state.insert_customer(conn, city_state.CustomerRow(
+                actor, d["kyc_tier"], bool(d["resident"]), "declared at onboarding", bool(d["aifc_investor"]),
+                None, None, int(d["card_id"]), bank.ledger_account_id, bank.iban, at))
+
+    def _sync(self) -> None:
+        """Catch up with the database before a verb: one single-row read of (time, licence version);
+        more work only when another process advanced the clock or changed a licence."""
+        with self.db.engine.connect() as conn:
+            state = city_state.tick(conn)
+            if state is None:
+                return
+            now, version = state
+            with self._state_lock:
+                if now > self.clock.now() or self._replayed_seq is None:
+                    self._replay_advances(conn)
+                    self.clock.catch_up(now)
+                if version != self._licences_version:
+                    self._install_licences(LicenceRegistry.from_config(self.cfg, city_state.load_licences(conn)),
+                                           version)
+                self._apply_trading()
+
+    def _replay_advances(self, conn) -> None:
+        """Move the price model through every clock advance it has not seen, in order (same seed and
+        same advance times => same prices in every process)."""
+        model = self.exchange.price_model
+        self._replayed_seq = self._replayed_seq or 0
+        for seq, at in city_state.advances_since(conn, self._replayed_seq):
+            model.advance(at)
+            self._replayed_seq = seq
+
+    def _install_licences(self, registry: LicenceRegistry, version: int) -> None:
+        with self._state_lock:
+            if version > self._licences_version:
+                self.licences.replace(registry)
+                self._licences_version = version
+                self._apply_trading()
+
+    def _apply_trading(self) -> None:
+        """Halt the exchange's books while its trading-facility licence is not active, resume them when
+        it is again. Only a change of the licence's verdict touches the books (an operator's own halt of
+        one instrument stays as it is)."""
+        licensed = self.licences.is_licensed(self.exchange_id, "trading_facility", self.clock.now())
+        if licensed == self._trading_licensed:
+            return
+        if self._trading_licensed is not None or not licensed:
+            for inst in self.exchange.instruments:
+                if inst.trading_enabled != licensed:
+                    self.exchange.set_trading(inst.symbol, licensed)
+        self._trading_licensed = licensed
+
     def _last_audit_time(self) -> datetime | None:
-        """When this database's city last changed: a reopened city resumes its clock there (never backwards)."""
+        """When this database's city last changed."""
         from .tables import audit_log as log
         with self.db.engine.connect() as conn:
             seq = conn.execute(select(log.c.seq).order_by(log.c.seq.desc()).limit(1)).scalar()
@@ -155,16 +284,26 @@ class CryptoCity:
 
     @property
     def issuer(self):
-        """The KZTE issuer on an in-process EVM, deployed on first use; ``verify()`` then proves the peg."""
+        """The KZTE issuer on an in-process EVM, deployed on first use and seeded from the ledger's
+        journal of mints and redemptions (a mirror: see sandbox/kzte_mirror.py); ``verify()`` then
+        proves the peg."""
         if self._issuer is None:
-            from web3 import EthereumTesterProvider, Web3
-            from stablecoin import Issuer, deploy, install_check
-            w3 = Web3(EthereumTesterProvider())
-            owner, minter, custodian = w3.eth.accounts[:3]
-            token = deploy(w3, owner, symbol=self.cfg.stablecoin.symbol)
-            token.configure_minter(owner, minter, 10**15)
-            self._issuer = Issuer(token, minter=minter, custodian=custodian, owner=owner)
-            install_check(self.ledger, self._issuer)
+            with self._issuer_lock:
+                if self._issuer is None:
+                    from web3 import EthereumTesterProvider, Web3
+                    from stablecoin import deploy
+                    from stablecoin.issuer import LOCK
+                    from .kzte_mirror import MirroredIssuer
+                    w3 = Web3(EthereumTesterProvider())
+                    owner, minter, custodian = w3.eth.accounts[:3]
+                    token = deploy(w3, owner, symbol=self.cfg.stablecoin.symbol)
+                    token.configure_minter(owner, minter, 10**15)
+                    issuer = MirroredIssuer(token, minter=minter, custodian=custodian, owner=owner)
+                    with self.ledger.unit_of_work(read_only=True) as uow:
+                        uow.advisory_lock(LOCK)
+                        issuer.sync(uow.conn)   # KZTE already in circulation: re-seed this chain
+                    issuer.install_check(self.ledger)
+                    self._issuer = issuer
         return self._issuer
 
     @property
@@ -182,13 +321,23 @@ class CryptoCity:
         return acct.id
 
     def _actor(self, actor: str) -> _Actor:
-        try:
-            return self._actors[actor]
-        except KeyError:
-            raise CityError("unknown_actor", f"{actor!r} has not been onboarded; onboard them first") from None
+        """The customer, from this process's cache or (onboarded by another process) the table."""
+        a = self._actors.get(actor)
+        if a is None and isinstance(actor, str):
+            with self.db.engine.connect() as conn:
+                a = self._remember(city_state.customer(conn, actor))
+        if a is None:
+            raise CityError("unknown_actor", f"{actor!r} has not been onboarded; onboard them first")
+        return a
+
+    def _remember(self, row: city_state.CustomerRow | None) -> _Actor | None:
+        # Profiles never change after onboarding, so a committed row is safe to cache for good.
+        if row is None:
+            return None
+        return self._actors.setdefault(row.actor, _Actor.of(row))
 
     def _profile_of(self, uow, cardholder_id: str) -> CustomerProfile:
-        a = self._actors.get(cardholder_id)
+        a = self._actors.get(cardholder_id) or self._remember(city_state.customer(uow.conn, cardholder_id))
         return a.profile if a else CustomerProfile(cardholder_id, kyc_tier="none")
 
     def _merchant(self, merchant: str) -> str:
@@ -206,18 +355,11 @@ class CryptoCity:
         return int(auth_id)
 
     def _load_actors(self) -> None:
-        """Customers onboarded earlier on this database (another process, a previous run), from the audit log."""
-        from card import issuing
-        from .tables import audit_log as log
-        with self.ledger.unit_of_work(read_only=True) as uow:
-            rows = uow.conn.execute(select(log.c.subject, log.c.details).where(log.c.action == "customer.onboarded")
-                                    .order_by(log.c.seq).limit(MAX_ACTORS)).all()
-            for subject, details in rows:
-                d = json.loads(details)
-                bank = issuing.bank_account_of(uow, subject)
-                self._actors[subject] = _Actor(CustomerProfile(subject, d["kyc_tier"], d["resident"],
-                                                               d["aifc_investor"]), d["card_id"],
-                                               bank.ledger_account_id, bank.iban)
+        """Customers onboarded earlier on this database (a previous run), from the customers table; ones
+        onboarded later by another process are looked up when first named."""
+        with self.db.engine.connect() as conn:
+            for row in city_state.all_customers(conn, MAX_ACTORS):
+                self._remember(row)
 
     def _require(self, participant: str, scope: str) -> None:
         self.licences.require(participant, scope, self.clock.now())
@@ -248,37 +390,71 @@ class CryptoCity:
                  "ref": ref}]
 
     # ------------------------------------------------------------------ customers
-    def onboard(self, *, actor: str, kyc_tier: str = "basic", resident: bool = True, aifc_investor: bool = False,
-                deposits: dict[str, int] | None = None) -> dict:
+    def onboard(self, *, actor: str, kyc_tier: str = "basic", resident: bool | None = None,
+                aifc_investor: bool = False, deposits: dict[str, int] | None = None,
+                days_in_kazakhstan: int | None = None) -> dict:
         """A customer with KYC tier and residency, a tenge bank account (KZ IBAN) and a card; ``deposits``
-        credited (KZT to the bank account, KZTE minted against tenge, other crypto to the exchange wallet)."""
+        credited (KZT to the bank account, KZTE minted against tenge, other crypto to the exchange wallet).
+
+        Residency: from ``days_in_kazakhstan`` (days present in the 12 months before the sandbox's
+        current time) by the tax rule — 183 days, 90 for an ``aifc_investor``; ``resident=`` given
+        explicitly overrides it; with neither the customer is taken as resident."""
+        self._sync()
+        if not isinstance(actor, str) or not 0 < len(actor) <= 120:
+            raise CityError("invalid_actor", f"an actor is a name of 1 to 120 characters, got {actor!r}")
         if actor in self._actors:
             raise CityError("already_onboarded", f"{actor} is already a customer")
         if kyc_tier not in self.cfg.kyc.tiers:
             raise CityError("invalid_kyc_tier", f"KYC tier {kyc_tier!r} is not configured; use one of "
                                                 f"{', '.join(self.cfg.kyc.tiers)}")
-        if len(self._actors) >= MAX_ACTORS:
-            raise CityError("too_many_actors", f"a city holds at most {MAX_ACTORS} customers")
         for asset, amount in (deposits or {}).items():
             self._check_deposit(asset, amount)
+        today = self.clock.now().date()
+        residency = self._residency(resident, days_in_kazakhstan, aifc_investor, today)
         cfg = self.cfg
 
         def work(uow):
             from card import issuing
+            if city_state.customer(uow.conn, actor) is not None:
+                raise CityError("already_onboarded", f"{actor} is already a customer")
+            if city_state.customer_count(uow.conn) >= MAX_ACTORS:
+                raise CityError("too_many_actors", f"a city holds at most {MAX_ACTORS} customers")
             card, _cvv = issuing.issue_card(uow, actor, funding=funding_settings(cfg), controls=spend_controls(cfg),
                                             bin_prefix=cfg.card.test_bin, seed=f"{self.seed}")
             bank = issuing.bank_account_of(uow, actor)
+            row = city_state.CustomerRow(
+                actor, kyc_tier, residency.resident, residency.basis[:300], aifc_investor, days_in_kazakhstan,
+                None if days_in_kazakhstan is None else today - timedelta(days=days_in_kazakhstan),
+                card.id, bank.ledger_account_id, bank.iban, uow.now())
+            city_state.insert_customer(uow.conn, row)
             audit.append(uow, cfg.card.issuer, "customer.onboarded", actor,
-                         {"kyc_tier": kyc_tier, "resident": resident, "aifc_investor": aifc_investor,
+                         {"kyc_tier": kyc_tier, "resident": residency.resident, "aifc_investor": aifc_investor,
+                          "days_in_kazakhstan": days_in_kazakhstan, "residency_basis": residency.basis,
                           "iban": bank.iban, "card_id": card.id})
-            return card, bank
-        card, bank = self.ledger.transaction(work)
-        self._actors[actor] = _Actor(CustomerProfile(actor, kyc_tier, resident, aifc_investor), card.id,
-                                     bank.ledger_account_id, bank.iban)
+            return card, row
+        card, row = self.ledger.transaction(work)
+        self._remember(row)
         for asset, amount in (deposits or {}).items():
             if amount:
                 self.deposit(actor=actor, asset=asset, amount_minor=amount)
-        return {"status": "ok", "actor": actor, "iban": bank.iban, "card_id": card.id, "pan": card.pan}
+        return {"status": "ok", "actor": actor, "iban": row.iban, "card_id": card.id, "pan": card.pan,
+                "resident": residency.resident, "residency_basis": residency.basis}
+
+    def _residency(self, resident: bool | None, days: int | None, aifc_investor: bool, today: date) -> Residency:
+        if resident is not None and not isinstance(resident, bool):
+            raise CityError("invalid_residency", f"resident is true or false, got {resident!r}")
+        derived = None
+        if days is not None:
+            try:
+                derived = residency_from_days(days, today, self.cfg.tax, aifc_investor)
+            except TaxError as error:
+                raise CityError("invalid_days_in_kazakhstan", str(error)) from None
+        if resident is None:
+            return derived or Residency(True, "resident as declared: no presence days were given at onboarding")
+        if derived is None:
+            return Residency(resident, f"{'resident' if resident else 'non-resident'} as declared at onboarding")
+        return Residency(resident, f"{'resident' if resident else 'non-resident'} as declared at onboarding, "
+                                   f"overriding the presence rule ({derived.basis})")
 
     def _check_deposit(self, asset: str, amount_minor: int) -> None:
         if self.cfg.asset(asset) is None:
@@ -291,6 +467,7 @@ class CryptoCity:
     def deposit(self, *, actor: str, asset: str, amount_minor: int, source: str = "deposit") -> dict:
         """Money arriving from outside the city: KZT to the bank account, KZTE minted 1:1 against tenge paid
         into the reserve, other crypto to the customer's custodial exchange account."""
+        self._sync()
         a = self._actor(actor)
         self._check_deposit(asset, amount_minor)
         if amount_minor == 0:
@@ -332,6 +509,7 @@ class CryptoCity:
     def onchain_deposit(self, *, actor: str, amount_minor: int) -> dict:
         """A real BTC deposit: a regtest transaction to the actor's own deposit address, mined to the
         configured confirmations, then credited exactly once by the custodian's scan."""
+        self._sync()
         self._actor(actor)
         self._check_deposit("BTC", amount_minor)
         self._require(self.cfg.custody.custodian, "custody")
@@ -362,6 +540,7 @@ class CryptoCity:
     def buy(self, *, actor: str, instrument: str, quote_amount_minor: int) -> dict:
         """Market buy on the AIFC exchange spending ``quote_amount_minor`` (fee included). Tenge comes from
         the bank account when the exchange account lacks it."""
+        self._sync()
         a = self._actor(actor)
         self._require(self.exchange_id, "trading_facility")
         self._can_trade(actor)
@@ -390,6 +569,7 @@ class CryptoCity:
 
     def sell(self, *, actor: str, instrument: str, base_qty_minor: int) -> dict:
         """Market sell of ``base_qty_minor``; proceeds (net of fee) stay in the customer's exchange account."""
+        self._sync()
         self._actor(actor)
         self._require(self.exchange_id, "trading_facility")
         self._can_trade(actor)
@@ -411,6 +591,7 @@ class CryptoCity:
     # ------------------------------------------------------------------ KZTE
     def mint(self, *, actor: str, amount_minor: int) -> dict:
         """Pay tenge from the bank account into the KZTE reserve and receive the same KZTE."""
+        self._sync()
         a = self._actor(actor)
         self._require(self.issuer_id, "stablecoin_issuer")
         issuer = self.issuer
@@ -426,6 +607,7 @@ class CryptoCity:
 
     def redeem(self, *, actor: str, amount_minor: int) -> dict:
         """Burn KZTE and receive the same tenge on the bank account."""
+        self._sync()
         a = self._actor(actor)
         self._require(self.issuer_id, "stablecoin_issuer")
         issuer = self.issuer
@@ -442,6 +624,7 @@ class CryptoCity:
     def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
         """Tap the actor's card at ``merchant``: approved (hold placed, crypto sold just in time if the bank
         account is short) or declined with an ISO response code and a reason; flags are AML observations."""
+        self._sync()
         a = self._actor(actor)
         merchant_id = self._merchant(merchant)
         def record(uow, res) -> None:
@@ -462,6 +645,7 @@ class CryptoCity:
 
     def _clearing(self, verb: str, ref: str, amount_minor: int | None) -> dict:
         from card import clearing
+        self._sync()
         auth_id = self._ref(ref)
 
         def work(uow):  # the clearing step and its audit entry commit together
@@ -487,30 +671,40 @@ class CryptoCity:
 
     # ------------------------------------------------------------------ time and licences
     def advance(self, delta: timedelta | str) -> dict:
-        """Move the sandbox clock; market makers requote at the new prices and stale holds expire."""
-        from card import clearing
-        now = self.clock.advance(delta)
+        """Move the sandbox clock (for every process on this database); market makers requote at the new
+        prices and stale holds expire."""
+        if isinstance(delta, str):
+            delta = parse_duration(delta)
+        self._sync()
+        return self.ledger.transaction(lambda uow: self.advance_in(uow, delta))
+
+    def _licence_change(self, verb: str, licence_id: str, reason: str, until: datetime | None = None) -> dict:
+        self._sync()
 
         def work(uow):
-            expired = clearing.expire_holds(self.cards, uow)
-            placed = self.exchange.market_makers.requote(uow, now)
-            audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
-                                                                              "orders_requoted": placed})
-            return expired
-        expired = self.ledger.transaction(work)
-        return {"status": "ok", "now": now.isoformat(), "expired_holds": expired}
-
-    def _licence_change(self, verb: str, licence_id: str, reason: str) -> dict:
-        now = self.clock.now()
-        lic = getattr(self.licences, verb)(licence_id, now, reason or "")
-
-        def work(uow):
-            audit.append(uow, lic.regulator, f"licence.{verb}", licence_id,
-                         {"participant": lic.participant, "scope": lic.scope, "reason": reason or ""})
-        self.ledger.transaction(work)
+            # The change is made to the states as the database has them, under the licences' lock, and
+            # committed with its audit entry; every process picks it up by the version number.
+            uow.advisory_lock(city_state.LICENCE_LOCK)
+            now = uow.now()
+            registry = LicenceRegistry.from_config(self.cfg, city_state.load_licences(uow.conn))
+            if verb == "renew":
+                lic = registry.renew(licence_id, until, now)
+            else:
+                lic = getattr(registry, verb)(licence_id, now, reason or "")
+            city_state.save_licence(uow.conn, lic)
+            version = city_state.bump_licences_version(uow.conn)
+            details = {"participant": lic.participant, "scope": lic.scope, "reason": reason or ""}
+            if verb == "renew":
+                details["valid_until"] = lic.valid_until.isoformat()
+            audit.append(uow, lic.regulator, f"licence.{verb}", licence_id, details)
+            uow.after_commit(lambda: self._install_licences(registry, version))
+            return lic, now
+        lic, now = self.ledger.transaction(work)
         return {"status": "ok", "licence": licence_id, "state": lic.status(now)}
 
     def suspend_licence(self, *, licence_id: str, reason: str = "") -> dict:
+        """Suspend a licence from now on, for every process; suspending the exchange's trading-facility
+        licence also halts its books until it is reinstated."""
         return self._licence_change("suspend", licence_id, reason)
 
     def reinstate_licence(self, *, licence_id: str, reason: str = "") -> dict:
@@ -520,6 +714,7 @@ class CryptoCity:
     def balances(self, actor: str) -> dict[str, int]:
         """AVAILABLE minor units per asset: "KZT" is the card's bank account, crypto the custodial accounts,
         "KZT@exchange" tenge left on the exchange."""
+        self._sync()
         a = self._actor(actor)
         out: dict[str, int] = {}
         with self.ledger.unit_of_work(read_only=True) as uow:
@@ -533,6 +728,7 @@ class CryptoCity:
 
     def flags(self, actor: str) -> list[tuple[str, str]]:
         """Every (rule, reason) flag raised on the actor's purchases so far, approved or declined, in order."""
+        self._sync()
         from card.tables import authorizations as t_auth
         self._actor(actor)
         with self.ledger.unit_of_work(read_only=True) as uow:
@@ -542,6 +738,7 @@ class CryptoCity:
 
     def tax_statement(self, actor: str, year: int) -> TaxStatement:
         """Disposals of ``year`` (exchange and card-funded sales) with FIFO basis, gain and PIT."""
+        self._sync()
         a = self._actor(actor)
         from .tables import audit_log as log
         acquisitions, disposals = [], []
@@ -557,10 +754,19 @@ class CryptoCity:
                     acquisitions.append(Acquisition(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"]))
                 else:
                     disposals.append(Disposal(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"], e["ref"]))
-        return tax_statement_of(actor, year, acquisitions, disposals, a.profile.resident, self.cfg.tax)
+        return tax_statement_of(actor, year, acquisitions, disposals, a.profile.resident, self.cfg.tax,
+                                residency_basis=a.residency_basis)
 
     def verify(self):
-        """Prove the ledger's invariants (and the KZTE peg once the token exists) and the audit chain."""
+        """Prove the ledger's invariants, the KZTE peg (whenever KZTE was ever issued on this database:
+        a reopened city's chain is re-seeded from the ledger first) and the audit chain."""
+        self._sync()
+        if not self.issuer_started:
+            from .kzte_mirror import kzte_in_circulation
+            with self.db.engine.connect() as conn:
+                issued = kzte_in_circulation(conn)
+            if issued:
+                self.issuer   # noqa: B018 - starting it installs the peg check
         report = self.ledger.verify()
         with self.ledger.unit_of_work(read_only=True) as uow:
             chain = audit.verify(uow.conn)
@@ -569,6 +775,8 @@ class CryptoCity:
         return report
 
     def now(self) -> datetime:
+        """The sandbox time, as the database has it (another process may have advanced it)."""
+        self._sync()
         return self.clock.now()
 
     def close(self) -> None:
@@ -577,6 +785,7 @@ class CryptoCity:
     # ------------------------------------------------------------------ merchants and accounts
     def register_merchant(self, *, merchant_id: str, name: str, mcc: str, in_zone: bool = True) -> dict:
         """Register a merchant that is not in the configuration (e.g. from the population generator)."""
+        self._sync()
         def work(uow):
             from card import issuing
             rec = issuing.register_merchant(uow, merchant_id, name, mcc, in_zone=in_zone,
@@ -598,6 +807,60 @@ class CryptoCity:
     def regulator_summary(self) -> dict:
         """What the regulators read: card volumes, declines by code and reason, AML flags, exchange
         volume, KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
+        self._sync()
         from .city_report import regulator_summary
         return regulator_summary(self)
 
+    # ------------------------------------------------------------------ shared state (added verbs)
+    def advance_in(self, uow, delta: timedelta | str) -> dict:
+        """``advance`` inside the caller's unit of work (e.g. the web layer's idempotent write): the
+        clock row, expired holds, the market makers' new quotes and the audit entry commit together.
+        Nothing moves in memory unless that unit of work commits."""
+        from card import clearing
+        if isinstance(delta, str):
+            delta = parse_duration(delta)
+        if not isinstance(delta, timedelta) or delta < timedelta(0):
+            raise CityError("invalid_duration", f"the sandbox clock only moves forward; got {delta!r}")
+        # One advancer at a time across processes; the row read after the lock is the latest time.
+        uow.advisory_lock(city_state.CLOCK_LOCK)
+        head = city_state.head(uow.conn, for_update=True)
+        model = self.exchange.price_model
+        with self._state_lock:
+            if head.now > self.clock.now() or self._replayed_seq is None:
+                self._replay_advances(uow.conn)   # another process advanced since our last look
+                self.clock.catch_up(head.now)
+            saved_model, saved_seq = copy.deepcopy(model.__dict__), self._replayed_seq
+        now = max(head.now, self.clock.now()) + delta
+
+        def undo() -> None:   # rolled back: the price model must not keep a draw the city never made
+            with self._state_lock:
+                model.__dict__.update(saved_model)
+                self._replayed_seq = saved_seq
+
+        uow.after_rollback(undo)
+        with self.clock.pending(now):
+            # Every row this advance writes carries the new time. A caller's unit of work may already
+            # have read its (old) time — the web layer's idempotency claim does — so re-pin it;
+            # ledger.UnitOfWork caches its instant in ``_now`` (see UnitOfWork.now).
+            uow._now = now
+            expired = clearing.expire_holds(self.cards, uow)
+            placed = self.exchange.market_makers.requote(uow, now)
+            seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
+                                                                                    "orders_requoted": placed})
+            city_state.set_now(uow.conn, now)
+
+        def publish() -> None:
+            with self._state_lock:
+                self.clock.catch_up(now)
+                self._replayed_seq = max(self._replayed_seq or 0, seq)
+                self._apply_trading()   # a licence may have expired at the new time
+        uow.after_commit(publish)
+        return {"status": "ok", "now": now.isoformat(), "expired_holds": expired}
+
+    def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "") -> dict:
+        """Extend a renewable licence to ``valid_until`` (for every process); refused with
+        ``licensing_error`` if it is not renewable or the date does not extend it."""
+        from .clock import utc
+        if not isinstance(valid_until, datetime):
+            raise CityError("invalid_date", f"valid_until is a date and time, got {valid_until!r}")
+        return self._licence_change("renew", licence_id, reason, until=utc(valid_until))

@@ -1,6 +1,7 @@
 """Regulators, participants and licences on the sandbox clock.
 
-Pure: a ``LicenceRegistry`` holds the state; the facade persists it if it needs to.
+Pure: a ``LicenceRegistry`` holds the state; the facade persists it (table ``sandbox_licences``)
+and replaces a registry's states in place when another process changed them.
 ``require(participant, scope, at)`` is called before every regulated action.
 """
 from __future__ import annotations
@@ -72,13 +73,23 @@ class LicenceRegistry:
         self._regulator_by_kind = regulator_by_kind or {}
 
     @classmethod
-    def from_config(cls, cfg: CityConfig) -> "LicenceRegistry":
-        states = []
-        for holder in list(cfg.participants) + list(cfg.merchants):
-            for lic in holder.licences:
-                states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
-                                           lic.valid_until, lic.renewable))
+    def from_config(cls, cfg: CityConfig, states: list[LicenceState] | None = None) -> "LicenceRegistry":
+        """The configuration's licences (or ``states``, e.g. read back from the database) with the
+        configuration's regulator names."""
+        if states is None:
+            states = []
+            for holder in list(cfg.participants) + list(cfg.merchants):
+                for lic in holder.licences:
+                    states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
+                                               lic.valid_until, lic.renewable))
         return cls(states, {r.id: r.name for r in cfg.regulators}, {r.kind: r.id for r in cfg.regulators})
+
+    def states(self) -> list[LicenceState]:
+        return list(self._by_id.values())
+
+    def replace(self, other: "LicenceRegistry") -> None:
+        """Take ``other``'s licence states (the rules engine keeps a reference to this registry)."""
+        self._by_id = dict(other._by_id)
 
     def licences_of(self, participant: str) -> list[LicenceState]:
         return [lic for lic in self._by_id.values() if lic.participant == participant]

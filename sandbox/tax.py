@@ -73,9 +73,11 @@ class TaxStatement:
     net_gain_kzt_minor: int = 0
     pit_kzt_minor: int = 0
     vat: str = "exempt (sales of digital assets)"
+    residency_basis: str = ""    # which rule made the person resident or not, in words
 
     def to_dict(self) -> dict:
         return {"customer_id": self.customer_id, "year": self.year, "resident": self.resident,
+                "residency_basis": self.residency_basis,
                 "pit_rate_pct": str(self.pit_rate_pct), "vat": self.vat,
                 "total_proceeds_kzt_minor": self.total_proceeds_kzt_minor,
                 "total_cost_kzt_minor": self.total_cost_kzt_minor,
@@ -127,7 +129,7 @@ def _pct_of(amount_minor: int, pct: Decimal) -> int:
 
 
 def statement(customer_id: str, year: int, acquisitions: Iterable[Acquisition], disposals: Iterable[Disposal],
-              resident: bool, cfg: TaxCfg) -> TaxStatement:
+              resident: bool, cfg: TaxCfg, residency_basis: str = "") -> TaxStatement:
     """The customer's statement for calendar ``year`` (UTC): every disposal, FIFO basis, gain, PIT, VAT."""
     lines = [ln for ln in fifo_disposals(acquisitions, disposals) if ln.at.year == year]
     rate = cfg.pit_resident_pct if resident else cfg.pit_non_resident_pct
@@ -138,7 +140,7 @@ def statement(customer_id: str, year: int, acquisitions: Iterable[Acquisition], 
     if not cfg.vat_digital_assets_exempt:
         lines = [DisposalLine(**{**ln.__dict__, "vat": f"{cfg.vat_pct}%"}) for ln in lines]
     return TaxStatement(customer_id, year, resident, rate, lines, proceeds, cost, net,
-                        _pct_of(max(net, 0), rate), vat)
+                        _pct_of(max(net, 0), rate), vat, residency_basis)
 
 
 def is_resident(days_present: Iterable[date], cfg: TaxCfg, aifc_investor: bool = False) -> bool:
@@ -159,8 +161,37 @@ def is_resident(days_present: Iterable[date], cfg: TaxCfg, aifc_investor: bool =
     return False
 
 
-def _add_year(day: date) -> date:
+@dataclass(frozen=True)
+class Residency:
+    resident: bool
+    basis: str                   # the rule that decided, in words a workshop participant understands
+
+
+def residency_from_days(days_in_kazakhstan: int, as_of: date, cfg: TaxCfg, aifc_investor: bool = False) -> Residency:
+    """Residency of someone present on ``days_in_kazakhstan`` days of the 12 months before ``as_of``.
+
+    The days are taken as the ones just before ``as_of`` (the person arrived ``days`` days ago and
+    stayed), then judged by ``is_resident``: at least ``residency_days`` (183) in 12 consecutive
+    months, ``residency_days_aifc_investor`` (90) for people investing through the AIFC.
+    Raises TaxError (changing nothing) for a count that is not a whole number of days in that year.
+    """
+    window_days = (as_of - _add_year(as_of, -1)).days
+    if isinstance(days_in_kazakhstan, bool) or not isinstance(days_in_kazakhstan, int) \
+            or not 0 <= days_in_kazakhstan <= window_days:
+        raise TaxError(f"days_in_kazakhstan counts days present in the 12 months before {as_of.isoformat()}: "
+                       f"a whole number from 0 to {window_days}, got {days_in_kazakhstan!r}")
+    present = [as_of - timedelta(days=n) for n in range(1, days_in_kazakhstan + 1)]
+    resident = is_resident(present, cfg, aifc_investor)
+    needed = cfg.residency_days_aifc_investor if aifc_investor else cfg.residency_days
+    rule = (f"the AIFC-investor rule ({needed} days in 12 consecutive months)" if aifc_investor
+            else f"the {needed}-day rule ({needed} days in 12 consecutive months)")
+    verdict = "resident" if resident else "non-resident"
+    return Residency(resident, f"{verdict} by {rule}: present {days_in_kazakhstan} days in the 12 months "
+                               f"before {as_of.isoformat()}")
+
+
+def _add_year(day: date, years: int = 1) -> date:
     try:
-        return day.replace(year=day.year + 1)
+        return day.replace(year=day.year + years)
     except ValueError:  # 29 February
-        return day + timedelta(days=365)
+        return day + timedelta(days=365 * years)

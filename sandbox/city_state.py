@@ -1,0 +1,164 @@
+"""The city's shared state in the database: the set-up marker and clock row, licence states and
+customer profiles (tables in sandbox/tables.py, migration sandbox_0002).
+
+Any process may serve any request, so nothing the facade decides from lives only in one process's
+memory: these functions read and write the rows inside the caller's connection (a unit of work's,
+so a change commits or rolls back with the audit entry that records it).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from .licensing import LicenceState
+from .tables import audit_log, city_state, customers, licences
+
+HEAD_ID = 1
+SETUP_LOCK = "sandbox:setup"
+CLOCK_LOCK = "sandbox:clock"
+LICENCE_LOCK = "sandbox:licences"
+MAX_LICENCES = 10_000
+MAX_REPLAY = 1_000_000
+
+
+@dataclass(frozen=True)
+class Head:
+    """The city row: created once, then its clock and licence version move."""
+    name: str
+    seed: int
+    created_at: datetime
+    now: datetime
+    licences_version: int
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    actor: str
+    kyc_tier: str
+    resident: bool
+    residency_basis: str
+    aifc_investor: bool
+    days_in_kazakhstan: int | None
+    arrived_on: date | None
+    card_id: int
+    bank_ledger_account_id: int
+    iban: str
+    created_at: datetime
+
+
+_HEAD = select(city_state.c.name, city_state.c.seed, city_state.c.created_at, city_state.c.now,
+               city_state.c.licences_version).where(city_state.c.id == HEAD_ID)
+_TICK = select(city_state.c.now, city_state.c.licences_version).where(city_state.c.id == HEAD_ID)
+
+
+def head(conn, *, for_update: bool = False) -> Head | None:
+    """The city row, or None on a database where no city was set up yet."""
+    row = conn.execute(_HEAD.with_for_update() if for_update else _HEAD).first()
+    return None if row is None else Head(row[0], int(row[1]), row[2], row[3], int(row[4]))
+
+
+def tick(conn) -> tuple[datetime, int] | None:
+    """(sandbox now, licences version): the one cheap read a process makes before each verb."""
+    row = conn.execute(_TICK).first()
+    return None if row is None else (row[0], int(row[1]))
+
+
+def create_head(conn, name: str, seed: int, created_at: datetime, now: datetime) -> None:
+    conn.execute(city_state.insert().values(id=HEAD_ID, name=name[:200], seed=seed, created_at=created_at,
+                                            now=now, licences_version=0))
+
+
+def set_now(conn, now: datetime) -> None:
+    conn.execute(city_state.update().where(city_state.c.id == HEAD_ID).values(now=now))
+
+
+def bump_licences_version(conn) -> int:
+    conn.execute(city_state.update().where(city_state.c.id == HEAD_ID)
+                 .values(licences_version=city_state.c.licences_version + 1))
+    return int(conn.execute(select(city_state.c.licences_version).where(city_state.c.id == HEAD_ID)).scalar_one())
+
+
+def legacy_city(conn) -> tuple[datetime, datetime] | None:
+    """(created, last change) of a city set up before this table existed (its ``city.created`` entry)."""
+    created = conn.execute(select(audit_log.c.at).where(audit_log.c.action == "city.created")
+                           .order_by(audit_log.c.seq).limit(1)).scalar()
+    if created is None:
+        return None
+    last = conn.execute(select(func.max(audit_log.c.at))).scalar()
+    return created, max(created, last)
+
+
+# ------------------------------------------------------------------ clock history
+def advances_since(conn, after_seq: int) -> list[tuple[int, datetime]]:
+    """(audit seq, new time) of every ``clock.advanced`` after ``after_seq``, in order: the price model
+    is path-dependent, so a process replays exactly the advances the city made."""
+    rows = conn.execute(select(audit_log.c.seq, audit_log.c.at)
+                        .where(audit_log.c.action == "clock.advanced", audit_log.c.seq > after_seq)
+                        .order_by(audit_log.c.seq).limit(MAX_REPLAY)).all()
+    return [(int(seq), at) for seq, at in rows]
+
+
+# ------------------------------------------------------------------ licences
+def _licence_row(lic: LicenceState) -> dict:
+    return {"participant": lic.participant, "regulator": lic.regulator, "scope": lic.scope,
+            "valid_from": lic.valid_from, "valid_until": lic.valid_until, "renewable": lic.renewable,
+            "suspended_at": lic.suspended_at,
+            "suspension_reason": (lic.suspension_reason or None) and lic.suspension_reason[:300]}
+
+
+def seed_licences(conn, states: list[LicenceState]) -> int:
+    """Insert the configured licences the table does not hold yet (existing rows keep their state)."""
+    known = set(conn.execute(select(licences.c.id)).scalars())
+    missing = [lic for lic in states if lic.id not in known]
+    for lic in missing:
+        conn.execute(licences.insert().values(id=lic.id, **_licence_row(lic)))
+    return len(missing)
+
+
+def load_licences(conn) -> list[LicenceState]:
+    rows = conn.execute(select(licences).order_by(licences.c.id).limit(MAX_LICENCES)).all()
+    return [LicenceState(r.id, r.participant, r.regulator, r.scope, r.valid_from, r.valid_until, bool(r.renewable),
+                         r.suspended_at, r.suspension_reason) for r in rows]
+
+
+def save_licence(conn, lic: LicenceState) -> None:
+    conn.execute(licences.update().where(licences.c.id == lic.id).values(**_licence_row(lic)))
+
+
+def licence_history(conn) -> list[tuple[str, str, datetime, str]]:
+    """(verb, licence id, at, reason) of the licence changes in the audit log, oldest first."""
+    rows = conn.execute(select(audit_log.c.action, audit_log.c.subject, audit_log.c.at, audit_log.c.details)
+                        .where(audit_log.c.action.in_(("licence.suspend", "licence.reinstate")))
+                        .order_by(audit_log.c.seq).limit(MAX_REPLAY)).all()
+    return [(action.split(".", 1)[1], subject, at, json.loads(details).get("reason", ""))
+            for action, subject, at, details in rows]
+
+
+# ------------------------------------------------------------------ customers
+def insert_customer(conn, row: CustomerRow) -> None:
+    conn.execute(customers.insert().values(**row.__dict__))
+
+
+def customer(conn, actor: str) -> CustomerRow | None:
+    r = conn.execute(select(customers).where(customers.c.actor == actor)).first()
+    return None if r is None else CustomerRow(**r._mapping)
+
+
+def all_customers(conn, limit: int) -> list[CustomerRow]:
+    return [CustomerRow(**r._mapping)
+            for r in conn.execute(select(customers).order_by(customers.c.created_at, customers.c.actor).limit(limit))]
+
+
+def customer_count(conn) -> int:
+    return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
+
+
+def onboarded_in_audit(conn, limit: int) -> list[tuple[str, datetime, dict]]:
+    """(actor, at, details) of ``customer.onboarded`` entries: a city set up before the customers table."""
+    rows = conn.execute(select(audit_log.c.subject, audit_log.c.at, audit_log.c.details)
+                        .where(audit_log.c.action == "customer.onboarded").order_by(audit_log.c.seq)
+                        .limit(limit)).all()
+    return [(subject, at, json.loads(details)) for subject, at, details in rows]
