@@ -148,9 +148,19 @@ class CryptoCity:
     def _migrate(self) -> None:
         """Migrate under a cross-process lock: workers starting together on a fresh PostgreSQL
         database would otherwise race to create the same tables."""
-        if self.db.is_sqlite:   # SQLite's migration transaction already takes the single write lock
-            self.db.migrate()
-            return
+        if self.db.is_sqlite:
+            # The migration's transaction takes SQLite's single write lock, but a brand-new file's first
+            # connection switches it to WAL before its busy timeout applies (ledger/db.py), so a second
+            # process opening it at that instant sees "database is locked": retry, briefly.
+            from ledger.db import backoff, is_retryable
+            for attempt in range(8):
+                try:
+                    self.db.migrate()
+                    return
+                except Exception as error:  # noqa: BLE001 - filtered just below
+                    if attempt == 7 or not is_retryable(error):
+                        raise
+                    backoff(attempt)
         from sqlalchemy import text
         key = "sandbox:migrate"
         with self.db.engine.connect() as conn:
@@ -687,10 +697,14 @@ class CryptoCity:
             uow.advisory_lock(city_state.LICENCE_LOCK)
             now = uow.now()
             registry = LicenceRegistry.from_config(self.cfg, city_state.load_licences(uow.conn))
+            before = registry.get(licence_id)
+            before = (before.suspended_at, before.valid_until)
             if verb == "renew":
                 lic = registry.renew(licence_id, until, now)
             else:
                 lic = getattr(registry, verb)(licence_id, now, reason or "")
+            if (lic.suspended_at, lic.valid_until) == before:
+                return lic, now   # suspending a suspended licence (or reinstating an active one) changes nothing
             city_state.save_licence(uow.conn, lic)
             version = city_state.bump_licences_version(uow.conn)
             details = {"participant": lic.participant, "scope": lic.scope, "reason": reason or ""}

@@ -44,8 +44,9 @@ class M(BaseModel):
 
 class Actor(M):
     kyc: Literal["none", "basic", "full"] = "full"
-    resident: bool = True
+    resident: bool | None = None             # explicit; else from days_in_kazakhstan; else resident
     aifc_investor: bool = False
+    days_in_kazakhstan: int | None = Field(default=None, ge=0, le=366)   # presence in the 12 months before now
     deposits: list[Amount] = Field(default_factory=list, max_length=20)
 
 
@@ -62,8 +63,9 @@ class ScenarioHeader(M):
 class OnboardArgs(M):
     actor: Name
     kyc: Literal["none", "basic", "full"] = "full"
-    resident: bool = True
+    resident: bool | None = None
     aifc_investor: bool = False
+    days_in_kazakhstan: int | None = Field(default=None, ge=0, le=366)
     deposits: list[Amount] = Field(default_factory=list, max_length=20)
 
 
@@ -128,6 +130,7 @@ class BalanceExpect(M):
 class TaxExpect(M):
     year: int = 2025
     resident: bool | None = None
+    residency_contains: str | None = None    # words of the rule that decided residency
     disposals: int | None = None
     pit: Amount | None = None
     net_gain: Amount | None = None

@@ -2,7 +2,7 @@
 
 The runner calls these facade methods (keyword arguments, amounts in minor units):
 
-    onboard(actor, kyc_tier, resident, aifc_investor, deposits: dict[asset, int])
+    onboard(actor, kyc_tier, resident, aifc_investor, deposits: dict[asset, int][, days_in_kazakhstan])
     faucet(actor, asset, amount_minor)         deposit(actor, asset, amount_minor)
     buy(actor, instrument, quote_amount_minor) sell(actor, instrument, base_qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
@@ -84,12 +84,18 @@ def _amt(m: Money | None) -> str:
     return "-" if m is None else format_amount(m.amount_minor, m.asset)
 
 
+def _presence(days: int | None) -> dict:
+    # Only passed when given, so facades without presence days (test doubles) keep working.
+    return {} if days is None else {"days_in_kazakhstan": days}
+
+
 def _call(facade: Any, step: Step) -> Any:
     a = step.args
     v = step.verb
     if v == "onboard":
         return facade.onboard(actor=a.actor, kyc_tier=a.kyc, resident=a.resident, aifc_investor=a.aifc_investor,
-                              deposits={m.asset: m.amount_minor for m in a.deposits})
+                              deposits={m.asset: m.amount_minor for m in a.deposits},
+                              **_presence(a.days_in_kazakhstan))
     if v in ("faucet", "deposit"):
         return getattr(facade, v)(actor=a.actor, asset=a.amount.asset, amount_minor=a.amount.amount_minor)
     if v == "buy":
@@ -122,7 +128,8 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
         facade = factory(scenario.config, scenario.seed)
         for name, actor in scenario.actors.items():
             facade.onboard(actor=name, kyc_tier=actor.kyc, resident=actor.resident, aifc_investor=actor.aifc_investor,
-                           deposits={m.asset: m.amount_minor for m in actor.deposits})
+                           deposits={m.asset: m.amount_minor for m in actor.deposits},
+                           **_presence(actor.days_in_kazakhstan))
     except Exception as error:  # noqa: BLE001 - reported as a failed expectation, never a traceback
         add(ExpectationResult("set up the city and onboard the actors", "ok", _error_text(error), "setup", False))
         result.seconds = timer() - started
@@ -225,6 +232,10 @@ def match_block(facade: Any, step: Step) -> list[ExpectationResult]:
         if t.resident is not None:
             out.append(ExpectationResult(f"{actor} tax resident", t.resident, data["resident"], label,
                                          data["resident"] == t.resident))
+        if t.residency_contains is not None:
+            basis = data.get("residency_basis", "")
+            out.append(ExpectationResult(f"{actor} residency basis", f"contains {t.residency_contains!r}", basis,
+                                         label, t.residency_contains in basis))
         if t.disposals is not None:
             n = len(data["disposals"])
             out.append(ExpectationResult(f"{actor} disposals", t.disposals, n, label, n == t.disposals))

@@ -2,7 +2,9 @@
 
 SQLite has a single writer and a file lock; several gunicorn workers on it would only queue
 behind each other, so ``--workers`` above 1 requires PostgreSQL. Every worker builds its own
-app (engines are never shared across ``fork``); the database is the only shared state.
+app and its own CryptoCity after the fork (engines are never shared across ``fork``); the database
+is the only shared state: the city is set up once, whichever worker gets there first, and the
+clock, licences and customers every worker sees are the database's.
 """
 from __future__ import annotations
 
@@ -14,8 +16,7 @@ from typing import Any, Callable
 
 import click
 
-from ledger import Database, Ledger, ManualClock
-
+DEFAULT_CONFIG = "crypto-city"
 DEFAULT_DB_URL = f"sqlite:///{Path('.cryptocity') / 'cryptocity.db'}"
 MAX_WORKERS = 64
 
@@ -58,21 +59,19 @@ def load_city_config(preset_or_path: str | None):
         raise click.UsageError(f"--config {preset_or_path}: {error}") from None
 
 
-def build_services(db_url: str, city_config: Any = None) -> Ledger:
-    """What the app runs on: today a migrated ledger with a manual clock.
-
-    The CryptoCity facade (sandbox/city.py) replaces this with the whole city built from
-    ``city_config``; ``create_app`` accepts either.
-    """
-    db = Database(db_url)
-    db.migrate()
-    return Ledger(db, ManualClock())
+def build_services(db_url: str, city_config: Any = None, seed: int | None = None):
+    """What the app runs on: the whole CryptoCity from ``city_config`` (a CityConfig; default the
+    ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
+    (nothing is set up or funded again); ``seed`` only matters for a new city."""
+    from sandbox.city import CryptoCity
+    cfg = city_config if city_config is not None else load_city_config(DEFAULT_CONFIG)
+    return CryptoCity.from_config(cfg, db=db_url, seed=seed)
 
 
-def app_factory(db_url: str, app_config: dict, city_config: Any = None) -> Callable[[], Any]:
+def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None) -> Callable[[], Any]:
     def make():
         from .app import create_app
-        return create_app(build_services(db_url, city_config), app_config)
+        return create_app(build_services(db_url, city_config, seed), app_config)
     return make
 
 
@@ -116,9 +115,10 @@ def check_workers(db_url: str, workers: int) -> None:
 
 @click.command("serve")
 @click.option("--config", "config_name", default=None, metavar="PRESET_OR_PATH",
-              help="Sandbox preset name (e.g. crypto-city) or a YAML file.")
+              help=f"Sandbox preset name or a YAML file (default: {DEFAULT_CONFIG}).")
 @click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
               help=f"Database URL (default: {DEFAULT_DB_URL}).")
+@click.option("--seed", default=None, type=int, help="Seed for a new city (default: the configuration's).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=int,
@@ -126,8 +126,8 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--open/--closed", "open_dashboard", default=None,
               help="--open: the dashboard acts as operator without a key (default on a loopback host); "
                    "--closed: it asks for an API key.")
-def serve_command(config_name: str | None, db_url: str | None, host: str, port: int, workers: int,
-                  open_dashboard: bool | None) -> None:
+def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
+                  workers: int, open_dashboard: bool | None) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
     check_workers(db_url, workers)
@@ -136,10 +136,10 @@ def serve_command(config_name: str | None, db_url: str | None, host: str, port: 
     if open_dashboard and not is_loopback(host):
         click.secho(f"warning: --open on {host}: anyone who reaches this port is the operator", fg="yellow",
                     err=True)
-    city_config = load_city_config(config_name)
+    city_config = load_city_config(config_name or DEFAULT_CONFIG)
     app_config = {"OPEN_DASHBOARD": open_dashboard,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
-    factory = app_factory(db_url, app_config, city_config)
+    factory = app_factory(db_url, app_config, city_config, seed)
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "

@@ -1,4 +1,4 @@
-"""What the web layer runs on: the ledger now, the CryptoCity facade when it lands."""
+"""What the web layer runs on: the CryptoCity facade (``cryptocity serve``) or a bare ledger (tests)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,16 +9,32 @@ from flask import current_app
 from ledger import Ledger
 
 
+class CityClock:
+    """The sandbox clock as the web layer sees it when it runs on a city: ``now()`` is the database's
+    time (another worker may have advanced it); ``advance`` goes through the city, so holds expire,
+    market makers requote and the audit log records it."""
+
+    def __init__(self, city: Any) -> None:
+        self.city = city
+
+    def now(self):
+        return self.city.now()
+
+    def advance(self, delta):
+        from datetime import datetime
+        return datetime.fromisoformat(self.city.advance(delta)["now"])
+
+
 @dataclass
 class WebServices:
-    """``ledger`` and its ``clock`` (a ManualClock the operator may advance); ``city`` is the facade, if any."""
+    """``ledger`` and its ``clock``; ``city`` is the facade, if any (then ``clock`` is the city's)."""
 
     ledger: Ledger
     city: Any = None
 
     @property
     def clock(self):
-        return self.ledger.clock
+        return CityClock(self.city) if self.city is not None else self.ledger.clock
 
     @classmethod
     def wrap(cls, ledger_or_services: Any) -> "WebServices":

@@ -41,7 +41,16 @@ def now():
 @blp.response(200, ClockSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def advance(body: dict):
-    """Move sandbox time forward (operator); the first call with a key moves it, replays do not."""
+    """Move sandbox time forward (operator); the first call with a key moves it, replays do not.
+    On a city, holds past their expiry expire and market makers requote at the new prices."""
+    city = services().city
+    if city is not None and hasattr(city, "advance_in"):
+        def advance_city(uow):
+            # Inside the idempotency claim's own unit of work: the advance and the stored response
+            # commit together, so a replay never moves the clock twice.
+            out = city.advance_in(uow, timedelta(seconds=body["seconds"]))
+            return {"now": out["now"]}, 200
+        return json_response(*idempotent_write(advance_city))
     clock = services().clock
     if not hasattr(clock, "advance"):
         raise Problem(409, "clock_not_manual", "this server runs on a clock that cannot be advanced")
