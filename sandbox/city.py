@@ -27,6 +27,7 @@ import copy
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -109,7 +110,7 @@ class CryptoCity:
         self.cfg = cfg
         self.db = Database(db_url)
         self._migrate()
-        with self.db.engine.connect() as conn:
+        with self._reading() as conn:
             existing = city_state.head(conn)
         # A city keeps the seed and start it was set up with: every process must price alike.
         self.seed = existing.seed if existing else seed
@@ -221,19 +222,21 @@ class CryptoCity:
     def _sync(self) -> None:
         """Catch up with the database before a verb: one single-row read of (time, licence version);
         more work only when another process advanced the clock or changed a licence."""
-        with self.db.engine.connect() as conn:
-            state = city_state.tick(conn)
-            if state is None:
-                return
-            now, version = state
-            with self._state_lock:
-                if now > self.clock.now() or self._replayed_seq is None:
-                    self._replay_advances(conn)
-                    self.clock.catch_up(now)
-                if version != self._licences_version:
-                    self._install_licences(LicenceRegistry.from_config(self.cfg, city_state.load_licences(conn)),
-                                           version)
-                self._apply_trading()
+        state = city_state.tick_raw(self.db.engine)
+        if state is None:
+            return
+        now, version = state
+        if now <= self.clock.now() and version == self._licences_version and self._replayed_seq is not None:
+            self._apply_trading()
+            return   # the usual case: nothing moved since this process last looked
+        with self._reading() as conn, self._state_lock:
+            if now > self.clock.now() or self._replayed_seq is None:
+                self._replay_advances(conn)
+                self.clock.catch_up(now)
+            if version != self._licences_version:
+                self._install_licences(LicenceRegistry.from_config(self.cfg, city_state.load_licences(conn)),
+                                       version)
+            self._apply_trading()
 
     def _replay_advances(self, conn) -> None:
         """Move the price model through every clock advance it has not seen, in order (same seed and
@@ -263,6 +266,17 @@ class CryptoCity:
                 if inst.trading_enabled != licensed:
                     self.exchange.set_trading(inst.symbol, licensed)
         self._trading_licensed = licensed
+
+    @contextmanager
+    def _reading(self):
+        """A connection for single-statement reads outside any unit of work: no write lock on SQLite
+        (a deferred BEGIN), no BEGIN/ROLLBACK round trips on PostgreSQL (autocommit)."""
+        from ledger.db import READ_ONLY
+        with self.db.engine.connect() as conn:
+            if self.db.is_sqlite:
+                yield conn.execution_options(**{READ_ONLY: True})
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def _last_audit_time(self) -> datetime | None:
         """When this database's city last changed."""
@@ -334,7 +348,7 @@ class CryptoCity:
         """The customer, from this process's cache or (onboarded by another process) the table."""
         a = self._actors.get(actor)
         if a is None and isinstance(actor, str):
-            with self.db.engine.connect() as conn:
+            with self._reading() as conn:
                 a = self._remember(city_state.customer(conn, actor))
         if a is None:
             raise CityError("unknown_actor", f"{actor!r} has not been onboarded; onboard them first")
@@ -367,7 +381,7 @@ class CryptoCity:
     def _load_actors(self) -> None:
         """Customers onboarded earlier on this database (a previous run), from the customers table; ones
         onboarded later by another process are looked up when first named."""
-        with self.db.engine.connect() as conn:
+        with self._reading() as conn:
             for row in city_state.all_customers(conn, MAX_ACTORS):
                 self._remember(row)
 
@@ -777,7 +791,7 @@ class CryptoCity:
         self._sync()
         if not self.issuer_started:
             from .kzte_mirror import kzte_in_circulation
-            with self.db.engine.connect() as conn:
+            with self._reading() as conn:
                 issued = kzte_in_circulation(conn)
             if issued:
                 self.issuer   # noqa: B018 - starting it installs the peg check
