@@ -267,6 +267,16 @@ class CryptoCity:
                     self.exchange.set_trading(inst.symbol, licensed)
         self._trading_licensed = licensed
 
+    def _start_issuer_if_issued(self) -> None:
+        """A reopened city (or another process) with KZTE in circulation starts its chain, re-seeded from
+        the ledger, so the peg is proven and reported rather than skipped."""
+        if not self.issuer_started:
+            from .kzte_mirror import kzte_in_circulation
+            with self._reading() as conn:
+                issued = kzte_in_circulation(conn)
+            if issued:
+                self.issuer   # noqa: B018 - starting it installs the peg check
+
     @contextmanager
     def _reading(self):
         """A connection for single-statement reads outside any unit of work: no write lock on SQLite
@@ -789,12 +799,7 @@ class CryptoCity:
         """Prove the ledger's invariants, the KZTE peg (whenever KZTE was ever issued on this database:
         a reopened city's chain is re-seeded from the ledger first) and the audit chain."""
         self._sync()
-        if not self.issuer_started:
-            from .kzte_mirror import kzte_in_circulation
-            with self._reading() as conn:
-                issued = kzte_in_circulation(conn)
-            if issued:
-                self.issuer   # noqa: B018 - starting it installs the peg check
+        self._start_issuer_if_issued()
         report = self.ledger.verify()
         with self.ledger.unit_of_work(read_only=True) as uow:
             chain = audit.verify(uow.conn)
@@ -836,6 +841,7 @@ class CryptoCity:
         """What the regulators read: card volumes, declines by code and reason, AML flags, exchange
         volume, KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
         self._sync()
+        self._start_issuer_if_issued()
         from .city_report import regulator_summary
         return regulator_summary(self)
 
@@ -892,3 +898,8 @@ class CryptoCity:
         if not isinstance(valid_until, datetime):
             raise CityError("invalid_date", f"valid_until is a date and time, got {valid_until!r}")
         return self._licence_change("renew", licence_id, reason, until=utc(valid_until))
+
+    def refresh(self) -> None:
+        """Catch up with the database now (time, licences and the trading halt they imply): what every
+        verb does first. For code that reaches the city's parts (exchange, cards) without a verb."""
+        self._sync()
