@@ -8,7 +8,8 @@ Every API view declares its policy with ``@access(...)``; ``check_request`` (a
 3. Role: operator may do everything; regulator may read everything (GET) and do the writes whose
    policy names it; merchant and customer only what the policy names -> 403.
 4. Scope (merchant and customer): every path argument with a registered owner resolver
-   (``account_id`` now; ``card_id``, ``wallet_id``… as modules land) must belong to the key's
+   (``account_id``, ``actor``, ``card_id``, ``order_id``; ``authorization_id`` and ``merchant_id`` for
+   merchants) must belong to the key's
    subject, else 404 — so a key of one customer cannot even learn that another's account exists.
    List views that allow these roles declare ``scope="owner"``; the hook pins ``g.owner_scope`` to
    the subject (and refuses an ``owner=`` filter naming someone else), and the view filters by it.
@@ -66,6 +67,43 @@ def _account_owner(conn, account_id) -> str | None:
 
 
 register_owner_resolver("account_id", _account_owner)
+
+
+# The city's resources. A customer key's subject is the actor (ledger owner, card cardholder_id);
+# a merchant key's subject is its merchant id (the POS acts only for that merchant).
+def _actor_owner(conn, actor) -> str | None:
+    from card import tables as ct
+    return conn.execute(select(ct.bank_accounts.c.customer_id).where(ct.bank_accounts.c.customer_id == str(actor))
+                        ).scalar()
+
+
+def _card_owner(conn, card_id) -> str | None:
+    from card import tables as ct
+    return conn.execute(select(ct.cards.c.cardholder_id).where(ct.cards.c.id == int(card_id))).scalar()
+
+
+def _order_owner(conn, order_id) -> str | None:
+    from exchange import tables as xt
+    return conn.execute(select(xt.orders.c.owner).where(xt.orders.c.id == int(order_id))).scalar()
+
+
+def _authorization_merchant(conn, authorization_id) -> str | None:
+    """POS operations on an authorization belong to the merchant it was made at."""
+    from card import tables as ct
+    return conn.execute(select(ct.authorizations.c.merchant_id).where(ct.authorizations.c.id == int(authorization_id))
+                        ).scalar()
+
+
+def _merchant_self(conn, merchant_id) -> str | None:
+    from card import tables as ct
+    return conn.execute(select(ct.merchants.c.id).where(ct.merchants.c.id == str(merchant_id))).scalar()
+
+
+register_owner_resolver("actor", _actor_owner)
+register_owner_resolver("card_id", _card_owner)
+register_owner_resolver("order_id", _order_owner)
+register_owner_resolver("authorization_id", _authorization_merchant)
+register_owner_resolver("merchant_id", _merchant_self)
 
 
 def policy_of(view) -> Access | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any, Callable
 
 import marshmallow as ma
@@ -95,3 +96,118 @@ def idempotent_write(compute: Callable[[Any], tuple[Any, int]]) -> tuple[Any, in
     stored = services().ledger.transaction(lambda uow: (ran.clear(), run(uow))[1])
     headers = {} if ran else {"Idempotent-Replayed": "true"}
     return stored["body"], stored["status"], headers
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoints over the CryptoCity facade
+# ---------------------------------------------------------------------------------------------
+
+def require_city():
+    """The facade behind the city endpoints, or a 503 problem when the server runs on a bare ledger."""
+    city = services().city
+    if city is None:
+        raise Problem(503, "city_required", "this server runs without a city; start it with --config "
+                      "(e.g. `cryptocity serve --config crypto-city`)")
+    return city
+
+
+def _idempotency_scope() -> tuple[str, dict]:
+    principal = g.get("principal")
+    who = principal.key_id if principal is not None else "dashboard"
+    scope = "http:" + hashlib.sha256(f"{who}|{request.endpoint}".encode()).hexdigest()[:40]
+    fingerprint = {"method": request.method, "path": request.path, "query": sorted(request.args.items(multi=True)),
+                   "body": request.get_json(silent=True)}
+    return scope, fingerprint
+
+
+def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool = False) -> tuple[Any, int, dict]:
+    """``idempotent_write`` for city verbs, which open (and commit) their OWN transactions.
+
+    The verb cannot run inside our unit of work, so the key is handled around it, in the same
+    ``ledger_idempotency`` table and with the same scope (caller's API key + endpoint) and fingerprint:
+
+    1. **claim** (one short transaction): a row for the key with the same fingerprint and a stored
+       response -> replay it (``Idempotent-Replayed: true``); a different fingerprint -> 409
+       ``idempotency_conflict``; no row -> insert the claim (response NULL) and commit;
+    2. **run** the verb (its own transaction(s));
+    3. **store** the response on the claim; if the verb refused (or failed), the claim is deleted,
+       so nothing is remembered and the client may fix the request and retry with the same key.
+
+    A claim still without a response means the first request is running, or its process died
+    between 2 and 3. Then the outcome is unknown, so the verb must not run a second time: the answer
+    is 409 ``idempotency_in_progress``. The exception is ``rerun_unfinished=True``: verbs that carry
+    their own durable idempotency key (the card authorization ``pay:<ref>``, clearing events) run
+    again, and the domain hands back the first result instead of selling, capturing or refunding twice.
+    """
+    from sqlalchemy import and_, delete, insert, select, update
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger import tables as lt
+    from ledger.errors import IdempotencyConflict
+    from ledger.transfers import request_hash
+
+    scope, fingerprint = _idempotency_scope()
+    key = g.idempotency_key
+    digest = request_hash(fingerprint)
+    table = lt.idempotency
+    where = and_(table.c.scope == scope, table.c.key == key)
+    ledger = services().ledger
+
+    def claim(uow):
+        row = uow.conn.execute(select(table.c.request_hash, table.c.response).where(where)).first()
+        if row is not None:
+            if row[0] != digest:
+                raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; "
+                                          "use a new key", key=key)
+            if row[1] is not None:
+                return json.loads(row[1])
+            if not rerun_unfinished:
+                raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is still "
+                              "running (or stopped before answering); its outcome is not known yet, so it is not "
+                              "run again: check the resource, then retry with a new key")
+            return None
+        uow.conn.execute(insert(table).values(scope=scope, key=key, request_hash=digest, response=None,
+                                              created_at=uow.now()))
+        return None
+
+    try:
+        stored = ledger.transaction(claim)
+    except IntegrityError:  # a concurrent request inserted the claim first: answer as it now stands
+        stored = ledger.transaction(claim)
+    if stored is not None:
+        return stored["body"], stored["status"], {"Idempotent-Replayed": "true"}
+    try:
+        body, status = compute()
+    except BaseException:
+        ledger.transaction(lambda uow: uow.conn.execute(delete(table).where(and_(where, table.c.response.is_(None)))))
+        raise
+    stored = {"status": status, "body": body}
+    ledger.transaction(lambda uow: uow.conn.execute(update(table).where(where).values(
+        response=json.dumps(stored, sort_keys=True, default=str))))
+    return body, status, {}
+
+
+class NameConverter(BaseConverter):
+    """``<name:actor>``: an actor, merchant or licence id (1-64 of letters, digits, _ . @ + -), else 404."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}"
+
+
+class MarketConverter(BaseConverter):
+    """``<market:symbol>``: an instrument written BASE-QUOTE in URLs (``BTC-KZT`` is ``BTC/KZT``)."""
+
+    regex = r"[A-Z][A-Z0-9]{1,9}-[A-Z][A-Z0-9]{1,9}"
+
+    def to_python(self, value: str) -> str:
+        return value.replace("-", "/")
+
+    def to_url(self, value: Any) -> str:
+        return str(value).replace("/", "-")
+
+
+def install_converters(blueprint) -> None:
+    """Call right after creating a blueprint (before its routes): its rules can use ``name`` and ``market``."""
+    def install(state) -> None:
+        state.app.url_map.converters.setdefault("name", NameConverter)
+        state.app.url_map.converters.setdefault("market", MarketConverter)
+    blueprint.record_once(install)

@@ -28,6 +28,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_card_state": 409, "invalid_authorization_state": 409, "trading_halted": 409,
     "broadcast_failed": 503, "chain_error": 503,
     "invariant_violation": 500,
+    # the city facade
+    "unknown_actor": 404, "unknown_reference": 404, "unknown_licence": 404, "unknown_instrument": 404,
+    "already_onboarded": 409, "idempotency_in_progress": 409, "address_protected": 409,
+    "order_not_found": 404, "city_required": 503,
 }
 
 

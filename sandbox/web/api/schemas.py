@@ -83,3 +83,39 @@ def account_dict(account) -> dict:
             "purpose": account.purpose, "allow_negative": account.allow_negative,
             "balance_minor": account.balance_minor, "held_minor": account.held_minor,
             "available_minor": account.available_minor}
+
+
+# ---------------------------------------------------------------------------------------------
+# The city's endpoints
+# ---------------------------------------------------------------------------------------------
+MAX_AMOUNT_MINOR = 10**15  # ten trillion major units of anything: above is a typo, never obeyed
+ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
+MERCHANT_PATTERN = ACTOR_PATTERN
+
+
+def amount_field(*, required: bool = True, minimum: int = 1, description: str = "", **kw) -> ma.fields.Integer:
+    """An integer amount in the asset's minor unit (tiyn, satoshi, gwei, micro-USDT), never a float."""
+    return ma.fields.Integer(required=required, strict=True, validate=ma.validate.Range(minimum, MAX_AMOUNT_MINOR),
+                             metadata={"description": description or "whole minor units, not a float"}, **kw)
+
+
+class PageQuery(Strict):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200),
+                              metadata={"description": "page size, at most 200"})
+    after_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, MAX_ID),
+                                 metadata={"description": "cursor: the `next_after_id` of the previous page"})
+
+
+class ReasonSchema(Strict):
+    reason = ma.fields.String(load_default="", validate=[ma.validate.Length(max=300),
+                                                         ma.validate.Predicate("isprintable",
+                                                                               error="reason must be printable text")])
+
+
+def seq_page(items: list[dict], limit: int, after_id: int | None) -> dict:
+    """Pagination of a short, configuration-bounded list: ``seq`` is each item's 1-based position."""
+    numbered = [dict(item, seq=n) for n, item in enumerate(items, 1)]
+    rest = [i for i in numbered if i["seq"] > (after_id or 0)]
+    more = len(rest) > limit
+    rest = rest[:limit]
+    return {"items": rest, "next_after_id": rest[-1]["seq"] if more and rest else None}

@@ -1,0 +1,197 @@
+"""Cards: the card (masked PAN, status, spend controls, funding settings), freeze/unfreeze, the
+cardholder's own controls and funding order, the statement.
+
+A customer key reaches only its own cards (``card_id`` owner resolver: the cardholder). Controls can
+only TIGHTEN the card programme's limits (and the programme's blocked categories stay blocked); the
+funding order lists configured crypto assets; the conversion fee is the programme's.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import and_
+
+from sandbox import city_ops
+
+from ..auth import access
+from ..conventions import IDEMPOTENCY_PARAM, city_write, page, page_schema, require_city
+from ..responses import json_response
+from . import PREFIX
+from .schemas import ASSET_PATTERN, PageQuery, Strict, amount_field
+
+blp = Blueprint("cards", __name__, url_prefix=f"{PREFIX}/cards", description="Crypto cards (JIT-funded debit cards)")
+MCC = ma.fields.String(validate=ma.validate.Regexp(r"^\d{4}$"))
+
+
+class ControlsSchema(Strict):
+    per_transaction_limit_minor = amount_field(required=True, allow_none=True)
+    daily_limit_minor = amount_field(required=True, allow_none=True)
+    monthly_limit_minor = amount_field(required=False, load_default=None, allow_none=True)
+    daily_count_limit = ma.fields.Integer(required=True, allow_none=True, strict=True,
+                                          validate=ma.validate.Range(1, 10_000))
+    allowed_mccs = ma.fields.List(MCC, load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
+    blocked_mccs = ma.fields.List(MCC, load_default=list, validate=ma.validate.Length(max=200))
+    zone_only = ma.fields.Boolean(load_default=False)
+
+
+class FundingSchema(Strict):
+    order = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(ASSET_PATTERN)), required=True,
+                           validate=ma.validate.Length(1, 8),
+                           metadata={"description": "assets sold for a purchase, in this order"})
+    mode = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("combine", "fallback")),
+                            metadata={"description": "combine assets (Binance) or one must cover all (Bitpanda)"})
+    slippage_cap_bps = ma.fields.Integer(load_default=None, strict=True, validate=ma.validate.Range(0, 10_000))
+    spend_tenge_first = ma.fields.Boolean(load_default=None)
+
+
+class FundingOut(Strict):
+    order = ma.fields.List(ma.fields.String(), required=True)
+    mode = ma.fields.String(required=True)
+    slippage_cap_bps = ma.fields.Integer(required=True)
+    spend_tenge_first = ma.fields.Boolean(required=True)
+    conversion_fee_bps = ma.fields.Integer(required=True)
+
+
+class ControlsOut(Strict):
+    per_transaction_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    daily_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    monthly_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    daily_count_limit = ma.fields.Integer(allow_none=True, required=True)
+    allowed_mccs = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
+    blocked_mccs = ma.fields.List(ma.fields.String(), required=True)
+    zone_only = ma.fields.Boolean(required=True)
+
+
+class CardSchema(Strict):
+    id = ma.fields.Integer(required=True)
+    masked_pan = ma.fields.String(required=True)
+    expiry = ma.fields.String(required=True, metadata={"example": "06/28"})
+    status = ma.fields.String(required=True, metadata={"description": "active, frozen, closed or expired"})
+    cardholder = ma.fields.String(required=True)
+    controls = ma.fields.Nested(ControlsOut, required=True)
+    funding = ma.fields.Nested(FundingOut, required=True)
+
+
+class EventSchema(Strict):
+    at = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    amount_minor = ma.fields.Integer(required=True)
+    note = ma.fields.String(required=True)
+
+
+class LegSchema(Strict):
+    asset = ma.fields.String(required=True)
+    sold_qty_minor = ma.fields.Integer(required=True)
+    proceeds_minor = ma.fields.Integer(required=True)
+    avg_price = ma.fields.String(required=True)
+    fee_minor = ma.fields.Integer(required=True)
+    slippage_bps = ma.fields.Integer(required=True)
+
+
+class StatementLine(Strict):
+    id = ma.fields.Integer(required=True, metadata={"description": "the authorization id"})
+    merchant_id = ma.fields.String(allow_none=True, required=True)
+    amount_minor = ma.fields.Integer(required=True)
+    response_code = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    auth_code = ma.fields.String(allow_none=True, required=True)
+    captured_minor = ma.fields.Integer(required=True)
+    reversed_minor = ma.fields.Integer(required=True)
+    refunded_minor = ma.fields.Integer(required=True)
+    conversion_fee_minor = ma.fields.Integer(required=True)
+    at = ma.fields.String(required=True)
+    history = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
+    crypto_sold = ma.fields.List(ma.fields.Nested(LegSchema), required=True)
+
+
+StatementPage = page_schema(StatementLine, "StatementPage")
+
+
+def card_dict(city, card) -> dict:
+    return {"id": card.id, "masked_pan": city_ops.masked_pan(card.pan),
+            "expiry": f"{card.expiry_month:02d}/{card.expiry_year % 100:02d}",
+            "status": card.effective_status(city.now()), "cardholder": card.cardholder_id,
+            "controls": card.controls.to_dict(), "funding": card.funding.to_dict()}
+
+
+def _by() -> str:
+    principal = g.get("principal")
+    return (principal.subject or principal.role) if principal is not None else "dashboard"
+
+
+@blp.route("/<id:card_id>")
+@access("customer")
+@blp.response(200, CardSchema)
+def get_card(card_id: int):
+    """The card: masked number, expiry, status, spend controls and funding settings."""
+    city = require_city()
+    return card_dict(city, city.cards.card(card_id))
+
+
+def _status_change(card_id: int, verb):
+    city = require_city()
+
+    def compute():
+        return card_dict(city, verb(city, card_id=card_id, by=_by())), 200
+    return json_response(*city_write(compute))
+
+
+@blp.route("/<id:card_id>/freeze", methods=["POST"])
+@access("customer")
+@blp.response(200, CardSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def freeze(card_id: int):
+    """Freeze the card: purchases decline 62 (restricted card) until it is unfrozen; a frozen card is 409."""
+    return _status_change(card_id, city_ops.freeze_card)
+
+
+@blp.route("/<id:card_id>/unfreeze", methods=["POST"])
+@access("customer")
+@blp.response(200, CardSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def unfreeze(card_id: int):
+    """Unfreeze a frozen card."""
+    return _status_change(card_id, city_ops.unfreeze_card)
+
+
+@blp.route("/<id:card_id>/controls", methods=["PUT"])
+@access("customer")
+@blp.arguments(ControlsSchema)
+@blp.response(200, CardSchema)
+def put_controls(body: dict, card_id: int):
+    """Replace the card's spend controls (idempotent by nature: the same body twice is the same state).
+    Limits above the programme's are refused (422); the programme's blocked categories stay blocked."""
+    city = require_city()
+    return card_dict(city, city_ops.update_controls(city, card_id=card_id, by=_by(), controls=body))
+
+
+@blp.route("/<id:card_id>/funding", methods=["PUT"])
+@access("customer")
+@blp.arguments(FundingSchema)
+@blp.response(200, CardSchema)
+def put_funding(body: dict, card_id: int):
+    """Set which crypto pays for purchases and how (order, combine/fallback, slippage cap up to the programme's)."""
+    city = require_city()
+    return card_dict(city, city_ops.update_funding(city, card_id=card_id, by=_by(), **body))
+
+
+@blp.route("/<id:card_id>/statement")
+@access("customer")
+@blp.arguments(PageQuery, location="query", as_kwargs=True)
+@blp.response(200, StatementPage)
+def statement(card_id: int, limit: int, after_id: int | None = None):
+    """Every purchase on the card, oldest first: approvals and declines with their reason, clearing
+    history and the crypto sold to fund each."""
+    from card import statements
+    from card import tables as ct
+    city = require_city()
+    city.cards.card(card_id)  # 404 for an unknown card
+    a = ct.authorizations.c
+    cond = and_(a.card_id == card_id, a.id > (after_id or 0))
+    with city.ledger.unit_of_work(read_only=True) as uow:
+        lines = statements._lines(uow, cond, limit + 1)
+    items = [{"id": x["authorization_id"], **{k: v for k, v in x.items() if k not in ("authorization_id", "card_id")}}
+             for x in lines]
+    return page(items, limit)

@@ -1,0 +1,170 @@
+"""Customers of the city: onboard (operator), list, one customer, KYC tier.
+
+A customer key (``cryptocity keys create customer --for <actor>``) sees only its own actor: every
+``/customers/<actor>/...`` path is checked by the ``actor`` owner resolver (another actor is a 404),
+and the list is pinned to the key's own actor.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+from sqlalchemy import and_, select
+
+from sandbox.city_ops import check_actor_name, masked_pan
+
+from ..auth import access, owner_scope
+from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
+from ..responses import json_response
+from . import PREFIX
+from .schemas import ACTOR_PATTERN, ASSET_PATTERN, MAX_AMOUNT_MINOR, OWNER_PATTERN, PageQuery, Strict
+
+blp = Blueprint("customers", __name__, url_prefix=f"{PREFIX}/customers",
+                description="Customers: onboarding (KYC tier, residency, tenge bank account, card)")
+install_converters(blp)
+
+
+class OnboardSchema(Strict):
+    actor = ma.fields.String(required=True, validate=ma.validate.Regexp(ACTOR_PATTERN),
+                             metadata={"description": "the customer's id (ledger owner, cardholder id)"})
+    kyc_tier = ma.fields.String(load_default="basic", validate=ma.validate.Length(1, 32),
+                                metadata={"description": "a configured KYC tier, e.g. none, basic, full"})
+    resident = ma.fields.Boolean(load_default=True, metadata={"description": "tax resident of Kazakhstan"})
+    aifc_investor = ma.fields.Boolean(load_default=False)
+    deposits = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Regexp(ASSET_PATTERN)),
+        values=ma.fields.Integer(strict=True, validate=ma.validate.Range(0, MAX_AMOUNT_MINOR)),
+        load_default=dict, validate=ma.validate.Length(max=10),
+        metadata={"description": "asset -> amount in minor units credited at onboarding "
+                                 "(KZT to the bank account, KZTE minted against tenge, crypto into custody)"})
+
+
+class OnboardedSchema(Strict):
+    actor = ma.fields.String(required=True)
+    iban = ma.fields.String(required=True)
+    card_id = ma.fields.Integer(required=True)
+    masked_pan = ma.fields.String(required=True, metadata={"example": "400000******0010"})
+
+
+class CustomerSchema(Strict):
+    id = ma.fields.Integer(required=True, metadata={"description": "the customer's number at the sandbox bank (the pagination cursor)"})
+    actor = ma.fields.String(required=True)
+    owner = ma.fields.String(required=True, metadata={"description": "ledger owner of the customer's accounts"})
+    iban = ma.fields.String(required=True)
+    card_id = ma.fields.Integer(allow_none=True, required=True)
+    masked_pan = ma.fields.String(allow_none=True, required=True)
+    kyc_tier = ma.fields.String(required=True)
+    resident = ma.fields.Boolean(required=True)
+    aifc_investor = ma.fields.Boolean(required=True)
+
+
+CustomerPage = page_schema(CustomerSchema, "CustomerPage")
+
+
+class CustomerFilter(PageQuery):
+    owner = ma.fields.String(validate=ma.validate.Regexp(OWNER_PATTERN),
+                             metadata={"description": "only this actor (a customer key may name only itself)"})
+
+
+class KycSchema(Strict):
+    actor = ma.fields.String(required=True)
+    kyc_tier = ma.fields.String(required=True)
+    can_trade = ma.fields.Boolean(required=True)
+    can_pay = ma.fields.Boolean(required=True)
+    per_transaction_limit_minor = ma.fields.Integer(required=True, metadata={"description": "tiyn; 0: no limit"})
+    daily_limit_minor = ma.fields.Integer(required=True)
+    monthly_limit_minor = ma.fields.Integer(required=True)
+    resident = ma.fields.Boolean(required=True)
+    aifc_investor = ma.fields.Boolean(required=True)
+
+
+def customer_dict(city, row) -> dict:
+    """``row``: (bank account id, customer id, iban)."""
+    from card import tables as ct
+    actor = city._actors.get(row[1])
+    pan = None
+    card_id = actor.card_id if actor else None
+    if card_id is not None:
+        with city.ledger.unit_of_work(read_only=True) as uow:
+            pan = uow.conn.execute(select(ct.cards.c.pan).where(ct.cards.c.id == card_id)).scalar()
+    profile = actor.profile if actor else None
+    return {"id": row[0], "actor": row[1], "owner": row[1], "iban": row[2], "card_id": card_id,
+            "masked_pan": masked_pan(pan), "kyc_tier": profile.kyc_tier if profile else "none",
+            "resident": bool(profile.resident) if profile else True,
+            "aifc_investor": bool(profile.aifc_investor) if profile else False}
+
+
+def _rows(city, cond, limit):
+    from card import tables as ct
+    b = ct.bank_accounts.c
+    with city.ledger.unit_of_work(read_only=True) as uow:
+        return uow.conn.execute(select(b.id, b.customer_id, b.iban).where(and_(True, *cond)).order_by(b.id)
+                                .limit(limit)).all()
+
+
+@blp.route("", methods=["POST"])
+@access()
+@blp.arguments(OnboardSchema)
+@blp.response(201, OnboardedSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def onboard(body: dict):
+    """Onboard a customer (operator): KYC tier and residency, a tenge bank account with a KZ IBAN, a card,
+    and optional deposits. The card number is shown masked; an actor can be onboarded once (409)."""
+    city = require_city()
+    check_actor_name(body["actor"])
+
+    def compute():
+        out = city.onboard(actor=body["actor"], kyc_tier=body["kyc_tier"], resident=body["resident"],
+                           aifc_investor=body["aifc_investor"], deposits=body["deposits"])
+        return {"actor": out["actor"], "iban": out["iban"], "card_id": out["card_id"],
+                "masked_pan": masked_pan(out["pan"])}, 201
+    return json_response(*city_write(compute))
+
+
+@blp.route("")
+@access("customer", scope="owner")
+@blp.arguments(CustomerFilter, location="query", as_kwargs=True)
+@blp.response(200, CustomerPage)
+def list_customers(limit: int, after_id: int | None = None, owner: str | None = None):
+    """Customers, oldest first; a customer key sees only itself."""
+    from card import tables as ct
+    city = require_city()
+    b = ct.bank_accounts.c
+    cond = []
+    for pinned in (owner_scope(), owner):
+        if pinned is not None:
+            cond.append(b.customer_id == pinned)
+    if after_id is not None:
+        cond.append(b.id > after_id)
+    return page([customer_dict(city, r) for r in _rows(city, cond, limit + 1)], limit)
+
+
+def one(city, actor: str) -> dict:
+    from card import tables as ct
+    rows = _rows(city, [ct.bank_accounts.c.customer_id == actor], 1)
+    if not rows:
+        city._actor(actor)  # raises unknown_actor (404)
+    return customer_dict(city, rows[0])
+
+
+@blp.route("/<name:actor>")
+@access("customer")
+@blp.response(200, CustomerSchema)
+def get_customer(actor: str):
+    """One customer: IBAN, card (masked), KYC tier, residency."""
+    return one(require_city(), actor)
+
+
+@blp.route("/<name:actor>/kyc")
+@access("customer")
+@blp.response(200, KycSchema)
+def get_kyc(actor: str):
+    """The customer's KYC tier and what it allows (trading, paying, limits in tiyn)."""
+    city = require_city()
+    profile = city._actor(actor).profile
+    tier = city.cfg.kyc.tiers.get(profile.kyc_tier)
+    return {"actor": actor, "kyc_tier": profile.kyc_tier, "can_trade": bool(tier and tier.can_trade),
+            "can_pay": bool(tier and tier.can_pay),
+            "per_transaction_limit_minor": tier.per_transaction_limit if tier else 0,
+            "daily_limit_minor": tier.daily_limit if tier else 0,
+            "monthly_limit_minor": tier.monthly_limit if tier else 0,
+            "resident": bool(profile.resident), "aifc_investor": bool(profile.aifc_investor)}

@@ -1,0 +1,130 @@
+"""Participants and their licences on the sandbox clock; suspending and reinstating a licence.
+
+Any key may read the register (it is public information, as AFSA's is). Suspending or reinstating is
+a write for the operator and for the regulator (``@access("regulator")``): a suspended licence makes
+every action that needs it refuse with ``not_licensed`` until it is reinstated.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+
+from flask_smorest import Blueprint
+
+from ..auth import access
+from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, require_city
+from ..responses import json_response
+from . import PREFIX
+from .schemas import PageQuery, ReasonSchema, Strict, seq_page
+
+blp = Blueprint("participants", __name__, url_prefix=PREFIX, description="Participants, licences and regulators")
+install_converters(blp)
+
+
+class LicenceSchema(Strict):
+    seq = ma.fields.Integer()
+    id = ma.fields.String(required=True)
+    holder = ma.fields.String(required=True)
+    regulator = ma.fields.String(required=True)
+    regulator_name = ma.fields.String(required=True)
+    scope = ma.fields.String(required=True, metadata={"example": "trading_facility"})
+    valid_from = ma.fields.String(required=True)
+    valid_until = ma.fields.String(required=True)
+    renewable = ma.fields.Boolean(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "active, suspended, not_yet_valid, expired "
+                                                                     "(at the sandbox's now)"})
+    suspension_reason = ma.fields.String(allow_none=True, required=True)
+
+
+class ParticipantSchema(Strict):
+    seq = ma.fields.Integer(required=True)
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "participant or merchant"})
+    licences = ma.fields.List(ma.fields.Nested(LicenceSchema), required=True)
+
+
+ParticipantPage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(ParticipantSchema), required=True),
+                                       "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
+                                      name="ParticipantPage")
+LicencePage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(LicenceSchema), required=True),
+                                   "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
+                                  name="LicencePage")
+
+
+def licence_dict(city, lic) -> dict:
+    now = city.now()
+    return {"id": lic.id, "holder": lic.participant, "regulator": lic.regulator,
+            "regulator_name": city.licences.regulator_names.get(lic.regulator, lic.regulator), "scope": lic.scope,
+            "valid_from": lic.valid_from.isoformat(), "valid_until": lic.valid_until.isoformat(),
+            "renewable": lic.renewable, "status": lic.status(now), "suspension_reason": lic.suspension_reason}
+
+
+def _holders(city):
+    for kind, holders in (("participant", city.cfg.participants), ("merchant", city.cfg.merchants)):
+        for h in holders:
+            yield kind, h
+
+
+@blp.route("/participants")
+@access(shared=True)
+@blp.arguments(PageQuery, location="query", as_kwargs=True)
+@blp.response(200, ParticipantPage)
+def participants(limit: int, after_id: int | None = None):
+    """Licensed participants and zone merchants with each licence's state at sandbox time."""
+    city = require_city()
+    items = [{"id": h.id, "name": h.name, "kind": kind,
+              "licences": [licence_dict(city, city.licences.get(lic.id)) for lic in h.licences]}
+             for kind, h in _holders(city)]
+    return seq_page(items, limit, after_id)
+
+
+@blp.route("/licences")
+@access(shared=True)
+@blp.arguments(PageQuery, location="query", as_kwargs=True)
+@blp.response(200, LicencePage)
+def licences(limit: int, after_id: int | None = None):
+    """Every licence with its state at sandbox time."""
+    city = require_city()
+    items = [licence_dict(city, city.licences.get(lic.id)) for _, h in _holders(city) for lic in h.licences]
+    return seq_page(items, limit, after_id)
+
+
+@blp.route("/licences/<name:licence_id>")
+@access(shared=True)
+@blp.response(200, LicenceSchema)
+def licence(licence_id: str):
+    """One licence (unknown: 404)."""
+    city = require_city()
+    return licence_dict(city, city.licences.get(licence_id))
+
+
+def _change(licence_id: str, body: dict, verb: str):
+    city = require_city()
+    city.licences.get(licence_id)  # 404 before anything is claimed
+
+    def compute():
+        getattr(city, f"{verb}_licence")(licence_id=licence_id, reason=body["reason"])
+        return licence_dict(city, city.licences.get(licence_id)), 200
+    return json_response(*city_write(compute))
+
+
+@blp.route("/licences/<name:licence_id>/suspend", methods=["POST"])
+@access("regulator")
+@blp.arguments(ReasonSchema)
+@blp.response(200, LicenceSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def suspend(body: dict, licence_id: str):
+    """Suspend a licence from now on (regulator or operator); suspending a suspended licence changes nothing."""
+    return _change(licence_id, body, "suspend")
+
+
+@blp.route("/licences/<name:licence_id>/reinstate", methods=["POST"])
+@access("regulator")
+@blp.arguments(ReasonSchema)
+@blp.response(200, LicenceSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def reinstate(body: dict, licence_id: str):
+    """Lift a suspension (regulator or operator)."""
+    return _change(licence_id, body, "reinstate")
+
+

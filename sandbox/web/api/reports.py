@@ -1,0 +1,97 @@
+"""Reports: the regulator's summary (JSON and CSV, the same dict ``cryptocity report`` renders), a
+customer's tax statement for a year (the customer's own), and AML flags (operator and regulator only:
+a customer is never told it was flagged — no tipping-off)."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response
+from flask_smorest import Blueprint
+
+from sandbox import reports as report_formats
+
+from ..auth import access
+from ..conventions import install_converters, require_city
+from . import PREFIX
+from .schemas import Strict
+
+blp = Blueprint("reports", __name__, url_prefix=PREFIX, description="Regulator report, tax statements, AML flags")
+install_converters(blp)
+
+
+class RegulatorSummary(Strict):
+    at = ma.fields.String(required=True)
+    city = ma.fields.String(required=True)
+    card = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                          metadata={"description": "authorizations, approvals, declines and volumes in tiyn"})
+    declines = ma.fields.List(ma.fields.Dict(), required=True,
+                              metadata={"description": "count per (response_code, reason)"})
+    aml_flags = ma.fields.Dict(required=True)
+    exchange = ma.fields.List(ma.fields.Dict(), required=True)
+    kzte = ma.fields.Dict(required=True, metadata={"description": "reserves vs supply (attestation)"})
+    licences = ma.fields.List(ma.fields.Dict(), required=True)
+    invariants = ma.fields.Dict(required=True)
+
+
+
+
+class TaxStatementSchema(Strict):
+    customer_id = ma.fields.String(required=True)
+    year = ma.fields.Integer(required=True)
+    resident = ma.fields.Boolean(required=True)
+    residency_basis = ma.fields.String(required=True)
+    pit_rate_pct = ma.fields.String(required=True)
+    vat = ma.fields.String(required=True)
+    total_proceeds_kzt_minor = ma.fields.Integer(required=True)
+    total_cost_kzt_minor = ma.fields.Integer(required=True)
+    net_gain_kzt_minor = ma.fields.Integer(required=True)
+    pit_kzt_minor = ma.fields.Integer(required=True, metadata={"description": "personal income tax due, tiyn"})
+    disposals = ma.fields.List(ma.fields.Dict(), required=True,
+                               metadata={"description": "each sale (exchange or card-funded) with FIFO basis and gain"})
+
+
+class FlagSchema(Strict):
+    rule = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+
+
+class FlagsSchema(Strict):
+    actor = ma.fields.String(required=True)
+    flags = ma.fields.List(ma.fields.Nested(FlagSchema), required=True)
+
+
+@blp.route("/reports/regulator")
+@access("regulator")
+@blp.response(200, RegulatorSummary)
+def regulator_report():
+    """What the regulators read: card volumes, declines by code and reason, AML flags, exchange volume,
+    KZTE reserves vs supply, licence states and whether the invariants hold (verified on every call)."""
+    return require_city().regulator_summary()
+
+
+@blp.route("/reports/regulator.csv")
+@access("regulator")
+@blp.doc(responses={"200": {"description": "the same summary as key,value rows",
+                            "content": {"text/csv": {"schema": {"type": "string"}}}}})
+def regulator_report_csv():
+    """The regulator summary as CSV (dotted keys), for spreadsheets."""
+    summary = require_city().regulator_summary()
+    return Response(report_formats.to_csv(summary), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="regulator-report.csv"'})
+
+
+@blp.route("/customers/<name:actor>/tax-statements/<int(min=2000, max=2100):year>")
+@access("customer")
+@blp.response(200, TaxStatementSchema)
+def tax_statement(actor: str, year: int):
+    """The customer's disposals of ``year`` (exchange sales and card-funded sales) with FIFO cost basis,
+    gain and personal income tax (10 % resident, 20 % non-resident)."""
+    return require_city().tax_statement(actor, year).to_dict()
+
+
+@blp.route("/customers/<name:actor>/aml-flags")
+@access()
+@blp.response(200, FlagsSchema)
+def aml_flags(actor: str):
+    """Every AML flag raised on the customer's purchases (operator and regulator only)."""
+    flags = require_city().flags(actor)
+    return {"actor": actor, "flags": [{"rule": r, "reason": why} for r, why in flags]}
