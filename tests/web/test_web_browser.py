@@ -1,5 +1,6 @@
 """End to end in a real browser: headless Chromium opens the dashboard served by a real
-HTTP server on 127.0.0.1 and reads a balance from the page.
+HTTP server on 127.0.0.1, reads a balance from the page, and makes a card purchase at the
+POS terminal of a CryptoCity, reading the approval, the BTC sold and the new balance.
 
 Skips (saying why) when Chromium is missing outside CI; under CI=true a missing browser is
 a failure — .ci/setup-browser installs it there.
@@ -78,5 +79,58 @@ def test_dashboard_shows_a_balance_in_a_real_browser(browser, live_server, city)
     entries = browser.find_element(By.ID, "entries").text
     assert "salary" in entries and "coffee" in entries
 
+    browser.find_element(By.LINK_TEXT, "POS terminal").click()  # a bare ledger: the page says how to get a city
+    assert "cryptocity serve --config crypto-city" in browser.find_element(By.ID, "needs-city").text
+
+
+@pytest.fixture
+def crypto_city(tmp_path):
+    from sandbox.city import CryptoCity
+    city = CryptoCity.from_config("crypto-city", db=f"sqlite:///{tmp_path / 'city.db'}", seed=7)
+    city.onboard(actor="aigerim", kyc_tier="full", deposits={"BTC": 1_000_000})
+    yield city
+    city.close()
+
+
+@pytest.fixture
+def city_server(crypto_city):
+    app = create_app(crypto_city, {"OPEN_DASHBOARD": True})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_a_purchase_at_the_pos_terminal_in_a_real_browser(browser, city_server, crypto_city):
+    """The newcomer's path: POS terminal -> card, merchant, amount -> Pay -> approved, BTC sold, new balance."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    before = crypto_city.balances("aigerim")
+    browser.get(city_server + "/")
     browser.find_element(By.LINK_TEXT, "POS terminal").click()
-    assert "arrives with the card module" in browser.find_element(By.TAG_NAME, "main").text
+    Select(browser.find_element(By.ID, "customer")).select_by_value("aigerim")
+    Select(browser.find_element(By.ID, "merchant")).select_by_value("alatau-coffee")
+    browser.find_element(By.ID, "amount").send_keys("1500.00")
+    browser.find_element(By.ID, "pay").click()
+
+    assert browser.find_element(By.ID, "auth-status").text == "APPROVED"
+    assert browser.find_element(By.ID, "response-code").text == "00"
+    after = crypto_city.balances("aigerim")
+    sold = before["BTC"] - after["BTC"]
+    assert sold > 0
+    assert browser.find_element(By.ID, "sold-BTC").text == format_amount(sold, "BTC")
+    assert browser.find_element(By.ID, "balance-BTC").text == format_amount(after["BTC"], "BTC")
+    assert browser.find_element(By.ID, "balance-KZT").text == format_amount(after["KZT"], "KZT")
+    assert browser.find_element(By.ID, "before-BTC").text == format_amount(before["BTC"], "BTC")
+
+    browser.find_element(By.ID, "capture").click()
+    assert browser.find_element(By.ID, "purchase-status").text.startswith("captured")
+    assert crypto_city.cards.customer_statement("aigerim")[0]["status"] == "captured"
+    browser.find_element(By.LINK_TEXT, "aigerim's wallet and statement →").click()
+    assert "Alatau Coffee" in browser.find_element(By.ID, "statement").text
+    crypto_city.verify()

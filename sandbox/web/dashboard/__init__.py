@@ -1,0 +1,17 @@
+"""The dashboard: server-rendered pages for a workshop projector (no JavaScript, no CDN).
+
+    core.py          blueprint ``dashboard``, sign-in (session key or open operator mode), CSRF, filters
+    ledger_pages.py  overview (plus participants, card volumes, audit on a city), ledger explorer, accounts
+    pos.py           POS terminal: pay, see the JIT crypto sale and balances move; capture/reverse/refund
+    wallet.py        a customer's balances, card, controls, funding order and statement
+    orderbook.py     depth, recent trades, 24 h stats and an SVG candle chart per instrument
+    regulator.py     licences (suspend/reinstate), AML flags, declines, KZTE reserves, report downloads
+    svg_chart.py     the deterministic inline-SVG candlestick chart
+    city_data.py     read-only look-ups over the city's tables that the facade has no verb for
+
+Pages that need the CryptoCity facade explain how to start one when the app runs on a bare ledger.
+"""
+from . import ledger_pages, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
+from .core import bp
+
+__all__ = ["bp"]
