@@ -20,7 +20,7 @@ from ledger import format_amount
 from sandbox.apikeys import create_key
 from sandbox.city import CryptoCity
 from sandbox.web import create_app
-from web_support import auth
+from sandbox.web.dashboard import city_data
 
 SEED = 7
 CARD_BTC = 1_000_000  # 0.01 BTC
@@ -338,3 +338,38 @@ def test_the_price_chart_is_deterministic_inline_svg():
     assert svg.count("<rect") == 6 and "<script" not in svg and "http" not in svg.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert "No trades" in draw([]) and draw([candles[0]]).count("<rect") == 1
+
+
+# ------------------------------------------------------------------ onboarding from the dashboard
+
+def test_the_operator_onboards_and_tops_up_a_customer_with_clicks(crypto_city):
+    client = open_client(crypto_city)
+    csrf = field(client.get("/pos").get_data(as_text=True), "csrf")
+    page = client.post("/customers", data={"csrf": csrf, "actor": "yerlan", "kyc_tier": "full",
+                                           "deposit_BTC": "0.005", "deposit_KZT": "1 000.50", "back": "/pos"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Onboarded yerlan (KYC full)" in page and 'value="yerlan"' in page  # now in the card picker
+    balances = crypto_city.balances("yerlan")
+    assert (balances["KZT"], balances["BTC"]) == (100_050, 500_000)
+    refused = client.post("/customers", data={"csrf": csrf, "actor": "zhan", "deposit_BTC": "0.000000001"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Not onboarded" in refused and "more decimals" in refused
+    assert 'value="zhan"' not in client.get("/pos").get_data(as_text=True)  # a refusal onboards nobody
+    topped = client.post("/customers/faucet", data={"csrf": csrf, "actor": "yerlan", "faucet_USDT": "25",
+                                                    "back": "/wallet?customer=yerlan"},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "Topped up yerlan: 25.000000 USDT" in topped and 'id="wallet-of"' in topped
+    assert crypto_city.balances("yerlan")["USDT"] == 25_000_000
+    ghost = client.post("/customers/faucet", data={"csrf": csrf, "actor": "ghost", "faucet_KZT": "5"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "No top-up" in ghost
+    crypto_city.verify()
+
+
+@pytest.mark.parametrize("who", ["aigerim", "regulator", "coffee"])
+def test_only_the_operator_creates_customers_and_money(crypto_city, city_file, who):
+    client = key_client(crypto_city, city_file.keys[who])
+    csrf = field(client.get("/orderbook").get_data(as_text=True), "csrf")
+    assert client.post("/customers", data={"csrf": csrf, "actor": "mallory"}).status_code == 403
+    assert client.post("/customers/faucet", data={"csrf": csrf, "actor": who, "faucet_KZT": "1"}).status_code == 403
+    assert "mallory" not in {c.actor for c in city_data.customers(crypto_city)}

@@ -96,7 +96,7 @@ def _render(status: int = 200, error: str | None = None, form: dict | None = Non
     steps = NEXT_STEPS.get((result.get("purchase") or {}).get("status"), ()) if result and can_clear else ()
     return render_template("pos.html", title="POS terminal", customers=people, merchants=shops, result=result,
                            error=error, form=form, ref=new_ref("pos"), can_pay=principal().role != "regulator",
-                           steps=steps), status
+                           steps=steps, kyc_tiers=list(city.cfg.kyc.tiers)), status
 
 
 @bp.route("/pos", methods=["GET", "POST"])
