@@ -74,13 +74,23 @@ def test_dashboard_shows_a_balance_in_a_real_browser(browser, live_server, city)
     expected = format_amount(500_000_00 - 4_500_00, "KZT")
     assert row.find_element(By.CSS_SELECTOR, ".balance").text == expected
 
-    row.find_element(By.LINK_TEXT, "customer:cust:1:KZT").click()
+    submit_and_wait(browser, row.find_element(By.LINK_TEXT, "customer:cust:1:KZT"))
     assert browser.find_element(By.ID, "balance").text == expected
     entries = browser.find_element(By.ID, "entries").text
     assert "salary" in entries and "coffee" in entries
 
-    browser.find_element(By.LINK_TEXT, "POS terminal").click()  # a bare ledger: the page says how to get a city
+    submit_and_wait(browser, browser.find_element(By.LINK_TEXT, "POS terminal"))  # a bare ledger: the page says how to get a city
     assert "cryptocity serve --config crypto-city" in browser.find_element(By.ID, "needs-city").text
+
+
+def submit_and_wait(browser, element, timeout: float = 20) -> None:
+    """Click and wait until the browser has left the page (else we could read the old page's elements)."""
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(browser, timeout).until(EC.staleness_of(element))
+    WebDriverWait(browser, timeout).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 @pytest.fixture
@@ -112,11 +122,11 @@ def test_a_purchase_at_the_pos_terminal_in_a_real_browser(browser, city_server, 
 
     before = crypto_city.balances("aigerim")
     browser.get(city_server + "/")
-    browser.find_element(By.LINK_TEXT, "POS terminal").click()
+    submit_and_wait(browser, browser.find_element(By.LINK_TEXT, "POS terminal"))
     Select(browser.find_element(By.ID, "customer")).select_by_value("aigerim")
     Select(browser.find_element(By.ID, "merchant")).select_by_value("alatau-coffee")
     browser.find_element(By.ID, "amount").send_keys("1500.00")
-    browser.find_element(By.ID, "pay").click()
+    submit_and_wait(browser, browser.find_element(By.ID, "pay"))
 
     assert browser.find_element(By.ID, "auth-status").text == "APPROVED"
     assert browser.find_element(By.ID, "response-code").text == "00"
@@ -128,9 +138,9 @@ def test_a_purchase_at_the_pos_terminal_in_a_real_browser(browser, city_server, 
     assert browser.find_element(By.ID, "balance-KZT").text == format_amount(after["KZT"], "KZT")
     assert browser.find_element(By.ID, "before-BTC").text == format_amount(before["BTC"], "BTC")
 
-    browser.find_element(By.ID, "capture").click()
+    submit_and_wait(browser, browser.find_element(By.ID, "capture"))
     assert browser.find_element(By.ID, "purchase-status").text.startswith("captured")
     assert crypto_city.cards.customer_statement("aigerim")[0]["status"] == "captured"
-    browser.find_element(By.LINK_TEXT, "aigerim's wallet and statement →").click()
+    submit_and_wait(browser, browser.find_element(By.LINK_TEXT, "aigerim's wallet and statement →"))
     assert "Alatau Coffee" in browser.find_element(By.ID, "statement").text
     crypto_city.verify()
