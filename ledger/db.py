@@ -14,11 +14,14 @@ import hashlib
 import importlib.util
 import os
 import time
+import weakref
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+
+from .checkpoint import CHECKPOINTER, SAFETY_NET_PAGES
 
 # Packages that ship migrations, in dependency order.
 KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
@@ -49,7 +52,9 @@ class Database:
                 raise ValueError("use a SQLite file (in-memory SQLite cannot be shared by connections)")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
-            _install_sqlite_conventions(self.engine)
+            _install_sqlite_conventions(self.engine, path)
+            self._checkpoint_token = CHECKPOINTER.register(path)
+            weakref.finalize(self, CHECKPOINTER.unregister, self._checkpoint_token)
         else:
             self.engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
 
@@ -74,6 +79,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.is_sqlite:
+            CHECKPOINTER.unregister(self._checkpoint_token)
+            CHECKPOINTER.flush(self.url.split(":///", 1)[-1].split("?", 1)[0])
 
     def advisory_lock(self, conn: Connection, name: str) -> None:
         """Serialize writers on ``name`` until the transaction ends.
@@ -110,19 +118,26 @@ def _versions_dir(package: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def _install_sqlite_conventions(engine: Engine) -> None:
+def _install_sqlite_conventions(engine: Engine, path: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")  # first: switching a fresh file to WAL takes a lock
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: durable across application crashes; the last commits may be lost on power loss.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # Checkpoints run on a background thread (ledger.checkpoint); this is only the safety net.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         cursor.close()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(_conn):  # noqa: ANN001
+        CHECKPOINTER.committed(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
         mode = "DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # On the DBAPI connection: exec_driver_sql costs ~80 µs of SQLAlchemy per unit of work.
+        conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
