@@ -97,10 +97,9 @@ def auth_code_for(idempotency_key: str) -> str:
 # The hot path's statements as parametrised SQL on the unit of work's cursor (ledger.fastpath): Core costs
 # ~100 µs of Python a statement, and an authorization runs about sixty.
 _SELECT_USAGE = "SELECT period, amount_minor, count FROM card_usage WHERE card_id = :card_id AND period IN (:d, :m)"
-_BUMP_USAGE = ("UPDATE card_usage SET amount_minor = amount_minor + :amount, count = count + :count "
-               "WHERE card_id = :card_id AND period = :period")
-_INSERT_USAGE = ("INSERT INTO card_usage (card_id, period, amount_minor, count) "
-                 "VALUES (:card_id, :period, :amount, :count)")
+_BUMP_USAGE = ("INSERT INTO card_usage (card_id, period, amount_minor, count) VALUES (:card_id, :period, :amount, "
+               ":count) ON CONFLICT (card_id, period) DO UPDATE SET amount_minor = card_usage.amount_minor + "
+               "excluded.amount_minor, count = card_usage.count + excluded.count")
 _KEY_TAKEN = "SELECT id, request_hash FROM card_authorizations WHERE idempotency_key = :key"
 _BY_KEY = select(t.authorizations).where(t.authorizations.c.idempotency_key == bindparam("key"))
 _INSERT_AUTH = (
@@ -131,10 +130,8 @@ def usage_of(uow, card_id: int, at: datetime) -> Usage:
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int) -> None:
     """Add to the card's counters for the day and month of ``at`` (a purchase's own time: a reversal next
     month gives back the month the purchase was counted in)."""
-    for period in _periods(at):
-        params = {"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
-        if not uow.sql.run(_BUMP_USAGE, params):
-            uow.sql.run(_INSERT_USAGE, params)
+    uow.sql.many(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
+                               for period in _periods(at)])
 
 
 def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
