@@ -119,7 +119,7 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     """
     check_key(key)
     if key is not None:
-        previous = replay_post(uow, key, hold_id, amount_minor)
+        previous = replay_post(uow, key, hold_id, amount_minor, to)
         if previous is not None:
             return previous
     hold = _pending(uow, hold_id)
@@ -147,8 +147,10 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     return result
 
 
-def replay_post(uow: UnitOfWork, key: str, hold_id: int, amount_minor: int | None) -> TransferResult | None:
-    """The first result of a post retried with the same key, or None if the key is new."""
+def replay_post(uow: UnitOfWork, key: str, hold_id: int, amount_minor: int | None,
+                to: Sequence[tuple[int, int]] | None = None) -> TransferResult | None:
+    """The first result of a post retried with the same key, or None if the key is new. The same key
+    for another hold, another amount or other credits (``to``) is an ``IdempotencyConflict``."""
     row = uow.conn.execute(select(t.transfers.c.id, t.transfers.c.hold_id, t.transfers.c.created_at,
                                   t.transfers.c.memo).where(t.transfers.c.idempotency_key == key)).first()
     if row is None:
@@ -157,7 +159,8 @@ def replay_post(uow: UnitOfWork, key: str, hold_id: int, amount_minor: int | Non
                                .where(t.entries.c.transfer_id == row[0]).order_by(t.entries.c.id)).all()
     postings = tuple(Posting(a, m) for a, m in entries)
     posted = -postings[0].amount_minor if postings else 0
-    if row[1] != hold_id or (amount_minor is not None and amount_minor != posted):
+    credits_differ = to is not None and [tuple(p) for p in postings[1:]] != [(a, m) for a, m in to]
+    if row[1] != hold_id or (amount_minor is not None and amount_minor != posted) or credits_differ:
         raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different post", key=key)
     return TransferResult(row[0], postings, row[2], True, "hold_post", row[3])
 

@@ -270,6 +270,10 @@ def test_idempotent_post_key(ledger, cast, snapshot):
     with pytest.raises(errors.IdempotencyConflict):
         ledger.transaction(lambda uow: uow.post_hold(hold.id, to=[(cast.bob, 5_000)], amount_minor=5_000,
                                                      key="clear-1"))
+    # the same key, hold and amount paying someone else is a different request too, not a replay
+    with pytest.raises(errors.IdempotencyConflict):
+        ledger.transaction(lambda uow: uow.post_hold(hold.id, to=[(cast.alice, 10_000)], amount_minor=10_000,
+                                                     key="clear-1", final=False))
     assert snapshot(ledger) == before
     assert cast.balance(cast.bob).ledger_minor == 10_000
     ledger.verify()
