@@ -86,7 +86,7 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
         to.append((service.fee_account(uow, ACQUIRER_FEE_OWNER), mdr))
     uow.post_hold(row.hold_id, to, amount_minor=amount, memo=f"card clearing auth {authorization_id}")
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
-        status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount))
+        status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount, merchant_fee_minor=mdr))
     if amount < held:
         bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0)
     _event(uow, authorization_id, CAPTURED, amount, f"cleared to {merchant.id}; merchant fee {mdr}", key)
@@ -112,7 +112,12 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
 
 
 def refund(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
-    """Move tenge from the merchant's settlement account back to the customer's bank account after clearing."""
+    """Give ``amount_minor`` (default: all not yet refunded) back to the customer's bank account after clearing.
+
+    The customer gets the whole amount. The merchant pays it less its share of the MDR taken at clearing,
+    which the acquirer returns (``fee_share``): a merchant can always refund a purchase from what the
+    purchase paid it, and the refunds of a whole purchase return exactly the fee it cost.
+    """
     row = _auth(uow, authorization_id)
     if _replayed(uow, key, authorization_id, REFUNDED, amount_minor):
         return dict(_auth(uow, authorization_id, lock=False)._mapping)
@@ -120,15 +125,28 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only a cleared purchase "
                                         "can be refunded")
     amount = _amount(amount_minor, row.captured_minor - row.refunded_minor, "refund")
+    refunded = row.refunded_minor + amount
+    fee = fee_share(row.merchant_fee_minor, row.captured_minor, row.refunded_minor, refunded)
     merchant = get_merchant(uow, row.merchant_id)
     card = get_card(uow, row.card_id)
-    uow.transfer([Posting(merchant.settlement_account_id, -amount), Posting(card.bank_ledger_account_id, amount)],
-                 memo=f"card refund auth {authorization_id}")
-    refunded = row.refunded_minor + amount
+    postings = [Posting(merchant.settlement_account_id, -(amount - fee)), Posting(card.bank_ledger_account_id, amount)]
+    if fee:
+        postings.insert(1, Posting(service.fee_account(uow, ACQUIRER_FEE_OWNER), -fee))
+    uow.transfer(postings, memo=f"card refund auth {authorization_id}")
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=REFUNDED if refunded == row.captured_minor else CAPTURED, refunded_minor=refunded))
-    _event(uow, authorization_id, REFUNDED, amount, f"refunded by {merchant.id}", key)
+    _event(uow, authorization_id, REFUNDED, amount, f"refunded by {merchant.id}; merchant fee returned {fee}", key)
     return dict(_auth(uow, authorization_id, lock=False)._mapping)
+
+
+def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunded_after: int) -> int:
+    """The part of a purchase's ``fee_minor`` that a refund taking the refunded total from ``refunded_before``
+    to ``refunded_after`` returns. Computed on the running total (rounded down), so partial refunds that add
+    up to the whole purchase return exactly ``fee_minor``, never a tiyn more."""
+    assert 0 <= refunded_before <= refunded_after <= captured_minor
+    if captured_minor == 0:
+        return 0
+    return refunded_after * fee_minor // captured_minor - refunded_before * fee_minor // captured_minor
 
 
 def expire_holds(service, uow) -> int:

@@ -71,6 +71,8 @@ authorizations = sa.Table(
     sa.Column("captured_minor", sa.BigInteger, nullable=False),
     sa.Column("reversed_minor", sa.BigInteger, nullable=False),
     sa.Column("refunded_minor", sa.BigInteger, nullable=False),
+    # the MDR taken at clearing; a refund returns it in proportion (card_0002)
+    sa.Column("merchant_fee_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
     sa.Index("ix_card_authorizations_card_time", "card_id", "created_at"),

@@ -4,10 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from card import Capacity, FixedPriceFunder, FundingSettings, RulesDecision, SpendControls
 from card import response_codes as rc
-from card.errors import InvalidAuthorizationState
+from card.clearing import fee_share
+from card.errors import InvalidAuthorizationState, InvalidRequest
 
 from card_helpers import PRICES, fund, setup_city, snapshot
 
@@ -158,14 +161,44 @@ def test_card_purchase_capture_refund_balances_on_all_sides(ledger):
     assert s["external:market:KZT"] == (-gross, 0)
     assert s["fees:exchange:KZT"] == (gross - 10_100_00, 0)
     assert s["fees:card-programme:KZT"] == (100_00, 0)
-    assert s["fees:card-acquirer:KZT"] == (150_00, 0)  # MDR 1.5%
-    assert s["merchant:cafe:KZT"] == (10_000_00 - 150_00 - 4_000_00, 0)
+    # MDR 1.5% = 150 KZT at clearing; the 40% refund returns 40% of it (60 KZT) to the merchant
+    assert s["fees:card-acquirer:KZT"] == (150_00 - 60_00, 0)
+    assert s["merchant:cafe:KZT"] == (10_000_00 - 150_00 - (4_000_00 - 60_00), 0)
     assert s["bank:cust:1:KZT"] == (4_000_00, 0)
     with pytest.raises(InvalidAuthorizationState):
         cards.reverse(r.authorization_id)
     history = [e["kind"] for e in cards.customer_statement("cust:1")[0]["history"]]
     assert history == ["authorized", "captured", "refunded"]
     ledger.verify()
+
+
+def test_card_full_refund_in_parts_needs_nothing_beyond_the_purchase(ledger):
+    """A merchant whose only money is this purchase (net of MDR) can refund all of it, in three parts;
+    the acquirer returns its whole fee and not a tiyn more."""
+    cards, card = setup_city(ledger, usdt_minor=100_000_000)
+    r = cards.authorize(card_id=card.id, amount_minor=10_000_00, merchant_id="cafe", idempotency_key="buy")
+    cards.capture(r.authorization_id, key="clr")
+    assert _bal(ledger, "merchant:cafe:KZT") == (10_000_00 - 150_00, 0)  # all the merchant has
+    for i, part in enumerate((3_333_33, 3_333_33, None)):  # None: the rest, 3 333.34
+        cards.refund(r.authorization_id, part, key=f"ref-{i}")
+    s = snapshot(ledger)
+    assert s["merchant:cafe:KZT"] == (0, 0)
+    assert s["fees:card-acquirer:KZT"] == (0, 0)
+    assert s["bank:cust:1:KZT"] == (10_000_00, 0)  # the whole purchase back (the fixed-price sale had no surplus)
+    statement = cards.customer_statement("cust:1")[0]
+    assert statement["status"] == "refunded" and statement["refunded_minor"] == 10_000_00
+    with pytest.raises(InvalidRequest):  # nothing left to refund
+        cards.refund(r.authorization_id, 1, key="ref-extra")
+    ledger.verify()
+
+
+@given(fee=st.integers(0, 10**9), captured=st.integers(1, 10**12),
+       cuts=st.lists(st.floats(0, 1, allow_nan=False), max_size=8))
+def test_card_refund_fee_shares_add_up_to_the_fee(fee, captured, cuts):
+    """Any split of a purchase into partial refunds returns the fee exactly once, each share ≥ 0."""
+    points = sorted({0, captured, *(int(c * captured) for c in cuts)})
+    shares = [fee_share(fee, captured, a, b) for a, b in zip(points, points[1:])]
+    assert all(x >= 0 for x in shares) and sum(shares) == fee
 
 
 def test_card_purchase_partial_reversal_then_capture(ledger):

@@ -105,8 +105,9 @@ def test_card_capture_refund_through_exchange(city):
     surplus = leg["proceeds_minor"] - 10_100_00
     assert s["customer:cust:1:USDT"][0] == 100 * 10**6 - leg["sold_qty_minor"]
     assert s["bank:cust:1:KZT"] == (5_000_00 + surplus, 0)  # the refund + the sale's surplus (< one lot)
-    assert s["merchant:cafe:KZT"] == (10_000_00 - 150_00 - 5_000_00, 0)  # MDR is not returned on a refund
-    assert s["fees:card-acquirer:KZT"] == (150_00, 0) and s["fees:card-programme:KZT"] == (100_00, 0)
+    # half the purchase refunded: the acquirer returns half its MDR (75 of 150 KZT); the conversion fee stays
+    assert s["merchant:cafe:KZT"] == (10_000_00 - 150_00 - (5_000_00 - 75_00), 0)
+    assert s["fees:card-acquirer:KZT"] == (75_00, 0) and s["fees:card-programme:KZT"] == (100_00, 0)
     mm_usdt = s["customer:mm:USDT"][0] - before["customer:mm:USDT"][0]
     assert mm_usdt == leg["sold_qty_minor"]  # the counterparty bought exactly what the customer sold
     exch_fees = sum(v[0] for k, v in s.items() if k.startswith("fees:exchange"))
