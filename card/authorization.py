@@ -27,9 +27,9 @@ from ledger.types import to_micros
 from . import response_codes as rc
 from . import tables as t
 from .controls import Usage, evaluate
-from .errors import InvalidRequest
+from .errors import InvalidRequest, MerchantNotFound
 from .funding import conversion_fee, plan_funding, shortfall as compute_shortfall
-from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card
+from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card, get_merchant
 from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
 
@@ -116,7 +116,9 @@ _INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qt
 
 
 def _periods(at: datetime) -> tuple[str, str]:
-    return f"d:{at:%Y-%m-%d}", f"m:{at:%Y-%m}"
+    # (not strftime: ~10 µs a call on the hot path)
+    month = f"{at.year:04d}-{at.month:02d}"
+    return f"d:{month}-{at.day:02d}", f"m:{month}"
 
 
 def usage_of(uow, card_id: int, at: datetime) -> Usage:
@@ -259,8 +261,6 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
         raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card)
-    from .issuing import get_merchant
-    from .errors import MerchantNotFound
     try:
         merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
     except MerchantNotFound:

@@ -1,6 +1,7 @@
 """Issuing: tenge bank accounts with KZ IBANs, merchants, virtual cards and their status changes."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -134,9 +135,19 @@ def _json(value):  # noqa: ANN001
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+@functools.lru_cache(maxsize=1024)
+def _settings_from_text(funding: str | bytes, controls: str | bytes) -> tuple[FundingSettings, SpendControls]:
+    # Parsing two JSON documents into validated settings cost ~50 µs an authorization; a card's settings
+    # rarely change, and both are frozen, so the parsed pair is shared by every read of the same text.
+    return FundingSettings.from_dict(json.loads(funding)), SpendControls.from_dict(json.loads(controls))
+
+
 def _card_from_row(row) -> Card:
-    return Card(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                FundingSettings.from_dict(_json(row[9])), SpendControls.from_dict(_json(row[10])))
+    if isinstance(row[9], (str, bytes)) and isinstance(row[10], (str, bytes)):  # SQLite: JSON as text
+        funding, controls = _settings_from_text(row[9], row[10])
+    else:
+        funding, controls = FundingSettings.from_dict(_json(row[9])), SpendControls.from_dict(_json(row[10]))
+    return Card(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], funding, controls)
 
 
 # The authorization hot path reads cards and merchants on the unit of work's cursor (ledger.fastpath).

@@ -57,7 +57,8 @@ authorizations = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("card_id", sa.BigInteger, nullable=True, index=True),  # None when the card number was invalid
+    # None when the card number was invalid; looked up through ix_card_authorizations_card_time
+    sa.Column("card_id", sa.BigInteger, nullable=True),
     sa.Column("cardholder_id", sa.String(120), nullable=True, index=True),
     sa.Column("merchant_id", sa.String(64), nullable=True),
     sa.Column("amount_minor", sa.BigInteger, nullable=False),

@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 
 from ledger import Ledger, Posting
 from ledger.types import to_micros
-from ledger.errors import InsufficientFunds
+from ledger.errors import InsufficientFunds, LedgerError
 
 from . import tables as t
 from .book import BUY, SELL, Book, Order
@@ -61,6 +61,10 @@ _UPDATE_MAKER = (
     "UPDATE exchange_orders SET remaining_minor = :rem, filled_minor = filled_minor + :q, "
     "quote_filled_minor = quote_filled_minor + :n, hold_left_minor = :hl, status = :st, updated_at = :at "
     "WHERE id = :oid")
+# A maker still open after a fill: status left alone, so SQLite need not rewrite the (symbol, status) index.
+_UPDATE_MAKER_OPEN = (
+    "UPDATE exchange_orders SET remaining_minor = :rem, filled_minor = filled_minor + :q, "
+    "quote_filled_minor = quote_filled_minor + :n, hold_left_minor = :hl, updated_at = :at WHERE id = :oid")
 _UPDATE_TAKER = (
     "UPDATE exchange_orders SET qty_minor = :qty, remaining_minor = :rem, filled_minor = :filled, "
     "quote_filled_minor = :qf, status = :st, reason = :why, priority = :prio, hold_left_minor = :hl, "
@@ -89,6 +93,8 @@ class Exchange:
         self._accounts: dict[str, int] = {}
         self._mutex = threading.RLock()
         self._pay_accounts: dict[int, int] = {}  # taker order id -> paying account, while it settles
+        self._proceeds_to: dict[int, int] = {}   # instant-sell order id -> account its proceeds settle to
+        self._proceeds_assets: dict[int, str] = {}  # proceeds account id -> its asset, checked and committed
 
     # ------------------------------------------------------------------ admin
     def set_trading(self, symbol: str, enabled: bool) -> Instrument:
@@ -267,7 +273,7 @@ class Exchange:
 
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
-                 stp: str, client_order_id: str | None) -> OrderResult:
+                 stp: str, client_order_id: str | None, proceeds_to: int | None = None) -> OrderResult:
         # -- refusals that must happen before anything is written
         if post_only:
             best = book.best_ask() if side == BUY else book.best_bid()
@@ -303,6 +309,8 @@ class Exchange:
             at=to_micros(uow.now())))
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
         self._pay_accounts[order_id] = pay_acct
+        if proceeds_to is not None:
+            self._proceeds_to[order_id] = proceeds_to
         try:
             res = match(book, taker, limit_price=limit, tif=tif,
                         post_only=post_only, stp=stp, quote_budget=budget)
@@ -312,6 +320,7 @@ class Exchange:
             raise
         finally:
             self._pay_accounts.pop(order_id, None)
+            self._proceeds_to.pop(order_id, None)
 
     def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget) -> OrderResult:
         conn = uow.conn
@@ -335,7 +344,8 @@ class Exchange:
             # base leg: seller's base hold -> buyer
             self._post(uow, seller, q, [(base_of(buyer.owner), q)], final=seller is maker and maker_done)
             # quote leg: buyer's quote hold -> seller (net of seller fee) and the fee account
-            legs = [(quote_of(seller.owner), n - sf), (fee_acct, bf + sf)]
+            seller_quote = self._proceeds_to.get(seller.id) if seller is taker else None
+            legs = [(seller_quote or quote_of(seller.owner), n - sf), (fee_acct, bf + sf)]
             self._post(uow, buyer, n + bf, [leg for leg in legs if leg[1] > 0],
                        final=buyer is maker and maker_done)
             trade_id = sql.insert_id(_INSERT_TRADE, dict(
@@ -347,10 +357,12 @@ class Exchange:
             quote_filled += n
             taker_fee_total += tf
             maker_updates.append((maker, q, n))
-        if maker_updates:
-            sql.many(_UPDATE_MAKER, [
-                {"oid": maker.id, "rem": maker.remaining, "q": q, "n": n, "hl": maker.hold_left,
-                 "st": "filled" if maker.remaining == 0 else "open", "at": at} for maker, q, n in maker_updates])
+        for maker, q, n in maker_updates:
+            params = {"oid": maker.id, "rem": maker.remaining, "q": q, "n": n, "hl": maker.hold_left, "at": at}
+            if maker.remaining == 0:
+                sql.run(_UPDATE_MAKER, dict(params, st="filled"))
+            else:
+                sql.run(_UPDATE_MAKER_OPEN, params)
         for maker in res.expired_makers:
             self._release(uow, maker)
             conn.execute(update(t.orders).where(t.orders.c.id == maker.id).values(
@@ -562,10 +574,11 @@ class Exchange:
         return self._quote(inst, book, owner or "", proceeds_needed_minor)
 
     def instant_sell(self, uow, owner: str, asset: str, proceeds_needed_minor: int, quote_asset: str,
-                     max_slippage_bps: int) -> SaleResult:
+                     max_slippage_bps: int, *, proceeds_to: int | None = None) -> SaleResult:
         """Sell just enough of ``owner``'s ``asset`` to net at least ``proceeds_needed_minor`` of
-        ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``), as an IOC order inside the caller's
-        unit of work. Refuses, changing nothing, with no_liquidity, slippage_exceeded,
+        ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``, or to the ledger account
+        ``proceeds_to`` — a card's bank account — so the sale settles straight there), as an IOC order
+        inside the caller's unit of work. Refuses, changing nothing, with no_liquidity, slippage_exceeded,
         insufficient_balance, trading_halted or unknown_instrument. Whole lots are sold, so proceeds may
         exceed the need by less than one lot's value (``surplus_minor``, left in the quote account)."""
         inst = self.instruments.for_pair(asset, quote_asset)
@@ -573,6 +586,8 @@ class Exchange:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         if type_(max_slippage_bps) is not int or max_slippage_bps < 0:
             raise InvalidOrder("max_slippage_bps must be a non-negative integer", code="invalid_slippage")
+        if proceeds_to is not None:
+            self._check_proceeds_account(uow, proceeds_to, quote_asset)
         book = self._book(uow, inst.symbol)
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
         if quote.slippage_bps > max_slippage_bps:
@@ -580,13 +595,29 @@ class Exchange:
                 f"selling {quote.base_qty_minor} {asset} minor units would cost {quote.slippage_bps} bps against mid; "
                 f"the cap is {max_slippage_bps} bps", slippage_bps=quote.slippage_bps, max_slippage_bps=max_slippage_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
-                               quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None)
+                               quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
+                               proceeds_to)
         proceeds = result.quote_filled_minor - result.fee_minor
         assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
             "instant sell diverged from its quote"
         return SaleResult(inst.symbol, asset, quote_asset, result.filled_qty_minor, proceeds,
                           proceeds - proceeds_needed_minor, quote.avg_price, result.fee_minor, quote.slippage_bps,
                           result.order_id, result.trade_ids)
+
+    def _check_proceeds_account(self, uow, account_id: int, quote_asset: str) -> None:
+        """``account_id`` must be a ledger account in ``quote_asset`` (remembered once committed: an
+        account's asset never changes)."""
+        if self._proceeds_assets.get(account_id) == quote_asset:
+            return
+        try:
+            asset = uow.account(account_id).asset if type_(account_id) is int else None
+        except LedgerError:
+            asset = None
+        if asset != quote_asset:
+            raise InvalidOrder(f"the proceeds of a sale for {quote_asset} cannot settle to account {account_id!r}"
+                               f" ({'no such account' if asset is None else 'an account in ' + asset})",
+                               code="invalid_proceeds_account")
+        uow.after_commit(lambda: self._proceeds_assets.__setitem__(account_id, asset))
 
     # ------------------------------------------------------------------ market data
     def depth(self, symbol: str, levels: int = 20) -> dict:

@@ -50,6 +50,8 @@ _SQL = {
     "hold_locked": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid FOR UPDATE",
     "update_hold": "UPDATE ledger_holds SET remaining_minor = :remaining, posted_minor = :posted, status = :status, "
                    "resolved_at = :resolved WHERE id = :hid",
+    # A hold that stays pending: leaving status alone spares SQLite rewriting both indexes that hold it.
+    "hold_progress": "UPDATE ledger_holds SET remaining_minor = :remaining, posted_minor = :posted WHERE id = :hid",
 }
 
 

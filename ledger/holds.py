@@ -204,10 +204,13 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
 
 def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:
     """Write a hold's new state; it is resolved (now) once nothing remains."""
-    resolved = to_micros(uow.now()) if status != PENDING else None
+    if status == PENDING:  # only ever called on a pending hold: its status and resolved_at stay as they are
+        uow.ledger._fast.run(uow.raw_cursor(), "hold_progress", {"hid": hold_id, "remaining": remaining_minor,
+                                                                 "posted": posted_minor})
+        return
     uow.ledger._fast.run(uow.raw_cursor(), "update_hold", {"hid": hold_id, "remaining": remaining_minor,
                                                            "posted": posted_minor, "status": status,
-                                                           "resolved": resolved})
+                                                           "resolved": to_micros(uow.now())})
 
 
 def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_minor: int) -> None:

@@ -41,6 +41,30 @@ def test_instant_sell_pays_at_least_the_exact_proceeds(env):
     ledger.verify()
 
 
+def test_instant_sell_settles_straight_to_proceeds_to(env):
+    """A card's sale pays its bank account directly; the exchange account gets nothing, and an account
+    in another asset is refused with nothing changed."""
+    ledger, ex = env
+    with ledger.unit_of_work() as uow:
+        bank = uow.open_account("bank:card", "KZT", "customer").id
+        wrong = uow.open_account("bank:card", "USDT", "customer").id
+        uow.commit()
+    for bad in (wrong, 10**9, "1"):
+        with pytest.raises(InvalidOrder, match="cannot settle to account") as refused:
+            with ledger.unit_of_work() as uow:
+                ex.instant_sell(uow, "card", "BTC", 100_000_00, "KZT", 100, proceeds_to=bad)
+        assert refused.value.code == "invalid_proceeds_account"
+    assert balance(ledger, "card", "BTC").ledger_minor == 10**8
+    with ledger.unit_of_work() as uow:
+        sale = ex.instant_sell(uow, "card", "BTC", 100_000_00, "KZT", 100, proceeds_to=bank)
+        uow.commit()
+    with ledger.unit_of_work(read_only=True) as uow:
+        assert uow.balance(bank).ledger_minor == sale.proceeds_minor >= 100_000_00
+    assert balance(ledger, "card", "KZT") is None  # the exchange account was never even opened
+    assert balance(ledger, "card", "BTC").ledger_minor == 10**8 - sale.sold_qty_minor
+    ledger.verify()
+
+
 def test_slippage_cap_refuses_and_changes_nothing(env):
     ledger, ex = env
     with ledger.unit_of_work() as uow:
