@@ -17,7 +17,8 @@ from typing import Any, Callable
 import click
 
 DEFAULT_CONFIG = "crypto-city"
-DEFAULT_DB_URL = f"sqlite:///{Path('.cryptocity') / 'cryptocity.db'}"
+# the same file as populate, keys and audit use, so `populate` then `serve` shows the populated city
+DEFAULT_DB_URL = f"sqlite:///{Path('.cryptocity') / 'city.db'}"
 MAX_WORKERS = 64
 
 
