@@ -98,6 +98,15 @@ class UnitOfWork:
             self._now = self.ledger.clock.now()
         return self._now
 
+    def move_time_to(self, when: datetime) -> None:
+        """Make ``when`` this unit of work's instant from now on: for the clock's own advance, whose
+        writes must carry the new time even if the unit of work already read the old one. Time only
+        moves forward."""
+        assert when.tzinfo is not None, "sandbox time is timezone-aware UTC"
+        if self._now is not None and when < self._now:
+            raise ValueError(f"time only moves forward: {when.isoformat()} is before {self._now.isoformat()}")
+        self._now = when
+
     def advisory_lock(self, name: str) -> None:
         self.ledger.db.advisory_lock(self._conn, name)
 

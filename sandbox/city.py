@@ -874,9 +874,8 @@ class CryptoCity:
         uow.after_rollback(undo)
         with self.clock.pending(now):
             # Every row this advance writes carries the new time. A caller's unit of work may already
-            # have read its (old) time — the web layer's idempotency claim does — so re-pin it;
-            # ledger.UnitOfWork caches its instant in ``_now`` (see UnitOfWork.now).
-            uow._now = now
+            # have read its (old) time — the web layer's idempotency claim does — so move it on.
+            uow.move_time_to(now)
             expired = clearing.expire_holds(self.cards, uow)
             placed = self.exchange.market_makers.requote(uow, now)
             seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
