@@ -5,8 +5,9 @@ pool of cardholders (KYC tier ``full``) holding only crypto — USDT, BTC or ETH
 creates a merchant API key for each in-zone merchant. Then it starts ``cryptocity serve`` in a child
 process on 127.0.0.1 (gunicorn with N workers on PostgreSQL, Flask's threaded server on SQLite; every
 worker joins the city already in the database, nothing is set up twice) and C client threads POST
-``/api/v1/merchants/{merchant}/authorizations`` (card by PAN, 500–1 000 KZT, a unique Idempotency-Key
-each) for a bounded time or count. Every purchase finds the bank account short, so each approval is a
+``/api/v1/merchants/{merchant}/authorizations`` (card by PAN, 600–1 000 KZT, a unique Idempotency-Key
+each) for a bounded time or count. Every purchase finds the bank account short (what a sale leaves
+over, under one lot or the minimum order, is less than the next purchase), so each approval is a
 just-in-time crypto sale on the exchange plus a hold, in one transaction. Thread ``i`` draws its cards
 from its own slice of the pool, so two threads hit the same card only when the pool is smaller than the
 thread count (correctness does not depend on it).
@@ -57,7 +58,7 @@ MAX_REQUESTS = 200_000
 POOL_ACCOUNTS = 32
 PRESET = "crypto-city"
 MAX_CUSTOMERS = 2_000
-AMOUNT_RANGE_MINOR = (500_00, 1_000_00)        # 500–1 000 KZT a purchase
+AMOUNT_RANGE_MINOR = (600_00, 1_000_00)        # 600–1 000 KZT: more than a sale's leftover (< 1 lot, ~530 KZT)
 SPEND_PER_CUSTOMER_MINOR = 400_000_00          # plan at most this per card and day (the limit is 510 000 KZT)
 FUNDING_ASSETS = ("USDT", "BTC", "ETH")
 DEPOSITS_MINOR = {"USDT": 2_400 * 10**6, "BTC": 25 * 10**5, "ETH": 10**9}   # each worth ~1.2M KZT
@@ -222,7 +223,7 @@ RequestMaker = Callable[[random.Random, int, int], tuple[str, dict, str]]
 
 def authorization_requests(pool: CityPool, concurrency: int) -> RequestMaker:
     """Thread ``i`` buys with the cards ``i, i + C, i + 2C, …`` of the pool (all of them if the pool is
-    smaller than C), at a random in-zone merchant, 500–1 000 KZT."""
+    smaller than C), at a random in-zone merchant, 600–1 000 KZT."""
     slices = [pool.pans[i::concurrency] if len(pool.pans) >= concurrency else pool.pans
               for i in range(concurrency)]
 
