@@ -190,3 +190,12 @@ def onboarded_in_audit(conn, limit: int) -> list[tuple[str, datetime, dict]]:
                         .where(audit_log.c.action == "customer.onboarded").order_by(audit_log.c.seq)
                         .limit(limit)).all()
     return [(subject, at, json.loads(details)) for subject, at, details in rows]
+
+
+def kyc_tier_of(conn, actor: str) -> str | None:
+    """The customer's KYC tier as the database has it now (it may change after onboarding)."""
+    return conn.execute(select(customers.c.kyc_tier).where(customers.c.actor == actor)).scalar()
+
+
+def set_kyc_tier(conn, actor: str, kyc_tier: str) -> None:
+    conn.execute(customers.update().where(customers.c.actor == actor).values(kyc_tier=kyc_tier))
