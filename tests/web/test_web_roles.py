@@ -106,6 +106,7 @@ def test_the_regulator_reads_everything_and_writes_only_what_names_it(cc_app, cc
             else:
                 assert response.status_code == 403, rule.rule
     assert "/api/v1/licences/<name:licence_id>/suspend" in allowed
+    assert "/api/v1/customers/<name:actor>/kyc" not in allowed   # a regulator reads KYC tiers, the operator sets them
     after = snapshot(cc, "bob")
     assert after.pop("audit") >= before.pop("audit")  # the licence writes it may make are audited
     assert after == before
@@ -231,7 +232,8 @@ def test_a_customer_cannot_touch_another_customers_city_resources(cc_app, cc_cli
                      "POST /api/v1/cards/<id:card_id>/freeze", "PUT /api/v1/cards/<id:card_id>/controls",
                      "POST /api/v1/orders/<id:order_id>/cancel", "POST /api/v1/customers/<name:actor>/kzte/mint",
                      "GET /api/v1/customers/<name:actor>/tax-statements/<int(min=2000, max=2100):year>",
-                     "GET /api/v1/cards/<id:card_id>/statement", "GET /api/v1/customers/<name:actor>/balances"):
+                     "GET /api/v1/cards/<id:card_id>/statement", "GET /api/v1/customers/<name:actor>/balances",
+                     "POST /api/v1/customers/<name:actor>/withdrawals", "GET /api/v1/customers/<name:actor>/withdrawals"):
         assert expected in checked
     assert len(checked) >= 20
     cc.verify()

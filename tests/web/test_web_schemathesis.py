@@ -49,5 +49,8 @@ def test_every_operation_honours_its_contract(cc):
     assert "POST /api/v1/transfers" in tested and "GET /api/v1/accounts/{account_id}/history" in tested
     assert "POST /api/v1/merchants/{merchant_id}/authorizations" in tested
     assert "POST /api/v1/customers/{actor}/orders" in tested and "GET /api/v1/reports/regulator" in tested
-    assert len(tested) >= 45
+    # withdrawals refuse a fuzzed address before the regtest node starts, so they stay in the run
+    assert "POST /api/v1/customers/{actor}/withdrawals" in tested and "POST /api/v1/customers/{actor}/kyc" in tested
+    assert "GET /api/v1/customers/{actor}/withdrawals" in tested
+    assert len(tested) >= 48
     cc.verify()  # whatever the fuzzer sent, no money appeared or vanished and the audit chain holds

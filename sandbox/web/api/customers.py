@@ -1,4 +1,4 @@
-"""Customers of the city: onboard (operator), list, one customer, KYC tier.
+"""Customers of the city: onboard (operator), list, one customer, KYC tier (read; changed by the operator).
 
 A customer key (``cryptocity keys create customer --for <actor>``) sees only its own actor: every
 ``/customers/<actor>/...`` path is checked by the ``actor`` owner resolver (another actor is a 404),
@@ -77,8 +77,17 @@ class KycSchema(Strict):
     aifc_investor = ma.fields.Boolean(required=True)
 
 
+class KycChangeSchema(Strict):
+    kyc_tier = ma.fields.String(required=True, validate=ma.validate.Length(1, 32),
+                                metadata={"description": "a configured KYC tier, e.g. none, basic, full"})
+    reason = ma.fields.String(load_default="", validate=[ma.validate.Length(max=300),
+                                                         ma.validate.Predicate("isprintable",
+                                                                               error="reason must be printable text")],
+                              metadata={"description": "why (recorded in the audit log)"})
+
+
 def customer_dict(city, row) -> dict:
-    """``row``: (bank account id, customer id, iban)."""
+    """``row``: (bank account id, customer id, iban, KYC tier as the database has it now)."""
     from card import tables as ct
     actor = city._actors.get(row[1])
     pan = None
@@ -87,18 +96,21 @@ def customer_dict(city, row) -> dict:
         with city.ledger.unit_of_work(read_only=True) as uow:
             pan = uow.conn.execute(select(ct.cards.c.pan).where(ct.cards.c.id == card_id)).scalar()
     profile = actor.profile if actor else None
+    tier = row[3] if len(row) > 3 and row[3] is not None else (profile.kyc_tier if profile else "none")
     return {"id": row[0], "actor": row[1], "owner": row[1], "iban": row[2], "card_id": card_id,
-            "masked_pan": masked_pan(pan), "kyc_tier": profile.kyc_tier if profile else "none",
+            "masked_pan": masked_pan(pan), "kyc_tier": tier,
             "resident": bool(profile.resident) if profile else True,
             "aifc_investor": bool(profile.aifc_investor) if profile else False}
 
 
 def _rows(city, cond, limit):
     from card import tables as ct
+    from sandbox.tables import customers as profiles
     b = ct.bank_accounts.c
+    joined = ct.bank_accounts.outerjoin(profiles, profiles.c.actor == b.customer_id)
     with city.ledger.unit_of_work(read_only=True) as uow:
-        return uow.conn.execute(select(b.id, b.customer_id, b.iban).where(and_(True, *cond)).order_by(b.id)
-                                .limit(limit)).all()
+        return uow.conn.execute(select(b.id, b.customer_id, b.iban, profiles.c.kyc_tier).select_from(joined)
+                                .where(and_(True, *cond)).order_by(b.id).limit(limit)).all()
 
 
 @blp.route("", methods=["POST"])
@@ -159,8 +171,29 @@ def get_customer(actor: str):
 @blp.response(200, KycSchema)
 def get_kyc(actor: str):
     """The customer's KYC tier and what it allows (trading, paying, limits in tiyn)."""
+    return kyc_dict(require_city(), actor)
+
+
+@blp.route("/<name:actor>/kyc", methods=["POST"])
+@access()
+@blp.arguments(KycChangeSchema)
+@blp.response(200, KycSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def change_kyc(body: dict, actor: str):
+    """Move the customer to another KYC tier (operator only: a customer cannot raise its own tier; a
+    regulator reads it). Its limits apply from the next purchase or trade; audited as
+    ``customer.kyc_changed`` with the old and new tier and the reason. An unconfigured tier is a 422
+    naming the configured ones; setting the current tier again changes nothing."""
     city = require_city()
-    profile = city._actor(actor).profile
+
+    def compute():
+        city.set_kyc_tier(actor=actor, kyc_tier=body["kyc_tier"], reason=body["reason"])
+        return kyc_dict(city, actor), 200
+    return json_response(*city_write(compute))
+
+
+def kyc_dict(city, actor: str) -> dict:
+    profile = city.profile(actor)
     tier = city.cfg.kyc.tiers.get(profile.kyc_tier)
     return {"actor": actor, "kyc_tier": profile.kyc_tier, "can_trade": bool(tier and tier.can_trade),
             "can_pay": bool(tier and tier.can_pay),

@@ -1,10 +1,17 @@
-"""Wallets: a customer's balances, deposit addresses (custodian), sandbox money (faucet) and on-chain
-BTC deposits on the embedded regtest node.
+"""Wallets: a customer's balances, deposit addresses (custodian), sandbox money (faucet), on-chain BTC
+deposits and BTC withdrawals on the embedded regtest node.
 
-Withdrawals are NOT offered by this API yet: the custodian (wallet/custodian.py) can withdraw, but
-the city's crypto balances that come from the faucet or ``deposit`` exist only in the ledger (no coins
-behind them on the regtest chain), so a withdrawal would wait forever as ``pending_cold``; and the
-facade has no audited ``withdraw`` verb with travel-rule data yet.
+Withdrawals (``POST /customers/{actor}/withdrawals``; operator or the customer itself) go through the
+facade's audited ``withdraw`` verb and the licensed custodian (wallet/custodian.py): the address is
+checked (bech32 checksum, regtest network), then the blocklist, the customer's whitelist, travel-rule
+data at or above the city's threshold (tenge, at the model price) and the balance. Faucet and
+``deposit`` balances exist only in the ledger, so the coins paid out come from the exchange's treasury:
+the custodian's cold wallet, mined on the regtest chain when first needed (50 BTC tranches, its own
+coins in ``custody:custodian:BTC``). When the hot wallet is short the withdrawal waits as
+``pending_cold`` (amount and fee held), the hot wallet is refilled from cold, and the withdrawal is
+broadcast, then mined to the configured confirmations, so the answer is normally ``confirmed`` with a
+txid the node knows. Only BTC: other assets are a 422. Not a taxable disposal (coins move to the
+customer's external wallet); the audit log records ``funds.withdrawal``.
 """
 from __future__ import annotations
 
@@ -12,13 +19,13 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, require_city
+from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
 from ..responses import json_response
 from . import PREFIX
-from .schemas import ASSET_PATTERN, Strict, amount_field
+from .schemas import ASSET_PATTERN, PageQuery, Strict, amount_field
 
 blp = Blueprint("wallets", __name__, url_prefix=f"{PREFIX}/customers",
-                description="A customer's balances, deposit addresses and sandbox money")
+                description="A customer's balances, deposit addresses, sandbox money and BTC withdrawals")
 install_converters(blp)
 CHAINS = ("bitcoin",)
 
@@ -138,3 +145,84 @@ def onchain_deposit(body: dict, actor: str):
         return {"actor": actor, "txid": out["txid"], "address": out["address"],
                 "confirmations": out["confirmations"], "amount_minor": body["amount_minor"]}, 201
     return json_response(*city_write(compute))
+
+
+# ------------------------------------------------------------------ withdrawals
+TRAVEL_RULE_FIELD = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class TravelRuleSchema(Strict):
+    """FATF R.16 data (wallet/travel_rule.py): originator name, account and one identifier; beneficiary
+    name and account (the destination address)."""
+    originator_name = TRAVEL_RULE_FIELD
+    originator_account = TRAVEL_RULE_FIELD
+    beneficiary_name = TRAVEL_RULE_FIELD
+    beneficiary_account = TRAVEL_RULE_FIELD
+    originator_address = TRAVEL_RULE_FIELD
+    originator_id = TRAVEL_RULE_FIELD
+    originator_customer_number = TRAVEL_RULE_FIELD
+    originator_birth_date_place = TRAVEL_RULE_FIELD
+
+
+class WithdrawalRequest(Strict):
+    asset = ma.fields.String(load_default="BTC", validate=ma.validate.Regexp(ASSET_PATTERN),
+                             metadata={"description": "only BTC in this sandbox"})
+    address = ma.fields.String(required=True, validate=ma.validate.Length(1, 100),
+                               metadata={"description": "a regtest P2WPKH address (bcrt1q…)"})
+    amount_minor = amount_field(description="satoshi to send; the network fee is added")
+    travel_rule = ma.fields.Nested(TravelRuleSchema, load_default=None, allow_none=True,
+                                   metadata={"description": "required at or above the city's travel-rule "
+                                                            "threshold (custody.travel_rule_threshold, tenge)"})
+
+
+class WithdrawalSchema(Strict):
+    id = ma.fields.Integer(required=True)
+    actor = ma.fields.String(required=True)
+    asset = ma.fields.String(required=True)
+    chain = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+    amount_minor = ma.fields.Integer(required=True)
+    fee_minor = ma.fields.Integer(required=True, metadata={"description": "network fee, satoshi, debited too"})
+    status = ma.fields.String(required=True, metadata={"description": "pending_cold, broadcast or confirmed"})
+    txid = ma.fields.String(allow_none=True, required=True)
+    travel_rule_attached = ma.fields.Boolean(required=True)
+    created_at = ma.fields.String(required=True, metadata={"description": "sandbox time, ISO 8601"})
+    updated_at = ma.fields.String(required=True)
+
+
+WithdrawalPage = page_schema(WithdrawalSchema, "WithdrawalPage")
+
+
+@blp.route("/<name:actor>/withdrawals", methods=["POST"])
+@access("customer")
+@blp.arguments(WithdrawalRequest)
+@blp.response(201, WithdrawalSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def withdraw(body: dict, actor: str):
+    """Withdraw BTC to an address on the regtest chain (operator, or the customer itself).
+
+    The amount plus the network fee leave the customer's balance; the answer carries the txid and the
+    status (normally ``confirmed``: blocks are mined to the configured confirmations). Starts the
+    embedded regtest node on first use (about two seconds). Refusals change nothing: an invalid address
+    (``bad_address``), a blocked or non-whitelisted one, missing travel-rule data, a short balance
+    (``insufficient_funds``), another asset (``withdrawal_asset_not_supported``)."""
+    city = require_city()
+    travel_rule = body["travel_rule"]
+
+    def compute():
+        from flask import g
+        out = city.withdraw(actor=actor, asset=body["asset"], address=body["address"],
+                            amount_minor=body["amount_minor"], key=g.idempotency_key,
+                            travel_rule=dict(travel_rule) if travel_rule is not None else None)
+        return out, 201
+    return json_response(*city_write(compute))
+
+
+@blp.route("/<name:actor>/withdrawals")
+@access("customer")
+@blp.arguments(PageQuery, location="query", as_kwargs=True)
+@blp.response(200, WithdrawalPage)
+def list_withdrawals(actor: str, limit: int, after_id: int | None = None):
+    """The customer's withdrawals, oldest first (operator, regulator, the customer itself)."""
+    city = require_city()
+    return page(city.withdrawals(actor, limit=limit + 1, after_id=after_id), limit)
