@@ -388,7 +388,7 @@ class CryptoCity:
         a = self._actors.get(cardholder_id) or self._remember(city_state.customer(uow.conn, cardholder_id))
         if a is None:
             return CustomerProfile(cardholder_id, kyc_tier="none")
-        return self._with_tier(a, city_state.kyc_tier_of(uow.conn, cardholder_id))
+        return self._with_tier(a, city_state.kyc_tier_in(uow, cardholder_id))
 
     def _merchant(self, merchant: str) -> str:
         if self.cfg.merchant(merchant) is not None:

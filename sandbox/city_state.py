@@ -197,5 +197,15 @@ def kyc_tier_of(conn, actor: str) -> str | None:
     return conn.execute(select(customers.c.kyc_tier).where(customers.c.actor == actor)).scalar()
 
 
+_KYC_TIER_SQL = "SELECT kyc_tier FROM sandbox_customers WHERE actor = :actor"
+
+
+def kyc_tier_in(uow, actor: str) -> str | None:
+    """``kyc_tier_of`` inside a unit of work on its raw cursor (the card authorization's path: ~3 us
+    instead of ~125 us through Core on SQLite)."""
+    row = uow.sql.one(_KYC_TIER_SQL, {"actor": actor})
+    return None if row is None else row[0]
+
+
 def set_kyc_tier(conn, actor: str, kyc_tier: str) -> None:
     conn.execute(customers.update().where(customers.c.actor == actor).values(kyc_tier=kyc_tier))
