@@ -47,7 +47,7 @@ from .config import CityConfig, load_config
 from .licensing import LicenceRegistry
 from .rules import CustomerProfile, SandboxRules
 from .rules.history import card_history
-from .tax import (Acquisition, Disposal, Residency, TaxError, TaxStatement, residency_from_days,
+from .tax import (TRANSFER_OUT, Acquisition, Disposal, Residency, TaxError, TaxStatement, residency_from_days,
                   statement as tax_statement_of)
 
 DEFAULT_DB_DIR = Path(".cryptocity")
@@ -60,7 +60,7 @@ MAX_BTC_SAT = 21_000_000 * 100_000_000
 TREASURY_TRANCHE_SAT = 50 * 100_000_000
 REFILL_MARGIN_SAT = 10_000   # the cold-to-hot transaction's own fee, paid by the custodian
 TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "kzte.mint", "kzte.redeem",
-               "card.approved")
+               "card.approved", "funds.withdrawal")
 
 
 def _pay_key(ref: str) -> str:
@@ -1060,13 +1060,16 @@ class CryptoCity:
             if uow.conn.execute(select(log.c.seq).where(log.c.action == "funds.withdrawal",
                                                         log.c.subject == subject)).first():
                 return
-            # Not a disposal: coins leave custody for the customer's external wallet (still theirs); the
-            # tax statement counts sales and card-funded sales only.
+            # Not a disposal: coins leave custody for the customer's external wallet (still theirs). The
+            # tax statement shows no line for it, but the coins' FIFO lots leave with them (tax.TRANSFER_OUT).
             audit.append(uow, row["owner"], "funds.withdrawal", subject, {
                 "customer": row["owner"], "asset": row["asset"], "amount_minor": int(row["amount_minor"]),
                 "fee_minor": int(row["fee_minor"]), "address": row["address"], "txid": row["txid"],
                 "status": row["status"], "travel_rule_attached": bool(row["travel_rule"]),
-                "tax": [], "tax_treatment": "not a disposal: a transfer to an external wallet"})
+                "tax": [{"kind": TRANSFER_OUT, "asset": row["asset"],
+                         "qty_minor": int(row["amount_minor"]) + int(row["fee_minor"]), "kzt_minor": 0,
+                         "source": TRANSFER_OUT, "ref": subject}],
+                "tax_treatment": "not a disposal: a transfer to an external wallet; its cost basis leaves with it"})
         self.ledger.transaction(record)
 
     def withdraw(self, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,

@@ -43,8 +43,13 @@ class Disposal:
     asset: str
     qty_minor: int
     proceeds_kzt_minor: int      # tiyn received, net of exchange fees
-    source: str = "sell"         # sell | card (a card-funded sale)
+    source: str = "sell"         # sell | card (a card-funded sale) | transfer_out (see TRANSFER_OUT)
     reference: str = ""
+
+
+# Coins leaving custody for the customer's own external wallet: not a sale (no line, no gain), but
+# their FIFO lots leave with them, so a later sale here is not given the withdrawn coins' cost.
+TRANSFER_OUT = "transfer_out"
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,8 @@ class TaxStatement:
 
 
 def fifo_disposals(acquisitions: Iterable[Acquisition], disposals: Iterable[Disposal]) -> list[DisposalLine]:
-    """Match disposals to acquisitions first-in first-out, per asset, in time order."""
+    """Match disposals to acquisitions first-in first-out, per asset, in time order. A ``TRANSFER_OUT``
+    consumes lots like a sale but yields no line."""
     acqs = sorted(acquisitions, key=lambda a: a.at)
     disps = sorted(disposals, key=lambda d: d.at)
     if len(acqs) + len(disps) > MAX_EVENTS:
@@ -99,7 +105,7 @@ def fifo_disposals(acquisitions: Iterable[Acquisition], disposals: Iterable[Disp
     out: list[DisposalLine] = []
     i = 0
     for d in disps:
-        if d.qty_minor <= 0 or d.proceeds_kzt_minor < 0:
+        if d.qty_minor <= 0 or d.proceeds_kzt_minor < 0 or (d.source == TRANSFER_OUT and d.proceeds_kzt_minor):
             raise TaxError(f"disposal {d.reference or d.at.isoformat()} has a non-positive quantity or negative proceeds")
         while i < len(acqs) and acqs[i].at <= d.at:
             a = acqs[i]
@@ -119,6 +125,8 @@ def fifo_disposals(acquisitions: Iterable[Acquisition], disposals: Iterable[Disp
                 lot[1] -= slice_cost
             cost += slice_cost
             need -= take
+        if d.source == TRANSFER_OUT:
+            continue
         out.append(DisposalLine(d.at, d.asset, d.qty_minor, d.proceeds_kzt_minor, cost, d.proceeds_kzt_minor - cost,
                                 d.source, d.reference, basis_unknown_qty_minor=need))
     return out

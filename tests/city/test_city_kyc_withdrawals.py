@@ -104,10 +104,20 @@ def test_city_withdrawal_is_paid_on_chain_from_the_treasury_and_confirmed(db_url
         assert [t["amount_minor"] for t in _audit(city, "custody.treasury_funded")] == [50 * BTC]
         reserves = city.custodian.reserves_report("BTC")
         assert reserves["ledger_onchain_minor"] == reserves["onchain_minor"]
-        # not a disposal: the tax statement has no line for it
+        # not a disposal: the tax statement has no line for it, but the coins' cost basis leaves with them
         entries = _audit(city, "funds.withdrawal")
-        assert len(entries) == 1 and entries[0]["tax"] == [] and entries[0]["txid"] == first["txid"]
+        withdrawn = 300_000 + first["fee_minor"]
+        assert len(entries) == 1 and entries[0]["txid"] == first["txid"]
+        assert entries[0]["tax"] == [{"kind": "transfer_out", "asset": "BTC", "qty_minor": withdrawn, "kzt_minor": 0,
+                                      "source": "transfer_out", "ref": f"withdrawal:{first['id']}"}]
         assert city.tax_statement("aigerim", 2025).lines == []
+        deposit_cost = [e for d in _audit(city, "funds.deposit") if d["customer"] == "aigerim"
+                        for e in d["tax"] if e["asset"] == "BTC"][0]["kzt_minor"]
+        city.sell(actor="aigerim", instrument="BTC/KZT", base_qty_minor=100_000)
+        [line] = city.tax_statement("aigerim", 2025).lines
+        left_qty = BTC // 50 - withdrawn
+        left_cost = deposit_cost - deposit_cost * withdrawn // (BTC // 50)
+        assert line.qty_minor == 100_000 and line.cost_basis_kzt_minor == left_cost * 100_000 // left_qty
         assert [w["id"] for w in city.withdrawals("aigerim")] == [first["id"]]
         city.verify()
     finally:

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings, strategies as st
 
 from sandbox.config import load_config
-from sandbox.tax import Acquisition, Disposal, fifo_disposals, is_resident, statement
+from sandbox.tax import TRANSFER_OUT, Acquisition, Disposal, fifo_disposals, is_resident, statement
 
 TAX = load_config("crypto-city").tax
 T = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -55,6 +55,31 @@ def test_fifo_allocates_each_lot_cost_exactly_once(lots, sells):
     lines = fifo_disposals(acqs, disps)
     assert sum(ln.cost_basis_kzt_minor for ln in lines) == sum(c for _, c in lots)
     assert all(ln.basis_unknown_qty_minor == 0 for ln in lines)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10_000), st.integers(0, 10**9)), min_size=1, max_size=6),
+       st.lists(st.tuples(st.integers(1, 10_000), st.booleans()), min_size=1, max_size=8))
+def test_fifo_withdrawn_coins_take_their_cost_with_them_and_show_no_line(lots, moves):
+    """Sales and withdrawals (transfer_out) interleaved until all is gone: the sales' lines carry the
+    whole cost minus exactly what the withdrawals took, and no withdrawal appears as a line."""
+    acqs = [Acquisition(T, "BTC", q, c) for q, c in lots]
+    left, disps = sum(q for q, _ in lots), []
+    for i, (size, out) in enumerate(moves):
+        if left == 0:
+            break
+        qty = min(size, left)
+        left -= qty
+        disps.append(Disposal(T + timedelta(seconds=i + 1), "BTC", qty, 0, TRANSFER_OUT if out else "sell"))
+    if left:
+        disps.append(Disposal(T + timedelta(seconds=len(moves) + 1), "BTC", left, 0, "sell"))
+    with_outs = fifo_disposals(acqs, disps)
+    sells_only = fifo_disposals(acqs, [d if d.source != TRANSFER_OUT else
+                                       Disposal(d.at, d.asset, d.qty_minor, 0, "probe") for d in disps])
+    taken_out = sum(ln.cost_basis_kzt_minor for ln in sells_only if ln.source == "probe")
+    assert [ln.source for ln in with_outs] == [d.source for d in disps if d.source != TRANSFER_OUT]
+    assert sum(ln.cost_basis_kzt_minor for ln in with_outs) == sum(c for _, c in lots) - taken_out
+    assert all(ln.basis_unknown_qty_minor == 0 for ln in with_outs)
 
 
 def test_residency_183_days_in_any_12_months_and_90_for_aifc_investors():
