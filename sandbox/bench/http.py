@@ -177,7 +177,9 @@ def recorded_approvals(db_url: str) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------- the server
 def start_server(db_url: str, port: int, workers: int, config_path: Path | None = None,
-                 seed: int | None = None) -> subprocess.Popen:
+                 seed: int | None = None, log_path: Path | None = None) -> subprocess.Popen:
+    """``cryptocity serve`` in its own session. Its output goes to ``log_path`` (a file, never a pipe:
+    Flask's server logs every request, and a pipe nobody reads fills up and stalls the server)."""
     code = "from sandbox.web.serve import serve_command; serve_command()"
     args = [sys.executable, "-c", code, "--db", db_url, "--host", HOST, "--port", str(port), "--workers",
             str(workers), "--closed"]
@@ -186,15 +188,25 @@ def start_server(db_url: str, port: int, workers: int, config_path: Path | None 
     if seed is not None:
         args += ["--seed", str(seed)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
+    log_path = log_path or Path(tempfile.mkdtemp(prefix="cryptocity-bench-http-")) / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server.log_path = log_path  # type: ignore[attr-defined]
+    return server
+
+
+def _log_tail(server: subprocess.Popen, chars: int = 2000) -> str:
+    try:
+        return Path(server.log_path).read_text(errors="replace")[-chars:]  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return ""
 
 
 def wait_ready(port: int, server: subprocess.Popen, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise click.ClickException("the server exited: " + server.stderr.read().decode()[-2000:])
+            raise click.ClickException("the server exited: " + _log_tail(server))
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/readyz")
@@ -203,7 +215,7 @@ def wait_ready(port: int, server: subprocess.Popen, timeout_s: float = 60) -> No
         except OSError:
             pass
         time.sleep(0.2)
-    raise click.ClickException(f"the server was not ready within {timeout_s:.0f} s")
+    raise click.ClickException(f"the server was not ready within {timeout_s:.0f} s: " + _log_tail(server))
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -313,7 +325,7 @@ def verify_over_http(port: int, token: str, attempts: int = 3) -> dict:
     """GET /api/v1/ledger/verify; a dropped connection (the server may still be draining) is retried."""
     error: Exception | None = None
     for _ in range(attempts):
-        conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        conn = http.client.HTTPConnection(HOST, port, timeout=60)
         try:
             conn.request("GET", "/api/v1/ledger/verify", headers={"Authorization": f"Bearer {token}"})
             return json.loads(conn.getresponse().read())
@@ -376,7 +388,8 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
         accounts, token = prepare_transfers(db_url)
         make_request, setup_s = transfer_requests(accounts, token), 0.0
     port = _free_port()
-    server = start_server(db_url, port, workers, config_path, seed if config_path else None)
+    server = start_server(db_url, port, workers, config_path, seed if config_path else None,
+                          folder / "server.log")
     try:
         wait_ready(port, server)
         driver = Driver(port, make_request, seed)
@@ -421,4 +434,5 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
     else:
         console.print(f"ledger verify over HTTP: FAILED — {report.get('problem') or report}")
     if failed:
+        console.print(f"the server's log: {folder / 'server.log'}")
         raise SystemExit(1)
