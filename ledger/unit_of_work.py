@@ -18,6 +18,7 @@ from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
 from .db import READ_ONLY
+from .fastpath import BoundSql
 
 if TYPE_CHECKING:
     from .core import Ledger
@@ -57,7 +58,6 @@ class UnitOfWork:
         """Parametrised SQL (``:name`` style) on this unit of work's connection, bypassing Core's per-call
         cost: for hot paths (see ``ledger.fastpath``); timestamps as ``ledger.types.to_micros``."""
         if self._bound is None:
-            from .fastpath import BoundSql
             self._bound = BoundSql(self.ledger._fast, self.raw_cursor())
         return self._bound
 

@@ -24,26 +24,40 @@ def bench_database(url: str | None) -> Database:
 RAW_ROUNDS = 3
 
 
-def raw_insert_rate(db: Database, count: int, rounds: int = RAW_ROUNDS) -> float:
-    """Single-row INSERT + COMMIT per second with plain SQLAlchemy Core, on ``db``'s engine and settings.
+class RawInserts:
+    """Single-row INSERT + COMMIT with plain SQLAlchemy Core on ``db``'s engine and settings: the
+    denominator of the benchmarks' ratios. ``round(n)`` measures one run of ``n``; ``close()`` drops
+    the scratch table."""
 
-    The best of ``rounds`` runs of ``count``: a short run swings ±30% with what else the disk is doing
-    (a WAL checkpoint of the set-up's writes), and the best round is the honest denominator — it can
-    only make a ratio against it smaller."""
-    _raw.drop(db.engine, checkfirst=True)
-    _raw.create(db.engine)
-    stmt = insert(_raw)
-    with db.engine.begin() as conn:  # warm the pool and the statement cache
-        conn.execute(stmt, {"value_minor": 0, "note": "warm-up"})
-    best = 0.0
-    for _ in range(max(1, rounds)):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.stmt = insert(_raw)
+        _raw.drop(db.engine, checkfirst=True)
+        _raw.create(db.engine)
+        with db.engine.begin() as conn:  # warm the pool and the statement cache
+            conn.execute(self.stmt, {"value_minor": 0, "note": "warm-up"})
+
+    def round(self, count: int) -> float:
+        """Inserts per second over ``count`` single-row transactions."""
         started = time.perf_counter()
         for i in range(count):
-            with db.engine.begin() as conn:
-                conn.execute(stmt, {"value_minor": i, "note": "raw"})
-        best = max(best, count / (time.perf_counter() - started))
-    _raw.drop(db.engine)
-    return best
+            with self.db.engine.begin() as conn:
+                conn.execute(self.stmt, {"value_minor": i, "note": "raw"})
+        return count / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        _raw.drop(self.db.engine)
+
+
+def raw_insert_rate(db: Database, count: int, rounds: int = RAW_ROUNDS) -> float:
+    """The best of ``rounds`` runs of ``count`` raw inserts per second: a short run swings ±30% with what
+    else the machine and disk are doing, and the best round is the honest denominator — it can only
+    make a ratio against it smaller."""
+    raw = RawInserts(db)
+    try:
+        return max(raw.round(count) for _ in range(max(1, rounds)))
+    finally:
+        raw.close()
 
 
 def percentile(samples_ms: list[float], pct: float) -> float:

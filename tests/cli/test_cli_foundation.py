@@ -1,4 +1,4 @@
-"""End-to-end through the console script: the demo and the ledger benchmark."""
+"""End-to-end through the console script: the demo and the ledger and card benchmarks."""
 from __future__ import annotations
 
 import os
@@ -30,6 +30,15 @@ def test_bench_ledger_prints_both_rates_and_a_ratio(tmp_path):
     assert "raw single-row INSERT+COMMIT" in result.stdout
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("ratio 0.") or last.startswith("ratio 1.")
+
+
+def test_bench_card_prints_every_round_latencies_and_a_ratio(tmp_path):
+    result = run(["bench", "card", "--count", "60", "--rounds", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "60 authorizations, 480 raw inserts, 3 interleaved rounds" in out
+    assert "every round (b)" in out and "latency p99" in out and "ledger.verify(): invariants hold" in out
+    assert out.strip().splitlines()[-1].startswith("ratio 0.")
 
 
 def test_help_lists_the_commands(tmp_path):
