@@ -35,6 +35,13 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, 
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+_HEAD = "SELECT seq, hash FROM sandbox_audit_head WHERE id = 1"
+_INSERT = ("INSERT INTO sandbox_audit_log (seq, at, actor, action, subject, details, prev_hash, hash) "
+           "VALUES (:seq, :at, :actor, :action, :subject, :details, :prev, :hash)")
+_MOVE_HEAD = "UPDATE sandbox_audit_head SET seq = :seq, hash = :hash WHERE id = 1"
+_NEW_HEAD = "INSERT INTO sandbox_audit_head (id, seq, hash) VALUES (1, :seq, :hash)"
+
+
 def append(uow, actor: str, action: str, subject: str, details: dict | None = None,
            at: datetime | None = None) -> int:
     """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq."""
@@ -43,16 +50,15 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
     at = at or uow.ledger.clock.now()
     uow.advisory_lock("sandbox:audit")   # one appender at a time: the chain is a sequence
-    conn = uow.conn
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    # Three statements on every audited change (each card payment): parametrised SQL on the unit of
+    # work's own cursor (ledger.fastpath), not Core; ``at`` goes in as BIGINT microseconds (Timestamp).
+    sql = uow.sql
+    head = sql.one(_HEAD)
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     digest = entry_hash(prev, seq, at, actor, action, subject, details_json)
-    conn.execute(audit_log.insert().values(seq=seq, at=at, actor=actor[:120], action=action[:80],
-                                           subject=subject[:200], details=details_json, prev_hash=prev, hash=digest))
-    if head:
-        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-    else:
-        conn.execute(audit_head.insert().values(id=1, seq=seq, hash=digest))
+    sql.run(_INSERT, {"seq": seq, "at": to_micros(at), "actor": actor[:120], "action": action[:80],
+                      "subject": subject[:200], "details": details_json, "prev": prev, "hash": digest})
+    sql.run(_MOVE_HEAD if head else _NEW_HEAD, {"seq": seq, "hash": digest})
     return seq
 
 
