@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from ledger.types import from_micros, to_micros
 
 from .decision import PastAuthorization
 
@@ -12,13 +12,15 @@ SPENDING_STATUSES = ("approved", "captured", "refunded")
 MAX_ROWS = 5_000
 
 
+# Read on every authorization (the rules engine): parametrised SQL on the unit of work's own cursor
+# (ledger.fastpath), created_at as BIGINT microseconds (the Timestamp column type).
+_HISTORY = ("SELECT created_at, amount_minor, merchant_id FROM card_authorizations "
+            "WHERE cardholder_id = :holder AND created_at >= :since "
+            f"AND status IN ({', '.join(repr(s) for s in SPENDING_STATUSES)}) "
+            f"ORDER BY created_at DESC, id DESC LIMIT {MAX_ROWS}")
+
+
 def card_history(uow, cardholder_id: str, since: datetime) -> list[PastAuthorization]:
     """Approved authorizations of ``cardholder_id`` created at or after ``since``, oldest first (bounded)."""
-    from card.tables import authorizations as a
-
-    rows = uow.conn.execute(
-        select(a.c.created_at, a.c.amount_minor, a.c.merchant_id)
-        .where(a.c.cardholder_id == cardholder_id, a.c.created_at >= since, a.c.status.in_(SPENDING_STATUSES))
-        .order_by(a.c.created_at.desc(), a.c.id.desc()).limit(MAX_ROWS)
-    ).all()
-    return [PastAuthorization(r.created_at, r.amount_minor, r.merchant_id or "") for r in reversed(rows)]
+    rows = uow.sql.all(_HISTORY, {"holder": cardholder_id, "since": to_micros(since)})
+    return [PastAuthorization(from_micros(r[0]), r[1], r[2] or "") for r in reversed(rows)]
