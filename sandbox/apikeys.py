@@ -92,13 +92,30 @@ def create_key(conn, role: str, subject: str | None, *, now: datetime, label: st
     return NewKey(Principal(result.inserted_primary_key[0], role, subject, label), token)
 
 
+def _well_formed(token: str) -> bool:
+    return isinstance(token, str) and token.startswith(TOKEN_PREFIX) and len(token) <= MAX_TOKEN_LENGTH
+
+
 def resolve_key(conn, token: str) -> Principal | None:
     """The principal of an unrevoked key, or None (an unknown, malformed or revoked key)."""
-    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+    if not _well_formed(token):
         return None
     k = api_keys.c
     row = conn.execute(select(k.id, k.role, k.subject, k.label).where(
         k.secret_sha256 == _digest(token), k.revoked_at.is_(None))).first()
+    return None if row is None else Principal(row[0], row[1], row[2], row[3])
+
+
+_RESOLVE = ("SELECT id, role, subject, label FROM sandbox_api_keys "
+            "WHERE secret_sha256 = :digest AND revoked_at IS NULL")
+
+
+def resolve_key_in(uow, token: str) -> Principal | None:
+    """``resolve_key`` inside a unit of work, on its cursor (``uow.sql``): the API's check before every
+    request. Read from the database each time, so a revoked key stops working at once."""
+    if not _well_formed(token):
+        return None
+    row = uow.sql.one(_RESOLVE, {"digest": _digest(token)})
     return None if row is None else Principal(row[0], row[1], row[2], row[3])
 
 

@@ -118,7 +118,7 @@ def _authenticate():
     policy = policy_of(current_app.view_functions.get(request.endpoint))
     try:
         with services().ledger.unit_of_work(read_only=True) as uow:
-            authorize(principal, policy, uow.conn)
+            authorize(principal, policy, uow)
     except Problem as refusal:
         return refused(refusal.detail, refusal.status)
     return None
