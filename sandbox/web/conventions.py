@@ -139,22 +139,20 @@ def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool
     their own durable idempotency key (the card authorization ``pay:<ref>``, clearing events) run
     again, and the domain hands back the first result instead of selling, capturing or refunding twice.
     """
-    from sqlalchemy import and_, delete, insert, select, update
-    from sqlalchemy.exc import IntegrityError
-
-    from ledger import tables as lt
     from ledger.errors import IdempotencyConflict
     from ledger.transfers import request_hash
+    from ledger.types import to_micros
 
     scope, fingerprint = _idempotency_scope()
     key = g.idempotency_key
     digest = request_hash(fingerprint)
-    table = lt.idempotency
-    where = and_(table.c.scope == scope, table.c.key == key)
+    where = {"scope": scope, "key": key}
     ledger = services().ledger
+    taken = object()  # the claim lost a race: another request inserted the key first
 
+    # Four statements around every city write: parametrised SQL on the unit of work's cursor (ledger.fastpath).
     def claim(uow):
-        row = uow.conn.execute(select(table.c.request_hash, table.c.response).where(where)).first()
+        row = uow.sql.one(_CLAIM_READ, where)
         if row is not None:
             if row[0] != digest:
                 raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; "
@@ -166,25 +164,37 @@ def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool
                               "running (or stopped before answering); its outcome is not known yet, so it is not "
                               "run again: check the resource, then retry with a new key")
             return None
-        uow.conn.execute(insert(table).values(scope=scope, key=key, request_hash=digest, response=None,
-                                              created_at=uow.now()))
+        if not uow.sql.run(_CLAIM_INSERT, {**where, "hash": digest, "at": to_micros(uow.now())}):
+            return taken
         return None
 
-    try:
+    stored = ledger.transaction(claim)
+    if stored is taken:  # a concurrent request inserted the claim first: answer as it now stands
         stored = ledger.transaction(claim)
-    except IntegrityError:  # a concurrent request inserted the claim first: answer as it now stands
-        stored = ledger.transaction(claim)
+        if stored is taken:
+            raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is being "
+                          "claimed by another request; retry with the same key")
     if stored is not None:
         return stored["body"], stored["status"], {"Idempotent-Replayed": "true"}
     try:
         body, status = compute()
     except BaseException:
-        ledger.transaction(lambda uow: uow.conn.execute(delete(table).where(and_(where, table.c.response.is_(None)))))
+        ledger.transaction(lambda uow: uow.sql.run(_CLAIM_DROP, where))
         raise
     stored = {"status": status, "body": body}
-    ledger.transaction(lambda uow: uow.conn.execute(update(table).where(where).values(
-        response=json.dumps(stored, sort_keys=True, default=str))))
+    response = json.dumps(stored, sort_keys=True, default=str)
+    ledger.transaction(lambda uow: uow.sql.run(_CLAIM_STORE, {**where, "response": response}))
     return body, status, {}
+
+
+_CLAIM_WHERE = ' WHERE scope = :scope AND "key" = :key'
+_CLAIM_READ = "SELECT request_hash, response FROM ledger_idempotency" + _CLAIM_WHERE
+# ON CONFLICT DO NOTHING (0 rows) rather than a unique violation: the DBAPI's own error would not be
+# SQLAlchemy's IntegrityError, and a failed statement would abort the PostgreSQL transaction.
+_CLAIM_INSERT = ('INSERT INTO ledger_idempotency (scope, "key", request_hash, response, created_at) '
+                 'VALUES (:scope, :key, :hash, NULL, :at) ON CONFLICT (scope, "key") DO NOTHING')
+_CLAIM_DROP = "DELETE FROM ledger_idempotency" + _CLAIM_WHERE + " AND response IS NULL"
+_CLAIM_STORE = "UPDATE ledger_idempotency SET response = :response" + _CLAIM_WHERE
 
 
 class NameConverter(BaseConverter):
