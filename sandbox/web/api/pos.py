@@ -22,12 +22,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections import namedtuple
 
 import marshmallow as ma
 from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import and_, select
 
+from ledger.types import from_micros
 from sandbox import city_ops
 
 from ..auth import access
@@ -78,10 +80,17 @@ class AmountRequest(Strict):
                                 description="tiyn; omit for the whole (remaining) amount")
 
 
-def _row(city, authorization_id: int):
-    from card import tables as ct
+_ROW_FIELDS = ("id", "idempotency_key", "merchant_id", "response_code", "reason", "auth_code", "amount_minor",
+               "status", "captured_minor", "reversed_minor", "refunded_minor", "created_at")
+AuthorizationRow = namedtuple("AuthorizationRow", _ROW_FIELDS)
+_ROW_SQL = f"SELECT {', '.join(_ROW_FIELDS)} FROM card_authorizations WHERE id = :id"
+
+
+def _row(city, authorization_id: int) -> AuthorizationRow | None:
+    """The fields ``row_dict`` shows, read on the unit of work's cursor (every POS answer reads one)."""
     with city.ledger.unit_of_work(read_only=True) as uow:
-        return uow.conn.execute(select(ct.authorizations).where(ct.authorizations.c.id == authorization_id)).first()
+        row = uow.sql.one(_ROW_SQL, {"id": authorization_id})
+    return None if row is None else AuthorizationRow(*row[:-1], from_micros(row[-1]))
 
 
 def row_dict(row) -> dict:
