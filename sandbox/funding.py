@@ -2,8 +2,8 @@
 
 A card sale of ``asset``:
 - ``KZTE`` itself: redeemed at par through the stablecoin issuer straight into the bank account;
-- an asset with a ``<asset>/KZT`` book: instant sell on the exchange (proceeds land in the customer's
-  exchange tenge account ``customer:<owner>:KZT``), then moved to the bank account;
+- an asset with a ``<asset>/KZT`` book: instant sell on the exchange, its tenge settled straight into
+  the bank account (``instant_sell(proceeds_to=)``);
 - an asset with only an ``<asset>/KZTE`` book: instant sell for KZTE, then redeem that KZTE to tenge.
 Everything happens inside the card's unit of work, so a decline rolls the sale back too.
 """
