@@ -70,6 +70,12 @@ def check_constraints(cfg: CityConfig) -> list[tuple[str, str]]:
     for i, mm in enumerate(cfg.market_makers):
         if mm.instrument not in symbols:
             add((f"market_makers[{i}].instrument", f"{mm.instrument!r} is not a declared instrument; declared: {', '.join(sorted(symbols)) or 'none'}"))
+        elif cfg.stablecoin.symbol in mm.instrument.split("/"):
+            # Market makers are funded from outside the city; stablecoin from outside would be unbacked
+            # (KZTE exists only when minted against tenge in the reserve), breaking the peg check.
+            add((f"market_makers[{i}].instrument", f"{mm.instrument!r} trades {cfg.stablecoin.symbol}, which a "
+                 "market maker cannot be funded in (every unit must be minted against tenge); quote it on a "
+                 "pair without the stablecoin, or let customers' own orders make that market"))
 
     def needs(path: str, pid: str, scope: str) -> None:
         p = participants.get(pid)

@@ -63,6 +63,14 @@ def test_card_pilot_must_come_from_the_national_bank_and_instruments_reference_a
     assert "instruments[0].base: 'DOGE' is not a declared asset" in msg
 
 
+def test_market_maker_on_a_stablecoin_pair_is_refused_because_its_kzte_would_be_unbacked():
+    data = preset_dict()
+    data["market_makers"].append({"instrument": "KZTE/KZT", "levels": 3, "size": "100", "spread_bps": 5})
+    msg = problems(data)
+    at = len(data["market_makers"]) - 1
+    assert f"market_makers[{at}].instrument: 'KZTE/KZT' trades KZTE" in msg and "minted against tenge" in msg
+
+
 def test_invalid_yaml_and_unknown_preset(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sandbox:\n  name: x\n   seed: [\n")
