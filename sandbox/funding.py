@@ -48,8 +48,9 @@ class ExchangeFunder:
         return int(self.exchange.instruments.for_pair(asset, quote).min_notional_minor)
 
     def available(self, uow, owner: str, asset: str) -> int:
+        # The row find_account returns already carries the balance and holds: no second read of it.
         acct = uow.find_account(f"customer:{owner}:{asset}")
-        return 0 if acct is None else uow.balance(acct.id).available_minor
+        return 0 if acct is None else acct.available_minor
 
     def _feasible(self, uow, owner: str, asset: str, quote: str, proceeds_minor: int, max_slippage_bps: int,
                   held_minor: int) -> tuple[bool, bool]:
