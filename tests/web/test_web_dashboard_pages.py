@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -373,3 +374,35 @@ def test_only_the_operator_creates_customers_and_money(crypto_city, city_file, w
     assert client.post("/customers", data={"csrf": csrf, "actor": "mallory"}).status_code == 403
     assert client.post("/customers/faucet", data={"csrf": csrf, "actor": who, "faucet_KZT": "1"}).status_code == 403
     assert "mallory" not in {c.actor for c in city_data.customers(crypto_city)}
+
+
+# ------------------------------------------------------------------ the clock
+
+def test_the_operator_advances_the_clock_once_per_form_and_holds_expire(crypto_city):
+    client = open_client(crypto_city)
+    pay(client, amount="1 500")  # an uncaptured purchase: its hold expires after the configured days
+    overview = client.get("/").get_data(as_text=True)
+    before = crypto_city.now()
+    data = {"csrf": field(overview, "csrf"), "ref": field(overview, "ref"), "by": "1d"}
+    page = client.post("/clock", data=data, follow_redirects=True).get_data(as_text=True)
+    assert crypto_city.now() == before + timedelta(days=1) and "Sandbox time moved on a day" in page
+    client.post("/clock", data=data)  # the same form again (a double click): no second day
+    assert crypto_city.now() == before + timedelta(days=1)
+    assert crypto_city.cfg.card.hold_expiry_days <= 8  # a day and a week later, the hold has expired
+    fresh = client.get("/").get_data(as_text=True)
+    page = client.post("/clock", data={"csrf": field(fresh, "csrf"), "ref": field(fresh, "ref"), "by": "7d"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert purchases(crypto_city)[0]["status"] == "expired" and "card hold(s) expired" in page
+    assert client.post("/clock", data={**data, "by": "1y"}).status_code == 400
+    crypto_city.verify()
+
+
+@pytest.mark.parametrize("who", ["aigerim", "regulator", "coffee"])
+def test_only_the_operator_moves_the_clock(crypto_city, city_file, who):
+    client = key_client(crypto_city, city_file.keys[who])
+    overview = client.get("/").get_data(as_text=True)
+    assert 'id="clock-form"' not in overview
+    before = crypto_city.now()
+    csrf = field(client.get("/orderbook").get_data(as_text=True), "csrf")
+    assert client.post("/clock", data={"csrf": csrf, "ref": "r-1", "by": "1d"}).status_code == 403
+    assert crypto_city.now() == before

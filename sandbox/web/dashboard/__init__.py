@@ -7,12 +7,13 @@
     orderbook.py     depth, recent trades, 24 h stats and an SVG candle chart per instrument
     regulator.py     licences (suspend/reinstate), AML flags, declines, KZTE reserves, report downloads
     customers.py     onboard a customer with deposits, faucet top-ups (operator only)
+    clock.py         advance the sandbox clock by an hour, a day or a week (operator only)
     svg_chart.py     the deterministic inline-SVG candlestick chart
     city_data.py     read-only look-ups over the city's tables that the facade has no verb for
 
 Pages that need the CryptoCity facade explain how to start one when the app runs on a bare ledger.
 """
-from . import customers, ledger_pages, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
+from . import clock, customers, ledger_pages, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
 from .core import bp
 
 __all__ = ["bp"]

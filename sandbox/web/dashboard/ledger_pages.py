@@ -11,7 +11,7 @@ from ..api.transfers import latest_transfers
 from ..auth import access, owner_scope
 from ..services import services
 from . import city_data
-from .core import PAGE, bp, city_or_none
+from .core import PAGE, bp, city_or_none, new_ref, principal
 
 
 def _accounts(conn, *, after_id: int | None = None, limit: int = PAGE) -> list:
@@ -55,7 +55,8 @@ def overview():
     city = city_or_none()
     facts = _city_facts(city) if city is not None and not scope else None
     return render_template("overview.html", title="Overview", accounts=accounts[:20], more=len(accounts) > 20,
-                           totals=totals, transfers=transfers, codes=codes, now=services().clock.now(), city=facts)
+                           totals=totals, transfers=transfers, codes=codes, now=services().clock.now(), city=facts,
+                           can_advance=principal().role == "operator", clock_ref=new_ref("clock"))
 
 
 @bp.route("/ledger")
