@@ -148,32 +148,35 @@ def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool
     digest = request_hash(fingerprint)
     where = {"scope": scope, "key": key}
     ledger = services().ledger
-    taken = object()  # the claim lost a race: another request inserted the key first
+    taken = object()  # the key was there when we inserted and gone when we read it (a refusal dropped it)
 
-    # Four statements around every city write: parametrised SQL on the unit of work's cursor (ledger.fastpath).
+    # Three statements around a new city write (claim, then store or drop): parametrised SQL on the unit of
+    # work's cursor (ledger.fastpath), not Core.
     def claim(uow):
-        row = uow.sql.one(_CLAIM_READ, where)
-        if row is not None:
-            if row[0] != digest:
-                raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; "
-                                          "use a new key", key=key)
-            if row[1] is not None:
-                return json.loads(row[1])
-            if not rerun_unfinished:
-                raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is still "
-                              "running (or stopped before answering); its outcome is not known yet, so it is not "
-                              "run again: check the resource, then retry with a new key")
+        # Insert first: a new key (the usual case) is claimed in one statement; a key already there
+        # inserts nothing (ON CONFLICT) and is read.
+        if uow.sql.run(_CLAIM_INSERT, {**where, "hash": digest, "at": to_micros(uow.now())}):
             return None
-        if not uow.sql.run(_CLAIM_INSERT, {**where, "hash": digest, "at": to_micros(uow.now())}):
+        row = uow.sql.one(_CLAIM_READ, where)
+        if row is None:  # the other request refused and dropped its claim in between: claim afresh
             return taken
+        if row[0] != digest:
+            raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; "
+                                      "use a new key", key=key)
+        if row[1] is not None:
+            return json.loads(row[1])
+        if not rerun_unfinished:
+            raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is still "
+                          "running (or stopped before answering); its outcome is not known yet, so it is not "
+                          "run again: check the resource, then retry with a new key")
         return None
 
     stored = ledger.transaction(claim)
-    if stored is taken:  # a concurrent request inserted the claim first: answer as it now stands
+    if stored is taken:  # the key vanished between our insert and read: try once more
         stored = ledger.transaction(claim)
         if stored is taken:
             raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is being "
-                          "claimed by another request; retry with the same key")
+                          "claimed by another request at this moment; retry with the same key")
     if stored is not None:
         return stored["body"], stored["status"], {"Idempotent-Replayed": "true"}
     try:
