@@ -77,7 +77,7 @@ def _programme_ceiling(city) -> dict[str, int | None]:
 def update_controls(city, *, card_id: int, by: str, controls: dict) -> Any:
     """Replace the card's spend controls. A cardholder may tighten the programme's limits, never loosen
     them: limits at most the programme's, and the programme's blocked categories stay blocked."""
-    from card import SpendControls, issuing
+    from card import SpendControls
     ceiling = _programme_ceiling(city)
     for name, cap in ceiling.items():
         value = controls.get(name)
@@ -93,13 +93,7 @@ def update_controls(city, *, card_id: int, by: str, controls: dict) -> Any:
                         daily_count_limit=controls.get("daily_count_limit"),
                         allowed_mccs=None if allowed is None else frozenset(allowed),
                         blocked_mccs=blocked, zone_only=bool(controls.get("zone_only", False)))
-
-    def work(uow):
-        card = issuing.update_settings(uow, card_id, controls=new)
-        audit.append(uow, by, "card.controls_updated", str(card_id), {"cardholder": card.cardholder_id,
-                                                                    "controls": new.to_dict()})
-        return card
-    return city.ledger.transaction(work)
+    return _store_settings(city, card_id, by, "controls", new)
 
 
 def update_funding(city, *, card_id: int, by: str, order: list[str], mode: str | None = None,
@@ -107,7 +101,6 @@ def update_funding(city, *, card_id: int, by: str, order: list[str], mode: str |
     """Change which crypto pays for purchases and how: the order of assets (configured crypto assets
     only), ``combine`` or ``fallback``, a slippage cap up to the programme's. The conversion fee is the
     programme's and cannot be changed by the cardholder."""
-    from card import issuing
     current = _card(city, card_id).funding
     sellable = [a.code for a in city.cfg.assets if a.code != "KZT"]
     unknown = [a for a in order if a not in sellable]
@@ -126,11 +119,18 @@ def update_funding(city, *, card_id: int, by: str, order: list[str], mode: str |
                       spend_tenge_first=current.spend_tenge_first if spend_tenge_first is None else spend_tenge_first)
     except ValueError as error:
         raise CityError("invalid_funding_settings", str(error)) from None
+    return _store_settings(city, card_id, by, "funding", new)
+
+
+def _store_settings(city, card_id: int, by: str, which: str, new):
+    """Write the card's new ``controls`` or ``funding`` settings and audit them (``card.<which>_updated``)
+    in one transaction."""
+    from card import issuing
 
     def work(uow):
-        card = issuing.update_settings(uow, card_id, funding=new)
-        audit.append(uow, by, "card.funding_updated", str(card_id), {"cardholder": card.cardholder_id,
-                                                                   "funding": new.to_dict()})
+        card = issuing.update_settings(uow, card_id, **{which: new})
+        audit.append(uow, by, f"card.{which}_updated", str(card_id), {"cardholder": card.cardholder_id,
+                                                                    which: new.to_dict()})
         return card
     return city.ledger.transaction(work)
 

@@ -51,9 +51,8 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture
-def live_server(city):
-    app = create_app(city.ledger, {"OPEN_DASHBOARD": True})
+def _serve(app):
+    """Serve ``app`` on a free loopback port in a thread; yields its base URL, stops it afterwards."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -62,6 +61,11 @@ def live_server(city):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(city):
+    yield from _serve(create_app(city.ledger, {"OPEN_DASHBOARD": True}))
 
 
 def test_dashboard_shows_a_balance_in_a_real_browser(browser, live_server, city):
@@ -104,15 +108,7 @@ def crypto_city(tmp_path):
 
 @pytest.fixture
 def city_server(crypto_city):
-    app = create_app(crypto_city, {"OPEN_DASHBOARD": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    yield from _serve(create_app(crypto_city, {"OPEN_DASHBOARD": True}))
 
 
 def test_a_purchase_at_the_pos_terminal_in_a_real_browser(browser, city_server, crypto_city):
