@@ -53,6 +53,18 @@ def _replayed(uow, key: str | None, authorization_id: int, kind: str, amount) ->
     return True
 
 
+def already_done(uow, key: str, authorization_id: int, kind: str, amount_minor: int | None) -> bool:
+    """True if ``key`` already did this exact clearing step (``kind``: capture, reverse or refund);
+    an ``IdempotencyConflict`` if it did another one."""
+    return _replayed(uow, key, authorization_id, {"capture": CAPTURED, "reverse": REVERSED,
+                                                  "refund": REFUNDED}[kind], amount_minor)
+
+
+def authorization(uow, authorization_id: int) -> dict:
+    """The approved authorization as it stands (an ``AuthorizationNotFound`` otherwise)."""
+    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+
+
 def _event(uow, authorization_id: int, kind: str, amount: int, note: str, key: str | None) -> None:
     uow.conn.execute(insert(t.auth_events).values(authorization_id=authorization_id, at=uow.now(), kind=kind,
                                                   amount_minor=amount, key=key, note=note[:300]))

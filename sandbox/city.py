@@ -696,13 +696,15 @@ class CryptoCity:
                              res.authorization_id, res.auth_code, res.amount_minor, res.shortfall_minor,
                              res.conversion_fee_minor, [dict(leg) for leg in res.sold])
 
-    def _clearing(self, verb: str, ref: str, amount_minor: int | None) -> dict:
+    def _clearing(self, verb: str, ref: str, amount_minor: int | None, key: str | None = None) -> dict:
         from card import clearing
         self._sync()
         auth_id = self._ref(ref)
 
         def work(uow):  # the clearing step and its audit entry commit together
-            out = getattr(clearing, verb)(self.cards, uow, auth_id, amount_minor, key=None)
+            if key is not None and clearing.already_done(uow, key, auth_id, verb, amount_minor):
+                return clearing.authorization(uow, auth_id)  # a retry: nothing moves, nothing is audited twice
+            out = getattr(clearing, verb)(self.cards, uow, auth_id, amount_minor, key=key)
             audit.append(uow, "card-network", f"card.{verb}", ref, {"amount_minor": amount_minor,
                                                                      "authorization_id": auth_id})
             return out
@@ -710,17 +712,19 @@ class CryptoCity:
         out = result.to_dict() if hasattr(result, "to_dict") else (result if isinstance(result, dict) else {})
         return {**out, "status": "ok"}
 
-    def capture(self, *, ref: str, amount_minor: int | None = None) -> dict:
-        """Clear a purchase (all of it, or ``amount_minor`` of it): the merchant is paid in tenge, minus fees."""
-        return self._clearing("capture", ref, amount_minor)
+    def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None) -> dict:
+        """Clear a purchase (all of it, or ``amount_minor`` of it): the merchant is paid in tenge, minus fees.
+        With ``key``, a retry of the same capture changes nothing (another request with it is refused)."""
+        return self._clearing("capture", ref, amount_minor, key)
 
-    def reverse(self, *, ref: str) -> dict:
+    def reverse(self, *, ref: str, key: str | None = None) -> dict:
         """Void an uncleared purchase: the hold is released (crypto already sold stays sold, as tenge)."""
-        return self._clearing("reverse", ref, None)
+        return self._clearing("reverse", ref, None, key)
 
-    def refund(self, *, ref: str, amount_minor: int | None = None) -> dict:
-        """The merchant pays back a cleared purchase (all of it or ``amount_minor``) to the bank account."""
-        return self._clearing("refund", ref, amount_minor)
+    def refund(self, *, ref: str, amount_minor: int | None = None, key: str | None = None) -> dict:
+        """The merchant pays back a cleared purchase (all of it or ``amount_minor``) to the bank account.
+        With ``key``, a retried partial refund pays once."""
+        return self._clearing("refund", ref, amount_minor, key)
 
     # ------------------------------------------------------------------ time and licences
     def advance(self, delta: timedelta | str) -> dict:

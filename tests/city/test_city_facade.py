@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from sandbox import audit
 from sandbox.city import CryptoCity
+from sandbox.tables import audit_log
 
 BTC = 100_000_000
 
@@ -122,4 +124,23 @@ def test_city_onchain_btc_deposit_is_credited_once_after_confirmations(city):
     assert city.custodian.scan() == []          # scanning again credits nothing
     assert city.balances("aigerim")["BTC"] == 250_000
     assert city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_000_00, ref="c").status == "approved"
+    city.verify()
+
+
+def test_city_clearing_with_a_key_happens_once_and_is_audited_once(city):
+    city.onboard(actor="aigerim", kyc_tier="full", resident=True, deposits={"BTC": BTC // 100})
+    city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=2_000_00, ref="c")
+    first = city.capture(ref="c", amount_minor=1_500_00, key="cap-1")
+    again = city.capture(ref="c", amount_minor=1_500_00, key="cap-1")  # a retry: the same answer, no move
+    assert first["captured_minor"] == again["captured_minor"] == 1_500_00
+    city.refund(ref="c", amount_minor=500_00, key="ref-1")
+    city.refund(ref="c", amount_minor=500_00, key="ref-1")
+    with pytest.raises(Exception) as conflict:  # the same key for another amount is another request
+        city.refund(ref="c", amount_minor=400_00, key="ref-1")
+    assert conflict.value.code == "idempotency_conflict"
+    [bought] = city.cards.customer_statement("aigerim")
+    assert bought["refunded_minor"] == 500_00
+    with city.ledger.unit_of_work(read_only=True) as uow:
+        actions = list(uow.conn.execute(select(audit_log.c.action)).scalars())
+    assert actions.count("card.capture") == 1 and actions.count("card.refund") == 1
     city.verify()

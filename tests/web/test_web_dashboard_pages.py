@@ -192,12 +192,15 @@ def test_capture_then_refund_from_the_terminal(crypto_city):
     client = open_client(crypto_city)
     response, form = pay(client, amount="2 000")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    captured = client.post("/pos/clearing", data={"csrf": form["csrf"], "ref": form["ref"], "action": "capture"},
+    op = field(page, "op")
+    captured = client.post("/pos/clearing", data={"csrf": form["csrf"], "ref": form["ref"], "action": "capture",
+                                                  "op": op},
                            follow_redirects=True).get_data(as_text=True)
     assert "Captured 2 000.00 KZT" in captured and text_of(captured, "purchase-status").startswith("captured")
     assert 'id="refund"' in captured and 'id="capture"' not in captured
     assert purchases(crypto_city)[0]["status"] == "captured"
-    reverse = client.post("/pos/clearing", data={"csrf": form["csrf"], "ref": form["ref"], "action": "reverse"},
+    reverse = client.post("/pos/clearing", data={"csrf": form["csrf"], "ref": form["ref"], "action": "reverse",
+                                                 "op": op},
                           follow_redirects=True).get_data(as_text=True)
     assert "Reverse refused" in reverse  # a captured purchase cannot be voided: a message, no traceback
     assert purchases(crypto_city)[0]["status"] == "captured" and 'id="auth-status"' in page
@@ -286,8 +289,9 @@ def test_a_merchant_key_clears_only_its_own_purchases(crypto_city, city_file):
     assert client.get("/pos").status_code == 403
     assert client.get("/wallet?customer=aigerim").status_code == 403
     csrf = field(client.get("/orderbook").get_data(as_text=True), "csrf")  # from the sign-out form
-    assert client.post("/pos/clearing", data={"csrf": csrf, "ref": market_ref, "action": "capture"}).status_code == 403
-    assert client.post("/pos/clearing", data={"csrf": csrf, "ref": coffee_ref, "action": "capture"}).status_code == 303
+    for ref, status in ((market_ref, 403), (coffee_ref, 303)):
+        data = {"csrf": csrf, "ref": ref, "action": "capture", "op": "m-1"}
+        assert client.post("/pos/clearing", data=data).status_code == status
     statuses = {p["merchant_id"]: p["status"] for p in purchases(crypto_city)}
     assert statuses == {"alatau-coffee": "captured", "zone-market": "approved"}
 
@@ -406,3 +410,32 @@ def test_only_the_operator_moves_the_clock(crypto_city, city_file, who):
     csrf = field(client.get("/orderbook").get_data(as_text=True), "csrf")
     assert client.post("/clock", data={"csrf": csrf, "ref": "r-1", "by": "1d"}).status_code == 403
     assert crypto_city.now() == before
+
+
+def test_partial_capture_then_refunds_in_parts_each_once_per_form(crypto_city):
+    client = open_client(crypto_city)
+    response, form = pay(client, amount="3 000")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    capture = {"csrf": form["csrf"], "ref": form["ref"], "action": "capture", "op": field(page, "op"),
+               "amount": "2 500"}
+    done = client.post("/pos/clearing", data=capture, follow_redirects=True).get_data(as_text=True)
+    assert "Captured 2 500.00 KZT" in done
+    [bought] = purchases(crypto_city)
+    assert bought["status"] == "captured" and bought["captured_minor"] == 2_500_00
+    assert bought["reversed_minor"] == 500_00  # the rest of the hold was released
+    refund = {"csrf": form["csrf"], "ref": form["ref"], "action": "refund", "op": field(done, "op"), "amount": "1000"}
+    assert "Refunded 1 000.00 KZT" in client.post("/pos/clearing", data=refund,
+                                                  follow_redirects=True).get_data(as_text=True)
+    client.post("/pos/clearing", data=refund)  # the same form again (a double click): refunds once
+    assert purchases(crypto_city)[0]["refunded_minor"] == 1_000_00
+    page = client.get(f"/pos?ref={form['ref']}").get_data(as_text=True)
+    rest = {**refund, "op": field(page, "op"), "amount": ""}  # a new form, no amount: all that is left
+    client.post("/pos/clearing", data=rest)
+    after = purchases(crypto_city)[0]
+    assert after["status"] == "refunded" and after["refunded_minor"] == 2_500_00
+    too_much = client.post("/pos/clearing", data={**rest, "op": "x-2", "amount": "1"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "Refund refused" in too_much and purchases(crypto_city)[0]["refunded_minor"] == 2_500_00
+    assert "Refund refused" in client.post("/pos/clearing", data={**rest, "op": "x-3", "amount": "abc"},
+                                           follow_redirects=True).get_data(as_text=True)
+    crypto_city.verify()

@@ -22,6 +22,7 @@ MAX_AMOUNT_MINOR = 10**15  # far above every card limit, far below BIGINT: large
 REF_MAX = 64
 CLEARING = {"capture": "Captured", "reverse": "Reversed", "refund": "Refunded"}
 NEXT_STEPS = {"approved": ("capture", "reverse"), "captured": ("refund",)}  # by the purchase's status now
+PARTIAL = ("capture", "refund")  # may take an amount (empty: all that is left)
 
 
 class FormError(ValueError):
@@ -96,7 +97,8 @@ def _render(status: int = 200, error: str | None = None, form: dict | None = Non
     steps = NEXT_STEPS.get((result.get("purchase") or {}).get("status"), ()) if result and can_clear else ()
     return render_template("pos.html", title="POS terminal", customers=people, merchants=shops, result=result,
                            error=error, form=form, ref=new_ref("pos"), can_pay=principal().role != "regulator",
-                           steps=steps, kyc_tiers=list(city.cfg.kyc.tiers)), status
+                           steps=steps, partial=PARTIAL, clearing_ref=new_ref("clr"),
+                           kyc_tiers=list(city.cfg.kyc.tiers)), status
 
 
 @bp.route("/pos", methods=["GET", "POST"])
@@ -157,14 +159,25 @@ def pos_clearing():
     who = principal()
     if not (who.role == "operator" or (who.role == "merchant" and who.subject == bought["merchant_id"])):
         return refused(f"A {who.role} key may not {action} this purchase.", 403)
+    op = (request.form.get("op") or "").strip()
+    if not op or len(op) > REF_MAX or not op.isprintable():
+        return refused("The form lost its reference; reload the page and try again.", 400, "Form expired")
+    amount_text = (request.form.get("amount") or "").strip() if action in PARTIAL else ""
     try:
-        out = getattr(city, action)(ref=ref)
+        amount_minor = parse_tenge(amount_text) if amount_text else None
+    except FormError as error:
+        flash(f"{action.capitalize()} refused: {error}", "error")
+        return redirect(url_for("dashboard.pos", ref=ref) + "#result", code=303)
+    extra = {"amount_minor": amount_minor} if action in PARTIAL else {}
+    try:
+        # The form's own reference keys the step: a double click or a resubmitted page does it once.
+        out = getattr(city, action)(ref=ref, key=f"dashboard:{op}:{action}", **extra)
     except Exception as error:  # noqa: BLE001 - typed refusals become a message; others propagate
         if not is_domain_error(error):
             raise
         flash(f"{action.capitalize()} refused: {error}", "error")
     else:
         done = {"capture": "captured_minor", "reverse": "reversed_minor", "refund": "refunded_minor"}[action]
-        amount = out.get(done) or bought["amount_minor"]
+        amount = amount_minor or out.get(done) or bought["amount_minor"]
         flash(f"{CLEARING[action]} {money(amount, 'KZT')} for purchase {ref}.", "ok")
     return redirect(url_for("dashboard.pos", ref=ref) + "#result", code=303)
