@@ -1,0 +1,214 @@
+"""Withdrawals: a customer's BTC sent to an outside address on the embedded regtest chain, through the
+licensed custodian (wallet.custodian), as the facade's ``withdraw`` and ``withdrawals`` verbs.
+
+Balances that entered through the faucet or ``deposit`` exist only in the ledger, so withdrawals are paid
+from the exchange's treasury on the regtest chain: mined to the custodian's cold address when first
+needed (its own coins, ``custody:custodian:BTC``), moved to the hot wallet when it is short, broadcast and
+mined to the configured confirmations. Not a taxable disposal, but the coins' FIFO lots leave with them.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+
+from ledger import Posting
+
+from . import audit
+from .city_parts import CityError
+from .tax import TRANSFER_OUT
+
+MAX_BTC_SAT = 21_000_000 * 100_000_000
+# The exchange's treasury reserve on the regtest chain: mined to the custodian's cold address in tranches
+# of one regtest block reward (50 BTC), or more when one withdrawal needs more.
+TREASURY_TRANCHE_SAT = 50 * 100_000_000
+REFILL_MARGIN_SAT = 10_000   # the cold-to-hot transaction's own fee, paid by the custodian
+
+
+def _wallet_key(actor: str, key: str) -> str:
+    """The custodian's idempotency key of a city withdrawal: the caller's key, scoped to the actor."""
+    return "city:" + hashlib.sha256(f"{actor}\x00{key}".encode()).hexdigest()[:48]
+
+
+def _row(city, wallet_key: str) -> dict | None:
+    from wallet import tables as wt
+    with city._reading() as conn:
+        row = conn.execute(select(wt.withdrawals).where(wt.withdrawals.c.idempotency_key == wallet_key)
+                           ).mappings().first()
+    return None if row is None else dict(row)
+
+
+def as_dict(row: dict) -> dict:
+    """A withdrawal as the facade and the API answer it."""
+    return {"id": int(row["id"]), "actor": row["owner"], "asset": row["asset"], "chain": row["chain"],
+            "address": row["address"], "amount_minor": int(row["amount_minor"]),
+            "fee_minor": int(row["fee_minor"]), "status": row["status"], "txid": row["txid"],
+            "travel_rule_attached": bool(row["travel_rule"]),
+            "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat()}
+
+
+def _check_travel_rule(city, amount_minor: int, travel_rule) -> None:
+    """The city's travel rule (FATF R.16): data required at or above ``custody.travel_rule_threshold``
+    (tenge), the withdrawal valued at the model price."""
+    from ledger import format_amount
+    from wallet.errors import TravelRuleRequired
+    from wallet.travel_rule import check_travel_rule
+    threshold = city.cfg.custody.travel_rule_threshold
+    value = city._model_value_kzt("BTC", amount_minor)
+    try:
+        check_travel_rule(travel_rule, amount_minor=value, threshold_minor=threshold, asset="KZT")
+    except TravelRuleRequired as error:
+        missing = error.details.get("missing")
+        if not missing:
+            raise
+        raise TravelRuleRequired(
+            f"withdrawals worth {format_amount(threshold, 'KZT')} or more (this one: "
+            f"{format_amount(value, 'KZT')} at the model price) must carry travel-rule data (FATF R.16); "
+            f"missing: {', '.join(missing)}", missing=missing) from None
+
+
+def _ready_custody(city):
+    """The custodian, with the anti-fraud centre's address list (configuration) on its blocklist."""
+    custodian = city.custodian
+    if not getattr(city, "_blocklist_loaded", False):
+        from wallet.addresses import validate_address
+        from wallet.errors import BadAddress
+        for address in city.cfg.aml.blocklists.addresses:
+            try:
+                validate_address("bitcoin", address)
+            except BadAddress:
+                continue   # not a valid regtest address: nothing could be sent to it anyway
+            custodian.add_blocked_address("bitcoin", address, "anti-fraud centre list (configuration)")
+        city._blocklist_loaded = True
+    return custodian
+
+
+def _fund_treasury(city, custodian, amount_sat: int) -> str:
+    """Mine ``amount_sat`` to the custodian's cold address on the regtest chain: the exchange's treasury
+    reserve (its own coins, ``custody:custodian:BTC``), from which withdrawals of balances that entered
+    through the faucet or ``deposit`` (ledger only) are paid out on chain."""
+    cold = custodian.cold_address("bitcoin")
+    txid = city.btc_node.faucet(cold, amount_sat)
+    city.btc_node.mine(1)
+
+    def post(uow):
+        done = uow.transfer([Posting(custodian.chain_account(uow, "BTC").id, -amount_sat),
+                             Posting(custodian.custody_account(uow, "BTC").id, amount_sat)],
+                            key=f"city:treasury:bitcoin:{txid}", kind="deposit",
+                            memo="treasury reserve mined to the custodian's cold wallet (regtest)")
+        if not done.replayed:
+            audit.append(uow, city.cfg.custody.custodian, "custody.treasury_funded", "BTC",
+                         {"amount_minor": amount_sat, "txid": txid, "address": cold})
+    city.ledger.transaction(post)
+    return txid
+
+
+def _refill_hot(city, custodian, row: dict) -> str:
+    """Move what ``row`` needs from cold to hot (funding the treasury first when cold is short) and mine
+    the block that makes it spendable."""
+    need = int(row["amount_minor"]) + int(row["fee_minor"])
+    cold = custodian.cold_address("bitcoin")
+    if city.btc_node.balance_sat([cold], min_conf=1) < need + REFILL_MARGIN_SAT:
+        _fund_treasury(city, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
+    txid = custodian.refill_from_cold("BTC", need)
+    city.btc_node.mine(1)
+
+    def record(uow):
+        audit.append(uow, city.cfg.custody.custodian, "custody.hot_refilled", "BTC",
+                     {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"])})
+    city.ledger.transaction(record)
+    return txid
+
+
+def _audit(city, row: dict) -> None:
+    """``funds.withdrawal``, once per withdrawal (a replay or a retry after a crash finds it there)."""
+    from .tables import audit_log as log
+    subject = f"withdrawal:{row['id']}"
+
+    def record(uow):
+        uow.advisory_lock("sandbox:withdrawal-audit")
+        if uow.conn.execute(select(log.c.seq).where(log.c.action == "funds.withdrawal",
+                                                    log.c.subject == subject)).first():
+            return
+        # Not a disposal: coins leave custody for the customer's external wallet (still theirs). The
+        # tax statement shows no line for it, but the coins' FIFO lots leave with them (tax.TRANSFER_OUT).
+        audit.append(uow, row["owner"], "funds.withdrawal", subject, {
+            "customer": row["owner"], "asset": row["asset"], "amount_minor": int(row["amount_minor"]),
+            "fee_minor": int(row["fee_minor"]), "address": row["address"], "txid": row["txid"],
+            "status": row["status"], "travel_rule_attached": bool(row["travel_rule"]),
+            "tax": [{"kind": TRANSFER_OUT, "asset": row["asset"],
+                     "qty_minor": int(row["amount_minor"]) + int(row["fee_minor"]), "kzt_minor": 0,
+                     "source": TRANSFER_OUT, "ref": subject}],
+            "tax_treatment": "not a disposal: a transfer to an external wallet; its cost basis leaves with it"})
+    city.ledger.transaction(record)
+
+
+def withdraw(city, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,
+             travel_rule: dict | None = None) -> dict:
+    """Send ``amount_minor`` of the actor's BTC to ``address`` on the regtest chain (the network fee is
+    added and debited too), through the licensed custodian.
+
+    Checks: the custodian's custody licence, the address (bech32 checksum, regtest network), the
+    blocklist and the customer's whitelist, travel-rule data at or above the city's threshold, the
+    balance. The custodian pays from its hot wallet; when that is short the withdrawal waits as
+    ``pending_cold`` (amount and fee held), the hot wallet is refilled from the cold one (the exchange's
+    treasury on the regtest chain, mined there when short) and the withdrawal is broadcast. Blocks are
+    mined to the configured confirmations, so it normally returns ``confirmed`` with a txid the node
+    knows. Same ``key`` + same request returns the same withdrawal; a different request with that key
+    is ``idempotency_conflict``. Not a taxable disposal (audited as ``funds.withdrawal``)."""
+    from wallet.addresses import validate_address
+    city._sync()
+    city._actor(actor)
+    if asset != "BTC":
+        raise CityError("withdrawal_asset_not_supported",
+                        f"withdrawals are only on bitcoin in this sandbox (BTC on the regtest chain), not "
+                        f"{str(asset)[:16]!r}; other assets stay at the exchange: sell them or pay with them")
+    from wallet.bitcoin.transactions import DUST_SAT
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
+        raise CityError("invalid_amount", f"a withdrawal is a positive whole number of satoshi, got "
+                                          f"{amount_minor!r}")
+    if amount_minor < DUST_SAT:
+        raise CityError("dust_amount", f"a withdrawal of less than {DUST_SAT} satoshi would be a dust output "
+                                       "that the Bitcoin network does not relay")
+    if not isinstance(key, str) or not 0 < len(key) <= 255:
+        raise CityError("invalid_idempotency_key", "a withdrawal needs an idempotency key of 1-255 characters")
+    if travel_rule is not None and not isinstance(travel_rule, dict):
+        raise CityError("invalid_travel_rule", "travel-rule data is an object of named fields")
+    city._require(city.cfg.custody.custodian, "custody")
+    canonical = validate_address("bitcoin", address)   # before the node starts: a typo costs nothing
+    wallet_key = _wallet_key(actor, key)
+    with city._custody_lock:
+        first = _row(city, wallet_key)
+        if first is None:
+            _check_travel_rule(city, amount_minor, travel_rule)
+        custodian = _ready_custody(city)
+        row = custodian.withdraw(actor, "BTC", canonical, amount_minor, key=wallet_key, travel_rule=travel_rule)
+        for _ in range(3):   # an older pending withdrawal may take the refill first
+            if row["status"] != "pending_cold":
+                break
+            _refill_hot(city, custodian, row)
+            custodian.process_pending()
+            row = _row(city, wallet_key)
+        if row["status"] == "broadcast" and row["txid"]:
+            want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
+            have = city.btc_node.confirmations(row["txid"])
+            if have is not None and have < want:
+                city.btc_node.mine(want - have)
+            custodian.refresh_withdrawals()
+            row = _row(city, wallet_key)
+    _audit(city, row)
+    return as_dict(row)
+
+
+def withdrawals(city, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
+    """The actor's withdrawals, oldest first (``after_id``: the last id of the previous page)."""
+    from wallet import tables as wt
+    city._sync()
+    city._actor(actor)
+    w = wt.withdrawals.c
+    query = select(wt.withdrawals).where(w.owner == actor)
+    if after_id is not None:
+        query = query.where(w.id > after_id)
+    with city._reading() as conn:
+        rows = conn.execute(query.order_by(w.id).limit(max(1, min(int(limit), 1000)))).mappings().all()
+    return [as_dict(dict(r)) for r in rows]
