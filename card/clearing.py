@@ -90,7 +90,7 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     row, held, amount = _uncleared(uow, authorization_id, CAPTURED, amount_minor, key,
                                    "only an approved, uncleared authorization can be captured")
     if row is None:
-        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+        return authorization(uow, authorization_id)
     merchant = get_merchant(uow, row.merchant_id)
     mdr = amount * merchant.mdr_bps // 10_000  # rounded down: the merchant never pays more than its rate
     to = [(merchant.settlement_account_id, amount - mdr)]
@@ -104,7 +104,7 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     _event(uow, authorization_id, CAPTURED, amount, f"cleared to {merchant.id}; merchant fee {mdr}", key)
     if amount < held:
         _event(uow, authorization_id, "released", held - amount, "rest of the hold released at clearing", None)
-    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    return authorization(uow, authorization_id)
 
 
 def reverse(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
@@ -112,7 +112,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
     row, held, amount = _uncleared(uow, authorization_id, REVERSED, amount_minor, key,
                                    "only an uncleared authorization can be reversed (use a refund after clearing)")
     if row is None:
-        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+        return authorization(uow, authorization_id)
     uow.void_hold(row.hold_id, amount_minor=amount)
     reversed_total = row.reversed_minor + amount
     status = REVERSED if reversed_total == row.amount_minor else APPROVED
@@ -120,7 +120,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
         status=status, reversed_minor=reversed_total))
     bump_usage(uow, row.card_id, row.created_at, -amount, 0)
     _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
-    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    return authorization(uow, authorization_id)
 
 
 def refund(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
@@ -132,7 +132,7 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
     """
     row = _auth(uow, authorization_id)
     if _replayed(uow, key, authorization_id, REFUNDED, amount_minor):
-        return dict(_auth(uow, authorization_id, lock=False)._mapping)
+        return authorization(uow, authorization_id)
     if row.status not in (CAPTURED, REFUNDED):
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only a cleared purchase "
                                         "can be refunded")
@@ -148,7 +148,7 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=REFUNDED if refunded == row.captured_minor else CAPTURED, refunded_minor=refunded))
     _event(uow, authorization_id, REFUNDED, amount, f"refunded by {merchant.id}; merchant fee returned {fee}", key)
-    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+    return authorization(uow, authorization_id)
 
 
 def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunded_after: int) -> int:

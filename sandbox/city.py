@@ -691,19 +691,10 @@ class CryptoCity:
                              res.conversion_fee_minor, [dict(leg) for leg in res.sold])
 
     def _clearing(self, verb: str, ref: str, amount_minor: int | None, key: str | None = None) -> dict:
-        from card import clearing
+        from . import city_ops
         self._sync()
-        auth_id = self._ref(ref)
-
-        def work(uow):  # the clearing step and its audit entry commit together
-            if key is not None and clearing.already_done(uow, key, auth_id, verb, amount_minor):
-                return clearing.authorization(uow, auth_id)  # a retry: nothing moves, nothing is audited twice
-            out = getattr(clearing, verb)(self.cards, uow, auth_id, amount_minor, key=key)
-            audit.append(uow, "card-network", f"card.{verb}", ref, {"amount_minor": amount_minor,
-                                                                     "authorization_id": auth_id})
-            return out
-        result = self.ledger.transaction(work)
-        out = result.to_dict() if hasattr(result, "to_dict") else (result if isinstance(result, dict) else {})
+        out = city_ops.clear(self, verb, authorization_id=self._ref(ref), amount_minor=amount_minor, key=key,
+                             subject=ref)
         return {**out, "status": "ok"}
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None) -> dict:

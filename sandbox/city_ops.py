@@ -238,18 +238,21 @@ def authorize(city, *, merchant_id: str, amount_minor: int, ref: str, card_id: i
 
 
 def clear(city, verb: str, *, authorization_id: int, amount_minor: int | None = None, key: str | None = None,
-          by: str = "card-network") -> dict:
-    """Capture, reverse or refund an approved authorization (all of it, or ``amount_minor``).
+          by: str = "card-network", subject: str | None = None) -> dict:
+    """Capture, reverse or refund an approved authorization (all of it, or ``amount_minor``), audited as
+    ``card.<verb>`` on ``subject`` (default: the authorization id) in the same transaction.
 
     ``key`` is the clearing event's own idempotency key (unique in the card's events): the same key and
-    operation returns the authorization as it stands, never capturing or refunding twice."""
+    operation returns the authorization as it stands, never capturing, refunding or auditing twice."""
     from card import clearing
     if verb not in CLEARING_VERBS:
         raise CityError("invalid_request", f"clearing is one of {', '.join(CLEARING_VERBS)}")
 
     def work(uow):
+        if key is not None and clearing.already_done(uow, key, authorization_id, verb, amount_minor):
+            return clearing.authorization(uow, authorization_id)
         out = getattr(clearing, verb)(city.cards, uow, authorization_id, amount_minor, key=key)
-        audit.append(uow, by, f"card.{verb}", str(authorization_id),
+        audit.append(uow, by, f"card.{verb}", subject or str(authorization_id),
                      {"amount_minor": amount_minor, "authorization_id": authorization_id, "key": key})
         return out
     return city.ledger.transaction(work)
