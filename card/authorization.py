@@ -4,10 +4,12 @@ Checks run in a FIXED precedence order, first failure wins:
 card valid (14) -> expired (54) -> frozen/closed (62) -> amount (13) -> spend controls (61/65/57)
 -> sandbox rules (57/59) -> funding (51/91) -> deadline (91).
 
-Atomicity: the whole approval (crypto sale, conversion fee, hold, authorization row) is one unit of
-work. A decline rolls that unit of work back, then a SECOND short unit of work records the declined
-attempt (authorization row + event, no ledger writes), so statements and reports see every decline
-and a retry with the same key gets the same answer, while no money ever moves on a decline.
+Atomicity: the whole approval (crypto sale, conversion fee, hold, authorization row) runs in the
+caller's unit of work under a savepoint. A decline rolls back to the savepoint, then records the
+declined attempt (authorization row + event, no ledger writes) in the same unit of work, so statements
+and reports see every decline and a retry with the same key gets the same answer, while no money ever
+moves on a decline. The caller commits the answer together with its own records (audit entry, stored
+HTTP response): there is no state in which one exists without the others.
 """
 from __future__ import annotations
 
@@ -15,21 +17,21 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 
 from ledger import Posting
-from ledger.errors import InsufficientFunds, LedgerError
+from ledger.errors import InsufficientFunds
 from ledger.types import to_micros
 
 from . import response_codes as rc
 from . import tables as t
 from .controls import Usage, evaluate
 from .errors import InvalidRequest, MerchantNotFound
-from .funding import conversion_fee, plan_funding, shortfall as compute_shortfall
-from .issuing import ACTIVE, CLOSED, EXPIRED, FROZEN, Card, MerchantRecord, find_card, get_merchant
+from .funding import conversion_fee, plan_funding
+from .funding import shortfall as compute_shortfall
+from .issuing import CLOSED, FROZEN, Card, MerchantRecord, find_card, get_merchant
 from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
 
@@ -38,7 +40,6 @@ MAX_AMOUNT_MINOR = 10**15  # 10 trillion tenge: anything above is a typo, not a 
 APPROVED, DECLINED, CAPTURED, REVERSED, EXPIRED_AUTH, REFUNDED = (
     "approved", "declined", "captured", "reversed", "expired", "refunded")
 CONVERSION_FEE_OWNER = "card-programme"
-OnDecided = Callable[[Any, "AuthorizationResult"], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class AuthorizationResult:
     sold: tuple[dict, ...] = ()
     flags: tuple[tuple[str, str], ...] = ()
     replayed: bool = False
+    cardholder_id: str | None = None
 
     @property
     def approved(self) -> bool:
@@ -144,7 +146,7 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
                  for leg in legs)
     return AuthorizationResult(row.response_code, row.reason, row.id, row.auth_code, row.hold_id, row.amount_minor,
                                row.shortfall_minor, row.conversion_fee_minor, sold,
-                               tuple(tuple(f) for f in row.flags), replayed)
+                               tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id)
 
 
 def _replay(uow, req: _Request) -> AuthorizationResult | None:
@@ -157,89 +159,60 @@ def _replay(uow, req: _Request) -> AuthorizationResult | None:
     return _stored_result(uow, uow.conn.execute(_BY_KEY, {"key": req.key}).one(), replayed=True)
 
 
-def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-              pan: str | None = None, on_decided: OnDecided | None = None) -> AuthorizationResult:
-    """Approve fully (sale, fee, hold, record: one transaction) or decline changing no balance.
+def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
+              pan: str | None = None) -> AuthorizationResult:
+    """Approve fully (sale, fee, hold, record) or decline changing no balance, inside the caller's unit of
+    work (the caller commits, together with whatever else it writes: an audit entry, a stored response).
 
-    The same key with the same request returns the first result (``replayed=True``) and never sells
-    twice; the same key with a different request declines 94. ``on_decided(uow, result)`` runs inside
-    the transaction that records a new (not replayed) answer, just before its commit, so what the caller
-    writes there (an audit entry) commits or rolls back together with the authorization.
+    The approval attempt runs under a savepoint: a decline rolls back to it, then records the declined
+    attempt (authorization row and event, no ledger writes) in the same unit of work, so statements and
+    reports see every decline and no money ever moves on one. The same key with the same request returns
+    the first result (``replayed=True``) and never sells twice; the same key with a different request
+    declines 94. Database conflicts (deadlocks, serialization failures, a concurrent request with the
+    same key) propagate, so the caller's ``transaction`` retries the whole unit of work.
     """
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
     req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
+    previous = _replay(uow, req)
+    if previous is not None:
+        return previous
     started = service.monotonic()
-    ledger = service.ledger
-    for attempt in range(4):
-        decline: _Decline | None = None
-        try:
-            with ledger.unit_of_work() as uow:
-                previous = _replay(uow, req)
-                if previous is not None:
-                    return previous
-                try:
-                    result = _approve(service, uow, req)
-                    elapsed_ms = (service.monotonic() - started) * 1000
-                    if elapsed_ms > service.deadline_ms:
-                        raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over "
-                                       f"the {service.deadline_ms} ms deadline; nothing was sold or held",
-                                       getattr(result, "_card", None))
-                    if on_decided is not None:
-                        on_decided(uow, result)
-                    uow.commit()
-                    return result
-                except _Decline as d:
-                    decline = d  # leaving the block without commit rolls back every write above
-        except IntegrityError:
-            continue  # a concurrent request took the same key first: replay its answer
-        except LedgerError as error:
-            if _retryable(error) and attempt < 3:
-                continue
-            raise
-        except Exception as error:  # noqa: BLE001 - PG serialization failures and the like
-            from ledger.db import is_retryable
-            if is_retryable(error) and attempt < 3:
-                continue
-            # Never a traceback at the POS: the unit of work rolled back, answer 96 and keep the cause.
-            decline = _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): {error}"[:300])
-        recorded = _record_decline(service, req, decline, on_decided)
-        if recorded is not None:
-            return recorded
-    return AuthorizationResult(rc.SYSTEM_ERROR, "the authorization could not be completed; try again")
-
-
-def _retryable(error: Exception) -> bool:
-    from ledger.db import is_retryable
-    return is_retryable(error)
-
-
-def _record_decline(service, req: _Request, d: _Decline, on_decided: OnDecided | None = None
-                    ) -> AuthorizationResult | None:
-    """Write the declined attempt in its own short transaction (no ledger writes at all)."""
-    card = d.card
     try:
-        with service.ledger.unit_of_work() as uow:
-            previous = _replay(uow, req)
-            if previous is not None:
-                return previous
-            amount = req.amount_minor if isinstance(req.amount_minor, int) and not isinstance(
-                req.amount_minor, bool) and 0 <= req.amount_minor <= MAX_AMOUNT_MINOR else 0
-            auth_id = uow.conn.execute(insert(t.authorizations).values(
-                idempotency_key=req.key, request_hash=req.hash, card_id=card.id if card else None,
-                cardholder_id=card.cardholder_id if card else None, merchant_id=str(req.merchant_id)[:64],
-                amount_minor=amount, response_code=d.code, reason=d.reason[:300], status=DECLINED, auth_code=None,
-                hold_id=None, shortfall_minor=0, conversion_fee_minor=0, captured_minor=0, reversed_minor=0,
-                refunded_minor=0, flags=[list(f) for f in d.flags], created_at=uow.now())).inserted_primary_key[0]
-            uow.conn.execute(insert(t.auth_events).values(authorization_id=auth_id, at=uow.now(), kind=DECLINED,
-                                                          amount_minor=amount, note=f"{d.code} {d.reason}"[:300]))
-            result = AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags)
-            if on_decided is not None:
-                on_decided(uow, result)
-            uow.commit()
-            return result
-    except IntegrityError:
-        return None  # raced with the same key; the caller loops and replays
+        with uow.savepoint("authorization"):
+            result = _approve(service, uow, req)
+            elapsed_ms = (service.monotonic() - started) * 1000
+            if elapsed_ms > service.deadline_ms:
+                raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over the "
+                               f"{service.deadline_ms} ms deadline; nothing was sold or held",
+                               getattr(result, "_card", None))
+        return result
+    except _Decline as decline:
+        return _record_decline(uow, req, decline)
+    except Exception as error:  # noqa: BLE001 - filtered just below
+        from ledger.db import is_retryable
+        if is_retryable(error):
+            raise   # the whole unit of work is retried (a concurrent twin is then replayed)
+        # Never a traceback at the POS: the attempt was rolled back to the savepoint; answer 96, keep the cause.
+        return _record_decline(uow, req, _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): "
+                                                                   f"{error}"[:300]))
+
+
+def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
+    """Write the declined attempt (no ledger writes at all) in the caller's unit of work."""
+    card = d.card
+    amount = req.amount_minor if isinstance(req.amount_minor, int) and not isinstance(
+        req.amount_minor, bool) and 0 <= req.amount_minor <= MAX_AMOUNT_MINOR else 0
+    at = to_micros(uow.now())
+    auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(
+        key=req.key, hash=req.hash, card_id=card.id if card else None,
+        cardholder_id=card.cardholder_id if card else None, merchant_id=str(req.merchant_id)[:64], amount=amount,
+        code=d.code, reason=d.reason[:300], status=DECLINED, auth_code=None, hold_id=None, shortfall=0, fee=0,
+        flags=json.dumps([list(f) for f in d.flags]), at=at))
+    uow.sql.run(_INSERT_EVENT, dict(auth_id=auth_id, at=at, kind=DECLINED, amount=amount,
+                                    note=f"{d.code} {d.reason}"[:300]))
+    return AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags,
+                               cardholder_id=card.cardholder_id if card else None)
 
 
 def _approve(service, uow, req: _Request) -> AuthorizationResult:
@@ -304,7 +277,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee {fee}"[:300]))
     result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
-                                 tuple(sold), flags)
+                                 tuple(sold), flags, cardholder_id=card.cardholder_id)
     object.__setattr__(result, "_card", card)  # for the deadline decline record only
     return result
 

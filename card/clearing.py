@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from ledger import Posting
+from ledger import Posting, format_amount
 
 from . import response_codes as rc
 from . import tables as t
 from .authorization import bump_usage
 from .authorization import APPROVED, CAPTURED, EXPIRED_AUTH, REFUNDED, REVERSED
-from .errors import AuthorizationNotFound, IdempotencyConflict, InvalidAuthorizationState, InvalidRequest
+from .errors import (AuthorizationNotFound, IdempotencyConflict, InvalidAuthorizationState, InvalidRequest,
+                     NothingToCapture, NothingToRefund, NothingToReverse)
 from .issuing import get_card, get_merchant
 
 ACQUIRER_FEE_OWNER = "card-acquirer"
@@ -60,9 +61,10 @@ def already_done(uow, key: str, authorization_id: int, kind: str, amount_minor: 
                                                   "refund": REFUNDED}[kind], amount_minor)
 
 
-def authorization(uow, authorization_id: int) -> dict:
-    """The approved authorization as it stands (an ``AuthorizationNotFound`` otherwise)."""
-    return dict(_auth(uow, authorization_id, lock=False)._mapping)
+def authorization(uow, authorization_id: int, *, replayed: bool = False) -> dict:
+    """The approved authorization as it stands (an ``AuthorizationNotFound`` otherwise); ``replayed`` is
+    True when a clearing step answered a retry of its key and changed nothing."""
+    return {**_auth(uow, authorization_id, lock=False)._mapping, "replayed": replayed}
 
 
 def _event(uow, authorization_id: int, kind: str, amount: int, note: str, key: str | None) -> None:
@@ -79,10 +81,22 @@ def _uncleared(uow, authorization_id: int, kind: str, amount_minor: int | None, 
     if _replayed(uow, key, authorization_id, kind, amount_minor):
         return None, 0, 0
     if row.status != APPROVED:
+        _nothing_left(authorization_id, row.status, kind)
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; {rule}")
     held = row.amount_minor - row.reversed_minor
     verb = "capture" if kind == CAPTURED else "reverse"
     return row, held, _amount(amount_minor, held, verb)
+
+
+def _nothing_left(authorization_id: int, status: str, kind: str) -> None:
+    """Answer in card terms when the step has nothing left to act on (a second full capture or reversal,
+    a step after the hold expired): ``nothing_to_capture`` / ``nothing_to_reverse``."""
+    if kind == CAPTURED and status in (CAPTURED, REFUNDED, REVERSED, EXPIRED_AUTH):
+        raise NothingToCapture(f"authorization {authorization_id} has nothing left to capture: it is {status}",
+                               authorization_id=authorization_id, status=status)
+    if kind == REVERSED and status in (REVERSED, EXPIRED_AUTH):
+        raise NothingToReverse(f"authorization {authorization_id} has nothing left to reverse: it is {status}",
+                               authorization_id=authorization_id, status=status)
 
 
 def capture(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
@@ -90,7 +104,7 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     row, held, amount = _uncleared(uow, authorization_id, CAPTURED, amount_minor, key,
                                    "only an approved, uncleared authorization can be captured")
     if row is None:
-        return authorization(uow, authorization_id)
+        return authorization(uow, authorization_id, replayed=True)
     merchant = get_merchant(uow, row.merchant_id)
     mdr = amount * merchant.mdr_bps // 10_000  # rounded down: the merchant never pays more than its rate
     to = [(merchant.settlement_account_id, amount - mdr)]
@@ -112,7 +126,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
     row, held, amount = _uncleared(uow, authorization_id, REVERSED, amount_minor, key,
                                    "only an uncleared authorization can be reversed (use a refund after clearing)")
     if row is None:
-        return authorization(uow, authorization_id)
+        return authorization(uow, authorization_id, replayed=True)
     uow.void_hold(row.hold_id, amount_minor=amount)
     reversed_total = row.reversed_minor + amount
     status = REVERSED if reversed_total == row.amount_minor else APPROVED
@@ -132,10 +146,14 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
     """
     row = _auth(uow, authorization_id)
     if _replayed(uow, key, authorization_id, REFUNDED, amount_minor):
-        return authorization(uow, authorization_id)
+        return authorization(uow, authorization_id, replayed=True)
     if row.status not in (CAPTURED, REFUNDED):
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only a cleared purchase "
                                         "can be refunded")
+    if row.captured_minor - row.refunded_minor == 0:
+        raise NothingToRefund(f"authorization {authorization_id} has nothing left to refund: all "
+                              f"{format_amount(row.captured_minor, 'KZT')} captured was refunded already",
+                              authorization_id=authorization_id, status=row.status)
     amount = _amount(amount_minor, row.captured_minor - row.refunded_minor, "refund")
     refunded = row.refunded_minor + amount
     fee = fee_share(row.merchant_fee_minor, row.captured_minor, row.refunded_minor, refunded)

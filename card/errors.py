@@ -1,13 +1,11 @@
 """Typed card errors with a stable ``code`` and a message a workshop participant understands."""
 from __future__ import annotations
 
+from ledger.errors import DomainError
 
-class CardError(Exception):
+
+class CardError(DomainError):
     code = "card_error"
-
-    def __init__(self, message: str, **details) -> None:
-        super().__init__(message)
-        self.details = details
 
 
 class CardNotFound(CardError):
@@ -44,3 +42,21 @@ class AmountTooLarge(CardError):
 
 class IdempotencyConflict(CardError):
     code = "idempotency_conflict"
+
+
+class NothingToCapture(InvalidAuthorizationState):
+    """Capturing an authorization that has nothing left to capture (captured, reversed or expired)."""
+
+    code = "nothing_to_capture"
+
+
+class NothingToReverse(InvalidAuthorizationState):
+    """Reversing an authorization whose hold is gone (reversed or expired)."""
+
+    code = "nothing_to_reverse"
+
+
+class NothingToRefund(InvalidAuthorizationState):
+    """Refunding a purchase that was refunded in full already."""
+
+    code = "nothing_to_refund"

@@ -5,13 +5,15 @@ Generated deterministically from a sequence number (no randomness), validated wi
 from __future__ import annotations
 
 from stdnum import iban as _iban
+
+from .errors import CardError
 from stdnum.exceptions import ValidationError
 
 SANDBOX_BANK_CODE = "998"  # outside the codes of real Kazakh banks, so a sandbox IBAN never collides
 MAX_SEQUENCE = 10**13 - 1
 
 
-class InvalidIban(ValueError):
+class InvalidIban(CardError, ValueError):
     code = "invalid_iban"
 
 

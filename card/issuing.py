@@ -81,6 +81,52 @@ def bank_account_of(uow, customer_id: str) -> BankAccount:
     return BankAccount(row.id, row.customer_id, row.iban, row.ledger_account_id)
 
 
+@dataclass(frozen=True)
+class Cardholder:
+    """A customer of the sandbox bank: the bank account and the customer's first card (None if none)."""
+    bank_account_id: int
+    customer_id: str
+    iban: str
+    card_id: int | None
+    pan: str | None
+
+
+def cardholders(uow, *, customer_id: str | None = None, after_id: int | None = None,
+                limit: int = 100) -> list[Cardholder]:
+    """Customers of the bank in the order their accounts were opened (``after_id``: the previous page's last
+    bank account id), each with their first card; ``customer_id`` narrows it to one."""
+    b, c = t.bank_accounts.c, t.cards.c
+    first_card = (select(c.bank_account_id, func.min(c.id).label("card_id")).group_by(c.bank_account_id)
+                  .subquery())
+    query = (select(b.id, b.customer_id, b.iban, first_card.c.card_id, t.cards.c.pan)
+             .select_from(t.bank_accounts.outerjoin(first_card, first_card.c.bank_account_id == b.id)
+                          .outerjoin(t.cards, t.cards.c.id == first_card.c.card_id)))
+    if customer_id is not None:
+        query = query.where(b.customer_id == customer_id)
+    if after_id is not None:
+        query = query.where(b.id > after_id)
+    rows = uow.conn.execute(query.order_by(b.id).limit(max(1, min(int(limit), 1000)))).all()
+    return [Cardholder(*row) for row in rows]
+
+
+def owner_of_card(uow, card_id: int) -> str | None:
+    """The cardholder of card ``card_id``, or None if there is no such card."""
+    row = uow.sql.one("SELECT cardholder_id FROM card_cards WHERE id = :v", {"v": int(card_id)})
+    return None if row is None else row[0]
+
+
+def owner_of_bank_customer(uow, customer_id: str) -> str | None:
+    """``customer_id`` if the sandbox bank has that customer, else None."""
+    row = uow.sql.one("SELECT customer_id FROM card_bank_accounts WHERE customer_id = :v", {"v": str(customer_id)})
+    return None if row is None else row[0]
+
+
+def merchant_exists(uow, merchant_id: str) -> str | None:
+    """``merchant_id`` if such a merchant is registered, else None."""
+    row = uow.sql.one("SELECT id FROM card_merchants WHERE id = :v", {"v": str(merchant_id)})
+    return None if row is None else row[0]
+
+
 def register_merchant(uow, merchant_id: str, name: str, mcc: str, *, in_zone: bool = True,
                       mdr_bps: int = 150) -> MerchantRecord:
     """Register (or return) a merchant with a tenge settlement account ``merchant:<id>:KZT``."""
@@ -102,6 +148,13 @@ def get_merchant(uow, merchant_id: str) -> MerchantRecord:
     if row is None:
         raise MerchantNotFound(f"no merchant {merchant_id!r} is registered")
     return MerchantRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+
+
+def merchant_id_by_name(uow, name: str) -> str | None:
+    """The id of the merchant registered as ``name`` (case-insensitive; the first registered wins), or None."""
+    row = uow.conn.execute(select(t.merchants.c.id).where(func.lower(t.merchants.c.name) == name.lower()[:200])
+                           .order_by(t.merchants.c.id).limit(1)).first()
+    return None if row is None else row[0]
 
 
 def issue_card(uow, cardholder_id: str, *, wallet_owner: str | None = None, funding: FundingSettings | None = None,

@@ -6,13 +6,15 @@ import hmac
 from datetime import datetime
 
 from stdnum import luhn
+
+from .errors import CardError
 from stdnum.exceptions import ValidationError
 
 DEFAULT_TEST_BIN = "220099"  # a made-up test range; real issuers' BINs are never generated
 PAN_LENGTH = 16
 
 
-class InvalidPan(ValueError):
+class InvalidPan(CardError, ValueError):
     code = "invalid_pan"
 
 
@@ -38,8 +40,11 @@ def is_valid_pan(pan: str) -> bool:
     return True
 
 
-def mask_pan(pan: str) -> str:
-    return f"{pan[:6]}******{pan[-4:]}"
+def mask_pan(pan: str | None) -> str | None:
+    """First six and last four digits, the rest hidden (what a receipt shows); None stays None."""
+    if not pan:
+        return None
+    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
 
 
 def expiry_after(issued_at: datetime, years: int = 3) -> tuple[int, int]:
@@ -64,3 +69,4 @@ def hash_cvv(cvv: str, salt: bytes) -> str:
 
 def check_cvv(cvv: str, salt: bytes, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_cvv(cvv, salt), stored_hash)
+

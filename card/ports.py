@@ -5,13 +5,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from .errors import CardError
 
-class FundingUnavailable(Exception):
+
+class FundingUnavailable(CardError):
     """The funder cannot sell right now (trading halted, no liquidity, slippage cap). Declines with 91."""
     code = "funding_unavailable"
 
 
-class FundingShort(Exception):
+class FundingShort(CardError):
     """The customer does not hold enough of the asset. Declines with 51."""
     code = "insufficient_crypto"
 

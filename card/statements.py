@@ -38,3 +38,9 @@ def card_statement(uow, card_id: int, limit: int = MAX_STATEMENT_ROWS) -> list[d
 
 def customer_statement(uow, customer_id: str, limit: int = MAX_STATEMENT_ROWS) -> list[dict]:
     return _lines(uow, t.authorizations.c.cardholder_id == customer_id, limit)
+
+
+def card_statement_page(uow, card_id: int, *, after_id: int | None = None, limit: int = 100) -> list[dict]:
+    """One page of ``card_statement``: the authorizations after ``after_id``, oldest first."""
+    a = t.authorizations.c
+    return _lines(uow, (a.card_id == card_id) & (a.id > (after_id or 0)), limit)

@@ -1,14 +1,14 @@
-"""Typed refusals of the exchange. Every one subclasses ``ledger.errors.LedgerError`` with a stable ``code``.
+"""Typed refusals of the exchange. Every one subclasses ``ledger.errors.DomainError`` with a stable ``code``.
 
 Order validation runs in a fixed precedence (see ``validation.validate_order``), so the same bad order
 always gets the same code, and a refused order changes nothing.
 """
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 
-class ExchangeError(LedgerError):
+class ExchangeError(DomainError):
     code = "exchange_error"
 
 

@@ -142,3 +142,9 @@ def lock_rows(uow: UnitOfWork, account_ids: list[int]) -> dict[int, tuple]:
     if len(ids) == 1:
         return fast.lock_one(uow.raw_cursor(), ids[0])
     return fast.lock_many(uow.raw_cursor(), ids)
+
+
+def owner_of(uow: UnitOfWork, account_id: int) -> str | None:
+    """The owner of account ``account_id``, or None if there is no such account."""
+    row = uow.sql.one("SELECT owner FROM ledger_accounts WHERE id = :a", {"a": int(account_id)})
+    return None if row is None else row[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import deque
 from urllib.parse import quote
 
 INTERVAL_S = 0.25
@@ -32,10 +33,15 @@ class Checkpointer:
         self._dirty: set[str] = set()
         self._wake = threading.Event()
         self._pid: int | None = None
+        # Tokens to drop. ``unregister`` runs from a ``weakref.finalize`` — that is, from the garbage
+        # collector, on whatever thread allocates at that moment, possibly one inside ``with self._lock``
+        # here — so it must not take the lock: it only appends (atomic), and the lock holders drain it.
+        self._removed: deque[int] = deque()
 
     def register(self, path: str) -> int:
         """Start checkpointing ``path``; returns the token for ``unregister``."""
         with self._lock:
+            self._drain()
             token = max(self._paths, default=0) + 1
             self._paths[token] = path
             if self._pid != os.getpid():  # first use in this process (or in a forked child)
@@ -44,8 +50,13 @@ class Checkpointer:
             return token
 
     def unregister(self, token: int) -> None:
-        with self._lock:
-            self._paths.pop(token, None)
+        """Stop checkpointing the registration ``token`` (safe to call from a finalizer, on any thread)."""
+        self._removed.append(token)
+
+    def _drain(self) -> None:
+        # Called with self._lock held.
+        while self._removed:
+            self._paths.pop(self._removed.popleft(), None)
 
     def committed(self, path: str) -> None:
         """A transaction on ``path`` committed: its WAL has frames to copy back."""
@@ -70,6 +81,7 @@ class Checkpointer:
         connections: dict[str, sqlite3.Connection] = {}
         while not self._wake.wait(INTERVAL_S):
             with self._lock:
+                self._drain()
                 dirty, self._dirty = self._dirty, set()
                 live = set(self._paths.values())
             for path in list(connections):

@@ -27,6 +27,7 @@ from .checkpoint import CHECKPOINTER, SAFETY_NET_PAGES
 KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
 _RETRYABLE_PG = {"40001", "40P01", "23505"}
 READ_ONLY = "cryptocity_read_only"
+STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements sent through SQLAlchemy
 
 
 def normalize_url(url: str) -> str:
@@ -57,6 +58,7 @@ class Database:
             weakref.finalize(self, CHECKPOINTER.unregister, self._checkpoint_token)
         else:
             self.engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
+        _count_statements(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +79,23 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
 
+    def migrate_locked(self, lock_name: str = "ledger:migrate",
+                       packages: tuple[str, ...] | list[str] = KNOWN_PACKAGES) -> None:
+        """``migrate`` under a cross-process lock (a PostgreSQL session advisory lock): processes starting
+        together on a fresh database would otherwise race to create the same tables. SQLite's own write
+        lock already serialises them."""
+        if self.is_sqlite:
+            self.migrate(packages)
+            return
+        key = _lock_key(lock_name)
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(%(k)s)", {"k": key})
+            try:
+                self.migrate(packages)
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
+                conn.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.is_sqlite:
@@ -90,8 +109,12 @@ class Database:
         already makes every unit of work the only writer.
         """
         if self.dialect == "postgresql":
-            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": key})
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _lock_key(name)})
+
+
+def _lock_key(name: str) -> int:
+    """A lock name as PostgreSQL's 64-bit advisory lock key."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -116,6 +139,13 @@ def _versions_dir(package: str) -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "migrations" / "versions"
     return path if path.is_dir() else None
+
+
+def _count_statements(engine: Engine) -> None:
+    """Count the statements SQLAlchemy sends on each connection (``UnitOfWork.statements`` adds the raw ones)."""
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, _cursor, _statement, _parameters, _context, _executemany):  # noqa: ANN001
+        conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
 
 
 def _install_sqlite_conventions(engine: Engine, path: str) -> None:

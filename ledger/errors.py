@@ -8,10 +8,13 @@ bad request always gets the same code because validation runs in a fixed order
 from __future__ import annotations
 
 
-class LedgerError(Exception):
-    """Base of every domain error in cryptocity. ``code`` is stable; ``str()`` explains."""
+class DomainError(Exception):
+    """The one base of every refusal in cryptocity: ledger, wallet, stablecoin, exchange, card and the
+    sandbox's own. ``code`` is a stable snake_case constant of the class (what programs and the web
+    layer match on), ``str()`` explains in words a workshop participant understands, ``details`` name
+    what the refusal concerns (an account, an asset, a key…)."""
 
-    code = "ledger_error"
+    code = "domain_error"
 
     def __init__(self, message: str, *, code: str | None = None, **details: object) -> None:
         super().__init__(message)
@@ -22,6 +25,12 @@ class LedgerError(Exception):
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, **{k: _plain(v) for k, v in self.details.items()}}
+
+
+class LedgerError(DomainError):
+    """Refusals of the ledger itself (amounts, accounts, transfers, holds, idempotency)."""
+
+    code = "ledger_error"
 
 
 def _plain(value: object) -> object:

@@ -1,50 +1,99 @@
 """Generic idempotency for any retried write (card authorizations, API POSTs, mints…).
 
-The key is reserved *before* the work runs: on PostgreSQL a concurrent request
-with the same key blocks on the unique index until the first commits, then fails
-with a unique violation; ``Ledger.transaction`` retries it and it reads the stored
-result. So the work never runs twice for one key.
+A key is claimed in the SAME unit of work as the work it guards, and its response stored there too, so a
+key is either absent or carries its response: there is no state in which one exists without the other.
+On PostgreSQL a concurrent request with the same key blocks on the unique index until the first commits,
+then finds the stored response (or, if the first rolled back, claims the key itself); SQLite's single
+writer serialises them. So the work never runs twice for one key.
+
+    stored = claim(uow, scope, key, request)      # None: new key, go on; else the first response
+    ...the work...
+    store(uow, scope, key, response)
 """
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from sqlalchemy import and_, delete, insert, select, update
-
-from . import tables as t
-from .errors import IdempotencyConflict, LedgerError
+from .errors import DomainError, IdempotencyConflict
 from .transfers import check_key, request_hash
+from .types import to_micros
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
+
+MAX_SCOPE_CHARS = 64
+
+_WHERE = ' WHERE scope = :scope AND "key" = :key'
+# ON CONFLICT DO NOTHING (0 rows) rather than a unique violation: a failed statement would abort the
+# PostgreSQL transaction, and a new key (the usual case) is claimed in this one statement.
+_CLAIM = ('INSERT INTO ledger_idempotency (scope, "key", request_hash, response, created_at) '
+          'VALUES (:scope, :key, :hash, NULL, :at) ON CONFLICT (scope, "key") DO NOTHING')
+_READ = "SELECT request_hash, response FROM ledger_idempotency" + _WHERE
+_STORE = "UPDATE ledger_idempotency SET response = :response" + _WHERE
+_RELEASE = "DELETE FROM ledger_idempotency" + _WHERE + " AND response IS NULL"
+
+
+class Stored(NamedTuple):
+    """The response stored for a key by the first request that used it."""
+    response: Any
+
+
+def claim(uow: UnitOfWork, scope: str, key: str, request: Any) -> Stored | None:
+    """Claim ``key`` in ``scope`` for ``request`` inside ``uow``: None if it is new (do the work, then
+    ``store``), or the ``Stored`` response of the first request with the same key and the same request.
+
+    The same key with a different request raises ``IdempotencyConflict``."""
+    check_key(key)
+    assert scope and len(scope) <= MAX_SCOPE_CHARS, "scope is a short name such as 'card.authorize'"
+    digest = request_hash(request)
+    where = {"scope": scope, "key": key}
+    if uow.sql.run(_CLAIM, {**where, "hash": digest, "at": to_micros(uow.now())}):
+        return None
+    return _stored(uow.sql.one(_READ, where), scope, key, digest)
+
+
+def peek(uow: UnitOfWork, scope: str, key: str, request: Any) -> Stored | None:
+    """What ``claim`` would answer for a key already used, without claiming a new one (a read)."""
+    check_key(key)
+    digest = request_hash(request)
+    row = uow.sql.one(_READ, {"scope": scope, "key": key})
+    return None if row is None else _stored(row, scope, key, digest)
+
+
+def _stored(row: tuple, scope: str, key: str, digest: str) -> Stored:
+    if row[0] != digest:
+        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; use a new key",
+                                  key=key, scope=scope)
+    # A response is always stored in the unit of work that claimed the key, so a committed claim has one.
+    assert row[1] is not None, f"idempotency key {key!r} in {scope} has no stored response"
+    return Stored(json.loads(row[1]))
+
+
+def store(uow: UnitOfWork, scope: str, key: str, response: Any) -> None:
+    """Store ``response`` (JSON-able) on the key this unit of work claimed."""
+    uow.sql.run(_STORE, {"scope": scope, "key": key, "response": json.dumps(response, sort_keys=True, default=str)})
+
+
+def release(uow: UnitOfWork, scope: str, key: str) -> None:
+    """Give back a key this unit of work claimed but will not answer (its work was refused, and the caller
+    commits other work in the same unit of work)."""
+    uow.sql.run(_RELEASE, {"scope": scope, "key": key})
 
 
 def run_once(uow: UnitOfWork, scope: str, key: str, request: Any, compute: Callable[[], Any]) -> Any:
     """Return ``compute()``'s JSON-able result, or the stored one if ``key`` was used with the same request.
 
     Same key with a different request raises ``IdempotencyConflict``. A refusal raised by
-    ``compute`` rolls back with the unit of work and stores nothing.
+    ``compute`` stores nothing: the key is released, so a caller that commits other work can retry it.
     """
-    check_key(key)
-    assert scope and len(scope) <= 64, "scope is a short name such as 'card.authorize'"
-    digest = request_hash(request)
-    where = and_(t.idempotency.c.scope == scope, t.idempotency.c.key == key)
-    row = uow.conn.execute(select(t.idempotency.c.request_hash, t.idempotency.c.response).where(where)).first()
-    if row is not None:
-        if row[0] != digest:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request; use a new key", key=key,
-                scope=scope)
-        return json.loads(row[1])
-    uow.conn.execute(insert(t.idempotency).values(scope=scope, key=key, request_hash=digest, response=None,
-                                                  created_at=uow.now()))
+    stored = claim(uow, scope, key, request)
+    if stored is not None:
+        return stored.response
     try:
         result = compute()
-    except LedgerError:
-        # The caller may catch the refusal and commit other work: release the claim, as transfers do.
-        uow.conn.execute(delete(t.idempotency).where(where))
+    except DomainError:
+        release(uow, scope, key)
         raise
-    uow.conn.execute(update(t.idempotency).where(where).values(
-        response=json.dumps(result, sort_keys=True, default=str)))
+    store(uow, scope, key, result)
     return result

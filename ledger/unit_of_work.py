@@ -6,8 +6,9 @@ refusal half-way through a card authorization leaves no trace.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from sqlalchemy import and_, func, select
 
@@ -17,13 +18,33 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import READ_ONLY
+from .db import READ_ONLY, STATEMENT_COUNT
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
     from .core import Ledger
 
 MAX_PAGE = 1000
+
+
+class CountingCursor:
+    """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``)."""
+
+    __slots__ = ("_cursor", "count")
+
+    def __init__(self, cursor) -> None:  # noqa: ANN001
+        self._cursor, self.count = cursor, 0
+
+    def execute(self, sql, params=None):  # noqa: ANN001
+        self.count += 1
+        return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+
+    def executemany(self, sql, rows):  # noqa: ANN001
+        self.count += 1
+        return self._cursor.executemany(sql, rows)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cursor, name)
 
 
 class UnitOfWork:
@@ -33,12 +54,14 @@ class UnitOfWork:
         if read_only:
             self._conn = self._conn.execution_options(**{READ_ONLY: True})
         self._tx = self._conn.begin()
+        self._core_base = self._conn.info.get(STATEMENT_COUNT, 0)
         self._committed = False
         self._after_commit: list[Callable[[], None]] = []
         self._after_rollback: list[Callable[[], None]] = []
         self._now: datetime | None = None
         self._cursor = None
         self._bound = None
+        self._savepoints = 0
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -50,8 +73,36 @@ class UnitOfWork:
         """A DBAPI cursor on this unit of work's own connection (same transaction), for the hot paths
         in ``ledger.fastpath`` style only: parametrised SQL, results fetched before the next statement."""
         if self._cursor is None:
-            self._cursor = self._conn.connection.dbapi_connection.cursor()
+            self._cursor = CountingCursor(self._conn.connection.dbapi_connection.cursor())
         return self._cursor
+
+    @property
+    def statements(self) -> int:
+        """Statements this unit of work has sent so far (raw and through Core): what benchmarks print
+        as the cost of one operation."""
+        raw = self._cursor.count if self._cursor is not None else 0
+        return raw + self._conn.info.get(STATEMENT_COUNT, 0) - self._core_base
+
+    @contextmanager
+    def savepoint(self, name: str = "sp") -> Iterator[None]:
+        """Run the block so that an exception undoes only what it wrote: ``ROLLBACK TO SAVEPOINT``, the
+        rollback hooks registered inside it run (newest first) and its commit hooks are dropped; the
+        unit of work stays usable (a card decline is recorded after its approval attempt is undone)."""
+        self._savepoints += 1
+        label = f"{name}_{self._savepoints}"
+        commits, rollbacks = len(self._after_commit), len(self._after_rollback)
+        cursor = self.raw_cursor()
+        cursor.execute(f"SAVEPOINT {label}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
+            undo = self._after_rollback[rollbacks:]
+            del self._after_commit[commits:]
+            del self._after_rollback[rollbacks:]
+            for hook in reversed(undo):
+                hook()
+            raise
 
     @property
     def sql(self):
@@ -97,6 +148,13 @@ class UnitOfWork:
         if self._now is None:
             self._now = self.ledger.clock.now()
         return self._now
+
+    def start_at(self, when: datetime) -> None:
+        """Fix this unit of work's instant before it writes anything (the city reads its clock row from the
+        database at the start of each unit of work, so every process stamps the same time)."""
+        assert when.tzinfo is not None, "sandbox time is timezone-aware UTC"
+        assert self._now is None or self._now == when, "the instant is fixed once, before the first write"
+        self._now = when
 
     def move_time_to(self, when: datetime) -> None:
         """Make ``when`` this unit of work's instant from now on: for the clock's own advance, whose

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ledger.errors import DomainError
 from ledger.types import to_micros
 
 from .tables import audit_head, audit_log
@@ -21,7 +22,7 @@ GENESIS = "0" * 64
 MAX_DETAILS_CHARS = 20_000
 
 
-class AuditError(ValueError):
+class AuditError(DomainError, ValueError):
     code = "audit_error"
 
 
@@ -48,7 +49,7 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
     details_json = canonical(details or {})
     if len(details_json) > MAX_DETAILS_CHARS:
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
-    at = at or uow.ledger.clock.now()
+    at = at or uow.now()
     uow.advisory_lock("sandbox:audit")   # one appender at a time: the chain is a sequence
     # Three statements on every audited change (each card payment): parametrised SQL on the unit of
     # work's own cursor (ledger.fastpath), not Core; ``at`` goes in as BIGINT microseconds (Timestamp).

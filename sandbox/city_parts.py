@@ -12,14 +12,6 @@ MM_FUNDING_MULTIPLE = 50   # market makers hold this many full ladders of each s
 PAR_ASSETS = ("KZT", "KZTE")
 
 
-class CityError(Exception):
-    """A refusal by the city facade itself (unknown actor, bad amount, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class AssetBook:
     """Decimals per configured asset."""
 

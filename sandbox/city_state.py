@@ -94,6 +94,14 @@ def tick_raw(engine) -> tuple[datetime, int] | None:
     return None if row is None else (from_micros(int(row[0])), int(row[1]))
 
 
+def tick_in(uow) -> tuple[datetime, int] | None:
+    """``tick`` as the first statement of a unit of work (on its raw cursor: the one read every request
+    pays before anything else)."""
+    from ledger.types import from_micros
+    row = uow.sql.one(_TICK_SQL)
+    return None if row is None else (from_micros(int(row[0])), int(row[1]))
+
+
 def create_head(conn, name: str, seed: int, created_at: datetime, now: datetime) -> None:
     conn.execute(city_state.insert().values(id=HEAD_ID, name=name[:200], seed=seed, created_at=created_at,
                                             now=now, licences_version=0))
@@ -180,6 +188,14 @@ def all_customers(conn, limit: int) -> list[CustomerRow]:
             for r in conn.execute(select(customers).order_by(customers.c.created_at, customers.c.actor).limit(limit))]
 
 
+def profiles(conn, actors: list[str]) -> dict[str, CustomerRow]:
+    """The customers among ``actors`` (bounded by the page that asks), by actor."""
+    if not actors:
+        return {}
+    rows = conn.execute(select(customers).where(customers.c.actor.in_(list(actors)[:1000])))
+    return {r.actor: CustomerRow(**r._mapping) for r in rows}
+
+
 def customer_count(conn) -> int:
     return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
 
@@ -205,6 +221,15 @@ def kyc_tier_in(uow, actor: str) -> str | None:
     instead of ~125 us through Core on SQLite)."""
     row = uow.sql.one(_KYC_TIER_SQL, {"actor": actor})
     return None if row is None else row[0]
+
+
+_PROFILE_SQL = "SELECT kyc_tier, resident, aifc_investor FROM sandbox_customers WHERE actor = :actor"
+
+
+def profile_in(uow, actor: str) -> tuple | None:
+    """(KYC tier, resident, AIFC investor) of ``actor`` as the database has it now, or None; on the unit of
+    work's raw cursor (read by every card authorization's rules)."""
+    return uow.sql.one(_PROFILE_SQL, {"actor": actor})
 
 
 def set_kyc_tier(conn, actor: str, kyc_tier: str) -> None:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 BENCHMARKS = ("ledger", "exchange", "card", "http")
 
@@ -15,17 +15,15 @@ class _FriendlyGroup(click.Group):
     """Turns domain refusals into one clear line and exit code 1 instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
+        from .config import ConfigError
         try:
             return super().invoke(ctx)
-        except LedgerError as error:
+        except ConfigError as error:
+            click.secho(f"invalid configuration:\n{error}", fg="red", err=True)
+            sys.exit(2)
+        except DomainError as error:
             click.secho(f"refused ({error.code}): {error}", fg="red", err=True)
             sys.exit(1)
-        except Exception as error:
-            from .config import ConfigError
-            if isinstance(error, ConfigError):
-                click.secho(f"invalid configuration:\n{error}", fg="red", err=True)
-                sys.exit(2)
-            raise
 
 
 @click.group(cls=_FriendlyGroup)

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from ledger import ManualClock
+from ledger.errors import DomainError
 
 _PART = re.compile(r"(\d+)\s*([dhms])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 MAX_ADVANCE = timedelta(days=3660)  # ten years: a typo like "3000000d" is refused, not obeyed
 
 
-class DurationError(ValueError):
+class DurationError(DomainError, ValueError):
     code = "invalid_duration"
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from ledger import format_amount
 
 from .population import generate
+from .services import customers
 
 DEFAULT_DB_DIR = Path(".cryptocity")
 CUSTOMERS, MERCHANTS = 6, 4
@@ -82,7 +83,7 @@ def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> N
     rng = random.Random(seed)
     names = _code_names()
     city = CryptoCity.from_config("crypto-city", db=db_url or _fresh_sqlite(seed), seed=seed)
-    if city._actors:
+    if city.read(lambda _city, uow: customers.customers(uow, limit=1)):
         city.close()
         raise SystemExit("the demo tells its story on an empty database; this one already has customers "
                          "(omit --db to use a fresh embedded SQLite file)")
@@ -95,7 +96,7 @@ def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> N
 def _story(city, console: Console, rng: random.Random, names: dict[str, str], seed: int) -> None:
     cfg = city.cfg
     console.rule(f"[bold]{cfg.sandbox.name}")
-    console.print(f"Sandbox time {city.now():%Y-%m-%d %H:%M} UTC, seed {seed}, database {city.db.dialect}. "
+    console.print(f"Sandbox time {city.now():%Y-%m-%d %H:%M} UTC, seed {seed}, database {city.ledger.db.dialect}. "
                   "The clock moves only when the story says so.")
     lic_rows = []
     for holder in list(cfg.participants):
@@ -116,17 +117,19 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
     # -- population -----------------------------------------------------------------------
     pop = generate(CUSTOMERS, MERCHANTS, seed)
     people = []
+    ibans = {}
     for c in pop.customers:
         deposit = rng.randrange(40_000, 400_000) * 100 if c.kyc_tier != "none" else 10_000_00
-        city.onboard(actor=c.id, kyc_tier=c.kyc_tier, resident=c.resident, aifc_investor=c.aifc_investor,
-                     deposits={"KZT": deposit} if c is not pop.customers[0] else {})
+        ibans[c.id] = city.onboard(actor=c.id, kyc_tier=c.kyc_tier, resident=c.resident,
+                                   aifc_investor=c.aifc_investor,
+                                   deposits={"KZT": deposit} if c is not pop.customers[0] else {}).iban
         people.append(c)
     for m in pop.merchants:
         city.register_merchant(merchant_id=m.id, name=m.name, mcc=m.mcc, in_zone=m.in_zone)
     console.print(_table(f"Population (seed {seed}): {len(pop.customers)} customers with bank accounts and cards",
                          ["customer", "city", "KYC", "tax resident", "IBAN"],
                          [[c.full_name, c.city, c.kyc_tier, "yes" if c.resident else "no",
-                           city._actors[c.id].iban] for c in people]))
+                           ibans[c.id]] for c in people]))
     console.print(_table(f"{len(pop.merchants)} more merchants register",
                          ["merchant", "MCC", "kind", "city", "in the zone"],
                          [[m.name, m.mcc, m.kind, m.city, "yes" if m.in_zone else "no"] for m in pop.merchants]))

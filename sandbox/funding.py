@@ -9,7 +9,7 @@ Everything happens inside the card's unit of work, so a decline rolls the sale b
 """
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 from card.ports import Capacity, FundingLeg, FundingShort, FundingUnavailable
 
@@ -28,7 +28,7 @@ class ExchangeFunder:
         for quote in ("KZT", "KZTE"):
             try:
                 self.exchange.instruments.for_pair(asset, quote)
-            except LedgerError:
+            except DomainError:
                 continue
             if quote == "KZTE" and self.issuer is None:
                 continue  # KZTE proceeds could not be turned into tenge
@@ -36,7 +36,7 @@ class ExchangeFunder:
         return None
 
     @staticmethod
-    def _translate(error: LedgerError, asset: str):
+    def _translate(error: DomainError, asset: str):
         if error.code in _SHORT:
             return FundingShort(f"{asset}: {error}")
         # any other refusal by the market (halted, no liquidity, slippage, order rules) means the
@@ -57,7 +57,7 @@ class ExchangeFunder:
         """(can sell for ``proceeds_minor`` now, the book rather than the holding was the limit)."""
         try:
             q = self.exchange.quote_sell(uow, asset, proceeds_minor, quote, owner=owner)
-        except LedgerError as error:
+        except DomainError as error:
             if error.code in ("no_liquidity",):
                 return False, True
             if error.code == "trading_halted":
@@ -119,7 +119,7 @@ class ExchangeFunder:
                 # customer's exchange account, one transfer fewer in the authorization.
                 sale = self.exchange.instant_sell(uow, owner, asset, target, quote, max_slippage_bps,
                                                   proceeds_to=to_account_id)
-        except LedgerError as error:
+        except DomainError as error:
             translated = self._translate(error, asset)
             if translated is None:
                 raise

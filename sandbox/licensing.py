@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ledger.errors import DomainError
+
 from .config.models import CityConfig
 
 
-class LicensingError(Exception):
+class LicensingError(DomainError):
     code = "licensing_error"
 
 
@@ -23,7 +25,8 @@ class NotLicensed(LicensingError):
 
     def __init__(self, message: str, *, participant: str, scope: str, regulator: str | None,
                  licence_id: str | None = None, reason: str = "missing") -> None:
-        super().__init__(message)
+        super().__init__(message, participant=participant, scope=scope, regulator=regulator, licence_id=licence_id,
+                         reason=reason)
         self.participant, self.scope, self.regulator = participant, scope, regulator
         self.licence_id, self.reason = licence_id, reason
 

@@ -19,12 +19,14 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
+from ledger.errors import DomainError
+
 from .config.models import TaxCfg
 
 MAX_EVENTS = 100_000
 
 
-class TaxError(ValueError):
+class TaxError(DomainError, ValueError):
     code = "tax_error"
 
 
@@ -50,6 +52,19 @@ class Disposal:
 # Coins leaving custody for the customer's own external wallet: not a sale (no line, no gain), but
 # their FIFO lots leave with them, so a later sale here is not given the withdrawn coins' cost.
 TRANSFER_OUT = "transfer_out"
+
+
+# The audit entry of every change that acquires or disposes of crypto carries its tax events
+# (``details["tax"]``); a customer's statement is rebuilt from them (services/reports.py).
+ACQUISITION, DISPOSAL = "acquisition", "disposal"
+
+
+def tax_events(kind: str, asset: str, qty_minor: int, kzt_minor: int, source: str, ref: str = "") -> list[dict]:
+    """The tax event list for one audit entry: empty for tenge or nothing moved."""
+    if asset == "KZT" or qty_minor <= 0:
+        return []
+    return [{"kind": kind, "asset": asset, "qty_minor": qty_minor, "kzt_minor": kzt_minor, "source": source,
+             "ref": ref}]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Typed refusals of the stablecoin: a stable ``code`` and a message in plain words."""
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 # The contract's reason strings mapped to stable codes programs can match on.
 _REASON_CODES = {
@@ -25,7 +25,7 @@ _REASON_CODES = {
 }
 
 
-class StablecoinError(LedgerError):
+class StablecoinError(DomainError):
     code = "stablecoin_error"
 
 

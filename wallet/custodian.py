@@ -1,5 +1,9 @@
 """The custodian: deposit addresses, deposit scanning and crediting, withdrawals, hot/cold, reserves.
 
+Every method that reads or writes the database takes the caller's unit of work as ``uow=`` (the caller
+owns the transaction and commits: the sandbox's services do); called without one, a method runs in a
+transaction of its own (scripts, the wallet's own tests).
+
 Ledger accounts (codes are ``purpose:owner:asset``):
 
 * ``customer:<owner>:<asset>`` — the customer's balance, the same account the exchange trades from;
@@ -15,6 +19,7 @@ balance) with what the custodian's addresses actually hold on chain.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +31,21 @@ from ledger.errors import IdempotencyConflict, InvalidAmount
 
 from . import tables as t
 from .addresses import validate_address
-from .bitcoin.transactions import DUST_SAT, Utxo, build_spend, estimate_vsize
-from .errors import (AddressBlocked, AddressNotWhitelisted, InsufficientOnChainFunds, UnsupportedAsset,
-                     WithdrawalNotFound, DustAmount)
-from .evm import ETH_TRANSFER_GAS, TOKEN_TRANSFER_GAS_LIMIT, minor_to_token, token_to_minor, wei_to_gwei
+from .bitcoin.transactions import DUST_SAT, build_spend, estimate_vsize
+from .errors import (
+    AddressBlocked,
+    AddressNotWhitelisted,
+    DustAmount,
+    InsufficientOnChainFunds,
+    UnsupportedAsset,
+)
+from .evm import (
+    ETH_TRANSFER_GAS,
+    TOKEN_TRANSFER_GAS_LIMIT,
+    minor_to_token,
+    token_to_minor,
+    wei_to_gwei,
+)
 from .keys import HDKeys
 from .reserves import InclusionProof, MerkleSumTree
 from .travel_rule import TravelRule, check_travel_rule
@@ -79,6 +95,25 @@ class Custodian:
         self.config = config or WalletConfig()
         self.tokens: dict[str, Token] = {}
 
+    # -- units of work ----------------------------------------------------------------------
+    def _write(self, uow, fn, *, retries: int | None = None):
+        """Run ``fn(uow)`` in the caller's unit of work (the caller commits), or — called without one — in a
+        transaction of its own (``retries=0`` where a retry could broadcast twice)."""
+        if uow is not None:
+            return fn(uow)
+        if retries is None:
+            return self.ledger.transaction(fn)
+        return self.ledger.transaction(fn, retries=retries)
+
+    @contextmanager
+    def _reading(self, uow):
+        """The caller's unit of work, or a read-only one of its own."""
+        if uow is not None:
+            yield uow
+            return
+        with self.ledger.unit_of_work(read_only=True) as own:
+            yield own
+
     def __repr__(self) -> str:
         return f"Custodian(chains={[c for c in ('bitcoin', 'ethereum') if self._node(c, required=False)]})"
 
@@ -116,13 +151,13 @@ class Custodian:
     def custody_account(self, uow, asset: str):
         return self._account(uow, "custodian", asset, "custody")
 
-    def balance_minor(self, owner: str, asset: str) -> int:
-        with self.ledger.unit_of_work(read_only=True) as uow:
+    def balance_minor(self, owner: str, asset: str, *, uow=None) -> int:
+        with self._reading(uow) as uow:
             account = uow.find_account(f"customer:{owner}:{asset}")
             return 0 if account is None else uow.balance(account.id).available_minor
 
     # -- addresses ------------------------------------------------------------------------
-    def deposit_address(self, owner: str, chain: str) -> str:
+    def deposit_address(self, owner: str, chain: str, *, uow=None) -> str:
         """The customer's deposit address on ``chain``: allocated once (next derivation index), then stable."""
         self._node(chain)
 
@@ -138,23 +173,24 @@ class Custodian:
                                                         derivation_index=index, address=address,
                                                         created_at=uow.now()))
             return address
-        return self.ledger.transaction(allocate)
+        return self._write(uow, allocate)
 
     def _deposit_addresses(self, uow, chain: str) -> dict[str, tuple[str, int]]:
         rows = uow.conn.execute(select(t.addresses.c.address, t.addresses.c.owner, t.addresses.c.derivation_index)
                                 .where(t.addresses.c.chain == chain, t.addresses.c.role == "deposit"))
         return {r.address: (r.owner, r.derivation_index) for r in rows}
 
-    def add_blocked_address(self, chain: str, address: str, reason: str = "anti-fraud centre list") -> None:
+    def add_blocked_address(self, chain: str, address: str, reason: str = "anti-fraud centre list", *,
+                            uow=None) -> None:
         canonical = address.strip().lower()  # matched case-insensitively: a list entry need not be checksummed
 
         def add(uow):
             if not uow.conn.execute(select(t.blocklist.c.address).where(
                     t.blocklist.c.chain == chain, t.blocklist.c.address == canonical)).first():
                 uow.conn.execute(insert(t.blocklist).values(chain=chain, address=canonical, reason=reason[:200]))
-        self.ledger.transaction(add)
+        self._write(uow, add)
 
-    def add_whitelisted_address(self, owner: str, chain: str, address: str) -> None:
+    def add_whitelisted_address(self, owner: str, chain: str, address: str, *, uow=None) -> None:
         canonical = validate_address(chain, address, btc_hrp=self.keys.btc_hrp)
 
         def add(uow):
@@ -162,10 +198,10 @@ class Custodian:
                     t.whitelist.c.owner == owner, t.whitelist.c.chain == chain,
                     t.whitelist.c.address == canonical)).first():
                 uow.conn.execute(insert(t.whitelist).values(owner=owner, chain=chain, address=canonical))
-        self.ledger.transaction(add)
+        self._write(uow, add)
 
     # -- deposits -------------------------------------------------------------------------
-    def scan(self) -> list[dict]:
+    def scan(self, *, uow=None) -> list[dict]:
         """Record new deposits on every configured chain, then credit those with enough confirmations.
 
         Safe to run any number of times, concurrently or after a restart: each on-chain output/log
@@ -179,10 +215,10 @@ class Custodian:
             scanners.append(("ethereum:ETH", "ethereum", "ETH"))
             scanners += [(f"ethereum:{a}", "ethereum", a) for a in sorted(self.tokens)]
         for scanner, chain, asset in scanners:
-            self._record(scanner, chain, asset)
-        return self._credit_confirmed()
+            self._record(scanner, chain, asset, uow)
+        return self._credit_confirmed(uow)
 
-    def _record(self, scanner: str, chain: str, asset: str) -> None:
+    def _record(self, scanner: str, chain: str, asset: str, uow=None) -> None:
         node = self._node(chain)
         tip = node.height()
 
@@ -214,7 +250,7 @@ class Custodian:
             else:
                 uow.conn.execute(update(t.scan_cursors).where(t.scan_cursors.c.scanner == scanner)
                                  .values(next_height=end + 1))
-        self.ledger.transaction(record)
+        self._write(uow, record)
 
     def _find(self, chain: str, asset: str, start: int, end: int, known: dict) -> list[tuple]:
         if not known:
@@ -238,10 +274,10 @@ class Custodian:
         token = self.tokens[asset]
         return token_to_minor(raw, token.token_decimals, token.ledger_decimals)
 
-    def _credit_confirmed(self) -> list[dict]:
-        with self.ledger.unit_of_work(read_only=True) as uow:
-            pending = uow.conn.execute(select(t.deposits).where(t.deposits.c.status == "pending")
-                                       .order_by(t.deposits.c.id).limit(MAX_PENDING_BATCH)).mappings().all()
+    def _credit_confirmed(self, uow=None) -> list[dict]:
+        with self._reading(uow) as reader:
+            pending = reader.conn.execute(select(t.deposits).where(t.deposits.c.status == "pending")
+                                          .order_by(t.deposits.c.id).limit(MAX_PENDING_BATCH)).mappings().all()
         credited = []
         tips = {}
         for dep in pending:
@@ -266,13 +302,13 @@ class Custodian:
                 uow.conn.execute(update(t.deposits).where(t.deposits.c.id == dep["id"])
                                  .values(transfer_id=result.id))
                 return dict(dep, status="credited")
-            row = self.ledger.transaction(credit)
+            row = self._write(uow, credit)
             if row:
                 credited.append(row)
         return credited
 
-    def deposits(self, owner: str | None = None) -> list[dict]:
-        with self.ledger.unit_of_work(read_only=True) as uow:
+    def deposits(self, owner: str | None = None, *, uow=None) -> list[dict]:
+        with self._reading(uow) as uow:
             query = select(t.deposits).order_by(t.deposits.c.id)
             if owner is not None:
                 query = query.where(t.deposits.c.owner == owner)
@@ -280,7 +316,7 @@ class Custodian:
 
     # -- withdrawals ----------------------------------------------------------------------
     def withdraw(self, owner: str, asset: str, address: str, amount_minor: int, *, key: str,
-                 travel_rule: TravelRule | dict | None = None) -> dict:
+                 travel_rule: TravelRule | dict | None = None, uow=None) -> dict:
         """Send ``amount_minor`` of ``asset`` to ``address`` for customer ``owner``; the network fee is added.
 
         Checks, in this order: amount, asset, address (checksum, network), blocklist, whitelist (when
@@ -297,17 +333,18 @@ class Custodian:
         self._node(chain)
         canonical = validate_address(chain, address, btc_hrp=self.keys.btc_hrp)
         request = {"owner": owner, "asset": asset, "address": canonical, "amount_minor": amount_minor}
-        with self.ledger.unit_of_work(read_only=True) as uow:
-            existing = uow.conn.execute(select(t.withdrawals).where(t.withdrawals.c.idempotency_key == key)).mappings().first()
+        with self._reading(uow) as reader:
+            existing = reader.conn.execute(select(t.withdrawals).where(t.withdrawals.c.idempotency_key == key)
+                                           ).mappings().first()
             if existing:
                 if {k: existing[k] for k in request} != request:
                     raise IdempotencyConflict("this idempotency key was used for a different withdrawal", key=key)
                 return dict(existing)
-            blocked = uow.conn.execute(select(t.blocklist.c.reason).where(
+            blocked = reader.conn.execute(select(t.blocklist.c.reason).where(
                 t.blocklist.c.chain == chain, t.blocklist.c.address == canonical.lower())).first()
             if blocked:
                 raise AddressBlocked(f"withdrawals to this address are blocked ({blocked.reason})", address=canonical)
-            allowed = {r.address for r in uow.conn.execute(select(t.whitelist.c.address).where(
+            allowed = {r.address for r in reader.conn.execute(select(t.whitelist.c.address).where(
                 t.whitelist.c.owner == owner, t.whitelist.c.chain == chain))}
             if allowed and canonical not in allowed:
                 raise AddressNotWhitelisted("this address is not on the customer's withdrawal whitelist",
@@ -338,19 +375,19 @@ class Custodian:
             uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == wid).values(txid=txid))
             return dict(values, id=wid, txid=txid)
         # no automatic retry: a retried unit of work could broadcast a second time
-        return self.ledger.transaction(run, retries=0)
+        return self._write(uow, run, retries=0)
 
-    def refresh_withdrawals(self) -> list[dict]:
+    def refresh_withdrawals(self, *, uow=None) -> list[dict]:
         """Mark broadcast withdrawals ``confirmed`` once they have the asset's confirmations."""
         done = []
-        for row in self.withdrawals(status="broadcast"):
+        for row in self.withdrawals(status="broadcast", uow=uow):
             confirmations = self._node(row["chain"]).confirmations(row["txid"]) or 0
             if confirmations >= self.config.confirmations.get(row["asset"], 1):
                 def mark(uow, row=row):
                     uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == row["id"],
                                                                  t.withdrawals.c.status == "broadcast")
                                      .values(status="confirmed", updated_at=uow.now()))
-                self.ledger.transaction(mark)
+                self._write(uow, mark)
                 done.append(dict(row, status="confirmed"))
         return done
 
@@ -380,7 +417,7 @@ class Custodian:
         """Spendable coins of the hot wallet: the hot address and every deposit address (all keys online)."""
         def collect(uow):
             return self._deposit_addresses(uow, "bitcoin")
-        deposit = collect(uow) if uow is not None else self.ledger.transaction(collect)
+        deposit = self._write(uow, collect)
         keys = {self.hot_address("bitcoin"): self.keys.key("bitcoin", "hot", 0)}
         keys.update({a: self.keys.key("bitcoin", "deposit", idx) for a, (_, idx) in deposit.items()})
         return [(u, keys[u.address]) for u in self.btc.unspent(list(keys), min_conf=1)]
@@ -436,8 +473,8 @@ class Custodian:
             uow.transfer(move(self.custody_account(uow, "ETH").id, self.chain_account(uow, "ETH").id, fee_gwei),
                          memo=memo, kind="network_fee")
 
-    def withdrawals(self, owner: str | None = None, status: str | None = None) -> list[dict]:
-        with self.ledger.unit_of_work(read_only=True) as uow:
+    def withdrawals(self, owner: str | None = None, status: str | None = None, *, uow=None) -> list[dict]:
+        with self._reading(uow) as uow:
             query = select(t.withdrawals).order_by(t.withdrawals.c.id)
             if owner is not None:
                 query = query.where(t.withdrawals.c.owner == owner)
@@ -445,10 +482,10 @@ class Custodian:
                 query = query.where(t.withdrawals.c.status == status)
             return [dict(r) for r in uow.conn.execute(query.limit(1000)).mappings()]
 
-    def process_pending(self) -> list[dict]:
+    def process_pending(self, *, uow=None) -> list[dict]:
         """Send the ``pending_cold`` withdrawals the hot wallet can now cover (oldest first)."""
         sent = []
-        for row in self.withdrawals(status="pending_cold"):
+        for row in self.withdrawals(status="pending_cold", uow=uow):
             def run(uow, row=row):
                 uow.advisory_lock(f"wallet:{row['chain']}")
                 current = uow.conn.execute(select(t.withdrawals.c.status).where(
@@ -466,16 +503,16 @@ class Custodian:
                 values = dict(status="broadcast", txid=txid, fee_minor=plan["fee_minor"], updated_at=uow.now())
                 uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == row["id"]).values(**values))
                 return dict(row, **values)
-            done = self.ledger.transaction(run, retries=0)
+            done = self._write(uow, run, retries=0)
             if done:
                 sent.append(done)
         return sent
 
     # -- hot / cold -----------------------------------------------------------------------
-    def hot_balance_minor(self, asset: str) -> int:
+    def hot_balance_minor(self, asset: str, *, uow=None) -> int:
         chain = _chain_of(asset, self.tokens)
         if chain == "bitcoin":
-            return sum(u.amount_sat for u, _ in self._hot_btc_candidates())
+            return sum(u.amount_sat for u, _ in self._hot_btc_candidates(uow))
         hot = self.hot_address("ethereum")
         if asset == "ETH":
             return self.evm.balance_wei(hot) // 10**9
@@ -483,18 +520,19 @@ class Custodian:
         raw = self.evm.token_balance(token.address, hot)
         return minor_to_token(raw, token.ledger_decimals, token.token_decimals)  # floor to ledger units
 
-    def sweep_to_cold(self, asset: str) -> str | None:
+    def sweep_to_cold(self, asset: str, *, uow=None) -> str | None:
         """Move whatever the hot wallet holds above its ceiling to the cold address; returns the txid."""
-        excess = self.hot_balance_minor(asset) - self.config.hot_ceiling_minor.get(asset, 2**62)
+        excess = self.hot_balance_minor(asset, uow=uow) - self.config.hot_ceiling_minor.get(asset, 2**62)
         if excess <= 0:
             return None
-        return self._internal_send(asset, "hot", self.cold_address(_chain_of(asset, self.tokens)), excess)
+        return self._internal_send(asset, "hot", self.cold_address(_chain_of(asset, self.tokens)), excess, uow)
 
-    def refill_from_cold(self, asset: str, amount_minor: int) -> str:
+    def refill_from_cold(self, asset: str, amount_minor: int, *, uow=None) -> str:
         """Move ``amount_minor`` from the cold wallet to the hot wallet (in production: an offline signature)."""
-        return self._internal_send(asset, "cold", self.hot_address(_chain_of(asset, self.tokens)), amount_minor)
+        return self._internal_send(asset, "cold", self.hot_address(_chain_of(asset, self.tokens)), amount_minor,
+                                   uow)
 
-    def _internal_send(self, asset: str, role: str, to: str, amount_minor: int) -> str:
+    def _internal_send(self, asset: str, role: str, to: str, amount_minor: int, uow=None) -> str:
         """A transfer between the custodian's own addresses: only the network fee touches the ledger."""
         chain = _chain_of(asset, self.tokens)
 
@@ -528,9 +566,9 @@ class Custodian:
                                            minor_to_token(amount_minor, token.token_decimals, token.ledger_decimals))
             self._post_gas(uow, sent.fee_gwei, f"network fee of {role} transfer")
             return sent.txid
-        return self.ledger.transaction(run, retries=0)
+        return self._write(uow, run, retries=0)
 
-    def sweep_deposits(self) -> list[str]:
+    def sweep_deposits(self, *, uow=None) -> list[str]:
         """Collect ETH and tokens from customer deposit addresses into the hot wallet (gas paid by custody).
 
         Bitcoin needs no sweep: the hot wallet spends deposit-address coins directly.
@@ -539,7 +577,8 @@ class Custodian:
             return []
         txids = []
         hot = self.keys.key("ethereum", "hot", 0)
-        deposit = self.ledger.transaction(lambda uow: self._deposit_addresses(uow, "ethereum"))
+        with self._reading(uow) as reader:
+            deposit = self._deposit_addresses(reader, "ethereum")
         for address, (_, index) in sorted(deposit.items(), key=lambda kv: kv[1][1]):
             key = self.keys.key("ethereum", "deposit", index)
             for asset, token in sorted(self.tokens.items()):
@@ -555,7 +594,7 @@ class Custodian:
                     sent = self.evm.send_token(key, token.address, hot.address, raw)
                     self._post_gas(uow, sent.fee_gwei, f"gas of {token.asset} sweep")
                     return sent.txid
-                txids.append(self.ledger.transaction(move_token, retries=0))
+                txids.append(self._write(uow, move_token, retries=0))
             fee = ETH_TRANSFER_GAS * self.evm.gas_price_gwei()
             # keep the gas reserve for future token sweeps at this address
             reserve = TOKEN_TRANSFER_GAS_LIMIT * self.evm.gas_price_gwei() if self.tokens else 0
@@ -565,10 +604,10 @@ class Custodian:
                     sent = self.evm.send_eth(key, hot.address, spare)
                     self._post_gas(uow, sent.fee_gwei, "gas of ETH sweep")
                     return sent.txid
-                txids.append(self.ledger.transaction(move_eth, retries=0))
+                txids.append(self._write(uow, move_eth, retries=0))
         return txids
 
-    def fund_custody(self, asset: str, amount_minor: int) -> str:
+    def fund_custody(self, asset: str, amount_minor: int, *, uow=None) -> str:
         """Sandbox: the custodian's own coins arrive at its hot wallet (faucet) and its custody account."""
         chain = _chain_of(asset, self.tokens)
         if asset == "BTC":
@@ -581,27 +620,27 @@ class Custodian:
         def post(uow):
             uow.transfer(move(self.chain_account(uow, asset).id, self.custody_account(uow, asset).id, amount_minor),
                          key=f"wallet:fund:{chain}:{txid}", memo="custodian's own funds", kind="deposit")
-        self.ledger.transaction(post)
+        self._write(uow, post)
         return txid
 
     # -- proof of reserves ----------------------------------------------------------------
-    def _liabilities(self, asset: str) -> dict[str, int]:
-        with self.ledger.unit_of_work(read_only=True) as uow:
+    def _liabilities(self, asset: str, uow=None) -> dict[str, int]:
+        with self._reading(uow) as uow:
             rows = uow.conn.execute(select(lt.accounts.c.owner, lt.accounts.c.balance_minor).where(
                 and_(lt.accounts.c.asset == asset, lt.accounts.c.purpose == "customer")))
             return {r.owner: int(r.balance_minor) for r in rows}
 
-    def liability_tree(self, asset: str) -> MerkleSumTree:
-        return MerkleSumTree(asset, self._liabilities(asset))
+    def liability_tree(self, asset: str, *, uow=None) -> MerkleSumTree:
+        return MerkleSumTree(asset, self._liabilities(asset, uow))
 
-    def inclusion_proof(self, owner: str, asset: str) -> InclusionProof:
+    def inclusion_proof(self, owner: str, asset: str, *, uow=None) -> InclusionProof:
         """The customer's proof that their balance is counted in the published liabilities of ``asset``."""
-        return self.liability_tree(asset).proof(owner)
+        return self.liability_tree(asset, uow=uow).proof(owner)
 
-    def onchain_holdings_minor(self, asset: str) -> int:
+    def onchain_holdings_minor(self, asset: str, *, uow=None) -> int:
         """What every custodian address (deposit, hot, cold) holds on chain, in ledger minor units."""
         chain = _chain_of(asset, self.tokens)
-        with self.ledger.unit_of_work(read_only=True) as uow:
+        with self._reading(uow) as uow:
             addresses = list(self._deposit_addresses(uow, chain))
         addresses += [self.hot_address(chain), self.cold_address(chain)]
         if chain == "bitcoin":
@@ -612,15 +651,15 @@ class Custodian:
         raw = sum(self.evm.token_balance(token.address, a) for a in addresses)
         return minor_to_token(raw, token.ledger_decimals, token.token_decimals) if raw else 0
 
-    def reserves_report(self, asset: str) -> dict[str, Any]:
+    def reserves_report(self, asset: str, *, uow=None) -> dict[str, Any]:
         """Customer liabilities (Merkle sum root) against on-chain holdings of the custodian's addresses."""
-        tree = self.liability_tree(asset)
-        with self.ledger.unit_of_work(read_only=True) as uow:
-            custody = uow.find_account(f"custody:custodian:{asset}")
-            chain_acc = uow.find_account(f"external:chain:{asset}")
-            custody_minor = uow.balance(custody.id).ledger_minor if custody else 0
-            ledger_onchain = -uow.balance(chain_acc.id).ledger_minor if chain_acc else 0
-        onchain = self.onchain_holdings_minor(asset)
+        tree = self.liability_tree(asset, uow=uow)
+        with self._reading(uow) as reader:
+            custody = reader.find_account(f"custody:custodian:{asset}")
+            chain_acc = reader.find_account(f"external:chain:{asset}")
+            custody_minor = reader.balance(custody.id).ledger_minor if custody else 0
+            ledger_onchain = -reader.balance(chain_acc.id).ledger_minor if chain_acc else 0
+        onchain = self.onchain_holdings_minor(asset, uow=uow)
         return {"asset": asset, "liabilities_minor": tree.total_minor, "customers": len(tree.owners),
                 "merkle_root": tree.root_hash.hex(), "custodian_own_minor": custody_minor,
                 "ledger_onchain_minor": ledger_onchain, "onchain_minor": onchain,

@@ -1,11 +1,11 @@
 """Typed refusals of the custodial wallet. Every one has a stable ``code`` and a plain-words message."""
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 
-class WalletError(LedgerError):
-    """Base of wallet refusals (a ``LedgerError``, so callers handle every domain error alike)."""
+class WalletError(DomainError):
+    """Base of wallet refusals (a ``DomainError``, so callers handle every domain error alike)."""
 
     code = "wallet_error"
 

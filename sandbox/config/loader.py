@@ -5,6 +5,8 @@ import typing
 from pathlib import Path
 
 import yaml
+
+from ledger.errors import DomainError
 from pydantic import BaseModel, ValidationError
 
 from .checks import check_constraints
@@ -15,7 +17,7 @@ MAX_CONFIG_BYTES = 2_000_000
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~5x faster
 
 
-class ConfigError(Exception):
+class ConfigError(DomainError):
     """An invalid configuration. ``problems`` is a list of (key path, message)."""
 
     code = "invalid_config"
@@ -26,6 +28,7 @@ class ConfigError(Exception):
         lines = [f"invalid configuration {source}: {len(problems)} problem(s)"]
         lines += [f"  - {path or '(top level)'}: {message}" for path, message in problems]
         super().__init__("\n".join(lines))
+        self.details = {}
 
 
 def list_presets() -> list[str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ledger.errors import DomainError
 from pydantic import ValidationError
 
 from ..config import CityConfig, ConfigError, config_from_dict, load_config, preset_path
@@ -16,7 +18,7 @@ MAX_SCENARIO_BYTES = 1_000_000
 MAX_STEPS = 2_000
 
 
-class ScenarioError(Exception):
+class ScenarioError(DomainError):
     """An invalid scenario. ``problems``: list of (line or None, message)."""
 
     code = "invalid_scenario"
@@ -24,6 +26,7 @@ class ScenarioError(Exception):
     def __init__(self, source: str, problems: list[tuple[int | None, str]]) -> None:
         self.source, self.problems = source, problems
         super().__init__("\n".join(f"{source}:{line if line else '?'}: {msg}" for line, msg in problems))
+        self.details = {}
 
     @property
     def line(self) -> int | None:

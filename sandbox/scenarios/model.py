@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ledger import Money, parse_amount
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 from ..clock import DurationError, parse_duration
 
@@ -21,7 +21,7 @@ def _money(value: object) -> object:
         raise ValueError("write an amount with its asset, like '1 500.00 KZT' or '0.001 BTC'")
     try:
         return parse_amount(value)
-    except LedgerError as error:
+    except DomainError as error:
         raise ValueError(str(error)) from None
 
 

@@ -17,7 +17,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 from . import api as api_modules
 from .auth import check_policies, check_request
@@ -100,8 +100,8 @@ def _register_error_handlers(app: Flask) -> None:
         return problem_response(error.status, error.code, error.detail, title=error.title, headers=error.headers,
                                 **error.extra)
 
-    @app.errorhandler(LedgerError)
-    def _ledger_error(error: LedgerError):
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
         return from_domain_error(error)
 
     @app.errorhandler(HTTPException)
@@ -114,7 +114,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return from_http_exception(error)
-        if is_domain_error(error):  # e.g. card.errors.CardError, which is not a LedgerError
+        if is_domain_error(error):
             return from_domain_error(error)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(500, "internal_error", "the server failed unexpectedly; the request changed "

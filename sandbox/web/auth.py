@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from flask import Flask, g, request
+
+from card import authorizations, issuing
+from exchange import queries as exchange_queries
+from ledger import accounts as ledger_accounts
 from sandbox.apikeys import Principal, resolve_key_in
 
 from .problems import Problem
@@ -59,26 +63,16 @@ def register_owner_resolver(arg_name: str, resolver: OwnerResolver) -> None:
     OWNER_RESOLVERS[arg_name] = resolver
 
 
-def _owner_by(sql: str, convert: Callable[[object], object]) -> OwnerResolver:
-    """A resolver running ``sql`` (one ``:v`` parameter, one column) on the unit of work's cursor: the scope
-    check runs before every merchant and customer request, so it skips Core's per-statement cost."""
-    def resolve(uow, value) -> str | None:
-        row = uow.sql.one(sql, {"v": convert(value)})
-        return None if row is None else row[0]
-    return resolve
-
-
-register_owner_resolver("account_id", _owner_by("SELECT owner FROM ledger_accounts WHERE id = :v", int))
+# The scope check runs before every merchant and customer request; each package answers for its own tables.
+register_owner_resolver("account_id", ledger_accounts.owner_of)
 # The city's resources. A customer key's subject is the actor (ledger owner, card cardholder_id);
 # a merchant key's subject is its merchant id (the POS acts only for that merchant).
-register_owner_resolver("actor", _owner_by(
-    "SELECT customer_id FROM card_bank_accounts WHERE customer_id = :v", str))
-register_owner_resolver("card_id", _owner_by("SELECT cardholder_id FROM card_cards WHERE id = :v", int))
-register_owner_resolver("order_id", _owner_by("SELECT owner FROM exchange_orders WHERE id = :v", int))
+register_owner_resolver("actor", issuing.owner_of_bank_customer)
+register_owner_resolver("card_id", issuing.owner_of_card)
+register_owner_resolver("order_id", exchange_queries.owner_of_order)
 # POS operations on an authorization belong to the merchant it was made at.
-register_owner_resolver("authorization_id", _owner_by(
-    "SELECT merchant_id FROM card_authorizations WHERE id = :v", int))
-register_owner_resolver("merchant_id", _owner_by("SELECT id FROM card_merchants WHERE id = :v", str))
+register_owner_resolver("authorization_id", authorizations.merchant_of)
+register_owner_resolver("merchant_id", issuing.merchant_exists)
 
 
 def policy_of(view) -> Access | None:

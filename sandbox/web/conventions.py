@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Callable
 
 import marshmallow as ma
@@ -70,37 +69,60 @@ IDEMPOTENCY_PARAM = {"in": "header", "name": IDEMPOTENCY_HEADER, "required": Tru
                      "description": "same key + same body returns the first response; a different body is 409"}
 
 
-def idempotent_write(compute: Callable[[Any], tuple[Any, int]]) -> tuple[Any, int, dict]:
-    """Run ``compute(uow) -> (body, status)`` at most once per (caller, endpoint, Idempotency-Key).
-
-    The key is scoped to the caller's API key and the endpoint; the request fingerprint is the
-    method, path, query and the JSON body. A replay returns the stored first response with
-    ``Idempotent-Replayed: true``; the same key with a different request is a 409 problem.
-    A refusal inside ``compute`` rolls back and stores nothing, so the client may fix and retry.
-    """
+def _idempotency_scope() -> tuple[str, dict]:
+    """The key's scope (the caller's API key and the endpoint) and the request's fingerprint (method, path,
+    query and JSON body)."""
     principal = g.get("principal")
     who = principal.key_id if principal is not None else "dashboard"
     scope = "http:" + hashlib.sha256(f"{who}|{request.endpoint}".encode()).hexdigest()[:40]
     fingerprint = {"method": request.method, "path": request.path, "query": sorted(request.args.items(multi=True)),
                    "body": request.get_json(silent=True)}
-    ran = []
-
-    def run(uow):
-        def first():
-            ran.append(True)
-            body, status = compute(uow)
-            return {"status": status, "body": body}
-        return uow.idempotent(scope, g.idempotency_key, fingerprint, first)
-
-    ran.clear()
-    stored = services().ledger.transaction(lambda uow: (ran.clear(), run(uow))[1])
-    headers = {} if ran else {"Idempotent-Replayed": "true"}
-    return stored["body"], stored["status"], headers
+    return scope, fingerprint
 
 
-# ---------------------------------------------------------------------------------------------
-# Endpoints over the CryptoCity facade
-# ---------------------------------------------------------------------------------------------
+def idempotent_write(compute: Callable[[Any], tuple[Any, int]], *, retries: int | None = None
+                     ) -> tuple[Any, int, dict]:
+    """The request's ONE write transaction: claim the ``Idempotency-Key``, run ``compute(uow) -> (body,
+    status)`` (the effect and its audit entry), store the response — committed together, so there is no
+    state in which the effect exists without its stored response or the other way round.
+
+    The key is scoped to the caller's API key and the endpoint; the fingerprint is the method, path, query
+    and JSON body. A replay returns the stored first response with ``Idempotent-Replayed: true``; the same
+    key with a different request is a 409 ``idempotency_conflict``. A refusal inside ``compute`` rolls
+    everything back (the key too), so the client may fix the request and retry with the same key.
+    ``retries=0`` for work that touched an in-process chain (a retry would repeat it)."""
+    from ledger import idempotency
+    scope, fingerprint = _idempotency_scope()
+    key = g.idempotency_key
+
+    def work(uow):
+        stored = idempotency.claim(uow, scope, key, fingerprint)
+        if stored is not None:
+            return stored.response, True
+        body, status = compute(uow)
+        response = {"status": status, "body": body}
+        idempotency.store(uow, scope, key, response)
+        return response, False
+
+    city = services().city
+    if city is not None:
+        response, replayed = city.ctx.transaction(work, retries=retries)
+    else:
+        response, replayed = services().ledger.transaction(work)
+    return response["body"], response["status"], {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+def stored_response() -> tuple[Any, int, dict] | None:
+    """This request's stored response if its ``Idempotency-Key`` was answered already (a read), for views
+    that do slow work outside the database before their write (a scenario run)."""
+    from ledger import idempotency
+    scope, fingerprint = _idempotency_scope()
+    with services().ledger.unit_of_work(read_only=True) as uow:
+        stored = idempotency.peek(uow, scope, g.idempotency_key, fingerprint)
+    if stored is None:
+        return None
+    return stored.response["body"], stored.response["status"], {"Idempotent-Replayed": "true"}
+
 
 def require_city():
     """The facade behind the city endpoints, or a 503 problem when the server runs on a bare ledger."""
@@ -111,93 +133,9 @@ def require_city():
     return city
 
 
-def _idempotency_scope() -> tuple[str, dict]:
-    principal = g.get("principal")
-    who = principal.key_id if principal is not None else "dashboard"
-    scope = "http:" + hashlib.sha256(f"{who}|{request.endpoint}".encode()).hexdigest()[:40]
-    fingerprint = {"method": request.method, "path": request.path, "query": sorted(request.args.items(multi=True)),
-                   "body": request.get_json(silent=True)}
-    return scope, fingerprint
-
-
-def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool = False) -> tuple[Any, int, dict]:
-    """``idempotent_write`` for city verbs, which open (and commit) their OWN transactions.
-
-    The verb cannot run inside our unit of work, so the key is handled around it, in the same
-    ``ledger_idempotency`` table and with the same scope (caller's API key + endpoint) and fingerprint:
-
-    1. **claim** (one short transaction): a row for the key with the same fingerprint and a stored
-       response -> replay it (``Idempotent-Replayed: true``); a different fingerprint -> 409
-       ``idempotency_conflict``; no row -> insert the claim (response NULL) and commit;
-    2. **run** the verb (its own transaction(s));
-    3. **store** the response on the claim; if the verb refused (or failed), the claim is deleted,
-       so nothing is remembered and the client may fix the request and retry with the same key.
-
-    A claim still without a response means the first request is running, or its process died
-    between 2 and 3. Then the outcome is unknown, so the verb must not run a second time: the answer
-    is 409 ``idempotency_in_progress``. The exception is ``rerun_unfinished=True``: verbs that carry
-    their own durable idempotency key (the card authorization ``pay:<ref>``, clearing events) run
-    again, and the domain hands back the first result instead of selling, capturing or refunding twice.
-    """
-    from ledger.errors import IdempotencyConflict
-    from ledger.transfers import request_hash
-    from ledger.types import to_micros
-
-    scope, fingerprint = _idempotency_scope()
-    key = g.idempotency_key
-    digest = request_hash(fingerprint)
-    where = {"scope": scope, "key": key}
-    ledger = services().ledger
-    taken = object()  # the key was there when we inserted and gone when we read it (a refusal dropped it)
-
-    # Three statements around a new city write (claim, then store or drop): parametrised SQL on the unit of
-    # work's cursor (ledger.fastpath), not Core.
-    def claim(uow):
-        # Insert first: a new key (the usual case) is claimed in one statement; a key already there
-        # inserts nothing (ON CONFLICT) and is read.
-        if uow.sql.run(_CLAIM_INSERT, {**where, "hash": digest, "at": to_micros(uow.now())}):
-            return None
-        row = uow.sql.one(_CLAIM_READ, where)
-        if row is None:  # the other request refused and dropped its claim in between: claim afresh
-            return taken
-        if row[0] != digest:
-            raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request; "
-                                      "use a new key", key=key)
-        if row[1] is not None:
-            return json.loads(row[1])
-        if not rerun_unfinished:
-            raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is still "
-                          "running (or stopped before answering); its outcome is not known yet, so it is not "
-                          "run again: check the resource, then retry with a new key")
-        return None
-
-    stored = ledger.transaction(claim)
-    if stored is taken:  # the key vanished between our insert and read: try once more
-        stored = ledger.transaction(claim)
-        if stored is taken:
-            raise Problem(409, "idempotency_in_progress", f"a request with idempotency key {key!r} is being "
-                          "claimed by another request at this moment; retry with the same key")
-    if stored is not None:
-        return stored["body"], stored["status"], {"Idempotent-Replayed": "true"}
-    try:
-        body, status = compute()
-    except BaseException:
-        ledger.transaction(lambda uow: uow.sql.run(_CLAIM_DROP, where))
-        raise
-    stored = {"status": status, "body": body}
-    response = json.dumps(stored, sort_keys=True, default=str)
-    ledger.transaction(lambda uow: uow.sql.run(_CLAIM_STORE, {**where, "response": response}))
-    return body, status, {}
-
-
-_CLAIM_WHERE = ' WHERE scope = :scope AND "key" = :key'
-_CLAIM_READ = "SELECT request_hash, response FROM ledger_idempotency" + _CLAIM_WHERE
-# ON CONFLICT DO NOTHING (0 rows) rather than a unique violation: the DBAPI's own error would not be
-# SQLAlchemy's IntegrityError, and a failed statement would abort the PostgreSQL transaction.
-_CLAIM_INSERT = ('INSERT INTO ledger_idempotency (scope, "key", request_hash, response, created_at) '
-                 'VALUES (:scope, :key, :hash, NULL, :at) ON CONFLICT (scope, "key") DO NOTHING')
-_CLAIM_DROP = "DELETE FROM ledger_idempotency" + _CLAIM_WHERE + " AND response IS NULL"
-_CLAIM_STORE = "UPDATE ledger_idempotency SET response = :response" + _CLAIM_WHERE
+def city_read(fn: Callable[[Any], Any]) -> Any:
+    """``fn(uow)`` in a read-only unit of work of the city (at the city's time)."""
+    return require_city().ctx.read(fn)
 
 
 class NameConverter(BaseConverter):

@@ -19,8 +19,6 @@ from ledger import errors as E
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:cryptocity:problem:"
 
-DOMAIN_PACKAGES = frozenset({"ledger", "wallet", "stablecoin", "exchange", "card", "sandbox"})
-
 # Domain error code -> HTTP status where the rule below would guess wrong.
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_idempotency_key": 400, "invalid_duration": 400,
@@ -31,7 +29,8 @@ STATUS_BY_CODE: dict[str, int] = {
     # the city facade
     "unknown_actor": 404, "unknown_reference": 404, "unknown_licence": 404, "unknown_instrument": 404,
     "already_onboarded": 409, "idempotency_in_progress": 409, "address_protected": 409,
-    "order_not_found": 404, "city_required": 503,
+    "order_not_found": 404, "city_required": 503, "chain_not_shared": 503,
+    "nothing_to_capture": 409, "nothing_to_reverse": 409, "nothing_to_refund": 409,
 }
 
 
@@ -47,10 +46,8 @@ def status_for(code: str) -> int:
 
 
 def is_domain_error(error: BaseException) -> bool:
-    """A typed refusal from a domain package (LedgerError or any error class with a string ``code``)."""
-    return isinstance(error, E.LedgerError) or (
-        isinstance(getattr(error, "code", None), str)
-        and type(error).__module__.split(".")[0] in DOMAIN_PACKAGES)
+    """A typed refusal (every one derives from ``ledger.errors.DomainError``)."""
+    return isinstance(error, E.DomainError)
 
 
 class ProblemSchema(ma.Schema):

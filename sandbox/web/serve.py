@@ -60,19 +60,21 @@ def load_city_config(preset_or_path: str | None):
         raise click.UsageError(f"--config {preset_or_path}: {error}") from None
 
 
-def build_services(db_url: str, city_config: Any = None, seed: int | None = None):
+def build_services(db_url: str, city_config: Any = None, seed: int | None = None, *, workers: int = 1):
     """What the app runs on: the whole CryptoCity from ``city_config`` (a CityConfig; default the
     ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
-    (nothing is set up or funded again); ``seed`` only matters for a new city."""
+    (nothing is set up or funded again); ``seed`` only matters for a new city. With several ``workers``
+    each has its own embedded chains, so on-chain verbs answer 503 ``chain_not_shared``."""
     from sandbox.city import CryptoCity
     cfg = city_config if city_config is not None else load_city_config(DEFAULT_CONFIG)
-    return CryptoCity.from_config(cfg, db=db_url, seed=seed)
+    return CryptoCity.from_config(cfg, db=db_url, seed=seed, chains_shared=workers == 1)
 
 
-def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None) -> Callable[[], Any]:
+def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
+                workers: int = 1) -> Callable[[], Any]:
     def make():
         from .app import create_app
-        return create_app(build_services(db_url, city_config, seed), app_config)
+        return create_app(build_services(db_url, city_config, seed, workers=workers), app_config)
     return make
 
 
@@ -140,7 +142,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     city_config = load_city_config(config_name or DEFAULT_CONFIG)
     app_config = {"OPEN_DASHBOARD": open_dashboard,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
-    factory = app_factory(db_url, app_config, city_config, seed)
+    factory = app_factory(db_url, app_config, city_config, seed, workers=workers)
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "

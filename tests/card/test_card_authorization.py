@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from card import Capacity, FixedPriceFunder, FundingSettings, RulesDecision, SpendControls
 from card import response_codes as rc
 from card.clearing import fee_share
-from card.errors import InvalidAuthorizationState, InvalidRequest
+from card.errors import InvalidAuthorizationState, InvalidRequest, NothingToRefund
 
 from card_helpers import PRICES, fund, setup_city, snapshot
 
@@ -187,8 +187,9 @@ def test_card_full_refund_in_parts_needs_nothing_beyond_the_purchase(ledger):
     assert s["bank:cust:1:KZT"] == (10_000_00, 0)  # the whole purchase back (the fixed-price sale had no surplus)
     statement = cards.customer_statement("cust:1")[0]
     assert statement["status"] == "refunded" and statement["refunded_minor"] == 10_000_00
-    with pytest.raises(InvalidRequest):  # nothing left to refund
+    with pytest.raises(NothingToRefund) as nothing:  # answered in card terms, not as a ledger zero amount
         cards.refund(r.authorization_id, 1, key="ref-extra")
+    assert nothing.value.code == "nothing_to_refund" and f"authorization {r.authorization_id}" in str(nothing.value)
     ledger.verify()
 
 

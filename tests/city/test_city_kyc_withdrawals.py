@@ -43,7 +43,8 @@ def test_city_kyc_tier_changed_in_one_process_applies_to_the_next_purchase_in_th
     a.onboard(actor="bob", kyc_tier="basic", deposits={"KZT": 300_000_00})
     assert b.pay(actor="bob", merchant="alatau-coffee", amount_minor=60_000_00, ref="tv-1").response_code == "61"
     out = a.set_kyc_tier(actor="bob", kyc_tier="full", reason="documents verified")
-    assert out == {"status": "ok", "actor": "bob", "kyc_tier": "full", "previous_kyc_tier": "basic", "changed": True}
+    assert out.to_dict() == {"status": "ok", "actor": "bob", "kyc_tier": "full", "previous_kyc_tier": "basic",
+                             "changed": True}
     # b cached bob's profile at the first purchase; the decision reads the tier the database holds now
     assert b.pay(actor="bob", merchant="alatau-coffee", amount_minor=60_000_00, ref="tv-2").status == "approved"
     assert b.profile("bob").kyc_tier == "full"
@@ -88,7 +89,7 @@ def test_city_withdrawal_is_paid_on_chain_from_the_treasury_and_confirmed(db_url
             city.withdraw(actor="aigerim", address=dest, amount_minor=300_001, key="w-1")
         assert conflict.value.code == "idempotency_conflict"
         before = city.balances("aigerim")
-        assert city._model_value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold
+        assert city.ctx.value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold
         for kwargs, code in (({"asset": "USDT"}, "withdrawal_asset_not_supported"),
                              ({"amount_minor": 100}, "dust_amount"),
                              ({"address": dest[:-1] + ("q" if dest[-1] != "q" else "p")}, "bad_address"),

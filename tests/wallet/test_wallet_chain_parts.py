@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import ManualClock
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 from wallet.addresses import validate_address
 from wallet.bitcoin.node import RegtestNode
 from wallet.bitcoin.transactions import build_spend, script_for_address, sign_p2wpkh
@@ -58,7 +58,7 @@ def test_each_customer_gets_distinct_valid_addresses(keys):
 def test_bad_addresses_refused(chain, address):
     with pytest.raises(BadAddress) as refused:
         validate_address(chain, address)
-    assert refused.value.code == "bad_address" and isinstance(refused.value, LedgerError)
+    assert refused.value.code == "bad_address" and isinstance(refused.value, DomainError)
 
 
 @pytest.fixture

@@ -212,17 +212,22 @@ def test_open_account_is_idempotent(client, city):
 
 
 def test_every_domain_packages_refusals_become_problems(city):
-    """Errors of wallet/exchange/stablecoin/card (not all are LedgerErrors) map by code, never to a 500."""
+    """Errors of every package (one DomainError family) map by code, never to a 500."""
     from flask_smorest import Blueprint
 
+    from card.errors import CardNotFound
+    from exchange.errors import UnknownInstrument
+    from sandbox.errors import UnknownActor
     from sandbox.web import api as api_modules
     from sandbox.web.app import create_app
     from sandbox.web.auth import access
     from sandbox.web.problems import card_decline
+    from stablecoin.errors import InsufficientKZTE
+    from wallet.errors import BadAddress
 
-    class CardNotFound(Exception):  # shaped like card.errors.CardNotFound, which subclasses Exception
-        code = "card_not_found"
-    CardNotFound.__module__ = "card.errors"
+    refusals = {"card": CardNotFound("no card 42 in this sandbox"), "wallet": BadAddress("a typo"),
+                "exchange": UnknownInstrument("no DOGE/KZT"), "stablecoin": InsufficientKZTE("not enough"),
+                "sandbox": UnknownActor("nobody")}
 
     class Probe:
         blp = Blueprint("probe", __name__)
@@ -231,8 +236,8 @@ def test_every_domain_packages_refusals_become_problems(city):
         @blp.route("/api/v1/probe/<kind>")
         @access(public=True)
         def probe(kind):
-            if kind == "card":
-                raise CardNotFound("no card 42 in this sandbox")
+            if kind in refusals:
+                raise refusals[kind]
             if kind == "decline":
                 return card_decline("51", "not enough money, even after selling crypto", card_id=42)
             raise RuntimeError("a bug")
@@ -245,6 +250,8 @@ def test_every_domain_packages_refusals_become_problems(city):
         api_modules.modules = original
     problem = assert_problem(client.get("/api/v1/probe/card"), 404, "card_not_found")
     assert problem["detail"] == "no card 42 in this sandbox"
+    for kind, status in (("wallet", 422), ("exchange", 404), ("stablecoin", 422), ("sandbox", 404)):
+        assert_problem(client.get(f"/api/v1/probe/{kind}"), status, refusals[kind].code)
     decline = assert_problem(client.get("/api/v1/probe/decline"), 402, "card_declined")
     assert decline["response_code"] == "51" and decline["context"] == {"card_id": 42}
     bug = assert_problem(client.get("/api/v1/probe/bug"), 500, "internal_error")

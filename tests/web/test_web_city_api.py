@@ -223,7 +223,9 @@ def test_a_scenario_runs_in_its_own_city_and_reports_each_expectation(cc_client,
     assert failed["passed"] is False and failed["failures"] == 1
     assert next(r for r in failed["results"] if not r["passed"])["actual"] == "100 000.00 KZT"
     assert cc.regulator_summary()["card"] == audit_before  # the server's city saw none of it
-    assert "arman" not in cc._actors
+    with pytest.raises(Exception) as unknown:   # the scenario's actor was never onboarded here
+        cc.profile("arman")
+    assert unknown.value.code == "unknown_actor"
     for text, words in ((SCENARIO.replace("config: crypto-city", "config: /etc/passwd") % "1 KZT", "preset"),
                         ("name: [unclosed", "YAML"), ("name: x\nsteps: []\n", "steps")):
         bad = post(cc_client, "/api/v1/scenarios/runs", op, f"bad-{words}", {"scenario": text})

@@ -83,7 +83,8 @@ def test_capture_part_refund_and_retries_that_never_pay_twice(cc_client, cc):
     assert post(cc_client, f"{path}/capture", coffee, "cap-1", {"amount_minor": 8_000_00}).json == captured.json
     assert cc.account_balance("merchant:alatau-coffee:KZT") - settlement == paid
     again = post(cc_client, f"{path}/capture", coffee, "cap-2", {})
-    assert again.status_code == 409 and again.json["code"] == "invalid_authorization_state"
+    assert again.status_code == 409 and again.json["code"] == "nothing_to_capture"  # in card terms
+    assert f"authorization {sale['id']} has nothing left to capture" in again.json["detail"]
     bank = cc.balances("bob")["KZT"]
     refund = post(cc_client, f"{path}/refund", coffee, "ref-1", {"amount_minor": 3_000_00})
     assert refund.status_code == 200 and refund.json["refunded_minor"] == 3_000_00

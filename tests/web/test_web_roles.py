@@ -169,7 +169,6 @@ def test_a_scoped_policy_without_a_scope_is_refused_at_start(city):
 # ------------------------------------------------------------------------------------------------------
 def resource_values(city, actor: str) -> dict:
     """Path values naming ``actor``'s own resources (an open order is placed for them if they have none)."""
-    from sandbox import city_ops
     from sqlalchemy import select
 
     from exchange import tables as xt
@@ -178,8 +177,8 @@ def resource_values(city, actor: str) -> dict:
                                                                 xt.orders.c.status == "open")).scalar()
         account_id = uow.find_account(f"bank:{actor}:KZT").id
     if order_id is None:
-        order_id = city_ops.place_order(city, actor=actor, instrument="USDT/KZT", side="sell", type="limit",
-                                        qty_minor=1_000_000, price=900_00).order_id
+        order_id = city.place_order(actor=actor, instrument="USDT/KZT", side="sell", type="limit",
+                                    qty_minor=1_000_000, price=900_00).order_id
     return {"actor": actor, "card_id": city.info[actor]["card_id"], "order_id": order_id, "account_id": account_id,
             "year": 2025, "symbol": "BTC-KZT", "licence_id": "AFSA-TF-001", "merchant_id": "alatau-coffee",
             "authorization_id": 1}

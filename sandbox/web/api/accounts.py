@@ -12,8 +12,17 @@ from ..conventions import IDEMPOTENCY_PARAM, idempotent_write, page
 from ..responses import json_response
 from ..services import services
 from . import PREFIX
-from .schemas import (AccountCreate, AccountFilter, AccountPage, AccountSchema, AsOfArgs, BalanceSchema,
-                      EntryPage, HistoryArgs, account_dict)
+from .schemas import (
+    AccountCreate,
+    AccountFilter,
+    AccountPage,
+    AccountSchema,
+    AsOfArgs,
+    BalanceSchema,
+    EntryPage,
+    HistoryArgs,
+    account_dict,
+)
 
 blp = Blueprint("accounts", __name__, url_prefix=f"{PREFIX}/accounts",
                 description="Ledger accounts, balances and entries (amounts in minor units)")

@@ -10,12 +10,19 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import and_
 
-from sandbox import city_ops
+from card import statements
+from card.pan import mask_pan
+from sandbox.services import cards as card_service
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, page, page_schema, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    page,
+    page_schema,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import ASSET_PATTERN, PageQuery, Strict, amount_field
@@ -109,10 +116,10 @@ class StatementLine(Strict):
 StatementPage = page_schema(StatementLine, "StatementPage")
 
 
-def card_dict(city, card) -> dict:
-    return {"id": card.id, "masked_pan": city_ops.masked_pan(card.pan),
+def card_dict(card, now) -> dict:
+    return {"id": card.id, "masked_pan": mask_pan(card.pan),
             "expiry": f"{card.expiry_month:02d}/{card.expiry_year % 100:02d}",
-            "status": card.effective_status(city.now()), "cardholder": card.cardholder_id,
+            "status": card.effective_status(now), "cardholder": card.cardholder_id,
             "controls": card.controls.to_dict(), "funding": card.funding.to_dict()}
 
 
@@ -127,15 +134,16 @@ def _by() -> str:
 def get_card(card_id: int):
     """The card: masked number, expiry, status, spend controls and funding settings."""
     city = require_city()
-    return card_dict(city, city.cards.card(card_id))
+    return city.ctx.read(lambda uow: card_dict(card_service.card(city.ctx, uow, card_id), uow.now()))
 
 
-def _status_change(card_id: int, verb):
+def _change(card_id: int, verb, **kwargs):
+    """One card change (status, controls, funding) and its audit entry, in the request's one transaction."""
     city = require_city()
 
-    def compute():
-        return card_dict(city, verb(city, card_id=card_id, by=_by())), 200
-    return json_response(*city_write(compute))
+    def compute(uow):
+        return card_dict(verb(city.ctx, uow, card_id=card_id, by=_by(), **kwargs), uow.now()), 200
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/<id:card_id>/freeze", methods=["POST"])
@@ -144,7 +152,7 @@ def _status_change(card_id: int, verb):
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def freeze(card_id: int):
     """Freeze the card: purchases decline 62 (restricted card) until it is unfrozen; a frozen card is 409."""
-    return _status_change(card_id, city_ops.freeze_card)
+    return _change(card_id, card_service.freeze_card)
 
 
 @blp.route("/<id:card_id>/unfreeze", methods=["POST"])
@@ -153,7 +161,7 @@ def freeze(card_id: int):
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def unfreeze(card_id: int):
     """Unfreeze a frozen card."""
-    return _status_change(card_id, city_ops.unfreeze_card)
+    return _change(card_id, card_service.unfreeze_card)
 
 
 @blp.route("/<id:card_id>/controls", methods=["PUT"])
@@ -164,7 +172,8 @@ def put_controls(body: dict, card_id: int):
     """Replace the card's spend controls (idempotent by nature: the same body twice is the same state).
     Limits above the programme's are refused (422); the programme's blocked categories stay blocked."""
     city = require_city()
-    return card_dict(city, city_ops.update_controls(city, card_id=card_id, by=_by(), controls=body))
+    return city.ctx.transaction(lambda uow: card_dict(card_service.update_controls(
+        city.ctx, uow, card_id=card_id, by=_by(), controls=body), uow.now()))
 
 
 @blp.route("/<id:card_id>/funding", methods=["PUT"])
@@ -174,7 +183,8 @@ def put_controls(body: dict, card_id: int):
 def put_funding(body: dict, card_id: int):
     """Set which crypto pays for purchases and how (order, combine/fallback, slippage cap up to the programme's)."""
     city = require_city()
-    return card_dict(city, city_ops.update_funding(city, card_id=card_id, by=_by(), **body))
+    return city.ctx.transaction(lambda uow: card_dict(card_service.update_funding(
+        city.ctx, uow, card_id=card_id, by=_by(), **body), uow.now()))
 
 
 @blp.route("/<id:card_id>/statement")
@@ -184,14 +194,12 @@ def put_funding(body: dict, card_id: int):
 def statement(card_id: int, limit: int, after_id: int | None = None):
     """Every purchase on the card, oldest first: approvals and declines with their reason, clearing
     history and the crypto sold to fund each."""
-    from card import statements
-    from card import tables as ct
     city = require_city()
-    city.cards.card(card_id)  # 404 for an unknown card
-    a = ct.authorizations.c
-    cond = and_(a.card_id == card_id, a.id > (after_id or 0))
-    with city.ledger.unit_of_work(read_only=True) as uow:
-        lines = statements._lines(uow, cond, limit + 1)
+
+    def read(uow):
+        card_service.card(city.ctx, uow, card_id)  # 404 for an unknown card
+        return statements.card_statement_page(uow, card_id, after_id=after_id, limit=limit + 1)
+    lines = city.ctx.read(read)
     items = [{"id": x["authorization_id"], **{k: v for k, v in x.items() if k not in ("authorization_id", "card_id")}}
              for x in lines]
     return page(items, limit)

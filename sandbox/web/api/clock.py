@@ -6,6 +6,8 @@ from datetime import timedelta
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from sandbox.services import clock as clock_service
+
 from ..auth import access
 from ..conventions import IDEMPOTENCY_PARAM, idempotent_write
 from ..problems import Problem
@@ -44,12 +46,11 @@ def advance(body: dict):
     """Move sandbox time forward (operator); the first call with a key moves it, replays do not.
     On a city, holds past their expiry expire and market makers requote at the new prices."""
     city = services().city
-    if city is not None and hasattr(city, "advance_in"):
+    if city is not None:
         def advance_city(uow):
-            # Inside the idempotency claim's own unit of work: the advance and the stored response
-            # commit together, so a replay never moves the clock twice.
-            out = city.advance_in(uow, timedelta(seconds=body["seconds"]))
-            return {"now": out["now"]}, 200
+            # In the request's one unit of work: the advance and the stored response commit together,
+            # so a replay never moves the clock twice.
+            return {"now": clock_service.advance(city.ctx, uow, delta=timedelta(seconds=body["seconds"])).now}, 200
         return json_response(*idempotent_write(advance_city))
     clock = services().clock
     if not hasattr(clock, "advance"):

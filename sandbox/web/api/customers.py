@@ -8,15 +8,31 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import and_, select
 
-from sandbox.city_ops import check_actor_name, masked_pan
+from card.pan import mask_pan
+from sandbox.services import customers as customer_service
+from sandbox.services.customers import check_actor_name
 
 from ..auth import access, owner_scope
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    city_read,
+    idempotent_write,
+    install_converters,
+    page,
+    page_schema,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
-from .schemas import ACTOR_PATTERN, ASSET_PATTERN, MAX_AMOUNT_MINOR, OWNER_PATTERN, PageQuery, Strict
+from .schemas import (
+    ACTOR_PATTERN,
+    ASSET_PATTERN,
+    MAX_AMOUNT_MINOR,
+    OWNER_PATTERN,
+    PageQuery,
+    Strict,
+)
 
 blp = Blueprint("customers", __name__, url_prefix=f"{PREFIX}/customers",
                 description="Customers: onboarding (KYC tier, residency, tenge bank account, card)")
@@ -86,31 +102,12 @@ class KycChangeSchema(Strict):
                               metadata={"description": "why (recorded in the audit log)"})
 
 
-def customer_dict(city, row) -> dict:
-    """``row``: (bank account id, customer id, iban, KYC tier as the database has it now)."""
-    from card import tables as ct
-    actor = city._actors.get(row[1])
-    pan = None
-    card_id = actor.card_id if actor else None
-    if card_id is not None:
-        with city.ledger.unit_of_work(read_only=True) as uow:
-            pan = uow.conn.execute(select(ct.cards.c.pan).where(ct.cards.c.id == card_id)).scalar()
-    profile = actor.profile if actor else None
-    tier = row[3] if len(row) > 3 and row[3] is not None else (profile.kyc_tier if profile else "none")
-    return {"id": row[0], "actor": row[1], "owner": row[1], "iban": row[2], "card_id": card_id,
-            "masked_pan": masked_pan(pan), "kyc_tier": tier,
-            "resident": bool(profile.resident) if profile else True,
-            "aifc_investor": bool(profile.aifc_investor) if profile else False}
-
-
-def _rows(city, cond, limit):
-    from card import tables as ct
-    from sandbox.tables import customers as profiles
-    b = ct.bank_accounts.c
-    joined = ct.bank_accounts.outerjoin(profiles, profiles.c.actor == b.customer_id)
-    with city.ledger.unit_of_work(read_only=True) as uow:
-        return uow.conn.execute(select(b.id, b.customer_id, b.iban, profiles.c.kyc_tier).select_from(joined)
-                                .where(and_(True, *cond)).order_by(b.id).limit(limit)).all()
+def customer_dict(row) -> dict:
+    """``row``: a ``card.issuing.CustomerListing`` (bank account, card, the city's profile)."""
+    return {"id": row.bank_account_id, "actor": row.customer_id, "owner": row.customer_id, "iban": row.iban,
+            "card_id": row.card_id, "masked_pan": mask_pan(row.pan), "kyc_tier": row.kyc_tier or "none",
+            "resident": True if row.resident is None else bool(row.resident),
+            "aifc_investor": bool(row.aifc_investor)}
 
 
 @blp.route("", methods=["POST"])
@@ -124,12 +121,12 @@ def onboard(body: dict):
     city = require_city()
     check_actor_name(body["actor"])
 
-    def compute():
-        out = city.onboard(actor=body["actor"], kyc_tier=body["kyc_tier"], resident=body["resident"],
-                           aifc_investor=body["aifc_investor"], deposits=body["deposits"])
-        return {"actor": out["actor"], "iban": out["iban"], "card_id": out["card_id"],
-                "masked_pan": masked_pan(out["pan"])}, 201
-    return json_response(*city_write(compute))
+    def compute(uow):
+        out = customer_service.onboard(city.ctx, uow, actor=body["actor"], kyc_tier=body["kyc_tier"],
+                                       resident=body["resident"], aifc_investor=body["aifc_investor"],
+                                       deposits=body["deposits"])
+        return {"actor": out.actor, "iban": out.iban, "card_id": out.card_id, "masked_pan": mask_pan(out.pan)}, 201
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("")
@@ -138,24 +135,16 @@ def onboard(body: dict):
 @blp.response(200, CustomerPage)
 def list_customers(limit: int, after_id: int | None = None, owner: str | None = None):
     """Customers, oldest first; a customer key sees only itself."""
-    from card import tables as ct
-    city = require_city()
-    b = ct.bank_accounts.c
-    cond = []
-    for pinned in (owner_scope(), owner):
-        if pinned is not None:
-            cond.append(b.customer_id == pinned)
-    if after_id is not None:
-        cond.append(b.id > after_id)
-    return page([customer_dict(city, r) for r in _rows(city, cond, limit + 1)], limit)
+    pinned = {p for p in (owner_scope(), owner) if p is not None}
+    if len(pinned) > 1:
+        return page([], limit)
+    rows = city_read(lambda uow: customer_service.customers(uow, only=next(iter(pinned), None), after_id=after_id,
+                                                            limit=limit + 1))
+    return page([customer_dict(r) for r in rows], limit)
 
 
 def one(city, actor: str) -> dict:
-    from card import tables as ct
-    rows = _rows(city, [ct.bank_accounts.c.customer_id == actor], 1)
-    if not rows:
-        city._actor(actor)  # raises unknown_actor (404)
-    return customer_dict(city, rows[0])
+    return customer_dict(city.ctx.read(lambda uow: customer_service.customer(uow, actor)))
 
 
 @blp.route("/<name:actor>")
@@ -171,7 +160,8 @@ def get_customer(actor: str):
 @blp.response(200, KycSchema)
 def get_kyc(actor: str):
     """The customer's KYC tier and what it allows (trading, paying, limits in tiyn)."""
-    return kyc_dict(require_city(), actor)
+    city = require_city()
+    return kyc_dict(city, city.profile(actor))
 
 
 @blp.route("/<name:actor>/kyc", methods=["POST"])
@@ -186,14 +176,14 @@ def change_kyc(body: dict, actor: str):
     naming the configured ones; setting the current tier again changes nothing."""
     city = require_city()
 
-    def compute():
-        city.set_kyc_tier(actor=actor, kyc_tier=body["kyc_tier"], reason=body["reason"])
-        return kyc_dict(city, actor), 200
-    return json_response(*city_write(compute))
+    def compute(uow):
+        customer_service.set_kyc_tier(city.ctx, uow, actor=actor, kyc_tier=body["kyc_tier"], reason=body["reason"])
+        return kyc_dict(city, customer_service.profile(city.ctx, uow, actor)), 200
+    return json_response(*idempotent_write(compute))
 
 
-def kyc_dict(city, actor: str) -> dict:
-    profile = city.profile(actor)
+def kyc_dict(city, profile) -> dict:
+    actor = profile.customer_id
     tier = city.cfg.kyc.tiers.get(profile.kyc_tier)
     return {"actor": actor, "kyc_tier": profile.kyc_tier, "can_trade": bool(tier and tier.can_trade),
             "can_pay": bool(tier and tier.can_pay),

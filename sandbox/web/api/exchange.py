@@ -15,10 +15,17 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 from sqlalchemy import and_, select
 
-from sandbox import city_ops
+from sandbox.services import customers, trading
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    page,
+    page_schema,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import PageQuery, Strict, amount_field, seq_page
@@ -233,10 +240,9 @@ def place_order(body: dict, actor: str):
     city = require_city()
     _instrument(city, body["instrument"])
 
-    def compute():
-        res = city_ops.place_order(city, actor=actor, **body)
-        return order_dict(res), 201
-    return json_response(*city_write(compute))
+    def compute(uow):
+        return order_dict(trading.place_order(city.ctx, uow, actor=actor, **body)), 201
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/customers/<name:actor>/orders")
@@ -247,17 +253,18 @@ def open_orders(actor: str, limit: int, after_id: int | None = None, instrument:
     """The customer's OPEN orders, oldest first."""
     from exchange import tables as xt
     city = require_city()
-    city._actor(actor)
     o = xt.orders.c
     cond = [o.owner == actor, o.status == "open"]
     if instrument is not None:
         cond.append(o.symbol == instrument)
     if after_id is not None:
         cond.append(o.id > after_id)
-    with city.ledger.unit_of_work(read_only=True) as uow:
+
+    def read(uow):
+        customers.require(uow, actor)
         ids = uow.conn.execute(select(o.id).where(and_(*cond)).order_by(o.id).limit(limit + 1)).scalars().all()
-        items = [order_dict(city.exchange.order(uow, i)) for i in ids]
-    return page(items, limit)
+        return [order_dict(city.exchange.order(uow, i)) for i in ids]
+    return page(city.ctx.read(read), limit)
 
 
 @blp.route("/orders/<id:order_id>")
@@ -278,8 +285,8 @@ def cancel_order(order_id: int):
     """Cancel an open order and release the funds it held; a filled or cancelled order is a 409."""
     city = require_city()
 
-    def compute():
-        return order_dict(city_ops.cancel_order(city, order_id=order_id)), 200
-    return json_response(*city_write(compute))
+    def compute(uow):
+        return order_dict(trading.cancel_order(city.ctx, uow, order_id=order_id)), 200
+    return json_response(*idempotent_write(compute))
 
 

@@ -7,11 +7,19 @@ every action that needs it refuse with ``not_licensed`` until it is reinstated.
 from __future__ import annotations
 
 import marshmallow as ma
-
 from flask_smorest import Blueprint
 
+from sandbox import city_state
+from sandbox.licensing import LicenceRegistry
+from sandbox.services import licences as licence_service
+
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import PageQuery, ReasonSchema, Strict, seq_page
@@ -51,8 +59,7 @@ LicencePage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(Lice
                                   name="LicencePage")
 
 
-def licence_dict(city, lic) -> dict:
-    now = city.now()
+def licence_dict(city, lic, now) -> dict:
     return {"id": lic.id, "holder": lic.participant, "regulator": lic.regulator,
             "regulator_name": city.licences.regulator_names.get(lic.regulator, lic.regulator), "scope": lic.scope,
             "valid_from": lic.valid_from.isoformat(), "valid_until": lic.valid_until.isoformat(),
@@ -72,8 +79,9 @@ def _holders(city):
 def participants(limit: int, after_id: int | None = None):
     """Licensed participants and zone merchants with each licence's state at sandbox time."""
     city = require_city()
+    now = city.now()
     items = [{"id": h.id, "name": h.name, "kind": kind,
-              "licences": [licence_dict(city, city.licences.get(lic.id)) for lic in h.licences]}
+              "licences": [licence_dict(city, city.licences.get(lic.id), now) for lic in h.licences]}
              for kind, h in _holders(city)]
     return seq_page(items, limit, after_id)
 
@@ -85,7 +93,8 @@ def participants(limit: int, after_id: int | None = None):
 def licences(limit: int, after_id: int | None = None):
     """Every licence with its state at sandbox time."""
     city = require_city()
-    items = [licence_dict(city, city.licences.get(lic.id)) for _, h in _holders(city) for lic in h.licences]
+    now = city.now()
+    items = [licence_dict(city, city.licences.get(lic.id), now) for _, h in _holders(city) for lic in h.licences]
     return seq_page(items, limit, after_id)
 
 
@@ -95,17 +104,19 @@ def licences(limit: int, after_id: int | None = None):
 def licence(licence_id: str):
     """One licence (unknown: 404)."""
     city = require_city()
-    return licence_dict(city, city.licences.get(licence_id))
+    now = city.now()
+    return licence_dict(city, city.licences.get(licence_id), now)
 
 
 def _change(licence_id: str, body: dict, verb: str):
     city = require_city()
     city.licences.get(licence_id)  # 404 before anything is claimed
 
-    def compute():
-        getattr(city, f"{verb}_licence")(licence_id=licence_id, reason=body["reason"])
-        return licence_dict(city, city.licences.get(licence_id)), 200
-    return json_response(*city_write(compute))
+    def compute(uow):
+        getattr(licence_service, f"{verb}_licence")(city.ctx, uow, licence_id=licence_id, reason=body["reason"])
+        lic = LicenceRegistry.from_config(city.cfg, city_state.load_licences(uow.conn)).get(licence_id)
+        return licence_dict(city, lic, uow.now()), 200
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/licences/<name:licence_id>/suspend", methods=["POST"])

@@ -12,28 +12,32 @@
   (capturing a reversed authorization, refunding more than was captured) are problems (409/422).
 * **Idempotency:** the ``Idempotency-Key`` IS the purchase reference: the card authorization runs under
   the card's own durable key ``pay:<merchant_id>:<Idempotency-Key>`` (the ``pay:<ref>`` of
-  ``CryptoCity.pay``), so a retried POS request never sells crypto or holds money twice, even if the
-  HTTP answer was lost; the same key with a different body is a 409 and changes nothing. Clearing
-  steps carry their own durable key too (the card's clearing event key), so a retried capture or
-  refund never pays twice.
+  ``CryptoCity.pay``), in the same transaction as the key's claim and stored response, so a retried POS
+  request never sells crypto or holds money twice; the same key with a different body is a 409 and
+  changes nothing. Clearing steps carry their own durable key too (the card's clearing event key).
 * The merchant sees what a merchant needs (approval, code, reason, amounts); which crypto the customer
   sold and any AML flags stay with the issuer and the regulator.
 """
 from __future__ import annotations
 
 import hashlib
-from collections import namedtuple
 
 import marshmallow as ma
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import and_, select
 
-from ledger.types import from_micros
-from sandbox import city_ops
+from card import authorizations
+from sandbox.services import payments
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    page,
+    page_schema,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import PageQuery, Strict, amount_field
@@ -80,19 +84,6 @@ class AmountRequest(Strict):
                                 description="tiyn; omit for the whole (remaining) amount")
 
 
-_ROW_FIELDS = ("id", "idempotency_key", "merchant_id", "response_code", "reason", "auth_code", "amount_minor",
-               "status", "captured_minor", "reversed_minor", "refunded_minor", "created_at")
-AuthorizationRow = namedtuple("AuthorizationRow", _ROW_FIELDS)
-_ROW_SQL = f"SELECT {', '.join(_ROW_FIELDS)} FROM card_authorizations WHERE id = :id"
-
-
-def _row(city, authorization_id: int) -> AuthorizationRow | None:
-    """The fields ``row_dict`` shows, read on the unit of work's cursor (every POS answer reads one)."""
-    with city.ledger.unit_of_work(read_only=True) as uow:
-        row = uow.sql.one(_ROW_SQL, {"id": authorization_id})
-    return None if row is None else AuthorizationRow(*row[:-1], from_micros(row[-1]))
-
-
 def row_dict(row) -> dict:
     key = row.idempotency_key or ""
     reference = key[4:].split(":", 1)[1] if key.startswith("pay:") and ":" in key[4:] else key.removeprefix("pay:")
@@ -115,17 +106,17 @@ def authorize(body: dict, merchant_id: str):
     city = require_city()
     ref = f"{merchant_id}:{g.idempotency_key}"
 
-    def compute():
-        res = city_ops.authorize(city, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
+    def compute(uow):
+        res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
                                  card_id=body["card_id"], pan=body["pan"])
-        row = _row(city, res.authorization_id) if res.authorization_id else None
-        if row is None or row.idempotency_key != f"pay:{ref}":  # 94: the card saw this key for another purchase
+        row = authorizations.row(uow, res.authorization_id) if res.authorization_id else None
+        if row is None or row.idempotency_key != payments.pay_key(ref):  # 94: the key was another purchase's
             return {"id": None, "reference": g.idempotency_key, "merchant_id": merchant_id, "approved": False,
                     "response_code": res.response_code, "reason": res.reason, "auth_code": None,
                     "amount_minor": body["amount_minor"], "status": "declined", "captured_minor": 0,
                     "reversed_minor": 0, "refunded_minor": 0, "at": None}, 201
         return row_dict(row), 201
-    return json_response(*city_write(compute, rerun_unfinished=True))
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/merchants/<name:merchant_id>/authorizations")
@@ -134,13 +125,8 @@ def authorize(body: dict, merchant_id: str):
 @blp.response(200, AuthorizationPage)
 def list_authorizations(merchant_id: str, limit: int, after_id: int | None = None):
     """The merchant's authorizations (approved and declined), oldest first."""
-    from card import tables as ct
-    city = require_city()
-    a = ct.authorizations.c
-    with city.ledger.unit_of_work(read_only=True) as uow:
-        rows = uow.conn.execute(select(ct.authorizations).where(and_(a.merchant_id == merchant_id,
-                                                                     a.id > (after_id or 0)))
-                                .order_by(a.id).limit(limit + 1)).all()
+    rows = require_city().ctx.read(lambda uow: authorizations.of_merchant(uow, merchant_id, after_id=after_id,
+                                                                           limit=limit + 1))
     return page([row_dict(r) for r in rows], limit)
 
 
@@ -149,8 +135,7 @@ def list_authorizations(merchant_id: str, limit: int, after_id: int | None = Non
 @blp.response(200, AuthorizationSchema)
 def get_authorization(authorization_id: int):
     """One authorization as the merchant sees it: status and what was captured, reversed, refunded."""
-    city = require_city()
-    row = _row(city, authorization_id)
+    row = require_city().ctx.read(lambda uow: authorizations.row(uow, authorization_id))
     if row is None:
         from card.errors import AuthorizationNotFound
         raise AuthorizationNotFound(f"no authorization {authorization_id}")
@@ -165,11 +150,11 @@ def _clearing(verb: str, authorization_id: int, body: dict):
                                    f"{g.idempotency_key}".encode()).hexdigest()[:48]
     by = (principal.subject or principal.role) if principal is not None else "card-network"
 
-    def compute():
-        city_ops.clear(city, verb, authorization_id=authorization_id, amount_minor=body.get("amount_minor"),
+    def compute(uow):
+        payments.clear(city.ctx, uow, verb, authorization_id=authorization_id, amount_minor=body.get("amount_minor"),
                        key=key, by=by)
-        return row_dict(_row(city, authorization_id)), 200
-    return json_response(*city_write(compute, rerun_unfinished=True))
+        return row_dict(authorizations.row(uow, authorization_id)), 200
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/authorizations/<id:authorization_id>/capture", methods=["POST"])

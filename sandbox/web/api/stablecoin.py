@@ -11,10 +11,15 @@ import marshmallow as ma
 from flask import g
 from flask_smorest import Blueprint
 
-from sandbox import city_ops
+from sandbox.services import custody, stablecoin
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import Strict, amount_field
@@ -62,14 +67,13 @@ class FrozenSchema(Strict):
 
 def _operation(actor: str, amount_minor: int, verb: str):
     city = require_city()
-    city._actor(actor)
 
-    def compute():
-        getattr(city, verb)(actor=actor, amount_minor=amount_minor)
-        b = city.balances(actor)
+    def compute(uow):
+        getattr(stablecoin, verb)(city.ctx, uow, actor=actor, amount_minor=amount_minor)
+        b = custody.balances(city.ctx, uow, actor)
         return {"actor": actor, "operation": verb, "amount_minor": amount_minor, "kzte_minor": int(b.get("KZTE", 0)),
                 "bank_kzt_minor": int(b.get("KZT", 0))}, 201
-    return json_response(*city_write(compute))
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/customers/<name:actor>/kzte/mint", methods=["POST"])
@@ -113,10 +117,10 @@ def _freeze(body: dict, frozen: bool):
     principal = g.get("principal")
     by = principal.role if principal is not None else "operator"
 
-    def compute():
-        return city_ops.set_address_frozen(city, address=body["address"], frozen=frozen, by=by,
-                                           reason=body["reason"]), 200
-    return json_response(*city_write(compute))
+    def compute(uow):
+        return stablecoin.set_address_frozen(city.ctx, uow, address=body["address"], frozen=frozen, by=by,
+                                             reason=body["reason"]).to_dict(), 200
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/stablecoin/freezes", methods=["POST"])

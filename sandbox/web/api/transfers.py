@@ -10,7 +10,14 @@ from ledger import tables as lt
 from ledger.transfers import MAX_MEMO_LENGTH
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, MAX_ID, PageArgs, idempotent_write, page, page_schema
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    MAX_ID,
+    PageArgs,
+    idempotent_write,
+    page,
+    page_schema,
+)
 from ..responses import json_response
 from ..services import services
 from . import PREFIX

@@ -18,8 +18,17 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from sandbox.services import custody, withdrawals
+
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, city_write, install_converters, page, page_schema, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    page,
+    page_schema,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .schemas import ASSET_PATTERN, PageQuery, Strict, amount_field
@@ -77,9 +86,9 @@ class OnchainSchema(Strict):
     amount_minor = ma.fields.Integer(required=True)
 
 
-def balance_lines(city, actor: str) -> list[dict]:
+def balance_lines(balances: dict[str, int]) -> list[dict]:
     out = []
-    for key, amount in sorted(city.balances(actor).items()):
+    for key, amount in sorted(balances.items()):
         asset, _, where = key.partition("@")
         place = "exchange" if where or asset != "KZT" else "bank"
         out.append({"asset": asset, "place": place, "available_minor": int(amount)})
@@ -92,7 +101,8 @@ def balance_lines(city, actor: str) -> list[dict]:
 def balances(actor: str):
     """Available balances per asset: tenge on the card's bank account, crypto (and tenge) at the exchange."""
     city = require_city()
-    return {"actor": actor, "at": city.now().isoformat(), "balances": balance_lines(city, actor)}
+    return city.ctx.read(lambda uow: {"actor": actor, "at": uow.now().isoformat(),
+                                      "balances": balance_lines(custody.balances(city.ctx, uow, actor))})
 
 
 @blp.route("/<name:actor>/deposit-addresses", methods=["POST"])
@@ -105,13 +115,11 @@ def deposit_address(body: dict, actor: str):
 
     Starts the embedded regtest node on first use (about two seconds)."""
     city = require_city()
-    city._actor(actor)
-    city.licences.require(city.cfg.custody.custodian, "custody", city.now())
 
-    def compute():
+    def compute(uow):
         return {"actor": actor, "chain": body["chain"],
-                "address": city.custodian.deposit_address(actor, body["chain"])}, 200
-    return json_response(*city_write(compute))
+                "address": custody.deposit_address(city.ctx, uow, actor=actor, chain=body["chain"])}, 200
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/<name:actor>/faucet", methods=["POST"])
@@ -124,10 +132,10 @@ def faucet(body: dict, actor: str):
     Recorded in the audit log and as an acquisition for tax at the model price."""
     city = require_city()
 
-    def compute():
-        city.faucet(actor=actor, asset=body["asset"], amount_minor=body["amount_minor"])
+    def compute(uow):
+        custody.faucet(city.ctx, uow, actor=actor, asset=body["asset"], amount_minor=body["amount_minor"])
         return {"actor": actor, "asset": body["asset"], "amount_minor": body["amount_minor"]}, 201
-    return json_response(*city_write(compute))
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/<name:actor>/onchain-deposits", methods=["POST"])
@@ -140,11 +148,11 @@ def onchain_deposit(body: dict, actor: str):
     mined to the configured confirmations, credited once by the custodian's scan."""
     city = require_city()
 
-    def compute():
-        out = city.onchain_deposit(actor=actor, amount_minor=body["amount_minor"])
-        return {"actor": actor, "txid": out["txid"], "address": out["address"],
-                "confirmations": out["confirmations"], "amount_minor": body["amount_minor"]}, 201
-    return json_response(*city_write(compute))
+    def compute(uow):
+        out = custody.onchain_deposit(city.ctx, uow, actor=actor, amount_minor=body["amount_minor"])
+        return {"actor": actor, "txid": out.txid, "address": out.address, "confirmations": out.confirmations,
+                "amount_minor": body["amount_minor"]}, 201
+    return json_response(*idempotent_write(compute, retries=0))
 
 
 # ------------------------------------------------------------------ withdrawals
@@ -209,13 +217,13 @@ def withdraw(body: dict, actor: str):
     city = require_city()
     travel_rule = body["travel_rule"]
 
-    def compute():
+    def compute(uow):
         from flask import g
-        out = city.withdraw(actor=actor, asset=body["asset"], address=body["address"],
-                            amount_minor=body["amount_minor"], key=g.idempotency_key,
-                            travel_rule=dict(travel_rule) if travel_rule is not None else None)
+        out = withdrawals.withdraw(city.ctx, uow, actor=actor, asset=body["asset"], address=body["address"],
+                                   amount_minor=body["amount_minor"], key=g.idempotency_key,
+                                   travel_rule=dict(travel_rule) if travel_rule is not None else None)
         return out, 201
-    return json_response(*city_write(compute))
+    return json_response(*idempotent_write(compute, retries=0))
 
 
 @blp.route("/<name:actor>/withdrawals")

@@ -32,9 +32,8 @@ def clock_advance():
         return refused("The form lost its reference; reload the page and try again.", 400, "Form expired")
     words, delta = STEPS[step]
     try:
-        city.refresh()
-        out = city.ledger.transaction(lambda uow: uow.idempotent(
-            "dashboard.clock.advance", ref, {"by": step}, lambda: city.advance_in(uow, delta)))
+        out = city.ctx.transaction(lambda uow: uow.idempotent(
+            "dashboard.clock.advance", ref, {"by": step}, lambda: city.advance_in(uow, delta).to_dict()))
     except Exception as error:  # noqa: BLE001 - typed refusals become a message; others propagate
         if not is_domain_error(error):
             raise

@@ -10,7 +10,7 @@ import re
 from flask import flash, redirect, request, url_for
 
 from ledger.amounts import to_minor
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 from ..auth import access
 from ..problems import is_domain_error
@@ -30,7 +30,7 @@ def _amounts(form, prefix: str) -> dict[str, int]:
             continue
         try:
             amount = to_minor(asset, text, services().ledger.assets)
-        except LedgerError as error:
+        except DomainError as error:
             raise ValueError(f"{asset}: {error}") from None
         if amount > MAX_DEPOSIT_MINOR:
             raise ValueError(f"{asset}: {text} is more than the faucet gives")

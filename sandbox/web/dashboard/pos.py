@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 
 from ledger.amounts import parse_amount
-from ledger.errors import LedgerError
+from ledger.errors import DomainError
 
 from ..auth import access
 from ..problems import is_domain_error
@@ -38,7 +38,7 @@ def parse_tenge(text: str) -> int:
         raise FormError("Enter an amount in tenge, like 1500.00")
     try:
         amount = parse_amount(f"{raw} KZT", services().ledger.assets).amount_minor
-    except LedgerError as error:
+    except DomainError as error:
         raise FormError(f"That amount cannot be read: {error}") from None
     if amount <= 0:
         raise FormError("The amount must be above zero, like 1500.00")

@@ -1,10 +1,14 @@
 """Withdrawals: a customer's BTC sent to an outside address on the embedded regtest chain, through the
-licensed custodian (wallet.custodian), as the facade's ``withdraw`` and ``withdrawals`` verbs.
+licensed custodian (``wallet.custodian``), in the caller's unit of work.
 
 Balances that entered through the faucet or ``deposit`` exist only in the ledger, so withdrawals are paid
 from the exchange's treasury on the regtest chain: mined to the custodian's cold address when first
 needed (its own coins, ``custody:custodian:BTC``), moved to the hot wallet when it is short, broadcast and
 mined to the configured confirmations. Not a taxable disposal, but the coins' FIFO lots leave with them.
+
+The chain lives in this process's memory: a caller must not retry a unit of work that broadcast
+(``CityContext.transaction(fn, retries=0)``), and a city served by several processes refuses (see
+``CityContext.require_chains_shared``).
 """
 from __future__ import annotations
 
@@ -12,13 +16,23 @@ import hashlib
 
 from sqlalchemy import select
 
-from ledger import Posting
+from ledger import Posting, format_amount
 
-from . import audit
-from .city_parts import CityError
-from .tax import TRANSFER_OUT
+from .. import audit
+from ..context import CityContext
+from ..errors import (
+    DustAmount,
+    InvalidAmount,
+    InvalidIdempotencyKey,
+    InvalidTravelRule,
+    WithdrawalAssetNotSupported,
+)
+from ..tables import audit_log
+from ..tax import TRANSFER_OUT
+from . import customers
 
 MAX_BTC_SAT = 21_000_000 * 100_000_000
+MAX_PAGE = 1000
 # The exchange's treasury reserve on the regtest chain: mined to the custodian's cold address in tranches
 # of one regtest block reward (50 BTC), or more when one withdrawal needs more.
 TREASURY_TRANCHE_SAT = 50 * 100_000_000
@@ -30,10 +44,9 @@ def _wallet_key(actor: str, key: str) -> str:
     return "city:" + hashlib.sha256(f"{actor}\x00{key}".encode()).hexdigest()[:48]
 
 
-def _row(city, wallet_key: str) -> dict | None:
+def _row(uow, wallet_key: str) -> dict | None:
     from wallet import tables as wt
-    with city._reading() as conn:
-        row = conn.execute(select(wt.withdrawals).where(wt.withdrawals.c.idempotency_key == wallet_key)
+    row = uow.conn.execute(select(wt.withdrawals).where(wt.withdrawals.c.idempotency_key == wallet_key)
                            ).mappings().first()
     return None if row is None else dict(row)
 
@@ -47,14 +60,13 @@ def as_dict(row: dict) -> dict:
             "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat()}
 
 
-def _check_travel_rule(city, amount_minor: int, travel_rule) -> None:
+def _check_travel_rule(city: CityContext, amount_minor: int, travel_rule) -> None:
     """The city's travel rule (FATF R.16): data required at or above ``custody.travel_rule_threshold``
     (tenge), the withdrawal valued at the model price."""
-    from ledger import format_amount
     from wallet.errors import TravelRuleRequired
     from wallet.travel_rule import check_travel_rule
     threshold = city.cfg.custody.travel_rule_threshold
-    value = city._model_value_kzt("BTC", amount_minor)
+    value = city.value_kzt("BTC", amount_minor)
     try:
         check_travel_rule(travel_rule, amount_minor=value, threshold_minor=threshold, asset="KZT")
     except TravelRuleRequired as error:
@@ -67,10 +79,10 @@ def _check_travel_rule(city, amount_minor: int, travel_rule) -> None:
             f"missing: {', '.join(missing)}", missing=missing) from None
 
 
-def _ready_custody(city):
+def _ready_custody(city: CityContext, uow):
     """The custodian, with the anti-fraud centre's address list (configuration) on its blocklist."""
     custodian = city.custodian
-    if not getattr(city, "_blocklist_loaded", False):
+    if not city.blocklist_loaded:
         from wallet.addresses import validate_address
         from wallet.errors import BadAddress
         for address in city.cfg.aml.blocklists.addresses:
@@ -78,72 +90,62 @@ def _ready_custody(city):
                 validate_address("bitcoin", address)
             except BadAddress:
                 continue   # not a valid regtest address: nothing could be sent to it anyway
-            custodian.add_blocked_address("bitcoin", address, "anti-fraud centre list (configuration)")
-        city._blocklist_loaded = True
+            custodian.add_blocked_address("bitcoin", address, "anti-fraud centre list (configuration)", uow=uow)
+        uow.after_commit(lambda: setattr(city, "blocklist_loaded", True))
     return custodian
 
 
-def _fund_treasury(city, custodian, amount_sat: int) -> str:
+def _fund_treasury(city: CityContext, uow, custodian, amount_sat: int) -> str:
     """Mine ``amount_sat`` to the custodian's cold address on the regtest chain: the exchange's treasury
     reserve (its own coins, ``custody:custodian:BTC``), from which withdrawals of balances that entered
     through the faucet or ``deposit`` (ledger only) are paid out on chain."""
     cold = custodian.cold_address("bitcoin")
     txid = city.btc_node.faucet(cold, amount_sat)
     city.btc_node.mine(1)
-
-    def post(uow):
-        done = uow.transfer([Posting(custodian.chain_account(uow, "BTC").id, -amount_sat),
-                             Posting(custodian.custody_account(uow, "BTC").id, amount_sat)],
-                            key=f"city:treasury:bitcoin:{txid}", kind="deposit",
-                            memo="treasury reserve mined to the custodian's cold wallet (regtest)")
-        if not done.replayed:
-            audit.append(uow, city.cfg.custody.custodian, "custody.treasury_funded", "BTC",
-                         {"amount_minor": amount_sat, "txid": txid, "address": cold})
-    city.ledger.transaction(post)
+    done = uow.transfer([Posting(custodian.chain_account(uow, "BTC").id, -amount_sat),
+                         Posting(custodian.custody_account(uow, "BTC").id, amount_sat)],
+                        key=f"city:treasury:bitcoin:{txid}", kind="deposit",
+                        memo="treasury reserve mined to the custodian's cold wallet (regtest)")
+    if not done.replayed:
+        audit.append(uow, city.custodian_id, "custody.treasury_funded", "BTC",
+                     {"amount_minor": amount_sat, "txid": txid, "address": cold})
     return txid
 
 
-def _refill_hot(city, custodian, row: dict) -> str:
+def _refill_hot(city: CityContext, uow, custodian, row: dict) -> str:
     """Move what ``row`` needs from cold to hot (funding the treasury first when cold is short) and mine
     the block that makes it spendable."""
     need = int(row["amount_minor"]) + int(row["fee_minor"])
     cold = custodian.cold_address("bitcoin")
     if city.btc_node.balance_sat([cold], min_conf=1) < need + REFILL_MARGIN_SAT:
-        _fund_treasury(city, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
-    txid = custodian.refill_from_cold("BTC", need)
+        _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
+    txid = custodian.refill_from_cold("BTC", need, uow=uow)
     city.btc_node.mine(1)
-
-    def record(uow):
-        audit.append(uow, city.cfg.custody.custodian, "custody.hot_refilled", "BTC",
-                     {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"])})
-    city.ledger.transaction(record)
+    audit.append(uow, city.custodian_id, "custody.hot_refilled", "BTC",
+                 {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"])})
     return txid
 
 
-def _audit(city, row: dict) -> None:
-    """``funds.withdrawal``, once per withdrawal (a replay or a retry after a crash finds it there)."""
-    from .tables import audit_log as log
+def _audit(city: CityContext, uow, row: dict) -> None:
+    """``funds.withdrawal``, once per withdrawal (a replay finds it there)."""
     subject = f"withdrawal:{row['id']}"
-
-    def record(uow):
-        uow.advisory_lock("sandbox:withdrawal-audit")
-        if uow.conn.execute(select(log.c.seq).where(log.c.action == "funds.withdrawal",
-                                                    log.c.subject == subject)).first():
-            return
-        # Not a disposal: coins leave custody for the customer's external wallet (still theirs). The
-        # tax statement shows no line for it, but the coins' FIFO lots leave with them (tax.TRANSFER_OUT).
-        audit.append(uow, row["owner"], "funds.withdrawal", subject, {
-            "customer": row["owner"], "asset": row["asset"], "amount_minor": int(row["amount_minor"]),
-            "fee_minor": int(row["fee_minor"]), "address": row["address"], "txid": row["txid"],
-            "status": row["status"], "travel_rule_attached": bool(row["travel_rule"]),
-            "tax": [{"kind": TRANSFER_OUT, "asset": row["asset"],
-                     "qty_minor": int(row["amount_minor"]) + int(row["fee_minor"]), "kzt_minor": 0,
-                     "source": TRANSFER_OUT, "ref": subject}],
-            "tax_treatment": "not a disposal: a transfer to an external wallet; its cost basis leaves with it"})
-    city.ledger.transaction(record)
+    uow.advisory_lock("sandbox:withdrawal-audit")
+    if uow.conn.execute(select(audit_log.c.seq).where(audit_log.c.action == "funds.withdrawal",
+                                                      audit_log.c.subject == subject)).first():
+        return
+    # Not a disposal: coins leave custody for the customer's external wallet (still theirs). The tax
+    # statement shows no line for it, but the coins' FIFO lots leave with them (tax.TRANSFER_OUT).
+    audit.append(uow, row["owner"], "funds.withdrawal", subject, {
+        "customer": row["owner"], "asset": row["asset"], "amount_minor": int(row["amount_minor"]),
+        "fee_minor": int(row["fee_minor"]), "address": row["address"], "txid": row["txid"],
+        "status": row["status"], "travel_rule_attached": bool(row["travel_rule"]),
+        "tax": [{"kind": TRANSFER_OUT, "asset": row["asset"],
+                 "qty_minor": int(row["amount_minor"]) + int(row["fee_minor"]), "kzt_minor": 0,
+                 "source": TRANSFER_OUT, "ref": subject}],
+        "tax_treatment": "not a disposal: a transfer to an external wallet; its cost basis leaves with it"})
 
 
-def withdraw(city, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,
+def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,
              travel_rule: dict | None = None) -> dict:
     """Send ``amount_minor`` of the actor's BTC to ``address`` on the regtest chain (the network fee is
     added and debited too), through the licensed custodian.
@@ -157,58 +159,56 @@ def withdraw(city, *, actor: str, asset: str = "BTC", address: str, amount_minor
     knows. Same ``key`` + same request returns the same withdrawal; a different request with that key
     is ``idempotency_conflict``. Not a taxable disposal (audited as ``funds.withdrawal``)."""
     from wallet.addresses import validate_address
-    city._sync()
-    city._actor(actor)
-    if asset != "BTC":
-        raise CityError("withdrawal_asset_not_supported",
-                        f"withdrawals are only on bitcoin in this sandbox (BTC on the regtest chain), not "
-                        f"{str(asset)[:16]!r}; other assets stay at the exchange: sell them or pay with them")
     from wallet.bitcoin.transactions import DUST_SAT
+    customers.require(uow, actor)
+    if asset != "BTC":
+        raise WithdrawalAssetNotSupported(
+            f"withdrawals are only on bitcoin in this sandbox (BTC on the regtest chain), not {str(asset)[:16]!r}; "
+            "other assets stay at the exchange: sell them or pay with them")
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
-        raise CityError("invalid_amount", f"a withdrawal is a positive whole number of satoshi, got "
-                                          f"{amount_minor!r}")
+        raise InvalidAmount(f"a withdrawal is a positive whole number of satoshi, got {amount_minor!r}")
     if amount_minor < DUST_SAT:
-        raise CityError("dust_amount", f"a withdrawal of less than {DUST_SAT} satoshi would be a dust output "
-                                       "that the Bitcoin network does not relay")
+        raise DustAmount(f"a withdrawal of less than {DUST_SAT} satoshi would be a dust output that the Bitcoin "
+                         "network does not relay")
     if not isinstance(key, str) or not 0 < len(key) <= 255:
-        raise CityError("invalid_idempotency_key", "a withdrawal needs an idempotency key of 1-255 characters")
+        raise InvalidIdempotencyKey("a withdrawal needs an idempotency key of 1-255 characters")
     if travel_rule is not None and not isinstance(travel_rule, dict):
-        raise CityError("invalid_travel_rule", "travel-rule data is an object of named fields")
-    city._require(city.cfg.custody.custodian, "custody")
+        raise InvalidTravelRule("travel-rule data is an object of named fields")
+    city.licences.require(city.custodian_id, "custody", uow.now())
     canonical = validate_address("bitcoin", address)   # before the node starts: a typo costs nothing
     wallet_key = _wallet_key(actor, key)
-    with city._custody_lock:
-        first = _row(city, wallet_key)
-        if first is None:
-            _check_travel_rule(city, amount_minor, travel_rule)
-        custodian = _ready_custody(city)
-        row = custodian.withdraw(actor, "BTC", canonical, amount_minor, key=wallet_key, travel_rule=travel_rule)
+    first = _row(uow, wallet_key)
+    if first is None:
+        city.require_chains_shared("a withdrawal")
+        _check_travel_rule(city, amount_minor, travel_rule)
+    with city.custody_lock:
+        custodian = _ready_custody(city, uow)
+        row = custodian.withdraw(actor, "BTC", canonical, amount_minor, key=wallet_key, travel_rule=travel_rule,
+                                 uow=uow)
         for _ in range(3):   # an older pending withdrawal may take the refill first
             if row["status"] != "pending_cold":
                 break
-            _refill_hot(city, custodian, row)
-            custodian.process_pending()
-            row = _row(city, wallet_key)
+            _refill_hot(city, uow, custodian, row)
+            custodian.process_pending(uow=uow)
+            row = _row(uow, wallet_key)
         if row["status"] == "broadcast" and row["txid"]:
             want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
             have = city.btc_node.confirmations(row["txid"])
             if have is not None and have < want:
                 city.btc_node.mine(want - have)
-            custodian.refresh_withdrawals()
-            row = _row(city, wallet_key)
-    _audit(city, row)
+            custodian.refresh_withdrawals(uow=uow)
+            row = _row(uow, wallet_key)
+    _audit(city, uow, row)
     return as_dict(row)
 
 
-def withdrawals(city, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
+def withdrawals(city: CityContext, uow, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
     """The actor's withdrawals, oldest first (``after_id``: the last id of the previous page)."""
     from wallet import tables as wt
-    city._sync()
-    city._actor(actor)
+    customers.require(uow, actor)
     w = wt.withdrawals.c
     query = select(wt.withdrawals).where(w.owner == actor)
     if after_id is not None:
         query = query.where(w.id > after_id)
-    with city._reading() as conn:
-        rows = conn.execute(query.order_by(w.id).limit(max(1, min(int(limit), 1000)))).mappings().all()
+    rows = uow.conn.execute(query.order_by(w.id).limit(max(1, min(int(limit), MAX_PAGE)))).mappings().all()
     return [as_dict(dict(r)) for r in rows]

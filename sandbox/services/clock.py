@@ -1,0 +1,47 @@
+"""The sandbox clock: time moves only when told, for every process on the database.
+
+An advance writes the new time, expires the holds that ran out, lets the market makers requote at the
+new prices, and appends ``clock.advanced`` — all in the caller's unit of work; nothing moves in any
+process's memory unless that unit of work commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from card import clearing
+
+from .. import audit, city_state
+from ..clock import parse_duration
+from ..context import CityContext
+from ..errors import InvalidDuration
+from .result import Result
+
+
+@dataclass(frozen=True)
+class Advanced(Result):
+    now: str
+    expired_holds: int
+    status: str = "ok"
+
+
+def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
+    """Move the sandbox clock forward by ``delta`` (a timedelta or "3d", "2h30m"): stale holds expire,
+    market makers requote at the new model prices."""
+    if isinstance(delta, str):
+        delta = parse_duration(delta)
+    if not isinstance(delta, timedelta) or delta < timedelta(0):
+        raise InvalidDuration(f"the sandbox clock only moves forward; got {delta!r}")
+    # One advancer at a time across processes; the row read after the lock is the latest time.
+    uow.advisory_lock(city_state.CLOCK_LOCK)
+    head = city_state.head(uow.conn, for_update=True)
+    now = max(head.now, uow.now()) + delta
+    publish = city.advance_price_model(uow, head.now, now)
+    # Every row this advance writes carries the new time (a caller's unit of work may have read the old one).
+    uow.move_time_to(now)
+    expired = clearing.expire_holds(city.cards, uow)
+    placed = city.exchange.market_makers.requote(uow, now)
+    seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
+                                                                            "orders_requoted": placed})
+    city_state.set_now(uow.conn, now)
+    uow.after_commit(lambda: publish(seq))
+    return Advanced(now.isoformat(), expired)

@@ -1,0 +1,106 @@
+"""Custody: money arriving from outside the city (deposits, the sandbox faucet, real on-chain BTC
+deposits), deposit addresses, and a customer's balances."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import audit
+from ..context import CityContext
+from ..errors import InvalidAmount, UnknownAsset
+from ..tax import ACQUISITION, tax_events
+from . import customers
+from .result import Result
+
+
+@dataclass(frozen=True)
+class Deposited(Result):
+    asset: str
+    amount_minor: int
+    status: str = "ok"
+
+
+@dataclass(frozen=True)
+class OnchainDeposited(Result):
+    txid: str
+    address: str
+    confirmations: int
+    credited: int
+    status: str = "ok"
+
+
+def check_deposit(city: CityContext, asset: str, amount_minor: int) -> None:
+    """A configured asset and a non-negative whole number of minor units (the order of refusals)."""
+    if city.cfg.asset(asset) is None:
+        raise UnknownAsset(f"{asset} is not an asset of this city; configured: "
+                           f"{', '.join(a.code for a in city.cfg.assets)}", asset=str(asset)[:16])
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor < 0:
+        raise InvalidAmount(f"a deposit is a non-negative whole number of minor units, got {amount_minor!r}")
+
+
+def deposit(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int,
+            source: str = "deposit") -> Deposited:
+    """Money arriving from outside the city: KZT to the bank account, KZTE minted 1:1 against tenge paid
+    into the reserve, other crypto to the customer's custodial exchange account. An acquisition at the
+    model price for tax."""
+    customer = customers.require(uow, actor)
+    check_deposit(city, asset, amount_minor)
+    if amount_minor == 0:
+        raise InvalidAmount("a deposit must be more than zero")
+    if asset == "KZT":
+        city.move_from_world(uow, "KZT", customer.bank_ledger_account_id, amount_minor,
+                             f"{source}: tenge to {customer.iban}")
+    elif asset == "KZTE":
+        city.licences.require(city.issuer_id, "stablecoin_issuer", uow.now())
+        city.issuer.mint(uow, actor, None, amount_minor, pay_from_account_id=city.world_account(uow, "KZT"))
+    else:
+        city.move_from_world(uow, asset, city.customer_account(uow, actor, asset), amount_minor,
+                             f"{source}: {asset} into custody")
+    audit.append(uow, actor, f"funds.{source}", actor, {
+        "customer": actor, "asset": asset, "amount_minor": amount_minor,
+        "tax": tax_events(ACQUISITION, asset, amount_minor, city.value_kzt(asset, amount_minor), source)})
+    return Deposited(asset, amount_minor)
+
+
+def faucet(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int) -> Deposited:
+    """Test money from the sandbox faucet (the same path as a deposit, audited as ``funds.faucet``)."""
+    return deposit(city, uow, actor=actor, asset=asset, amount_minor=amount_minor, source="faucet")
+
+
+def deposit_address(city: CityContext, uow, *, actor: str, chain: str = "bitcoin") -> str:
+    """The customer's deposit address at the licensed custodian (allocated once, then the same): derived
+    from the custodian's HD keys, so every process gives the same address."""
+    customers.require(uow, actor)
+    city.licences.require(city.custodian_id, "custody", uow.now())
+    return city.custodian.deposit_address(actor, chain, uow=uow)
+
+
+def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) -> OnchainDeposited:
+    """A real BTC deposit: a regtest transaction to the actor's own deposit address, mined to the
+    configured confirmations, then credited exactly once by the custodian's scan."""
+    customers.require(uow, actor)
+    check_deposit(city, "BTC", amount_minor)
+    city.licences.require(city.custodian_id, "custody", uow.now())
+    city.require_chains_shared("an on-chain deposit")
+    with city.custody_lock:
+        custodian = city.custodian
+        address = custodian.deposit_address(actor, "bitcoin", uow=uow)
+        txid = city.btc_node.faucet(address, amount_minor)
+        confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
+        city.btc_node.mine(confirmations)
+        credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
+    audit.append(uow, city.custodian_id, "funds.deposit", actor, {
+        "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "txid": txid, "address": address,
+        "tax": tax_events(ACQUISITION, "BTC", amount_minor, city.value_kzt("BTC", amount_minor), "deposit", txid)})
+    return OnchainDeposited(txid, address, confirmations, len(credited))
+
+
+def balances(city: CityContext, uow, actor: str) -> dict[str, int]:
+    """AVAILABLE minor units per asset: "KZT" is the card's bank account, crypto the custodial accounts,
+    "KZT@exchange" tenge left on the exchange."""
+    customer = customers.require(uow, actor)
+    out: dict[str, int] = {"KZT": uow.balance(customer.bank_ledger_account_id).available_minor}
+    for acct in uow.accounts_of(actor):
+        if acct.purpose != "customer":
+            continue
+        out["KZT@exchange" if acct.asset == "KZT" else acct.asset] = acct.available_minor
+    return out

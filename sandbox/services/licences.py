@@ -1,0 +1,71 @@
+"""Licences: the regulators' suspensions, reinstatements and renewals, for every process.
+
+A change is made to the states as the database has them, under the licences' lock, and committed with
+its audit entry and a new licence version; every process picks it up by that version at the start of
+its next unit of work (``CityContext.begin``). Suspending the exchange's trading-facility licence also
+halts its books until it is reinstated."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .. import audit, city_state
+from ..clock import utc
+from ..context import CityContext
+from ..errors import InvalidDate
+from ..licensing import LicenceRegistry
+from .result import Result
+
+
+@dataclass(frozen=True)
+class LicenceChanged(Result):
+    licence: str
+    state: str
+    changed: bool = True
+    status: str = "ok"
+
+
+def suspend_licence(city: CityContext, uow, *, licence_id: str, reason: str = "") -> LicenceChanged:
+    """Suspend a licence from now on (suspending a suspended licence changes nothing)."""
+    return _change(city, uow, "suspend", licence_id, reason)
+
+
+def reinstate_licence(city: CityContext, uow, *, licence_id: str, reason: str = "") -> LicenceChanged:
+    """Lift a suspension (reinstating an active licence changes nothing)."""
+    return _change(city, uow, "reinstate", licence_id, reason)
+
+
+def renew_licence(city: CityContext, uow, *, licence_id: str, valid_until: datetime,
+                  reason: str = "") -> LicenceChanged:
+    """Extend a renewable licence to ``valid_until``; refused with ``licensing_error`` if it is not
+    renewable or the date does not extend it."""
+    if not isinstance(valid_until, datetime):
+        raise InvalidDate(f"valid_until is a date and time, got {valid_until!r}")
+    return _change(city, uow, "renew", licence_id, reason, until=utc(valid_until))
+
+
+def _change(city: CityContext, uow, verb: str, licence_id: str, reason: str,
+            until: datetime | None = None) -> LicenceChanged:
+    uow.advisory_lock(city_state.LICENCE_LOCK)
+    now = uow.now()
+    registry = LicenceRegistry.from_config(city.cfg, city_state.load_licences(uow.conn))
+    before = registry.get(licence_id)
+    before = (before.suspended_at, before.valid_until)
+    if verb == "renew":
+        lic = registry.renew(licence_id, until, now)
+    else:
+        lic = getattr(registry, verb)(licence_id, now, reason or "")
+    if (lic.suspended_at, lic.valid_until) == before:
+        return LicenceChanged(licence_id, lic.status(now), changed=False)
+    city_state.save_licence(uow.conn, lic)
+    version = city_state.bump_licences_version(uow.conn)
+    details = {"participant": lic.participant, "scope": lic.scope, "reason": reason or ""}
+    if verb == "renew":
+        details["valid_until"] = lic.valid_until.isoformat()
+    audit.append(uow, lic.regulator, f"licence.{verb}", licence_id, details)
+
+    def publish() -> None:
+        city.install_licences(registry, version)
+        city.apply_trading(now)
+    uow.after_commit(publish)
+    return LicenceChanged(licence_id, lic.status(now))

@@ -1,0 +1,133 @@
+"""What regulators and customers read: the regulator's summary, a customer's tax statement and AML flags,
+and the proof that nothing was created or lost (``verify``).
+
+Reads only. The regulator's summary is deterministic for a seed (no wall clock, no paths)."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from card.tables import authorizations as _auth
+from exchange.tables import trades as _trades
+
+from .. import audit
+from ..context import CityContext
+from ..errors import AuditTampered
+from ..tables import audit_log
+from ..tax import Acquisition, Disposal, TaxStatement
+from ..tax import statement as tax_statement_of
+from . import customers
+
+MAX_ROWS = 100_000
+MAX_TAX_ROWS = 1_000_000
+MAX_FLAG_ROWS = 10_000
+TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "kzte.mint", "kzte.redeem",
+               "card.approved", "funds.withdrawal")
+
+
+def flags(city: CityContext, uow, actor: str) -> list[tuple[str, str]]:
+    """Every (rule, reason) flag raised on the actor's purchases so far, approved or declined, in order."""
+    customers.require(uow, actor)
+    rows = uow.conn.execute(select(_auth.c.flags).where(_auth.c.cardholder_id == actor)
+                            .order_by(_auth.c.id).limit(MAX_FLAG_ROWS)).scalars().all()
+    return [tuple(f) for row in rows for f in (row or [])]
+
+
+def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement:
+    """Disposals of ``year`` (exchange and card-funded sales) with FIFO basis, gain and PIT; rebuilt from
+    the tax events in the audit log, so every process gives the same statement."""
+    customer = customers.require(uow, actor)
+    acquisitions, disposals = [], []
+    rows = uow.conn.execute(select(audit_log.c.at, audit_log.c.details).where(audit_log.c.action.in_(TAX_ACTIONS))
+                            .order_by(audit_log.c.seq).limit(MAX_TAX_ROWS)).all()
+    for at, details in rows:
+        d = json.loads(details)
+        if d.get("customer") != actor:
+            continue
+        for e in d.get("tax", []):
+            if e["kind"] == "acquisition":
+                acquisitions.append(Acquisition(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"]))
+            else:
+                disposals.append(Disposal(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"], e["ref"]))
+    return tax_statement_of(actor, year, acquisitions, disposals, customer.resident, city.cfg.tax,
+                            residency_basis=customer.residency_basis)
+
+
+def verify(city: CityContext):
+    """Prove the ledger's invariants, the KZTE peg (whenever KZTE was ever issued on this database: a
+    reopened city's chain is re-seeded from the ledger first) and the audit chain. Runs its own reads."""
+    city.start_issuer_if_issued()
+    report = city.ledger.verify()
+    with city.ledger.unit_of_work(read_only=True) as uow:
+        chain = audit.verify(uow.conn)
+    if not chain.ok:
+        raise AuditTampered(str(chain), first_bad_seq=chain.first_bad_seq)
+    return report
+
+
+def regulator_summary(city: CityContext, uow) -> dict:
+    """What the regulators read: card volumes, declines by code and reason, AML flags, exchange volume,
+    KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
+    now = uow.now()
+    rows = uow.conn.execute(select(_auth.c.cardholder_id, _auth.c.merchant_id, _auth.c.amount_minor,
+                                   _auth.c.response_code, _auth.c.reason, _auth.c.status, _auth.c.captured_minor,
+                                   _auth.c.refunded_minor, _auth.c.reversed_minor, _auth.c.shortfall_minor,
+                                   _auth.c.conversion_fee_minor, _auth.c.flags)
+                            .order_by(_auth.c.id).limit(MAX_ROWS)).all()
+    volume = uow.conn.execute(select(_trades.c.symbol, func.count(), func.sum(_trades.c.qty_minor),
+                                     func.sum(_trades.c.notional_minor))
+                              .group_by(_trades.c.symbol).order_by(_trades.c.symbol)).all()
+    approved = [r for r in rows if r.response_code == "00"]
+    declined = [r for r in rows if r.response_code != "00"]
+    declines = Counter((r.response_code, r.reason) for r in declined)
+    by_rule: Counter = Counter()
+    flagged = []
+    for r in rows:
+        for rule, reason in (r.flags or []):
+            by_rule[rule] += 1
+            flagged.append({"customer": r.cardholder_id, "merchant": r.merchant_id, "rule": rule, "reason": reason,
+                            "response_code": r.response_code})
+    city.start_issuer_if_issued()
+    if city.issuer_started:
+        from stablecoin import attest
+        att = attest(city.ledger, city.issuer)
+        reserves = {k: att[k] for k in ("reserve_minor", "supply_minor", "liability_minor", "excess_reserve_minor",
+                                        "reserve_ratio", "peg_holds", "problem")}
+    else:
+        reserves = {"reserve_minor": 0, "supply_minor": 0, "liability_minor": 0, "excess_reserve_minor": 0,
+                    "reserve_ratio": None, "peg_holds": True, "problem": None, "note": "no KZTE issued yet"}
+    licences = []
+    for holder in list(city.cfg.participants) + list(city.cfg.merchants):
+        for lic in holder.licences:
+            state = city.licences.get(lic.id)
+            licences.append({"id": lic.id, "holder": holder.id, "regulator": lic.regulator, "scope": lic.scope,
+                             "status": state.status(now)})
+    try:
+        report = verify(city)
+        invariants = {"verified": True, "summary": report.summary(), "checks": list(report.checks)}
+    except Exception as error:  # noqa: BLE001 - the regulator is told, not shown a traceback
+        invariants = {"verified": False, "summary": f"{getattr(error, 'code', type(error).__name__)}: {error}",
+                      "checks": []}
+    return {
+        "at": now.isoformat(),
+        "city": city.cfg.sandbox.name,
+        "card": {
+            "authorizations": len(rows), "approved": len(approved), "declined": len(declined),
+            "approved_minor": sum(r.amount_minor for r in approved),
+            "captured_minor": sum(r.captured_minor for r in approved),
+            "refunded_minor": sum(r.refunded_minor for r in approved),
+            "reversed_minor": sum(r.reversed_minor for r in approved),
+            "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
+            "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
+        },
+        "declines": [{"response_code": code, "reason": reason, "count": n}
+                     for (code, reason), n in sorted(declines.items())],
+        "aml_flags": {"by_rule": dict(sorted(by_rule.items())), "flagged": flagged[:1000]},
+        "exchange": [{"symbol": s, "trades": int(n), "qty_minor": int(q or 0), "notional_minor": int(v or 0)}
+                     for s, n, q, v in volume],
+        "kzte": reserves,
+        "licences": licences,
+        "invariants": invariants,
+    }
