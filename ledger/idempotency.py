@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from sqlalchemy import and_, delete, insert, select, update
 
 from . import tables as t
+from .db import from_database
 from .errors import IdempotencyConflict, LedgerError
 from .transfers import check_key, request_hash
 
@@ -41,9 +42,12 @@ def run_once(uow: UnitOfWork, scope: str, key: str, request: Any, compute: Calla
                                                   created_at=uow.now()))
     try:
         result = compute()
-    except LedgerError:
+    except LedgerError as refusal:
         # The caller may catch the refusal and commit other work: release the claim, as transfers do.
-        uow.conn.execute(delete(t.idempotency).where(where))
+        # Not when the refusal came out of a database error: that transaction is dead (PostgreSQL), it
+        # rolls back whole (claim included) and no statement may run on it any more.
+        if not from_database(refusal):
+            uow.conn.execute(delete(t.idempotency).where(where))
         raise
     uow.conn.execute(update(t.idempotency).where(where).values(
         response=json.dumps(result, sort_keys=True, default=str)))
