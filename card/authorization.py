@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ledger import Posting
+from ledger.core import MAX_RETRIES
+from ledger.db import backoff, is_retryable
 from ledger.errors import InsufficientFunds, LedgerError
 from ledger.types import to_micros
 
@@ -171,7 +172,7 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
     req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
     started = service.monotonic()
     ledger = service.ledger
-    for attempt in range(4):
+    for attempt in range(MAX_RETRIES + 1):
         decline: _Decline | None = None
         try:
             with ledger.unit_of_work() as uow:
@@ -191,27 +192,21 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
                     return result
                 except _Decline as d:
                     decline = d  # leaving the block without commit rolls back every write above
-        except IntegrityError:
-            continue  # a concurrent request took the same key first: replay its answer
-        except LedgerError as error:
-            if _retryable(error) and attempt < 3:
+        except Exception as error:  # noqa: BLE001 - sorted just below
+            if is_retryable(error) and attempt < MAX_RETRIES:
+                # A conflict rolled the whole unit of work back (a deadlock, a serialization failure, a
+                # concurrent request that took the same key first): run it again, which replays the
+                # other request's answer or approves afresh.
+                backoff(attempt)
                 continue
-            raise
-        except Exception as error:  # noqa: BLE001 - PG serialization failures and the like
-            from ledger.db import is_retryable
-            if is_retryable(error) and attempt < 3:
-                continue
+            if isinstance(error, LedgerError):
+                raise
             # Never a traceback at the POS: the unit of work rolled back, answer 96 and keep the cause.
             decline = _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): {error}"[:300])
         recorded = _record_decline(service, req, decline, on_decided)
         if recorded is not None:
             return recorded
     return AuthorizationResult(rc.SYSTEM_ERROR, "the authorization could not be completed; try again")
-
-
-def _retryable(error: Exception) -> bool:
-    from ledger.db import is_retryable
-    return is_retryable(error)
 
 
 def _record_decline(service, req: _Request, d: _Decline, on_decided: OnDecided | None = None
@@ -238,8 +233,10 @@ def _record_decline(service, req: _Request, d: _Decline, on_decided: OnDecided |
                 on_decided(uow, result)
             uow.commit()
             return result
-    except IntegrityError:
-        return None  # raced with the same key; the caller loops and replays
+    except Exception as error:  # noqa: BLE001 - only conflicts are the caller's to retry
+        if is_retryable(error):
+            return None  # raced with the same key (or deadlocked); the caller loops and replays
+        raise
 
 
 def _approve(service, uow, req: _Request) -> AuthorizationResult:
@@ -269,7 +266,10 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     if not control.allowed:
         raise _Decline(control.code, control.reason, card)
     bank_id = card.bank_ledger_account_id
-    available = uow.balance(bank_id).available_minor
+    # The bank account is locked now, before the crypto sale takes the instrument's lock and the
+    # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
+    # sale, the fee and the hold then find it held, and what is available cannot change under us.
+    available = uow.lock_accounts([bank_id])[bank_id].available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
     ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
                                                                      merchant.in_zone), amount, short, now)

@@ -249,6 +249,8 @@ def clear(city, verb: str, *, authorization_id: int, amount_minor: int | None = 
         raise CityError("invalid_request", f"clearing is one of {', '.join(CLEARING_VERBS)}")
 
     def work(uow):
+        # already_done takes the authorization's row lock before it looks: twenty concurrent requests with
+        # one key capture once and write one audit entry (a look before the lock let each of them audit).
         if key is not None and clearing.already_done(uow, key, authorization_id, verb, amount_minor):
             return clearing.authorization(uow, authorization_id)
         out = getattr(clearing, verb)(city.cards, uow, authorization_id, amount_minor, key=key)

@@ -9,6 +9,8 @@ import marshmallow as ma
 from flask import g, request
 from werkzeug.routing import BaseConverter
 
+from ledger.core import MAX_RETRIES
+from ledger.db import backoff, is_retryable
 from ledger.transfers import MAX_KEY_LENGTH
 
 from .problems import Problem
@@ -180,14 +182,30 @@ def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool
     if stored is not None:
         return stored["body"], stored["status"], {"Idempotent-Replayed": "true"}
     try:
-        body, status = compute()
+        body, status = _run_verb(compute, rerun_unfinished)
     except BaseException:
+        # In a transaction of its own: the verb's failed one has rolled back and is gone.
         ledger.transaction(lambda uow: uow.sql.run(_CLAIM_DROP, where))
         raise
     stored = {"status": status, "body": body}
     response = json.dumps(stored, sort_keys=True, default=str)
     ledger.transaction(lambda uow: uow.sql.run(_CLAIM_STORE, {**where, "response": response}))
     return body, status, {}
+
+
+def _run_verb(compute: Callable[[], tuple[Any, int]], rerun: bool) -> tuple[Any, int]:
+    """``compute()``; a verb that may run again (``rerun_unfinished``) is run again after a database
+    conflict that outlasted its own transaction's retries, as the client would retry it: its durable key
+    hands back what an earlier run committed. Another verb's conflict propagates (a 503 problem)."""
+    attempt = 0
+    while True:
+        try:
+            return compute()
+        except Exception as error:  # noqa: BLE001 - only conflicts are retried
+            if not rerun or attempt >= MAX_RETRIES or not is_retryable(error):
+                raise
+            backoff(attempt)
+            attempt += 1
 
 
 _CLAIM_WHERE = ' WHERE scope = :scope AND "key" = :key'
