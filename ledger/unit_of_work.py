@@ -18,14 +18,17 @@ orders, so every unit of work takes them in this one order:
    expiry) locks ALL the accounts it touches in ONE statement, in ascending
    id order, skipping those this unit of work already holds (taken once).
    A caller that knows the accounts of a multi-step operation takes them all
-   up front with ``uow.lock_accounts(ids)`` (a capture: the held bank account,
-   the merchant's settlement and the acquirer's fee account);
+   up front with ``uow.lock_accounts(ids)`` (a card authorization takes the
+   bank account before its crypto sale; a capture needs nothing more: its
+   hold post locks the held bank account, the merchant's settlement and the
+   acquirer's fee account together);
 4. hold rows, after the account they belong to: a hold is read without a lock
    to learn its account, the account is locked, then the hold is locked and
    its state checked again.
 
 A lock set that is only discovered late (the exchange's counterparties during
-an authorization's crypto sale) may still meet another unit of work in a
+an authorization's crypto sale; the card's hold expiry, which marks the
+authorizations after their holds are released) may still meet another unit of work in a
 cycle; PostgreSQL then aborts one of them with ``DeadlockDetected`` and
 ``Ledger.transaction`` (``ledger.db.is_retryable``) runs it again: a caller
 never sees it. After any database error the transaction is dead: nothing may

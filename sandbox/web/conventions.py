@@ -20,6 +20,7 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_VERB_RERUNS = 2  # runs of a durable-key city verb after a conflict outlasted its transactions' retries
 
 
 class IdConverter(BaseConverter):
@@ -194,24 +195,25 @@ def city_write(compute: Callable[[], tuple[Any, int]], *, rerun_unfinished: bool
 
 
 def _run_verb(compute: Callable[[], tuple[Any, int]], rerun: bool) -> tuple[Any, int]:
-    """``compute()``; a verb that may run again (``rerun_unfinished``) is run again after a database
-    conflict that outlasted its own transaction's retries, as the client would retry it: its durable key
-    hands back what an earlier run committed. Another verb's conflict propagates (a 503 problem)."""
+    """``compute()``; a verb that may run again (``rerun_unfinished``) is run again (at most
+    ``MAX_VERB_RERUNS`` times) after a database conflict that outlasted its own transactions' retries, as
+    the client would retry it: its durable key hands back what an earlier run committed. Another verb's
+    conflict propagates (a 503 problem: the client retries with the same key)."""
     attempt = 0
     while True:
         try:
             return compute()
         except Exception as error:  # noqa: BLE001 - only conflicts are retried
-            if not rerun or attempt >= MAX_RETRIES or not is_retryable(error):
+            if not rerun or attempt >= MAX_VERB_RERUNS or not is_retryable(error):
                 raise
-            backoff(attempt)
+            backoff(MAX_RETRIES - 1)  # the verb's own retries have backed off this far already
             attempt += 1
 
 
 _CLAIM_WHERE = ' WHERE scope = :scope AND "key" = :key'
 _CLAIM_READ = "SELECT request_hash, response FROM ledger_idempotency" + _CLAIM_WHERE
-# ON CONFLICT DO NOTHING (0 rows) rather than a unique violation: the DBAPI's own error would not be
-# SQLAlchemy's IntegrityError, and a failed statement would abort the PostgreSQL transaction.
+# ON CONFLICT DO NOTHING (0 rows) rather than a unique violation: a failed statement would abort the
+# PostgreSQL transaction, and the claim would cost a retry of the whole unit of work.
 _CLAIM_INSERT = ('INSERT INTO ledger_idempotency (scope, "key", request_hash, response, created_at) '
                  'VALUES (:scope, :key, :hash, NULL, :at) ON CONFLICT (scope, "key") DO NOTHING')
 _CLAIM_DROP = "DELETE FROM ledger_idempotency" + _CLAIM_WHERE + " AND response IS NULL"

@@ -1,34 +1,13 @@
 """Concurrent clearing on the facade: one key, many threads — one effect, one audit entry."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 
+from racing import race
 from sandbox.city import CryptoCity
 from sandbox.tables import audit_log
 
 THREADS = 20
-
-
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait(timeout=60)
-        try:
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a capture hung"
-    return results
 
 
 def _audited(city, action: str) -> int:
@@ -46,7 +25,7 @@ def test_twenty_concurrent_captures_with_one_key_capture_once_and_audit_once(db_
     try:
         city.onboard(actor="aigerim", kyc_tier="full", deposits={"KZT": 50_000_00})
         assert city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_500_00, ref="coffee").status == "approved"
-        results = _race(THREADS, lambda i: city.capture(ref="coffee", key="capture-once"))
+        results = race(THREADS, lambda i: city.capture(ref="coffee", key="capture-once"))
         assert not [r for r in results if isinstance(r, Exception)], results
         assert {r["captured_minor"] for r in results} == {1_500_00}
         assert city.account_balance("merchant:alatau-coffee:KZT") == 1_500_00 - 22_50   # paid once, minus 1.5 %

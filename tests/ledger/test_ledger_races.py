@@ -7,29 +7,9 @@ from datetime import timedelta
 import pytest
 
 from ledger import errors, move
+from racing import race
 
 THREADS = 8
-
-
-def race(n, work):
-    """Run ``work(i)`` in ``n`` threads released at once; return each result or the exception it raised."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a writer hung"
-    return results
 
 
 def _open(ledger, balance_minor):

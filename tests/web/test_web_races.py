@@ -10,30 +10,20 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
 from sandbox.apikeys import create_key
 from sandbox.bench.http import write_bench_config
 from sandbox.city import CryptoCity
 from sandbox.config.loader import load_config
+from sandbox.tables import audit_log
 from sandbox.web import create_app
+from web_support import serve
 
 THREADS = 8
 PURCHASES = 30          # per capturing thread; as many transfers per transferring thread
 MERCHANT = "alatau-coffee"
 PRICE_MINOR = 1_000_00
-
-
-def _serve(app):
-    """Serve ``app`` on a free loopback port (threaded: one thread per request) until the block ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _post(base: str, path: str, body: dict, token: str, key: str) -> int:
@@ -95,7 +85,7 @@ def test_captures_racing_transfers_on_shared_accounts_over_http_give_no_errors(r
         with lock:
             statuses.update(seen)
 
-    for base in _serve(create_app(city)):
+    for base in serve(create_app(city)):
         threads = [threading.Thread(target=client, args=(base, i)) for i in range(THREADS)]
         for thread in threads:
             thread.start()
@@ -131,3 +121,36 @@ def test_a_conflict_that_outlasts_every_retry_is_a_503_to_retry_not_a_500(client
     assert response.get_json()["code"] == "database_busy" and response.headers["Retry-After"] == "1"
     assert len(attempts) == MAX_RETRIES + 1
     city.ledger.verify()
+
+
+def test_a_durable_key_verb_hit_by_a_conflict_after_its_commit_is_run_again_and_pays_once(cc_client, cc,
+                                                                                           monkeypatch):
+    """A capture committed, then a conflict outlasted the retries of what followed: the web layer runs
+    the verb again (its clearing key finds the capture done) instead of answering 500; the merchant is
+    paid and audited once."""
+    import psycopg.errors
+
+    from sandbox import city_ops
+    from web_support import auth
+    coffee = cc.keys["coffee"]
+    approved = cc_client.post("/api/v1/merchants/alatau-coffee/authorizations",
+                              json={"card_id": cc.info["aigerim"]["card_id"], "amount_minor": 1_500_00},
+                              headers=auth(coffee, **{"Idempotency-Key": "till-1"})).json
+    real_clear, runs = city_ops.clear, []
+
+    def clear_then_conflict(*args, **kwargs):
+        runs.append(real_clear(*args, **kwargs))
+        if len(runs) == 1:
+            raise psycopg.errors.SerializationFailure("could not serialize access")
+        return runs[-1]
+
+    monkeypatch.setattr(city_ops, "clear", clear_then_conflict)
+    monkeypatch.setattr("sandbox.web.conventions.backoff", lambda attempt: None)
+    captured = cc_client.post(f"/api/v1/authorizations/{approved['id']}/capture", json={},
+                              headers=auth(coffee, **{"Idempotency-Key": "cap-1"}))
+    assert captured.status_code == 200 and captured.json["captured_minor"] == 1_500_00
+    assert len(runs) == 2 and cc.account_balance("merchant:alatau-coffee:KZT") == 1_500_00 - 22_50
+    with cc.ledger.unit_of_work(read_only=True) as uow:
+        actions = list(uow.conn.execute(select(audit_log.c.action)).scalars())
+    assert actions.count("card.capture") == 1
+    cc.verify()
