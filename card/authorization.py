@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from ledger import Posting
-from ledger.errors import InsufficientFunds
+from ledger.db import is_retryable
+from ledger.errors import DomainError, InsufficientFunds
 from ledger.types import to_micros
 
 from . import response_codes as rc
@@ -190,9 +191,10 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     except _Decline as decline:
         return _record_decline(uow, req, decline)
     except Exception as error:  # noqa: BLE001 - filtered just below
-        from ledger.db import is_retryable
-        if is_retryable(error):
-            raise   # the whole unit of work is retried (a concurrent twin is then replayed)
+        if is_retryable(error) or isinstance(error, DomainError):
+            # A conflict: the caller's transaction retries the whole unit of work (a concurrent twin is
+            # then replayed). A refusal the card does not answer with a code: the caller's to handle.
+            raise
         # Never a traceback at the POS: the attempt was rolled back to the savepoint; answer 96, keep the cause.
         return _record_decline(uow, req, _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): "
                                                                    f"{error}"[:300]))
@@ -242,7 +244,10 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     if not control.allowed:
         raise _Decline(control.code, control.reason, card)
     bank_id = card.bank_ledger_account_id
-    available = uow.balance(bank_id).available_minor
+    # The bank account is locked now, before the crypto sale takes the instrument's lock and the
+    # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
+    # sale, the fee and the hold then find it held, and what is available cannot change under us.
+    available = uow.lock_accounts([bank_id])[bank_id].available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
     ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
                                                                      merchant.in_zone), amount, short, now)

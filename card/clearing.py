@@ -56,7 +56,14 @@ def _replayed(uow, key: str | None, authorization_id: int, kind: str, amount) ->
 
 def already_done(uow, key: str, authorization_id: int, kind: str, amount_minor: int | None) -> bool:
     """True if ``key`` already did this exact clearing step (``kind``: capture, reverse or refund);
-    an ``IdempotencyConflict`` if it did another one."""
+    an ``IdempotencyConflict`` if it did another one; an ``AuthorizationNotFound`` if there is no
+    approved authorization ``authorization_id``.
+
+    Takes the authorization's row lock first (the lock the clearing step itself takes), so the answer
+    holds until ``uow`` ends: a concurrent request with the same key either committed before (True) or
+    waits for this one. What the caller writes for a False answer (the step, its audit entry) is
+    written once."""
+    _auth(uow, authorization_id)
     return _replayed(uow, key, authorization_id, {"capture": CAPTURED, "reverse": REVERSED,
                                                   "refund": REFUNDED}[kind], amount_minor)
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import insert, select
 
 from . import tables as t
 from .errors import AccountExists, AccountNotFound, InvalidAccount
+from .fastpath import MAX_LOCK_BATCH
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -87,7 +88,9 @@ def open_account(uow: UnitOfWork, owner: str, asset: str, purpose: str, *, allow
     result = uow.conn.execute(insert(t.accounts).values(
         code=code, owner=owner, asset=asset, purpose=purpose, allow_negative=allow_negative,
         balance_minor=0, held_minor=0, created_at=uow.now()))
-    return Account(result.inserted_primary_key[0], code, owner, asset, purpose, allow_negative, 0, 0)
+    account_id = result.inserted_primary_key[0]
+    uow._locked_accounts.add(account_id)  # a row no other transaction can see until we commit: ours already
+    return Account(account_id, code, owner, asset, purpose, allow_negative, 0, 0)
 
 
 def _ensure_asset_row(uow: UnitOfWork, asset: str) -> None:
@@ -132,16 +135,29 @@ def by_owner(uow: UnitOfWork, owner: str) -> list[Account]:
     return [_row_to_account(r) for r in rows]
 
 
-def lock_rows(uow: UnitOfWork, account_ids: list[int]) -> dict[int, tuple]:
-    """Read (and on PostgreSQL row-lock, in id order to avoid deadlocks) the accounts a write touches.
+def lock_rows(uow: UnitOfWork, account_ids: Iterable[int]) -> dict[int, tuple]:
+    """Read the accounts a write touches, row-locked on PostgreSQL until the unit of work ends.
 
-    Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``.
+    The lock order of the whole codebase (see ``ledger.unit_of_work``): ONE statement, ascending id
+    order (a set larger than ``MAX_LOCK_BATCH`` in ascending chunks). Rows this unit of work already
+    holds never wait (they are ours); when it holds all of them they are only re-read, with its own
+    writes. Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``; an id with no
+    account is missing from the result.
     """
-    fast = uow.ledger._fast
+    fast, cursor, held = uow.ledger._fast, uow.raw_cursor(), uow._locked_accounts
     ids = sorted(set(account_ids))
+    lock = not held.issuperset(ids)
     if len(ids) == 1:
-        return fast.lock_one(uow.raw_cursor(), ids[0])
-    return fast.lock_many(uow.raw_cursor(), ids)
+        rows = fast.lock_one(cursor, ids[0], lock=lock)
+    elif len(ids) == 2 and lock:
+        rows = fast.lock_two(cursor, ids[0], ids[1])
+    else:
+        rows = {}
+        for start in range(0, len(ids), MAX_LOCK_BATCH):  # ascending chunks keep the ascending order
+            rows.update(fast.lock_many(cursor, ids[start:start + MAX_LOCK_BATCH], lock=lock))
+    if lock:
+        held.update(rows)
+    return rows
 
 
 def owner_of(uow: UnitOfWork, account_id: int) -> str | None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import random
+import sqlite3
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -25,7 +28,10 @@ from .checkpoint import CHECKPOINTER, SAFETY_NET_PAGES
 
 # Packages that ship migrations, in dependency order.
 KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
-_RETRYABLE_PG = {"40001", "40P01", "23505"}
+# serialization_failure, deadlock_detected, unique_violation (a concurrent twin claimed the same key
+# first: the next attempt reads its result), lock_not_available (NOWAIT / lock_timeout).
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})
+_SQLITE_BUSY = ("database is locked", "database is busy")
 READ_ONLY = "cryptocity_read_only"
 STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements sent through SQLAlchemy
 
@@ -118,19 +124,57 @@ def _lock_key(name: str) -> int:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """True for transient conflicts that a fresh attempt of the whole unit of work can resolve."""
-    if not isinstance(error, DBAPIError):
-        return False
-    orig = getattr(error, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
-    if sqlstate in _RETRYABLE_PG:
+    """True for a transient conflict that a fresh attempt of the whole unit of work can resolve.
+
+    Recognised wherever it comes from: SQLAlchemy's ``DBAPIError`` wrappers (their ``.orig``), the
+    DBAPI's own exceptions that ``ledger.fastpath`` SQL on the raw cursor raises (psycopg's
+    ``SerializationFailure`` 40001, ``DeadlockDetected`` 40P01, ``UniqueViolation`` 23505 — a
+    concurrent twin took the same key —, ``LockNotAvailable`` 55P03), and SQLite's "database is locked"
+    / "database is busy". The exception's ``__cause__`` and ``__context__`` are walked too, so a
+    conflict that a domain error (or a failed clean-up on the aborted transaction) was raised from
+    is still seen: on PostgreSQL that transaction is dead whatever came after, and only a new
+    attempt can succeed.
+    """
+    return any(_transient(e) for e in _chain(error))
+
+
+def from_database(error: BaseException) -> bool:
+    """True if ``error`` is, or was raised from (``__cause__``/``__context__``), an error of the database:
+    after one, the transaction is aborted on PostgreSQL and must only be rolled back."""
+    return any(isinstance(e, DBAPIError) or _is_driver_error(e) for e in _chain(error))
+
+
+def _chain(error: BaseException):
+    """``error``, its causes and contexts and the driver errors SQLAlchemy wrapped, each once."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.Error):
         return True
-    return "database is locked" in str(orig)
+    psycopg = sys.modules.get("psycopg")  # not imported: no psycopg error can exist (and SQLite users skip it)
+    return psycopg is not None and isinstance(error, psycopg.Error)
+
+
+def _transient(error: BaseException) -> bool:
+    sqlstate = getattr(error, "sqlstate", None) or getattr(getattr(error, "diag", None), "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(error, sqlite3.OperationalError) and any(text in str(error) for text in _SQLITE_BUSY)
 
 
 def backoff(attempt: int) -> None:
-    # Bounded, short; jitter from the process id keeps threads from re-colliding in lockstep.
-    time.sleep(min(0.2, 0.002 * (2**attempt)) * (1 + (os.getpid() + attempt) % 3 / 3))
+    """Sleep before retry ``attempt`` (0, 1, …): exponential, capped at 0.2 s, with full jitter so that
+    threads that collided do not retry in lockstep and collide again."""
+    time.sleep(random.uniform(0.5, 1.5) * min(0.2, 0.002 * (2**attempt)))
 
 
 def _versions_dir(package: str) -> Path | None:

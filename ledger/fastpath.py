@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 _PARAM = re.compile(r"(?<!:):(\w+)")
 _FOR_UPDATE = " FOR UPDATE"
+MAX_LOCK_BATCH = 64  # accounts per locking statement (a transfer has at most 64 postings)
 
 ACCOUNT_COLS = "id, code, owner, asset, purpose, allow_negative, balance_minor, held_minor"
 HOLD_COLS = ("id, account_id, asset, amount_minor, remaining_minor, posted_minor, status, created_at, expires_at, "
@@ -31,6 +32,8 @@ _SQL = {
              "WHERE id = :a FOR UPDATE",
     "lock2": "SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
              "WHERE id IN (:a, :b) ORDER BY id FOR UPDATE",
+    # The same rows re-read by the unit of work that already holds their locks.
+    "read1": "SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts WHERE id = :a",
     "account": f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE id = :a",
     "account_by_code": f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE code = :code",
     "insert_transfer": "INSERT INTO ledger_transfers (idempotency_key, request_hash, kind, memo, hold_id, created_at) "
@@ -47,6 +50,7 @@ _SQL = {
     "hold_event": "INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
                   "VALUES (:hid, :aid, :kind, :delta, :at)",
     "hold": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid",
+    "hold_account": "SELECT account_id FROM ledger_holds WHERE id = :hid",
     "hold_locked": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid FOR UPDATE",
     "update_hold": "UPDATE ledger_holds SET remaining_minor = :remaining, posted_minor = :posted, status = :status, "
                    "resolved_at = :resolved WHERE id = :hid",
@@ -100,20 +104,20 @@ class FastSql:
         return None if row is None else row[0]
 
     # -- ledger statements -----------------------------------------------------------------------
-    def lock_one(self, cursor, a: int) -> dict[int, tuple]:  # noqa: ANN001
-        row = self.one(cursor, "lock1", {"a": a})
+    def lock_one(self, cursor, a: int, *, lock: bool = True) -> dict[int, tuple]:  # noqa: ANN001
+        row = self.one(cursor, "lock1" if lock else "read1", {"a": a})
         return {} if row is None else {row[0]: (row[1], bool(row[2]), row[3], row[4], row[5])}
 
     def lock_two(self, cursor, a: int, b: int) -> dict[int, tuple]:  # noqa: ANN001
         return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in self.all(cursor, "lock2", {"a": a, "b": b})}
 
-    def lock_many(self, cursor, ids: list[int]) -> dict[int, tuple]:  # noqa: ANN001
-        """Read (row-lock on PostgreSQL, in id order so two writers never deadlock) up to 64 accounts."""
+    def lock_many(self, cursor, ids: list[int], *, lock: bool = True) -> dict[int, tuple]:  # noqa: ANN001
+        """Read (with ``lock``, row-lock on PostgreSQL, in ascending id order) up to ``MAX_LOCK_BATCH`` accounts."""
         ids = sorted(set(ids))
-        assert 0 < len(ids) <= 64, "a write touches at most 64 accounts"
+        assert 0 < len(ids) <= MAX_LOCK_BATCH, f"one statement locks at most {MAX_LOCK_BATCH} accounts"
         names = ", ".join(f":i{n}" for n in range(len(ids)))
         sql = (f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
-               f"WHERE id IN ({names}) ORDER BY id FOR UPDATE")
+               f"WHERE id IN ({names}) ORDER BY id" + (_FOR_UPDATE if lock else ""))
         rows = self.all(cursor, sql, {f"i{n}": v for n, v in enumerate(ids)})
         return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}
 

@@ -18,7 +18,7 @@ from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
 from .types import from_micros, to_micros
-from .transfers import MAX_MEMO_LENGTH, Posting, TransferResult, check_key, request_hash, transfer
+from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -118,6 +118,10 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     With ``final`` (the default) whatever remains of the hold is released.
     """
     check_key(key)
+    # Every account the post touches (the held one and the credited ones) in one ascending lock, then
+    # the hold: the lock order of ledger.unit_of_work, the same as a transfer between those accounts.
+    # The replay is looked up under those locks: a concurrent twin with the same key has committed by then.
+    _lock_accounts_of(uow, hold_id, _credited_ids(to))
     if key is not None:
         previous = replay_post(uow, key, hold_id, amount_minor, to)
         if previous is not None:
@@ -167,6 +171,7 @@ def replay_post(uow: UnitOfWork, key: str, hold_id: int, amount_minor: int | Non
 
 def void(uow: UnitOfWork, hold_id: int, *, amount_minor: int | None = None) -> Hold:
     """Release a pending hold (all of it, or ``amount_minor`` of it: a partial reversal)."""
+    _lock_accounts_of(uow, hold_id)
     hold = get(uow, hold_id, lock=True)
     if hold.status != PENDING:
         raise HoldNotPending(f"hold {hold_id} is {hold.status}, not pending", hold_id=hold_id, status=hold.status)
@@ -188,10 +193,16 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
     cond = and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= now)
     if account_id is not None:
         cond = and_(cond, t.holds.c.account_id == account_id)
-    stmt = select(t.holds.c.id, t.holds.c.account_id, t.holds.c.remaining_minor).where(cond).order_by(
-        t.holds.c.id).limit(limit)
+    found = uow.conn.execute(select(t.holds.c.id, t.holds.c.account_id).where(cond).order_by(t.holds.c.id)
+                             .limit(limit)).all()
+    if not found:
+        return 0
+    # The lock order of ledger.unit_of_work: the accounts first (ascending), then the holds, read again
+    # under their locks: a concurrent sweep, post or void may have resolved one since (no double release).
+    lock_rows(uow, {acct for _, acct in found})
+    stmt = select(t.holds.c.id, t.holds.c.account_id, t.holds.c.remaining_minor).where(
+        and_(t.holds.c.id.in_([hold_id for hold_id, _ in found]), t.holds.c.status == PENDING)).order_by(t.holds.c.id)
     if not uow.ledger.db.is_sqlite:
-        # Lock and re-check: a concurrent sweep, post or void may resolve a hold after we read it (double release).
         stmt = stmt.with_for_update()
     rows = uow.conn.execute(stmt).all()
     for hold_id, acct, remaining in rows:
@@ -200,6 +211,20 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
         uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
             status=EXPIRED, remaining_minor=0, resolved_at=now))
     return len(rows)
+
+
+def _credited_ids(to: Sequence[tuple[int, int]]) -> list[int]:
+    """The account ids of well-formed credits in ``to`` (the transfer refuses the rest, and too many)."""
+    if len(to) >= MAX_POSTINGS:
+        return []
+    return [c[0] for c in to if isinstance(c, (tuple, list)) and len(c) == 2 and type(c[0]) is int]
+
+
+def _lock_accounts_of(uow: UnitOfWork, hold_id: int, others: Sequence[int] = ()) -> None:
+    """Lock the account of hold ``hold_id`` and ``others`` (ascending, in one statement) before the hold
+    itself. Which account a hold reserves never changes, so reading it without a lock is safe."""
+    row = uow.ledger._fast.one(uow.raw_cursor(), "hold_account", {"hid": hold_id})
+    lock_rows(uow, [*others, row[0]] if row is not None else others)  # no hold: HoldNotFound just after
 
 
 def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from .db import from_database
 from .errors import DomainError, IdempotencyConflict
 from .transfers import check_key, request_hash
 from .types import to_micros
@@ -92,8 +93,12 @@ def run_once(uow: UnitOfWork, scope: str, key: str, request: Any, compute: Calla
         return stored.response
     try:
         result = compute()
-    except DomainError:
-        release(uow, scope, key)
+    except DomainError as refusal:
+        # The caller may catch the refusal and commit other work: release the claim, as transfers do.
+        # Not when the refusal came out of a database error: that transaction is dead (PostgreSQL), it
+        # rolls back whole (claim included) and no statement may run on it any more.
+        if not from_database(refusal):
+            release(uow, scope, key)
         raise
     store(uow, scope, key, result)
     return result

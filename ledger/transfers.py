@@ -32,7 +32,7 @@ from .amounts import format_amount, require_minor
 from .fastpath import FastSql
 from .types import to_micros
 from .errors import (AccountNotFound, IdempotencyConflict, InsufficientFunds, InvalidIdempotencyKey,
-                     InvalidTransfer, UnbalancedTransfer)
+                     InvalidTransfer, LedgerError, UnbalancedTransfer)
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -111,10 +111,12 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     if transfer_id is None:
         return _replay(uow, key, digest)
     try:
-        rows = _checked_rows(uow, fast, cursor, postings)
-    except Exception:
+        rows = _checked_rows(uow, postings)
+    except LedgerError:
         # Callers may catch a refusal and go on in the same unit of work (a card walking its
         # funding order): release the claimed key so the refused request leaves nothing behind.
+        # Only a refusal: after a database error the transaction is aborted (PostgreSQL) and no
+        # statement may run on it any more; the whole unit of work rolls back and is retried.
         fast.delete_transfer(cursor, transfer_id)
         raise
     at = to_micros(now)
@@ -124,12 +126,10 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     return TransferResult(transfer_id, postings, now, False, kind, memo)
 
 
-def _checked_rows(uow: UnitOfWork, fast: FastSql, cursor, postings: tuple[Posting, ...]) -> dict[int, tuple]:  # noqa: ANN001
-    """Steps 6-8: lock the accounts, then refuse unknown accounts, unbalanced assets and overdrafts."""
-    if len(postings) == 2:
-        rows = fast.lock_two(cursor, postings[0].account_id, postings[1].account_id)
-    else:
-        rows = lock_rows(uow, [p.account_id for p in postings])
+def _checked_rows(uow: UnitOfWork, postings: tuple[Posting, ...]) -> dict[int, tuple]:
+    """Steps 6-8: lock the accounts (all at once, ascending id), then refuse unknown accounts, unbalanced
+    assets and overdrafts."""
+    rows = lock_rows(uow, [p.account_id for p in postings])
     for p in postings:
         if p.account_id not in rows:
             raise AccountNotFound(f"no account with id {p.account_id}", account=p.account_id)
@@ -181,8 +181,3 @@ def compiled_statements(ledger) -> None:  # noqa: ANN001
     ledger._find_transfer_by_key = select(t.transfers.c.id, t.transfers.c.request_hash, t.transfers.c.kind,
                                           t.transfers.c.memo, t.transfers.c.created_at).where(
         t.transfers.c.idempotency_key == bindparam("key"))
-    cols = (t.accounts.c.id, t.accounts.c.asset, t.accounts.c.allow_negative, t.accounts.c.balance_minor,
-            t.accounts.c.held_minor, t.accounts.c.code)
-    base = select(*cols).where(t.accounts.c.id.in_(bindparam("ids", expanding=True))).order_by(t.accounts.c.id)
-    ledger._lock_stmt = base
-    ledger._lock_stmt_pg = base.with_for_update()

@@ -3,12 +3,43 @@
 ``with ledger.unit_of_work() as uow: …; uow.commit()`` — leaving the block
 without ``commit()`` (or through an exception) rolls everything back, so a
 refusal half-way through a card authorization leaves no trace.
+
+Lock order (PostgreSQL; SQLite's single writer never waits in a cycle). Two
+units of work can only deadlock if they take the same locks in opposite
+orders, so every unit of work takes them in this one order:
+
+1. advisory locks that serialise a whole area (``uow.advisory_lock``: the
+   card holder, an instrument's book, the KZTE issuer), before any row lock
+   of that area; the audit chain's lock is taken last, by the entry that
+   records a change, and nothing is locked after it;
+2. domain rows that say which accounts an operation touches (a card
+   authorization: ``SELECT … FOR UPDATE`` before its clearing moves money);
+3. account rows: every ledger operation (transfer, hold place/post/void,
+   expiry) locks ALL the accounts it touches in ONE statement, in ascending
+   id order, skipping those this unit of work already holds (taken once).
+   A caller that knows the accounts of a multi-step operation takes them all
+   up front with ``uow.lock_accounts(ids)`` (a card authorization takes the
+   bank account before its crypto sale; a capture needs nothing more: its
+   hold post locks the held bank account, the merchant's settlement and the
+   acquirer's fee account together);
+4. hold rows, after the account they belong to: a hold is read without a lock
+   to learn its account, the account is locked, then the hold is locked and
+   its state checked again.
+
+A lock set that is only discovered late (the exchange's counterparties during
+an authorization's crypto sale; the card's hold expiry, which marks the
+authorizations after their holds are released) may still meet another unit of work in a
+cycle; PostgreSQL then aborts one of them with ``DeadlockDetected`` and
+``Ledger.transaction`` (``ledger.db.is_retryable``) runs it again: a caller
+never sees it. After any database error the transaction is dead: nothing may
+run SQL on it again (clean-ups of a domain refusal run only for refusals), and
+rollback hooks run after the rollback and must not touch the database.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import and_, func, select
 
@@ -62,6 +93,7 @@ class UnitOfWork:
         self._cursor = None
         self._bound = None
         self._savepoints = 0
+        self._locked_accounts: set[int] = set()   # account rows this transaction holds (lock order, rule 3)
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -91,12 +123,15 @@ class UnitOfWork:
         self._savepoints += 1
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
+        locked = set(self._locked_accounts)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
         try:
             yield
         except BaseException:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
+            # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
+            self._locked_accounts = locked
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -119,18 +154,31 @@ class UnitOfWork:
             hook()
 
     def rollback(self) -> None:
-        if self._tx.is_active:
-            self._tx.rollback()
-        for hook in self._after_rollback:
-            hook()
-        self._after_rollback.clear()
+        """Roll back (if still open), then run the rollback hooks — each one, even if another fails."""
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._locked_accounts.clear()
+            hooks, self._after_rollback = self._after_rollback, []
+            failures = []
+            for hook in hooks:
+                try:
+                    hook()
+                except Exception as error:  # noqa: BLE001 - re-raised below, after every hook ran
+                    failures.append(error)
+            if failures:
+                raise failures[0]
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this unit of work commits (e.g. publish a cache update)."""
         self._after_commit.append(hook)
 
     def after_rollback(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` if this unit of work rolls back (e.g. drop a cache, compensate a chain call)."""
+        """Run ``hook`` if this unit of work rolls back (e.g. drop a cache, compensate a chain call).
+
+        It runs after the rollback, and must not use this unit of work's connection: after a database
+        error there is no transaction left to run SQL in."""
         self._after_rollback.append(hook)
 
     def __enter__(self) -> UnitOfWork:
@@ -169,6 +217,14 @@ class UnitOfWork:
         self.ledger.db.advisory_lock(self._conn, name)
 
     # -- accounts --------------------------------------------------------------------------
+    def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, Balance]:
+        """Row-lock (PostgreSQL) the accounts a multi-step operation will touch, all at once in ascending
+        id order, before its first step: the steps then take no account lock of their own (rule 3 of the
+        module docstring). Accounts this unit of work already holds are not locked again. Returns their
+        balances now; an id with no account is left out."""
+        rows = _accounts.lock_rows(self, account_ids)
+        return {i: Balance(i, r[0], r[2], r[3]) for i, r in rows.items()}
+
     def open_account(self, owner: str, asset: str, purpose: str, *, allow_negative: bool | None = None,
                      code: str | None = None) -> Account:
         return _accounts.open_account(self, owner, asset, purpose, allow_negative=allow_negative, code=code)

@@ -17,6 +17,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ledger.db import is_retryable
 from ledger.errors import DomainError
 
 from . import api as api_modules
@@ -116,6 +117,12 @@ def _register_error_handlers(app: Flask) -> None:
             return from_http_exception(error)
         if is_domain_error(error):
             return from_domain_error(error)
+        if is_retryable(error):  # a conflict that outlasted every retry: the client may try again
+            log.warning("database conflict outlasted the retries on %s %s: %s", request.method, request.path,
+                        error)
+            return problem_response(503, "database_busy", "the database was too busy with concurrent requests "
+                                    "to finish this one; it changed nothing it did not commit: retry with the "
+                                    "same Idempotency-Key", headers={"Retry-After": "1"})
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(500, "internal_error", "the server failed unexpectedly; the request changed "
                                 "nothing it did not commit, and the log has the details")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from ledger import format_amount
 from sandbox.web import create_app
+from web_support import serve
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,21 +50,9 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _serve(app):
-    """Serve ``app`` on a free loopback port in a thread; yields its base URL, stops it afterwards."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def live_server(city):
-    yield from _serve(create_app(city.ledger, {"OPEN_DASHBOARD": True}))
+    yield from serve(create_app(city.ledger, {"OPEN_DASHBOARD": True}))
 
 
 def test_dashboard_shows_a_balance_in_a_real_browser(browser, live_server, city):
@@ -108,7 +95,7 @@ def crypto_city(tmp_path):
 
 @pytest.fixture
 def city_server(crypto_city):
-    yield from _serve(create_app(crypto_city, {"OPEN_DASHBOARD": True}))
+    yield from serve(create_app(crypto_city, {"OPEN_DASHBOARD": True}))
 
 
 def test_a_purchase_at_the_pos_terminal_in_a_real_browser(browser, city_server, crypto_city):

@@ -1,7 +1,10 @@
 """Helpers for the web tests: a seeded city (two customers, a merchant, keys per role)."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+
+from werkzeug.serving import make_server
 
 from ledger import Ledger, move
 from sandbox.apikeys import create_key
@@ -35,3 +38,16 @@ def seed(ledger: Ledger) -> City:
 
 def auth(token: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **extra}
+
+
+def serve(app):
+    """Serve ``app`` on a free loopback port (threaded: a thread per request); yields its base URL and
+    stops it afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
