@@ -98,14 +98,14 @@ def test_cancel_and_reduce_keep_book_consistent():
     assert book.best_bid() is None
 
 
-def test_rounding_helpers_never_overspend():
+def test_rounding_helpers_never_overspend_and_buy_all_a_budget_pays_for():
     rng = random.Random(3)
     for _ in range(2000):
         price = rng.randint(1, 10**10)
         lot = rng.choice([1, 10, 1000])
         budget = rng.randint(1, 10**9)
         q = max_qty_for_budget(price, budget, 10**8, 20, lot)
-        assert buy_hold_minor(price, q, 10**8, 20) <= budget
+        assert buy_hold_minor(price, q, 10**8, 20) <= budget < buy_hold_minor(price, q + lot, 10**8, 20)
         assert q % lot == 0
         need = rng.randint(1, 10**7)
         q2 = min_qty_for_net_proceeds(price, need, 10**8, 20, lot)
