@@ -27,12 +27,13 @@ from ledger.errors import InsufficientFunds, LedgerError
 
 from . import tables as t
 from .book import BUY, SELL, Book, Order
-from .errors import (FillOrKillUnfilled, InsufficientBalance, InvalidOrder, LotSizeViolation,
+from .errors import (InsufficientBalance, InvalidOrder, LotSizeViolation,
                      MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
                      SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
 from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
 from .instruments import Instrument, InstrumentRegistry
-from .matching import (EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, STP_MODES, check_enum, fillable, match)
+from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, PRICE_LIMIT, SELF_TRADE,
+                       STP_MODES, check_enum, execute, prepare)
 from .results import Fill, OrderResult, SaleResult, SellQuote
 
 SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
@@ -71,6 +72,17 @@ _UPDATE_TAKER = (
     "updated_at = :at WHERE id = :oid")
 _UPDATE_BOOK = "UPDATE exchange_books SET seq = :s, next_priority = :np WHERE symbol = :sym"
 _SELECT_BOOK = "SELECT seq, next_priority FROM exchange_books WHERE symbol = :sym"
+
+
+def _expired_reason(otype: str, stopped: str | None) -> str:
+    """Why an order that is not open ended before it was done (``OrderResult.reason`` of status expired)."""
+    if stopped == SELF_TRADE:
+        return "self_trade_prevention"
+    if stopped == BUDGET_SPENT:
+        return "budget_below_lot"       # a market buy by quote amount too small for one lot
+    if otype == LIMIT:
+        return "ioc_unfilled"           # an IOC limit order: nothing more at its price or better
+    return "protection_price" if stopped == PRICE_LIMIT else "no_liquidity"
 
 
 def customer_code(owner: str, asset: str) -> str:
@@ -274,16 +286,10 @@ class Exchange:
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
                  stp: str, client_order_id: str | None, proceeds_to: int | None = None) -> OrderResult:
-        # -- refusals that must happen before anything is written
-        if post_only:
-            best = book.best_ask() if side == BUY else book.best_bid()
-            if best is not None and (best <= limit if side == BUY else best >= limit):
-                raise PostOnlyWouldCross(f"post-only {side} at {limit} would trade at once against {best}; "
-                                         "it must rest on the book", price=limit, best_opposite=best)
-        probe = Order(0, owner, side, limit, qty_minor)
-        if tif == FOK and budget is None and fillable(book, probe, limit, stp) < qty_minor:
-            raise FillOrKillUnfilled("fill-or-kill order cannot be filled in full right now; nothing was traded",
-                                     qty_minor=qty_minor)
+        # -- refusals that must happen before anything is written: the match is worked out (post-only
+        # would cross, fill-or-kill not fillable) on the book as it is, and applied once the order row exists
+        plan = prepare(book, Order(0, owner, side, limit, qty_minor), limit_price=limit, tif=tif,
+                       post_only=post_only, stp=stp, quote_budget=budget)
         if tif == GTC and len(book.orders) >= inst.max_resting_orders:
             raise BookFull(f"the {inst.symbol} book holds its maximum of {inst.max_resting_orders} orders",
                            symbol=inst.symbol)
@@ -312,8 +318,7 @@ class Exchange:
         if proceeds_to is not None:
             self._proceeds_to[order_id] = proceeds_to
         try:
-            res = match(book, taker, limit_price=limit, tif=tif,
-                        post_only=post_only, stp=stp, quote_budget=budget)
+            res = execute(book, taker, plan)
             return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
@@ -371,17 +376,13 @@ class Exchange:
             status, reason = "open", None
         else:
             self._release(uow, taker)
-            if budget is not None:
-                status = "filled" if filled else "expired"
-                reason = None if filled else "no_liquidity"
+            if budget is not None:   # done when the budget is spent to the lot; the order is what it bought
+                done = filled > 0 and res.stopped in (None, BUDGET_SPENT)
                 qty_minor = filled
                 taker.remaining = 0
-            elif taker.remaining == 0:
-                status, reason = "filled", None
             else:
-                status = "expired"
-                reason = "self_trade_prevention" if res.stp_taker else ("ioc_unfilled" if tif != GTC else
-                                                                         "no_limit")
+                done = taker.remaining == 0
+            status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, res.stopped))
         sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
                                 "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
                                 "hl": taker.hold_left, "at": at})
