@@ -19,15 +19,16 @@ import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from ledger import Ledger, Posting
-from ledger.types import to_micros
 from ledger.errors import InsufficientFunds, LedgerError
+from ledger.transfers import request_hash
+from ledger.types import to_micros
 
 from . import tables as t
 from .book import BUY, SELL, Book, Order
-from .errors import (InsufficientBalance, InvalidOrder, LotSizeViolation,
+from .errors import (IdempotencyConflict, InsufficientBalance, InvalidOrder, LotSizeViolation,
                      MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
                      SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
 from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
@@ -38,6 +39,7 @@ from .results import Fill, OrderResult, SaleResult, SellQuote
 
 SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
 MAX_QTY_MINOR = 10**15
+MAX_ORDER_FILLS = 500             # fills listed with an order (its totals always count every fill)
 MAX_DEPTH_LEVELS = 100
 MAX_TRADES_PAGE = 500
 MAX_CANDLES = 500
@@ -51,8 +53,9 @@ FEE_OWNER = "exchange"
 _INSERT_ORDER = (
     "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price, qty_minor, remaining_minor, "
     "filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, client_order_id, "
-    "created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, :qty_minor, "
-    ":qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :at, :at) RETURNING id")
+    "client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, "
+    ":qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :client_hash, "
+    ":at, :at) RETURNING id")
 _INSERT_TRADE = (
     "INSERT INTO exchange_trades (symbol, seq, price, qty_minor, notional_minor, taker_side, maker_order_id, "
     "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, :price, "
@@ -238,14 +241,19 @@ class Exchange:
                     client_order_id: str | None = None, stp: str = EXPIRE_TAKER) -> OrderResult:
         """Place an order for ``owner``; returns what happened (fills, status). Raises a typed error
         (and changes nothing) when the order is refused. ``client_order_id`` makes a retry return the first
-        result. Market orders are IOC with a protection price (default: best opposite ± 5%); market
+        result, and using it again for a different order is refused (``idempotency_conflict``). Market orders
+        are IOC with a protection price (default: best opposite ± 5%); market
         buys may give ``quote_qty_minor`` (spend that much quote, fee included), market sells
         ``quote_qty_minor`` (net proceeds wanted)."""
         inst = self.instruments.get(symbol)
         self._validate(inst, side, type, qty_minor, quote_qty_minor, price, tif, post_only, protection_price, stp,
                        client_order_id)
+        client = None
         if client_order_id is not None:
-            previous = self._by_client_id(uow, owner, client_order_id)
+            # the order as asked, before defaults are filled in: a retry asks exactly the same
+            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price, tif,
+                                                     post_only, protection_price, stp]))
+            previous = self._by_client_id(uow, owner, *client)
             if previous is not None:
                 return previous
         book = self._book(uow, symbol)
@@ -273,7 +281,7 @@ class Exchange:
         else:
             hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
         return self._execute(uow, inst, book, owner, side, type, tif, price, limit, qty_minor, hold_amount, budget,
-                             post_only, stp, client_order_id)
+                             post_only, stp, client)
 
     def _collar(self, inst: Instrument, side: str, best: int) -> int:
         tick = inst.tick_size
@@ -285,7 +293,7 @@ class Exchange:
 
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
-                 stp: str, client_order_id: str | None, proceeds_to: int | None = None) -> OrderResult:
+                 stp: str, client: tuple[str, str] | None, proceeds_to: int | None = None) -> OrderResult:
         # -- refusals that must happen before anything is written: the match is worked out (post-only
         # would cross, fill-or-kill not fillable) on the book as it is, and applied once the order row exists
         plan = prepare(book, Order(0, owner, side, limit, qty_minor), limit_price=limit, tif=tif,
@@ -311,7 +319,8 @@ class Exchange:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
         order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
             symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
-            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client_order_id,
+            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
+            client_hash=client and client[1],
             at=to_micros(uow.now())))
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
         self._pay_accounts[order_id] = pay_acct
@@ -410,13 +419,23 @@ class Exchange:
             uow.void_hold(order.hold_id)
         order.hold_left = 0
 
-    def _by_client_id(self, uow, owner: str, client_order_id: str) -> OrderResult | None:
+    def _by_client_id(self, uow, owner: str, client_order_id: str, digest: str) -> OrderResult | None:
+        """The order ``owner`` placed with ``client_order_id``, if the request was the same; None if none."""
         o = t.orders.c
-        row = uow.conn.execute(select(o.id).where(and_(o.owner == owner, o.client_order_id == client_order_id))).first()
-        return None if row is None else self.order(uow, row[0], replayed=True)
+        row = uow.conn.execute(select(o.id, o.client_request_hash).where(
+            and_(o.owner == owner, o.client_order_id == client_order_id))).first()
+        if row is None:
+            return None
+        if row[1] is not None and row[1] != digest:
+            raise IdempotencyConflict(f"client_order_id {client_order_id!r} was already used for a different order "
+                                      f"(order {row[0]}); use a new client_order_id", client_order_id=client_order_id,
+                                      order_id=row[0])
+        return self.order(uow, row[0], replayed=True)
 
     def order(self, uow, order_id: int, *, replayed: bool = False) -> OrderResult:
-        """An order's current state and its fills (as the taker)."""
+        """An order's current state and its fills, oldest first: those it took on arrival (liquidity
+        ``taker``) and those it made while resting (``maker``), each with this order's own fee. At most
+        ``MAX_ORDER_FILLS`` fills are listed; ``fee_minor`` and the filled totals count every fill."""
         o = t.orders.c
         r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
                                     o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
@@ -424,15 +443,17 @@ class Exchange:
         if r is None:
             raise OrderNotFound(f"no order {order_id}", order_id=order_id)
         tr = t.trades.c
-        fills = []
-        fee_total = 0
-        for tid, p, q, n, side, bf, sf in uow.conn.execute(
-                select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.buyer_fee_minor,
-                       tr.seller_fee_minor).where(tr.taker_order_id == order_id).order_by(tr.id)):
-            fee = bf if side == BUY else sf
-            fee_total += fee
-            fills.append(Fill(tid, p, q, n, fee))
-        return OrderResult(*r[:12], r[12], fee_total, tuple(fills), replayed)
+        fee = tr.buyer_fee_minor if r[3] == BUY else tr.seller_fee_minor   # the side this order was on
+        mine = or_(tr.taker_order_id == order_id, tr.maker_order_id == order_id)
+        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
+                                .where(mine).order_by(tr.id).limit(MAX_ORDER_FILLS + 1)).all()
+        fills = tuple(Fill(tid, p, q, n, f, "taker" if taker_id == order_id else "maker")
+                      for tid, p, q, n, f, taker_id in rows[:MAX_ORDER_FILLS])
+        if len(rows) > MAX_ORDER_FILLS:
+            fee_total = uow.conn.execute(select(func.coalesce(func.sum(fee), 0)).where(mine)).scalar_one()
+        else:
+            fee_total = sum(f.fee_minor for f in fills)
+        return OrderResult(*r[:12], r[12], fee_total, fills, replayed)
 
     def cancel_order(self, uow, owner: str, order_id: int) -> OrderResult:
         """Cancel ``owner``'s open order and release its held funds."""
