@@ -38,7 +38,9 @@ from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET,
 from .results import Fill, OrderResult, SaleResult, SellQuote
 
 SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
-MAX_QTY_MINOR = 10**15
+MAX_QTY_MINOR = 10**15            # quantities, quote amounts and budgets: far above any real order, far below BIGINT
+MAX_PRICE = 10**15                # quote minor units per whole base unit (BTC/KZT trades near 4.5 * 10**9)
+MAX_ID = 2**63 - 1                # ids are BIGINT
 MAX_ORDER_FILLS = 500             # fills listed with an order (its totals always count every fill)
 MAX_DEPTH_LEVELS = 100
 MAX_TRADES_PAGE = 500
@@ -86,6 +88,12 @@ def _expired_reason(otype: str, stopped: str | None) -> str:
     if otype == LIMIT:
         return "ioc_unfilled"           # an IOC limit order: nothing more at its price or better
     return "protection_price" if stopped == PRICE_LIMIT else "no_liquidity"
+
+
+def _check_order_id(order_id: object, owner: str | None = None) -> None:
+    """An order id is a positive BIGINT; anything else names no order (and must not reach the database)."""
+    if type_(order_id) is not int or not 0 < order_id <= MAX_ID:
+        raise OrderNotFound(f"{owner + ' has' if owner else 'there is'} no order {order_id!r}", order_id=order_id)
 
 
 def customer_code(owner: str, asset: str) -> str:
@@ -192,7 +200,8 @@ class Exchange:
     # ------------------------------------------------------------------ validation
     def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price, tif, post_only,
                   protection_price, stp, client_order_id) -> None:
-        """Precedence: halted, side, type, tif, stp, quantity, price, tick, lot, min notional, post-only."""
+        """Precedence: halted, side, type, tif, stp, quantity (1..MAX_QTY_MINOR), price (1..MAX_PRICE), tick,
+        lot, min notional, post-only, client_order_id."""
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         check_enum(side, SIDES, "side")
@@ -208,13 +217,15 @@ class Exchange:
         if quote_qty_minor is not None and type != MARKET:
             raise InvalidOrder("quote_qty_minor is only for market orders", code="invalid_quantity")
         if type == LIMIT:
-            if type_(price) is not int or price <= 0:
-                raise InvalidOrder(f"a limit order needs a positive integer price, not {price!r}",
-                                   code="invalid_price")
+            if type_(price) is not int or not 0 < price <= MAX_PRICE:
+                raise InvalidOrder(f"a limit order needs a whole-number price from 1 to {MAX_PRICE:,} quote minor "
+                                   f"units, not {price!r}", code="invalid_price")
         elif price is not None:
             raise InvalidOrder("a market order has no price; give protection_price instead", code="invalid_price")
-        if protection_price is not None and (type_(protection_price) is not int or protection_price <= 0):
-            raise InvalidOrder("protection_price must be a positive integer", code="invalid_price")
+        if protection_price is not None and (type_(protection_price) is not int
+                                             or not 0 < protection_price <= MAX_PRICE):
+            raise InvalidOrder(f"protection_price must be a whole number from 1 to {MAX_PRICE:,} quote minor units, "
+                               f"not {protection_price!r}", code="invalid_price")
         for p in (price, protection_price):
             if p is not None and p % inst.tick_size:
                 raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
@@ -436,6 +447,7 @@ class Exchange:
         """An order's current state and its fills, oldest first: those it took on arrival (liquidity
         ``taker``) and those it made while resting (``maker``), each with this order's own fee. At most
         ``MAX_ORDER_FILLS`` fills are listed; ``fee_minor`` and the filled totals count every fill."""
+        _check_order_id(order_id)
         o = t.orders.c
         r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
                                     o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
@@ -470,6 +482,7 @@ class Exchange:
         return self.order(uow, order_id)
 
     def _open_order_symbol(self, uow, owner: str, order_id: int) -> str:
+        _check_order_id(order_id, owner)
         o = t.orders.c
         row = uow.conn.execute(select(o.symbol, o.owner, o.status).where(o.id == order_id)).first()
         if row is None or row[1] != owner:
@@ -572,9 +585,9 @@ class Exchange:
                           symbol=inst.symbol, needed_minor=needed_minor)
 
     def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
-        if type_(needed_minor) is not int or needed_minor <= 0:
-            raise InvalidOrder(f"proceeds needed must be a positive whole number of minor units, not {needed_minor!r}",
-                               code="invalid_amount")
+        if type_(needed_minor) is not int or not 0 < needed_minor <= MAX_QTY_MINOR:
+            raise InvalidOrder(f"proceeds needed must be a whole number of minor units from 1 to {MAX_QTY_MINOR:,}, "
+                               f"not {needed_minor!r}", code="invalid_amount")
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         qty, gross, fee, worst, levels = self._walk_sell(inst, book, owner, needed_minor)
@@ -632,7 +645,7 @@ class Exchange:
         if self._proceeds_assets.get(account_id) == quote_asset:
             return
         try:
-            asset = uow.account(account_id).asset if type_(account_id) is int else None
+            asset = uow.account(account_id).asset if type_(account_id) is int and 0 < account_id <= MAX_ID else None
         except LedgerError:
             asset = None
         if asset != quote_asset:

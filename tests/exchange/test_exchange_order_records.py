@@ -1,11 +1,12 @@
-"""What an order reports and what it refuses: a maker's own fills and fees, client_order_id reuse."""
+"""What an order reports and what it refuses: a maker's own fills and fees, client_order_id reuse, and
+integers too large for the database."""
 from __future__ import annotations
 
 import pytest
-from exchange_helpers import LOT, P, fund, open_exchange, place, refused, rich
+from exchange_helpers import LOT, P, everything, fund, open_exchange, place, refused, rich
 
 from exchange import service
-from exchange.errors import IdempotencyConflict
+from exchange.errors import IdempotencyConflict, InvalidOrder, OrderNotFound
 from exchange.fees import fee_minor, notional_minor
 from ledger.errors import IdempotencyConflict as AnyIdempotencyConflict
 
@@ -99,4 +100,56 @@ def test_client_order_id_replays_a_market_order_and_survives_a_refusal(env):
             quote_qty_minor=60_000_00, client_order_id="m-1")
     fund(ledger, "poor", "KZT", 100_000_00)
     assert not place(ledger, ex, "poor", "BTC/KZT", "buy", "market", **kw).replayed
+    ledger.verify()
+
+
+# ---------------------------------------------------------------------------------------- integers too large
+BIG = (2**63 // 100 + 1) * 100      # the first price on the tick that BIGINT cannot hold
+
+
+@pytest.mark.parametrize("kw", [
+    dict(type="limit", qty_minor=LOT, price=BIG),
+    dict(type="limit", qty_minor=LOT, price=BIG + 1),            # not on the tick either: the range comes first
+    dict(type="limit", qty_minor=LOT, price=service.MAX_PRICE + 100),
+    dict(type="market", qty_minor=LOT, protection_price=BIG),
+    dict(type="market", quote_qty_minor=100_000_00, protection_price=BIG * 2),
+])
+def test_prices_beyond_the_bound_are_refused_before_the_database(env, kw):
+    ledger, ex = env
+    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
+    err = refused(ledger, ex, InvalidOrder, "invalid_price", "b", "BTC/KZT", "buy", **kw)
+    assert f"{service.MAX_PRICE:,}" in str(err)
+
+
+def test_the_largest_price_is_accepted(env):
+    ledger, ex = env
+    r = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=service.MAX_PRICE)
+    assert r.status == "open" and r.price == service.MAX_PRICE
+    ledger.verify()
+
+
+def test_huge_ids_and_amounts_elsewhere_are_typed_refusals(env):
+    ledger, ex = env
+    mine = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
+    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=10 * LOT, price=P - 100_00)
+    before = everything(ledger, ex)
+    with ledger.unit_of_work() as uow:
+        for call in (lambda: ex.order(uow, 2**63), lambda: ex.cancel_order(uow, "a", 2**63),
+                     lambda: ex.amend_order(uow, "a", 2**64, qty_minor=LOT), lambda: ex.order(uow, "1")):
+            with pytest.raises(OrderNotFound):
+                call()
+        with pytest.raises(InvalidOrder) as info:
+            ex.amend_order(uow, "a", mine.order_id, price=BIG)
+        assert info.value.code == "invalid_price"
+        with pytest.raises(InvalidOrder) as info:
+            ex.instant_sell(uow, "a", "BTC", 2**63, "KZT", 100)
+        assert info.value.code == "invalid_amount"
+        with pytest.raises(InvalidOrder) as info:
+            ex.quote_sell(uow, "BTC", 2**63, "KZT")
+        assert info.value.code == "invalid_amount"
+        with pytest.raises(InvalidOrder) as info:
+            ex.instant_sell(uow, "a", "BTC", 100_00, "KZT", 100, proceeds_to=2**63)
+        assert info.value.code == "invalid_proceeds_account"
+        uow.commit()
+    assert everything(ledger, ex) == before
     ledger.verify()
