@@ -1,15 +1,18 @@
-"""The in-memory order book of one instrument: price levels of FIFO queues, best prices from heaps.
+"""The in-memory order book of one instrument: price levels indexed by price, each a FIFO queue.
 
 Strict price-time priority: better price first, then lower ``priority`` (arrival sequence) first.
-Cancelled orders are removed lazily from their queue (flagged dead, skipped when reached) so a
-cancel is O(1); a level disappears as soon as its live quantity reaches zero.
+Levels live in a dict keyed by price beside a ``SortedList`` of those prices, so the best price, depth
+and a walk in priority order cost what they read, never the whole book. Each level's queue is an ``OrderedDict`` keyed by order id:
+a cancel removes its order at once (O(1)), so the book holds exactly the live orders and levels —
+memory and walking time follow the live book however many orders came and went before.
 
 The book is a cache of the database: ``seq`` is the instrument sequence number it reflects.
 """
 from __future__ import annotations
 
-from collections import deque
-from heapq import heappop, heappush
+from collections import OrderedDict
+
+from sortedcontainers import SortedList
 
 BUY, SELL = "buy", "sell"
 
@@ -40,75 +43,94 @@ class Level:
     __slots__ = ("orders", "qty")
 
     def __init__(self) -> None:
-        self.orders: deque[Order] = deque()
+        self.orders: OrderedDict[int, Order] = OrderedDict()   # order id -> order, oldest first
         self.qty = 0
 
 
 class Book:
-    __slots__ = ("symbol", "bids", "asks", "_bid_heap", "_ask_heap", "orders", "seq", "next_priority")
+    __slots__ = ("symbol", "bids", "asks", "bid_prices", "ask_prices", "_best_bid", "_best_ask", "orders", "seq",
+                 "next_priority")
 
     def __init__(self, symbol: str, seq: int = 0) -> None:
         self.symbol = symbol
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
-        self._bid_heap: list[int] = []   # negated prices
-        self._ask_heap: list[int] = []
+        self.bid_prices = SortedList()   # the prices of ``bids``, ascending: best bid last
+        self.ask_prices = SortedList()   # the prices of ``asks``, ascending: best ask first
+        self._best_bid: int | None = None   # bid_prices[-1], kept at hand: every order asks for it
+        self._best_ask: int | None = None   # ask_prices[0]
         self.orders: dict[int, Order] = {}
         self.seq = seq
         self.next_priority = 1
 
     # -- queries -----------------------------------------------------------------------------
     def best_bid(self) -> int | None:
-        heap, levels = self._bid_heap, self.bids
-        while heap:
-            p = -heap[0]
-            if p in levels:
-                return p
-            heappop(heap)
-        return None
+        return self._best_bid
 
     def best_ask(self) -> int | None:
-        heap, levels = self._ask_heap, self.asks
-        while heap:
-            p = heap[0]
-            if p in levels:
-                return p
-            heappop(heap)
-        return None
+        return self._best_ask
 
     def mid(self) -> int | None:
-        b, a = self.best_bid(), self.best_ask()
+        b, a = self._best_bid, self._best_ask
         return None if b is None or a is None else (b + a) // 2
+
+    def price_at(self, side: str, rank: int) -> int | None:
+        """The price of ``side``'s level number ``rank`` (0: the best), None past the last."""
+        prices = self.bid_prices if side == BUY else self.ask_prices
+        if rank >= len(prices):
+            return None
+        if rank == 0:
+            return self._best_bid if side == BUY else self._best_ask
+        return prices[-1 - rank] if side == BUY else prices[rank]
+
+    def _prices(self, side: str):
+        """Prices of ``side``'s levels, best first."""
+        return reversed(self.bid_prices) if side == BUY else iter(self.ask_prices)
 
     def depth(self, levels: int = 20) -> dict:
         """L2 depth: up to ``levels`` price levels a side as ``(price, qty_minor)``, best first."""
-        bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:levels]
-        asks = sorted(self.asks.items())[:levels]
-        return {"bids": [(p, lv.qty) for p, lv in bids], "asks": [(p, lv.qty) for p, lv in asks]}
+        out = {}
+        for side, name, book_side in ((BUY, "bids", self.bids), (SELL, "asks", self.asks)):
+            out[name] = [(p, book_side[p].qty) for p, _ in zip(self._prices(side), range(levels))]
+        return out
 
     def walk(self, side: str):
-        """Resting orders of ``side`` in priority order (best price, then oldest)."""
+        """Resting orders of ``side`` in priority order (best price, then oldest). The book must not
+        change while the walk runs."""
         levels = self.bids if side == BUY else self.asks
-        for p in sorted(levels, reverse=side == BUY):
-            for o in levels[p].orders:
-                if o.live:
-                    yield o
+        for p in self._prices(side):
+            yield from levels[p].orders.values()
 
     def snapshot(self) -> list[tuple]:
         """Everything that defines the book (for comparing a rebuilt book with a live one)."""
         return [(o.side, o.price, o.priority, o.id, o.owner, o.remaining) for side in (BUY, SELL)
                 for o in self.walk(side)]
 
+    def entries(self) -> int:
+        """How many entries the book stores (price index, levels, queued orders): proportional to the
+        live orders however many came and went."""
+        return (len(self.bid_prices) + len(self.ask_prices)
+                + sum(1 + len(level.orders) for side in (self.bids, self.asks) for level in side.values()))
+
     # -- mutations ---------------------------------------------------------------------------
     def add(self, order: Order) -> None:
         """Rest ``order`` at the back of its price level (its priority must already be set)."""
-        levels = self.bids if order.side == BUY else self.asks
-        level = levels.get(order.price)
-        if level is None:
-            level = levels[order.price] = Level()
-            heappush(self._bid_heap if order.side == BUY else self._ask_heap,
-                     -order.price if order.side == BUY else order.price)
-        level.orders.append(order)
+        price = order.price
+        if order.side == BUY:
+            level = self.bids.get(price)
+            if level is None:
+                level = self.bids[price] = Level()
+                self.bid_prices.add(price)
+                if self._best_bid is None or price > self._best_bid:
+                    self._best_bid = price
+        else:
+            level = self.asks.get(price)
+            if level is None:
+                level = self.asks[price] = Level()
+                self.ask_prices.add(price)
+                if self._best_ask is None or price < self._best_ask:
+                    self._best_ask = price
+        level.orders[order.id] = order
         level.qty += order.remaining
         order.live = True
         self.orders[order.id] = order
@@ -116,18 +138,35 @@ class Book:
             self.next_priority = order.priority + 1
 
     def remove(self, order: Order) -> None:
-        """Take a resting order off the book (cancel, expiry, self-trade prevention)."""
+        """Take a resting order off the book (cancel, expiry, self-trade prevention, filled in full)."""
         if not order.live:
             return
         order.live = False
         del self.orders[order.id]
+        price = order.price
         levels = self.bids if order.side == BUY else self.asks
-        level = levels[order.price]
+        level = levels[price]
+        del level.orders[order.id]
         level.qty -= order.remaining
-        if level.qty == 0:
-            del levels[order.price]
-        elif level.orders[0] is order:
-            level.orders.popleft()
+        if not level.orders:
+            del levels[price]
+            if order.side == BUY:
+                self.bid_prices.remove(price)
+                if price == self._best_bid:
+                    self._best_bid = self.bid_prices[-1] if self.bid_prices else None
+            else:
+                self.ask_prices.remove(price)
+                if price == self._best_ask:
+                    self._best_ask = self.ask_prices[0] if self.ask_prices else None
+
+    def fill(self, order: Order, qty_minor: int) -> None:
+        """A resting order traded ``qty_minor``: lower it, and take it off the book once done."""
+        if order.remaining == qty_minor:
+            self.remove(order)
+            order.remaining = 0
+            return
+        order.remaining -= qty_minor
+        (self.bids if order.side == BUY else self.asks)[order.price].qty -= qty_minor
 
     def reduce(self, order: Order, new_remaining: int) -> None:
         """Lower a resting order's quantity in place: it keeps its place in the queue."""

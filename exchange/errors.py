@@ -5,6 +5,7 @@ always gets the same code, and a refused order changes nothing.
 """
 from __future__ import annotations
 
+from ledger import errors as ledger_errors
 from ledger.errors import DomainError
 
 
@@ -68,3 +69,9 @@ class OrderNotFound(ExchangeError):
 
 class OrderNotOpen(ExchangeError):
     code = "order_not_open"
+
+
+class IdempotencyConflict(ExchangeError, ledger_errors.IdempotencyConflict):
+    """A ``client_order_id`` already used by the same owner for a different order."""
+
+    code = "idempotency_conflict"

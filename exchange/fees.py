@@ -39,6 +39,10 @@ def max_qty_for_budget(price: int, budget_minor: int, base_unit: int, fee_bps: i
         return 0
     q = budget_minor * BPS * base_unit // (price * (BPS + fee_bps))
     q -= q % lot
+    # the estimate ignores both roundings down: step forward while one more lot is still affordable,
+    # back while this one is not (each at most a step or two)
+    while buy_hold_minor(price, q + lot, base_unit, fee_bps) <= budget_minor:
+        q += lot
     while q > 0 and buy_hold_minor(price, q, base_unit, fee_bps) > budget_minor:
         q -= lot
     return q

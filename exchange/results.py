@@ -11,7 +11,8 @@ class Fill:
     price: int
     qty_minor: int
     notional_minor: int
-    fee_minor: int          # the taker's fee on this fill
+    fee_minor: int          # this order's fee on this fill (the taker's fee, or the maker's)
+    liquidity: str = "taker"  # "taker": the order traded on arrival; "maker": it was resting
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,24 +19,29 @@ import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from ledger import Ledger, Posting
-from ledger.types import to_micros
 from ledger.errors import InsufficientFunds, LedgerError
+from ledger.transfers import request_hash
+from ledger.types import to_micros
 
 from . import tables as t
 from .book import BUY, SELL, Book, Order
-from .errors import (FillOrKillUnfilled, InsufficientBalance, InvalidOrder, LotSizeViolation,
+from .errors import (IdempotencyConflict, InsufficientBalance, InvalidOrder, LotSizeViolation,
                      MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
                      SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
 from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
 from .instruments import Instrument, InstrumentRegistry
-from .matching import (EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, STP_MODES, check_enum, fillable, match)
+from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, PRICE_LIMIT, SELF_TRADE,
+                       STP_MODES, check_enum, execute, prepare)
 from .results import Fill, OrderResult, SaleResult, SellQuote
 
 SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
-MAX_QTY_MINOR = 10**15
+MAX_QTY_MINOR = 10**15            # quantities, quote amounts and budgets: far above any real order, far below BIGINT
+MAX_PRICE = 10**15                # quote minor units per whole base unit (BTC/KZT trades near 4.5 * 10**9)
+MAX_ID = 2**63 - 1                # ids are BIGINT
+MAX_ORDER_FILLS = 500             # fills listed with an order (its totals always count every fill)
 MAX_DEPTH_LEVELS = 100
 MAX_TRADES_PAGE = 500
 MAX_CANDLES = 500
@@ -50,8 +55,9 @@ FEE_OWNER = "exchange"
 _INSERT_ORDER = (
     "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price, qty_minor, remaining_minor, "
     "filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, client_order_id, "
-    "created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, :qty_minor, "
-    ":qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :at, :at) RETURNING id")
+    "client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, "
+    ":qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :client_hash, "
+    ":at, :at) RETURNING id")
 _INSERT_TRADE = (
     "INSERT INTO exchange_trades (symbol, seq, price, qty_minor, notional_minor, taker_side, maker_order_id, "
     "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, :price, "
@@ -71,6 +77,23 @@ _UPDATE_TAKER = (
     "updated_at = :at WHERE id = :oid")
 _UPDATE_BOOK = "UPDATE exchange_books SET seq = :s, next_priority = :np WHERE symbol = :sym"
 _SELECT_BOOK = "SELECT seq, next_priority FROM exchange_books WHERE symbol = :sym"
+
+
+def _expired_reason(otype: str, stopped: str | None) -> str:
+    """Why an order that is not open ended before it was done (``OrderResult.reason`` of status expired)."""
+    if stopped == SELF_TRADE:
+        return "self_trade_prevention"
+    if stopped == BUDGET_SPENT:
+        return "budget_below_lot"       # a market buy by quote amount too small for one lot
+    if otype == LIMIT:
+        return "ioc_unfilled"           # an IOC limit order: nothing more at its price or better
+    return "protection_price" if stopped == PRICE_LIMIT else "no_liquidity"
+
+
+def _check_order_id(order_id: object, owner: str | None = None) -> None:
+    """An order id is a positive BIGINT; anything else names no order (and must not reach the database)."""
+    if type_(order_id) is not int or not 0 < order_id <= MAX_ID:
+        raise OrderNotFound(f"{owner + ' has' if owner else 'there is'} no order {order_id!r}", order_id=order_id)
 
 
 def customer_code(owner: str, asset: str) -> str:
@@ -177,7 +200,8 @@ class Exchange:
     # ------------------------------------------------------------------ validation
     def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price, tif, post_only,
                   protection_price, stp, client_order_id) -> None:
-        """Precedence: halted, side, type, tif, stp, quantity, price, tick, lot, min notional, post-only."""
+        """Precedence: halted, side, type, tif, stp, quantity (1..MAX_QTY_MINOR), price (1..MAX_PRICE), tick,
+        lot, min notional, post-only, client_order_id."""
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         check_enum(side, SIDES, "side")
@@ -193,13 +217,15 @@ class Exchange:
         if quote_qty_minor is not None and type != MARKET:
             raise InvalidOrder("quote_qty_minor is only for market orders", code="invalid_quantity")
         if type == LIMIT:
-            if type_(price) is not int or price <= 0:
-                raise InvalidOrder(f"a limit order needs a positive integer price, not {price!r}",
-                                   code="invalid_price")
+            if type_(price) is not int or not 0 < price <= MAX_PRICE:
+                raise InvalidOrder(f"a limit order needs a whole-number price from 1 to {MAX_PRICE:,} quote minor "
+                                   f"units, not {price!r}", code="invalid_price")
         elif price is not None:
             raise InvalidOrder("a market order has no price; give protection_price instead", code="invalid_price")
-        if protection_price is not None and (type_(protection_price) is not int or protection_price <= 0):
-            raise InvalidOrder("protection_price must be a positive integer", code="invalid_price")
+        if protection_price is not None and (type_(protection_price) is not int
+                                             or not 0 < protection_price <= MAX_PRICE):
+            raise InvalidOrder(f"protection_price must be a whole number from 1 to {MAX_PRICE:,} quote minor units, "
+                               f"not {protection_price!r}", code="invalid_price")
         for p in (price, protection_price):
             if p is not None and p % inst.tick_size:
                 raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
@@ -226,14 +252,19 @@ class Exchange:
                     client_order_id: str | None = None, stp: str = EXPIRE_TAKER) -> OrderResult:
         """Place an order for ``owner``; returns what happened (fills, status). Raises a typed error
         (and changes nothing) when the order is refused. ``client_order_id`` makes a retry return the first
-        result. Market orders are IOC with a protection price (default: best opposite ± 5%); market
+        result, and using it again for a different order is refused (``idempotency_conflict``). Market orders
+        are IOC with a protection price (default: best opposite ± 5%); market
         buys may give ``quote_qty_minor`` (spend that much quote, fee included), market sells
         ``quote_qty_minor`` (net proceeds wanted)."""
         inst = self.instruments.get(symbol)
         self._validate(inst, side, type, qty_minor, quote_qty_minor, price, tif, post_only, protection_price, stp,
                        client_order_id)
+        client = None
         if client_order_id is not None:
-            previous = self._by_client_id(uow, owner, client_order_id)
+            # the order as asked, before defaults are filled in: a retry asks exactly the same
+            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price, tif,
+                                                     post_only, protection_price, stp]))
+            previous = self._by_client_id(uow, owner, *client)
             if previous is not None:
                 return previous
         book = self._book(uow, symbol)
@@ -261,7 +292,7 @@ class Exchange:
         else:
             hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
         return self._execute(uow, inst, book, owner, side, type, tif, price, limit, qty_minor, hold_amount, budget,
-                             post_only, stp, client_order_id)
+                             post_only, stp, client)
 
     def _collar(self, inst: Instrument, side: str, best: int) -> int:
         tick = inst.tick_size
@@ -273,17 +304,11 @@ class Exchange:
 
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
-                 stp: str, client_order_id: str | None, proceeds_to: int | None = None) -> OrderResult:
-        # -- refusals that must happen before anything is written
-        if post_only:
-            best = book.best_ask() if side == BUY else book.best_bid()
-            if best is not None and (best <= limit if side == BUY else best >= limit):
-                raise PostOnlyWouldCross(f"post-only {side} at {limit} would trade at once against {best}; "
-                                         "it must rest on the book", price=limit, best_opposite=best)
-        probe = Order(0, owner, side, limit, qty_minor)
-        if tif == FOK and budget is None and fillable(book, probe, limit, stp) < qty_minor:
-            raise FillOrKillUnfilled("fill-or-kill order cannot be filled in full right now; nothing was traded",
-                                     qty_minor=qty_minor)
+                 stp: str, client: tuple[str, str] | None, proceeds_to: int | None = None) -> OrderResult:
+        # -- refusals that must happen before anything is written: the match is worked out (post-only
+        # would cross, fill-or-kill not fillable) on the book as it is, and applied once the order row exists
+        plan = prepare(book, Order(0, owner, side, limit, qty_minor), limit_price=limit, tif=tif,
+                       post_only=post_only, stp=stp, quote_budget=budget)
         if tif == GTC and len(book.orders) >= inst.max_resting_orders:
             raise BookFull(f"the {inst.symbol} book holds its maximum of {inst.max_resting_orders} orders",
                            symbol=inst.symbol)
@@ -305,15 +330,15 @@ class Exchange:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
         order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
             symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
-            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client_order_id,
+            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
+            client_hash=client and client[1],
             at=to_micros(uow.now())))
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
         self._pay_accounts[order_id] = pay_acct
         if proceeds_to is not None:
             self._proceeds_to[order_id] = proceeds_to
         try:
-            res = match(book, taker, limit_price=limit, tif=tif,
-                        post_only=post_only, stp=stp, quote_budget=budget)
+            res = execute(book, taker, plan)
             return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
@@ -371,17 +396,13 @@ class Exchange:
             status, reason = "open", None
         else:
             self._release(uow, taker)
-            if budget is not None:
-                status = "filled" if filled else "expired"
-                reason = None if filled else "no_liquidity"
+            if budget is not None:   # done when the budget is spent to the lot; the order is what it bought
+                done = filled > 0 and res.stopped in (None, BUDGET_SPENT)
                 qty_minor = filled
                 taker.remaining = 0
-            elif taker.remaining == 0:
-                status, reason = "filled", None
             else:
-                status = "expired"
-                reason = "self_trade_prevention" if res.stp_taker else ("ioc_unfilled" if tif != GTC else
-                                                                         "no_limit")
+                done = taker.remaining == 0
+            status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, res.stopped))
         sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
                                 "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
                                 "hl": taker.hold_left, "at": at})
@@ -409,13 +430,24 @@ class Exchange:
             uow.void_hold(order.hold_id)
         order.hold_left = 0
 
-    def _by_client_id(self, uow, owner: str, client_order_id: str) -> OrderResult | None:
+    def _by_client_id(self, uow, owner: str, client_order_id: str, digest: str) -> OrderResult | None:
+        """The order ``owner`` placed with ``client_order_id``, if the request was the same; None if none."""
         o = t.orders.c
-        row = uow.conn.execute(select(o.id).where(and_(o.owner == owner, o.client_order_id == client_order_id))).first()
-        return None if row is None else self.order(uow, row[0], replayed=True)
+        row = uow.conn.execute(select(o.id, o.client_request_hash).where(
+            and_(o.owner == owner, o.client_order_id == client_order_id))).first()
+        if row is None:
+            return None
+        if row[1] is not None and row[1] != digest:
+            raise IdempotencyConflict(f"client_order_id {client_order_id!r} was already used for a different order "
+                                      f"(order {row[0]}); use a new client_order_id", client_order_id=client_order_id,
+                                      order_id=row[0])
+        return self.order(uow, row[0], replayed=True)
 
     def order(self, uow, order_id: int, *, replayed: bool = False) -> OrderResult:
-        """An order's current state and its fills (as the taker)."""
+        """An order's current state and its fills, oldest first: those it took on arrival (liquidity
+        ``taker``) and those it made while resting (``maker``), each with this order's own fee. At most
+        ``MAX_ORDER_FILLS`` fills are listed; ``fee_minor`` and the filled totals count every fill."""
+        _check_order_id(order_id)
         o = t.orders.c
         r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
                                     o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
@@ -423,15 +455,17 @@ class Exchange:
         if r is None:
             raise OrderNotFound(f"no order {order_id}", order_id=order_id)
         tr = t.trades.c
-        fills = []
-        fee_total = 0
-        for tid, p, q, n, side, bf, sf in uow.conn.execute(
-                select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.buyer_fee_minor,
-                       tr.seller_fee_minor).where(tr.taker_order_id == order_id).order_by(tr.id)):
-            fee = bf if side == BUY else sf
-            fee_total += fee
-            fills.append(Fill(tid, p, q, n, fee))
-        return OrderResult(*r[:12], r[12], fee_total, tuple(fills), replayed)
+        fee = tr.buyer_fee_minor if r[3] == BUY else tr.seller_fee_minor   # the side this order was on
+        mine = or_(tr.taker_order_id == order_id, tr.maker_order_id == order_id)
+        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
+                                .where(mine).order_by(tr.id).limit(MAX_ORDER_FILLS + 1)).all()
+        fills = tuple(Fill(tid, p, q, n, f, "taker" if taker_id == order_id else "maker")
+                      for tid, p, q, n, f, taker_id in rows[:MAX_ORDER_FILLS])
+        if len(rows) > MAX_ORDER_FILLS:
+            fee_total = uow.conn.execute(select(func.coalesce(func.sum(fee), 0)).where(mine)).scalar_one()
+        else:
+            fee_total = sum(f.fee_minor for f in fills)
+        return OrderResult(*r[:12], r[12], fee_total, fills, replayed)
 
     def cancel_order(self, uow, owner: str, order_id: int) -> OrderResult:
         """Cancel ``owner``'s open order and release its held funds."""
@@ -448,6 +482,7 @@ class Exchange:
         return self.order(uow, order_id)
 
     def _open_order_symbol(self, uow, owner: str, order_id: int) -> str:
+        _check_order_id(order_id, owner)
         o = t.orders.c
         row = uow.conn.execute(select(o.symbol, o.owner, o.status).where(o.id == order_id)).first()
         if row is None or row[1] != owner:
@@ -550,9 +585,9 @@ class Exchange:
                           symbol=inst.symbol, needed_minor=needed_minor)
 
     def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
-        if type_(needed_minor) is not int or needed_minor <= 0:
-            raise InvalidOrder(f"proceeds needed must be a positive whole number of minor units, not {needed_minor!r}",
-                               code="invalid_amount")
+        if type_(needed_minor) is not int or not 0 < needed_minor <= MAX_QTY_MINOR:
+            raise InvalidOrder(f"proceeds needed must be a whole number of minor units from 1 to {MAX_QTY_MINOR:,}, "
+                               f"not {needed_minor!r}", code="invalid_amount")
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         qty, gross, fee, worst, levels = self._walk_sell(inst, book, owner, needed_minor)
@@ -610,7 +645,7 @@ class Exchange:
         if self._proceeds_assets.get(account_id) == quote_asset:
             return
         try:
-            asset = uow.account(account_id).asset if type_(account_id) is int else None
+            asset = uow.account(account_id).asset if type_(account_id) is int and 0 < account_id <= MAX_ID else None
         except LedgerError:
             asset = None
         if asset != quote_asset:

@@ -36,6 +36,7 @@ orders = sa.Table(
     sa.Column("hold_id", sa.BigInteger),
     sa.Column("hold_left_minor", sa.BigInteger, nullable=False),
     sa.Column("client_order_id", sa.String(64)),
+    sa.Column("client_request_hash", sa.String(64)),   # sha256 of the order as asked with client_order_id
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
@@ -62,3 +63,5 @@ trades = sa.Table(
 )
 sa.Index("ix_exchange_trades_symbol", trades.c.symbol, trades.c.id)
 sa.Index("ix_exchange_trades_time", trades.c.symbol, trades.c.created_at)
+sa.Index("ix_exchange_trades_taker", trades.c.taker_order_id)
+sa.Index("ix_exchange_trades_maker", trades.c.maker_order_id)

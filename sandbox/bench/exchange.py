@@ -1,4 +1,5 @@
-"""``cryptocity bench exchange``: in-memory matching rate, persisted order rate, instant-sell latency."""
+"""``cryptocity bench exchange``: in-memory matching rate, persisted order rate, instant-sell latency, and
+the book after many cancels."""
 from __future__ import annotations
 
 import random
@@ -50,6 +51,32 @@ def in_memory_rate(count: int, seed: int) -> tuple[float, int, float]:
         fills += len(match(book, Order(oid, owner, side, price, qty), limit_price=price, tif=tif).fills)
     wall = time.perf_counter() - started
     return count / wall, fills, count / max(1e-9, time.process_time() - cpu)
+
+
+def churned_quote(cycles: int) -> tuple[int, int, float, float]:
+    """A bid ladder (50 levels) walked the way the card's quote walks it, before and after ``cycles``
+    orders added and cancelled at once (at the best bid and at prices that come and go); returns
+    (book entries before, after, quote µs before, after): a cancel must leave nothing behind."""
+    book = Book(BTC.symbol)
+    for i in range(50):
+        price = MID - i * BTC.tick_size
+        match(book, Order(i + 1, "mm", BUY, price, 10**8), limit_price=price)
+
+    def quote_us() -> float:
+        rounds = 2_000
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for n, _maker in enumerate(book.walk(BUY)):   # about as far as a card sale walks
+                if n == 5:
+                    break
+        return (time.perf_counter() - started) / rounds * 1e6
+    before, quote_before = book.entries(), quote_us()
+    for i in range(cycles):
+        price = MID - (i % 2) * (1_000 + i % 100) * BTC.tick_size   # the best bid, or a level of its own
+        order = Order(1_000 + i, "u", BUY, price, BTC.lot_size)
+        match(book, order, limit_price=price)
+        book.remove(order)
+    return before, book.entries(), quote_before, quote_us()
 
 
 def _fund(ledger: Ledger, owners: list[str]) -> None:
@@ -112,10 +139,12 @@ def sell_latency(ex: Exchange, ledger: Ledger, count: int) -> tuple[float, float
 @click.option("--sells", default=300, show_default=True, help="Instant sells timed (c).")
 @click.option("--seed", default=1, show_default=True, help="Seed of the random order flow.")
 def command(db_url: str | None, orders: int, persisted: int, sells: int, seed: int) -> None:
-    """(a) in-memory matching orders/s, (b) persisted orders/s, (c) p50/p99 instant-sell latency."""
+    """(a) in-memory matching orders/s, (b) persisted orders/s, (c) p50/p99 instant-sell latency, (d) the
+    book's size and quote walk after 100 000 orders added and cancelled."""
     console = Console()
     # best of three runs: the figure is the engine's speed, not the noise of a shared 2-core machine
     rate_a, fills, cpu_a = max(in_memory_rate(orders, seed) for _ in range(3))
+    entries_before, entries_after, quote_before, quote_after = churned_quote(100_000)
     db = bench_database(db_url)
     db.migrate(["ledger", "exchange"])
     ledger = Ledger(db, ManualClock())
@@ -133,6 +162,9 @@ def command(db_url: str | None, orders: int, persisted: int, sells: int, seed: i
     table.add_row("    same, per CPU-second of this process (load-independent)", f"{cpu_a:,.0f} orders/s")
     table.add_row(f"(b) persisted orders through Exchange.place_order, {persisted:,} orders", f"{rate_b:,.0f} orders/s")
     table.add_row(f"(c) instant_sell latency p50 / p99 over {sells} sales", f"{p50:.2f} / {p99:.2f} ms")
+    table.add_row("(d) in-memory book before / after 100,000 orders added and cancelled: entries",
+                  f"{entries_before:,} / {entries_after:,}")
+    table.add_row("    walking the best bids as a card quote does, before / after", f"{quote_before:.1f} / {quote_after:.1f} µs")
     console.print(table)
     console.print(f"this process got {cpu_share:.0%} of a core during (b); a busy machine lowers (b) and (c)")
     console.print("ledger.verify(): invariants hold")

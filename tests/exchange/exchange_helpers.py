@@ -47,3 +47,30 @@ def rich(ledger: Ledger, *owners: str) -> None:
     for owner in owners:
         fund(ledger, owner, "BTC", 100 * 10**8)
         fund(ledger, owner, "KZT", 10**14)
+
+
+def everything(ledger, ex: Exchange, symbol: str = "BTC/KZT") -> tuple:
+    """What a refused order must leave unchanged: every balance and hold, the row counts of transfers,
+    entries, holds, orders and trades, and the book."""
+    from sqlalchemy import func, select
+
+    from exchange import tables as xt
+    from ledger import tables as lt
+    with ledger.unit_of_work(read_only=True) as uow:
+        balances = sorted(uow.conn.execute(select(lt.accounts.c.code, lt.accounts.c.balance_minor,
+                                                  lt.accounts.c.held_minor)).all())
+        counts = [uow.conn.execute(select(func.count()).select_from(tab)).scalar_one()
+                  for tab in (lt.transfers, lt.entries, lt.holds, xt.orders, xt.trades)]
+    return balances, counts, ex.book_snapshot(symbol)
+
+
+def refused(ledger, ex: Exchange, error_type, code: str, *args, **kw):
+    """Place an order that must be refused with ``error_type``/``code`` and prove nothing changed."""
+    import pytest
+    before = everything(ledger, ex)
+    with pytest.raises(error_type) as info:
+        place(ledger, ex, *args, **kw)
+    assert info.value.code == code and str(info.value)
+    assert everything(ledger, ex) == before, "a refused order must change nothing"
+    ledger.verify()
+    return info.value

@@ -1,5 +1,6 @@
-"""Hypothesis: random order flows (every type, TIF, STP mode, cancels, amends, instant sells) keep the ledger
-balanced to the unit, never overdraw anyone, and leave holds equal to what the open orders reserve."""
+"""Hypothesis: random order flows (every type, TIF, STP mode, market buys by quote amount, cancels, amends,
+instant sells) keep the ledger balanced to the unit, never overdraw anyone, and leave holds equal to what
+the open orders reserve."""
 from __future__ import annotations
 
 import tempfile
@@ -19,6 +20,8 @@ op = st.one_of(
               st.integers(-4, 4), st.sampled_from(["GTC", "GTC", "IOC", "FOK"]), st.booleans(),
               st.sampled_from(["expire_taker", "expire_maker", "expire_both"])),
     st.tuples(st.just("market"), st.sampled_from(OWNERS), st.sampled_from(["buy", "sell"]), st.integers(1, 8)),
+    st.tuples(st.just("budget"), st.sampled_from(OWNERS), st.integers(1, 400), st.sampled_from(["IOC", "FOK"]),
+              st.integers(-2, 6)),
     st.tuples(st.just("cancel"), st.sampled_from(OWNERS), st.integers(0, 30)),
     st.tuples(st.just("amend"), st.sampled_from(OWNERS), st.integers(0, 30), st.integers(1, 8), st.integers(-2, 2)),
     st.tuples(st.just("sell"), st.sampled_from(OWNERS), st.integers(1, 20)),
@@ -44,6 +47,9 @@ def test_random_flows_keep_the_ledger_whole(ops):
                                    price=P + off * 1_000_00, tif=tif, post_only=post_only and tif == "GTC", stp=stp)
                 elif kind == "market":
                     ex.place_order(uow, owner, "BTC/KZT", o[2], "market", qty_minor=o[3] * LOT)
+                elif kind == "budget":   # a market buy spending a quote amount, within a protection price
+                    ex.place_order(uow, owner, "BTC/KZT", "buy", "market", quote_qty_minor=o[2] * 1_000_00, tif=o[3],
+                                   protection_price=P + o[4] * 1_000_00)
                 elif kind == "cancel":
                     ex.cancel_order(uow, owner, o[2])
                 elif kind == "amend":

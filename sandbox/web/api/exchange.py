@@ -128,7 +128,9 @@ class FillSchema(Strict):
     price = ma.fields.Integer(required=True)
     qty_minor = ma.fields.Integer(required=True)
     notional_minor = ma.fields.Integer(required=True)
-    fee_minor = ma.fields.Integer(required=True)
+    fee_minor = ma.fields.Integer(required=True, metadata={"description": "this order's fee on the fill"})
+    liquidity = ma.fields.String(required=True, validate=ma.validate.OneOf(("taker", "maker")),
+                                 metadata={"description": "taker: traded on arrival; maker: traded while resting"})
 
 
 class OrderSchema(Strict):
@@ -139,7 +141,10 @@ class OrderSchema(Strict):
     type = ma.fields.String(required=True)
     tif = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={"description": "open, filled, cancelled, expired, replaced"})
-    reason = ma.fields.String(allow_none=True, required=True)
+    reason = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "why it ended before it was done: protection_price, no_liquidity, self_trade_prevention, "
+                       "ioc_unfilled, budget_below_lot (expired); cancelled_by_owner, self_trade_prevention "
+                       "(cancelled); amended (replaced)"})
     price = ma.fields.Integer(allow_none=True, required=True)
     qty_minor = ma.fields.Integer(required=True)
     filled_qty_minor = ma.fields.Integer(required=True)
@@ -162,7 +167,8 @@ def order_dict(res) -> dict:
             "filled_qty_minor": res.filled_qty_minor, "remaining_minor": res.remaining_minor,
             "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor,
             "fills": [{"trade_id": f.trade_id, "price": f.price, "qty_minor": f.qty_minor,
-                       "notional_minor": f.notional_minor, "fee_minor": f.fee_minor} for f in res.fills]}
+                       "notional_minor": f.notional_minor, "fee_minor": f.fee_minor, "liquidity": f.liquidity}
+                      for f in res.fills]}
 
 
 def _instrument(city, symbol: str):
@@ -271,7 +277,8 @@ def open_orders(actor: str, limit: int, after_id: int | None = None, instrument:
 @access("customer")
 @blp.response(200, OrderSchema)
 def get_order(order_id: int):
-    """One order (the customer's own) with its fills as the taker."""
+    """One order (the customer's own) with its fills, taken on arrival and made while resting (up to 500;
+    the totals count them all)."""
     city = require_city()
     with city.ledger.unit_of_work(read_only=True) as uow:
         return order_dict(city.exchange.order(uow, order_id))
