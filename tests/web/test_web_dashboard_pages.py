@@ -219,8 +219,8 @@ def test_a_decline_is_shown_with_its_code_and_sells_nothing(crypto_city):
 
 @pytest.mark.parametrize("amount, message", [
     ("", "Enter an amount"), ("abc", "cannot be read"), ("-5", "cannot be read"), ("0", "above zero"),
-    ("12.345", "cannot be read"), ("1e3", "cannot be read"), ("99999999999999999999", "larger than any card"),
-    ("15 USD", "cannot be read")])
+    ("12.3456", "cannot be read"), ("1e3", "cannot be read"), ("99999999999999999999", "larger than any card"),
+    ("15 USD", "cannot be read"), ("15,00.5", "not a group of three digits"), ("0,500", "more decimals than KZT has (2)")])
 def test_a_bad_amount_shows_a_clear_error_and_changes_nothing(crypto_city, amount, message):
     client = open_client(crypto_city)
     before = crypto_city.balances("aigerim")
@@ -228,6 +228,17 @@ def test_a_bad_amount_shows_a_clear_error_and_changes_nothing(crypto_city, amoun
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and message in text_of(page, "pay-error")
     assert crypto_city.balances("aigerim") == before and purchases(crypto_city) == []
+
+
+@pytest.mark.parametrize("typed", ["1 500,00", "1\u00a0500,00", "1.500,00", "1,500.00", "1,500", "1500"])
+def test_the_terminal_charges_tenge_as_people_write_them(crypto_city, typed):
+    # Every comma used to be dropped: "1 500,00" charged 150 000.00 KZT.
+    client = open_client(crypto_city)
+    response, _ = pay(client, amount=typed)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert text_of(page, "auth-status") == "APPROVED" and text_of(page, "auth-amount") == "1 500.00 KZT"
+    assert [p["amount_minor"] for p in purchases(crypto_city)] == [150_000]
+    crypto_city.verify()
 
 
 def test_amounts_are_read_as_exact_tenge(shared_city):
