@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger import Posting
+from ledger.amounts import format_amount
 from ledger.errors import InsufficientFunds, LedgerError
 from ledger.types import to_micros
 
@@ -69,9 +70,13 @@ class AuthorizationResult:
 
 
 class _Decline(Exception):
-    def __init__(self, code: str, reason: str, card: Card | None = None, flags=()) -> None:
+    """``template``: the reason with its per-purchase values as placeholders (reports count declines of one
+    rule together); by default the reason itself."""
+
+    def __init__(self, code: str, reason: str, card: Card | None = None, flags=(), template: str = "") -> None:
         super().__init__(reason)
         self.code, self.reason, self.card, self.flags = code, reason, card, tuple(flags)
+        self.template = template or reason
 
 
 @dataclass
@@ -182,9 +187,10 @@ def authorize(service, *, amount_minor, merchant_id: str, idempotency_key: str, 
                     result = _approve(service, uow, req)
                     elapsed_ms = (service.monotonic() - started) * 1000
                     if elapsed_ms > service.deadline_ms:
-                        raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over "
-                                       f"the {service.deadline_ms} ms deadline; nothing was sold or held",
-                                       getattr(result, "_card", None))
+                        late = (f"the authorization took {{elapsed}} ms, over the {service.deadline_ms} ms deadline; "
+                                "nothing was sold or held")
+                        raise _Decline(rc.ISSUER_INOPERATIVE, late.format(elapsed=f"{elapsed_ms:.0f}"),
+                                       getattr(result, "_card", None), template=late)
                     if on_decided is not None:
                         on_decided(uow, result)
                     uow.commit()
@@ -228,7 +234,8 @@ def _record_decline(service, req: _Request, d: _Decline, on_decided: OnDecided |
             auth_id = uow.conn.execute(insert(t.authorizations).values(
                 idempotency_key=req.key, request_hash=req.hash, card_id=card.id if card else None,
                 cardholder_id=card.cardholder_id if card else None, merchant_id=str(req.merchant_id)[:64],
-                amount_minor=amount, response_code=d.code, reason=d.reason[:300], status=DECLINED, auth_code=None,
+                amount_minor=amount, response_code=d.code, reason=d.reason[:300], reason_template=d.template[:300],
+                status=DECLINED, auth_code=None,
                 hold_id=None, shortfall_minor=0, conversion_fee_minor=0, captured_minor=0, reversed_minor=0,
                 refunded_minor=0, flags=[list(f) for f in d.flags], created_at=uow.now())).inserted_primary_key[0]
             uow.conn.execute(insert(t.auth_events).values(authorization_id=auth_id, at=uow.now(), kind=DECLINED,
@@ -260,14 +267,15 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         raise _Decline(rc.RESTRICTED_CARD, f"the card is {status}", card)
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
-        raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card)
+        raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card,
+                       template="the amount must be a positive whole number of tiyn, got {amount}")
     try:
         merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
     except MerchantNotFound:
         raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
     control = evaluate(card.controls, usage_of(uow, card.id, now), amount, merchant.mcc, merchant.in_zone)
     if not control.allowed:
-        raise _Decline(control.code, control.reason, card)
+        raise _Decline(control.code, control.reason, card, template=control.reason_template)
     bank_id = card.bank_ledger_account_id
     available = uow.balance(bank_id).available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
@@ -276,7 +284,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     verdict = service.rules.check_authorization(uow, ctx)
     flags = tuple(tuple(f) for f in verdict.flags)
     if verdict.decline_code is not None:
-        raise _Decline(verdict.decline_code, verdict.reason, card, flags)
+        raise _Decline(verdict.decline_code, verdict.reason, card, flags, verdict.reason_template)
     sold: list[dict] = []
     fee = 0
     if short > 0:
@@ -302,7 +310,8 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
                                     for leg in sold])
     uow.sql.run(_INSERT_EVENT, dict(
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
-        note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee {fee}"[:300]))
+        note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "
+             f"{format_amount(fee, 'KZT')}"[:300]))
     result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
                                  tuple(sold), flags)
     object.__setattr__(result, "_card", card)  # for the deadline decline record only
@@ -324,7 +333,8 @@ def _fund(service, uow, card: Card, short: int):
             if settings.mode == "combine" and sum(capacity.values()) >= needed:
                 break  # enough: do not quote assets further down the order
     except FundingUnavailable as error:
-        raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card)
+        raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card,
+                       template="funding unavailable: {error}")
     plan = plan_funding(settings, short, capacity, frozenset(limited))
     if plan.decline_code is not None:
         raise _Decline(plan.decline_code, plan.reason, card)
@@ -334,8 +344,10 @@ def _fund(service, uow, card: Card, short: int):
             leg = funder.sell_for_tenge(uow, card.wallet_owner, asset, proceeds, settings.slippage_cap_bps,
                                         card.bank_ledger_account_id)
         except FundingUnavailable as error:
-            raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card)
+            raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card,
+                           template=f"selling {asset} failed: {{error}}")
         except (FundingShort, InsufficientFunds) as error:
-            raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card)
+            raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card,
+                           template=f"not enough {asset} to sell: {{error}}")
         sold.append(leg.to_dict())
     return plan, sold

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger import Posting
+from ledger import Posting, format_amount
 
 from . import audit
 from .city_parts import CityError
@@ -82,8 +82,9 @@ def update_controls(city, *, card_id: int, by: str, controls: dict) -> Any:
     for name, cap in ceiling.items():
         value = controls.get(name)
         if cap is not None and (value is None or value > cap):
+            shown = (format_amount(cap, "KZT", city.ledger.assets) if name.endswith("_minor") else str(cap))
             raise CityError("control_above_programme_limit",
-                            f"{name} may be at most the card programme's {cap} (got {value!r}); a card's own "
+                            f"{name} may be at most the card programme's {shown} (got {value!r}); a card's own "
                             "controls can only tighten the programme's")
     blocked = frozenset(controls.get("blocked_mccs") or ()) | frozenset(city.cfg.card.blocked_mccs)
     allowed = controls.get("allowed_mccs")

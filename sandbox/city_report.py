@@ -1,7 +1,9 @@
 """The regulator's summary of a CryptoCity: card volumes, declines by code and reason, AML flags, exchange
 volume, KZTE reserves vs supply (from the issuer's attestation), licence states, invariants verified.
 
-JSON-able dict; deterministic for a seed (no wall clock, no paths).
+JSON-able dict; deterministic for a seed (no wall clock, no paths). Declines are counted by response code
+and reason *template* (the reason with its amounts and counts as placeholders), so two purchases over the
+same daily limit are one row whatever they cost; each row says how many, their total and one example.
 """
 from __future__ import annotations
 
@@ -20,14 +22,20 @@ def regulator_summary(city) -> dict:
     with city.ledger.unit_of_work(read_only=True) as uow:
         conn = uow.conn
         rows = conn.execute(select(a.c.cardholder_id, a.c.merchant_id, a.c.amount_minor, a.c.response_code, a.c.reason,
-                                   a.c.status, a.c.captured_minor, a.c.refunded_minor, a.c.reversed_minor,
+                                   a.c.reason_template, a.c.status, a.c.captured_minor, a.c.refunded_minor,
+                                   a.c.reversed_minor,
                                    a.c.shortfall_minor, a.c.conversion_fee_minor, a.c.flags)
                             .order_by(a.c.id).limit(MAX_ROWS)).all()
         volume = conn.execute(select(tr.c.symbol, func.count(), func.sum(tr.c.qty_minor), func.sum(tr.c.notional_minor))
                               .group_by(tr.c.symbol).order_by(tr.c.symbol)).all()
     approved = [r for r in rows if r.response_code == "00"]
     declined = [r for r in rows if r.response_code != "00"]
-    declines = Counter((r.response_code, r.reason) for r in declined)
+    declines: dict[tuple[str, str], dict] = {}
+    for r in declined:  # rows written before card_0003 have no template: their reason stands for itself
+        row = declines.setdefault((r.response_code, r.reason_template or r.reason),
+                                  {"count": 0, "amount_minor": 0, "example": r.reason})
+        row["count"] += 1
+        row["amount_minor"] += r.amount_minor
     flags = Counter()
     flagged = []
     for r in rows:
@@ -67,8 +75,8 @@ def regulator_summary(city) -> dict:
             "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
             "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
         },
-        "declines": [{"response_code": code, "reason": reason, "count": n}
-                     for (code, reason), n in sorted(declines.items())],
+        "declines": [{"response_code": code, "reason": template, **row}
+                     for (code, template), row in sorted(declines.items())],
         "aml_flags": {"by_rule": dict(sorted(flags.items())), "flagged": flagged[:1000]},
         "exchange": [{"symbol": s, "trades": int(n), "qty_minor": int(q or 0), "notional_minor": int(v or 0)}
                      for s, n, q, v in volume],

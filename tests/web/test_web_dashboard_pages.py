@@ -7,6 +7,7 @@ reopens a copy of that file, so every test starts from the same city in well und
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -214,7 +215,14 @@ def test_a_decline_is_shown_with_its_code_and_sells_nothing(crypto_city):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert text_of(page, "auth-status") == "DECLINED" and text_of(page, "response-code") != "00"
     assert 'id="nothing-sold"' in page and 'id="capture"' not in page
+    assert html.unescape(text_of(page, "auth-reason")) == \
+        "60 000.00 KZT is above the KYC 'basic' limit of 50 000.00 KZT per purchase"
     assert crypto_city.balances("dana") == before
+    pay(client, customer="dana", amount="70 000")
+    regulator = client.get("/regulator").get_data(as_text=True)  # one row for the rule, with the declines' total
+    table = re.search(r'id="decline-table".*?</table>', regulator, re.S).group(0)
+    assert table.count("<tr>") == 2 and "{amount} is above the KYC 'basic' limit of {limit}" in html.unescape(table)
+    assert ">2</td>" in table and "130 000.00 KZT" in table
 
 
 @pytest.mark.parametrize("amount, message", [
