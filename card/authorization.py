@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from ledger import Posting
+from ledger.amounts import format_amount
 from ledger.db import is_retryable
 from ledger.errors import DomainError, InsufficientFunds
 from ledger.types import to_micros
@@ -72,9 +73,13 @@ class AuthorizationResult:
 
 
 class _Decline(Exception):
-    def __init__(self, code: str, reason: str, card: Card | None = None, flags=()) -> None:
+    """``template``: the reason with its per-purchase values as placeholders (reports count declines of one
+    rule together); by default the reason itself."""
+
+    def __init__(self, code: str, reason: str, card: Card | None = None, flags=(), template: str = "") -> None:
         super().__init__(reason)
         self.code, self.reason, self.card, self.flags = code, reason, card, tuple(flags)
+        self.template = template or reason
 
 
 @dataclass
@@ -107,10 +112,10 @@ _KEY_TAKEN = "SELECT id, request_hash FROM card_authorizations WHERE idempotency
 _BY_KEY = select(t.authorizations).where(t.authorizations.c.idempotency_key == bindparam("key"))
 _INSERT_AUTH = (
     "INSERT INTO card_authorizations (idempotency_key, request_hash, card_id, cardholder_id, merchant_id, "
-    "amount_minor, response_code, reason, status, auth_code, hold_id, shortfall_minor, conversion_fee_minor, "
-    "captured_minor, reversed_minor, refunded_minor, flags, created_at) VALUES (:key, :hash, :card_id, "
-    ":cardholder_id, :merchant_id, :amount, :code, :reason, :status, :auth_code, :hold_id, :shortfall, :fee, "
-    "0, 0, 0, :flags, :at) RETURNING id")
+    "amount_minor, response_code, reason, reason_template, status, auth_code, hold_id, shortfall_minor, "
+    "conversion_fee_minor, captured_minor, reversed_minor, refunded_minor, flags, created_at) VALUES (:key, :hash, "
+    ":card_id, :cardholder_id, :merchant_id, :amount, :code, :reason, :template, :status, :auth_code, :hold_id, "
+    ":shortfall, :fee, 0, 0, 0, :flags, :at) RETURNING id")
 _INSERT_EVENT = ("INSERT INTO card_auth_events (authorization_id, at, kind, amount_minor, \"key\", note) "
                  "VALUES (:auth_id, :at, :kind, :amount, NULL, :note)")
 _INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qty_minor, proceeds_minor, avg_price, "
@@ -184,9 +189,10 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
             result = _approve(service, uow, req)
             elapsed_ms = (service.monotonic() - started) * 1000
             if elapsed_ms > service.deadline_ms:
-                raise _Decline(rc.ISSUER_INOPERATIVE, f"the authorization took {elapsed_ms:.0f} ms, over the "
-                               f"{service.deadline_ms} ms deadline; nothing was sold or held",
-                               getattr(result, "_card", None))
+                late = (f"the authorization took {{elapsed}} ms, over the {service.deadline_ms} ms deadline; "
+                        "nothing was sold or held")
+                raise _Decline(rc.ISSUER_INOPERATIVE, late.format(elapsed=f"{elapsed_ms:.0f}"),
+                               getattr(result, "_card", None), template=late)
         return result
     except _Decline as decline:
         return _record_decline(uow, req, decline)
@@ -197,7 +203,8 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
             raise
         # Never a traceback at the POS: the attempt was rolled back to the savepoint; answer 96, keep the cause.
         return _record_decline(uow, req, _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): "
-                                                                   f"{error}"[:300]))
+                                                                   f"{error}"[:300],
+                                                  template=f"system error ({type(error).__name__})"))
 
 
 def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
@@ -209,7 +216,8 @@ def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
     auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(
         key=req.key, hash=req.hash, card_id=card.id if card else None,
         cardholder_id=card.cardholder_id if card else None, merchant_id=str(req.merchant_id)[:64], amount=amount,
-        code=d.code, reason=d.reason[:300], status=DECLINED, auth_code=None, hold_id=None, shortfall=0, fee=0,
+        code=d.code, reason=d.reason[:300], template=d.template[:300], status=DECLINED, auth_code=None, hold_id=None,
+        shortfall=0, fee=0,
         flags=json.dumps([list(f) for f in d.flags]), at=at))
     uow.sql.run(_INSERT_EVENT, dict(auth_id=auth_id, at=at, kind=DECLINED, amount=amount,
                                     note=f"{d.code} {d.reason}"[:300]))
@@ -235,14 +243,15 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         raise _Decline(rc.RESTRICTED_CARD, f"the card is {status}", card)
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
-        raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card)
+        raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card,
+                       template="the amount must be a positive whole number of tiyn, got {amount}")
     try:
         merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
     except MerchantNotFound:
         raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
     control = evaluate(card.controls, usage_of(uow, card.id, now), amount, merchant.mcc, merchant.in_zone)
     if not control.allowed:
-        raise _Decline(control.code, control.reason, card)
+        raise _Decline(control.code, control.reason, card, template=control.reason_template)
     bank_id = card.bank_ledger_account_id
     # The bank account is locked now, before the crypto sale takes the instrument's lock and the
     # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
@@ -254,7 +263,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     verdict = service.rules.check_authorization(uow, ctx)
     flags = tuple(tuple(f) for f in verdict.flags)
     if verdict.decline_code is not None:
-        raise _Decline(verdict.decline_code, verdict.reason, card, flags)
+        raise _Decline(verdict.decline_code, verdict.reason, card, flags, verdict.reason_template)
     sold: list[dict] = []
     fee = 0
     if short > 0:
@@ -272,7 +281,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     at = to_micros(now)
     auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(
         key=req.key, hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id, merchant_id=merchant.id,
-        amount=amount, code=rc.APPROVED, reason=rc.reason(rc.APPROVED), status=APPROVED, auth_code=code,
+        amount=amount, code=rc.APPROVED, reason=rc.reason(rc.APPROVED), template=None, status=APPROVED, auth_code=code,
         hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
     bump_usage(uow, card.id, now, amount, 1)
     if sold:
@@ -280,7 +289,8 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
                                     for leg in sold])
     uow.sql.run(_INSERT_EVENT, dict(
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
-        note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee {fee}"[:300]))
+        note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "
+             f"{format_amount(fee, 'KZT')}"[:300]))
     result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
                                  tuple(sold), flags, cardholder_id=card.cardholder_id)
     object.__setattr__(result, "_card", card)  # for the deadline decline record only
@@ -302,7 +312,8 @@ def _fund(service, uow, card: Card, short: int):
             if settings.mode == "combine" and sum(capacity.values()) >= needed:
                 break  # enough: do not quote assets further down the order
     except FundingUnavailable as error:
-        raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card)
+        raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card,
+                       template="funding unavailable: {error}")
     plan = plan_funding(settings, short, capacity, frozenset(limited))
     if plan.decline_code is not None:
         raise _Decline(plan.decline_code, plan.reason, card)
@@ -312,8 +323,10 @@ def _fund(service, uow, card: Card, short: int):
             leg = funder.sell_for_tenge(uow, card.wallet_owner, asset, proceeds, settings.slippage_cap_bps,
                                         card.bank_ledger_account_id)
         except FundingUnavailable as error:
-            raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card)
+            raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card,
+                           template=f"selling {asset} failed: {{error}}")
         except (FundingShort, InsufficientFunds) as error:
-            raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card)
+            raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card,
+                           template=f"not enough {asset} to sell: {{error}}")
         sold.append(leg.to_dict())
     return plan, sold

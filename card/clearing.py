@@ -37,7 +37,8 @@ def _amount(value, limit: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise InvalidRequest(f"{what} amount must be a positive whole number of tiyn, got {value!r}")
     if value > limit:
-        raise InvalidRequest(f"{what} amount {value} is more than the {limit} tiyn that can be {what}d")
+        raise InvalidRequest(f"{what} amount {format_amount(value, 'KZT')} is more than the "
+                             f"{format_amount(limit, 'KZT')} that can be {what}d")
     return value
 
 
@@ -122,7 +123,8 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
         status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount, merchant_fee_minor=mdr))
     if amount < held:
         bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0)
-    _event(uow, authorization_id, CAPTURED, amount, f"cleared to {merchant.id}; merchant fee {mdr}", key)
+    _event(uow, authorization_id, CAPTURED, amount,
+           f"cleared to {merchant.id}; merchant fee {format_amount(mdr, 'KZT')}", key)
     if amount < held:
         _event(uow, authorization_id, "released", held - amount, "rest of the hold released at clearing", None)
     return authorization(uow, authorization_id)
@@ -172,7 +174,8 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
     uow.transfer(postings, memo=f"card refund auth {authorization_id}")
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=REFUNDED if refunded == row.captured_minor else CAPTURED, refunded_minor=refunded))
-    _event(uow, authorization_id, REFUNDED, amount, f"refunded by {merchant.id}; merchant fee returned {fee}", key)
+    _event(uow, authorization_id, REFUNDED, amount,
+           f"refunded by {merchant.id}; merchant fee returned {format_amount(fee, 'KZT')}", key)
     return authorization(uow, authorization_id)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ledger.amounts import format_amount
+
 from . import response_codes as rc
 
 CASH_MCCS = frozenset({"6010", "6011"})
@@ -53,8 +55,11 @@ class Usage:
 
 @dataclass(frozen=True)
 class ControlDecision:
+    """``reason`` is the sentence for people; ``reason_template`` the same sentence with the amounts left as
+    placeholders, so reports can count declines of one rule together ("" when the reason has no amounts)."""
     code: str | None  # None: allowed
     reason: str
+    reason_template: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -64,18 +69,26 @@ class ControlDecision:
 ALLOW = ControlDecision(None, "within the card's spend controls")
 
 
+# Decline reasons with their amounts as placeholders (filled with ledger.amounts.format_amount).
+PER_TRANSACTION_LIMIT = "amount exceeds the per-transaction limit of {limit}"
+DAILY_LIMIT = "would exceed the daily limit of {limit} ({spent} already spent today)"
+MONTHLY_LIMIT = "would exceed the monthly limit of {limit} ({spent} already spent this month)"
+
+
+def _over(template: str, **amounts_minor: int) -> ControlDecision:
+    filled = template.format(**{k: format_amount(v, "KZT") for k, v in amounts_minor.items()})
+    return ControlDecision(rc.AMOUNT_LIMIT, filled, template)
+
+
 def evaluate(controls: SpendControls, usage: Usage, amount_minor: int, mcc: str, in_zone: bool) -> ControlDecision:
     """Check in fixed order: amount limits (61), count limit (65), category and zone (57)."""
     if controls.per_transaction_limit_minor is not None and amount_minor > controls.per_transaction_limit_minor:
-        return ControlDecision(rc.AMOUNT_LIMIT, f"amount exceeds the per-transaction limit of "
-                               f"{controls.per_transaction_limit_minor} tiyn")
+        return _over(PER_TRANSACTION_LIMIT, limit=controls.per_transaction_limit_minor)
     if controls.daily_limit_minor is not None and usage.day_amount_minor + amount_minor > controls.daily_limit_minor:
-        return ControlDecision(rc.AMOUNT_LIMIT, f"would exceed the daily limit of {controls.daily_limit_minor} tiyn "
-                               f"({usage.day_amount_minor} already spent today)")
+        return _over(DAILY_LIMIT, limit=controls.daily_limit_minor, spent=usage.day_amount_minor)
     if (controls.monthly_limit_minor is not None
             and usage.month_amount_minor + amount_minor > controls.monthly_limit_minor):
-        return ControlDecision(rc.AMOUNT_LIMIT, f"would exceed the monthly limit of {controls.monthly_limit_minor} "
-                               f"tiyn ({usage.month_amount_minor} already spent this month)")
+        return _over(MONTHLY_LIMIT, limit=controls.monthly_limit_minor, spent=usage.month_amount_minor)
     if controls.daily_count_limit is not None and usage.day_count + 1 > controls.daily_count_limit:
         return ControlDecision(rc.COUNT_LIMIT, f"the card allows {controls.daily_count_limit} purchases a day")
     if mcc in controls.blocked_mccs:

@@ -77,10 +77,15 @@ class AuthorizationContext:
 
 @dataclass(frozen=True)
 class RulesDecision:
-    """``decline_code`` None approves; ``flags`` are (rule, reason) pairs recorded even on approval."""
+    """``decline_code`` None approves; ``flags`` are (rule, reason) pairs recorded even on approval.
+
+    ``reason_template`` is ``reason`` with the values that change from purchase to purchase (amounts,
+    counts) left as ``{placeholders}``: declines of one rule share it, so reports count them together
+    ("" when the reason itself never changes)."""
     decline_code: str | None = None
     reason: str = "no sandbox rule objected"
     flags: list[tuple[str, str]] = field(default_factory=list)
+    reason_template: str = ""
 
 
 @runtime_checkable

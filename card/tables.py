@@ -64,6 +64,8 @@ authorizations = sa.Table(
     sa.Column("amount_minor", sa.BigInteger, nullable=False),
     sa.Column("response_code", sa.String(2), nullable=False),
     sa.Column("reason", sa.String(300), nullable=False),
+    # a decline's reason with its per-purchase values as {placeholders}; NULL for approvals and rows before card_0003
+    sa.Column("reason_template", sa.String(300), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),  # approved captured reversed expired refunded declined
     sa.Column("auth_code", sa.String(6), nullable=True),
     sa.Column("hold_id", sa.BigInteger, nullable=True),

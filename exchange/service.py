@@ -19,9 +19,10 @@ import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from ledger import Ledger, Posting
+from ledger.amounts import format_amount
 from ledger.errors import InsufficientFunds, LedgerError
 from ledger.transfers import request_hash
 from ledger.types import to_micros
@@ -317,7 +318,8 @@ class Exchange:
         available = uow.balance(pay_acct).available_minor if pay_acct is not None else 0
         if available < hold_amount:
             raise InsufficientBalance(
-                f"{owner} has {available} {pay_asset} minor units available; this order needs {hold_amount}",
+                f"{owner} has {format_amount(available, pay_asset, self.ledger.assets)} available; this order "
+                f"needs {format_amount(hold_amount, pay_asset, self.ledger.assets)}",
                 owner=owner, asset=pay_asset, available_minor=available, needed_minor=hold_amount)
         hold_id, reserved = None, 0
         if tif == GTC:
@@ -581,7 +583,8 @@ class Exchange:
                 levels += 1
             if need <= 0:
                 return qty, gross, fee, worst, levels
-        raise NoLiquidity(f"not enough buyers on {inst.symbol} to raise {needed_minor} {inst.quote} minor units",
+        raise NoLiquidity(f"not enough buyers on {inst.symbol} to raise "
+                          f"{format_amount(needed_minor, inst.quote, self.ledger.assets)}",
                           symbol=inst.symbol, needed_minor=needed_minor)
 
     def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
@@ -627,7 +630,8 @@ class Exchange:
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
         if quote.slippage_bps > max_slippage_bps:
             raise SlippageExceeded(
-                f"selling {quote.base_qty_minor} {asset} minor units would cost {quote.slippage_bps} bps against mid; "
+                f"selling {format_amount(quote.base_qty_minor, asset, self.ledger.assets)} would cost "
+                f"{quote.slippage_bps} bps against mid; "
                 f"the cap is {max_slippage_bps} bps", slippage_bps=quote.slippage_bps, max_slippage_bps=max_slippage_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 
 from . import tables as t
 from .accounts import lock_rows

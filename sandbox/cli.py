@@ -201,7 +201,7 @@ def report(fmt: str, out_path: str | None, config_name: str, seed: int, db_url: 
     from .reports import render
 
     city = CryptoCity.from_config(config_name, db=db_url or DEFAULT_DB, seed=seed)
-    text = render(city.regulator_summary(), fmt)
+    text = render(city.regulator_summary(), fmt, city.ledger.assets)
     if out_path:
         Path(out_path).write_text(text, encoding="utf-8")
         click.echo(f"{fmt.upper()} report written to {out_path}")

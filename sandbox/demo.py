@@ -211,9 +211,11 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
         ["captured", _money(card["captured_minor"], "KZT")], ["refunded", _money(card["refunded_minor"], "KZT")],
         ["funded by crypto sales", _money(card["crypto_funded_minor"], "KZT")],
         ["conversion fees", _money(card["conversion_fees_minor"], "KZT")]], {1}))
-    console.print(_table("declines by response code and reason", ["code", "name", "count", "reason"],
-                         [[d["response_code"], names.get(d["response_code"], "?"), str(d["count"]), d["reason"]]
-                          for d in summary["declines"]] or [["-", "-", "0", "no declines"]]))
+    console.print(_table("declines by response code and reason", ["code", "name", "count", "total", "reason"],
+                         [[d["response_code"], names.get(d["response_code"], "?"), str(d["count"]),
+                           _money(d["amount_minor"], "KZT"),
+                           d["reason"] + ("" if d["example"] == d["reason"] else f"\ne.g. {d['example']}")]
+                          for d in summary["declines"]] or [["-", "-", "0", "-", "no declines"]], {2, 3}))
     console.print(_table("exchange volume (AFSA, AFSA-TF-001)", ["instrument", "trades", "volume"],
                          [[e["symbol"], str(e["trades"]), _money(e["notional_minor"], "KZT")]
                           for e in summary["exchange"]], {1, 2}))

@@ -6,9 +6,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ledger import Ledger
+from ledger.amounts import format_amount
 from ledger.tables import accounts
 
-from .issuer import ISSUANCE_CODE, RESERVE_CODE, Issuer, _kzt
+from .issuer import ISSUANCE_CODE, RESERVE_CODE, Issuer
 
 CHECK_NAME = "KZTE supply on chain = KZTE liability in the ledger <= tenge reserve"
 
@@ -22,11 +23,11 @@ def _balances(conn) -> tuple[int, int]:
 def peg_problem(reserve_minor: int, liability_minor: int, supply_minor: int) -> str | None:
     """Why the peg is broken, in words, or None when supply == liability <= reserve."""
     if supply_minor != liability_minor:
-        return (f"KZTE supply on chain is {_kzt(supply_minor)} but the issuer's ledger liability is "
-                f"{_kzt(liability_minor)}: chain and ledger disagree")
+        return (f"KZTE supply on chain is {format_amount(supply_minor, 'KZTE')} but the issuer's ledger liability "
+                f"is {format_amount(liability_minor, 'KZTE')}: chain and ledger disagree")
     if reserve_minor < supply_minor:
-        return (f"the tenge reserve holds {_kzt(reserve_minor)} KZT, less than the {_kzt(supply_minor)} KZTE "
-                "in circulation: the coin is under-backed")
+        return (f"the tenge reserve holds {format_amount(reserve_minor, 'KZT')}, less than the "
+                f"{format_amount(supply_minor, 'KZTE')} in circulation: the coin is under-backed")
     return None
 
 
@@ -62,10 +63,10 @@ def attest(ledger: Ledger, issuer: Issuer) -> dict:
     report["text"] = "\n".join([
         f"KZTE reserve attestation at {at.isoformat()}",
         f"  contract            {issuer.token.address}",
-        f"  tenge reserve       {_kzt(reserve):>20} KZT",
-        f"  supply on chain     {_kzt(supply):>20} KZTE",
-        f"  ledger liability    {_kzt(liability):>20} KZTE",
-        f"  reserve ratio       {ratio_text:>20}",
+        f"  tenge reserve       {format_amount(reserve, 'KZT'):>25}",
+        f"  supply on chain     {format_amount(supply, 'KZTE'):>25}",
+        f"  ledger liability    {format_amount(liability, 'KZTE'):>25}",
+        f"  reserve ratio       {ratio_text:>25}",
         f"  peg holds           {'yes' if problem is None else 'NO: ' + problem}",
     ])
     return report

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from web3 import Web3
 
 from ledger import Posting, UnitOfWork
+from ledger.amounts import format_amount
 from ledger.errors import InvalidAmount
 
 from . import tables as t
@@ -124,13 +125,15 @@ class Issuer:
                                      code="wrong_asset")
             bal = uow.balance(pay_from)
             if not payer.allow_negative and bal.available_minor < amount_minor:
-                raise ReserveShortfall(f"account {payer.code} has {bal.available_minor} tiyn available, "
-                                       f"{amount_minor} needed to pay for the KZTE", code="insufficient_funds")
+                raise ReserveShortfall(f"account {payer.code} has {format_amount(bal.available_minor, 'KZT')} "
+                                       f"available, {format_amount(amount_minor, 'KZT')} needed to pay for the KZTE",
+                                       code="insufficient_funds")
         unbacked = self.unbacked_reserve_minor(uow) + incoming
         if unbacked < amount_minor:
             raise ReserveShortfall(
-                f"cannot mint {_kzt(amount_minor)} KZTE: only {_kzt(max(unbacked, 0))} KZT in the reserve is not "
-                "already backing tokens; pay tenge into the reserve first", requested_minor=amount_minor,
+                f"cannot mint {format_amount(amount_minor, 'KZTE')}: only {format_amount(max(unbacked, 0), 'KZT')} "
+                "in the reserve is not already backing tokens; pay tenge into the reserve first",
+                requested_minor=amount_minor,
                 unbacked_minor=unbacked)
         holder = uow.find_account(customer_code(owner)) or uow.open_account(owner, "KZTE", "customer")
 
@@ -139,7 +142,8 @@ class Issuer:
             postings = [Posting(issuance.id, -amount_minor), Posting(holder.id, amount_minor)]
             if pay_from is not None:
                 postings += [Posting(pay_from, -amount_minor), Posting(reserve.id, amount_minor)]
-            result = uow.transfer(postings, memo=f"mint {_kzt(amount_minor)} KZTE for {owner}", kind="kzte_mint")
+            result = uow.transfer(postings, memo=f"mint {format_amount(amount_minor, 'KZTE')} for {owner}",
+                                  kind="kzte_mint")
             op = self._record(uow, "mint", owner, address, amount_minor, result.id, receipt, key)
         except BaseException:
             self._unmint(address, amount_minor)
@@ -192,7 +196,8 @@ class Issuer:
         holder = uow.find_account(customer_code(owner))
         held = uow.balance(holder.id).available_minor if holder else 0
         if held < amount_minor:
-            raise InsufficientKZTE(f"{owner} holds {_kzt(held)} KZTE, cannot redeem {_kzt(amount_minor)}",
+            raise InsufficientKZTE(f"{owner} holds {format_amount(held, 'KZTE')}, cannot redeem "
+                                   f"{format_amount(amount_minor, 'KZTE')}",
                                    owner=owner, available_minor=held, requested_minor=amount_minor)
         if self.reserve_minor(uow) < amount_minor:  # cannot happen while the peg invariant holds
             raise ReserveShortfall("the KZTE reserve cannot pay out this redemption")
@@ -201,7 +206,7 @@ class Issuer:
         try:
             result = uow.transfer([Posting(holder.id, -amount_minor), Posting(issuance.id, amount_minor),
                                    Posting(reserve.id, -amount_minor), Posting(to_account_id, amount_minor)],
-                                  memo=f"redeem {_kzt(amount_minor)} KZTE for {owner}", kind="kzte_redeem")
+                                  memo=f"redeem {format_amount(amount_minor, 'KZTE')} for {owner}", kind="kzte_redeem")
             op = self._record(uow, "redeem", owner, address, amount_minor, result.id, receipt, key)
         except BaseException:
             self._unburn(address, amount_minor)
@@ -253,17 +258,11 @@ def _check_amount(amount_minor: object) -> None:
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise InvalidAmount(f"amount must be a positive whole number of tiyn, got {amount_minor!r}")
     if amount_minor > MAX_OPERATION_MINOR:
-        raise InvalidAmount(f"{_kzt(amount_minor)} KZTE is above the per-operation limit of "
-                            f"{_kzt(MAX_OPERATION_MINOR)}")
+        raise InvalidAmount(f"{format_amount(amount_minor, 'KZTE')} is above the per-operation limit of "
+                            f"{format_amount(MAX_OPERATION_MINOR, 'KZTE')}")
 
 
 def _check_owner(owner: object) -> None:
     if not isinstance(owner, str) or not owner or len(owner) > 100:
         raise InvalidRequest(f"owner must be a non-empty name of at most 100 characters, got {owner!r}",
                              code="invalid_owner")
-
-
-def _kzt(amount_minor: int) -> str:
-    sign = "-" if amount_minor < 0 else ""
-    whole, tiyn = divmod(abs(amount_minor), 100)
-    return f"{sign}{whole:,}.{tiyn:02d}"

@@ -349,7 +349,7 @@ class Custodian:
             if allowed and canonical not in allowed:
                 raise AddressNotWhitelisted("this address is not on the customer's withdrawal whitelist",
                                             address=canonical)
-        payload = check_travel_rule(travel_rule, amount_minor=amount_minor, asset=asset,
+        payload = check_travel_rule(travel_rule, amount_minor=amount_minor, asset=asset, assets=self.ledger.assets,
                                     threshold_minor=self.config.travel_rule_threshold_minor.get(asset, 0))
         payload_json = json.dumps(payload.to_dict(), sort_keys=True) if payload else None
 

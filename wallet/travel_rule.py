@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ledger.amounts import format_amount
+from ledger.assets import DEFAULT_REGISTRY, AssetRegistry
+
 from .errors import TravelRuleRequired
 
 MAX_FIELD = 200
@@ -30,7 +33,7 @@ class TravelRule:
 
 
 def check_travel_rule(payload: TravelRule | dict | None, *, amount_minor: int, threshold_minor: int,
-                      asset: str) -> TravelRule | None:
+                      asset: str, assets: AssetRegistry = DEFAULT_REGISTRY) -> TravelRule | None:
     """Return the payload if complete; raise ``TravelRuleRequired`` naming what is missing when the
     amount is at or above ``threshold_minor``. Below the threshold the payload is optional."""
     if isinstance(payload, dict):
@@ -45,6 +48,6 @@ def check_travel_rule(payload: TravelRule | dict | None, *, amount_minor: int, t
         missing.append("one of " + "/".join(ORIGINATOR_IDENTIFIERS))
     if missing:
         raise TravelRuleRequired(
-            f"withdrawals of {threshold_minor} {asset} minor units or more must carry travel-rule data "
+            f"withdrawals of {format_amount(threshold_minor, asset, assets)} or more must carry travel-rule data "
             f"(FATF R.16); missing: {', '.join(missing)}", missing=missing)
     return payload

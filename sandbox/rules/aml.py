@@ -40,12 +40,22 @@ def large_transaction(aml: AmlCfg, amount_minor: int) -> Flag | None:
     return None
 
 
+def reason_template(aml: AmlCfg, rule: str) -> str:
+    """The reason of ``rule``'s flags with what changes from purchase to purchase (the count, amounts) as
+    placeholders, for counting declines of one rule together; "" for a rule whose reason never changes."""
+    if rule == "velocity":
+        minutes = int(aml.velocity_window.total_seconds() // 60)
+        return f"{{count}} purchases within {minutes} min (more than {aml.velocity_count})"
+    if rule == "structuring":
+        return f"{{count}} purchases within {aml.structuring.window} each just under the {{threshold}} threshold"
+    return ""
+
+
 def velocity(aml: AmlCfg, at: datetime, history: list[PastAuthorization]) -> Flag | None:
     """More than velocity_count purchases (this one included) inside velocity_window."""
     recent = [p for p in history if at - aml.velocity_window < p.at <= at]
     if len(recent) + 1 > aml.velocity_count:
-        minutes = int(aml.velocity_window.total_seconds() // 60)
-        return Flag("velocity", f"{len(recent) + 1} purchases within {minutes} min (more than {aml.velocity_count})")
+        return Flag("velocity", reason_template(aml, "velocity").format(count=len(recent) + 1))
     return None
 
 
@@ -63,6 +73,6 @@ def structuring(aml: AmlCfg, amount_minor: int, at: datetime, history: list[Past
         return None
     recent = [p for p in history if at - s.window < p.at <= at and near(p.amount_minor)]
     if len(recent) + 1 >= s.count:
-        return Flag("structuring", f"{len(recent) + 1} purchases within {s.window} each just under the "
-                                   f"{format_amount(threshold, 'KZT')} threshold")
+        return Flag("structuring", reason_template(aml, "structuring").format(
+            count=len(recent) + 1, threshold=format_amount(threshold, "KZT")))
     return None

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - card not installed
         decline_code: str | None = None
         reason: str = "no sandbox rule objected"
         flags: list = field(default_factory=list)
+        reason_template: str = ""
 
 
 @dataclass(frozen=True)

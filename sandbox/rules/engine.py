@@ -29,8 +29,8 @@ def evaluate(ctx, profile: CustomerProfile, history: list[PastAuthorization], cf
     at, merchant, amount = ctx.at, ctx.merchant, ctx.amount_minor
     flags: list[Flag] = []
 
-    def decline(code: str, reason: str) -> RulesDecision:
-        return RulesDecision(decline_code=code, reason=reason, flags=list(flags))
+    def decline(code: str, reason: str, template: str = "") -> RulesDecision:
+        return RulesDecision(decline_code=code, reason=reason, flags=list(flags), reason_template=template)
 
     mcfg = cfg.merchant(merchant.id)
     if mcfg is not None and mcfg.licences and not licences.is_licensed(merchant.id, "zone_merchant", at):
@@ -65,7 +65,7 @@ def evaluate(ctx, profile: CustomerProfile, history: list[PastAuthorization], cf
         if flag:
             flags.append(flag)
             if cfg.aml.action == "decline":
-                return decline(FRAUD, flag.reason)
+                return decline(FRAUD, flag.reason, aml.reason_template(cfg.aml, flag.rule))
     return RulesDecision(decline_code=None, flags=list(flags))
 
 

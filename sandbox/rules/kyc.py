@@ -12,30 +12,41 @@ DECLINE_NOT_PERMITTED = "57"
 DECLINE_AMOUNT_LIMIT = "61"
 
 
+# Reasons with their amounts as placeholders; the tier is part of the rule, so it is written in.
+PER_PURCHASE_LIMIT = "{amount} is above the KYC '{tier}' limit of {limit} per purchase"
+DAILY_LIMIT = "this purchase would bring today's spending to {spent}, above the KYC '{tier}' daily limit of {limit}"
+MONTHLY_LIMIT = ("this purchase would bring 30-day spending to {spent}, above the KYC '{tier}' monthly limit of "
+                 "{limit}")
+
+
+def _over(template: str, tier: str, **amounts_minor: int) -> tuple[str, str, str]:
+    template = template.replace("{tier}", tier)
+    return (DECLINE_AMOUNT_LIMIT, template.format(**{k: format_amount(v, "KZT") for k, v in amounts_minor.items()}),
+            template)
+
+
 def check_payment(kyc: KycCfg, tier: str, amount_minor: int, at: datetime,
-                  history: list[PastAuthorization]) -> tuple[str, str] | None:
-    """(decline code, reason) if the tier forbids this payment, else None.
+                  history: list[PastAuthorization]) -> tuple[str, str, str] | None:
+    """(decline code, reason, reason template) if the tier forbids this payment, else None.
 
     Limits apply to the amount of this purchase plus approved purchases in the same UTC day
-    and in the preceding 30 days (the monthly limit is a rolling 30-day window).
+    and in the preceding 30 days (the monthly limit is a rolling 30-day window). The template is the
+    reason with its amounts as placeholders ("" when the reason has none).
     """
     cfg = kyc.tiers.get(tier)
     if cfg is None:
-        return DECLINE_NOT_PERMITTED, f"unknown KYC tier {tier!r}"
+        return DECLINE_NOT_PERMITTED, f"unknown KYC tier {tier!r}", ""
     if not cfg.can_pay:
-        return DECLINE_NOT_PERMITTED, f"KYC tier '{tier}' may not pay with the card; complete KYC first"
+        return DECLINE_NOT_PERMITTED, f"KYC tier '{tier}' may not pay with the card; complete KYC first", ""
     if cfg.per_transaction_limit and amount_minor > cfg.per_transaction_limit:
-        return DECLINE_AMOUNT_LIMIT, (f"{format_amount(amount_minor, 'KZT')} is above the KYC '{tier}' limit of "
-                                      f"{format_amount(cfg.per_transaction_limit, 'KZT')} per purchase")
+        return _over(PER_PURCHASE_LIMIT, tier, amount=amount_minor, limit=cfg.per_transaction_limit)
     day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
     today = sum(p.amount_minor for p in history if day_start <= p.at <= at)
     if cfg.daily_limit and today + amount_minor > cfg.daily_limit:
-        return DECLINE_AMOUNT_LIMIT, (f"this purchase would bring today's spending to {format_amount(today + amount_minor, 'KZT')}, "
-                                      f"above the KYC '{tier}' daily limit of {format_amount(cfg.daily_limit, 'KZT')}")
+        return _over(DAILY_LIMIT, tier, spent=today + amount_minor, limit=cfg.daily_limit)
     month = sum(p.amount_minor for p in history if at - timedelta(days=30) < p.at <= at)
     if cfg.monthly_limit and month + amount_minor > cfg.monthly_limit:
-        return DECLINE_AMOUNT_LIMIT, (f"this purchase would bring 30-day spending to {format_amount(month + amount_minor, 'KZT')}, "
-                                      f"above the KYC '{tier}' monthly limit of {format_amount(cfg.monthly_limit, 'KZT')}")
+        return _over(MONTHLY_LIMIT, tier, spent=month + amount_minor, limit=cfg.monthly_limit)
     return None
 
 

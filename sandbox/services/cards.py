@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from card import Card, SpendControls, issuing
+from ledger import format_amount
 
 from .. import audit
 from ..context import CityContext
@@ -52,9 +53,10 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
     for name, cap in _programme_ceiling(city).items():
         value = controls.get(name)
         if cap is not None and (value is None or value > cap):
+            shown = format_amount(cap, "KZT", city.ledger.assets) if name.endswith("_minor") else str(cap)
             raise ControlAboveProgrammeLimit(
-                f"{name} may be at most the card programme's {cap} (got {value!r}); a card's own controls can only "
-                "tighten the programme's", control=name)
+                f"{name} may be at most the card programme's {shown} (got {value!r}); a card's own controls can "
+                "only tighten the programme's", control=name)
     blocked = frozenset(controls.get("blocked_mccs") or ()) | frozenset(city.cfg.card.blocked_mccs)
     allowed = controls.get("allowed_mccs")
     new = SpendControls(per_transaction_limit_minor=controls.get("per_transaction_limit_minor"),

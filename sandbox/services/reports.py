@@ -1,6 +1,10 @@
 """What regulators and customers read: the regulator's summary, a customer's tax statement and AML flags,
 and the proof that nothing was created or lost (``verify``).
 
+Declines are counted by response code and reason *template* (the reason with its amounts and counts as
+placeholders), so two purchases over the same daily limit are one row whatever they cost; each row says
+how many, their total and one example.
+
 Reads only. The regulator's summary is deterministic for a seed (no wall clock, no paths)."""
 from __future__ import annotations
 
@@ -72,7 +76,8 @@ def regulator_summary(city: CityContext, uow) -> dict:
     KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
     now = uow.now()
     rows = uow.conn.execute(select(_auth.c.cardholder_id, _auth.c.merchant_id, _auth.c.amount_minor,
-                                   _auth.c.response_code, _auth.c.reason, _auth.c.status, _auth.c.captured_minor,
+                                   _auth.c.response_code, _auth.c.reason, _auth.c.reason_template, _auth.c.status,
+                                   _auth.c.captured_minor,
                                    _auth.c.refunded_minor, _auth.c.reversed_minor, _auth.c.shortfall_minor,
                                    _auth.c.conversion_fee_minor, _auth.c.flags)
                             .order_by(_auth.c.id).limit(MAX_ROWS)).all()
@@ -81,7 +86,12 @@ def regulator_summary(city: CityContext, uow) -> dict:
                               .group_by(_trades.c.symbol).order_by(_trades.c.symbol)).all()
     approved = [r for r in rows if r.response_code == "00"]
     declined = [r for r in rows if r.response_code != "00"]
-    declines = Counter((r.response_code, r.reason) for r in declined)
+    declines: dict[tuple[str, str], dict] = {}
+    for r in declined:  # rows written before card_0003 have no template: their reason stands for itself
+        row = declines.setdefault((r.response_code, r.reason_template or r.reason),
+                                  {"count": 0, "amount_minor": 0, "example": r.reason})
+        row["count"] += 1
+        row["amount_minor"] += r.amount_minor
     by_rule: Counter = Counter()
     flagged = []
     for r in rows:
@@ -122,8 +132,8 @@ def regulator_summary(city: CityContext, uow) -> dict:
             "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
             "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
         },
-        "declines": [{"response_code": code, "reason": reason, "count": n}
-                     for (code, reason), n in sorted(declines.items())],
+        "declines": [{"response_code": code, "reason": template, **row}
+                     for (code, template), row in sorted(declines.items())],
         "aml_flags": {"by_rule": dict(sorted(by_rule.items())), "flagged": flagged[:1000]},
         "exchange": [{"symbol": s, "trades": int(n), "qty_minor": int(q or 0), "notional_minor": int(v or 0)}
                      for s, n, q, v in volume],

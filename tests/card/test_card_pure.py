@@ -60,6 +60,24 @@ def test_card_controls_precedence_and_defaults():
     assert SpendControls.from_dict(c.to_dict()) == c
 
 
+def test_card_limit_reasons_read_as_money_and_share_a_template():
+    # The reasons used to embed raw tiyn ("51000000 tiyn already spent today").
+    c = SpendControls(per_transaction_limit_minor=600_000_00, daily_limit_minor=500_000_00,
+                      monthly_limit_minor=2_000_000_00)
+    daily = evaluate(c, Usage(day_amount_minor=510_000_00), 1_500_00, "5814", True)
+    assert daily.reason == "would exceed the daily limit of 500 000.00 KZT (510 000.00 KZT already spent today)"
+    assert daily.reason_template == "would exceed the daily limit of {limit} ({spent} already spent today)"
+    other = evaluate(c, Usage(day_amount_minor=499_000_00), 2_000_00, "5814", True)
+    assert other.reason != daily.reason and other.reason_template == daily.reason_template
+    assert evaluate(c, Usage(), 600_000_01, "5814", True).reason == \
+        "amount exceeds the per-transaction limit of 600 000.00 KZT"
+    assert evaluate(c, Usage(month_amount_minor=1_999_999_99), 2, "5814", True).reason == \
+        "would exceed the monthly limit of 2 000 000.00 KZT (1 999 999.99 KZT already spent this month)"
+    assert "tiyn" not in daily.reason
+    blocked = evaluate(SpendControls(), Usage(), 10, "7995", True)
+    assert blocked.reason_template == ""  # nothing in it changes from purchase to purchase
+
+
 def test_card_funding_modes():
     combine = FundingSettings(order=("USDT", "BTC"), conversion_fee_bps=100)
     plan = plan_funding(combine, 10_000, {"USDT": 6_000, "BTC": 50_000})

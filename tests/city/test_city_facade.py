@@ -84,6 +84,36 @@ def test_city_summary_reports_declines_flags_reserves_and_invariants(city):
     assert stmt.resident is False and str(stmt.pit_rate_pct) == "20"
 
 
+def test_city_declines_of_one_rule_are_one_row_whatever_they_cost(city):
+    # Each decline reason used to embed its own amounts, so the regulator's "declines by reason" had a row
+    # per amount ("... 51000000 tiyn (50000000 already spent today)", "... (50500000 already spent today)").
+    city.onboard(actor="aliya", kyc_tier="full", resident=True, aifc_investor=False, deposits={"KZT": 1_000_000_00})
+    city.onboard(actor="dana", kyc_tier="basic", resident=True, aifc_investor=False, deposits={"KZT": 200_000_00})
+    for ref, amount in (("a", 250_000_00), ("b", 250_000_00), ("c", 20_000_00), ("d", 5_000_00), ("e", 10_000_00)):
+        city.pay(actor="aliya", merchant="zone-market", amount_minor=amount, ref=ref)
+    for ref, amount in (("f", 60_000_00), ("g", 70_000_00)):  # above the basic tier's 50 000 KZT a purchase
+        city.pay(actor="dana", merchant="zone-market", amount_minor=amount, ref=ref)
+    declines = city.regulator_summary()["declines"]
+    assert declines == [
+        {"response_code": "61", "reason": "would exceed the daily limit of {limit} ({spent} already spent today)",
+         "count": 2, "amount_minor": 30_000_00,
+         "example": "would exceed the daily limit of 510 000.00 KZT (500 000.00 KZT already spent today)"},
+        {"response_code": "61", "reason": "{amount} is above the KYC 'basic' limit of {limit} per purchase",
+         "count": 2, "amount_minor": 130_000_00,
+         "example": "60 000.00 KZT is above the KYC 'basic' limit of 50 000.00 KZT per purchase"},
+    ]
+    assert [p["reason"] for p in city.cards.customer_statement("aliya") if p["response_code"] == "61"] == [
+        "would exceed the daily limit of 510 000.00 KZT (500 000.00 KZT already spent today)",
+        "would exceed the daily limit of 510 000.00 KZT (505 000.00 KZT already spent today)"]
+    from card.tables import authorizations as a
+    with city.ledger.unit_of_work() as uow:  # a row written before card_0003 has no template: its reason stands
+        uow.conn.execute(a.update().where(a.c.idempotency_key.like("%g")).values(reason_template=None))
+        uow.commit()
+    rows = {d["reason"]: d["count"] for d in city.regulator_summary()["declines"]}
+    assert rows["70 000.00 KZT is above the KYC 'basic' limit of 50 000.00 KZT per purchase"] == 1
+    city.verify()
+
+
 def test_city_same_seed_same_prices_other_seed_other_prices(tmp_path):
     def bids(seed, name):
         c = CryptoCity.from_config("crypto-city", db=f"sqlite:///{tmp_path}/{name}.db", seed=seed)

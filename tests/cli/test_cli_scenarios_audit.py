@@ -58,14 +58,19 @@ def test_regulator_report_in_json_csv_and_html(tmp_path):
     city = CryptoCity.from_config("crypto-city", db=f"sqlite:///{db}", seed=3)
     city.onboard(actor="aigerim", kyc_tier="full", resident=True, aifc_investor=False, deposits={"BTC": 1_000_000})
     assert city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=150_000, ref="c").status == "approved"
+    assert city.pay(actor="aigerim", merchant="shady-casino", amount_minor=500_000, ref="x").status == "declined"
     city.verify()
     as_json = run(["report", "--db", str(db), "--seed", "3"], tmp_path)
     assert as_json.returncode == 0, as_json.stderr
     summary = json.loads(as_json.stdout)
     assert summary["card"]["approved"] == 1 and summary["invariants"]["verified"] is True
     as_csv = run(["report", "--db", str(db), "--seed", "3", "--format", "csv"], tmp_path)
-    assert "card.approved,1" in as_csv.stdout
+    assert "card.approved,1" in as_csv.stdout and "card.approved_minor,150000" in as_csv.stdout  # for programs
+    assert "declines[0].amount_minor,500000" in as_csv.stdout and "declines[0].count,1" in as_csv.stdout
     page = tmp_path / "report.html"
     as_html = run(["report", "--db", str(db), "--seed", "3", "--format", "html", "--out", str(page)], tmp_path)
     assert as_html.returncode == 0
     assert "<h2>Declines by reason</h2>" in page.read_text() and "AFSA-TF-001" in page.read_text()
+    html = page.read_text()  # for people: every amount through the one formatter
+    assert "<th>approved amount</th>\n<td>1 500.00 KZT</td>" in html and "<td>5 000.00 KZT</td>" in html
+    assert "150000" not in html and "500000" not in html

@@ -102,6 +102,22 @@ def test_aml_large_velocity_structuring(city, licences):
     under = [PastAuthorization(T0 - timedelta(hours=h), 19_500_000) for h in (13, 14)]  # yesterday: under the daily limit
     d = evaluate(ctx(19_500_000), FULL, under, city, licences)
     assert d.decline_code == "59" and d.flags[-1].rule == "structuring"
+    assert d.reason == "3 purchases within 1 day, 0:00:00 each just under the 200 000.00 KZT threshold"
+    assert d.reason_template == "{count} purchases within 1 day, 0:00:00 each just under the {threshold} threshold"
+
+
+def test_decline_reasons_keep_their_amounts_out_of_the_template(city, licences):
+    # Reports count declines by template: the amounts and counts of one purchase are placeholders.
+    rapid = [PastAuthorization(T0 - timedelta(minutes=i), 1_000) for i in range(1, 7)]
+    five, six = (evaluate(ctx(1_000), FULL, rapid[:n], city, licences) for n in (5, 6))
+    assert five.reason == "6 purchases within 10 min (more than 5)"
+    assert six.reason == "7 purchases within 10 min (more than 5)"
+    assert five.reason_template == six.reason_template == "{count} purchases within 10 min (more than 5)"
+    small, big = (evaluate(ctx(amount), BASIC, [], city, licences) for amount in (6_000_000, 7_000_000))
+    assert small.reason == "60 000.00 KZT is above the KYC 'basic' limit of 50 000.00 KZT per purchase"
+    assert small.reason_template == big.reason_template == \
+        "{amount} is above the KYC 'basic' limit of {limit} per purchase"
+    assert evaluate(ctx(10_000, CASINO), FULL, [], city, licences).reason_template == ""  # nothing changes in it
 
 
 def test_flag_only_mode_approves_with_flags(city, licences):

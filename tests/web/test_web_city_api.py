@@ -135,6 +135,7 @@ def test_card_freeze_controls_funding_and_statement(cc_client, cc):
     loose = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me),
                           json={**controls, "per_transaction_limit_minor": 900_000_00})
     assert loose.status_code == 422 and loose.json["code"] == "control_above_programme_limit"
+    assert "at most the card programme's 250 000.00 KZT (got 90000000)" in loose.json["detail"]
     tight = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me), json=controls)
     assert tight.status_code == 200 and tight.json["controls"]["per_transaction_limit_minor"] == 2_000_00
     assert "7995" in tight.json["controls"]["blocked_mccs"]  # the programme's blocks stay

@@ -7,6 +7,7 @@ reopens a copy of that file, so every test starts from the same city in well und
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -214,13 +215,20 @@ def test_a_decline_is_shown_with_its_code_and_sells_nothing(crypto_city):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert text_of(page, "auth-status") == "DECLINED" and text_of(page, "response-code") != "00"
     assert 'id="nothing-sold"' in page and 'id="capture"' not in page
+    assert html.unescape(text_of(page, "auth-reason")) == \
+        "60 000.00 KZT is above the KYC 'basic' limit of 50 000.00 KZT per purchase"
     assert crypto_city.balances("dana") == before
+    pay(client, customer="dana", amount="70 000")
+    regulator = client.get("/regulator").get_data(as_text=True)  # one row for the rule, with the declines' total
+    table = re.search(r'id="decline-table".*?</table>', regulator, re.S).group(0)
+    assert table.count("<tr>") == 2 and "{amount} is above the KYC 'basic' limit of {limit}" in html.unescape(table)
+    assert ">2</td>" in table and "130 000.00 KZT" in table
 
 
 @pytest.mark.parametrize("amount, message", [
     ("", "Enter an amount"), ("abc", "cannot be read"), ("-5", "cannot be read"), ("0", "above zero"),
-    ("12.345", "cannot be read"), ("1e3", "cannot be read"), ("99999999999999999999", "larger than any card"),
-    ("15 USD", "cannot be read")])
+    ("12.3456", "cannot be read"), ("1e3", "cannot be read"), ("99999999999999999999", "larger than any card"),
+    ("15 USD", "cannot be read"), ("15,00.5", "not a group of three digits"), ("0,500", "more decimals than KZT has (2)")])
 def test_a_bad_amount_shows_a_clear_error_and_changes_nothing(crypto_city, amount, message):
     client = open_client(crypto_city)
     before = crypto_city.balances("aigerim")
@@ -228,6 +236,17 @@ def test_a_bad_amount_shows_a_clear_error_and_changes_nothing(crypto_city, amoun
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and message in text_of(page, "pay-error")
     assert crypto_city.balances("aigerim") == before and purchases(crypto_city) == []
+
+
+@pytest.mark.parametrize("typed", ["1 500,00", "1\u00a0500,00", "1.500,00", "1,500.00", "1,500", "1500"])
+def test_the_terminal_charges_tenge_as_people_write_them(crypto_city, typed):
+    # Every comma used to be dropped: "1 500,00" charged 150 000.00 KZT.
+    client = open_client(crypto_city)
+    response, _ = pay(client, amount=typed)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert text_of(page, "auth-status") == "APPROVED" and text_of(page, "auth-amount") == "1 500.00 KZT"
+    assert [p["amount_minor"] for p in purchases(crypto_city)] == [150_000]
+    crypto_city.verify()
 
 
 def test_amounts_are_read_as_exact_tenge(shared_city):

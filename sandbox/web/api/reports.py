@@ -24,7 +24,9 @@ class RegulatorSummary(Strict):
     card = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
                           metadata={"description": "authorizations, approvals, declines and volumes in tiyn"})
     declines = ma.fields.List(ma.fields.Dict(), required=True,
-                              metadata={"description": "count per (response_code, reason)"})
+                              metadata={"description": "declines counted by response_code and reason template "
+                                                       "(the reason with its amounts as {placeholders}): "
+                                                       "count, amount_minor (their total) and one example"})
     aml_flags = ma.fields.Dict(required=True)
     exchange = ma.fields.List(ma.fields.Dict(), required=True)
     kzte = ma.fields.Dict(required=True, metadata={"description": "reserves vs supply (attestation)"})

@@ -87,7 +87,7 @@ def regulator_report(fmt: str):
         return needs_city("Regulator report", "the regulator report as JSON, CSV or HTML")
     if fmt not in reports.FORMATS:
         return refused(f"The report comes as {', '.join(reports.FORMATS)}.", 404, "Unknown format")
-    body = reports.render(city.regulator_summary(), fmt)
+    body = reports.render(city.regulator_summary(), fmt, city.ledger.assets)
     stamp = city.now().strftime("%Y%m%dT%H%M")
     return Response(body, mimetype=MEDIA[fmt], headers={
         "Content-Disposition": f'attachment; filename="regulator-report-{stamp}.{fmt}"'})
