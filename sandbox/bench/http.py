@@ -81,8 +81,8 @@ def write_bench_config(folder: Path) -> Path:
     """The ``crypto-city`` preset with the bench's settings (module docstring), validated, as a YAML file."""
     import yaml
 
-    from sandbox.config.loader import load_config, preset_path
-    data = yaml.safe_load(preset_path(PRESET).read_text(encoding="utf-8"))
+    from sandbox.config.loader import load_config, preset_path, read_yaml
+    data = read_yaml(preset_path(PRESET))
     data["sandbox"]["name"] = f"{data['sandbox']['name']} — HTTP bench"
     data["card"]["daily_count_limit"] = BENCH_LIMIT
     data["aml"]["velocity_count"] = BENCH_LIMIT
