@@ -49,6 +49,7 @@ from rich.table import Table
 
 from ledger import Database, Ledger, ManualClock, move
 from sandbox.apikeys import create_key
+from sandbox.cli_support import db_option
 
 from .common import percentile
 
@@ -343,9 +344,8 @@ def _declines(answers: Counter) -> str:
 
 
 @click.command("http")
-@click.option("--db", "db_url", default=None, help="Database URL of a FRESH database (default: a new SQLite "
-              "file). PostgreSQL runs gunicorn with --workers; the recommended run is "
-              "--db postgresql+psycopg://… --workers 2.")
+@db_option("a new SQLite file; any database given must be FRESH. PostgreSQL runs gunicorn with --workers; "
+           "the recommended run is --db postgresql+psycopg://… --workers 2", envvar=False)
 @click.option("--workers", default=None, type=click.IntRange(1, 32),
               help="Server worker processes (default: 2 on PostgreSQL, 1 on SQLite).")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256),
