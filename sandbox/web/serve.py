@@ -90,7 +90,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc,valid-type]
 
 
 def gunicorn_options(host: str, port: int, workers: int, **extra: Any) -> dict[str, Any]:
-    return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+    """gunicorn's threaded worker, answering what it refuses itself (414, 431, 400) as problem+json."""
+    from .server_errors import gunicorn_options as problem_worker
+    return {"bind": f"{host}:{port}", "workers": workers, "threads": 4, **problem_worker(),
             "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
             "preload_app": False, **extra}
 
@@ -136,7 +138,9 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
                f"database: {redact(db_url)}  workers: {workers}")
     if workers == 1:
+        from .server_errors import ProblemRequestHandler
         app = factory()
-        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False,
+                request_handler=ProblemRequestHandler)
     else:
         GunicornServer(factory, gunicorn_options(host, port, workers)).run()
