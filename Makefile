@@ -1,7 +1,10 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Both create .venv on first use; a change to pyproject.toml reinstalls.
+# The probe runs each candidate quietly: a pyenv shim for a version that is installed but not selected
+# exists on PATH, and running it prints "pyenv: python3.13: command not found" before failing.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+  && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
