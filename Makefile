@@ -18,6 +18,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# setuptools announces every editable install with an "Editable installation." notice (its InformationOnly
+# warning: information, not a problem); keep that one message, and only it, off a newcomer's first screen.
+$(RUNTIME_STAMP) $(DEV_STAMP): export PYTHONWARNINGS = ignore:Editable installation:UserWarning
+
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
