@@ -52,7 +52,7 @@ def _check_db_url(ctx: click.Context, param: click.Parameter, value: str | None)
 
 def db_option(default: str, *, envvar: bool = True):
     """The ``--db`` option: validated before the command runs (see ``ledger.db.normalize_url``)."""
-    env = f" or {DB_ENVVAR}" if envvar else ""
+    env = f" (or {DB_ENVVAR})" if envvar else ""
     return click.option("--db", "db_url", default=None, envvar=DB_ENVVAR if envvar else None, metavar="URL",
                         callback=_check_db_url,
                         help=f"Database{env}: {URL_FORMS} (default: {default}).")
