@@ -1,7 +1,10 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Both create .venv on first use; a change to pyproject.toml reinstalls.
+# The probe runs each candidate quietly: a pyenv shim for a version that is installed but not selected
+# exists on PATH, and running it prints "pyenv: python3.13: command not found" before failing.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+  && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
@@ -14,6 +17,10 @@ $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+# setuptools announces every editable install with an "Editable installation." notice (its InformationOnly
+# warning: information, not a problem); keep that one message, and only it, off a newcomer's first screen.
+$(RUNTIME_STAMP) $(DEV_STAMP): export PYTHONWARNINGS = ignore:Editable installation:UserWarning
 
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .

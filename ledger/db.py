@@ -36,15 +36,49 @@ READ_ONLY = "cryptocity_read_only"
 STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements sent through SQLAlchemy
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+URL_FORMS = ("sqlite:///PATH, a file path ending in .db, .sqlite or .sqlite3, "
+             "or postgresql://USER@HOST/DBNAME")
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL this project cannot use; the message says which forms it accepts."""
+
+
 def normalize_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3; accept a bare file path for SQLite."""
+    """The SQLAlchemy URL for ``url``: ``sqlite:///PATH``, a bare file path ending in .db, .sqlite or
+    .sqlite3 (SQLite), or ``postgresql://`` / ``postgres://`` / ``postgresql+psycopg://`` (psycopg 3).
+    Anything else raises ``DatabaseUrlError`` — a typo must not quietly become a new SQLite file."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = url.strip()
+    if "://" not in url:
+        if not url.lower().endswith(SQLITE_SUFFIXES):
+            raise DatabaseUrlError(f"{url!r} is neither a database URL nor a SQLite file name; use {URL_FORMS}")
+        return f"sqlite:///{url}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if "://" not in url:
-        url = f"sqlite:///{url}"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise DatabaseUrlError(f"cannot read the database URL ({error}); use {URL_FORMS}") from None
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise DatabaseUrlError("SQLite needs a file (in-memory SQLite cannot be shared by connections): "
+                                   "sqlite:///PATH")
+        return url
+    if parsed.drivername != "postgresql+psycopg":
+        raise DatabaseUrlError(f"unsupported database {parsed.drivername!r}: cryptocity runs on SQLite and on "
+                               f"PostgreSQL through psycopg 3; use {URL_FORMS}")
     return url
+
+
+def sqlite_path(url: str) -> str:
+    """The file named by a (normalized) SQLite URL."""
+    return url.split(":///", 1)[-1].split("?", 1)[0]
 
 
 class Database:
@@ -54,9 +88,7 @@ class Database:
         self.url = normalize_url(url)
         self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
         if self.dialect == "sqlite":
-            path = self.url.split(":///", 1)[-1].split("?", 1)[0]
-            if not path or path == ":memory:":
-                raise ValueError("use a SQLite file (in-memory SQLite cannot be shared by connections)")
+            path = self.sqlite_path
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20)
             _install_sqlite_conventions(self.engine, path)
@@ -70,17 +102,16 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def sqlite_path(self) -> str:
+        """The file of a SQLite database (as written in its URL)."""
+        return sqlite_path(self.url)
+
     def migrate(self, packages: tuple[str, ...] | list[str] = KNOWN_PACKAGES) -> None:
         """Bring the schema of ``packages`` (those that have migrations) up to date."""
         from alembic import command
-        from alembic.config import Config
 
-        locations = [str(p) for p in (_versions_dir(name) for name in packages) if p is not None]
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        cfg.set_main_option("path_separator", "os")
-        cfg.set_main_option("version_path_separator", "os")
-        cfg.set_main_option("version_locations", os.pathsep.join(locations))
+        cfg = _alembic_config(packages)
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
@@ -102,11 +133,32 @@ class Database:
                 conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
                 conn.commit()
 
+    def schema_state(self, packages: tuple[str, ...] | list[str] = KNOWN_PACKAGES) -> str:
+        """``"empty"`` (no migration has run), ``"current"`` (every package at this version's head) or
+        ``"outdated"`` (migrated by another version). Reads only: nothing is created or migrated."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        from alembic.util import CommandError
+
+        script = ScriptDirectory.from_config(_alembic_config(packages))
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(**{READ_ONLY: True})
+            recorded = MigrationContext.configure(conn).get_current_heads()
+        if not recorded:
+            return "empty"
+        try:  # the version table keeps leaves only: a head another one depends on counts as applied
+            applied = {rev.revision for rev in script.iterate_revisions(recorded, "base")}
+        except CommandError:  # a revision this version does not know: a newer version migrated it
+            return "outdated"
+        return "current" if set(script.get_heads()) <= applied else "outdated"
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.is_sqlite:
             CHECKPOINTER.unregister(self._checkpoint_token)
-            CHECKPOINTER.flush(self.url.split(":///", 1)[-1].split("?", 1)[0])
+            CHECKPOINTER.flush(self.sqlite_path)
 
     def advisory_lock(self, conn: Connection, name: str) -> None:
         """Serialize writers on ``name`` until the transaction ends.
@@ -175,6 +227,18 @@ def backoff(attempt: int) -> None:
     """Sleep before retry ``attempt`` (0, 1, …): exponential, capped at 0.2 s, with full jitter so that
     threads that collided do not retry in lockstep and collide again."""
     time.sleep(random.uniform(0.5, 1.5) * min(0.2, 0.002 * (2**attempt)))
+
+
+def _alembic_config(packages: tuple[str, ...] | list[str]):
+    from alembic.config import Config
+
+    locations = [str(p) for p in (_versions_dir(name) for name in packages) if p is not None]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
+    return cfg
 
 
 def _versions_dir(package: str) -> Path | None:

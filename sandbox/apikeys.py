@@ -23,6 +23,7 @@ from sqlalchemy import Column, Index, MetaData, String, Table, insert, select, u
 
 from ledger.errors import LedgerError
 from ledger.types import Id, Timestamp
+from sandbox.cli_support import db_option, open_existing, resolve_db_url
 
 ROLES = ("operator", "regulator", "merchant", "customer")
 ROLES_WITH_SUBJECT = frozenset({"merchant", "customer"})
@@ -74,8 +75,8 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_key(conn, role: str, subject: str | None, *, now: datetime, label: str = "") -> NewKey:
-    """Create a key for ``role`` (and ``subject`` for merchant/customer); return it with its one-time secret."""
+def check_key_request(role: str, subject: str | None) -> None:
+    """Refuse an unknown role, a missing or superfluous ``--for``, or a malformed one."""
     if role not in ROLES:
         raise InvalidApiKey(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code="unknown_role")
     if role in ROLES_WITH_SUBJECT and not subject:
@@ -85,6 +86,11 @@ def create_key(conn, role: str, subject: str | None, *, now: datetime, label: st
     if subject is not None and not _SUBJECT.match(subject):
         raise InvalidApiKey(f"--for {subject!r} must be 1-120 letters, digits or . : @ / + - _",
                             code="invalid_subject")
+
+
+def create_key(conn, role: str, subject: str | None, *, now: datetime, label: str = "") -> NewKey:
+    """Create a key for ``role`` (and ``subject`` for merchant/customer); return it with its one-time secret."""
+    check_key_request(role, subject)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     result = conn.execute(insert(api_keys).values(
         secret_sha256=_digest(token), prefix=token[:12], role=role, subject=subject, label=label[:120],
@@ -133,17 +139,36 @@ def list_keys(conn) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
+# The accounts that make a party a customer or a merchant in this database (card.issuing opens a
+# merchant's settlement account and a customer's bank account; the exchange a customer's asset accounts).
+SUBJECT_PURPOSES = {"customer": frozenset({"customer", "bank"}), "merchant": frozenset({"merchant"})}
+
+
+def require_subject(uow, role: str, subject: str | None) -> None:
+    """Refuse a merchant or customer key for a party that does not exist in this database: such a key
+    could never see anything, and a typo should not look like success."""
+    purposes = SUBJECT_PURPOSES.get(role)
+    if purposes is None or subject is None:
+        return
+    if not any(account.purpose in purposes for account in uow.accounts_of(subject)):
+        hint = "onboard the customer first" if role == "customer" else "merchants come from the configuration"
+        raise InvalidApiKey(f"there is no {role} {subject!r} in this database ({hint}; check --db)",
+                            code=f"unknown_{role}")
+
+
 # -- CLI: cryptocity keys create ROLE [--for ID] ---------------------------------------------------
-def _open_ledger(db_url: str | None):
+def _open_ledger(db_url: str | None, *, existing: str = ""):
+    """The ledger of ``--db``, migrated (created if new) — unless ``existing`` says why this command needs
+    a database that exists already (nothing is created or migrated then)."""
     from ledger import Database, Ledger
-    from sandbox.web.serve import resolve_db_url
+    if existing:
+        return Ledger(open_existing(resolve_db_url(db_url), why=existing))
     db = Database(resolve_db_url(db_url))
     db.migrate()
     return Ledger(db)
 
 
-_db_option = click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
-                          help="Database URL (default: the SQLite file `cryptocity serve` uses).")
+_db_option = db_option("the SQLite file `cryptocity serve` uses")
 
 
 @click.group("keys")
@@ -157,9 +182,13 @@ def keys_command() -> None:
 @click.option("--label", default="", help="A note to recognise the key by.")
 @_db_option
 def create_command(role: str, subject: str | None, label: str, db_url: str | None) -> None:
-    """Create a key and print its secret once (only a hash is stored)."""
-    ledger = _open_ledger(db_url)
+    """Create a key and print its secret once (only a hash is stored). A customer or merchant key needs
+    that customer or merchant in the database."""
+    check_key_request(role, subject)
+    ledger = _open_ledger(db_url, existing=f"a {role} key needs the database that holds the {role}"
+                          if role in ROLES_WITH_SUBJECT else "")
     with ledger.unit_of_work() as uow:
+        require_subject(uow, role, subject)
         new = create_key(uow.conn, role, subject, now=uow.now(), label=label)
         uow.commit()
     who = f" for {subject}" if subject else ""
@@ -173,7 +202,7 @@ def create_command(role: str, subject: str | None, label: str, db_url: str | Non
 @_db_option
 def list_command(db_url: str | None) -> None:
     """List keys (prefixes only; secrets are never stored)."""
-    ledger = _open_ledger(db_url)
+    ledger = _open_ledger(db_url, existing="listing keys only reads and creates no database")
     with ledger.unit_of_work(read_only=True) as uow:
         for row in list_keys(uow.conn):
             state = "revoked" if row["revoked_at"] else "active"
@@ -187,7 +216,7 @@ def list_command(db_url: str | None) -> None:
 @_db_option
 def revoke_command(key_id: int, db_url: str | None) -> None:
     """Revoke a key by its number."""
-    ledger = _open_ledger(db_url)
+    ledger = _open_ledger(db_url, existing="revoking a key creates no database")
     with ledger.unit_of_work() as uow:
         done = revoke_key(uow.conn, key_id, now=uow.now())
         uow.commit()

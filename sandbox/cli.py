@@ -8,11 +8,15 @@ import click
 
 from ledger.errors import DomainError
 
+from .cli_support import DEFAULT_DB_PATH, CliProblem, check_writable, db_option, environment_problem, open_existing
+
 BENCHMARKS = ("ledger", "exchange", "card", "http")
 
 
 class _FriendlyGroup(click.Group):
-    """Turns domain refusals into one clear line and exit code 1 instead of a traceback."""
+    """Turns domain refusals into one clear line and exit code 1, and problems with the input or the
+    machine (a database that cannot be reached, a file that cannot be written) into one line and exit
+    code 2, instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
         from .config import ConfigError
@@ -24,6 +28,13 @@ class _FriendlyGroup(click.Group):
         except DomainError as error:
             click.secho(f"refused ({error.code}): {error}", fg="red", err=True)
             sys.exit(1)
+        except click.ClickException:
+            raise
+        except Exception as error:
+            problem = environment_problem(error, ctx)
+            if problem is None:
+                raise
+            raise CliProblem(problem) from None
 
 
 @click.group(cls=_FriendlyGroup)
@@ -51,8 +62,7 @@ _register_benchmarks()
 
 
 @main.command()
-@click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
-              help="Database URL (default: a fresh SQLite file under .cryptocity/).")
+@db_option("a fresh SQLite file under .cryptocity/")
 @click.option("--seed", default=7, show_default=True, help="Seed for people and prices: same seed, same story.")
 def demo(db_url: str | None, seed: int) -> None:
     """Tell the Crypto City story on the embedded default and print every balance."""
@@ -60,9 +70,8 @@ def demo(db_url: str | None, seed: int) -> None:
     run_demo(db_url, seed)
 
 
-DEFAULT_DB = ".cryptocity/city.db"
-db_option = click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
-                         help=f"Database URL (default: SQLite file {DEFAULT_DB}).")
+DEFAULT_DB = str(DEFAULT_DB_PATH)
+city_db_option = db_option(f"the SQLite file {DEFAULT_DB}")
 
 
 @main.command()
@@ -89,7 +98,7 @@ def presets() -> None:
 @click.option("--merchants", default=5, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--seed", default=7, show_default=True)
 @click.option("--config", "config_name", default="crypto-city", show_default=True, help="Preset name or YAML path.")
-@db_option
+@city_db_option
 def populate(customers: int, merchants: int, seed: int, config_name: str, db_url: str | None) -> None:
     """Generate seeded Kazakh customers and zone merchants and onboard them into the city's database."""
     from rich.console import Console
@@ -100,12 +109,12 @@ def populate(customers: int, merchants: int, seed: int, config_name: str, db_url
     from .population import generate
 
     load_config(config_name)  # a bad configuration is refused before anything is generated
+    city = _open_city(config_name, db_url or DEFAULT_DB, seed)  # and a database that cannot be opened
     console = Console()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating people and shops", total=customers + merchants)
         population = generate(customers, merchants, seed, progress=lambda done, total: progress.update(
             task, completed=done, total=total))
-        city = _open_city(config_name, db_url or DEFAULT_DB, seed)
         if city is not None:
             task = progress.add_task("onboarding customers", total=customers)
             for person in population.customers:
@@ -139,7 +148,7 @@ def _open_city(config_name: str, db_url: str, seed: int):
 @main.command("run")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False), help="Write JUnit XML here.")
-@click.option("--db", "db_url", default=None, help="Database URL (default: a fresh SQLite file per scenario).")
+@db_option("a fresh SQLite file per scenario", envvar=False)
 @click.option("--verbose", "-v", is_flag=True, help="Print passing expectations too.")
 def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | None, verbose: bool) -> None:
     """Run scenario files: pass/fail per expectation; exit 1 on a failure, 2 on an invalid scenario."""
@@ -155,6 +164,8 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
     if db_url and len(files) > 1:
         # A city reloads its customers from its database, so scenarios sharing one would collide.
         raise click.UsageError("--db takes one scenario file at a time; without --db each scenario gets a fresh SQLite file")
+    if junit_path:
+        check_writable(junit_path)  # before the scenarios run, not after
     invalid, results = False, []
     for path in files:
         try:
@@ -192,15 +203,20 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write here (default: stdout).")
 @click.option("--config", "config_name", default="crypto-city", show_default=True, help="Preset name or YAML path.")
 @click.option("--seed", default=7, show_default=True)
-@db_option
+@city_db_option
 def report(fmt: str, out_path: str | None, config_name: str, seed: int, db_url: str | None) -> None:
-    """The regulator report (volumes, declines by reason, AML flags, KZTE reserves, licences, invariants)."""
+    """The regulator report (volumes, declines by reason, AML flags, KZTE reserves, licences, invariants)
+    of an existing city; it only reads (a missing or empty database is an error, never a new city)."""
     from pathlib import Path
 
     from .city import CryptoCity
     from .reports import render
 
-    city = CryptoCity.from_config(config_name, db=db_url or DEFAULT_DB, seed=seed)
+    if out_path:
+        check_writable(out_path)
+    db_url = db_url or DEFAULT_DB
+    open_existing(db_url, need_city=True).dispose()
+    city = CryptoCity.from_config(config_name, db=db_url, seed=seed)
     text = render(city.regulator_summary(), fmt, city.ledger.assets)
     if out_path:
         Path(out_path).write_text(text, encoding="utf-8")
@@ -215,17 +231,16 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@db_option
+@city_db_option
 def audit_verify(db_url: str | None) -> None:
-    """Recompute the hash chain; exit 1 and name the entries if any was edited, deleted or reordered."""
-    from ledger import Database
-
+    """Recompute the hash chain; exit 1 and name the entries if any was edited, deleted or reordered.
+    It only reads: a missing or empty database is an error (exit 2)."""
     from . import audit as audit_log
 
-    db = Database(db_url or DEFAULT_DB)
-    db.migrate()  # an empty or older database simply has an empty (or shorter) log
+    db = open_existing(db_url or DEFAULT_DB)
     with db.engine.connect() as conn:
         report = audit_log.verify(conn)
+    db.dispose()
     click.secho(str(report), fg="green" if report.ok else "red")
     sys.exit(0 if report.ok else 1)
 

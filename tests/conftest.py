@@ -77,3 +77,20 @@ def ledger(db_url, clock):
     db.migrate()
     yield Ledger(db, clock)
     db.dispose()
+
+
+BOMB_LEVELS = 9  # 10 ** 9 "lol"s once written out: the old loaders walked every one of them
+
+
+def alias_bomb(head: str = "") -> tuple[str, int]:
+    """A billion laughs in ~550 bytes (each level lists the previous one ten times) after ``head``, and
+    the line of its first value that expands past sandbox.yamlsafe.MAX_NODES (l4: 111 111 values)."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * 10)}]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, BOMB_LEVELS)]
+    return head + "\n".join(lines) + "\n", head.count("\n") + 5
+
+
+@pytest.fixture
+def yaml_bomb():
+    """``alias_bomb``: (text, line of the refusal), for the loaders' callers (CLI, API) to feed it."""
+    return alias_bomb

@@ -12,6 +12,7 @@ from card import CardService, FundingSettings, SpendControls
 from exchange import Exchange, Instrument
 from ledger import Ledger, ManualClock, move
 
+from ..cli_support import db_option
 from ..funding import ExchangeFunder
 from .common import RawInserts, bench_database, percentile
 
@@ -56,7 +57,7 @@ def authorization_run(cards: CardService, card_id: int, count: int, first: int =
 
 
 @click.command("card")
-@click.option("--db", "db_url", default=None, help="Database URL (default: a fresh SQLite file).")
+@db_option("a fresh SQLite file", envvar=False)
 @click.option("--count", default=2000, show_default=True,
               help="Authorizations to measure in all (spread over the rounds).")
 @click.option("--rounds", default=ROUNDS, show_default=True, type=click.IntRange(1, 20),

@@ -12,6 +12,7 @@ from rich.table import Table
 from exchange import BUY, GTC, IOC, SELL, Book, Exchange, Instrument, Order, match
 from ledger import Ledger, ManualClock, move
 
+from ..cli_support import db_option
 from .common import bench_database, percentile
 
 BTC = Instrument("BTC/KZT", "BTC", "KZT", tick_size=100_00, lot_size=1_000, min_notional_minor=100_00,
@@ -133,7 +134,7 @@ def sell_latency(ex: Exchange, ledger: Ledger, count: int) -> tuple[float, float
 
 
 @click.command("exchange")
-@click.option("--db", "db_url", default=None, help="Database URL (default: a fresh SQLite file).")
+@db_option("a fresh SQLite file", envvar=False)
 @click.option("--orders", default=100_000, show_default=True, help="Orders in the in-memory flow (a).")
 @click.option("--persisted", default=2_000, show_default=True, help="Orders through the public API (b).")
 @click.option("--sells", default=300, show_default=True, help="Instant sells timed (c).")

@@ -49,6 +49,7 @@ from rich.table import Table
 
 from ledger import Database, Ledger, ManualClock, move
 from sandbox.apikeys import create_key
+from sandbox.cli_support import db_option
 
 from .common import percentile
 
@@ -81,8 +82,8 @@ def write_bench_config(folder: Path) -> Path:
     """The ``crypto-city`` preset with the bench's settings (module docstring), validated, as a YAML file."""
     import yaml
 
-    from sandbox.config.loader import load_config, preset_path
-    data = yaml.safe_load(preset_path(PRESET).read_text(encoding="utf-8"))
+    from sandbox.config.loader import load_config, preset_path, read_yaml
+    data = read_yaml(preset_path(PRESET))
     data["sandbox"]["name"] = f"{data['sandbox']['name']} — HTTP bench"
     data["card"]["daily_count_limit"] = BENCH_LIMIT
     data["aml"]["velocity_count"] = BENCH_LIMIT
@@ -343,9 +344,8 @@ def _declines(answers: Counter) -> str:
 
 
 @click.command("http")
-@click.option("--db", "db_url", default=None, help="Database URL of a FRESH database (default: a new SQLite "
-              "file). PostgreSQL runs gunicorn with --workers; the recommended run is "
-              "--db postgresql+psycopg://… --workers 2.")
+@db_option("a new SQLite file; any database given must be FRESH. PostgreSQL runs gunicorn with --workers; "
+           "the recommended run is --db postgresql+psycopg://… --workers 2", envvar=False)
 @click.option("--workers", default=None, type=click.IntRange(1, 32),
               help="Server worker processes (default: 2 on PostgreSQL, 1 on SQLite).")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256),

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ledger import Ledger, ManualClock, move
 
+from ..cli_support import db_option
 from .common import bench_database, raw_insert_rate
 
 
@@ -30,7 +31,7 @@ def transfer_rate(ledger: Ledger, count: int) -> float:
 
 
 @click.command("ledger")
-@click.option("--db", "db_url", default=None, help="Database URL (default: a fresh SQLite file).")
+@db_option("a fresh SQLite file", envvar=False)
 @click.option("--count", default=3000, show_default=True, help="Operations per measurement.")
 def command(db_url: str | None, count: int) -> None:
     """Raw INSERT+COMMIT/s vs guarded 2-posting transfers/s on one database; last line `ratio b/a`."""

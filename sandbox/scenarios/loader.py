@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ledger.errors import DomainError
 from pydantic import ValidationError
+from yaml.nodes import MappingNode, Node, SequenceNode
 
+from .. import yamlsafe
 from ..config import CityConfig, ConfigError, config_from_dict, load_config, preset_path
+from ..config.loader import read_yaml
 from .model import STEP_MODELS, VERBS, ScenarioHeader
 
-MAX_SCENARIO_BYTES = 1_000_000
 MAX_STEPS = 2_000
 
 
@@ -58,42 +58,38 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
-    """Build plain Python from a composed node, recording the line of every key/item path."""
+def _walk(document: yamlsafe.Document, node: Node, path: tuple, lines: dict[tuple, int]) -> Any:
+    """Build plain Python from a composed node, recording the line of every key/item path. The document
+    is measured (sandbox.yamlsafe), so walking it as a tree is bounded even where aliases share nodes."""
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = document.construct(key_node)
             if not isinstance(key, (str, int)):
                 raise ScenarioError("", [(key_node.start_mark.line + 1, "mapping keys must be plain words")])
             if key in out:
                 raise ScenarioError("", [(key_node.start_mark.line + 1, f"duplicate key {key!r}")])
             lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _walk(loader, value_node, path + (key,), lines)
+            out[key] = _walk(document, value_node, path + (key,), lines)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, item, path + (i,), lines) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    if isinstance(node, SequenceNode):
+        return [_walk(document, item, path + (i,), lines) for i, item in enumerate(node.value)]
+    return document.construct(node)
 
 
 def parse_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
+        document = yamlsafe.compose(text)
+        if document.root is None:
             raise ScenarioError(source, [(1, "the file is empty")])
         lines: dict[tuple, int] = {}
-        return _walk(loader, node, (), lines), lines
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ScenarioError(source, [(mark.line + 1 if mark else None,
-                                      f"not valid YAML: {getattr(error, 'problem', None) or error}")]) from None
+        return _walk(document, document.root, (), lines), lines
+    except yamlsafe.YamlError as error:
+        raise ScenarioError(source, [(error.line, error.reason)]) from None
     except ScenarioError as error:
         raise ScenarioError(source, error.problems) from None
-    finally:
-        loader.dispose()
 
 
 def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
@@ -138,9 +134,11 @@ def load_scenario(path: str | Path) -> Scenario:
     source = str(path)
     if not path.is_file():
         raise ScenarioError(source, [(None, "file does not exist")])
-    if path.stat().st_size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(source, [(None, f"file is larger than {MAX_SCENARIO_BYTES} bytes")])
-    return scenario_from_text(path.read_text(encoding="utf-8"), source, base_dir=path.parent)
+    try:
+        text = yamlsafe.read_file(path)
+    except yamlsafe.YamlError as error:
+        raise ScenarioError(source, [(error.line, error.reason)]) from None
+    return scenario_from_text(text, source, base_dir=path.parent)
 
 
 def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
@@ -241,5 +239,6 @@ def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig
     path = candidate if candidate.suffix else preset_path(name)
     if not path.is_file():
         load_config(name)  # raises the friendly "no preset" error
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return config_from_dict(_merge(data, header.config_overrides), source=f"{path} + config_overrides")
+    data = read_yaml(path)
+    merged = _merge(data, header.config_overrides) if isinstance(data, dict) else data  # not a mapping: refused
+    return config_from_dict(merged, source=f"{path} + config_overrides")

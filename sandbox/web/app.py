@@ -86,11 +86,22 @@ def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
 
 
 def _reject_unreadable_body() -> None:
-    # A JSON body that does not decode is a 400 problem, not silently "no body".
-    if request.method in ("POST", "PUT", "PATCH") and request.blueprint != "dashboard" and request.is_json:
-        if request.content_length and request.content_length > (request.max_content_length or 0):
-            raise Problem(413, "request_too_large", f"the request body is larger than "
-                          f"{request.max_content_length // 1024} KiB")
+    # A body over the limit is a 413 whether it announced its length or came chunked (no Content-Length:
+    # werkzeug then stops reading at the limit, and the cut-off JSON would look malformed); a JSON body
+    # that does not decode is a 400 problem, not silently "no body".
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    limit_bytes = request.max_content_length
+    if limit_bytes is not None:
+        if request.content_length is not None:
+            too_large = request.content_length > limit_bytes
+        else:  # chunked: werkzeug reads up to the limit; one byte more tells "exactly at" from "over"
+            too_large = (bool(request.environ.get("wsgi.input_terminated"))
+                         and len(request.get_data(cache=True)) >= limit_bytes
+                         and bool(request.environ["wsgi.input"].read(1)))
+        if too_large:
+            raise Problem(413, "request_too_large", f"the request body is larger than {limit_bytes // 1024} KiB")
+    if request.blueprint != "dashboard" and request.is_json:
         if request.get_data(cache=True) and request.get_json(silent=True) is None:
             raise Problem(400, "malformed_body", "the request body is not valid JSON")
 

@@ -78,11 +78,17 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, code: str, detail: str, *, title: str | None = None,
-                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
+def problem_document(status: int, code: str, detail: str, *, title: str | None = None, **extra: Any) -> dict:
+    """The problem+json body as a dict (also written by the HTTP servers themselves: server_errors.py)."""
     body = {"type": TYPE_PREFIX + code, "title": title or code.replace("_", " ").capitalize(), "status": status,
             "detail": detail, "code": code}
     body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(status: int, code: str, detail: str, *, title: str | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body = problem_document(status, code, detail, title=title, **extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -142,11 +148,7 @@ def from_http_exception(error: HTTPException) -> Response:
                                     title="Malformed body", errors=errors)
         return problem_response(422 if status in (400, 422) else status, "validation_error",
                                 "invalid request: " + _sentence(errors), title="Invalid request", errors=errors)
-    codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-             405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "request_too_large",
-             415: "unsupported_media_type", 429: "too_many_requests"}
-    code = codes.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_") if status in
-                     HTTPStatus._value2member_map_ else "http_error")
+    code = status_code_name(status)
     detail = data.get("message") or error.description or HTTPStatus(status).phrase
     if status == 400 and "JSON" in str(detail):
         code, detail = "malformed_body", "the request body is not valid JSON: " + str(detail)
@@ -155,5 +157,26 @@ def from_http_exception(error: HTTPException) -> Response:
     headers = {}
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
-    return problem_response(status, code, str(detail), title=HTTPStatus(status).phrase
-                            if status in HTTPStatus._value2member_map_ else "Error", headers=headers)
+    return problem_response(status, code, str(detail), title=status_title(status), headers=headers)
+
+
+# Spelled out: Python's reason phrases change between versions (3.13: 414 "URI Too Long", was
+# "Request-URI Too Long"), and a problem's code must not.
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "request_too_large",
+                 414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed",
+                 429: "too_many_requests", 431: "request_header_fields_too_large", 500: "internal_error",
+                 501: "not_implemented", 505: "http_version_not_supported"}
+
+
+def status_code_name(status: int) -> str:
+    """The problem ``code`` of an HTTP status that no domain error explains: 414 -> ``uri_too_long``."""
+    if status in _STATUS_CODES:
+        return _STATUS_CODES[status]
+    if status in HTTPStatus._value2member_map_:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    return "http_error"
+
+
+def status_title(status: int) -> str:
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"

@@ -11,30 +11,20 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-DEFAULT_CONFIG = "crypto-city"
 # the same file as populate, keys and audit use, so `populate` then `serve` shows the populated city
-DEFAULT_DB_URL = f"sqlite:///{Path('.cryptocity') / 'city.db'}"
+from sandbox.cli_support import (DEFAULT_DB_URL, check_reachable, db_option, redact,  # noqa: F401 - re-exported
+                                 resolve_db_url)
+
+DEFAULT_CONFIG = "crypto-city"
 MAX_WORKERS = 64
-
-
-def resolve_db_url(db_url: str | None) -> str:
-    """``--db``, else ``CRYPTOCITY_DATABASE_URL``, else the SQLite file under ``.cryptocity/``."""
-    return db_url or os.environ.get("CRYPTOCITY_DATABASE_URL") or DEFAULT_DB_URL
 
 
 def is_sqlite(db_url: str) -> bool:
     return "://" not in db_url or db_url.startswith("sqlite")
-
-
-def redact(db_url: str) -> str:
-    """The URL without credentials, for printing."""
-    scheme, sep, rest = db_url.partition("://")
-    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else db_url
 
 
 def is_loopback(host: str) -> bool:
@@ -102,7 +92,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc,valid-type]
 
 
 def gunicorn_options(host: str, port: int, workers: int, **extra: Any) -> dict[str, Any]:
-    return {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+    """gunicorn's threaded worker, answering what it refuses itself (414, 431, 400) as problem+json."""
+    from .server_errors import gunicorn_options as problem_worker
+    return {"bind": f"{host}:{port}", "workers": workers, "threads": 4, **problem_worker(),
             "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
             "preload_app": False, **extra}
 
@@ -119,8 +111,7 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.command("serve")
 @click.option("--config", "config_name", default=None, metavar="PRESET_OR_PATH",
               help=f"Sandbox preset name or a YAML file (default: {DEFAULT_CONFIG}).")
-@click.option("--db", "db_url", default=None, envvar="CRYPTOCITY_DATABASE_URL",
-              help=f"Database URL (default: {DEFAULT_DB_URL}).")
+@db_option(DEFAULT_DB_URL)
 @click.option("--seed", default=None, type=int, help="Seed for a new city (default: the configuration's).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -140,6 +131,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
         click.secho(f"warning: --open on {host}: anyone who reaches this port is the operator", fg="yellow",
                     err=True)
     city_config = load_city_config(config_name or DEFAULT_CONFIG)
+    check_reachable(db_url)  # one line here, not a traceback (or every gunicorn worker failing to boot)
     app_config = {"OPEN_DASHBOARD": open_dashboard,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
     factory = app_factory(db_url, app_config, city_config, seed, workers=workers)
@@ -148,7 +140,9 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
                f"database: {redact(db_url)}  workers: {workers}")
     if workers == 1:
+        from .server_errors import ProblemRequestHandler
         app = factory()
-        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False,
+                request_handler=ProblemRequestHandler)
     else:
         GunicornServer(factory, gunicorn_options(host, port, workers)).run()

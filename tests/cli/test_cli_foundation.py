@@ -64,7 +64,11 @@ def test_invalid_configuration_names_the_key_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_audit_verify_on_an_empty_city_is_intact(tmp_path):
+def test_audit_verify_on_a_database_without_entries_is_intact(tmp_path):
+    from ledger import Database
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    db.dispose()
     result = run(["audit", "verify", "--db", str(tmp_path / "a.db")], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "intact" in result.stdout
+    assert "intact: 0 entries" in result.stdout

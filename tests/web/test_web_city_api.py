@@ -234,6 +234,13 @@ def test_a_scenario_runs_in_its_own_city_and_reports_each_expectation(cc_client,
     assert post(cc_client, "/api/v1/scenarios/runs", cc.keys["regulator"], "r", {"scenario": "x"}).status_code == 403
 
 
+def test_an_alias_bomb_scenario_is_a_422_naming_the_line(cc_client, cc, yaml_bomb):
+    text, line = yaml_bomb("name: laughs\nconfig: crypto-city\n")
+    bomb = post(cc_client, "/api/v1/scenarios/runs", cc.keys["operator"], "bomb", {"scenario": text})
+    assert bomb.status_code == 422 and bomb.mimetype == PROBLEM and bomb.json["code"] == "invalid_scenario"
+    assert bomb.json["detail"].startswith(f"<request>:{line}: the document expands to more than")
+
+
 # ------------------------------------------------------------------ without a city
 def test_a_server_without_a_city_answers_503_on_city_endpoints(client, city):
     op = city.keys["operator"]

@@ -6,12 +6,18 @@ import hashlib
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from ledger import Database
+from ledger import Database, Ledger
+from ledger.db import KNOWN_PACKAGES
 from sandbox.apikeys import api_keys, keys_command, resolve_key
 from sandbox.web.serve import GunicornServer, gunicorn_options, serve_command
 
 
 def test_keys_create_shows_the_secret_once_and_stores_only_its_hash(sqlite_url):
+    ledger = Ledger.open(sqlite_url, packages=KNOWN_PACKAGES)
+    with ledger.unit_of_work() as uow:
+        uow.open_account("cust:1", "KZT", "customer")  # a customer key belongs to a customer that exists
+        uow.commit()
+    ledger.db.dispose()
     runner = CliRunner()
     created = runner.invoke(keys_command, ["create", "customer", "--for", "cust:1", "--db", sqlite_url])
     assert created.exit_code == 0, created.output

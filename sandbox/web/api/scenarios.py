@@ -6,9 +6,9 @@ city would mutate shared state and move the clock under everybody's feet, so the
 FRESH city on a temporary SQLite file that is deleted afterwards, and returns the results. The response
 is what ``cryptocity run`` prints: one line per expectation, with expected and actual values.
 
-Safety: the YAML arrives inside the request body (so the body limit applies), is parsed with the safe
-loader, and ``config`` must name a bundled preset — a path would let a client make the server read its
-files. Running costs CPU (a city starts in about half a second; KZTE steps start an EVM), so this is an
+Safety: the YAML arrives inside the request body (so the body limit applies), is parsed within the
+bounds of ``sandbox.yamlsafe`` (size, depth, aliases: an alias bomb is a 422 in milliseconds), and
+``config`` must name a bundled preset — a path would let a client make the server read its files. Running costs CPU (a city starts in about half a second; KZTE steps start an EVM), so this is an
 operator endpoint. The Idempotency-Key replays a stored run instead of running again.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import marshmallow as ma
-import yaml
 from flask_smorest import Blueprint
 
 from ..auth import access
@@ -57,12 +56,8 @@ class RunSchema(Strict):
 
 def _check_config(text: str) -> None:
     from sandbox.config import preset_path
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise Problem(422, "invalid_scenario", f"the scenario is not valid YAML"
-                      f"{f' (line {mark.line + 1})' if mark else ''}: {getattr(error, 'problem', error)}")
+    from sandbox.scenarios.loader import parse_with_lines
+    data, _ = parse_with_lines(text, "<request>")  # bounded (sandbox.yamlsafe); ScenarioError -> 422
     if not isinstance(data, dict):
         raise Problem(422, "invalid_scenario", "a scenario is a mapping with name, config, actors and steps")
     name = data.get("config", "crypto-city")
