@@ -1,5 +1,6 @@
-"""The regulator's summary of a CryptoCity: card volumes, declines by code and reason, AML flags, exchange
-volume, KZTE reserves vs supply (from the issuer's attestation), licence states, invariants verified.
+"""The regulator's summary of a CryptoCity: card volumes (in total and per day), declines by code and
+reason, AML flags, exchange volume, KZTE reserves vs supply (from the issuer's attestation), licence
+states, invariants verified. Days are the city's calendar days (``sandbox.timezone``).
 
 JSON-able dict; deterministic for a seed (no wall clock, no paths).
 """
@@ -10,6 +11,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 MAX_ROWS = 100_000
+MAX_DAYS = 366   # the per-day figures cover the latest year of days with card activity
 
 
 def regulator_summary(city) -> dict:
@@ -21,7 +23,7 @@ def regulator_summary(city) -> dict:
         conn = uow.conn
         rows = conn.execute(select(a.c.cardholder_id, a.c.merchant_id, a.c.amount_minor, a.c.response_code, a.c.reason,
                                    a.c.status, a.c.captured_minor, a.c.refunded_minor, a.c.reversed_minor,
-                                   a.c.shortfall_minor, a.c.conversion_fee_minor, a.c.flags)
+                                   a.c.shortfall_minor, a.c.conversion_fee_minor, a.c.flags, a.c.created_at)
                             .order_by(a.c.id).limit(MAX_ROWS)).all()
         volume = conn.execute(select(tr.c.symbol, func.count(), func.sum(tr.c.qty_minor), func.sum(tr.c.notional_minor))
                               .group_by(tr.c.symbol).order_by(tr.c.symbol)).all()
@@ -35,6 +37,7 @@ def regulator_summary(city) -> dict:
             flags[rule] += 1
             flagged.append({"customer": r.cardholder_id, "merchant": r.merchant_id, "rule": rule, "reason": reason,
                             "response_code": r.response_code})
+    by_day = _card_days(rows, city.cfg.sandbox.zone)
     if city.issuer_started:
         from stablecoin import attest
         att = attest(city.ledger, city.issuer)
@@ -58,6 +61,7 @@ def regulator_summary(city) -> dict:
     return {
         "at": now.isoformat(),
         "city": city.cfg.sandbox.name,
+        "timezone": city.cfg.sandbox.timezone,
         "card": {
             "authorizations": len(rows), "approved": len(approved), "declined": len(declined),
             "approved_minor": sum(r.amount_minor for r in approved),
@@ -67,6 +71,7 @@ def regulator_summary(city) -> dict:
             "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
             "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
         },
+        "card_by_day": by_day,
         "declines": [{"response_code": code, "reason": reason, "count": n}
                      for (code, reason), n in sorted(declines.items())],
         "aml_flags": {"by_rule": dict(sorted(flags.items())), "flagged": flagged[:1000]},
@@ -76,3 +81,19 @@ def regulator_summary(city) -> dict:
         "licences": licences,
         "invariants": invariants,
     }
+
+
+def _card_days(rows, tz) -> list[dict]:
+    """Authorizations per calendar day in ``tz`` (the days the card's daily limits count), oldest first."""
+    days: dict[str, dict] = {}
+    for r in rows:
+        day = r.created_at.astimezone(tz).date().isoformat()
+        d = days.setdefault(day, {"day": day, "authorizations": 0, "approved": 0, "declined": 0,
+                                  "approved_minor": 0})
+        d["authorizations"] += 1
+        if r.response_code == "00":
+            d["approved"] += 1
+            d["approved_minor"] += r.amount_minor
+        else:
+            d["declined"] += 1
+    return [days[day] for day in sorted(days)[-MAX_DAYS:]]

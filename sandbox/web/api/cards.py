@@ -102,6 +102,8 @@ class StatementLine(Strict):
     refunded_minor = ma.fields.Integer(required=True)
     conversion_fee_minor = ma.fields.Integer(required=True)
     at = ma.fields.String(required=True)
+    day = ma.fields.String(required=True, metadata={
+        "description": "the city's calendar day (sandbox.timezone) the purchase counts in for daily limits"})
     history = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
     crypto_sold = ma.fields.List(ma.fields.Nested(LegSchema), required=True)
 
@@ -191,7 +193,7 @@ def statement(card_id: int, limit: int, after_id: int | None = None):
     a = ct.authorizations.c
     cond = and_(a.card_id == card_id, a.id > (after_id or 0))
     with city.ledger.unit_of_work(read_only=True) as uow:
-        lines = statements._lines(uow, cond, limit + 1)
+        lines = statements._lines(uow, cond, limit + 1, tz=city.cards.timezone)
     items = [{"id": x["authorization_id"], **{k: v for k, v in x.items() if k not in ("authorization_id", "card_id")}}
              for x in lines]
     return page(items, limit)
