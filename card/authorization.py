@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 
 from ledger import Posting
 from ledger.amounts import format_amount
@@ -123,25 +123,53 @@ _INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qt
                 ":avg_price, :fee_minor, :slippage_bps)")
 
 
-def _periods(at: datetime) -> tuple[str, str]:
+def _periods(at: datetime, tz: tzinfo) -> tuple[str, str]:
+    """The counter keys of the programme's day and month that ``at`` falls in: the calendar of ``tz``
+    (a purchase at 00:30 in Almaty is on the new local day, though still yesterday in UTC)."""
+    local = at.astimezone(tz)
     # (not strftime: ~10 µs a call on the hot path)
-    month = f"{at.year:04d}-{at.month:02d}"
-    return f"d:{month}-{at.day:02d}", f"m:{month}"
+    month = f"{local.year:04d}-{local.month:02d}"
+    return f"d:{month}-{local.day:02d}", f"m:{month}"
 
 
-def usage_of(uow, card_id: int, at: datetime) -> Usage:
-    """Approved spend (minus reversals) and approvals on the card in the sandbox day and month (UTC) of ``at``."""
-    day, month = _periods(at)
+def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo) -> Usage:
+    """Approved spend (minus reversals) and approvals on the card in the programme's day and month of ``at``
+    (calendar of ``tz``)."""
+    day, month = _periods(at, tz)
     rows = {r[0]: (r[1], r[2]) for r in uow.sql.all(_SELECT_USAGE, {"card_id": card_id, "d": day, "m": month})}
     d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
     return Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
 
 
-def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int) -> None:
-    """Add to the card's counters for the day and month of ``at`` (a purchase's own time: a reversal next
-    month gives back the month the purchase was counted in)."""
+def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int, *, tz: tzinfo) -> None:
+    """Add to the card's counters for the day and month of ``at`` in the calendar of ``tz`` (a purchase's own
+    time: a reversal the next day or month gives back the period the purchase was counted in)."""
     uow.sql.many(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
-                               for period in _periods(at)])
+                               for period in _periods(at, tz)])
+
+
+def rebuild_usage(uow, tz: tzinfo) -> int:
+    """Recount every card's day and month counters from its approved authorizations, in the calendar of
+    ``tz``; returns how many counters were written.
+
+    For a programme whose time zone changed: a counter kept in the old calendar would be given back,
+    on a reversal, to a period its purchase was never counted in. The counters are derived data: an
+    approval counts once with what is still spent (amount minus what was reversed or released).
+    """
+    a = t.authorizations
+    totals: dict[tuple[int, str], list[int]] = {}
+    rows = uow.conn.execute(select(a.c.card_id, a.c.created_at, a.c.amount_minor, a.c.reversed_minor)
+                            .where(a.c.response_code == rc.APPROVED))
+    for card_id, created_at, amount_minor, reversed_minor in rows:
+        for period in _periods(created_at, tz):
+            total = totals.setdefault((card_id, period), [0, 0])
+            total[0] += amount_minor - reversed_minor
+            total[1] += 1
+    uow.conn.execute(delete(t.usage))
+    if totals:
+        uow.sql.many(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount, "count": count}
+                                   for (card_id, period), (amount, count) in totals.items()])
+    return len(totals)
 
 
 def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
@@ -249,7 +277,8 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
     except MerchantNotFound:
         raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
-    control = evaluate(card.controls, usage_of(uow, card.id, now), amount, merchant.mcc, merchant.in_zone)
+    usage = usage_of(uow, card.id, now, tz=service.timezone)
+    control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone)
     if not control.allowed:
         raise _Decline(control.code, control.reason, card, template=control.reason_template)
     bank_id = card.bank_ledger_account_id
@@ -283,7 +312,7 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
         key=req.key, hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id, merchant_id=merchant.id,
         amount=amount, code=rc.APPROVED, reason=rc.reason(rc.APPROVED), template=None, status=APPROVED, auth_code=code,
         hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
-    bump_usage(uow, card.id, now, amount, 1)
+    bump_usage(uow, card.id, now, amount, 1, tz=service.timezone)
     if sold:
         uow.sql.many(_INSERT_LEGS, [dict(leg, authorization_id=auth_id, avg_price=str(leg["avg_price"]))
                                     for leg in sold])

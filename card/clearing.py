@@ -122,7 +122,7 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount, merchant_fee_minor=mdr))
     if amount < held:
-        bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0)
+        bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0, tz=service.timezone)
     _event(uow, authorization_id, CAPTURED, amount,
            f"cleared to {merchant.id}; merchant fee {format_amount(mdr, 'KZT')}", key)
     if amount < held:
@@ -141,7 +141,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
     status = REVERSED if reversed_total == row.amount_minor else APPROVED
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=status, reversed_minor=reversed_total))
-    bump_usage(uow, row.card_id, row.created_at, -amount, 0)
+    bump_usage(uow, row.card_id, row.created_at, -amount, 0, tz=service.timezone)
     _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
     return authorization(uow, authorization_id)
 
@@ -201,7 +201,7 @@ def expire_holds(service, uow) -> int:
         if uow.get_hold(hold_id).status == "expired":
             uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=EXPIRED_AUTH,
                                                                        reversed_minor=amount))
-            bump_usage(uow, card_id, created_at, -(amount - reversed_minor), 0)
+            bump_usage(uow, card_id, created_at, -(amount - reversed_minor), 0, tz=service.timezone)
             _event(uow, auth_id, EXPIRED_AUTH, amount - reversed_minor, "hold expired without clearing", None)
             count += 1
     return count

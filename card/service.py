@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, tzinfo
 from typing import Callable
 
 from . import authorization as _auth
@@ -16,11 +17,16 @@ DEFAULT_HOLD_DAYS = 7
 
 class CardService:
     """``monotonic`` is injected so tests can force the deadline; it measures elapsed time only
-    (never a timestamp: timestamps come from the ledger's sandbox clock)."""
+    (never a timestamp: timestamps come from the ledger's sandbox clock).
+
+    ``timezone`` is the programme's calendar: the day and month a purchase counts in for the daily
+    and monthly limits and counts, and the ``day`` of a statement line. Timestamps stay UTC."""
 
     def __init__(self, ledger, funder: Funder, rules: Rules | None = None, *, deadline_ms: int = DEFAULT_DEADLINE_MS,
-                 hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter) -> None:
+                 hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter,
+                 timezone: tzinfo = UTC) -> None:
         self.ledger = ledger
+        self.timezone = timezone
         self.funder = funder
         self.rules = rules or AllowAll()
         self.deadline_ms = deadline_ms
@@ -90,11 +96,15 @@ class CardService:
     def expire_holds(self) -> int:
         return self.ledger.transaction(lambda uow: _clearing.expire_holds(self, uow))
 
+    def rebuild_usage(self, uow) -> int:
+        """Recount the spend counters in ``uow`` in this programme's calendar (after its time zone changed)."""
+        return _auth.rebuild_usage(uow, self.timezone)
+
     # -- statements ------------------------------------------------------------------------
     def card_statement(self, card_id: int) -> list[dict]:
         with self.ledger.unit_of_work(read_only=True) as uow:
-            return _statements.card_statement(uow, card_id)
+            return _statements.card_statement(uow, card_id, tz=self.timezone)
 
     def customer_statement(self, customer_id: str) -> list[dict]:
         with self.ledger.unit_of_work(read_only=True) as uow:
-            return _statements.customer_statement(uow, customer_id)
+            return _statements.customer_statement(uow, customer_id, tz=self.timezone)

@@ -32,6 +32,7 @@ class Head:
     created_at: datetime
     now: datetime
     licences_version: int
+    timezone: str | None = None   # the calendar the card's counters are in; None: UTC (set up before it was kept)
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,14 @@ class CustomerRow:
 
 
 _HEAD = select(city_state.c.name, city_state.c.seed, city_state.c.created_at, city_state.c.now,
-               city_state.c.licences_version).where(city_state.c.id == HEAD_ID)
+               city_state.c.licences_version, city_state.c.timezone).where(city_state.c.id == HEAD_ID)
 _TICK = select(city_state.c.now, city_state.c.licences_version).where(city_state.c.id == HEAD_ID)
 
 
 def head(conn, *, for_update: bool = False) -> Head | None:
     """The city row, or None on a database where no city was set up yet."""
     row = conn.execute(_HEAD.with_for_update() if for_update else _HEAD).first()
-    return None if row is None else Head(row[0], int(row[1]), row[2], row[3], int(row[4]))
+    return None if row is None else Head(row[0], int(row[1]), row[2], row[3], int(row[4]), row[5])
 
 
 def tick(conn) -> tuple[datetime, int] | None:
@@ -102,9 +103,13 @@ def tick_in(uow) -> tuple[datetime, int] | None:
     return None if row is None else (from_micros(int(row[0])), int(row[1]))
 
 
-def create_head(conn, name: str, seed: int, created_at: datetime, now: datetime) -> None:
+def create_head(conn, name: str, seed: int, created_at: datetime, now: datetime, timezone: str | None) -> None:
     conn.execute(city_state.insert().values(id=HEAD_ID, name=name[:200], seed=seed, created_at=created_at,
-                                            now=now, licences_version=0))
+                                            now=now, licences_version=0, timezone=timezone))
+
+
+def set_timezone(conn, timezone: str) -> None:
+    conn.execute(city_state.update().where(city_state.c.id == HEAD_ID).values(timezone=timezone))
 
 
 def set_now(conn, now: datetime) -> None:

@@ -85,7 +85,7 @@ class CityContext:
         self.funder = ExchangeFunder(self.exchange, _LazyIssuer(self))
         self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history, exchange_id=self.exchange_id)
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
-                                 hold_days=cfg.card.hold_expiry_days)
+                                 hold_days=cfg.card.hold_expiry_days, timezone=cfg.sandbox.zone)
         # What this process has taken from the database: the licence version, the last clock advance
         # replayed into the price model, and the trading state last applied to the exchange.
         self._state_lock = threading.RLock()
@@ -175,18 +175,33 @@ class CityContext:
                              {"seed": self.seed, "merchants": [m.id for m in cfg.merchants],
                               "licences": sorted(lic.id for h in list(cfg.participants) + list(cfg.merchants)
                                                  for lic in h.licences)})
-                city_state.create_head(conn, cfg.sandbox.name, self.seed, self.clock.now(), self.clock.now())
+                city_state.create_head(conn, cfg.sandbox.name, self.seed, self.clock.now(), self.clock.now(),
+                                       cfg.sandbox.timezone)
                 did = True
+        self._keep_calendar(uow)
         # Licences the configuration names but the table lacks (a fresh city: all of them).
         city_state.seed_licences(conn, LicenceRegistry.from_config(cfg).states())
         return did
+
+    def _keep_calendar(self, uow) -> None:
+        """Keep the card's spend counters in the calendar of ``sandbox.timezone``: when the zone they were
+        counted in differs (the setting was changed, or the city predates it and counted UTC days), recount
+        them once from the authorizations, so a reversal gives back the day its purchase counted in."""
+        counted_in = city_state.head(uow.conn).timezone or "UTC"
+        wanted = self.cfg.sandbox.timezone
+        if counted_in == wanted:
+            return
+        counters = self.cards.rebuild_usage(uow)
+        city_state.set_timezone(uow.conn, wanted)
+        audit.append(uow, "sandbox", "city.timezone_changed", self.cfg.sandbox.name,
+                     {"from": counted_in, "to": wanted, "spend_counters_recounted": counters})
 
     def _adopt_legacy(self, uow, created: datetime, last_change: datetime) -> None:
         """A database set up before the city's state had tables: write the marker, the customers and
         the licence states from its audit log (nothing is funded or announced again)."""
         from card import issuing
         conn = uow.conn
-        city_state.create_head(conn, self.cfg.sandbox.name, self.seed, created, last_change)
+        city_state.create_head(conn, self.cfg.sandbox.name, self.seed, created, last_change, None)
         registry = LicenceRegistry.from_config(self.cfg)
         for verb, licence_id, at, reason in city_state.licence_history(conn):
             if any(lic.id == licence_id for lic in registry.states()):

@@ -45,9 +45,12 @@ _HTML = Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Regulator report — {{ s.city }}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.bad{color:#b00}.ok{color:#070}</style></head>
-<body><h1>Regulator report — {{ s.city }}</h1><p>Sandbox time {{ s.at }}</p>
+<body><h1>Regulator report — {{ s.city }}</h1><p>Sandbox time {{ s.at }}; days are calendar days in {{ s.timezone }}</p>
 <h2>Card payments</h2><table>{% for k, v in s.card.items() %}<tr><th>{{ k|replace('_minor', ' amount')|replace('_', ' ') }}</th>
 <td>{{ money(v, 'KZT') if k.endswith('_minor') else v }}</td></tr>{% endfor %}</table>
+<h2>Card payments by day ({{ s.timezone }})</h2><table><tr><th>day</th><th>authorizations</th><th>approved</th><th>declined</th><th>approved amount</th></tr>
+{% for d in s.card_by_day %}<tr><td>{{ d.day }}</td><td>{{ d.authorizations }}</td><td>{{ d.approved }}</td><td>{{ d.declined }}</td><td>{{ money(d.approved_minor, 'KZT') }}</td></tr>
+{% else %}<tr><td colspan="5">no card payments</td></tr>{% endfor %}</table>
 <h2>Declines by reason</h2><table><tr><th>code</th><th>reason</th><th>count</th><th>total</th><th>for example</th></tr>
 {% for d in s.declines %}<tr><td>{{ d.response_code }}</td><td>{{ d.reason }}</td><td>{{ d.count }}</td>
 <td>{{ money(d.amount_minor, 'KZT') }}</td><td>{{ d.example }}</td></tr>{% else %}

@@ -1,4 +1,4 @@
-"""The sandbox's own tables (its MetaData; migrations sandbox_0001 and sandbox_0002)."""
+"""The sandbox's own tables (its MetaData; migrations sandbox_0001 to sandbox_0003)."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text
@@ -41,6 +41,9 @@ city_state = Table(
     Column("created_at", Timestamp, nullable=False),          # sandbox time when the city was set up
     Column("now", Timestamp, nullable=False),                 # sandbox time now; never moves backwards
     Column("licences_version", BigInteger, nullable=False),
+    # The zone whose calendar the card's spend counters were counted in (NULL: UTC, before the
+    # setting existed). Migration sandbox_0003.
+    Column("timezone", String(64)),
 )
 
 # Licence states: seeded from the configuration once, then changed by suspensions, reinstatements, renewals.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
@@ -152,9 +152,10 @@ def _pct_of(amount_minor: int, pct: Decimal) -> int:
 
 
 def statement(customer_id: str, year: int, acquisitions: Iterable[Acquisition], disposals: Iterable[Disposal],
-              resident: bool, cfg: TaxCfg, residency_basis: str = "") -> TaxStatement:
-    """The customer's statement for calendar ``year`` (UTC): every disposal, FIFO basis, gain, PIT, VAT."""
-    lines = [ln for ln in fifo_disposals(acquisitions, disposals) if ln.at.year == year]
+              resident: bool, cfg: TaxCfg, residency_basis: str = "", *, tz: tzinfo) -> TaxStatement:
+    """The customer's statement for calendar ``year`` in the zone ``tz`` (the city's: a sale at 20:00 UTC
+    on 31 December is already in the next tax year in Kazakhstan): every disposal, FIFO basis, gain, PIT, VAT."""
+    lines = [ln for ln in fifo_disposals(acquisitions, disposals) if ln.at.astimezone(tz).year == year]
     rate = cfg.pit_resident_pct if resident else cfg.pit_non_resident_pct
     proceeds = sum(ln.proceeds_kzt_minor for ln in lines)
     cost = sum(ln.cost_basis_kzt_minor for ln in lines)

@@ -5,9 +5,13 @@ become ints of minor units. Durations are strings like "7d" or "10m".
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -50,12 +54,42 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$")
+
+
+@lru_cache(maxsize=64)
+def load_zone(name: str) -> tzinfo:
+    """The IANA time zone ``name`` ("Asia/Almaty", "UTC"); a ValueError if there is no such zone.
+
+    Read from the ``tzdata`` package first, the operating system's database only without it: the
+    offsets must not depend on the machine (Kazakhstan moved to UTC+5 on 1 March 2024; a system
+    database older than 2024a still puts Almaty at UTC+6, so days would end an hour apart).
+    """
+    if not isinstance(name, str) or len(name) > 64 or not _ZONE_NAME.match(name):
+        raise ValueError("not a time zone name; use an IANA name such as Asia/Almaty or UTC")
+    try:
+        with resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).open("rb") as data:
+            return ZoneInfo.from_file(data, key=name)
+    except (ModuleNotFoundError, OSError, ValueError):
+        pass   # no tzdata package, or no such file in it: ask the system's database
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("no such time zone; use an IANA name such as Asia/Almaty or UTC") from None
+
+
+def _zone_name(value: str) -> str:
+    load_zone(value)
+    return value
+
+
 AmountMinor = Annotated[int, BeforeValidator(_amount), Field(ge=0)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 UtcTime = Annotated[datetime, AfterValidator(_aware)]
 Bps = Annotated[int, Field(ge=0, le=10_000)]
 Pct = Annotated[Decimal, Field(ge=0, le=100)]
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class Base(BaseModel):
@@ -66,6 +100,15 @@ class SandboxSection(Base):
     name: str = Field(min_length=1, max_length=100)
     seed: int = 42
     start: UtcTime = datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc)
+    # The city's calendar: which day, month and year a moment falls in for the card's daily and
+    # monthly limits and counts, the KYC daily limit, tax years, residency days and the regulator's
+    # daily figures. Time itself stays UTC everywhere.
+    timezone: ZoneName = "Asia/Almaty"
+
+    @property
+    def zone(self) -> tzinfo:
+        """``timezone`` as a tzinfo."""
+        return load_zone(self.timezone)
 
 
 class Regulator(Base):

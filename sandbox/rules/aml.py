@@ -2,6 +2,10 @@
 
 Each rule yields a Flag(rule, reason); velocity, structuring and blocklists decline with 59
 when ``aml.action == "decline"``; a large transaction is reported (flag) but not declined.
+
+Velocity and structuring count over rolling windows (``velocity_window``, ``structuring.window``:
+the last 10 minutes, the last 24 hours) that end at the purchase, so they need no calendar and
+no time zone: splitting purchases around midnight does not escape them.
 """
 from __future__ import annotations
 

@@ -21,10 +21,11 @@ def evaluate(ctx, profile: CustomerProfile, history: list[PastAuthorization], cf
     Precedence (the first decline wins; flags are collected along the way):
       1. 57 the merchant's zone licence or the card pilot licence is not active;
       2. 59 the merchant is blocklisted (flag only when aml.action is "flag");
-      3. 57/61 the KYC tier may not pay / its per-purchase, daily or 30-day limit;
+      3. 57/61 the KYC tier may not pay / its per-purchase, daily (the city's calendar day) or 30-day limit;
       4. 57 the purchase needs a crypto sale (shortfall > 0) but the regime forbids crypto
          payments, the merchant is outside the zone, or the exchange's licence is not active;
-      5. AML: large transaction (flag), velocity and structuring (flag; 59 when action is "decline").
+      5. AML: large transaction (flag), velocity and structuring (flag; 59 when action is "decline"),
+         both over rolling windows ending now, not calendar days.
     """
     at, merchant, amount = ctx.at, ctx.merchant, ctx.amount_minor
     flags: list[Flag] = []
@@ -44,7 +45,7 @@ def evaluate(ctx, profile: CustomerProfile, history: list[PastAuthorization], cf
         if cfg.aml.action == "decline":
             return decline(FRAUD, blocked.reason)
 
-    refused = kyc.check_payment(cfg.kyc, profile.kyc_tier, amount, at, history)
+    refused = kyc.check_payment(cfg.kyc, profile.kyc_tier, amount, at, history, cfg.sandbox.zone)
     if refused:
         return decline(*refused)
 

@@ -1,7 +1,7 @@
 """KYC tiers and their limits (none: nothing; basic; full)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from ledger import format_amount
 
@@ -10,6 +10,7 @@ from .decision import PastAuthorization
 
 DECLINE_NOT_PERMITTED = "57"
 DECLINE_AMOUNT_LIMIT = "61"
+_LONGEST_DAY = timedelta(hours=25)
 
 
 # Reasons with their amounts as placeholders; the tier is part of the rule, so it is written in.
@@ -26,12 +27,13 @@ def _over(template: str, tier: str, **amounts_minor: int) -> tuple[str, str, str
 
 
 def check_payment(kyc: KycCfg, tier: str, amount_minor: int, at: datetime,
-                  history: list[PastAuthorization]) -> tuple[str, str, str] | None:
+                  history: list[PastAuthorization], tz: tzinfo) -> tuple[str, str, str] | None:
     """(decline code, reason, reason template) if the tier forbids this payment, else None.
 
-    Limits apply to the amount of this purchase plus approved purchases in the same UTC day
-    and in the preceding 30 days (the monthly limit is a rolling 30-day window). The template is the
-    reason with its amounts as placeholders ("" when the reason has none).
+    Limits apply to the amount of this purchase plus approved purchases on the same calendar day in
+    the city's time zone ``tz`` (a calendar window: it starts again at local midnight) and in the
+    preceding 30 days (the monthly limit is a rolling 30-day window, the same in any zone). The template
+    is the reason with its amounts as placeholders ("" when the reason has none).
     """
     cfg = kyc.tiers.get(tier)
     if cfg is None:
@@ -40,8 +42,11 @@ def check_payment(kyc: KycCfg, tier: str, amount_minor: int, at: datetime,
         return DECLINE_NOT_PERMITTED, f"KYC tier '{tier}' may not pay with the card; complete KYC first", ""
     if cfg.per_transaction_limit and amount_minor > cfg.per_transaction_limit:
         return _over(PER_PURCHASE_LIMIT, tier, amount=amount_minor, limit=cfg.per_transaction_limit)
-    day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = sum(p.amount_minor for p in history if day_start <= p.at <= at)
+    day = at.astimezone(tz).date()
+    # Dates compared, not a computed midnight: a zone may skip or repeat local midnight (daylight saving);
+    # only purchases within a day's longest span (25 h) are converted.
+    today = sum(p.amount_minor for p in history
+                if timedelta(0) <= at - p.at <= _LONGEST_DAY and p.at.astimezone(tz).date() == day)
     if cfg.daily_limit and today + amount_minor > cfg.daily_limit:
         return _over(DAILY_LIMIT, tier, spent=today + amount_minor, limit=cfg.daily_limit)
     month = sum(p.amount_minor for p in history if at - timedelta(days=30) < p.at <= at)

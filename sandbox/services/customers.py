@@ -128,7 +128,7 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
     _check_tier(city, kyc_tier)
     for asset, amount in (deposits or {}).items():
         custody.check_deposit(city, asset, amount)
-    today = uow.now().date()
+    today = uow.now().astimezone(city.cfg.sandbox.zone).date()   # presence days are local days
     residency = _residency(city, resident, days_in_kazakhstan, aifc_investor, today)
     if city_state.customer_count(uow.conn) >= MAX_ACTORS:
         raise TooManyActors(f"a city holds at most {MAX_ACTORS} customers")

@@ -27,6 +27,7 @@ from . import customers
 MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
 MAX_FLAG_ROWS = 10_000
+MAX_DAYS = 366   # the per-day figures cover the latest year of days with card activity
 TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "kzte.mint", "kzte.redeem",
                "card.approved", "funds.withdrawal")
 
@@ -56,7 +57,7 @@ def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement
             else:
                 disposals.append(Disposal(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"], e["ref"]))
     return tax_statement_of(actor, year, acquisitions, disposals, customer.resident, city.cfg.tax,
-                            residency_basis=customer.residency_basis)
+                            residency_basis=customer.residency_basis, tz=city.cfg.sandbox.zone)
 
 
 def verify(city: CityContext):
@@ -79,7 +80,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
                                    _auth.c.response_code, _auth.c.reason, _auth.c.reason_template, _auth.c.status,
                                    _auth.c.captured_minor,
                                    _auth.c.refunded_minor, _auth.c.reversed_minor, _auth.c.shortfall_minor,
-                                   _auth.c.conversion_fee_minor, _auth.c.flags)
+                                   _auth.c.conversion_fee_minor, _auth.c.flags, _auth.c.created_at)
                             .order_by(_auth.c.id).limit(MAX_ROWS)).all()
     volume = uow.conn.execute(select(_trades.c.symbol, func.count(), func.sum(_trades.c.qty_minor),
                                      func.sum(_trades.c.notional_minor))
@@ -99,6 +100,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
             by_rule[rule] += 1
             flagged.append({"customer": r.cardholder_id, "merchant": r.merchant_id, "rule": rule, "reason": reason,
                             "response_code": r.response_code})
+    by_day = _card_days(rows, city.cfg.sandbox.zone)
     city.start_issuer_if_issued()
     if city.issuer_started:
         from stablecoin import attest
@@ -123,6 +125,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
     return {
         "at": now.isoformat(),
         "city": city.cfg.sandbox.name,
+        "timezone": city.cfg.sandbox.timezone,
         "card": {
             "authorizations": len(rows), "approved": len(approved), "declined": len(declined),
             "approved_minor": sum(r.amount_minor for r in approved),
@@ -132,6 +135,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
             "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
             "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
         },
+        "card_by_day": by_day,
         "declines": [{"response_code": code, "reason": template, **row}
                      for (code, template), row in sorted(declines.items())],
         "aml_flags": {"by_rule": dict(sorted(by_rule.items())), "flagged": flagged[:1000]},
@@ -141,3 +145,19 @@ def regulator_summary(city: CityContext, uow) -> dict:
         "licences": licences,
         "invariants": invariants,
     }
+
+
+def _card_days(rows, tz) -> list[dict]:
+    """Authorizations per calendar day in ``tz`` (the days the card's daily limits count), oldest first."""
+    days: dict[str, dict] = {}
+    for r in rows:
+        day = r.created_at.astimezone(tz).date().isoformat()
+        d = days.setdefault(day, {"day": day, "authorizations": 0, "approved": 0, "declined": 0,
+                                  "approved_minor": 0})
+        d["authorizations"] += 1
+        if r.response_code == "00":
+            d["approved"] += 1
+            d["approved_minor"] += r.amount_minor
+        else:
+            d["declined"] += 1
+    return [days[day] for day in sorted(days)[-MAX_DAYS:]]

@@ -98,3 +98,23 @@ def test_durations_and_clock():
     clock = SandboxClock()
     before = clock.now()
     assert (clock.advance("1d") - before).days == 1
+
+
+def test_timezone_defaults_to_almaty_and_an_unknown_zone_names_the_key():
+    from datetime import UTC, datetime
+    city = load_config("crypto-city")
+    assert city.sandbox.timezone == "Asia/Almaty" and load_config("aifc-classic").sandbox.timezone == "Asia/Almaty"
+    # UTC+5 since March 2024 on every machine (the zone comes from the tzdata package, not the system)
+    midnight = datetime(2025, 6, 1, 19, 0, tzinfo=UTC).astimezone(city.sandbox.zone)
+    assert midnight.isoformat() == "2025-06-02T00:00:00+05:00"
+    data = preset_dict()
+    del data["sandbox"]["timezone"]
+    assert config_from_dict(data).sandbox.timezone == "Asia/Almaty"
+    data["sandbox"]["timezone"] = "UTC"
+    utc = config_from_dict(data).sandbox.zone
+    assert datetime(2025, 6, 1, 19, 0, tzinfo=UTC).astimezone(utc).isoformat() == "2025-06-01T19:00:00+00:00"
+    for bad, why in (("Asia/Almatyy", "no such time zone"), ("../../etc/passwd", "not a time zone name"),
+                     (5, "valid string")):
+        data["sandbox"]["timezone"] = bad
+        msg = problems(data)
+        assert "sandbox.timezone: " in msg and why in msg and "Traceback" not in msg

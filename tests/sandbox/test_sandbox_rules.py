@@ -99,7 +99,8 @@ def test_aml_large_velocity_structuring(city, licences):
     rapid = [PastAuthorization(T0 - timedelta(minutes=i), 1_000) for i in range(1, 6)]
     d = evaluate(ctx(1_000), FULL, rapid, city, licences)
     assert d.decline_code == "59" and d.flags[-1].rule == "velocity"
-    under = [PastAuthorization(T0 - timedelta(hours=h), 19_500_000) for h in (13, 14)]  # yesterday: under the daily limit
+    # yesterday in Almaty (T0 is 17:00 there), so each day stays under the daily limit; within the 24 h window
+    under = [PastAuthorization(T0 - timedelta(hours=h), 19_500_000) for h in (18, 20)]
     d = evaluate(ctx(19_500_000), FULL, under, city, licences)
     assert d.decline_code == "59" and d.flags[-1].rule == "structuring"
     assert d.reason == "3 purchases within 1 day, 0:00:00 each just under the 200 000.00 KZT threshold"
@@ -118,6 +119,23 @@ def test_decline_reasons_keep_their_amounts_out_of_the_template(city, licences):
     assert small.reason_template == big.reason_template == \
         "{amount} is above the KYC 'basic' limit of {limit} per purchase"
     assert evaluate(ctx(10_000, CASINO), FULL, [], city, licences).reason_template == ""  # nothing changes in it
+
+
+def test_kyc_daily_limit_is_the_citys_calendar_day_and_aml_windows_are_rolling(city, licences):
+    basic = CustomerProfile("cust-1", "basic")                       # 100 000.00 KZT a day
+    last_second = datetime(2025, 6, 1, 18, 59, 59, tzinfo=timezone.utc)   # 23:59:59 in Almaty
+    spent = [PastAuthorization(last_second, 100_000_00)]
+    assert evaluate(ctx(1_00, at=last_second), basic, spent, city, licences).decline_code == "61"
+    midnight = last_second + timedelta(seconds=1)                    # 00:00 in Almaty, still 1 June in UTC
+    assert evaluate(ctx(1_00, at=midnight), basic, spent, city, licences).decline_code is None
+    utc_city = city.model_copy(update={"sandbox": city.sandbox.model_copy(update={"timezone": "UTC"})})
+    assert evaluate(ctx(1_00, at=midnight), basic, spent, utc_city, licences).decline_code == "61"
+    utc_midnight = datetime(2025, 6, 2, 0, 0, tzinfo=timezone.utc)
+    assert evaluate(ctx(1_00, at=utc_midnight), basic, spent, utc_city, licences).decline_code is None
+    # structuring counts the last 24 hours, whatever the calendar: local midnight does not reset it
+    near = [PastAuthorization(midnight - timedelta(minutes=m), 19_500_000) for m in (60, 30)]
+    d = evaluate(ctx(19_500_000, at=midnight + timedelta(minutes=30)), FULL, near, city, licences)
+    assert d.decline_code == "59" and d.flags[-1].rule == "structuring"
 
 
 def test_flag_only_mode_approves_with_flags(city, licences):

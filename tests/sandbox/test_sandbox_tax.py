@@ -6,7 +6,8 @@ from hypothesis import given, settings, strategies as st
 from sandbox.config import load_config
 from sandbox.tax import TRANSFER_OUT, Acquisition, Disposal, fifo_disposals, is_resident, statement
 
-TAX = load_config("crypto-city").tax
+CITY = load_config("crypto-city")
+TAX, ZONE = CITY.tax, CITY.sandbox.zone
 T = datetime(2025, 6, 1, tzinfo=timezone.utc)
 
 
@@ -14,22 +15,33 @@ def test_fifo_basis_gain_and_pit_resident_vs_non_resident():
     acqs = [Acquisition(T, "BTC", 100_000, 5_000_000), Acquisition(T + timedelta(days=1), "BTC", 100_000, 6_000_000)]
     # a card-funded coffee sold 150 000 sats for 9 000.00 KZT: basis = lot 1 + half of lot 2
     disp = [Disposal(T + timedelta(days=2), "BTC", 150_000, 900_000 * 10, source="card", reference="auth-1")]
-    res = statement("cust-1", 2025, acqs, disp, resident=True, cfg=TAX)
+    res = statement("cust-1", 2025, acqs, disp, resident=True, cfg=TAX, tz=ZONE)
     line = res.lines[0]
     assert line.cost_basis_kzt_minor == 5_000_000 + 3_000_000 and line.gain_kzt_minor == 1_000_000
     assert line.source == "card" and line.vat == "exempt"
     assert res.pit_kzt_minor == 100_000          # 10% of 10 000.00 KZT
-    non = statement("cust-1", 2025, acqs, disp, resident=False, cfg=TAX)
+    non = statement("cust-1", 2025, acqs, disp, resident=False, cfg=TAX, tz=ZONE)
     assert non.pit_kzt_minor == 200_000 and str(non.pit_rate_pct) == "20"
     assert res.vat.startswith("exempt")
 
 
 def test_loss_pays_no_tax_and_pit_rounds_half_up():
     acqs = [Acquisition(T, "ETH", 10, 1_005)]
-    loss = statement("c", 2025, acqs, [Disposal(T + timedelta(hours=1), "ETH", 10, 1_000)], True, TAX)
+    loss = statement("c", 2025, acqs, [Disposal(T + timedelta(hours=1), "ETH", 10, 1_000)], True, TAX, tz=ZONE)
     assert loss.net_gain_kzt_minor == -5 and loss.pit_kzt_minor == 0
-    gain = statement("c", 2025, acqs, [Disposal(T + timedelta(hours=1), "ETH", 10, 1_010)], True, TAX)
+    gain = statement("c", 2025, acqs, [Disposal(T + timedelta(hours=1), "ETH", 10, 1_010)], True, TAX, tz=ZONE)
     assert gain.net_gain_kzt_minor == 5 and gain.pit_kzt_minor == 1   # 0.5 tiyn rounds up
+
+
+def test_tax_year_is_the_calendar_year_of_the_citys_zone():
+    acqs = [Acquisition(T, "BTC", 300, 3_000)]
+    new_year_in_almaty = datetime(2025, 12, 31, 20, 0, tzinfo=timezone.utc)   # 01:00 on 1 January 2026 there
+    disp = [Disposal(new_year_in_almaty - timedelta(hours=2), "BTC", 100, 1_500, reference="23:00"),
+            Disposal(new_year_in_almaty, "BTC", 200, 3_000, reference="01:00")]
+    assert [ln.reference for ln in statement("c", 2025, acqs, disp, True, TAX, tz=ZONE).lines] == ["23:00"]
+    assert [ln.reference for ln in statement("c", 2026, acqs, disp, True, TAX, tz=ZONE).lines] == ["01:00"]
+    in_utc = statement("c", 2025, acqs, disp, True, TAX, tz=timezone.utc)
+    assert [ln.reference for ln in in_utc.lines] == ["23:00", "01:00"]
 
 
 def test_sale_beyond_known_lots_has_zero_basis_marked():

@@ -182,6 +182,34 @@ def test_a_regulator_suspends_a_licence_and_trading_stops_until_reinstated(cc_cl
 
 
 # ------------------------------------------------------------------ reports
+def test_statements_and_the_regulators_daily_figures_count_days_in_the_citys_zone(cc_client, cc):
+    """Sandbox time stays UTC on every line; the day a purchase counts in is Almaty's: 19:00 UTC is midnight."""
+    from datetime import UTC, datetime, timedelta
+    from sandbox.web import create_app
+    coffee, card_id = cc.keys["coffee"], cc.info["aigerim"]["card_id"]
+    cc.advance(datetime(2025, 6, 1, 18, 59, 59, tzinfo=UTC) - cc.now())
+    for key in ("before-midnight", "at-midnight"):
+        tap = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, key,
+                   {"card_id": card_id, "amount_minor": 1_000_00})
+        assert tap.json["response_code"] == "00"
+        cc.advance(timedelta(seconds=1))
+    lines = get(cc_client, f"/api/v1/cards/{card_id}/statement", cc.keys["aigerim"]).json["items"]
+    assert [(ln["at"][:19], ln["day"]) for ln in lines] == [("2025-06-01T18:59:59", "2025-06-01"),
+                                                            ("2025-06-01T19:00:00", "2025-06-02")]
+    report = get(cc_client, "/api/v1/reports/regulator", cc.keys["regulator"]).json
+    assert report["timezone"] == "Asia/Almaty"
+    assert [(d["day"], d["approved"], d["approved_minor"]) for d in report["card_by_day"]] == [
+        ("2025-06-01", 1, 1_000_00), ("2025-06-02", 1, 1_000_00)]
+    csv = get(cc_client, "/api/v1/reports/regulator.csv", cc.keys["operator"]).get_data(as_text=True)
+    assert "card_by_day[1].day,2025-06-02" in csv and "timezone,Asia/Almaty" in csv
+    pages = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": True}).test_client()
+    regulator = pages.get("/regulator").get_data(as_text=True)
+    assert 'id="day-2025-06-02"' in regulator and "Calendar days in Asia/Almaty" in regulator
+    wallet = pages.get("/wallet?customer=aigerim").get_data(as_text=True)
+    assert "card day 2025-06-02" in wallet and "midnight to midnight, Asia/Almaty" in wallet
+    cc.verify()
+
+
 def test_regulator_report_json_and_csv_and_tax_statements(cc_client, cc):
     post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", cc.keys["coffee"], "p-1",
          {"card_id": cc.info["aigerim"]["card_id"], "amount_minor": 150_000_00})

@@ -109,6 +109,8 @@ class StatementLine(Strict):
     refunded_minor = ma.fields.Integer(required=True)
     conversion_fee_minor = ma.fields.Integer(required=True)
     at = ma.fields.String(required=True)
+    day = ma.fields.String(required=True, metadata={
+        "description": "the city's calendar day (sandbox.timezone) the purchase counts in for daily limits"})
     history = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
     crypto_sold = ma.fields.List(ma.fields.Nested(LegSchema), required=True)
 
@@ -198,7 +200,8 @@ def statement(card_id: int, limit: int, after_id: int | None = None):
 
     def read(uow):
         card_service.card(city.ctx, uow, card_id)  # 404 for an unknown card
-        return statements.card_statement_page(uow, card_id, after_id=after_id, limit=limit + 1)
+        return statements.card_statement_page(uow, card_id, tz=city.cards.timezone, after_id=after_id,
+                                              limit=limit + 1)
     lines = city.ctx.read(read)
     items = [{"id": x["authorization_id"], **{k: v for k, v in x.items() if k not in ("authorization_id", "card_id")}}
              for x in lines]

@@ -8,6 +8,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from sandbox import reports as report_formats
+from sandbox.services.reports import MAX_DAYS
 
 from ..auth import access
 from ..conventions import install_converters, require_city
@@ -18,11 +19,22 @@ blp = Blueprint("reports", __name__, url_prefix=PREFIX, description="Regulator r
 install_converters(blp)
 
 
+class CardDay(Strict):
+    day = ma.fields.String(required=True, metadata={"description": "YYYY-MM-DD in the city's time zone"})
+    authorizations = ma.fields.Integer(required=True)
+    approved = ma.fields.Integer(required=True)
+    declined = ma.fields.Integer(required=True)
+    approved_minor = ma.fields.Integer(required=True, metadata={"description": "approved amount, tiyn"})
+
+
 class RegulatorSummary(Strict):
     at = ma.fields.String(required=True)
     city = ma.fields.String(required=True)
+    timezone = ma.fields.String(required=True, metadata={"description": "the zone whose calendar days count"})
     card = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
                           metadata={"description": "authorizations, approvals, declines and volumes in tiyn"})
+    card_by_day = ma.fields.List(ma.fields.Nested(CardDay), required=True, metadata={
+        "description": f"card authorizations per calendar day in ``timezone``, oldest first (the latest {MAX_DAYS})"})
     declines = ma.fields.List(ma.fields.Dict(), required=True,
                               metadata={"description": "declines counted by response_code and reason template "
                                                        "(the reason with its amounts as {placeholders}): "

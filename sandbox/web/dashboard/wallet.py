@@ -45,4 +45,4 @@ def wallet():
     shops = {m.id: m for m in city_data.merchants(city)}
     return render_template("wallet.html", title="Wallet & card", customers=people, customer=asked, card=card,
                            accounts=accounts, statement=list(reversed(statement)), merchants=shops,
-                           now=city.now(), missing=False)
+                           now=city.now(), timezone=city.cfg.sandbox.timezone, missing=False)
