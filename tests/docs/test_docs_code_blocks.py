@@ -76,7 +76,11 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
+        return f"{_shown(self.page)}:{self.line}"
+
+
+def _shown(page: Path) -> str:
+    return str(page.relative_to(ROOT)) if ROOT in page.parents else str(page)
 
 
 def _tokens(page: Path):
@@ -91,7 +95,7 @@ def blocks_of(page: Path) -> list[Block]:
         if token.type == "html_block" and "docs:" in token.content:
             match = MARKER_RE.match(token.content.strip())
             if match is None:
-                raise AssertionError(f"{page.relative_to(ROOT)}:{token.map[0] + 1}: malformed docs marker "
+                raise AssertionError(f"{_shown(page)}:{token.map[0] + 1}: malformed docs marker "
                                      f"{token.content.strip()!r}; write <!-- docs: KIND [ARG] -->")
             pending = (match["kind"], (match["arg"] or "").strip(), token.map[0] + 1)
             continue
@@ -100,7 +104,7 @@ def blocks_of(page: Path) -> list[Block]:
             out.append(Block(page, token.map[0] + 1, token.info.split()[0] if token.info.strip() else "",
                              token.content, kind, arg))
         elif pending is not None:
-            raise AssertionError(f"{page.relative_to(ROOT)}:{pending[2]}: a docs marker must come right before "
+            raise AssertionError(f"{_shown(page)}:{pending[2]}: a docs marker must come right before "
                                  "a code block")
         pending = None
     return out
@@ -169,6 +173,32 @@ def test_every_block_is_known():
             problems.append(str(error))
     assert not problems, "\n".join(problems)
     assert ALL_BLOCKS, "no code blocks found"
+
+
+@pytest.mark.parametrize("page, problem", [
+    ("```\nmake demo\n```\n", "cannot run a 'plain' block"),
+    ("```ruby\nputs 1\n```\n", "cannot run a 'ruby' block"),
+    ("<!-- docs: not-run because -->\n```sh\nls\n```\n", "not-run needs a reason"),
+    ("<!-- docs: skip -->\n```sh\nls\n```\n", "unknown docs marker"),
+    ("<!-- docs: background -->\n```python\nx = 1\n```\n", "only a shell block"),
+    ("```yaml\nname: half a scenario\n```\n", "must be a scenario"),
+    ("<!-- docs: not-run output -->\n\nSome prose.\n", "must come right before a code block"),
+    ("<!-- docs: not-run: output -->\n```text\nhello\n```\n", "malformed docs marker"),
+], ids=["no-language", "unknown-language", "unknown-reason", "unknown-marker", "background-python",
+        "yaml-neither", "stray-marker", "malformed-marker"])
+def test_a_block_the_harness_cannot_run_fails(tmp_path: Path, page: str, problem: str):
+    path = tmp_path / "page.md"
+    path.write_text(page, encoding="utf-8")
+    with pytest.raises(AssertionError, match=re.escape(problem)):
+        for block in blocks_of(path):
+            _classify(block)
+
+
+def test_an_allowed_not_run_block_is_accepted(tmp_path: Path):
+    path = tmp_path / "page.md"
+    path.write_text("<!-- docs: not-run output -->\n```text\n00 approved\n```\n", encoding="utf-8")
+    [block] = blocks_of(path)
+    assert _classify(block) == "not-run" and block.marker_arg == "output"
 
 
 def test_readme_starts_with_the_two_commands():
@@ -461,3 +491,20 @@ def test_shell_blocks_of_a_page_run_in_order(page: Path, tmp_path: Path):
         for server in servers:
             server.stop()
 
+
+
+@pytest.mark.parametrize("body, ok", [
+    ("make test\n", True),                     # a dry run: the target exists and runs pytest
+    ("make no-such-target\n", False),
+    ("false\necho never reached\n", False),    # every command must succeed
+    ("GREETING=hello\n", True),
+])
+def test_the_shell_prelude_fails_a_failing_command(tmp_path: Path, body: str, ok: bool):
+    script = tmp_path / "block.sh"
+    script.write_text(PRELUDE + body + EPILOGUE, encoding="utf-8")
+    proc = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**_env(), "DOCS_STATE": str(tmp_path / "state.sh"), "DOCS_REPO": str(ROOT)})
+    assert (proc.returncode == 0) == ok, proc.stderr
+    assert "never reached" not in proc.stdout
+    if body.startswith("GREETING"):
+        assert "GREETING" in (tmp_path / "state.sh").read_text()   # the page's next block sees it
