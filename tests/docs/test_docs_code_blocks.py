@@ -306,6 +306,7 @@ def check_mermaid(text: str) -> None:
                 assert stack and "([{"[")]}".index(ch)] == stack.pop(), f"line {n}: unbalanced {ch!r} in {line!r}"
         assert not stack, f"line {n}: unclosed {stack[-1]!r} in {line!r}"
         assert line.count('"') % 2 == 0, f"line {n}: unbalanced quote in {line!r}"
+        assert ";" not in line.rstrip(";"), f"line {n}: ';' ends a statement in mermaid, mid-line in {line!r}"
     assert depth == 0, "a block is not closed by 'end'"
 
 
@@ -321,7 +322,8 @@ def test_mermaid_block_is_well_formed(block: Block):
 
 
 def test_mermaid_check_refuses_broken_diagrams():
-    for broken in ("flowchart TD\n  a[x --> b", "sequenceDiagram\n  alt x\n  a->>b: y", "notadiagram\n a"):
+    for broken in ("flowchart TD\n  a[x --> b", "sequenceDiagram\n  alt x\n  a->>b: y", "notadiagram\n a",
+                   "sequenceDiagram\n  a->>b: one; two"):
         with pytest.raises(AssertionError):
             check_mermaid(broken)
 
