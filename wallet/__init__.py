@@ -1,4 +1,4 @@
-"""wallet — custodial wallets of the AIFC exchange (see ../shared/DESIGN.md).
+"""wallet — custodial wallets of the AIFC exchange (see docs/wallet.md and docs/architecture.md).
 
     keys.py          master seed (never shown) and BIP84/BIP44 HD derivation with bip-utils
     addresses.py     per-chain validation: bech32 + network (BTC), EIP-55 (ETH)
