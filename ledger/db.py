@@ -124,7 +124,7 @@ class Database:
         if self.is_sqlite:
             self.migrate(packages)
             return
-        key = _lock_key(lock_name)
+        key = lock_key(lock_name)
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT pg_advisory_lock(%(k)s)", {"k": key})
             try:
@@ -167,10 +167,10 @@ class Database:
         already makes every unit of work the only writer.
         """
         if self.dialect == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _lock_key(name)})
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": lock_key(name)})
 
 
-def _lock_key(name: str) -> int:
+def lock_key(name: str) -> int:
     """A lock name as PostgreSQL's 64-bit advisory lock key."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from ledger import Database, Ledger, Posting
+from ledger.db import lock_key
 
 from . import audit, city_state
 from .city_parts import AssetBook, build_exchange, fund_market_makers
@@ -78,6 +79,7 @@ class CityContext:
         self._custodian = None
         self._btc_node = None
         self.custody_lock = threading.RLock()   # the embedded regtest node is not thread-safe
+        self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
         from card import CardService
 
@@ -312,13 +314,46 @@ class CityContext:
 
     # ------------------------------------------------------------------ the embedded chains
     def require_chains_shared(self, what: str) -> None:
-        """Refuse an on-chain verb when this city is served by several processes but its chains live in
-        one process's memory: each process would have its own chain (identical txids, lost deposits)."""
+        """Refuse an on-chain verb unless this process may use the city's embedded Bitcoin chain.
+
+        That chain lives in one process's memory, so it must be the only process doing on-chain work on
+        this database: otherwise each would have its own chain (identical txids, deposits dropped by the
+        credit-once rule). Refused when the city is served by several workers (``chains_shared=False``)
+        or when another process (another ``serve``, a script) already owns the chain of this database —
+        ownership is a lock held for the life of the process: a PostgreSQL session advisory lock, or an
+        exclusive lock on a file beside the SQLite database, both released by ``close()`` or by exit."""
         if not self.chains_shared:
             raise ChainNotShared(
                 f"{what} needs the city's blockchain, which lives in one server process, but this city is "
                 "served by several processes; serve it with one process (`cryptocity serve --workers 1`) "
                 "for on-chain deposits and withdrawals — everything else works with several")
+        if self._chain_claim is None:
+            with self.custody_lock:
+                if self._chain_claim is None:
+                    self._chain_claim = self._claim_chain(what)
+
+    def _claim_chain(self, what: str):
+        refused = ChainNotShared(
+            f"{what} needs the city's blockchain, which lives in the memory of the process that first used it, "
+            "and another process on this database owns it; do on-chain work through that process, or stop it — "
+            "one process per database for on-chain deposits and withdrawals")
+        if self.db.is_sqlite:
+            import fcntl
+            path = self.db.url.split(":///", 1)[-1].split("?", 1)[0] + ".chain-owner"
+            handle = open(path, "a")  # noqa: SIM115 - held open for the life of the claim
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise refused from None
+            return handle
+        conn = self.db.engine.connect()
+        if not conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)",
+                                    {"k": lock_key("sandbox:embedded-chain")}).scalar():
+            conn.close()
+            raise refused
+        conn.commit()
+        return conn
 
     @property
     def issuer(self):
@@ -388,4 +423,7 @@ class CityContext:
         return self._btc_node
 
     def close(self) -> None:
+        if self._chain_claim is not None:
+            self._chain_claim.close()   # releases the lock (file lock or the session's advisory lock)
+            self._chain_claim = None
         self.db.dispose()

@@ -7,7 +7,7 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     buy(actor, instrument, quote_amount_minor) sell(actor, instrument, base_qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
-    capture(ref, amount_minor=None)  reverse(ref)  refund(ref, amount_minor=None)
+    capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
     advance(delta: timedelta)
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
@@ -106,10 +106,8 @@ def _call(facade: Any, step: Step) -> Any:
         return getattr(facade, v)(actor=a.actor, amount_minor=a.amount.amount_minor)
     if v == "pay":
         return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
-    if v in ("capture", "refund"):
+    if v in ("capture", "reverse", "refund"):
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
-    if v == "reverse":
-        return facade.reverse(ref=a.ref)
     if v == "advance":
         return facade.advance(a.by)
     if v in ("suspend_licence", "reinstate_licence"):

@@ -53,3 +53,35 @@ def test_city_wrong_expectation_fails_with_expected_actual_and_step(tmp_path):
     assert "coffee" in text  # the step is named
     # the invariants still hold: a failed expectation is the scenario's problem, not the city's
     assert any(r.expectation == "ledger invariants hold" and r.passed for r in result.results)
+
+
+CLEARING = """
+name: clearing steps answer with the purchase's new status
+config: crypto-city
+actors:
+  aigerim: {kyc: full, deposits: ["50 000.00 KZT"]}
+steps:
+  - pay: {actor: aigerim, merchant: alatau-coffee, amount: "1 500.00 KZT", ref: coffee}
+    expect: {status: approved}
+  - capture: {ref: coffee}
+    expect: {status: captured}
+  - refund: {ref: coffee, amount: "500.00 KZT"}
+    expect: {status: captured}
+  - refund: {ref: coffee}
+    expect: {status: refunded}
+  - refund: {ref: coffee}
+    expect: {error: nothing_to_refund, reason_contains: "nothing left to refund"}
+  - pay: {actor: aigerim, merchant: alatau-coffee, amount: "700.00 KZT", ref: tea}
+  - reverse: {ref: tea}
+    expect: {status: reversed}
+  - reverse: {ref: tea}
+    expect: {error: nothing_to_reverse}
+  - expect: {verify: true}
+"""
+
+
+def test_city_clearing_steps_can_expect_captured_reversed_refunded(tmp_path):
+    """Before, every clearing step answered "ok", so ``expect: {status: captured}`` could never pass, and a
+    second full refund answered the ledger's internal ``zero_amount`` naming an internal account."""
+    result = run_scenario(scenario_from_text(CLEARING, "clearing.yaml"), factory_for(tmp_path))
+    assert result.passed, [r.describe() for r in result.failures]

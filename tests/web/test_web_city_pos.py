@@ -108,3 +108,21 @@ def test_reverse_releases_the_hold(cc_client, cc):
     assert reversed_.status_code == 200 and reversed_.json["status"] == "reversed"
     assert cc.balances("bob")["KZT"] == before
     cc.verify()
+
+
+def test_a_second_full_refund_is_nothing_to_refund_in_card_terms(cc_client, cc):
+    """Before, a second full refund answered the ledger's internal ``zero_amount`` naming an internal
+    account; it is a 409 ``nothing_to_refund`` about the authorization, and nothing moves."""
+    coffee = cc.keys["coffee"]
+    sale = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "order-r",
+                {"card_id": cc.info["bob"]["card_id"], "amount_minor": 2_000_00}).json
+    path = f"/api/v1/authorizations/{sale['id']}"
+    assert post(cc_client, f"{path}/capture", coffee, "cap-r", {}).json["status"] == "captured"
+    assert post(cc_client, f"{path}/refund", coffee, "ref-r1", {}).json["status"] == "refunded"
+    bank, till = cc.balances("bob")["KZT"], cc.account_balance("merchant:alatau-coffee:KZT")
+    again = post(cc_client, f"{path}/refund", coffee, "ref-r2", {})
+    assert again.status_code == 409 and again.json["code"] == "nothing_to_refund"
+    assert again.json["detail"].startswith(f"authorization {sale['id']} has nothing left to refund")
+    assert "zero" not in again.json["detail"] and "card-acquirer" not in again.json["detail"]
+    assert cc.balances("bob")["KZT"] == bank and cc.account_balance("merchant:alatau-coffee:KZT") == till
+    cc.verify()
