@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.types import from_micros
+from sqlalchemy import case, func, select
+
+from ledger.types import from_micros, to_micros
+
+from . import tables as t
 
 MAX_PAGE = 1000
 
@@ -55,3 +59,66 @@ def merchant_of(uow, authorization_id: int) -> str | None:
     """The merchant the authorization was made at (who may capture, reverse or refund it), or None."""
     found = uow.sql.one(_MERCHANT_OF, {"id": int(authorization_id)})
     return None if found is None else found[0]
+
+
+# -- by purchase reference, holder and for reports ------------------------------------------------------
+def id_by_key(uow, idempotency_key: str) -> int | None:
+    """The authorization made under ``idempotency_key`` (a purchase's durable key), or None."""
+    found = uow.sql.one("SELECT id FROM card_authorizations WHERE idempotency_key = :key", {"key": idempotency_key})
+    return None if found is None else int(found[0])
+
+
+def purchase_by_key(uow, idempotency_key: str) -> dict | None:
+    """A purchase as the POS terminal shows it (cardholder, merchant, status, amounts), or None."""
+    a = t.authorizations.c
+    row = uow.conn.execute(select(a.id, a.cardholder_id, a.merchant_id, a.amount_minor, a.status, a.response_code,
+                                  a.captured_minor, a.reversed_minor, a.refunded_minor)
+                           .where(a.idempotency_key == idempotency_key)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def flags_of(uow, cardholder_id: str, *, limit: int = 10_000) -> list[tuple[str, str]]:
+    """Every (rule, reason) flag raised on the holder's authorizations, approved or declined, in order."""
+    a = t.authorizations.c
+    rows = uow.conn.execute(select(a.flags).where(a.cardholder_id == cardholder_id).order_by(a.id)
+                            .limit(limit)).scalars().all()
+    return [tuple(f) for row in rows for f in (row or [])]
+
+
+def for_report(uow, *, limit: int = 100_000) -> list:
+    """Every authorization with what a regulator's report counts, oldest first (bounded)."""
+    a = t.authorizations.c
+    return uow.conn.execute(select(a.cardholder_id, a.merchant_id, a.amount_minor, a.response_code, a.reason,
+                                   a.reason_template, a.status, a.captured_minor, a.refunded_minor, a.reversed_minor,
+                                   a.shortfall_minor, a.conversion_fee_minor, a.flags, a.created_at)
+                            .order_by(a.id).limit(limit)).all()
+
+
+def volumes(uow) -> dict:
+    """City-wide authorizations: count, approved, declined, approved/captured/refunded amounts (tiyn)."""
+    a = t.authorizations.c
+    approved = a.response_code == "00"
+    row = uow.conn.execute(select(
+        func.count(), func.coalesce(func.sum(case((approved, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((approved, a.amount_minor), else_=0)), 0),
+        func.coalesce(func.sum(a.captured_minor), 0), func.coalesce(func.sum(a.refunded_minor), 0),
+        func.coalesce(func.sum(case((approved, a.shortfall_minor), else_=0)), 0))).one()
+    total, ok, approved_minor, captured, refunded, crypto = (int(v) for v in row)
+    return {"authorizations": total, "approved": ok, "declined": total - ok, "approved_minor": approved_minor,
+            "captured_minor": captured, "refunded_minor": refunded, "crypto_funded_minor": crypto}
+
+
+# Purchases that spent money (a reversed or expired authorization never left the account).
+SPENDING_STATUSES = ("approved", "captured", "refunded")
+MAX_HISTORY_ROWS = 5_000
+# Read on every authorization (the sandbox's rules): parametrised SQL on the unit of work's own cursor.
+_SPENDING = ("SELECT created_at, amount_minor, merchant_id FROM card_authorizations "
+             "WHERE cardholder_id = :holder AND created_at >= :since "
+             f"AND status IN ({', '.join(repr(s) for s in SPENDING_STATUSES)}) "
+             f"ORDER BY created_at DESC, id DESC LIMIT {MAX_HISTORY_ROWS}")
+
+
+def spending_since(uow, cardholder_id: str, since: datetime) -> list[tuple[datetime, int, str]]:
+    """(at, amount, merchant) of the holder's purchases that spent money since ``since``, oldest first."""
+    rows = uow.sql.all(_SPENDING, {"holder": cardholder_id, "since": to_micros(since)})
+    return [(from_micros(r[0]), r[1], r[2] or "") for r in reversed(rows)]

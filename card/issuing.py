@@ -262,3 +262,37 @@ def change_status(uow, card_id: int, action: str, note: str = "") -> Card:
 
 def _card_event(uow, card_id: int, status: str, note: str) -> None:
     uow.conn.execute(insert(t.card_events).values(card_id=card_id, at=uow.now(), status=status, note=note[:200]))
+
+
+# -- lists the dashboard's pickers show --------------------------------------------------------------------
+def first_cards(uow, *, cardholder_id: str | None = None, limit: int = 500) -> list[tuple[str, int, str, str]]:
+    """(cardholder, card id, PAN, status) of each cardholder's first card, by cardholder (bounded)."""
+    c = t.cards.c
+    query = select(c.cardholder_id, func.min(c.id)).group_by(c.cardholder_id).order_by(c.cardholder_id)
+    if cardholder_id is not None:
+        query = query.where(c.cardholder_id == cardholder_id)
+    firsts = uow.conn.execute(query.limit(limit)).all()
+    ids = [card_id for _, card_id in firsts]
+    rows = {r.id: r for r in uow.conn.execute(select(c.id, c.pan, c.status).where(c.id.in_(ids)))} if ids else {}
+    return [(holder, card_id, rows[card_id].pan, rows[card_id].status) for holder, card_id in firsts]
+
+
+def first_card_id(uow, cardholder_id: str) -> int | None:
+    """The id of the cardholder's first card, or None."""
+    return uow.conn.execute(select(func.min(t.cards.c.id)).where(t.cards.c.cardholder_id == cardholder_id)).scalar()
+
+
+def merchants(uow, *, merchant_id: str | None = None, limit: int = 500) -> list[MerchantRecord]:
+    """Registered merchants by name (bounded); ``merchant_id`` narrows to one."""
+    m = t.merchants.c
+    query = select(m.id, m.name, m.mcc, m.in_zone, m.settlement_account_id, m.mdr_bps).order_by(m.name, m.id)
+    if merchant_id is not None:
+        query = query.where(m.id == merchant_id)
+    return [MerchantRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in uow.conn.execute(query.limit(limit))]
+
+
+def counts(uow) -> dict[str, int]:
+    """How many cardholders and merchants the bank has."""
+    people = uow.conn.execute(select(func.count(func.distinct(t.cards.c.cardholder_id)))).scalar_one()
+    shops = uow.conn.execute(select(func.count()).select_from(t.merchants)).scalar_one()
+    return {"customers": int(people), "merchants": int(shops)}

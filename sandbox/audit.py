@@ -63,6 +63,25 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
     return seq
 
 
+def latest(conn, limit: int = 10) -> list:
+    """The newest ``limit`` entries, newest first."""
+    log = audit_log.c
+    return conn.execute(select(log.seq, log.at, log.actor, log.action, log.subject, log.details)
+                        .order_by(log.seq.desc()).limit(limit)).all()
+
+
+def has_entry(conn, action: str, subject: str) -> bool:
+    """Whether the log holds an entry ``action`` on ``subject``."""
+    return conn.execute(select(audit_log.c.seq).where(audit_log.c.action == action, audit_log.c.subject == subject)
+                        .limit(1)).first() is not None
+
+
+def entries_of(conn, actions: tuple[str, ...], *, limit: int) -> list[tuple[datetime, str]]:
+    """(at, details JSON) of the entries whose action is one of ``actions``, in order (bounded)."""
+    return conn.execute(select(audit_log.c.at, audit_log.c.details).where(audit_log.c.action.in_(actions))
+                        .order_by(audit_log.c.seq).limit(limit)).all()
+
+
 @dataclass
 class AuditReport:
     entries: int

@@ -27,13 +27,9 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from sqlalchemy import select
-
-from ledger.tables import accounts
 from stablecoin import Issuer
-from stablecoin.attestation import CHECK_NAME, peg_problem
-from stablecoin.issuer import ISSUANCE_CODE, LOCK, RESERVE_CODE
-from stablecoin.tables import operations
+from stablecoin.attestation import CHECK_NAME, peg_problem, reserve_and_liability
+from stablecoin.issuer import LOCK, any_issued, operations_after
 
 MAX_SYNC_ROWS = 1_000_000
 
@@ -52,9 +48,7 @@ class MirroredIssuer(Issuer):
         """Replay onto this chain the operations committed by other processes since the last sync;
         returns how many were replayed. The caller holds the issuer's lock (or is a fresh process)."""
         with self._mutex:
-            o = operations.c
-            rows = conn.execute(select(o.id, o.kind, o.address, o.amount_minor).where(o.id > self._synced_through)
-                                .order_by(o.id).limit(MAX_SYNC_ROWS)).all()
+            rows = operations_after(conn, self._synced_through, limit=MAX_SYNC_ROWS)
             if not rows:
                 return 0
             net: dict[str, int] = defaultdict(int)
@@ -107,13 +101,11 @@ class MirroredIssuer(Issuer):
         def check(conn) -> str | None:
             ledger.db.advisory_lock(conn, LOCK)
             self.sync(conn)
-            rows = dict(conn.execute(select(accounts.c.code, accounts.c.balance_minor)
-                                     .where(accounts.c.code.in_([RESERVE_CODE, ISSUANCE_CODE]))).all())
-            reserve, liability = int(rows.get(RESERVE_CODE, 0)), -int(rows.get(ISSUANCE_CODE, 0))
+            reserve, liability = reserve_and_liability(conn)
             return peg_problem(reserve, liability, self.token.total_supply())
         ledger.add_check(CHECK_NAME, check)
 
 
 def kzte_in_circulation(conn) -> bool:
     """True once any KZTE was ever minted on this database (a new process's chain must be re-seeded)."""
-    return conn.execute(select(operations.c.id).limit(1)).first() is not None
+    return any_issued(conn)

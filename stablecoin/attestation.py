@@ -14,7 +14,8 @@ from .issuer import ISSUANCE_CODE, RESERVE_CODE, Issuer
 CHECK_NAME = "KZTE supply on chain = KZTE liability in the ledger <= tenge reserve"
 
 
-def _balances(conn) -> tuple[int, int]:
+def reserve_and_liability(conn) -> tuple[int, int]:
+    """(tenge in the reserve, KZTE liability in the ledger), both in minor units, read on ``conn``."""
     rows = dict(conn.execute(select(accounts.c.code, accounts.c.balance_minor)
                              .where(accounts.c.code.in_([RESERVE_CODE, ISSUANCE_CODE]))).all())
     return int(rows.get(RESERVE_CODE, 0)), -int(rows.get(ISSUANCE_CODE, 0))
@@ -34,7 +35,7 @@ def peg_problem(reserve_minor: int, liability_minor: int, supply_minor: int) -> 
 def install_check(ledger: Ledger, issuer: Issuer) -> None:
     """Make ``ledger.verify()`` fail with a named violation when the peg invariant breaks."""
     def check(conn) -> str | None:
-        reserve, liability = _balances(conn)
+        reserve, liability = reserve_and_liability(conn)
         return peg_problem(reserve, liability, issuer.token.total_supply())
     ledger.add_check(CHECK_NAME, check)
 
@@ -43,7 +44,7 @@ def attest(ledger: Ledger, issuer: Issuer) -> dict:
     """A point-in-time reserve report at the sandbox clock's now, JSON-able; ``text`` is for humans."""
     with ledger.unit_of_work(read_only=True) as uow:
         at = uow.now()
-        reserve, liability = _balances(uow.conn)
+        reserve, liability = reserve_and_liability(uow.conn)
     supply = issuer.token.total_supply()
     problem = peg_problem(reserve, liability, supply)
     ratio = (Decimal(reserve) / Decimal(supply)).quantize(Decimal("0.0001")) if supply else None

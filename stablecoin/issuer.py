@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from web3 import Web3
 
 from ledger import Posting, UnitOfWork
@@ -266,3 +267,16 @@ def _check_owner(owner: object) -> None:
     if not isinstance(owner, str) or not owner or len(owner) > 100:
         raise InvalidRequest(f"owner must be a non-empty name of at most 100 characters, got {owner!r}",
                              code="invalid_owner")
+
+
+def operations_after(conn, after_id: int, *, limit: int) -> list[tuple[int, str, str, int]]:
+    """(id, kind, address, amount) of the journal's operations after ``after_id``, in order (bounded): what
+    a process's own copy of the chain replays (see the sandbox's KZTE mirror)."""
+    o = t.operations.c
+    return [tuple(r) for r in conn.execute(select(o.id, o.kind, o.address, o.amount_minor)
+                                           .where(o.id > after_id).order_by(o.id).limit(limit))]
+
+
+def any_issued(conn) -> bool:
+    """True once any KZTE was ever minted on this database."""
+    return conn.execute(select(t.operations.c.id).limit(1)).first() is not None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from card import authorization as card_authorization
 from card import clearing
-from card.tables import authorizations as _auth_table
+from card import authorizations as card_authorizations_read
 
 from .. import audit
 from ..context import CityContext
@@ -93,11 +93,10 @@ def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, re
 
 def authorization_of(uow, ref: str) -> int:
     """The authorization id of the purchase ``ref`` (read from the card's tables: survives restarts)."""
-    auth_id = uow.conn.execute(_auth_table.select().with_only_columns(_auth_table.c.id)
-                               .where(_auth_table.c.idempotency_key == pay_key(ref))).scalar()
+    auth_id = card_authorizations_read.id_by_key(uow, pay_key(ref))
     if auth_id is None:
         raise UnknownReference(f"no purchase with reference {ref!r}", reference=str(ref)[:120])
-    return int(auth_id)
+    return auth_id
 
 
 def clear(city: CityContext, uow, verb: str, *, authorization_id: int, amount_minor: int | None = None,

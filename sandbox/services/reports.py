@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from sqlalchemy import func, select
 
-from card.tables import authorizations as _auth
-from exchange.tables import trades as _trades
+from card import authorizations
+from exchange import queries as exchange_queries
 
 from .. import audit
 from ..context import CityContext
 from ..errors import AuditTampered
-from ..tables import audit_log
 from ..tax import Acquisition, Disposal, TaxStatement
 from ..tax import statement as tax_statement_of
 from . import customers
@@ -35,9 +33,7 @@ TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell",
 def flags(city: CityContext, uow, actor: str) -> list[tuple[str, str]]:
     """Every (rule, reason) flag raised on the actor's purchases so far, approved or declined, in order."""
     customers.require(uow, actor)
-    rows = uow.conn.execute(select(_auth.c.flags).where(_auth.c.cardholder_id == actor)
-                            .order_by(_auth.c.id).limit(MAX_FLAG_ROWS)).scalars().all()
-    return [tuple(f) for row in rows for f in (row or [])]
+    return authorizations.flags_of(uow, actor, limit=MAX_FLAG_ROWS)
 
 
 def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement:
@@ -45,9 +41,7 @@ def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement
     the tax events in the audit log, so every process gives the same statement."""
     customer = customers.require(uow, actor)
     acquisitions, disposals = [], []
-    rows = uow.conn.execute(select(audit_log.c.at, audit_log.c.details).where(audit_log.c.action.in_(TAX_ACTIONS))
-                            .order_by(audit_log.c.seq).limit(MAX_TAX_ROWS)).all()
-    for at, details in rows:
+    for at, details in audit.entries_of(uow.conn, TAX_ACTIONS, limit=MAX_TAX_ROWS):
         d = json.loads(details)
         if d.get("customer") != actor:
             continue
@@ -76,15 +70,8 @@ def regulator_summary(city: CityContext, uow) -> dict:
     """What the regulators read: card volumes, declines by code and reason, AML flags, exchange volume,
     KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
     now = uow.now()
-    rows = uow.conn.execute(select(_auth.c.cardholder_id, _auth.c.merchant_id, _auth.c.amount_minor,
-                                   _auth.c.response_code, _auth.c.reason, _auth.c.reason_template, _auth.c.status,
-                                   _auth.c.captured_minor,
-                                   _auth.c.refunded_minor, _auth.c.reversed_minor, _auth.c.shortfall_minor,
-                                   _auth.c.conversion_fee_minor, _auth.c.flags, _auth.c.created_at)
-                            .order_by(_auth.c.id).limit(MAX_ROWS)).all()
-    volume = uow.conn.execute(select(_trades.c.symbol, func.count(), func.sum(_trades.c.qty_minor),
-                                     func.sum(_trades.c.notional_minor))
-                              .group_by(_trades.c.symbol).order_by(_trades.c.symbol)).all()
+    rows = authorizations.for_report(uow, limit=MAX_ROWS)
+    volume = exchange_queries.volume_by_symbol(uow)
     approved = [r for r in rows if r.response_code == "00"]
     declined = [r for r in rows if r.response_code != "00"]
     declines: dict[tuple[str, str], dict] = {}

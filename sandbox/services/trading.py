@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exchange import tables as exchange_tables
+from exchange import queries as exchange_queries
 from exchange.fees import buy_hold_minor
 from ledger import Posting
 
@@ -88,9 +88,7 @@ def cancel_order(city: CityContext, uow, *, order_id: int):
 
 def order_owner(uow, order_id: int) -> str:
     """Who placed order ``order_id`` (``OrderNotFound`` if nobody did)."""
-    o = exchange_tables.orders.c
-    owner = uow.conn.execute(exchange_tables.orders.select().with_only_columns(o.owner)
-                             .where(o.id == order_id)).scalar()
+    owner = exchange_queries.owner_of_order(uow, order_id)
     if owner is None:
         raise OrderNotFound(f"no order {order_id}", order_id=order_id)
     return owner

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
-
 from ledger import Posting, format_amount
+from wallet import queries as wallet_queries
 
 from .. import audit
 from ..context import CityContext
@@ -27,7 +26,6 @@ from ..errors import (
     InvalidTravelRule,
     WithdrawalAssetNotSupported,
 )
-from ..tables import audit_log
 from ..tax import TRANSFER_OUT
 from . import customers
 
@@ -45,10 +43,7 @@ def _wallet_key(actor: str, key: str) -> str:
 
 
 def _row(uow, wallet_key: str) -> dict | None:
-    from wallet import tables as wt
-    row = uow.conn.execute(select(wt.withdrawals).where(wt.withdrawals.c.idempotency_key == wallet_key)
-                           ).mappings().first()
-    return None if row is None else dict(row)
+    return wallet_queries.withdrawal_by_key(uow, wallet_key)
 
 
 def as_dict(row: dict) -> dict:
@@ -130,8 +125,7 @@ def _audit(city: CityContext, uow, row: dict) -> None:
     """``funds.withdrawal``, once per withdrawal (a replay finds it there)."""
     subject = f"withdrawal:{row['id']}"
     uow.advisory_lock("sandbox:withdrawal-audit")
-    if uow.conn.execute(select(audit_log.c.seq).where(audit_log.c.action == "funds.withdrawal",
-                                                      audit_log.c.subject == subject)).first():
+    if audit.has_entry(uow.conn, "funds.withdrawal", subject):
         return
     # Not a disposal: coins leave custody for the customer's external wallet (still theirs). The tax
     # statement shows no line for it, but the coins' FIFO lots leave with them (tax.TRANSFER_OUT).
@@ -204,11 +198,5 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
 
 def withdrawals(city: CityContext, uow, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
     """The actor's withdrawals, oldest first (``after_id``: the last id of the previous page)."""
-    from wallet import tables as wt
     customers.require(uow, actor)
-    w = wt.withdrawals.c
-    query = select(wt.withdrawals).where(w.owner == actor)
-    if after_id is not None:
-        query = query.where(w.id > after_id)
-    rows = uow.conn.execute(query.order_by(w.id).limit(max(1, min(int(limit), MAX_PAGE)))).mappings().all()
-    return [as_dict(dict(r)) for r in rows]
+    return [as_dict(r) for r in wallet_queries.withdrawals_of(uow, actor, after_id=after_id, limit=limit)]

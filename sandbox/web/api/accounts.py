@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from sqlalchemy import and_, select
-
-from ledger import tables as lt
-from ledger.accounts import _COLUMNS, _row_to_account
+from ledger import queries as ledger_queries
 
 from ..auth import access, owner_scope
 from ..conventions import IDEMPOTENCY_PARAM, idempotent_write, page
@@ -35,22 +32,13 @@ blp = Blueprint("accounts", __name__, url_prefix=f"{PREFIX}/accounts",
 def list_accounts(limit: int, after_id: int | None = None, owner: str | None = None, asset: str | None = None,
                   purpose: str | None = None):
     """List accounts, oldest first; a customer or merchant key sees only its own."""
-    a = lt.accounts.c
-    cond = []
     pinned = owner_scope()
-    if pinned is not None:
-        cond.append(a.owner == pinned)
-    if owner is not None:
-        cond.append(a.owner == owner)
-    if asset is not None:
-        cond.append(a.asset == asset)
-    if purpose is not None:
-        cond.append(a.purpose == purpose)
-    if after_id is not None:
-        cond.append(a.id > after_id)
+    if pinned is not None and owner is not None and owner != pinned:
+        return page([], limit)
     with services().ledger.unit_of_work(read_only=True) as uow:
-        rows = uow.conn.execute(select(*_COLUMNS).where(and_(True, *cond)).order_by(a.id).limit(limit + 1)).all()
-    return page([account_dict(_row_to_account(r)) for r in rows], limit)
+        rows = ledger_queries.accounts(uow, owner=pinned or owner, asset=asset, purpose=purpose, after_id=after_id,
+                                       limit=limit + 1)
+    return page([account_dict(r) for r in rows], limit)
 
 
 @blp.route("", methods=["POST"])

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import select
-
 from ledger import move
-from ledger import tables as lt
+from ledger import queries as ledger_queries
 from ledger.transfers import MAX_MEMO_LENGTH
 
 from ..auth import access
@@ -76,23 +74,6 @@ def create_transfer(body: dict):
     return json_response(*idempotent_write(compute))
 
 
-def latest_transfers(conn, *, limit: int, after_id: int | None = None, newest_first: bool = False) -> list[dict]:
-    """Transfers with their postings; oldest first from ``after_id``, or the newest ``limit``."""
-    tr, e = lt.transfers.c, lt.entries.c
-    query = select(tr.id, tr.kind, tr.memo, tr.created_at)
-    if after_id is not None:
-        query = query.where(tr.id > after_id)
-    query = query.order_by(tr.id.desc() if newest_first else tr.id).limit(limit)
-    rows = conn.execute(query).all()
-    postings: dict[int, list] = {r[0]: [] for r in rows}
-    if rows:
-        for tid, account_id, amount in conn.execute(select(e.transfer_id, e.account_id, e.amount_minor)
-                                                    .where(e.transfer_id.in_(list(postings))).order_by(e.id)):
-            postings[tid].append({"account_id": account_id, "amount_minor": amount})
-    return [{"id": r[0], "kind": r[1], "memo": r[2], "created_at": r[3].isoformat(), "postings": postings[r[0]]}
-            for r in rows]
-
-
 @blp.route("")
 @access()
 @blp.arguments(PageArgs, location="query", as_kwargs=True)
@@ -100,4 +81,4 @@ def latest_transfers(conn, *, limit: int, after_id: int | None = None, newest_fi
 def list_transfers(limit: int, after_id: int | None = None):
     """Every transfer, oldest first (operator and regulator)."""
     with services().ledger.unit_of_work(read_only=True) as uow:
-        return page(latest_transfers(uow.conn, limit=limit + 1, after_id=after_id), limit)
+        return page(ledger_queries.transfers(uow, limit=limit + 1, after_id=after_id), limit)

@@ -2,32 +2,17 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from sqlalchemy import and_, func, select
 
-from ledger import tables as lt
-from ledger.accounts import _COLUMNS, _row_to_account
+from ledger import queries as ledger_queries
 
-from ..api.transfers import latest_transfers
 from ..auth import access, owner_scope
 from ..services import services
 from . import city_data
 from .core import PAGE, bp, city_or_none, new_ref, principal
 
 
-def _accounts(conn, *, after_id: int | None = None, limit: int = PAGE) -> list:
-    a = lt.accounts.c
-    cond = [a.id > after_id] if after_id else []
-    if owner_scope() is not None:
-        cond.append(a.owner == owner_scope())
-    rows = conn.execute(select(*_COLUMNS).where(and_(True, *cond)).order_by(a.id).limit(limit + 1)).all()
-    return [_row_to_account(r) for r in rows]
-
-
-def _codes(conn, ids: set[int]) -> dict[int, tuple[str, str]]:
-    if not ids:
-        return {}
-    a = lt.accounts.c
-    return {r[0]: (r[1], r[2]) for r in conn.execute(select(a.id, a.code, a.asset).where(a.id.in_(sorted(ids))))}
+def _accounts(uow, *, after_id: int | None = None, limit: int = PAGE) -> list:
+    return ledger_queries.accounts(uow, owner=owner_scope(), after_id=after_id or None, limit=limit + 1)
 
 
 def _city_facts(city) -> dict:
@@ -42,18 +27,14 @@ def _city_facts(city) -> dict:
 @bp.route("/")
 @access("customer", "merchant", scope="owner")
 def overview():
-    a = lt.accounts.c
+    scope = owner_scope()
     with services().ledger.unit_of_work(read_only=True) as uow:
-        accounts = _accounts(uow.conn, limit=20)
-        scope = [a.owner == owner_scope()] if owner_scope() is not None else []
-        totals = uow.conn.execute(
-            select(a.asset, func.count(), func.coalesce(func.sum(a.balance_minor), 0),
-                   func.coalesce(func.sum(a.held_minor), 0))
-            .where(and_(a.purpose != "external", *scope)).group_by(a.asset).order_by(a.asset)).all()
-        transfers = [] if scope else latest_transfers(uow.conn, limit=10, newest_first=True)
-        codes = _codes(uow.conn, {p["account_id"] for t in transfers for p in t["postings"]})
+        accounts = _accounts(uow, limit=20)
+        totals = ledger_queries.totals_by_asset(uow, owner=scope)
+        transfers = [] if scope is not None else ledger_queries.transfers(uow, limit=10, newest_first=True)
+        codes = ledger_queries.codes(uow, {p["account_id"] for t in transfers for p in t["postings"]})
     city = city_or_none()
-    facts = _city_facts(city) if city is not None and not scope else None
+    facts = _city_facts(city) if city is not None and scope is None else None
     return render_template("overview.html", title="Overview", accounts=accounts[:20], more=len(accounts) > 20,
                            totals=totals, transfers=transfers, codes=codes, now=services().clock.now(), city=facts,
                            can_advance=principal().role == "operator", clock_ref=new_ref("clock"))
@@ -64,7 +45,7 @@ def overview():
 def explorer():
     after_id = request.args.get("after_id", type=int)
     with services().ledger.unit_of_work(read_only=True) as uow:
-        accounts = _accounts(uow.conn, after_id=after_id)
+        accounts = _accounts(uow, after_id=after_id)
     more = len(accounts) > PAGE
     accounts = accounts[:PAGE]
     return render_template("explorer.html", title="Ledger explorer", accounts=accounts,
