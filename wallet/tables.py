@@ -1,7 +1,17 @@
 """The wallet's tables (SQLAlchemy Core). ``migrations/versions/wallet_0001_initial.py`` creates them."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from ledger.types import Id, Timestamp
 
@@ -80,3 +90,7 @@ blocklist = Table(
     Column("address", String(100), primary_key=True),
     Column("reason", String(200), nullable=False),
 )
+
+# The scanner's and the dispatcher's look-ups by status (migration wallet_0001).
+Index("ix_wallet_deposits_status", deposits.c.status, deposits.c.chain)
+Index("ix_wallet_withdrawals_status", withdrawals.c.status, withdrawals.c.id)

@@ -6,11 +6,11 @@ disposals on the statement)."""
 from __future__ import annotations
 
 import pytest
+from web_support import auth
 
 from sandbox.apikeys import create_key
 from sandbox.city import CryptoCity
 from sandbox.web import create_app
-from web_support import auth
 
 PURCHASES = 5
 
