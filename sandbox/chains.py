@@ -14,6 +14,8 @@ from ledger.db import lock_key
 
 from .errors import ChainNotShared
 
+MAX_BTC_SAT = 21_000_000 * 100_000_000   # every bitcoin there will ever be, in satoshi
+
 
 class LazyIssuer:
     """Stands in for the KZTE issuer until first use (deploying the contract costs seconds)."""
@@ -137,7 +139,6 @@ class EmbeddedChains:
                     from wallet.custodian import Custodian, WalletConfig
                     from wallet.keys import HDKeys, MasterSeed
 
-                    from .services.withdrawals import MAX_BTC_SAT
                     node = RegtestNode(self.clock, seed=self.seed)
                     conf = dict(self.cfg.custody.confirmations)
                     # The travel rule's threshold is the city's, in tenge (custody.travel_rule_threshold),

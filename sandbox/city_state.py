@@ -188,6 +188,15 @@ def customer(conn, actor: str) -> CustomerRow | None:
     return None if r is None else CustomerRow(**r._mapping)
 
 
+def require_customer(conn, actor: str) -> CustomerRow:
+    """The onboarded customer ``actor`` as the database has it now; ``UnknownActor`` otherwise."""
+    from .errors import UnknownActor
+    row = customer(conn, actor) if isinstance(actor, str) else None
+    if row is None:
+        raise UnknownActor(f"{actor!r} has not been onboarded; onboard them first", actor=str(actor)[:120])
+    return row
+
+
 def all_customers(conn, limit: int) -> list[CustomerRow]:
     return [CustomerRow(**r._mapping)
             for r in conn.execute(select(customers).order_by(customers.c.created_at, customers.c.actor).limit(limit))]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import audit
+from .. import audit, city_state
 from ..context import CityContext
 from ..errors import InvalidAmount, UnknownAsset
 from ..tax import ACQUISITION, tax_events
-from . import customers
 from .result import Result
 
 
@@ -42,7 +41,7 @@ def deposit(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int
     """Money arriving from outside the city: KZT to the bank account, KZTE minted 1:1 against tenge paid
     into the reserve, other crypto to the customer's custodial exchange account. An acquisition at the
     model price for tax."""
-    customer = customers.require(uow, actor)
+    customer = city_state.require_customer(uow.conn, actor)
     check_deposit(city, asset, amount_minor)
     if amount_minor == 0:
         raise InvalidAmount("a deposit must be more than zero")
@@ -69,7 +68,7 @@ def faucet(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int)
 def deposit_address(city: CityContext, uow, *, actor: str, chain: str = "bitcoin") -> str:
     """The customer's deposit address at the licensed custodian (allocated once, then the same): derived
     from the custodian's HD keys, so every process gives the same address."""
-    customers.require(uow, actor)
+    city_state.require_customer(uow.conn, actor)
     city.licences.require(city.custodian_id, "custody", uow.now())
     return city.custodian.deposit_address(actor, chain, uow=uow)
 
@@ -77,7 +76,7 @@ def deposit_address(city: CityContext, uow, *, actor: str, chain: str = "bitcoin
 def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) -> OnchainDeposited:
     """A real BTC deposit: a regtest transaction to the actor's own deposit address, mined to the
     configured confirmations, then credited exactly once by the custodian's scan."""
-    customers.require(uow, actor)
+    city_state.require_customer(uow.conn, actor)
     check_deposit(city, "BTC", amount_minor)
     city.licences.require(city.custodian_id, "custody", uow.now())
     city.require_chains_shared("an on-chain deposit")
@@ -97,7 +96,7 @@ def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) ->
 def balances(city: CityContext, uow, actor: str) -> dict[str, int]:
     """AVAILABLE minor units per asset: "KZT" is the card's bank account, crypto the custodial accounts,
     "KZT@exchange" tenge left on the exchange."""
-    customer = customers.require(uow, actor)
+    customer = city_state.require_customer(uow.conn, actor)
     out: dict[str, int] = {"KZT": uow.balance(customer.bank_ledger_account_id).available_minor}
     for acct in uow.accounts_of(actor):
         if acct.purpose != "customer":

@@ -72,10 +72,7 @@ def check_actor_name(actor: str) -> None:
 
 def require(uow, actor: str) -> city_state.CustomerRow:
     """The onboarded customer ``actor`` as the database has it now; ``UnknownActor`` otherwise."""
-    row = city_state.customer(uow.conn, actor) if isinstance(actor, str) else None
-    if row is None:
-        raise UnknownActor(f"{actor!r} has not been onboarded; onboard them first", actor=str(actor)[:120])
-    return row
+    return city_state.require_customer(uow.conn, actor)
 
 
 def customers(uow, *, only: str | None = None, after_id: int | None = None,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from card import authorization as card_authorization
-from card import clearing
 from card import authorizations as card_authorizations_read
+from card import clearing
 
 from .. import audit
 from ..context import CityContext

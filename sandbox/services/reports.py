@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-
 from card import authorizations
 from exchange import queries as exchange_queries
 
-from .. import audit
+from .. import audit, city_state
 from ..context import CityContext
 from ..errors import AuditTampered
 from ..tax import Acquisition, Disposal, TaxStatement
 from ..tax import statement as tax_statement_of
-from . import customers
 
 MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
@@ -32,14 +30,14 @@ TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell",
 
 def flags(city: CityContext, uow, actor: str) -> list[tuple[str, str]]:
     """Every (rule, reason) flag raised on the actor's purchases so far, approved or declined, in order."""
-    customers.require(uow, actor)
+    city_state.require_customer(uow.conn, actor)
     return authorizations.flags_of(uow, actor, limit=MAX_FLAG_ROWS)
 
 
 def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement:
     """Disposals of ``year`` (exchange and card-funded sales) with FIFO basis, gain and PIT; rebuilt from
     the tax events in the audit log, so every process gives the same statement."""
-    customer = customers.require(uow, actor)
+    customer = city_state.require_customer(uow.conn, actor)
     acquisitions, disposals = [], []
     for at, details in audit.entries_of(uow.conn, TAX_ACTIONS, limit=MAX_TAX_ROWS):
         d = json.loads(details)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import audit
+from .. import audit, city_state
 from ..context import CityContext
 from ..errors import AddressProtected, InvalidAddress
 from ..tax import ACQUISITION, DISPOSAL, tax_events
-from . import customers
 from .result import Result
 
 
@@ -29,7 +28,7 @@ class AddressFreeze(Result):
 
 def mint(city: CityContext, uow, *, actor: str, amount_minor: int) -> KzteMoved:
     """Pay tenge from the bank account into the KZTE reserve and receive the same KZTE."""
-    customer = customers.require(uow, actor)
+    customer = city_state.require_customer(uow.conn, actor)
     city.licences.require(city.issuer_id, "stablecoin_issuer", uow.now())
     city.issuer.mint(uow, actor, None, amount_minor, pay_from_account_id=customer.bank_ledger_account_id)
     audit.append(uow, city.issuer_id, "kzte.mint", actor, {
@@ -40,7 +39,7 @@ def mint(city: CityContext, uow, *, actor: str, amount_minor: int) -> KzteMoved:
 
 def redeem(city: CityContext, uow, *, actor: str, amount_minor: int) -> KzteMoved:
     """Burn KZTE and receive the same tenge on the bank account."""
-    customer = customers.require(uow, actor)
+    customer = city_state.require_customer(uow.conn, actor)
     city.licences.require(city.issuer_id, "stablecoin_issuer", uow.now())
     city.issuer.redeem_to_tenge(uow, actor, amount_minor, customer.bank_ledger_account_id)
     audit.append(uow, city.issuer_id, "kzte.redeem", actor, {

@@ -17,7 +17,7 @@ import hashlib
 from ledger import Posting, format_amount
 from wallet import queries as wallet_queries
 
-from .. import audit
+from .. import audit, city_state
 from ..context import CityContext
 from ..errors import (
     DustAmount,
@@ -27,9 +27,7 @@ from ..errors import (
     WithdrawalAssetNotSupported,
 )
 from ..tax import TRANSFER_OUT
-from . import customers
 
-MAX_BTC_SAT = 21_000_000 * 100_000_000
 MAX_PAGE = 1000
 # The exchange's treasury reserve on the regtest chain: mined to the custodian's cold address in tranches
 # of one regtest block reward (50 BTC), or more when one withdrawal needs more.
@@ -154,7 +152,7 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
     is ``idempotency_conflict``. Not a taxable disposal (audited as ``funds.withdrawal``)."""
     from wallet.addresses import validate_address
     from wallet.bitcoin.transactions import DUST_SAT
-    customers.require(uow, actor)
+    city_state.require_customer(uow.conn, actor)
     if asset != "BTC":
         raise WithdrawalAssetNotSupported(
             f"withdrawals are only on bitcoin in this sandbox (BTC on the regtest chain), not {str(asset)[:16]!r}; "
@@ -198,5 +196,5 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
 
 def withdrawals(city: CityContext, uow, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
     """The actor's withdrawals, oldest first (``after_id``: the last id of the previous page)."""
-    customers.require(uow, actor)
+    city_state.require_customer(uow.conn, actor)
     return [as_dict(r) for r in wallet_queries.withdrawals_of(uow, actor, after_id=after_id, limit=limit)]
