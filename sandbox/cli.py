@@ -23,7 +23,7 @@ class _FriendlyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as error:
-            click.secho(f"invalid configuration:\n{error}", fg="red", err=True)
+            click.secho(str(error), fg="red", err=True)   # it names the file and each problem
             sys.exit(2)
         except DomainError as error:
             click.secho(f"refused ({error.code}): {error}", fg="red", err=True)
