@@ -28,8 +28,10 @@ def test_the_python_probe_keeps_failing_shims_quiet(tmp_path):
     shutil.copy(REPO / "Makefile", work / "Makefile")
     env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHON", None)
+    for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):  # under `make test` a sub-make says "Entering directory"
+        env.pop(name, None)
     result = subprocess.run(["make", "-n", ".venv/bin/python"], cwd=work, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert result.stdout.splitlines()[1] == "python3.11 -m venv .venv"
+    assert "python3.11 -m venv .venv" in result.stdout.splitlines()
