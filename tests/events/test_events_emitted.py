@@ -172,3 +172,30 @@ def test_event_ids_and_types_are_checked():
             events.parse_id(bad)
     with pytest.raises(events.UnknownEventType):
         events.check_types(["authorization.created", "payment.made"])
+
+
+def test_the_chain_verbs_write_their_events_once(city):
+    """KZTE mint, redeem and an address freeze (the in-process EVM), an on-chain BTC deposit and a
+    withdrawal (the regtest node): each writes its events once; a replay or a no-op writes none."""
+    from sandbox.services import stablecoin
+    from wallet.keys import HDKeys, MasterSeed
+
+    checks = [
+        (lambda c: c.mint(actor="aigerim", amount_minor=1_000_00), ["kzte.minted"]),
+        (lambda c: c.redeem(actor="aigerim", amount_minor=400_00), ["kzte.redeemed"]),
+        (lambda c: c.onchain_deposit(actor="bob", amount_minor=200_000), ["deposit.pending", "deposit.confirmed"]),
+    ]
+    dest = HDKeys(MasterSeed.for_sandbox("outside-wallet")).address("bitcoin", "deposit", 0)
+    withdraw = lambda c: c.withdraw(actor="aigerim", address=dest, amount_minor=300_000, key="w-1")  # noqa: E731
+    checks += [(withdraw, ["withdrawal.created", "withdrawal.confirmed"]), (withdraw, [])]
+    holder = "0x" + "ab" * 20
+    freeze = lambda frozen: lambda c: c.run(stablecoin.set_address_frozen, address=holder,  # noqa: E731
+                                            frozen=frozen, by="nbk-sandbox", reason="court order")
+    checks += [(freeze(True), ["kzte.address_frozen"]), (freeze(True), []), (freeze(False), ["kzte.address_unfrozen"])]
+    for act, expected in checks:
+        outcome, found = written_by(city, act)
+        assert not isinstance(outcome, Exception), outcome
+        assert types(found) == expected, (expected, outcome)
+    confirmed = city.events(types=["withdrawal.confirmed"])[0]["data"]
+    assert (confirmed["status"], confirmed["amount_minor"], confirmed["address"]) == ("confirmed", 300_000, dest)
+    city.verify()
