@@ -208,3 +208,20 @@ def test_a_stream_is_scoped_sends_heartbeats_and_ends_after_its_lifetime(cc):
 def test_the_event_endpoints_are_in_the_openapi_spec(cc_client, path):
     spec = cc_client.get("/openapi.json").get_json()
     assert "get" in spec["paths"][path]
+
+
+def test_a_process_serves_a_bounded_number_of_streams(cc):
+    app = create_app(cc, {"TESTING": True, "EVENTS_POLL_SECONDS": 0.05, "EVENTS_MAX_STREAMS": 1})
+    for base in serve(app):
+        first = SseClient(base, cc.keys["operator"], query="?max_seconds=2")
+        busy = app.test_client().get("/api/v1/events/stream", headers=auth(cc.keys["operator"]))
+        assert busy.status_code == 503 and busy.get_json()["code"] == "too_many_streams"
+        assert busy.headers["Retry-After"] == "5"
+        first.close()
+        deadline = time.monotonic() + 10   # the server notices the client left at its next write
+        while time.monotonic() < deadline:
+            again = app.test_client().get("/api/v1/events/stream?max_seconds=0.1", headers=auth(cc.keys["operator"]))
+            if again.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert again.status_code == 200
