@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import and_, select
 
+from exchange import queries as exchange_queries
 from sandbox.services import customers, trading
 
 from ..auth import access
@@ -208,18 +208,12 @@ def depth(symbol: str, levels: int):
 @blp.response(200, TradePage)
 def trades(symbol: str, limit: int, after_id: int | None = None):
     """Trades, NEWEST first; ``next_after_id`` continues with older trades (ids below it)."""
-    from exchange import tables as xt
     city = require_city()
     _instrument(city, symbol)
-    tr = xt.trades.c
-    cond = [tr.symbol == symbol]
-    if after_id is not None:
-        cond.append(tr.id < after_id)
     with city.ledger.unit_of_work(read_only=True) as uow:
-        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.created_at)
-                                .where(and_(*cond)).order_by(tr.id.desc()).limit(limit + 1)).all()
-    return page([{"id": r[0], "price": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
-                  "at": r[5].isoformat()} for r in rows], limit)
+        rows = exchange_queries.trades(uow, symbol, before_id=after_id, limit=limit + 1)
+    return page([{"id": r.id, "price": r.price, "qty_minor": r.qty_minor, "notional_minor": r.notional_minor,
+                  "taker_side": r.taker_side, "at": r.created_at.isoformat()} for r in rows], limit)
 
 
 @blp.route("/markets/<market:symbol>/candles")
@@ -257,18 +251,11 @@ def place_order(body: dict, actor: str):
 @blp.response(200, OrderPage)
 def open_orders(actor: str, limit: int, after_id: int | None = None, instrument: str | None = None):
     """The customer's OPEN orders, oldest first."""
-    from exchange import tables as xt
     city = require_city()
-    o = xt.orders.c
-    cond = [o.owner == actor, o.status == "open"]
-    if instrument is not None:
-        cond.append(o.symbol == instrument)
-    if after_id is not None:
-        cond.append(o.id > after_id)
 
     def read(uow):
         customers.require(uow, actor)
-        ids = uow.conn.execute(select(o.id).where(and_(*cond)).order_by(o.id).limit(limit + 1)).scalars().all()
+        ids = exchange_queries.open_order_ids(uow, actor, symbol=instrument, after_id=after_id, limit=limit + 1)
         return [order_dict(city.exchange.order(uow, i)) for i in ids]
     return page(city.ctx.read(read), limit)
 
