@@ -46,12 +46,12 @@ class Funder(Protocol):
     def available(self, uow, owner: str, asset: str) -> int:
         """The owner's spendable quantity of ``asset`` in minor units."""
 
-    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int, up_to_minor: int) -> Capacity:
+    def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         """Tenge (at most ``up_to_minor``) that selling the owner's ``asset`` would raise now within the
         slippage cap: a quote that moves nothing. The card asks for no more than it needs, so a funder
         may answer ``up_to_minor`` as soon as it knows the holding and the book cover it."""
 
-    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
                        to_account_id: int) -> FundingLeg:
         """Sell enough ``asset`` to credit exactly ``proceeds_needed_minor`` tiyn (net of exchange fees) to
         ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort."""

@@ -612,7 +612,7 @@ class Exchange:
         return self._quote(inst, book, owner or "", proceeds_needed_minor)
 
     def instant_sell(self, uow, owner: str, asset: str, proceeds_needed_minor: int, quote_asset: str,
-                     max_slippage_bps: int, *, proceeds_to: int | None = None) -> SaleResult:
+                     slippage_cap_bps: int, *, proceeds_to: int | None = None) -> SaleResult:
         """Sell just enough of ``owner``'s ``asset`` to net at least ``proceeds_needed_minor`` of
         ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``, or to the ledger account
         ``proceeds_to`` — a card's bank account — so the sale settles straight there), as an IOC order
@@ -622,17 +622,17 @@ class Exchange:
         inst = self.instruments.for_pair(asset, quote_asset)
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
-        if type_(max_slippage_bps) is not int or max_slippage_bps < 0:
-            raise InvalidOrder("max_slippage_bps must be a non-negative integer", code="invalid_slippage")
+        if type_(slippage_cap_bps) is not int or slippage_cap_bps < 0:
+            raise InvalidOrder("slippage_cap_bps must be a non-negative integer", code="invalid_slippage")
         if proceeds_to is not None:
             self._check_proceeds_account(uow, proceeds_to, quote_asset)
         book = self._book(uow, inst.symbol)
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
-        if quote.slippage_bps > max_slippage_bps:
+        if quote.slippage_bps > slippage_cap_bps:
             raise SlippageExceeded(
                 f"selling {format_amount(quote.base_qty_minor, asset, self.ledger.assets)} would cost "
                 f"{quote.slippage_bps} bps against mid; "
-                f"the cap is {max_slippage_bps} bps", slippage_bps=quote.slippage_bps, max_slippage_bps=max_slippage_bps)
+                f"the cap is {slippage_cap_bps} bps", slippage_bps=quote.slippage_bps, slippage_cap_bps=slippage_cap_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
                                proceeds_to)

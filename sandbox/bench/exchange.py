@@ -127,7 +127,7 @@ def sell_latency(ex: Exchange, ledger: Ledger, count: int) -> tuple[float, float
     for _ in range(count):
         started = time.perf_counter()
         with ledger.unit_of_work() as uow:
-            ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", max_slippage_bps=1_000)
+            ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", slippage_cap_bps=1_000)
             uow.commit()
         samples.append((time.perf_counter() - started) * 1000)
     return percentile(samples, 50), percentile(samples, 99)

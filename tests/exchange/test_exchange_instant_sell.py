@@ -27,7 +27,7 @@ def test_instant_sell_pays_at_least_the_exact_proceeds(env):
     ledger, ex = env
     with ledger.unit_of_work() as uow:
         q = ex.quote_sell(uow, "BTC", 1_000_000_00, "KZT")
-        sale = ex.instant_sell(uow, "card", "BTC", 1_000_000_00, "KZT", max_slippage_bps=100)
+        sale = ex.instant_sell(uow, "card", "BTC", 1_000_000_00, "KZT", slippage_cap_bps=100)
         uow.commit()
     assert sale.sold_qty_minor == q.base_qty_minor and sale.proceeds_minor == q.proceeds_minor
     assert sale.proceeds_minor >= 1_000_000_00 and sale.surplus_minor == sale.proceeds_minor - 1_000_000_00
@@ -69,7 +69,7 @@ def test_slippage_cap_refuses_and_changes_nothing(env):
     ledger, ex = env
     with ledger.unit_of_work() as uow:
         with pytest.raises(SlippageExceeded):
-            ex.instant_sell(uow, "card", "BTC", 2_000_000_00, "KZT", max_slippage_bps=3)
+            ex.instant_sell(uow, "card", "BTC", 2_000_000_00, "KZT", slippage_cap_bps=3)
         uow.commit()
     assert balance(ledger, "card", "BTC").held_minor == 0 and balance(ledger, "card", "KZT") is None
     assert len(ex.depth("BTC/KZT")["bids"]) == 5
