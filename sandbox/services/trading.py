@@ -61,18 +61,18 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
     return res
 
 
-def buy(city: CityContext, uow, *, actor: str, instrument: str, quote_amount_minor: int) -> MarketOrderDone:
-    """Market buy spending ``quote_amount_minor`` (fee included); tenge comes from the bank account when the
+def buy(city: CityContext, uow, *, actor: str, instrument: str, quote_qty_minor: int) -> MarketOrderDone:
+    """Market buy spending ``quote_qty_minor`` (fee included); tenge comes from the bank account when the
     exchange account lacks it."""
     res = place_order(city, uow, actor=actor, instrument=instrument, side="buy", type="market",
-                      quote_qty_minor=quote_amount_minor)
+                      quote_qty_minor=quote_qty_minor)
     return MarketOrderDone(res.order_id, res.status, res.filled_qty_minor, res.quote_filled_minor, res.fee_minor, 0)
 
 
-def sell(city: CityContext, uow, *, actor: str, instrument: str, base_qty_minor: int) -> MarketOrderDone:
-    """Market sell of ``base_qty_minor``; the proceeds (net of the fee) stay in the customer's exchange account."""
+def sell(city: CityContext, uow, *, actor: str, instrument: str, qty_minor: int) -> MarketOrderDone:
+    """Market sell of ``qty_minor``; the proceeds (net of the fee) stay in the customer's exchange account."""
     res = place_order(city, uow, actor=actor, instrument=instrument, side="sell", type="market",
-                      qty_minor=base_qty_minor)
+                      qty_minor=qty_minor)
     return MarketOrderDone(res.order_id, res.status, res.filled_qty_minor, res.quote_filled_minor, res.fee_minor,
                            res.quote_filled_minor - res.fee_minor)
 
