@@ -32,6 +32,8 @@ from .book import BUY, SELL, Book, Order
 from .errors import (IdempotencyConflict, InsufficientBalance, InvalidOrder, LotSizeViolation,
                      MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
                      SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
+from .errors import (INVALID_AMOUNT, INVALID_CLIENT_ORDER_ID, INVALID_INTERVAL, INVALID_POST_ONLY, INVALID_PRICE,
+                     INVALID_PROCEEDS_ACCOUNT, INVALID_QUANTITY, INVALID_SLIPPAGE)
 from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
 from .instruments import Instrument, InstrumentRegistry
 from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, PRICE_LIMIT, SELF_TRADE,
@@ -210,23 +212,23 @@ class Exchange:
         check_enum(tif, TIFS, "tif")
         check_enum(stp, STP_MODES, "stp")
         if (qty_minor is None) == (quote_qty_minor is None):
-            raise InvalidOrder("give exactly one of qty_minor or quote_qty_minor", code="invalid_quantity")
+            raise InvalidOrder("give exactly one of qty_minor or quote_qty_minor", code=INVALID_QUANTITY)
         for name, value in (("qty_minor", qty_minor), ("quote_qty_minor", quote_qty_minor)):
             if value is not None and (type_(value) is not int or not 0 < value <= MAX_QTY_MINOR):
                 raise InvalidOrder(f"{name} must be a positive whole number of minor units, not {value!r}",
-                                   code="invalid_quantity")
+                                   code=INVALID_QUANTITY)
         if quote_qty_minor is not None and type != MARKET:
-            raise InvalidOrder("quote_qty_minor is only for market orders", code="invalid_quantity")
+            raise InvalidOrder("quote_qty_minor is only for market orders", code=INVALID_QUANTITY)
         if type == LIMIT:
             if type_(price) is not int or not 0 < price <= MAX_PRICE:
                 raise InvalidOrder(f"a limit order needs a whole-number price from 1 to {MAX_PRICE:,} quote minor "
-                                   f"units, not {price!r}", code="invalid_price")
+                                   f"units, not {price!r}", code=INVALID_PRICE)
         elif price is not None:
-            raise InvalidOrder("a market order has no price; give protection_price instead", code="invalid_price")
+            raise InvalidOrder("a market order has no price; give protection_price instead", code=INVALID_PRICE)
         if protection_price is not None and (type_(protection_price) is not int
                                              or not 0 < protection_price <= MAX_PRICE):
             raise InvalidOrder(f"protection_price must be a whole number from 1 to {MAX_PRICE:,} quote minor units, "
-                               f"not {protection_price!r}", code="invalid_price")
+                               f"not {protection_price!r}", code=INVALID_PRICE)
         for p in (price, protection_price):
             if p is not None and p % inst.tick_size:
                 raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
@@ -241,10 +243,10 @@ class Exchange:
             raise MinNotionalViolation(f"order value {value} is below the minimum {inst.min_notional_minor}",
                                        notional_minor=value, min_notional_minor=inst.min_notional_minor)
         if post_only and (type != LIMIT or tif != GTC):
-            raise InvalidOrder("post-only applies to GTC limit orders only", code="invalid_post_only")
+            raise InvalidOrder("post-only applies to GTC limit orders only", code=INVALID_POST_ONLY)
         if client_order_id is not None and (not isinstance(client_order_id, str)
                                             or not 0 < len(client_order_id) <= MAX_CLIENT_ID):
-            raise InvalidOrder(f"client_order_id must be 1-{MAX_CLIENT_ID} characters", code="invalid_client_order_id")
+            raise InvalidOrder(f"client_order_id must be 1-{MAX_CLIENT_ID} characters", code=INVALID_CLIENT_ORDER_ID)
 
     # ------------------------------------------------------------------ orders
     def place_order(self, uow, owner: str, symbol: str, side: str, type: str = LIMIT, qty_minor: int | None = None,
@@ -590,7 +592,7 @@ class Exchange:
     def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
         if type_(needed_minor) is not int or not 0 < needed_minor <= MAX_QTY_MINOR:
             raise InvalidOrder(f"proceeds needed must be a whole number of minor units from 1 to {MAX_QTY_MINOR:,}, "
-                               f"not {needed_minor!r}", code="invalid_amount")
+                               f"not {needed_minor!r}", code=INVALID_AMOUNT)
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         qty, gross, fee, worst, levels = self._walk_sell(inst, book, owner, needed_minor)
@@ -623,7 +625,7 @@ class Exchange:
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         if type_(slippage_cap_bps) is not int or slippage_cap_bps < 0:
-            raise InvalidOrder("slippage_cap_bps must be a non-negative integer", code="invalid_slippage")
+            raise InvalidOrder("slippage_cap_bps must be a non-negative integer", code=INVALID_SLIPPAGE)
         if proceeds_to is not None:
             self._check_proceeds_account(uow, proceeds_to, quote_asset)
         book = self._book(uow, inst.symbol)
@@ -655,7 +657,7 @@ class Exchange:
         if asset != quote_asset:
             raise InvalidOrder(f"the proceeds of a sale for {quote_asset} cannot settle to account {account_id!r}"
                                f" ({'no such account' if asset is None else 'an account in ' + asset})",
-                               code="invalid_proceeds_account")
+                               code=INVALID_PROCEEDS_ACCOUNT)
         uow.after_commit(lambda: self._proceeds_assets.__setitem__(account_id, asset))
 
     # ------------------------------------------------------------------ market data
@@ -684,7 +686,7 @@ class Exchange:
         """OHLCV candles ending at sandbox time ``until`` (default now), oldest first; empty intervals skipped."""
         self.instruments.get(symbol)
         if interval not in INTERVALS:
-            raise InvalidOrder(f"interval must be one of {', '.join(INTERVALS)}", code="invalid_interval")
+            raise InvalidOrder(f"interval must be one of {', '.join(INTERVALS)}", code=INVALID_INTERVAL)
         secs = INTERVALS[interval]
         limit = max(1, min(int(limit), MAX_CANDLES))
         until = until or self.ledger.clock.now()
