@@ -60,7 +60,7 @@ def prepare(book: Book, taker: Order, *, limit_price: int | None, tif: str = GTC
         if best is not None and (best <= limit_price if buy else best >= limit_price):
             raise PostOnlyWouldCross(
                 f"post-only {taker.side} at {limit_price} would trade at once against {best}; it must rest",
-                price=limit_price, best_opposite=best)
+                price_minor=limit_price, best_opposite_minor=best)
         res.rests = tif == GTC
         return res
     # the common case first: nothing to trade against at an acceptable price (no walk needed)

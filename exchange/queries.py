@@ -33,7 +33,7 @@ MAX_PAGE = 1000
 class TradeRow:
     """One trade as the market sees it (no owners, no fees)."""
     id: int
-    price: int
+    price_minor: int         # quote minor units per whole base unit
     qty_minor: int
     notional_minor: int
     taker_side: str

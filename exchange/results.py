@@ -8,7 +8,7 @@ from decimal import Decimal
 @dataclass(frozen=True, slots=True)
 class Fill:
     trade_id: int
-    price: int
+    price_minor: int        # quote minor units per whole base unit
     qty_minor: int
     notional_minor: int
     fee_minor: int          # this order's fee on this fill (the taker's fee, or the maker's)
@@ -25,7 +25,7 @@ class OrderResult:
     tif: str
     status: str             # open, filled, cancelled, expired, replaced
     reason: str | None
-    price: int | None
+    price_minor: int | None  # the limit price, quote minor units per whole base unit (None: market)
     qty_minor: int
     filled_qty_minor: int
     remaining_minor: int
@@ -48,8 +48,8 @@ class SellQuote:
     proceeds_minor: int      # net of the fee, >= proceeds_needed_minor
     surplus_minor: int       # proceeds beyond what was asked (a sale is made of whole lots)
     avg_price: Decimal       # quote major per base major
-    mid_price: int
-    worst_price: int
+    mid_price_minor: int
+    worst_price_minor: int
     slippage_bps: int        # how far the average is below mid, rounded up
     levels: int              # price levels walked
 

@@ -201,8 +201,8 @@ class Exchange:
         return self._account(uow, FEE_OWNER, asset, create=True, purpose="fees")
 
     # ------------------------------------------------------------------ validation
-    def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price, tif, post_only,
-                  protection_price, stp, client_order_id) -> None:
+    def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price_minor, tif, post_only,
+                  protection_price_minor, stp, client_order_id) -> None:
         """Precedence: halted, side, type, tif, stp, quantity (1..MAX_QTY_MINOR), price (1..MAX_PRICE), tick,
         lot, min notional, post-only, client_order_id."""
         if not inst.trading_enabled:
@@ -220,23 +220,24 @@ class Exchange:
         if quote_qty_minor is not None and type != MARKET:
             raise InvalidOrder("quote_qty_minor is only for market orders", code=INVALID_QUANTITY)
         if type == LIMIT:
-            if type_(price) is not int or not 0 < price <= MAX_PRICE:
-                raise InvalidOrder(f"a limit order needs a whole-number price from 1 to {MAX_PRICE:,} quote minor "
-                                   f"units, not {price!r}", code=INVALID_PRICE)
-        elif price is not None:
-            raise InvalidOrder("a market order has no price; give protection_price instead", code=INVALID_PRICE)
-        if protection_price is not None and (type_(protection_price) is not int
-                                             or not 0 < protection_price <= MAX_PRICE):
-            raise InvalidOrder(f"protection_price must be a whole number from 1 to {MAX_PRICE:,} quote minor units, "
-                               f"not {protection_price!r}", code=INVALID_PRICE)
-        for p in (price, protection_price):
+            if type_(price_minor) is not int or not 0 < price_minor <= MAX_PRICE:
+                raise InvalidOrder(f"a limit order needs a whole-number price_minor from 1 to {MAX_PRICE:,} quote minor "
+                                   f"units, not {price_minor!r}", code=INVALID_PRICE)
+        elif price_minor is not None:
+            raise InvalidOrder("a market order has no price_minor; give protection_price_minor instead",
+                               code=INVALID_PRICE)
+        if protection_price_minor is not None and (type_(protection_price_minor) is not int
+                                                   or not 0 < protection_price_minor <= MAX_PRICE):
+            raise InvalidOrder(f"protection_price_minor must be a whole number from 1 to {MAX_PRICE:,} quote minor "
+                               f"units, not {protection_price_minor!r}", code=INVALID_PRICE)
+        for p in (price_minor, protection_price_minor):
             if p is not None and p % inst.tick_size:
                 raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
-                                        price=p, tick_size=inst.tick_size)
+                                        price_minor=p, tick_size=inst.tick_size)
         if qty_minor is not None and qty_minor % inst.lot_size:
             raise LotSizeViolation(f"quantity {qty_minor} is not a multiple of the lot size {inst.lot_size}",
                                    qty_minor=qty_minor, lot_size=inst.lot_size)
-        ref = price if price is not None else protection_price
+        ref = price_minor if price_minor is not None else protection_price_minor
         value = quote_qty_minor if quote_qty_minor is not None else (
             notional_minor(ref, qty_minor, inst.base_unit) if ref is not None else None)
         if value is not None and value < inst.min_notional_minor:
@@ -250,23 +251,23 @@ class Exchange:
 
     # ------------------------------------------------------------------ orders
     def place_order(self, uow, owner: str, symbol: str, side: str, type: str = LIMIT, qty_minor: int | None = None,
-                    quote_qty_minor: int | None = None, price: int | None = None, tif: str = GTC,
-                    post_only: bool = False, protection_price: int | None = None,
+                    quote_qty_minor: int | None = None, price_minor: int | None = None, tif: str = GTC,
+                    post_only: bool = False, protection_price_minor: int | None = None,
                     client_order_id: str | None = None, stp: str = EXPIRE_TAKER) -> OrderResult:
         """Place an order for ``owner``; returns what happened (fills, status). Raises a typed error
         (and changes nothing) when the order is refused. ``client_order_id`` makes a retry return the first
         result, and using it again for a different order is refused (``idempotency_conflict``). Market orders
-        are IOC with a protection price (default: best opposite ± 5%); market
+        are IOC with a protection price, ``protection_price_minor`` (default: best opposite ± 5%); market
         buys may give ``quote_qty_minor`` (spend that much quote, fee included), market sells
         ``quote_qty_minor`` (net proceeds wanted)."""
         inst = self.instruments.get(symbol)
-        self._validate(inst, side, type, qty_minor, quote_qty_minor, price, tif, post_only, protection_price, stp,
-                       client_order_id)
+        self._validate(inst, side, type, qty_minor, quote_qty_minor, price_minor, tif, post_only,
+                       protection_price_minor, stp, client_order_id)
         client = None
         if client_order_id is not None:
             # the order as asked, before defaults are filled in: a retry asks exactly the same
-            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price, tif,
-                                                     post_only, protection_price, stp]))
+            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price_minor,
+                                                     tif, post_only, protection_price_minor, stp]))
             previous = self._by_client_id(uow, owner, *client)
             if previous is not None:
                 return previous
@@ -277,11 +278,11 @@ class Exchange:
             if best is None:
                 raise NoLiquidity(f"no {'sellers' if side == BUY else 'buyers'} on {symbol} right now",
                                   symbol=symbol)
-            if protection_price is None:
-                protection_price = self._collar(inst, side, best)
-            limit = protection_price
+            if protection_price_minor is None:
+                protection_price_minor = self._collar(inst, side, best)
+            limit = protection_price_minor
         else:
-            limit = price
+            limit = price_minor
         budget = None
         if quote_qty_minor is not None and side == SELL:
             qty_minor = self._walk_sell(inst, book, owner, quote_qty_minor, limit)[0]
@@ -294,7 +295,7 @@ class Exchange:
             hold_amount = qty_minor
         else:
             hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
-        return self._execute(uow, inst, book, owner, side, type, tif, price, limit, qty_minor, hold_amount, budget,
+        return self._execute(uow, inst, book, owner, side, type, tif, price_minor, limit, qty_minor, hold_amount, budget,
                              post_only, stp, client)
 
     def _collar(self, inst: Instrument, side: str, best: int) -> int:
@@ -496,8 +497,8 @@ class Exchange:
         return row[0]
 
     def amend_order(self, uow, owner: str, order_id: int, *, qty_minor: int | None = None,
-                    price: int | None = None) -> OrderResult:
-        """Change an open order's remaining quantity and/or price.
+                    price_minor: int | None = None) -> OrderResult:
+        """Change an open order's remaining quantity and/or price (``price_minor``).
 
         Lowering the quantity at the same price keeps the order's place in the queue (and releases the
         funds no longer needed). Raising it or changing the price loses priority: the order is replaced —
@@ -511,7 +512,7 @@ class Exchange:
         if order is None:
             raise OrderNotOpen(f"order {order_id} is no longer open", order_id=order_id)
         new_qty = order.remaining if qty_minor is None else qty_minor
-        new_price = order.price if price is None else price
+        new_price = order.price if price_minor is None else price_minor
         self._validate(inst, order.side, LIMIT, new_qty, None, new_price, GTC, order.post_only, None,
                        EXPIRE_TAKER, None)
         if new_price == order.price and new_qty <= order.remaining:
@@ -539,7 +540,7 @@ class Exchange:
             best = book.best_ask() if order.side == BUY else book.best_bid()
             if best is not None and (best <= new_price if order.side == BUY else best >= new_price):
                 raise PostOnlyWouldCross(f"amended post-only price {new_price} would trade against {best}",
-                                         price=new_price, best_opposite=best)
+                                         price_minor=new_price, best_opposite_minor=best)
         book.remove(order)
         self._release(uow, order)
         uow.conn.execute(update(t.orders).where(t.orders.c.id == order_id).values(
@@ -635,7 +636,7 @@ class Exchange:
                 f"selling {format_amount(quote.base_qty_minor, asset, self.ledger.assets)} would cost "
                 f"{quote.slippage_bps} bps against mid; "
                 f"the cap is {slippage_cap_bps} bps", slippage_bps=quote.slippage_bps, slippage_cap_bps=slippage_cap_bps)
-        result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
+        result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price_minor,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
                                proceeds_to)
         proceeds = result.quote_filled_minor - result.fee_minor
@@ -662,7 +663,7 @@ class Exchange:
 
     # ------------------------------------------------------------------ market data
     def depth(self, symbol: str, levels: int = 20) -> dict:
-        """L2 depth of ``symbol``: ``{"bids": [(price, qty_minor)], "asks": [...], "seq": n}`` (≤ 100 levels)."""
+        """L2 depth of ``symbol``: ``{"bids": [(price_minor, qty_minor)], "asks": [...], "seq": n}`` (≤ 100 levels)."""
         self.instruments.get(symbol)
         levels = max(1, min(int(levels), MAX_DEPTH_LEVELS))
         with self.ledger.unit_of_work(read_only=True) as uow:
@@ -679,7 +680,7 @@ class Exchange:
             rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side,
                                            tr.created_at).where(tr.symbol == symbol).order_by(tr.id.desc())
                                     .limit(max(1, min(int(limit), MAX_TRADES_PAGE)))).all()
-        return [{"trade_id": r[0], "price": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
+        return [{"trade_id": r[0], "price_minor": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
                  "at": r[5]} for r in rows]
 
     def candles(self, symbol: str, interval: str = "1h", limit: int = 100, *, until: datetime | None = None) -> list[dict]:

@@ -109,7 +109,7 @@ def persisted_rate(ex: Exchange, ledger: Ledger, count: int, seed: int) -> float
                         pass
             else:
                 _, _, owner, side, price, qty, tif = item
-                ids.append(ex.place_order(uow, owner, BTC.symbol, side, "limit", qty_minor=qty, price=price,
+                ids.append(ex.place_order(uow, owner, BTC.symbol, side, "limit", qty_minor=qty, price_minor=price,
                                           tif=tif).order_id)
             uow.commit()
     return count / (time.perf_counter() - started)
@@ -121,7 +121,7 @@ def sell_latency(ex: Exchange, ledger: Ledger, count: int) -> tuple[float, float
     with ledger.unit_of_work() as uow:
         for i in range(50):
             ex.place_order(uow, "mm:bench", BTC.symbol, BUY, "limit", qty_minor=10**8,
-                           price=MID - 200 * BTC.tick_size - i * BTC.tick_size)
+                           price_minor=MID - 200 * BTC.tick_size - i * BTC.tick_size)
         uow.commit()
     samples = []
     for _ in range(count):

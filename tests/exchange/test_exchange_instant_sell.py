@@ -16,8 +16,8 @@ def env(db_url, clock):
     ledger, ex = open_exchange(db_url, clock)
     rich(ledger, "mm")
     for i in range(5):   # a ladder of bids, 10 000 KZT apart, 0.01 BTC each
-        place(ledger, ex, "mm", "BTC/KZT", "buy", "limit", qty_minor=1_000_000, price=P - i * 10_000_00)
-    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=1_000_000, price=P + 10_000_00)
+        place(ledger, ex, "mm", "BTC/KZT", "buy", "limit", qty_minor=1_000_000, price_minor=P - i * 10_000_00)
+    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=1_000_000, price_minor=P + 10_000_00)
     fund(ledger, "card", "BTC", 10**8)
     yield ledger, ex
     ledger.db.dispose()
@@ -123,7 +123,7 @@ def _market_session(url, clock, seed):
             prices.append(ex.market_makers.model_price("BTC/KZT"))
             r = ex.place_order(uow, "taker", "BTC/KZT", "buy" if minute % 2 else "sell", "market",
                                qty_minor=300_000)
-            trades += [(f.price, f.qty_minor) for f in r.fills]
+            trades += [(f.price_minor, f.qty_minor) for f in r.fills]
             s = ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", 200)
             trades.append((s.sold_qty_minor, s.proceeds_minor))
             uow.commit()

@@ -90,7 +90,7 @@ def test_orders_limit_rests_market_fills_cancel_releases(cc_client, cc):
     best_bid = cc.exchange.depth("BTC/KZT", 1)["bids"][0][0]
     limit = post(cc_client, "/api/v1/customers/aigerim/orders", me, "o-1",
                  {"instrument": "BTC/KZT", "side": "buy", "type": "limit", "qty_minor": 10_000,
-                  "price": best_bid // 2 // 100 * 100})
+                  "price_minor": best_bid // 2 // 100 * 100})
     assert limit.status_code == 201 and limit.json["status"] == "open", limit.json
     assert cc.balances("aigerim")["KZT"] < before["KZT"]  # tenge moved to the exchange and held
     open_ = get(cc_client, "/api/v1/customers/aigerim/orders", me).json["items"]
@@ -113,7 +113,7 @@ def test_orders_limit_rests_market_fills_cancel_releases(cc_client, cc):
                  {"instrument": "BTC/KZT", "side": "buy", "type": "market", "qty_minor": 1000})
     assert wrong.status_code == 422 and "quote_qty_minor" in wrong.json["detail"]
     tick = post(cc_client, "/api/v1/customers/aigerim/orders", me, "o-4",
-                {"instrument": "USDT/KZT", "side": "sell", "type": "limit", "qty_minor": 10_000_000, "price": 60_001})
+                {"instrument": "USDT/KZT", "side": "sell", "type": "limit", "qty_minor": 10_000_000, "price_minor": 60_001})
     assert tick.status_code in (201, 422)
     cc.verify()
 
