@@ -89,7 +89,7 @@ def test_city_withdrawal_is_paid_on_chain_from_the_treasury_and_confirmed(db_url
             city.withdraw(actor="aigerim", address=dest, amount_minor=300_001, key="w-1")
         assert conflict.value.code == "idempotency_conflict"
         before = city.balances("aigerim")
-        assert city.ctx.value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold
+        assert city.ctx.value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold_minor
         for kwargs, code in (({"asset": "USDT"}, "withdrawal_asset_not_supported"),
                              ({"amount_minor": 100}, "dust_amount"),
                              ({"address": dest[:-1] + ("q" if dest[-1] != "q" else "p")}, "bad_address"),
