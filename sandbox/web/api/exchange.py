@@ -108,9 +108,11 @@ class OrderCreate(Strict):
     quote_qty_minor = amount_field(required=False, load_default=None,
                                    description="quote minor units to spend, fee included (market buy)")
     price_minor = amount_field(required=False, load_default=None,
-                               description="limit price, quote minor units per whole base unit")
+                               description="limit price, quote minor units per whole base unit "
+                                           "(``price``, its old name, is read as this field)")
     tif = ma.fields.String(load_default="GTC", validate=ma.validate.OneOf(("GTC", "IOC", "FOK")))
     post_only = ma.fields.Boolean(load_default=False)
+    RENAMED = {"price": "price_minor"}
 
     @ma.validates_schema
     def _shape(self, data, **_):
