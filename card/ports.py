@@ -20,17 +20,18 @@ class FundingShort(CardError):
 
 @dataclass(frozen=True)
 class FundingLeg:
-    """One asset sold to fund a purchase; ``avg_price`` is a decimal string (KZT per whole unit)."""
+    """One asset sold to fund a purchase; ``avg_price_minor``: KZT minor units (tiyn) per whole unit of
+    the asset, to the nearest tiyn."""
     asset: str
     sold_qty_minor: int
     proceeds_minor: int
-    avg_price: str
+    avg_price_minor: int
     fee_minor: int
     slippage_bps: int
 
     def to_dict(self) -> dict:
         return {"asset": self.asset, "sold_qty_minor": self.sold_qty_minor, "proceeds_minor": self.proceeds_minor,
-                "avg_price": self.avg_price, "fee_minor": self.fee_minor, "slippage_bps": self.slippage_bps}
+                "avg_price_minor": self.avg_price_minor, "fee_minor": self.fee_minor, "slippage_bps": self.slippage_bps}
 
 
 @dataclass(frozen=True)

@@ -68,4 +68,4 @@ class FixedPriceFunder:
         if fee:
             postings.append(Posting(fees, fee))
         uow.transfer(postings, memo=f"card sale {asset} proceeds")
-        return FundingLeg(asset, qty, proceeds_needed_minor, str(self.prices_kzt[asset]), fee, 0)
+        return FundingLeg(asset, qty, proceeds_needed_minor, int((self.prices_kzt[asset] * 100).to_integral_value()), fee, 0)

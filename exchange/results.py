@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,7 @@ class SellQuote:
     fee_minor: int
     proceeds_minor: int      # net of the fee, >= proceeds_needed_minor
     surplus_minor: int       # proceeds beyond what was asked (a sale is made of whole lots)
-    avg_price: Decimal       # quote major per base major
+    avg_price_minor: int     # quote minor units per whole base unit, to the nearest unit
     mid_price_minor: int
     worst_price_minor: int
     slippage_bps: int        # how far the average is below mid, rounded up
@@ -62,7 +61,7 @@ class SaleResult:
     sold_qty_minor: int
     proceeds_minor: int      # net of the taker fee, credited to customer:{owner}:{quote_asset}
     surplus_minor: int       # proceeds_minor - proceeds_needed_minor (< value of one lot)
-    avg_price: Decimal
+    avg_price_minor: int     # quote minor units per whole base unit, to the nearest unit
     fee_minor: int
     slippage_bps: int
     order_id: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
@@ -601,10 +601,8 @@ class Exchange:
         mid = (bid + ask) // 2 if ask is not None else bid
         avg = Decimal(gross) * inst.base_unit / Decimal(qty)  # quote minor per whole base
         slip = max(0, -(-int((Decimal(mid) - avg) * BPS) // mid)) if mid else 0
-        from ledger import DEFAULT_REGISTRY
-        qd = DEFAULT_REGISTRY.get(inst.quote).decimals
         return SellQuote(inst.symbol, qty, gross, fee, gross - fee, gross - fee - needed_minor,
-                         (avg / Decimal(10**qd)).quantize(Decimal(1).scaleb(-qd)), mid, worst, slip, levels)
+                         int(avg.to_integral_value(ROUND_HALF_EVEN)), mid, worst, slip, levels)
 
     def quote_sell(self, uow, asset: str, proceeds_needed_minor: int, quote_asset: str,
                    owner: str | None = None) -> SellQuote:
@@ -643,7 +641,7 @@ class Exchange:
         assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
             "instant sell diverged from its quote"
         return SaleResult(inst.symbol, asset, quote_asset, result.filled_qty_minor, proceeds,
-                          proceeds - proceeds_needed_minor, quote.avg_price, result.fee_minor, quote.slippage_bps,
+                          proceeds - proceeds_needed_minor, quote.avg_price_minor, result.fee_minor, quote.slippage_bps,
                           result.order_id, result.trade_ids)
 
     def _check_proceeds_account(self, uow, account_id: int, quote_asset: str) -> None:

@@ -103,7 +103,7 @@ class ExchangeFunder:
                 if self.issuer is None:
                     raise FundingUnavailable("no KZTE issuer is wired into this sandbox")
                 self.issuer.redeem_to_tenge(uow, owner, proceeds_needed_minor, to_account_id)
-                return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, "1", 0, 0)
+                return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, 100, 0, 0)
             quote = self._quote_asset(asset)
             if quote is None:
                 raise FundingUnavailable(f"no market sells {asset} for tenge")
@@ -124,5 +124,5 @@ class ExchangeFunder:
             if translated is None:
                 raise
             raise translated from None
-        return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, str(sale.avg_price), sale.fee_minor,
+        return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, sale.avg_price_minor, sale.fee_minor,
                           sale.slippage_bps)
