@@ -46,7 +46,7 @@ def trades(uow, symbol: str, *, before_id: int | None = None, limit: int = 100) 
     cond = [tr.symbol == symbol]
     if before_id is not None:
         cond.append(tr.id < before_id)
-    rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.created_at)
+    rows = uow.conn.execute(select(tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.created_at)
                             .where(and_(*cond)).order_by(tr.id.desc()).limit(max(1, min(int(limit), MAX_PAGE))))
     return [TradeRow(*r) for r in rows]
 

@@ -56,15 +56,15 @@ FEE_OWNER = "exchange"
 # Hot-path statements as parametrised SQL on the unit of work's DBAPI cursor (ledger.fastpath): Core
 # spends ~100 µs of Python per statement, more than SQLite spends running it (measured on bench card).
 _INSERT_ORDER = (
-    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price, qty_minor, remaining_minor, "
-    "filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, client_order_id, "
-    "client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, "
-    ":qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :client_hash, "
-    ":at, :at) RETURNING id")
+    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price_minor, qty_minor, "
+    "remaining_minor, filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, "
+    "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
+    ":post_only, :price_minor, :qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, "
+    ":client_order_id, :client_hash, :at, :at) RETURNING id")
 _INSERT_TRADE = (
-    "INSERT INTO exchange_trades (symbol, seq, price, qty_minor, notional_minor, taker_side, maker_order_id, "
-    "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, :price, "
-    ":qty_minor, :notional_minor, :taker_side, :maker_order_id, :taker_order_id, :buyer, :seller, :buyer_fee_minor, "
+    "INSERT INTO exchange_trades (symbol, seq, price_minor, qty_minor, notional_minor, taker_side, maker_order_id, "
+    "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, "
+    ":price_minor, :qty_minor, :notional_minor, :taker_side, :maker_order_id, :taker_order_id, :buyer, :seller, :buyer_fee_minor, "
     ":seller_fee_minor, :at) RETURNING id")
 _UPDATE_MAKER = (
     "UPDATE exchange_orders SET remaining_minor = :rem, filled_minor = filled_minor + :q, "
@@ -151,7 +151,7 @@ class Exchange:
     def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:
         book = Book(symbol, seq)
         o = t.orders.c
-        rows = conn.execute(select(o.id, o.owner, o.side, o.price, o.qty_minor, o.remaining_minor, o.priority,
+        rows = conn.execute(select(o.id, o.owner, o.side, o.price_minor, o.qty_minor, o.remaining_minor, o.priority,
                                    o.hold_id, o.hold_left_minor, o.post_only)
                             .where(and_(o.symbol == symbol, o.status == "open")).order_by(o.priority))
         for r in rows:
@@ -221,8 +221,8 @@ class Exchange:
             raise InvalidOrder("quote_qty_minor is only for market orders", code=INVALID_QUANTITY)
         if type == LIMIT:
             if type_(price_minor) is not int or not 0 < price_minor <= MAX_PRICE:
-                raise InvalidOrder(f"a limit order needs a whole-number price_minor from 1 to {MAX_PRICE:,} quote minor "
-                                   f"units, not {price_minor!r}", code=INVALID_PRICE)
+                raise InvalidOrder(f"a limit order needs a whole-number price_minor from 1 to {MAX_PRICE:,} quote "
+                                   f"minor units, not {price_minor!r}", code=INVALID_PRICE)
         elif price_minor is not None:
             raise InvalidOrder("a market order has no price_minor; give protection_price_minor instead",
                                code=INVALID_PRICE)
@@ -295,8 +295,8 @@ class Exchange:
             hold_amount = qty_minor
         else:
             hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
-        return self._execute(uow, inst, book, owner, side, type, tif, price_minor, limit, qty_minor, hold_amount, budget,
-                             post_only, stp, client)
+        return self._execute(uow, inst, book, owner, side, type, tif, price_minor, limit, qty_minor, hold_amount,
+                             budget, post_only, stp, client)
 
     def _collar(self, inst: Instrument, side: str, best: int) -> int:
         tick = inst.tick_size
@@ -334,7 +334,7 @@ class Exchange:
             except InsufficientFunds as error:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
         order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
-            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
+            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price_minor=price,
             qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
             client_hash=client and client[1],
             at=to_micros(uow.now())))
@@ -379,7 +379,7 @@ class Exchange:
             self._post(uow, buyer, n + bf, [leg for leg in legs if leg[1] > 0],
                        final=buyer is maker and maker_done)
             trade_id = sql.insert_id(_INSERT_TRADE, dict(
-                symbol=inst.symbol, seq=book.seq + 1, price=p, qty_minor=q, notional_minor=n,
+                symbol=inst.symbol, seq=book.seq + 1, price_minor=p, qty_minor=q, notional_minor=n,
                 taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
                 seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, at=at))
             fills.append(Fill(trade_id, p, q, n, tf))
@@ -454,7 +454,7 @@ class Exchange:
         ``MAX_ORDER_FILLS`` fills are listed; ``fee_minor`` and the filled totals count every fill."""
         _check_order_id(order_id)
         o = t.orders.c
-        r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
+        r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price_minor,
                                     o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
                              .where(o.id == order_id)).first()
         if r is None:
@@ -462,7 +462,7 @@ class Exchange:
         tr = t.trades.c
         fee = tr.buyer_fee_minor if r[3] == BUY else tr.seller_fee_minor   # the side this order was on
         mine = or_(tr.taker_order_id == order_id, tr.maker_order_id == order_id)
-        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
+        rows = uow.conn.execute(select(tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
                                 .where(mine).order_by(tr.id).limit(MAX_ORDER_FILLS + 1)).all()
         fills = tuple(Fill(tid, p, q, n, f, "taker" if taker_id == order_id else "maker")
                       for tid, p, q, n, f, taker_id in rows[:MAX_ORDER_FILLS])
@@ -633,7 +633,8 @@ class Exchange:
             raise SlippageExceeded(
                 f"selling {format_amount(quote.base_qty_minor, asset, self.ledger.assets)} would cost "
                 f"{quote.slippage_bps} bps against mid; "
-                f"the cap is {slippage_cap_bps} bps", slippage_bps=quote.slippage_bps, slippage_cap_bps=slippage_cap_bps)
+                f"the cap is {slippage_cap_bps} bps", slippage_bps=quote.slippage_bps,
+                slippage_cap_bps=slippage_cap_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price_minor,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
                                proceeds_to)
@@ -675,7 +676,7 @@ class Exchange:
         self.instruments.get(symbol)
         tr = t.trades.c
         with self.ledger.unit_of_work(read_only=True) as uow:
-            rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side,
+            rows = uow.conn.execute(select(tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor, tr.taker_side,
                                            tr.created_at).where(tr.symbol == symbol).order_by(tr.id.desc())
                                     .limit(max(1, min(int(limit), MAX_TRADES_PAGE)))).all()
         return [{"trade_id": r[0], "price_minor": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
@@ -722,7 +723,7 @@ class Exchange:
     def _trades_between(self, symbol: str, since: datetime, until: datetime) -> list[tuple]:
         tr = t.trades.c
         with self.ledger.unit_of_work(read_only=True) as uow:
-            return uow.conn.execute(select(tr.created_at, tr.price, tr.qty_minor, tr.notional_minor).where(
+            return uow.conn.execute(select(tr.created_at, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
                 and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
                 .limit(self.MAX_TRADES_SCANNED)).all()
 

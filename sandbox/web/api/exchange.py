@@ -117,7 +117,8 @@ class OrderCreate(Strict):
     @ma.validates_schema
     def _shape(self, data, **_):
         if data["type"] == "limit":
-            if data.get("qty_minor") is None or data.get("price_minor") is None or data.get("quote_qty_minor") is not None:
+            if (data.get("qty_minor") is None or data.get("price_minor") is None
+                    or data.get("quote_qty_minor") is not None):
                 raise ma.ValidationError("a limit order gives qty_minor and price_minor (no quote_qty_minor)")
         elif data["side"] == "buy":
             if (data.get("quote_qty_minor") is None or data.get("qty_minor") is not None
