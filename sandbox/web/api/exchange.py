@@ -83,6 +83,7 @@ class CandleArgs(Strict):
 
 
 class CandleSchema(Strict):
+    """Open, high, low and close are prices: quote minor units per whole base unit, like ``price_minor``."""
     start = ma.fields.String(required=True)
     open = ma.fields.Integer(required=True)
     high = ma.fields.Integer(required=True)
