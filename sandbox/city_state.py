@@ -48,6 +48,7 @@ class CustomerRow:
     bank_ledger_account_id: int
     iban: str
     created_at: datetime
+    full_name: str | None = None   # as given at onboarding (None: onboarded by actor id only)
 
 
 _HEAD = select(city_state.c.name, city_state.c.seed, city_state.c.created_at, city_state.c.now,
