@@ -215,6 +215,14 @@ def customer_count(conn) -> int:
     return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
 
 
+def actors_starting(conn, prefix: str, limit: int) -> list[str]:
+    """Customers whose actor id starts with ``prefix`` (bounded), in id order."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (select(customers.c.actor).where(customers.c.actor.like(f"{escaped}%", escape="\\"))
+             .order_by(customers.c.actor).limit(limit))
+    return list(conn.execute(query).scalars())
+
+
 def onboarded_in_audit(conn, limit: int) -> list[tuple[str, datetime, dict]]:
     """(actor, at, details) of ``customer.onboarded`` entries: a city set up before the customers table."""
     rows = conn.execute(select(audit_log.c.subject, audit_log.c.at, audit_log.c.details)
