@@ -103,7 +103,7 @@ def populate(customers: int, merchants: int, seed: int, config_name: str, db_url
     """Add seeded Kazakh customers and zone merchants to the city's database: merchants registered,
     customers onboarded with opening balances (tenge and crypto) and a little history (deposits, trades,
     card purchases). Run it again to add more people; the same seed on the same city adds the same."""
-    from .cli_support import redact
+    from .cli_support import serve_hint
     from .config import load_config
     from .populate import populate as populate_city
 
@@ -115,7 +115,7 @@ def populate(customers: int, merchants: int, seed: int, config_name: str, db_url
             done = populate_city(city, customers, merchants, seed, progress=report, show=SHOWN)
         city.verify()
         _print_population(done, city.cfg.sandbox.name)
-        click.echo(f"ledger verified. Serve this city: cryptocity serve --db {redact(db_url)}"
+        click.echo(f"ledger verified. Serve this city: cryptocity serve --db {serve_hint(db_url)}"
                    + ("" if config_name == "crypto-city" else f" --config {config_name}"))
     finally:
         city.close()
@@ -157,9 +157,9 @@ def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
 def _print_population(done, city_name: str) -> None:
     from ledger import format_amount
 
-    click.echo(f"{city_name}: {done.customers_added} customers and {done.merchants_added} merchants added "
-               f"(seed {done.seed}); the city now has {done.city_customers} customers and "
-               f"{done.city_merchants} merchants.")
+    click.echo(f"{city_name}: {_count(done.customers_added, 'customer')} and "
+               f"{_count(done.merchants_added, 'merchant')} added (seed {done.seed}); the city now has "
+               f"{_count(done.city_customers, 'customer')} and {_count(done.city_merchants, 'merchant')}.")
     click.echo("\nmerchants registered")
     for line in _columns(["id", "name", "MCC", "kind", "in the zone"],
                          [[m.id, m.name, m.mcc, m.kind, "yes" if m.in_zone else "no"] for m in done.merchants]):
@@ -179,6 +179,10 @@ def _print_population(done, city_name: str) -> None:
     _more(done.customers_added, len(done.customers), "customers")
     click.echo(f"\nhistory: {done.deposits} deposits, {done.trades} trades, {done.purchases_approved} card "
                f"purchases approved and captured ({done.refunds} refunded), {done.purchases_declined} declined.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _more(added: int, shown: int, what: str) -> None:

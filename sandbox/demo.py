@@ -80,7 +80,7 @@ def _payment_line(console, who: str, where: str, res, names: dict[str, str]) -> 
 
 def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> None:
     from .city import CryptoCity
-    from .cli_support import redact
+    from .cli_support import serve_hint
     console = console or Console()
     rng = random.Random(seed)
     names = _code_names()
@@ -94,9 +94,8 @@ def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> N
         _story(city, console, rng, names, seed)
     finally:
         city.close()
-    served = db_url.removeprefix("sqlite:///")   # the file itself for SQLite, as `--db` takes it
     console.print(f"The city stays in its database. Explore it in the dashboard and the API: "
-                  f"cryptocity serve --db {redact(served)}", soft_wrap=True)
+                  f"cryptocity serve --db {serve_hint(db_url)}", soft_wrap=True)
 
 
 def _story(city, console: Console, rng: random.Random, names: dict[str, str], seed: int) -> None:
