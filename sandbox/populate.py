@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable
+
+from ledger.errors import DomainError
 
 from .errors import TooManyActors
 from .population import generate
@@ -30,6 +33,7 @@ TENGE_RANGE_KZT = (20_000, 300_000)
 LOW_TENGE_RANGE_KZT = (1_000, 5_000)
 BTC_LOT_SATS, ETH_LOT_GWEI, USDT_LOT_MICRO = 1_000, 100_000, 10_000
 PURCHASE_RANGE_KZT = (500, 12_000)     # well below every tier's per-purchase limit and the AML threshold
+REQUOTE_EVERY, REQUOTE_STEP = 25, timedelta(minutes=15)
 _KINDS = {mcc: kind for mcc, kind, _patterns in MERCHANT_KINDS}
 
 Progress = Callable[[str, int, int], None]
@@ -134,6 +138,10 @@ def populate(city, customers_count: int, merchants_count: int, seed: int,
             a, d, r = _shop(city, rng, person.id, population.merchants, tries=None if tier.can_pay else 1)
             approved, declined, refunds = approved + a, declined + d, refunds + r
         report("onboarding customers", n, total)
+        if n % REQUOTE_EVERY == 0 and n < total:
+            # a big population's history spreads over sandbox time: the market makers requote (their
+            # books refill) and the AML velocity windows move on
+            city.advance(REQUOTE_STEP)
 
     def read_back(ctx, uow):
         people = []
@@ -171,20 +179,24 @@ def _opening_balances(rng: random.Random) -> list[tuple[str, int]]:
 
 
 def _trade(city, rng: random.Random, actor: str) -> int:
-    """Now and then a market buy of BTC with tenge from the bank account, or a sale of some BTC."""
+    """Now and then a market buy of BTC with tenge from the bank account, or a sale of some BTC.
+    Returns how many orders the exchange took (0 or 1)."""
     roll = rng.random()
-    if roll < 0.3:
-        budget = min(rng.randrange(5_000, 30_000) * 100, city.balances(actor).get("KZT", 0) // 2)
-        if budget >= 1_000_00:   # what the bank account can spare, above the instrument's minimum notional
-            city.buy(actor=actor, instrument="BTC/KZT", quote_amount_minor=budget)
-            return 1
-        return 0
-    if roll < 0.5:
-        held = city.balances(actor).get("BTC", 0)
-        lots = held // BTC_LOT_SATS // 2
-        if lots >= 20:   # above the instrument's minimum notional
-            city.sell(actor=actor, instrument="BTC/KZT", base_qty_minor=lots * BTC_LOT_SATS)
-            return 1
+    try:
+        if roll < 0.3:
+            budget = min(rng.randrange(5_000, 30_000) * 100, city.balances(actor).get("KZT", 0) // 2)
+            if budget >= 1_000_00:   # what the bank account can spare, above the instrument's minimum notional
+                city.buy(actor=actor, instrument="BTC/KZT", quote_amount_minor=budget)
+                return 1
+        elif roll < 0.5:
+            lots = city.balances(actor).get("BTC", 0) // BTC_LOT_SATS // 2
+            if lots >= 20:   # above the instrument's minimum notional
+                city.sell(actor=actor, instrument="BTC/KZT", base_qty_minor=lots * BTC_LOT_SATS)
+                return 1
+    except DomainError:
+        # The exchange refused (e.g. no liquidity left on that side until the makers requote): a refused
+        # order changes nothing, and this customer simply did not trade.
+        pass
     return 0
 
 
