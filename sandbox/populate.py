@@ -20,7 +20,7 @@ from typing import Callable
 
 from ledger.errors import DomainError
 
-from .errors import TooManyActors
+from .errors import InvalidKycTier, TooManyActors
 from .population import generate
 from .population.generator import Customer, MerchantSpec
 from .population.provider import MERCHANT_KINDS
@@ -33,6 +33,7 @@ TENGE_RANGE_KZT = (20_000, 300_000)
 LOW_TENGE_RANGE_KZT = (1_000, 5_000)
 BTC_LOT_SATS, ETH_LOT_GWEI, USDT_LOT_MICRO = 1_000, 100_000, 10_000
 PURCHASE_RANGE_KZT = (500, 12_000)     # well below every tier's per-purchase limit and the AML threshold
+GENERATED_TIERS = ("none", "basic", "full")
 REQUOTE_EVERY, REQUOTE_STEP = 25, timedelta(minutes=15)
 _KINDS = {mcc: kind for mcc, kind, _patterns in MERCHANT_KINDS}
 
@@ -107,18 +108,24 @@ def populate(city, customers_count: int, merchants_count: int, seed: int,
              progress: Progress | None = None, show: int = MAX_LISTED) -> Populated:
     """Add ``customers_count`` people and ``merchants_count`` shops to ``city`` (a ``CryptoCity``) with opening
     balances and a little history (see the module docstring); the result holds the first ``show`` of each
-    as the database has them. Refuses with ``TooManyActors``, before anything changes, when the city
-    would pass its customer limit."""
+    as the database has them. Refuses before anything changes: ``TooManyActors`` when the city would pass
+    its customer limit, ``InvalidKycTier`` when its configuration lacks a KYC tier people are given."""
     from .context import MAX_ACTORS
     first_customer, first_merchant = next_numbers(city)
     existing = city.read(lambda ctx, uow: _customer_count(uow))
     if existing + customers_count > MAX_ACTORS:
         raise TooManyActors(f"this city has {existing} customers; {customers_count} more would pass its limit of "
                             f"{MAX_ACTORS}")
+    tiers = city.cfg.kyc.tiers
+    missing = [tier for tier in GENERATED_TIERS if tier not in tiers]
+    if missing:
+        raise InvalidKycTier(f"populate gives people the KYC tiers {', '.join(GENERATED_TIERS)}; this city's "
+                             f"configuration lacks {', '.join(missing)}")
     population = generate(customers_count, merchants_count, seed, first_customer=first_customer,
                           first_merchant=first_merchant)
     rng = random.Random(f"populate:{seed}:{first_customer}:{first_merchant}")
-    tiers = city.cfg.kyc.tiers
+    assets = {a.code for a in city.cfg.assets}
+    can_trade_btc = any(ins.symbol == "BTC/KZT" for ins in city.cfg.instruments)
     report = progress or (lambda stage, done, total: None)
 
     register_shops(city, population.merchants)
@@ -128,12 +135,13 @@ def populate(city, customers_count: int, merchants_count: int, seed: int,
     for n, person in enumerate(population.customers, start=1):
         onboard_person(city, person)
         for asset, amount in _opening_balances(rng):
-            city.deposit(actor=person.id, asset=asset, amount_minor=amount)
-            deposits += 1
-        tier = tiers.get(person.kyc_tier)
-        if tier is not None and tier.can_trade:
+            if asset in assets:   # a configuration without that asset: the draw is made all the same
+                city.deposit(actor=person.id, asset=asset, amount_minor=amount)
+                deposits += 1
+        tier = tiers[person.kyc_tier]
+        if tier.can_trade and can_trade_btc:
             trades += _trade(city, rng, person.id)
-        if tier is not None and population.merchants:
+        if population.merchants:
             # a customer whose KYC tier may not pay tries once: the decline is on record, with its reason
             a, d, r = _shop(city, rng, person.id, population.merchants, tries=None if tier.can_pay else 1)
             approved, declined, refunds = approved + a, declined + d, refunds + r
