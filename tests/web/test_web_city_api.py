@@ -44,6 +44,17 @@ def test_onboard_replays_and_conflicts_without_a_second_customer(cc_client, cc):
     cc.verify()
 
 
+def test_onboard_stores_the_name_it_is_given_and_refuses_a_blank_one(cc_client, cc):
+    op = cc.keys["operator"]
+    made = post(cc_client, "/api/v1/customers", op, "name-1", {"actor": "saule", "full_name": "  Saule Nurlanovna "})
+    assert made.status_code == 201
+    assert get(cc_client, "/api/v1/customers/saule", op).json["full_name"] == "Saule Nurlanovna"
+    blank = post(cc_client, "/api/v1/customers", op, "name-2", {"actor": "nameless", "full_name": "   "})
+    assert blank.status_code == 422 and blank.json["code"] == "invalid_name"
+    assert get(cc_client, "/api/v1/customers/nameless", op).status_code == 404  # the refusal created nobody
+    cc.verify()
+
+
 def test_a_customer_reads_its_own_profile_kyc_and_balances(cc_client, cc):
     me = cc.keys["bob"]
     kyc = get(cc_client, "/api/v1/customers/bob/kyc", me).json
