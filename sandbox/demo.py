@@ -42,15 +42,6 @@ def _money(amount_minor: int, asset: str) -> str:
     return format_amount(amount_minor, asset)
 
 
-def _price(text: str) -> str:
-    """'52947000.00' -> '52 947 000.00' (a decimal string; never a float)."""
-    whole, _, frac = str(text).partition(".")
-    groups = []
-    while len(whole) > 3:
-        whole, groups = whole[:-3], [whole[-3:]] + groups
-    return " ".join([whole] + groups) + (f".{frac}" if frac else "")
-
-
 def _table(title: str, columns: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> Table:
     table = Table(title=title, title_justify="left")
     for i, c in enumerate(columns):
@@ -170,7 +161,8 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
                   f"({_money(res.conversion_fee_minor, 'KZT')}), in the same transaction as the hold:")
     console.print(_table("just-in-time funding", ["asset", "sold", "avg price (KZT)", "proceeds", "exchange fee",
                                                   "slippage"],
-                         [[leg["asset"], _money(leg["sold_qty_minor"], leg["asset"]), _price(leg["avg_price"]),
+                         [[leg["asset"], _money(leg["sold_qty_minor"], leg["asset"]),
+                           format_amount(leg["avg_price_minor"], "KZT", with_code=False),
                            _money(leg["proceeds_minor"], "KZT"), _money(leg["fee_minor"], "KZT"),
                            f"{leg['slippage_bps']} bps"] for leg in res.sold], {1, 2, 3, 4, 5}))
     city.advance(timedelta(hours=6))

@@ -194,12 +194,12 @@ def _trade(city, rng: random.Random, actor: str) -> int:
         if roll < 0.3:
             budget = min(rng.randrange(5_000, 30_000) * 100, city.balances(actor).get("KZT", 0) // 2)
             if budget >= 1_000_00:   # what the bank account can spare, above the instrument's minimum notional
-                city.buy(actor=actor, instrument="BTC/KZT", quote_amount_minor=budget)
+                city.buy(actor=actor, instrument="BTC/KZT", quote_qty_minor=budget)
                 return 1
         elif roll < 0.5:
             lots = city.balances(actor).get("BTC", 0) // BTC_LOT_SATS // 2
             if lots >= 20:   # above the instrument's minimum notional
-                city.sell(actor=actor, instrument="BTC/KZT", base_qty_minor=lots * BTC_LOT_SATS)
+                city.sell(actor=actor, instrument="BTC/KZT", qty_minor=lots * BTC_LOT_SATS)
                 return 1
     except DomainError:
         # The exchange refused (e.g. no liquidity left on that side until the makers requote): a refused

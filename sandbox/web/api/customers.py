@@ -192,7 +192,7 @@ def kyc_dict(city, profile) -> dict:
     tier = city.cfg.kyc.tiers.get(profile.kyc_tier)
     return {"actor": actor, "kyc_tier": profile.kyc_tier, "can_trade": bool(tier and tier.can_trade),
             "can_pay": bool(tier and tier.can_pay),
-            "per_transaction_limit_minor": tier.per_transaction_limit if tier else 0,
-            "daily_limit_minor": tier.daily_limit if tier else 0,
-            "monthly_limit_minor": tier.monthly_limit if tier else 0,
+            "per_transaction_limit_minor": tier.per_transaction_limit_minor if tier else 0,
+            "daily_limit_minor": tier.daily_limit_minor if tier else 0,
+            "monthly_limit_minor": tier.monthly_limit_minor if tier else 0,
             "resident": bool(profile.resident), "aifc_investor": bool(profile.aifc_investor)}
