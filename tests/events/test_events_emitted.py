@@ -35,7 +35,7 @@ def _paid(city, ref="coffee", amount_minor=1_500_00):
 
 def _resting_order(city):
     return city.place_order(actor="aigerim", instrument=BTC_KZT, side="buy", type="limit", qty_minor=1_000_000,
-                            price=1_000_000_00)   # 0.01 BTC at 1 000 000 KZT: far below the market
+                            price_minor=1_000_000_00)   # 0.01 BTC at 1 000 000 KZT: far below the market
 
 
 # (name, set-up, the verb, the event types it writes, in order)
