@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def customer(actor: str, *, kyc_tier: str, resident: bool, aifc_investor: bool, iban: str, card_id: int) -> dict:
-    return {"object": "customer", "customer": actor, "kyc_tier": kyc_tier, "resident": resident,
-            "aifc_investor": aifc_investor, "iban": iban, "card_id": card_id}
+def customer(actor: str, *, kyc_tier: str, resident: bool, aifc_investor: bool, iban: str, card_id: int,
+             full_name: str | None = None) -> dict:
+    return {"object": "customer", "customer": actor, "full_name": full_name, "kyc_tier": kyc_tier,
+            "resident": resident, "aifc_investor": aifc_investor, "iban": iban, "card_id": card_id}
 
 
 def card(card_row: Any, *, change: str | None = None) -> dict:

@@ -149,7 +149,7 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
                   "iban": bank.iban, "card_id": card.id})
     events.emit(uow, "customer.created", snapshots.customer(actor, kyc_tier=kyc_tier, resident=residency.resident,
                                                             aifc_investor=aifc_investor, iban=bank.iban,
-                                                            card_id=card.id), customer=actor)
+                                                            card_id=card.id, full_name=full_name), customer=actor)
     events.emit(uow, "card.created", snapshots.card(card), customer=actor)
     for asset, amount in (deposits or {}).items():
         if amount:
