@@ -3,7 +3,7 @@ changes nothing (a replay, a refusal, a no-op) writes none."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -92,7 +92,17 @@ CASES = [
     ("reinstate", lambda c: c.suspend_licence(licence_id="AFSA-TF-001"),
      lambda c: c.reinstate_licence(licence_id="AFSA-TF-001", reason="passed"), ["licence.reinstated"]),
     ("reinstate an active licence", None, lambda c: c.reinstate_licence(licence_id="AFSA-TF-001"), []),
+    ("renew", None, lambda c: c.renew_licence(licence_id="AFSA-TF-001", valid_until=datetime(2028, 1, 1, tzinfo=UTC)),
+     ["licence.renewed"]),
 ]
+# Written by the tests below (an exchange fill, the chain verbs).
+ELSEWHERE = {"trade.created", "order.filled", "kzte.minted", "kzte.redeemed", "kzte.address_frozen",
+             "kzte.address_unfrozen", "deposit.pending", "withdrawal.created", "withdrawal.confirmed"}
+
+
+def test_every_event_type_is_covered_by_a_case():
+    covered = {t for case in CASES for t in case[3]} | ELSEWHERE
+    assert covered == set(events.EVENT_TYPES)
 
 
 @pytest.mark.parametrize(("name", "setup", "act", "expected"), CASES, ids=[c[0] for c in CASES])
