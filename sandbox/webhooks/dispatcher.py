@@ -39,7 +39,7 @@ log = logging.getLogger("cryptocity.webhooks")
 TIMEOUT_S = 10.0
 LEASE_S = 30.0
 BATCH = 50          # deliveries sent per lease renewal (recorded together)
-FANOUT_BATCH = 500  # events read per fan-out step
+FANOUT_BATCH = source.PAGE  # events read per fan-out step
 POLL_S = 0.25
 
 
@@ -54,7 +54,7 @@ def matches(patterns: list[str], event_type: str) -> bool:
 
 
 def body_of(event: source.Event) -> str:
-    return json.dumps(event.payload(), separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(source.payload(event), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 @dataclass
