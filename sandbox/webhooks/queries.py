@@ -162,7 +162,9 @@ def claim_endpoint(conn, *, owner: str, now: datetime, until: datetime, latest: 
                        .limit(1).with_for_update(skip_locked=True)).first()
     if row is None:
         return None
-    conn.execute(update(endpoints).where(EP.id == row[0]).values(lease_owner=owner, lease_until=until))
+    # wake_at = now while leased: if this dispatcher dies, the endpoint is due again once the lease runs
+    # out (release_lease sets the real wake time).
+    conn.execute(update(endpoints).where(EP.id == row[0]).values(lease_owner=owner, lease_until=until, wake_at=now))
     return leased_endpoint(conn, row[0], owner)
 
 
