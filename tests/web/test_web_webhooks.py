@@ -283,3 +283,53 @@ def test_listen_forwards_signed_events_to_a_local_app(cc, cc_client, receiver):
         assert all(r.payload is not None and r.payload["type"] == "authorization.created" for r in receiver.received)
     finally:
         next(server, None)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_three_gunicorn_workers_deliver_each_event_once(pg_url, tmp_path, receiver):
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([str(BIN / "cryptocity"), "serve", "--db", pg_url, "--workers", "3", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def call(method, path, body=None, key=None):
+        request = urllib.request.Request(base + path, method=method, data=None if body is None else
+                                         json.dumps(body).encode(), headers={
+                                             "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                             **({"Idempotency-Key": key} if key else {})})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own server
+            return json.loads(response.read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base + "/readyz", timeout=5)  # noqa: S310
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+        token = subprocess.run([str(BIN / "cryptocity"), "keys", "create", "operator", "--db", pg_url],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        receiver.secret = call("POST", "/api/v1/webhook-endpoints", {"url": receiver.url, "events": ["clock.*"]},
+                               key="we")["secret"]
+        for n in range(30):   # each request lands on whichever worker; each worker runs its own dispatcher
+            call("POST", "/api/v1/clock/advance", {"seconds": 60}, key=f"tick-{n}")
+        expected = [e["id"] for e in call("GET", "/api/v1/events?type=clock.advanced&limit=100")["items"]]
+        assert len(expected) == 30
+        receiver.wait_for(30, timeout_s=60)
+        time.sleep(1)   # a duplicate would arrive now
+        assert [r.webhook_id for r in receiver.received] == expected   # once each, in order
+        assert all(r.payload is not None for r in receiver.received)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
