@@ -333,3 +333,58 @@ def test_three_gunicorn_workers_deliver_each_event_once(pg_url, tmp_path, receiv
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+
+
+# -- the dashboard -------------------------------------------------------------------------------------
+def _form_field(html: str, name: str) -> str:
+    import re
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
+def test_the_dashboard_feed_streams_the_events_after_the_page_was_rendered(cc, cc_client):
+    from sandbox.web import create_app
+    client = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": True}).test_client()
+    buy(cc_client, cc, 1, prefix="before")
+    for page in ("/", "/pos"):
+        html = client.get(page).get_data(as_text=True)
+        assert 'id="event-feed"' in html and "live-feed.js" in html and "authorization.created" in html
+    src = _form_field(client.get("/").get_data(as_text=True).replace('data-src="', 'name="src" value="'), "src")
+    src = src.replace("&amp;", "&")
+    assert client.get("/static/live-feed.js").status_code == 200
+    buy(cc_client, cc, 1, prefix="after")
+    stream = client.get(src + "&max_seconds=0.5").get_data(as_text=True)
+    [after_id] = event_ids(cc_client, cc.keys["operator"])[1:]
+    assert f"id: {after_id}\nevent: authorization.created\n" in stream
+    assert stream.count("event: authorization.created") == 1        # the one from before the page is not replayed
+    # a customer's dashboard feed carries only that customer's events
+    bob = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": False}).test_client()
+    mine = bob.get("/live/events?max_seconds=0.3", headers=auth(cc.keys["bob"])).get_data(as_text=True)
+    assert after_id not in mine
+
+
+def test_the_webhooks_page_creates_lists_and_resends(cc, cc_client, receiver):
+    from sandbox.web import create_app
+    client = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": True}).test_client()
+    page = client.get("/webhooks").get_data(as_text=True)
+    assert "No endpoint yet" in page and "Webhooks" in page
+    csrf = _form_field(page, "csrf")
+    created = client.post("/webhooks", data={"csrf": csrf, "action": "create", "url": receiver.url,
+                                             "events": ["authorization.created"], "description": "till"})
+    html = created.get_data(as_text=True)
+    assert created.status_code == 201 and 'id="new-secret"' in html
+    import re
+    receiver.secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', html).group(1)
+    buy(cc_client, cc, 1)
+    Dispatcher(cc.ledger).run_until_idle(timeout_s=30)
+    listing = client.get("/webhooks").get_data(as_text=True)
+    assert receiver.url in listing and "1 succeeded" in listing and "whsec_" not in listing
+    assert "200</span>" in listing and " ms</div>" in listing
+    delivery = re.search(r'name="delivery" value="(\d+)"', listing).group(1)
+    resent = client.post("/webhooks", data={"csrf": csrf, "action": "resend", "endpoint": "1", "delivery": delivery})
+    assert resent.status_code == 303
+    Dispatcher(cc.ledger).run_until_idle(timeout_s=30)
+    assert len(receiver.ok_ids()) == 2 and len(set(receiver.ok_ids())) == 1
+    assert "(resend of 1)" in client.get("/webhooks?show=1").get_data(as_text=True)
+    # a customer key may not see the page
+    closed = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": False}).test_client()
+    assert closed.get("/webhooks", headers=auth(cc.keys["bob"])).status_code == 403
