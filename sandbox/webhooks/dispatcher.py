@@ -191,17 +191,21 @@ class Dispatcher:
         """Log the batch's attempts and move each delivery on; False if the lease is no longer held."""
         conn, now = uow.conn, wall_now()
         attempts_left = len(self.schedule)
+        successes = [{"delivery_id": d["id"], "endpoint_id": endpoint_id, "number": d["attempts"] + 1,
+                      "started_at": started, "status_code": a.status_code, "latency_ms": a.latency_ms}
+                     for d, started, a in answers if a.ok]
+        queries.record_successes(conn, successes, dispatcher=owner, finished_at=now)
+        stats.delivered += len(successes)
         for delivery, started, answer in answers:
-            number = delivery["attempts"] + 1
             if answer.ok:
-                outcome, next_at, finished = "succeeded", None, now
-                stats.delivered += 1
-            elif number >= attempts_left:
+                continue
+            # in order: only the batch's last attempt can have failed
+            number = delivery["attempts"] + 1
+            stats.failed_attempts += 1
+            if number >= attempts_left:
                 outcome, next_at, finished = "failed", None, now
-                stats.failed_attempts += 1
             else:
                 outcome, next_at, finished = "pending", now + timedelta(seconds=self.schedule[number]), None
-                stats.failed_attempts += 1
             moved = queries.record_attempt(
                 conn, delivery_id=delivery["id"], endpoint_id=endpoint_id, number=number, started_at=started,
                 status_code=answer.status_code, latency_ms=answer.latency_ms, error=answer.error,

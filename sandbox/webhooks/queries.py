@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from .tables import attempts, deliveries, endpoints
 
@@ -221,6 +221,21 @@ def record_attempt(conn, *, delivery_id: int, endpoint_id: int, number: int, sta
         values["next_attempt_at"] = next_attempt_at
     return conn.execute(update(deliveries).where(DL.id == delivery_id, DL.status == "pending",
                                                  DL.attempts == number - 1).values(**values)).rowcount == 1
+
+
+def record_successes(conn, rows: list[dict], *, dispatcher: str, finished_at: datetime) -> None:
+    """Log a batch of first-time-lucky or retried attempts that all answered 2xx (two statements for the
+    whole batch): each ``row`` has delivery_id, endpoint_id, number, started_at, status_code, latency_ms.
+    As in ``record_attempt``, a delivery moves only from the state its attempt started in."""
+    if not rows:
+        return
+    conn.execute(insert(attempts), [{**r, "error": None, "dispatcher": dispatcher[:64]} for r in rows])
+    conn.execute(update(deliveries).where(DL.id == bindparam("b_id"), DL.status == "pending",
+                                          DL.attempts == bindparam("b_before"))
+                 .values(status="succeeded", attempts=bindparam("b_number"), last_status_code=bindparam("b_code"),
+                         last_error=None, finished_at=finished_at),
+                 [{"b_id": r["delivery_id"], "b_before": r["number"] - 1, "b_number": r["number"],
+                   "b_code": r["status_code"]} for r in rows])
 
 
 def disable_endpoint(conn, endpoint_id: int, reason: str) -> None:
