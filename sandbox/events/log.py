@@ -162,10 +162,10 @@ def emit(uow, type: str, data: dict, *, customer: str | None = None, merchant: s
     box.rows.append((type, to_micros(uow.now()), bounded_json(data),
                      None if customer is None else str(customer)[:120],
                      None if merchant is None else str(merchant)[:64]))
-    uow.after_rollback(lambda: del_from(box.rows, mark))
+    uow.after_rollback(lambda: _truncate(box.rows, mark))
 
 
-def del_from(rows: list, mark: int) -> None:
+def _truncate(rows: list, mark: int) -> None:
     del rows[mark:]
 
 

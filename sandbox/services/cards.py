@@ -96,9 +96,12 @@ def update_funding(city: CityContext, uow, *, card_id: int, by: str, order: list
 
 
 def _store_settings(uow, card_id: int, by: str, which: str, new) -> Card:
-    """Write the card's new ``controls`` or ``funding`` settings and audit them (``card.<which>_updated``)."""
+    """Write the card's new ``controls`` or ``funding`` settings and audit them (``card.<which>_updated``);
+    ``card.updated`` only when they differ from the card's settings before."""
+    before = getattr(issuing.get_card(uow, card_id), which)
     changed = issuing.update_settings(uow, card_id, **{which: new})
     audit.append(uow, by, f"card.{which}_updated", str(card_id), {"cardholder": changed.cardholder_id,
                                                                 which: new.to_dict()})
-    events.emit(uow, "card.updated", snapshots.card(changed, change=which), customer=changed.cardholder_id)
+    if new != before:
+        events.emit(uow, "card.updated", snapshots.card(changed, change=which), customer=changed.cardholder_id)
     return changed
