@@ -10,6 +10,7 @@ from sandbox.cli_support import db_option, open_existing, resolve_db_url
 
 from . import schedule as retry_schedule
 from .dispatcher import LEASE_S, TIMEOUT_S, Dispatcher
+from .receive import receive_command
 
 
 def _schedule(ctx, param, value):  # noqa: ANN001 - click callback
@@ -24,6 +25,9 @@ def _schedule(ctx, param, value):  # noqa: ANN001 - click callback
 @click.group("webhooks")
 def webhooks_command() -> None:
     """Webhook delivery (the API manages endpoints: /api/v1/webhook-endpoints)."""
+
+
+webhooks_command.add_command(receive_command)
 
 
 @webhooks_command.command("dispatch")

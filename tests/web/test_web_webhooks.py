@@ -388,3 +388,37 @@ def test_the_webhooks_page_creates_lists_and_resends(cc, cc_client, receiver):
     # a customer key may not see the page
     closed = create_app(cc, {"TESTING": True, "OPEN_DASHBOARD": False}).test_client()
     assert closed.get("/webhooks", headers=auth(cc.keys["bob"])).status_code == 403
+
+
+def test_webhooks_receive_prints_verified_deliveries_and_refuses_forged_ones():
+    import json
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from sandbox.webhooks import signing
+    secret, other = signing.new_secret(), signing.new_secret()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(BIN / "cryptocity"), "webhooks", "receive", "--port", str(port), "--secret", secret,
+                             "--max-events", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "receiving on" in proc.stderr.readline()
+        body = json.dumps({"id": "evt_0000000000000007", "type": "clock.advanced", "data": {}})
+
+        def post(key):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks", data=body.encode(), method="POST",
+                                             headers=signing.headers(key, "evt_0000000000000007", body))
+            try:
+                return urllib.request.urlopen(request, timeout=10).status  # noqa: S310 - loopback
+            except urllib.error.HTTPError as error:
+                return error.code
+        assert post(other) == 400          # signed with another secret
+        assert post(secret) == 200
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out.splitlines() == ["evt_0000000000000007 signature NOT verified (No matching signature found) → 400",
+                                "evt_0000000000000007 clock.advanced verified"]
