@@ -88,21 +88,24 @@ class Dispatcher:
 
     # -- one pass -------------------------------------------------------------------------------------
     def run_once(self, *, owner: str | None = None, sender: Sender | None = None, max_claims: int = 10_000) -> Stats:
-        """Serve every endpoint that has work now, each until its queue is empty or its head waits for a
-        retry; return what happened."""
+        """Serve every endpoint that has work now, once each: until its queue is empty or its head waits for
+        a retry; return what happened."""
         owner = owner or self.name
         own_sender = sender is None
         sender = sender or Sender()
         stats = Stats()
+        served: set[int] = set()   # each endpoint once per pass: what arrives meanwhile waits for the next
         try:
             for _ in range(max_claims):
-                if self._stop.is_set() or not self._something_to_do():
+                done = frozenset(served)
+                if self._stop.is_set() or not self._something_to_do(done):
                     break
                 endpoint = self.ledger.transaction(lambda uow: queries.claim_endpoint(
                     uow.conn, owner=owner, now=wall_now(), until=self._until(),
-                    latest=source.last_event_id(uow.conn)))
+                    latest=source.last_event_id(uow.conn), exclude=done))
                 if endpoint is None:
                     break
+                served.add(endpoint["id"])
                 stats.endpoints_served += 1
                 stats.add(self._serve(endpoint, owner, sender))
         finally:
@@ -128,9 +131,10 @@ class Dispatcher:
             latest = source.last_event_id(uow.conn)
             return queries.outstanding(uow.conn) == 0 and queries.behind(uow.conn, latest) == 0
 
-    def _something_to_do(self) -> bool:
+    def _something_to_do(self, exclude: frozenset[int] = frozenset()) -> bool:
         with self.ledger.unit_of_work(read_only=True) as uow:   # a read: idle polling takes no write lock
-            return queries.has_claimable(uow.conn, now=wall_now(), latest=source.last_event_id(uow.conn))
+            return queries.has_claimable(uow.conn, now=wall_now(), latest=source.last_event_id(uow.conn),
+                                         exclude=exclude)
 
     def _until(self) -> datetime:
         return wall_now() + timedelta(seconds=self.lease_s)
@@ -156,8 +160,12 @@ class Dispatcher:
                     break   # in order: nothing after a failed delivery goes before its retry
                 if time.monotonic() - renewed > self.lease_s - self.timeout_s - 1:
                     break   # record what went before the lease could run out
-            held = self.ledger.transaction(lambda uow: self._record(uow, endpoint_id, owner, answers, stats))
-            if not held:
+            # A short batch means the queue is drained for now: give the endpoint back (due at once) and let
+            # the next pass, a poll later, take what arrived meanwhile in one batch rather than one by one.
+            drained = len(answers) == len(batch) < self.batch and answers[-1][2].ok
+            held = self.ledger.transaction(lambda uow: self._record(uow, endpoint_id, owner, answers, stats,
+                                                                    release=drained))
+            if not held or drained:
                 return stats
         return stats
 
@@ -187,8 +195,9 @@ class Dispatcher:
                               wake_at=now if more_events else (queue[0]["next_attempt_at"] if queue else None))
         return None
 
-    def _record(self, uow, endpoint_id: int, owner: str, answers: list, stats: Stats) -> bool:
-        """Log the batch's attempts and move each delivery on; False if the lease is no longer held."""
+    def _record(self, uow, endpoint_id: int, owner: str, answers: list, stats: Stats, *, release: bool = False) -> bool:
+        """Log the batch's attempts and move each delivery on, then renew the lease (or, with ``release``,
+        give it back with the endpoint due at once); False if the lease is no longer held."""
         conn, now = uow.conn, wall_now()
         attempts_left = len(self.schedule)
         successes = [{"delivery_id": d["id"], "endpoint_id": endpoint_id, "number": d["attempts"] + 1,
@@ -217,6 +226,9 @@ class Dispatcher:
                 log.warning("webhook endpoint %s disabled: delivery %s failed %s times", endpoint_id,
                             delivery["id"], attempts_left)
                 return False
+        if release:
+            queries.release_lease(conn, endpoint_id, owner, wake_at=now)
+            return True
         return queries.renew_lease(conn, endpoint_id, owner, self._until())
 
     # -- background threads ---------------------------------------------------------------------------
@@ -244,7 +256,7 @@ class Dispatcher:
                 except Exception:   # noqa: BLE001 - a database hiccup must not end delivery for good
                     log.exception("webhook dispatcher %s: a pass failed; retrying", owner)
                     stats = Stats()
-                if not stats.endpoints_served:
-                    self._stop.wait(self.poll_s)
+                if stats.delivered < self.batch:
+                    self._stop.wait(self.poll_s)   # a quiet pass: let events gather into one batch
         finally:
             sender.close()

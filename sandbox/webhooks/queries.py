@@ -142,23 +142,25 @@ def _wake(conn, endpoint_id: int, when: datetime) -> None:
 
 
 # -- the dispatcher's side: leases, fan-out, results -------------------------------------------------
-def _claimable(now: datetime, latest: str | None):
+def _claimable(now: datetime, latest: str | None, exclude: frozenset[int] = frozenset()):
     due = or_(EP.wake_at <= now, EP.event_cursor.is_distinct_from(latest))
     free = or_(EP.lease_until.is_(None), EP.lease_until < now)
-    return and_(EP.status == "enabled", free, due)
+    condition = and_(EP.status == "enabled", free, due)
+    return and_(condition, EP.id.not_in(sorted(exclude))) if exclude else condition
 
 
-def has_claimable(conn, *, now: datetime, latest: str | None) -> bool:
-    """Whether some endpoint has work and no live lease (a read: dispatchers poll with it)."""
-    return conn.execute(select(EP.id).where(_claimable(now, latest)).limit(1)).first() is not None
+def has_claimable(conn, *, now: datetime, latest: str | None, exclude: frozenset[int] = frozenset()) -> bool:
+    """Whether some endpoint (not in ``exclude``) has work and no live lease (a read: dispatchers poll with it)."""
+    return conn.execute(select(EP.id).where(_claimable(now, latest, exclude)).limit(1)).first() is not None
 
 
-def claim_endpoint(conn, *, owner: str, now: datetime, until: datetime, latest: str | None) -> dict | None:
+def claim_endpoint(conn, *, owner: str, now: datetime, until: datetime, latest: str | None,
+                   exclude: frozenset[int] = frozenset()) -> dict | None:
     """Lease one endpoint that has work to ``owner`` until ``until``; its row (with secret), or None.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so dispatchers racing for endpoints each get a different one
     without waiting; SQLite: the transaction already holds the single write lock (``BEGIN IMMEDIATE``)."""
-    row = conn.execute(select(EP.id).where(_claimable(now, latest)).order_by(EP.wake_at.is_(None), EP.wake_at, EP.id)
+    row = conn.execute(select(EP.id).where(_claimable(now, latest, exclude)).order_by(EP.wake_at.is_(None), EP.wake_at, EP.id)
                        .limit(1).with_for_update(skip_locked=True)).first()
     if row is None:
         return None
