@@ -217,11 +217,20 @@ def _flush(uow, box: _Outbox) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- reading
+# What a customer or a merchant does not see of an event it may read. AML flags stay with the issuer and
+# the regulator (no tipping-off: ``aml.flag_raised`` is written with no customer or merchant, so only an
+# operator or regulator reads it); a merchant sees what its POS sees of a purchase, not how the customer
+# paid for it.
+HIDDEN_FROM = {"customer": frozenset({"flags"}),
+               "merchant": frozenset({"flags", "sold", "shortfall_minor", "conversion_fee_minor", "customer"})}
+
+
 def read(conn, *, after: int = 0, limit: int = MAX_PAGE, types: Iterable[str] | None = None,
          customer: str | None = None, merchant: str | None = None) -> list[Event]:
     """Events with a number above ``after``, oldest first, at most ``limit`` (≤ ``MAX_PAGE``); only those of
-    ``types``, of ``customer`` or at ``merchant`` when given. Every event a reader may see has been
-    committed in id order (see the module docstring), so paging by the last id seen never skips one."""
+    ``types``, of ``customer`` or at ``merchant`` when given — and then without the fields ``HIDDEN_FROM``
+    that reader. Every event a reader may see has been committed in id order (see the module docstring),
+    so paging by the last id seen never skips one."""
     e = events_table.c
     limit = max(1, min(int(limit), MAX_PAGE))
     query = select(e.id, e.type, e.at, e.data, e.request_id, e.idempotency_key).where(e.id > after)
@@ -232,7 +241,13 @@ def read(conn, *, after: int = 0, limit: int = MAX_PAGE, types: Iterable[str] | 
     if merchant is not None:
         query = query.where(e.merchant == merchant)
     rows = conn.execute(query.order_by(e.id).limit(limit)).all()
-    return [Event(int(r[0]), r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+    hidden = HIDDEN_FROM["merchant"] if merchant is not None else HIDDEN_FROM["customer"] if customer is not None \
+        else frozenset()
+    return [Event(int(r[0]), r[1], r[2], _without(json.loads(r[3]), hidden), r[4], r[5]) for r in rows]
+
+
+def _without(data: dict, hidden: frozenset) -> dict:
+    return {k: v for k, v in data.items() if k not in hidden} if hidden else data
 
 
 def last_seq(conn) -> int:

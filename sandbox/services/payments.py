@@ -100,11 +100,11 @@ def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | N
     data = snapshots.authorization(res, merchant_id=merchant_id, reference=ref, card_id=card_id)
     events.emit(uow, "authorization.created", data, customer=res.cardholder_id, merchant=merchant_id)
     for rule, detail in res.flags:
+        # No customer or merchant on it: only the operator and the regulator read AML flags (no tipping-off).
         events.emit(uow, "aml.flag_raised", {"object": "aml_flag", "rule": rule, "detail": detail,
                                              "authorization_id": res.authorization_id, "reference": ref,
                                              "customer": res.cardholder_id, "merchant_id": merchant_id,
-                                             "amount_minor": res.amount_minor, "response_code": res.response_code},
-                    customer=res.cardholder_id, merchant=merchant_id)
+                                             "amount_minor": res.amount_minor, "response_code": res.response_code})
 
 
 def authorization_of(uow, ref: str) -> int:

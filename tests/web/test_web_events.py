@@ -62,21 +62,33 @@ def test_an_authorization_over_http_writes_one_event_with_its_request_and_a_repl
 def test_each_role_sees_its_own_events(cc, cc_client):
     keys = cc.keys
     _pay(cc_client, keys["operator"], "coffee-1")                                   # aigerim at the café
+    flagged = _pay(cc_client, keys["operator"], "tv-1", merchant="zone-market", amount_minor=210_000_00).get_json()
+    assert flagged["approved"], flagged                                            # a large purchase: flagged
     _pay(cc_client, keys["operator"], "market-1", merchant="zone-market", card_id=2, amount_minor=500_00)  # bob
     everything = _all(cc_client, keys["operator"])
     assert _all(cc_client, keys["regulator"]) == everything
     assert {"customer.created", "card.created", "deposit.confirmed", "authorization.created"} <= \
         {e["type"] for e in everything}
+    flags = [e for e in everything if e["type"] == "aml.flag_raised"]
+    assert [(f["data"]["rule"], f["data"]["customer"]) for f in flags] == [("large_transaction", "aigerim")]
     mine = _all(cc_client, keys["aigerim"])
     assert mine and all(e["data"].get("customer") == "aigerim" for e in mine)
-    assert {e["id"] for e in mine} == {e["id"] for e in everything if e["data"].get("customer") == "aigerim"}
+    # her own events, but not the AML flag on her (no tipping-off), nor the flags on her purchases
+    assert {e["id"] for e in mine} == {e["id"] for e in everything if e["data"].get("customer") == "aigerim"} - \
+        {flags[0]["id"]}
+    assert all("flags" not in e["data"] for e in mine)
+    assert [e["data"]["sold"] != [] for e in mine if e["type"] == "authorization.created"] == [False, True]
     bobs = _all(cc_client, keys["bob"])
     assert bobs and not {e["id"] for e in bobs} & {e["id"] for e in mine}
     cafe = _all(cc_client, keys["coffee"])
-    assert [(e["type"], e["data"]["merchant_id"], e["data"]["customer"]) for e in cafe] == \
-        [("authorization.created", "alatau-coffee", "aigerim")]
+    assert [(e["type"], e["data"]["merchant_id"], e["data"]["response_code"]) for e in cafe] == \
+        [("authorization.created", "alatau-coffee", "00")]
     market = _all(cc_client, keys["market"])
-    assert [(e["type"], e["data"]["customer"]) for e in market] == [("authorization.created", "bob")]
+    assert [(e["type"], e["data"]["amount_minor"]) for e in market] == [("authorization.created", 210_000_00),
+                                                                         ("authorization.created", 500_00)]
+    # a merchant sees what its POS sees: not who paid with which crypto, nor AML flags
+    for e in cafe + market:
+        assert not {"customer", "sold", "flags", "shortfall_minor", "conversion_fee_minor"} & set(e["data"])
     # a scoped key may not ask for someone else's events
     refused = cc_client.get("/api/v1/events?owner=bob", headers=auth(keys["aigerim"]))
     assert refused.status_code == 403
@@ -208,3 +220,20 @@ def test_a_stream_is_scoped_sends_heartbeats_and_ends_after_its_lifetime(cc):
 def test_the_event_endpoints_are_in_the_openapi_spec(cc_client, path):
     spec = cc_client.get("/openapi.json").get_json()
     assert "get" in spec["paths"][path]
+
+
+def test_a_process_serves_a_bounded_number_of_streams(cc):
+    app = create_app(cc, {"TESTING": True, "EVENTS_POLL_SECONDS": 0.05, "EVENTS_MAX_STREAMS": 1})
+    for base in serve(app):
+        first = SseClient(base, cc.keys["operator"], query="?max_seconds=2")
+        busy = app.test_client().get("/api/v1/events/stream", headers=auth(cc.keys["operator"]))
+        assert busy.status_code == 503 and busy.get_json()["code"] == "too_many_streams"
+        assert busy.headers["Retry-After"] == "5"
+        first.close()
+        deadline = time.monotonic() + 10   # the server notices the client left at its next write
+        while time.monotonic() < deadline:
+            again = app.test_client().get("/api/v1/events/stream?max_seconds=0.1", headers=auth(cc.keys["operator"]))
+            if again.status_code == 200:
+                break
+            time.sleep(0.2)
+        assert again.status_code == 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 
@@ -33,13 +34,18 @@ MAX_TYPES = 30
 DEFAULT_LIMIT = 50
 # The stream: how often it looks for new events, how often it proves it is alive, and how long one
 # connection may last (a sync worker is not held forever; an EventSource reconnects with Last-Event-ID).
-STREAM_DEFAULTS = {"EVENTS_POLL_SECONDS": 0.25, "EVENTS_HEARTBEAT_SECONDS": 15.0, "EVENTS_STREAM_SECONDS": 300.0}
+# EVENTS_MAX_STREAMS: open streams per process; each holds a server thread, so a gunicorn worker with a
+# few threads keeps some for other requests (``cryptocity serve --workers N`` sets 2 of its 4).
+STREAM_DEFAULTS = {"EVENTS_POLL_SECONDS": 0.25, "EVENTS_HEARTBEAT_SECONDS": 15.0, "EVENTS_STREAM_SECONDS": 300.0,
+                   "EVENTS_MAX_STREAMS": 16}
 RETRY_MS = 1000
+STREAMS_EXTENSION = "cryptocity_event_streams"
 
 
 def init_app(app) -> None:
     for name, value in STREAM_DEFAULTS.items():
         app.config.setdefault(name, value)
+    app.extensions[STREAMS_EXTENSION] = threading.BoundedSemaphore(int(app.config["EVENTS_MAX_STREAMS"]))
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
 
@@ -171,10 +177,16 @@ def stream(args: dict):
     lifetime = float(cfg["EVENTS_STREAM_SECONDS"])
     if args["max_seconds"] is not None:
         lifetime = min(lifetime, args["max_seconds"])
+    slots = current_app.extensions[STREAMS_EXTENSION]
+    if not slots.acquire(blocking=False):
+        raise Problem(503, "too_many_streams", f"this server process already serves {cfg['EVENTS_MAX_STREAMS']} event "
+                      "streams; retry shortly, or page with GET /api/v1/events", headers={"Retry-After": "5"})
     body = _sse(city.ctx.ledger, after, types, scope, poll=float(cfg["EVENTS_POLL_SECONDS"]),
                 heartbeat=float(cfg["EVENTS_HEARTBEAT_SECONDS"]), lifetime=lifetime)
-    return Response(body, status=200, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(body, status=200, mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(slots.release)   # the server closes the body when the stream ends or the client left
+    return response
 
 
 def _sse(ledger, after: int, types, scope: dict, *, poll: float, heartbeat: float, lifetime: float):
