@@ -31,6 +31,13 @@ def receive_command(port: int, secret: str, max_events: int | None) -> None:
     done = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"   # keep-alive: the dispatcher and listen reuse their connection
+
+        def _answer(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
             body = self.rfile.read(length)
@@ -38,8 +45,7 @@ def receive_command(port: int, secret: str, max_events: int | None) -> None:
                 event = verifier.verify(body, dict(self.headers))
             except (WebhookVerificationError, ValueError) as error:
                 click.echo(f"{self.headers.get('webhook-id', '?')} signature NOT verified ({error}) → 400")
-                self.send_response(400)
-                self.end_headers()
+                self._answer(400)
                 return
             with lock:
                 again = event["id"] in seen
@@ -47,8 +53,7 @@ def receive_command(port: int, secret: str, max_events: int | None) -> None:
                 count = len(seen)
             click.echo(f"{event['id']} {event['type']} verified" + (" (a duplicate)" if again else ""))
             sys.stdout.flush()
-            self.send_response(200)
-            self.end_headers()
+            self._answer(200)
             if max_events is not None and count >= max_events:
                 done.set()
 

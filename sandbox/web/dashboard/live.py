@@ -8,7 +8,7 @@ the operator create, delete, enable and resend.
 """
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 
 from sandbox import events
 from sandbox.webhooks import endpoints as webhook_endpoints
@@ -48,7 +48,7 @@ def _live_feed():
 @access("customer", "merchant", scope="owner")
 def live_events():
     """The feed's stream (the dashboard's session authenticates it; ``EventSource`` sends no API key)."""
-    from ..api.events import _sse
+    from ..api.events import STREAMS_EXTENSION, _sse
     city = city_or_none()
     if city is None:
         return Response("retry: 60000\n\n", mimetype="text/event-stream")
@@ -57,9 +57,15 @@ def live_events():
         lifetime = min(STREAM_SECONDS, float(request.args.get("max_seconds", STREAM_SECONDS)))
     except (ValueError, events.InvalidEventId):
         return Response("bad request: after must be an event id, max_seconds a number", status=400)
+    # The same per-process budget as the API's streams: each open stream holds a server thread.
+    slots = current_app.extensions[STREAMS_EXTENSION]
+    if not slots.acquire(blocking=False):
+        return Response("retry: 5000\n: too many streams; retrying\n\n", mimetype="text/event-stream")
     body = _sse(city.ctx.ledger, after, None, _scope(), poll=0.25, heartbeat=15.0, lifetime=max(0.1, lifetime))
-    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
-                                                                 "X-Accel-Buffering": "no"})
+    response = Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                     "X-Accel-Buffering": "no"})
+    response.call_on_close(slots.release)
+    return response
 
 
 # -- the webhooks page ----------------------------------------------------------------------------------
