@@ -40,6 +40,7 @@ TIMEOUT_S = 10.0
 LEASE_S = 30.0
 BATCH = 50          # deliveries sent per lease renewal (recorded together)
 FANOUT_BATCH = source.PAGE  # events read per fan-out step
+FANOUT_PAGES = 20           # fan-out steps per transaction at most
 POLL_S = 0.25
 
 
@@ -178,10 +179,17 @@ class Dispatcher:
         current = queries.leased_endpoint(conn, endpoint["id"], owner)
         if current is None:
             return None
-        events = source.events_after(conn, current["event_cursor"], FANOUT_BATCH)
-        if events:
+        cursor, queued, events = current["event_cursor"], 0, []
+        for _ in range(FANOUT_PAGES):   # a backlog the filter mostly skips moves on a few pages at a time
+            events = source.events_after(conn, cursor, FANOUT_BATCH)
+            if not events:
+                break
             matched = [(e.id, e.type, body_of(e)) for e in events if matches(current["events"], e.type)]
-            queries.fan_out(conn, endpoint["id"], matched, events[-1].id, now=now)
+            cursor = events[-1].id
+            queries.fan_out(conn, endpoint["id"], matched, cursor, now=now)
+            queued += len(matched)
+            if queued >= self.batch or len(events) < FANOUT_BATCH:
+                break
         queue = queries.pending(conn, endpoint["id"], self.batch)
         due = []
         for delivery in queue:

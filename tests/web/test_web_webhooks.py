@@ -422,3 +422,22 @@ def test_webhooks_receive_prints_verified_deliveries_and_refuses_forged_ones():
             proc.kill()
     assert out.splitlines() == ["evt_0000000000000007 signature NOT verified (No matching signature found) → 400",
                                 "evt_0000000000000007 clock.advanced verified"]
+
+
+def test_a_filter_skips_a_long_run_of_other_events_in_one_pass(sqlite_url, clock, receiver):
+    db = Database(sqlite_url)
+    db.migrate()
+    try:
+        ledger = Ledger(db, clock)
+        with ledger.unit_of_work() as uow:
+            receiver.secret = webhook_endpoints.create(uow, url=receiver.url, events=["licence.*"])["secret"]
+            uow.commit()
+        with ledger.unit_of_work() as uow:
+            for i in range(450):
+                events.emit(uow, "clock.advanced", {"step": i})
+            events.emit(uow, "licence.suspended", {"licence": "AFSA-TF-001"})
+            uow.commit()
+        stats = Dispatcher(ledger).run_once()
+        assert stats.delivered == 1 and [r.payload["type"] for r in receiver.received] == ["licence.suspended"]
+    finally:
+        db.dispose()
