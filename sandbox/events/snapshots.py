@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def customer(actor: str, *, kyc_tier: str, resident: bool, aifc_investor: bool, iban: str, card_id: int) -> dict:
-    return {"object": "customer", "customer": actor, "kyc_tier": kyc_tier, "resident": resident,
-            "aifc_investor": aifc_investor, "iban": iban, "card_id": card_id}
+def customer(actor: str, *, kyc_tier: str, resident: bool, aifc_investor: bool, iban: str, card_id: int,
+             full_name: str | None = None) -> dict:
+    return {"object": "customer", "customer": actor, "full_name": full_name, "kyc_tier": kyc_tier,
+            "resident": resident, "aifc_investor": aifc_investor, "iban": iban, "card_id": card_id}
 
 
 def card(card_row: Any, *, change: str | None = None) -> dict:
@@ -46,7 +47,7 @@ def cleared(row: dict, *, step: str, step_amount_minor: int | None) -> dict:
 def order(res: Any, *, instrument: str) -> dict:
     """An exchange order (``res``: ``exchange.results.OrderResult``)."""
     return {"object": "order", "order_id": res.order_id, "customer": res.owner, "instrument": instrument,
-            "side": res.side, "type": res.type, "tif": res.tif, "status": res.status, "price_minor": res.price,
+            "side": res.side, "type": res.type, "tif": res.tif, "status": res.status, "price_minor": res.price_minor,
             "qty_minor": res.qty_minor, "filled_qty_minor": res.filled_qty_minor, "remaining_minor": res.remaining_minor,
             "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor}
 
@@ -54,5 +55,5 @@ def order(res: Any, *, instrument: str) -> dict:
 def trade(fill: Any, res: Any, *, instrument: str) -> dict:
     """One fill of the customer's order (``fill``: ``exchange.results.Fill``)."""
     return {"object": "trade", "trade_id": fill.trade_id, "order_id": res.order_id, "customer": res.owner,
-            "instrument": instrument, "side": res.side, "price_minor": fill.price, "qty_minor": fill.qty_minor,
+            "instrument": instrument, "side": res.side, "price_minor": fill.price_minor, "qty_minor": fill.qty_minor,
             "notional_minor": fill.notional_minor, "fee_minor": fill.fee_minor, "liquidity": fill.liquidity}

@@ -3,7 +3,7 @@ changes nothing (a replay, a refusal, a no-op) writes none."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,7 +35,7 @@ def _paid(city, ref="coffee", amount_minor=1_500_00):
 
 def _resting_order(city):
     return city.place_order(actor="aigerim", instrument=BTC_KZT, side="buy", type="limit", qty_minor=1_000_000,
-                            price=1_000_000_00)   # 0.01 BTC at 1 000 000 KZT: far below the market
+                            price_minor=1_000_000_00)   # 0.01 BTC at 1 000 000 KZT: far below the market
 
 
 # (name, set-up, the verb, the event types it writes, in order)
@@ -92,7 +92,17 @@ CASES = [
     ("reinstate", lambda c: c.suspend_licence(licence_id="AFSA-TF-001"),
      lambda c: c.reinstate_licence(licence_id="AFSA-TF-001", reason="passed"), ["licence.reinstated"]),
     ("reinstate an active licence", None, lambda c: c.reinstate_licence(licence_id="AFSA-TF-001"), []),
+    ("renew", None, lambda c: c.renew_licence(licence_id="AFSA-TF-001", valid_until=datetime(2028, 1, 1, tzinfo=UTC)),
+     ["licence.renewed"]),
 ]
+# Written by the tests below (an exchange fill, the chain verbs).
+ELSEWHERE = {"trade.created", "order.filled", "kzte.minted", "kzte.redeemed", "kzte.address_frozen",
+             "kzte.address_unfrozen", "deposit.pending", "withdrawal.created", "withdrawal.confirmed"}
+
+
+def test_every_event_type_is_covered_by_a_case():
+    covered = {t for case in CASES for t in case[3]} | ELSEWHERE
+    assert covered == set(events.EVENT_TYPES)
 
 
 @pytest.mark.parametrize(("name", "setup", "act", "expected"), CASES, ids=[c[0] for c in CASES])
