@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from . import signing
 

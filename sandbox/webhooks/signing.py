@@ -10,7 +10,7 @@ import base64
 import secrets
 from datetime import datetime, timezone
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
