@@ -265,7 +265,8 @@ def test_listen_forwards_signed_events_to_a_local_app(cc, cc_client, receiver):
     from sandbox.web import create_app
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     receiver.secret = secret
-    server = serve(create_app(cc, {"TESTING": True}))
+    # streams end after a second here: listen reconnects with Last-Event-ID and misses nothing
+    server = serve(create_app(cc, {"TESTING": True, "EVENTS_STREAM_SECONDS": 1.0}))
     base = next(server)
     try:
         buy(cc_client, cc, 1, prefix="before")   # an event before listen starts: not forwarded
@@ -274,7 +275,9 @@ def test_listen_forwards_signed_events_to_a_local_app(cc, cc_client, receiver):
                                  "--max-events", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready = proc.stderr.readline()
         assert "Ready!" in ready and secret in ready, ready
-        buy(cc_client, cc, 2, prefix="after")
+        buy(cc_client, cc, 1, prefix="after")
+        time.sleep(2.5)                           # the stream ended and listen reconnected meanwhile
+        buy(cc_client, cc, 1, prefix="later")
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         expected = event_ids(cc_client, cc.keys["operator"])[1:]
@@ -439,5 +442,21 @@ def test_a_filter_skips_a_long_run_of_other_events_in_one_pass(sqlite_url, clock
             uow.commit()
         stats = Dispatcher(ledger).run_once()
         assert stats.delivered == 1 and [r.payload["type"] for r in receiver.received] == ["licence.suspended"]
+    finally:
+        db.dispose()
+
+
+def test_dispatch_once_delivers_what_is_due_and_exits(sqlite_url, clock, receiver):
+    db = Database(sqlite_url)
+    db.migrate()
+    try:
+        ledger = Ledger(db, clock)
+        receiver.secret = _endpoint(ledger, receiver.url)["secret"]
+        _emit(ledger, 3)
+        done = subprocess.run([str(BIN / "cryptocity"), "webhooks", "dispatch", "--once", "--db", sqlite_url],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "delivered 3, failed attempts 0, endpoints served 1"
+        assert len(receiver.ok_ids()) == 3 and all(r.payload is not None for r in receiver.received)
     finally:
         db.dispose()
