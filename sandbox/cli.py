@@ -298,7 +298,9 @@ def audit_verify(db_url: str | None) -> None:
 def _register_optional_commands() -> None:
     """Commands of parts that may not have landed yet (the web layer)."""
     for module_name, attribute, name in (("sandbox.apikeys", "keys_command", "keys"),
-                                         ("sandbox.web.serve", "serve_command", "serve")):
+                                         ("sandbox.web.serve", "serve_command", "serve"),
+                                         ("sandbox.webhooks.cli", "webhooks_command", "webhooks"),
+                                         ("sandbox.webhooks.listen", "listen_command", "listen")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:

@@ -360,8 +360,10 @@ def _declines(answers: Counter) -> str:
               show_default=True, help="authorizations: POS card purchases with a JIT crypto sale; "
                                       "transfers: POST /api/v1/transfers between KZT accounts.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--webhook", is_flag=True, help="Register one webhook endpoint (a loopback receiver that verifies "
+                                               "signatures) and report its deliveries.")
 def command(db_url: str | None, workers: int | None, concurrency: int, duration_s: float, max_requests: int,
-            customers: int, target: str, seed: int) -> None:
+            customers: int, target: str, seed: int, webhook: bool = False) -> None:
     """Concurrent HTTP card authorizations on 127.0.0.1 against `cryptocity serve`: approvals and
     declines, throughput, p50/p99 latency and a ledger verify (stops by itself)."""
     console = Console()
@@ -388,6 +390,8 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
         accounts, token = prepare_transfers(db_url)
         make_request, setup_s = transfer_requests(accounts, token), 0.0
     port = _free_port()
+    from .webhook import WebhookSink
+    sink = WebhookSink(db_url) if webhook else None
     server = start_server(db_url, port, workers, config_path, seed if config_path else None,
                           folder / "server.log")
     try:
@@ -395,6 +399,7 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
         driver = Driver(port, make_request, seed)
         elapsed = driver.run(concurrency, duration_s, max_requests)
         report = verify_over_http(port, token)
+        webhook_rows = sink.drain() if sink is not None else []
     finally:
         stop_server(server)
     lat, statuses = driver.latencies_ms, driver.statuses
@@ -428,6 +433,8 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
     table.add_row("latency p50", f"{percentile(lat, 50):.1f} ms")
     table.add_row("latency p99", f"{percentile(lat, 99):.1f} ms")
     table.add_row("latency max", f"{max(lat, default=0):.1f} ms")
+    for name, value in webhook_rows:
+        table.add_row(name, value)
     console.print(table)
     if report.get("ok"):
         console.print(f"ledger verify over HTTP: invariants verified — {report['summary']}")

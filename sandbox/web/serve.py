@@ -61,10 +61,14 @@ def build_services(db_url: str, city_config: Any = None, seed: int | None = None
 
 
 def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
-                workers: int = 1) -> Callable[[], Any]:
+                workers: int = 1, webhooks: bool = True) -> Callable[[], Any]:
     def make():
         from .app import create_app
-        return create_app(build_services(db_url, city_config, seed, workers=workers), app_config)
+        city = build_services(db_url, city_config, seed, workers=workers)
+        if webhooks:  # this process's webhook dispatcher (each worker starts its own, after the fork)
+            from sandbox.webhooks import background
+            background.start(city.ledger)
+        return create_app(city, app_config)
     return make
 
 
@@ -120,8 +124,11 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--open/--closed", "open_dashboard", default=None,
               help="--open: the dashboard acts as operator without a key (default on a loopback host); "
                    "--closed: it asks for an API key.")
+@click.option("--webhooks/--no-webhooks", "webhooks", default=True, show_default=True,
+              help="Deliver webhooks from this server's processes (--no-webhooks: leave it to "
+                   "`cryptocity webhooks dispatch` elsewhere).")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
-                  workers: int, open_dashboard: bool | None) -> None:
+                  workers: int, open_dashboard: bool | None, webhooks: bool) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
     check_workers(db_url, workers)
@@ -136,7 +143,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
     if workers > 1:
         app_config["EVENTS_MAX_STREAMS"] = 2   # event streams per worker: 2 of its 4 threads keep serving requests
-    factory = app_factory(db_url, app_config, city_config, seed, workers=workers)
+    factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks)
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
