@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import and_, select, update
 
 from . import tables as t
-from .accounts import lock_rows
+from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
@@ -88,6 +88,8 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
         "at": to_micros(now), "expires": None if expires_at is None else to_micros(expires_at)})
     _add_held(uow, account_id, amount_minor)
     _event(uow, hold_id, account_id, "placed", amount_minor)
+    known = uow.ledger._hold_accounts
+    uow.after_commit(lambda: _remember(known, hold_id, account_id))
     return Hold(hold_id, account_id, asset, amount_minor, amount_minor, 0, PENDING, now, expires_at, None, memo)
 
 
@@ -223,8 +225,31 @@ def _credited_ids(to: Sequence[tuple[int, int]]) -> list[int]:
 def _lock_accounts_of(uow: UnitOfWork, hold_id: int, others: Sequence[int] = ()) -> None:
     """Lock the account of hold ``hold_id`` and ``others`` (ascending, in one statement) before the hold
     itself. Which account a hold reserves never changes, so reading it without a lock is safe."""
-    row = uow.ledger._fast.one(uow.raw_cursor(), "hold_account", {"hid": hold_id})
-    lock_rows(uow, [*others, row[0]] if row is not None else others)  # no hold: HoldNotFound just after
+    account_id = _account_of(uow, hold_id)
+    lock_rows(uow, [*others, account_id] if account_id is not None else others)  # no hold: HoldNotFound just after
+
+
+MAX_KNOWN_HOLDS = 100_000
+
+
+def _account_of(uow: UnitOfWork, hold_id: int) -> int | None:
+    """The account hold ``hold_id`` reserves on, or None if there is no such hold. Which account a hold
+    reserves never changes, so the answer is remembered (for the Ledger, once committed)."""
+    known = uow.ledger._hold_accounts
+    account_id = known.get(hold_id)
+    if account_id is None:
+        row = uow.ledger._fast.one(uow.raw_cursor(), "hold_account", {"hid": hold_id})
+        if row is None:
+            return None
+        account_id = row[0]
+        uow.after_commit(lambda: _remember(known, hold_id, account_id))
+    return account_id
+
+
+def _remember(known: dict[int, int], hold_id: int, account_id: int) -> None:
+    if len(known) >= MAX_KNOWN_HOLDS:   # a bound on memory, not a policy: forgetting costs one read
+        known.clear()
+    known[hold_id] = account_id
 
 
 def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:
@@ -245,3 +270,4 @@ def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_mino
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
     uow.ledger._fast.run(uow.raw_cursor(), "add_held", {"aid": account_id, "delta": delta})
+    note_held(uow, account_id, delta)

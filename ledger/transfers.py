@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 from sqlalchemy import bindparam, select
 
 from . import tables as t
-from .accounts import lock_rows
+from .accounts import lock_rows, note_balance
 from .amounts import format_amount, require_minor
 from .fastpath import FastSql
 from .types import to_micros
@@ -123,6 +123,8 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     fast.insert_entries(cursor, [{"tid": transfer_id, "aid": p.account_id, "asset": rows[p.account_id][0],
                                   "amount": p.amount_minor, "at": at} for p in postings])
     fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    for p in postings:
+        note_balance(uow, p.account_id, p.amount_minor)
     return TransferResult(transfer_id, postings, now, False, kind, memo)
 
 

@@ -94,6 +94,9 @@ class UnitOfWork:
         self._bound = None
         self._savepoints = 0
         self._locked_accounts: set[int] = set()   # account rows this transaction holds (lock order, rule 3)
+        # The rows of those accounts as this transaction left them (ledger.accounts.lock_rows): a row it
+        # holds changes only through its own statements, which keep this copy current, so it is not re-read.
+        self._account_rows: dict[int, tuple] = {}
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -123,7 +126,7 @@ class UnitOfWork:
         self._savepoints += 1
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
-        locked = set(self._locked_accounts)
+        locked, rows = set(self._locked_accounts), dict(self._account_rows)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
         try:
@@ -131,7 +134,7 @@ class UnitOfWork:
         except BaseException:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
-            self._locked_accounts = locked
+            self._locked_accounts, self._account_rows = locked, rows
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -160,6 +163,7 @@ class UnitOfWork:
                 self._tx.rollback()
         finally:
             self._locked_accounts.clear()
+            self._account_rows.clear()
             hooks, self._after_rollback = self._after_rollback, []
             failures = []
             for hook in hooks:
