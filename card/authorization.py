@@ -212,7 +212,7 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
     # One statement reads the key's earlier use, the card and the merchant (and, where the database
     # serialises whole units of work, the card's counters: see _approve).
-    counters_now = uow.ledger.db.is_sqlite
+    counters_now = uow.exclusive
     snap = purchase_snapshot(uow, key=req.key, merchant_id=req.merchant_id, card_id=req.card_id, pan=req.pan,
                              periods=_periods(uow.now(), service.timezone) if counters_now else None)
     if snap.key_authorization_id is not None:

@@ -130,10 +130,18 @@ class Exchange:
     # ------------------------------------------------------------------ book cache
     def _book(self, uow, symbol: str, *, lock: bool = True) -> Book:
         """The book of ``symbol`` as the database has it now; with ``lock`` the instrument's lock is held."""
+        # A book this unit of work already checked against the database while no one else could move it
+        # (under the instrument's lock, or in an exclusive unit of work) is still current.
+        verified = uow.memo.get(("exchange:book", symbol))
+        if verified is not None and (verified[1] or uow.exclusive):
+            with self._mutex:
+                if self._books.get(symbol) is verified[0]:
+                    return verified[0]
         if lock:
             uow.advisory_lock(f"exchange:{symbol}")
         conn = uow.conn
         row = uow.sql.one(_SELECT_BOOK, {"sym": symbol})
+        stored = row is not None or lock   # the book's row exists (a first write inserts it just below)
         if row is None:
             if lock:
                 conn.execute(insert(t.books).values(symbol=symbol, seq=0, next_priority=1))
@@ -144,6 +152,8 @@ class Exchange:
                 book = self._rebuild(conn, symbol, row[0], row[1])
                 if lock:
                     self._books[symbol] = book
+            if lock or (uow.exclusive and stored):
+                uow.memo[("exchange:book", symbol)] = (book, lock)
         return book
 
     def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:

@@ -79,6 +79,13 @@ class CountingCursor:
 
 
 class UnitOfWork:
+    """One database transaction (see the module docstring).
+
+    ``exclusive``: no other unit of work can write until this one ends (a SQLite unit of work that writes:
+    ``BEGIN IMMEDIATE``), so what it has read changes only through its own statements. ``memo``: what a
+    package remembers within this unit of work only (for instance a book it verified under its lock); a
+    savepoint that rolls back restores it, and it ends with the unit of work."""
+
     def __init__(self, ledger: Ledger, *, read_only: bool = False) -> None:
         self.ledger = ledger
         self._conn = ledger.db.engine.connect()
@@ -97,6 +104,9 @@ class UnitOfWork:
         # The rows of those accounts as this transaction left them (ledger.accounts.lock_rows): a row it
         # holds changes only through its own statements, which keep this copy current, so it is not re-read.
         self._account_rows: dict[int, tuple] = {}
+        # SQLite's BEGIN IMMEDIATE: no other unit of work writes until this one ends (see ``exclusive``).
+        self.exclusive = ledger.db.is_sqlite and not read_only
+        self.memo: dict[Any, Any] = {}
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -126,7 +136,7 @@ class UnitOfWork:
         self._savepoints += 1
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
-        locked, rows = set(self._locked_accounts), dict(self._account_rows)
+        locked, rows, memo = set(self._locked_accounts), dict(self._account_rows), dict(self.memo)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
         try:
@@ -134,7 +144,7 @@ class UnitOfWork:
         except BaseException:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
-            self._locked_accounts, self._account_rows = locked, rows
+            self._locked_accounts, self._account_rows, self.memo = locked, rows, memo
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -164,6 +174,7 @@ class UnitOfWork:
         finally:
             self._locked_accounts.clear()
             self._account_rows.clear()
+            self.memo.clear()
             hooks, self._after_rollback = self._after_rollback, []
             failures = []
             for hook in hooks:
