@@ -308,9 +308,6 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
     if short > 0:
         plan, sold = _fund(service, uow, card, short)
         fee = plan.fee_minor
-        if fee:
-            fee_acct = service.fee_account(uow, CONVERSION_FEE_OWNER)
-            uow.transfer([Posting(bank_id, -fee), Posting(fee_acct, fee)], memo="card conversion fee")
     try:
         hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
                         memo=f"card {card.id} at {merchant.id}")
@@ -357,10 +354,14 @@ def _fund(service, uow, card: Card, short: int):
     if plan.decline_code is not None:
         raise _Decline(plan.decline_code, plan.reason, card)
     sold = []
-    for asset, proceeds in plan.legs:
+    # The conversion fee travels with the first sale that raises enough to pay it (in its own transfer).
+    fee = plan.fee_minor
+    fee_leg = next((i for i, (_, proceeds) in enumerate(plan.legs) if proceeds >= fee), None) if fee else None
+    fee_to = (service.fee_account(uow, CONVERSION_FEE_OWNER), fee) if fee_leg is not None else None
+    for i, (asset, proceeds) in enumerate(plan.legs):
         try:
             leg = funder.sell_for_tenge(uow, card.wallet_owner, asset, proceeds, settings.slippage_cap_bps,
-                                        card.bank_ledger_account_id)
+                                        card.bank_ledger_account_id, fee_to=fee_to if i == fee_leg else None)
         except FundingUnavailable as error:
             raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card,
                            template=f"selling {asset} failed: {{error}}")
@@ -368,4 +369,7 @@ def _fund(service, uow, card: Card, short: int):
             raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card,
                            template=f"not enough {asset} to sell: {{error}}")
         sold.append(leg.to_dict())
+    if fee and fee_leg is None:
+        uow.transfer([Posting(card.bank_ledger_account_id, -fee),
+                      Posting(service.fee_account(uow, CONVERSION_FEE_OWNER), fee)], memo="card conversion fee")
     return plan, sold

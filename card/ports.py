@@ -52,9 +52,11 @@ class Funder(Protocol):
         may answer ``up_to_minor`` as soon as it knows the holding and the book cover it."""
 
     def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
-                       to_account_id: int) -> FundingLeg:
+                       to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         """Sell enough ``asset`` to credit exactly ``proceeds_needed_minor`` tiyn (net of exchange fees) to
-        ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort."""
+        ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort. ``fee_to``
+        ``(account_id, amount_minor)``: of those proceeds, ``amount_minor`` (the card's conversion fee, at
+        most the proceeds) goes to ``account_id`` instead — in the sale's own transfer where it can."""
 
 
 @dataclass(frozen=True)

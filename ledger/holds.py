@@ -113,19 +113,22 @@ def _pending(uow: UnitOfWork, hold_id: int) -> Hold:
 
 
 def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
-         key: str | None = None, memo: str = "", final: bool = True) -> TransferResult:
+         key: str | None = None, memo: str = "", final: bool = True, also: Sequence[Posting] = ()) -> TransferResult:
     """Post ``amount_minor`` (default: all that remains) of a pending hold to the ``to`` accounts.
 
     ``to`` lists ``(account_id, amount_minor)`` credits that must add up to the posted amount.
-    With ``final`` (the default) whatever remains of the hold is released.
+    With ``final`` (the default) whatever remains of the hold is released. ``also``: more postings,
+    balanced among themselves per asset, that travel in the same transfer (the other leg of an
+    exchange fill): one transfer, one set of statements, refused as a whole.
     """
     check_key(key)
+    also = tuple(Posting(*p) for p in also)
     # Every account the post touches (the held one and the credited ones) in one ascending lock, then
     # the hold: the lock order of ledger.unit_of_work, the same as a transfer between those accounts.
     # The replay is looked up under those locks: a concurrent twin with the same key has committed by then.
-    _lock_accounts_of(uow, hold_id, _credited_ids(to))
+    _lock_accounts_of(uow, hold_id, _credited_ids(to) + _credited_ids(also))
     if key is not None:
-        previous = replay_post(uow, key, hold_id, amount_minor, to)
+        previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
         if previous is not None:
             return previous
     hold = _pending(uow, hold_id)
@@ -144,10 +147,13 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
             f"{format_amount(amount, hold.asset, uow.ledger.assets)}", asset=hold.asset,
             difference_minor=credited - amount)
     release = hold.remaining_minor if final else amount
-    _add_held(uow, hold.account_id, -release)
+    postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to] + list(also)
+    # The release is applied with the debit, in the transfer's own balance update (the debit may use it).
+    result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id,
+                      release=(hold.account_id, release))
+    if result.replayed:   # only a concurrent twin with the same key gets here: it posted the hold
+        return result
     _event(uow, hold_id, hold.account_id, "posted", -release)
-    postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]
-    result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id)
     remaining = hold.remaining_minor - release
     _update(uow, hold_id, remaining, hold.posted_minor + amount, POSTED if remaining == 0 else PENDING)
     return result

@@ -269,8 +269,9 @@ class UnitOfWork:
         return _holds.get(self, hold_id)
 
     def post_hold(self, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
-                  key: str | None = None, memo: str = "", final: bool = True) -> _transfers.TransferResult:
-        return _holds.post(self, hold_id, to, amount_minor=amount_minor, key=key, memo=memo, final=final)
+                  key: str | None = None, memo: str = "", final: bool = True,
+                  also: Sequence[_transfers.Posting] = ()) -> _transfers.TransferResult:
+        return _holds.post(self, hold_id, to, amount_minor=amount_minor, key=key, memo=memo, final=final, also=also)
 
     def void_hold(self, hold_id: int, *, amount_minor: int | None = None) -> _holds.Hold:
         return _holds.void(self, hold_id, amount_minor=amount_minor)
