@@ -113,7 +113,21 @@ def _raw_account(row) -> Account:  # noqa: ANN001
 def find_by_code(uow: UnitOfWork, code: str) -> Account | None:
     fast = uow.ledger._fast
     row = fast.one(uow.raw_cursor(), "account_by_code", {"code": code})
-    return None if row is None else _raw_account(row)
+    return None if row is None else _kept(uow, _raw_account(row))
+
+
+def _kept(uow: UnitOfWork, account: Account) -> Account:
+    """``account`` as read; in an exclusive unit of work (no other writer until it ends) its row is kept
+    like a locked one (see ``lock_rows``): it changes only through this unit of work's statements."""
+    if uow.exclusive and account.id not in uow._account_rows:
+        uow._account_rows[account.id] = (account.asset, account.allow_negative, account.balance_minor,
+                                         account.held_minor, account.code)
+    return account
+
+
+def kept_row(uow: UnitOfWork, account_id: int) -> tuple | None:
+    """The row of ``account_id`` as this unit of work keeps it (an account it holds), or None."""
+    return uow._account_rows.get(account_id)
 
 
 def get_by_code(uow: UnitOfWork, code: str) -> Account:
@@ -128,7 +142,7 @@ def get(uow: UnitOfWork, account_id: int) -> Account:
     row = fast.one(uow.raw_cursor(), "account", {"a": account_id})
     if row is None:
         raise AccountNotFound(f"no account with id {account_id}", account=account_id)
-    return _raw_account(row)
+    return _kept(uow, _raw_account(row))
 
 
 def by_owner(uow: UnitOfWork, owner: str) -> list[Account]:

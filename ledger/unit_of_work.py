@@ -285,6 +285,10 @@ class UnitOfWork:
     # -- queries ---------------------------------------------------------------------------
     def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:
         """Ledger, held and available balance now, or as of a past sandbox time."""
+        if as_of is None:
+            kept = _accounts.kept_row(self, account_id)   # a row only this unit of work can change
+            if kept is not None:
+                return Balance(account_id, kept[0], kept[2], kept[3])
         acct = self.account(account_id)
         if as_of is None:
             return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)
