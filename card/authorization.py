@@ -118,9 +118,9 @@ _INSERT_AUTH = (
     ":shortfall, :fee, 0, 0, 0, :flags, :at) RETURNING id")
 _INSERT_EVENT = ("INSERT INTO card_auth_events (authorization_id, at, kind, amount_minor, \"key\", note) "
                  "VALUES (:auth_id, :at, :kind, :amount, NULL, :note)")
-_INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qty_minor, proceeds_minor, avg_price, "
-                "fee_minor, slippage_bps) VALUES (:authorization_id, :asset, :sold_qty_minor, :proceeds_minor, "
-                ":avg_price, :fee_minor, :slippage_bps)")
+_INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qty_minor, proceeds_minor, "
+                "avg_price_minor, fee_minor, slippage_bps) VALUES (:authorization_id, :asset, :sold_qty_minor, "
+                ":proceeds_minor, :avg_price_minor, :fee_minor, :slippage_bps)")
 
 
 def _periods(at: datetime, tz: tzinfo) -> tuple[str, str]:
@@ -176,7 +176,7 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
     legs = uow.conn.execute(select(t.funding_legs).where(t.funding_legs.c.authorization_id == row.id)
                             .order_by(t.funding_legs.c.id)).all()
     sold = tuple({"asset": leg.asset, "sold_qty_minor": leg.sold_qty_minor, "proceeds_minor": leg.proceeds_minor,
-                  "avg_price": leg.avg_price, "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps}
+                  "avg_price_minor": leg.avg_price_minor, "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps}
                  for leg in legs)
     return AuthorizationResult(row.response_code, row.reason, row.id, row.auth_code, row.hold_id, row.amount_minor,
                                row.shortfall_minor, row.conversion_fee_minor, sold,
@@ -321,8 +321,7 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
         hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
     bump_usage(uow, card.id, now, amount, 1, tz=service.timezone)
     if sold:
-        uow.sql.many(_INSERT_LEGS, [dict(leg, authorization_id=auth_id, avg_price=str(leg["avg_price"]))
-                                    for leg in sold])
+        uow.sql.many(_INSERT_LEGS, [dict(leg, authorization_id=auth_id) for leg in sold])
     uow.sql.run(_INSERT_EVENT, dict(
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "

@@ -338,6 +338,14 @@ def merchants(uow, *, merchant_id: str | None = None, limit: int = 500) -> list[
     return [MerchantRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in uow.conn.execute(query.limit(limit))]
 
 
+def merchant_ids_starting(uow, prefix: str, *, limit: int = 100_000) -> list[str]:
+    """Ids of registered merchants that start with ``prefix`` (bounded), in id order."""
+    m = t.merchants.c
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(m.id).where(m.id.like(f"{escaped}%", escape="\\")).order_by(m.id).limit(limit)
+    return list(uow.conn.execute(query).scalars())
+
+
 def counts(uow) -> dict[str, int]:
     """How many cardholders and merchants the bank has."""
     people = uow.conn.execute(select(func.count(func.distinct(t.cards.c.cardholder_id)))).scalar_one()

@@ -20,17 +20,18 @@ class FundingShort(CardError):
 
 @dataclass(frozen=True)
 class FundingLeg:
-    """One asset sold to fund a purchase; ``avg_price`` is a decimal string (KZT per whole unit)."""
+    """One asset sold to fund a purchase; ``avg_price_minor``: KZT minor units (tiyn) per whole unit of
+    the asset, to the nearest tiyn."""
     asset: str
     sold_qty_minor: int
     proceeds_minor: int
-    avg_price: str
+    avg_price_minor: int
     fee_minor: int
     slippage_bps: int
 
     def to_dict(self) -> dict:
         return {"asset": self.asset, "sold_qty_minor": self.sold_qty_minor, "proceeds_minor": self.proceeds_minor,
-                "avg_price": self.avg_price, "fee_minor": self.fee_minor, "slippage_bps": self.slippage_bps}
+                "avg_price_minor": self.avg_price_minor, "fee_minor": self.fee_minor, "slippage_bps": self.slippage_bps}
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,12 @@ class Funder(Protocol):
     def available(self, uow, owner: str, asset: str) -> int:
         """The owner's spendable quantity of ``asset`` in minor units."""
 
-    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int, up_to_minor: int) -> Capacity:
+    def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         """Tenge (at most ``up_to_minor``) that selling the owner's ``asset`` would raise now within the
         slippage cap: a quote that moves nothing. The card asks for no more than it needs, so a funder
         may answer ``up_to_minor`` as soon as it knows the holding and the book cover it."""
 
-    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
                        to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         """Sell enough ``asset`` to credit exactly ``proceeds_needed_minor`` tiyn (net of exchange fees) to
         ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort. ``fee_to``

@@ -38,7 +38,7 @@ class FixedPriceFunder:
     def _gross_for(self, net_minor: int) -> int:
         return -(-net_minor * 10_000 // (10_000 - self.fee_bps))
 
-    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int, up_to_minor: int) -> Capacity:
+    def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         if self.halted:
             raise FundingUnavailable("trading is halted")
         if asset not in self.prices_kzt:
@@ -50,7 +50,7 @@ class FixedPriceFunder:
             net -= 1
         return Capacity(max(0, min(net, up_to_minor)))
 
-    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
                        to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         if self.halted:
             raise FundingUnavailable("trading is halted")
@@ -72,4 +72,4 @@ class FixedPriceFunder:
             credits[fees] = credits.get(fees, 0) + fee
         postings = [Posting(cp_kzt, -gross)] + [Posting(a, m) for a, m in credits.items() if m]
         uow.transfer(postings, memo=f"card sale {asset} proceeds")
-        return FundingLeg(asset, qty, proceeds_needed_minor, str(self.prices_kzt[asset]), fee, 0)
+        return FundingLeg(asset, qty, proceeds_needed_minor, int((self.prices_kzt[asset] * 100).to_integral_value()), fee, 0)

@@ -25,7 +25,7 @@ def _lines(uow, where, limit: int, *, tz: tzinfo) -> list[dict]:
         for leg in uow.conn.execute(select(t.funding_legs).where(t.funding_legs.c.authorization_id.in_(ids))
                                     .order_by(t.funding_legs.c.id)):
             legs[leg.authorization_id].append({"asset": leg.asset, "sold_qty_minor": leg.sold_qty_minor,
-                                               "proceeds_minor": leg.proceeds_minor, "avg_price": leg.avg_price,
+                                               "proceeds_minor": leg.proceeds_minor, "avg_price_minor": leg.avg_price_minor,
                                                "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps})
     return [{"authorization_id": r.id, "card_id": r.card_id, "merchant_id": r.merchant_id,
              "amount_minor": r.amount_minor, "response_code": r.response_code, "reason": r.reason,

@@ -88,7 +88,7 @@ funding_legs = sa.Table(
     sa.Column("asset", sa.String(16), nullable=False),
     sa.Column("sold_qty_minor", sa.BigInteger, nullable=False),
     sa.Column("proceeds_minor", sa.BigInteger, nullable=False),
-    sa.Column("avg_price", sa.String(40), nullable=False),
+    sa.Column("avg_price_minor", sa.BigInteger, nullable=False),   # KZT minor units per whole unit
     sa.Column("fee_minor", sa.BigInteger, nullable=False),
     sa.Column("slippage_bps", sa.Integer, nullable=False),
 )

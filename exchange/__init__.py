@@ -5,7 +5,7 @@ fed by a seeded price model, quotes and instant sell (the card's funding port).
     ex = Exchange(ledger, [Instrument("BTC/KZT", "BTC", "KZT", tick_size=100_00, lot_size=1_000,
                                       min_notional_minor=100_00)], PriceModel(seed=7))
     with ledger.unit_of_work() as uow:
-        ex.place_order(uow, "alice", "BTC/KZT", "buy", "limit", qty_minor=10_000, price=45_000_000_00)
+        ex.place_order(uow, "alice", "BTC/KZT", "buy", "limit", qty_minor=10_000, price_minor=45_000_000_00)
         uow.commit()
 
 Prices are int quote-minor per whole base unit; quantities int base-minor. See fees.py for rounding.

@@ -27,6 +27,23 @@ class InvalidOrder(ExchangeError):
     code = "invalid_order"
 
 
+# Narrower codes of InvalidOrder: which part of the order is malformed.
+INVALID_SIDE = "invalid_side"
+INVALID_TYPE = "invalid_type"
+INVALID_TIF = "invalid_tif"
+INVALID_STP = "invalid_stp"
+INVALID_QUANTITY = "invalid_quantity"
+INVALID_PRICE = "invalid_price"
+INVALID_POST_ONLY = "invalid_post_only"
+INVALID_CLIENT_ORDER_ID = "invalid_client_order_id"
+INVALID_AMOUNT = "invalid_amount"
+INVALID_SLIPPAGE = "invalid_slippage"
+INVALID_PROCEEDS_ACCOUNT = "invalid_proceeds_account"
+INVALID_INTERVAL = "invalid_interval"
+# the code of a bad value of each enumerated order field
+INVALID_ENUM_CODES = {"side": INVALID_SIDE, "type": INVALID_TYPE, "tif": INVALID_TIF, "stp": INVALID_STP}
+
+
 class TickSizeViolation(ExchangeError):
     code = "invalid_tick_size"
 

@@ -89,7 +89,7 @@ class MarketMakers:
                     ask = -(-ask // tick) * tick
                     for side, price in ((BUY, bid), (SELL, ask)):
                         try:
-                            ex.place_order(uow, mm.owner, symbol, side, "limit", qty_minor=size, price=price)
+                            ex.place_order(uow, mm.owner, symbol, side, "limit", qty_minor=size, price_minor=price)
                             placed += 1
                         except ExchangeError:
                             continue  # unfunded level or below minimum: skip it, quote the rest

@@ -16,7 +16,7 @@ cancelled), ``expire_maker`` (the resting order is cancelled, matching continues
 from __future__ import annotations
 
 from .book import BUY, SELL, Book, Order
-from .errors import FillOrKillUnfilled, InvalidOrder, PostOnlyWouldCross
+from .errors import INVALID_ENUM_CODES, FillOrKillUnfilled, InvalidOrder, PostOnlyWouldCross
 from .fees import fee_minor, max_qty_for_budget, notional_minor
 
 GTC, IOC, FOK = "GTC", "IOC", "FOK"
@@ -60,7 +60,7 @@ def prepare(book: Book, taker: Order, *, limit_price: int | None, tif: str = GTC
         if best is not None and (best <= limit_price if buy else best >= limit_price):
             raise PostOnlyWouldCross(
                 f"post-only {taker.side} at {limit_price} would trade at once against {best}; it must rest",
-                price=limit_price, best_opposite=best)
+                price_minor=limit_price, best_opposite_minor=best)
         res.rests = tif == GTC
         return res
     # the common case first: nothing to trade against at an acceptable price (no walk needed)
@@ -166,5 +166,5 @@ def match(book: Book, taker: Order, *, limit_price: int | None, tif: str = GTC, 
 
 def check_enum(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise InvalidOrder(f"{what} must be one of {', '.join(allowed)}, not {value!r}", code=f"invalid_{what}")
+        raise InvalidOrder(f"{what} must be one of {', '.join(allowed)}, not {value!r}", code=INVALID_ENUM_CODES[what])
     return value

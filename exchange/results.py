@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class Fill:
     trade_id: int
-    price: int
+    price_minor: int        # quote minor units per whole base unit
     qty_minor: int
     notional_minor: int
     fee_minor: int          # this order's fee on this fill (the taker's fee, or the maker's)
@@ -25,7 +24,7 @@ class OrderResult:
     tif: str
     status: str             # open, filled, cancelled, expired, replaced
     reason: str | None
-    price: int | None
+    price_minor: int | None  # the limit price, quote minor units per whole base unit (None: market)
     qty_minor: int
     filled_qty_minor: int
     remaining_minor: int
@@ -47,9 +46,9 @@ class SellQuote:
     fee_minor: int
     proceeds_minor: int      # net of the fee, >= proceeds_needed_minor
     surplus_minor: int       # proceeds beyond what was asked (a sale is made of whole lots)
-    avg_price: Decimal       # quote major per base major
-    mid_price: int
-    worst_price: int
+    avg_price_minor: int     # quote minor units per whole base unit, to the nearest unit
+    mid_price_minor: int
+    worst_price_minor: int
     slippage_bps: int        # how far the average is below mid, rounded up
     levels: int              # price levels walked
 
@@ -62,7 +61,7 @@ class SaleResult:
     sold_qty_minor: int
     proceeds_minor: int      # net of the taker fee, credited to customer:{owner}:{quote_asset}
     surplus_minor: int       # proceeds_minor - proceeds_needed_minor (< value of one lot)
-    avg_price: Decimal
+    avg_price_minor: int     # quote minor units per whole base unit, to the nearest unit
     fee_minor: int
     slippage_bps: int
     order_id: int

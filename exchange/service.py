@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
@@ -32,6 +32,8 @@ from .book import BUY, SELL, Book, Order
 from .errors import (IdempotencyConflict, InsufficientBalance, InvalidOrder, LotSizeViolation,
                      MinNotionalViolation, NoLiquidity, OrderNotFound, OrderNotOpen, PostOnlyWouldCross,
                      SlippageExceeded, TickSizeViolation, TradingHalted, BookFull)
+from .errors import (INVALID_AMOUNT, INVALID_CLIENT_ORDER_ID, INVALID_INTERVAL, INVALID_POST_ONLY, INVALID_PRICE,
+                     INVALID_PROCEEDS_ACCOUNT, INVALID_QUANTITY, INVALID_SLIPPAGE)
 from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, notional_minor
 from .instruments import Instrument, InstrumentRegistry
 from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, PRICE_LIMIT, SELF_TRADE,
@@ -54,15 +56,15 @@ FEE_OWNER = "exchange"
 # Hot-path statements as parametrised SQL on the unit of work's DBAPI cursor (ledger.fastpath): Core
 # spends ~100 µs of Python per statement, more than SQLite spends running it (measured on bench card).
 _INSERT_ORDER = (
-    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price, qty_minor, remaining_minor, "
-    "filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, client_order_id, "
-    "client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, :post_only, :price, "
-    ":qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, :client_order_id, :client_hash, "
-    ":at, :at) RETURNING id")
+    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price_minor, qty_minor, "
+    "remaining_minor, filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, "
+    "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
+    ":post_only, :price_minor, :qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, "
+    ":client_order_id, :client_hash, :at, :at) RETURNING id")
 _INSERT_TRADE = (
-    "INSERT INTO exchange_trades (symbol, seq, price, qty_minor, notional_minor, taker_side, maker_order_id, "
-    "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, :price, "
-    ":qty_minor, :notional_minor, :taker_side, :maker_order_id, :taker_order_id, :buyer, :seller, :buyer_fee_minor, "
+    "INSERT INTO exchange_trades (symbol, seq, price_minor, qty_minor, notional_minor, taker_side, maker_order_id, "
+    "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, "
+    ":price_minor, :qty_minor, :notional_minor, :taker_side, :maker_order_id, :taker_order_id, :buyer, :seller, :buyer_fee_minor, "
     ":seller_fee_minor, :at) RETURNING id")
 _UPDATE_MAKER = (
     "UPDATE exchange_orders SET remaining_minor = :rem, filled_minor = filled_minor + :q, "
@@ -160,7 +162,7 @@ class Exchange:
     def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:
         book = Book(symbol, seq)
         o = t.orders.c
-        rows = conn.execute(select(o.id, o.owner, o.side, o.price, o.qty_minor, o.remaining_minor, o.priority,
+        rows = conn.execute(select(o.id, o.owner, o.side, o.price_minor, o.qty_minor, o.remaining_minor, o.priority,
                                    o.hold_id, o.hold_left_minor, o.post_only)
                             .where(and_(o.symbol == symbol, o.status == "open")).order_by(o.priority))
         for r in rows:
@@ -210,8 +212,8 @@ class Exchange:
         return self._account(uow, FEE_OWNER, asset, create=True, purpose="fees")
 
     # ------------------------------------------------------------------ validation
-    def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price, tif, post_only,
-                  protection_price, stp, client_order_id) -> None:
+    def _validate(self, inst: Instrument, side, type, qty_minor, quote_qty_minor, price_minor, tif, post_only,
+                  protection_price_minor, stp, client_order_id) -> None:
         """Precedence: halted, side, type, tif, stp, quantity (1..MAX_QTY_MINOR), price (1..MAX_PRICE), tick,
         lot, min notional, post-only, client_order_id."""
         if not inst.trading_enabled:
@@ -221,61 +223,62 @@ class Exchange:
         check_enum(tif, TIFS, "tif")
         check_enum(stp, STP_MODES, "stp")
         if (qty_minor is None) == (quote_qty_minor is None):
-            raise InvalidOrder("give exactly one of qty_minor or quote_qty_minor", code="invalid_quantity")
+            raise InvalidOrder("give exactly one of qty_minor or quote_qty_minor", code=INVALID_QUANTITY)
         for name, value in (("qty_minor", qty_minor), ("quote_qty_minor", quote_qty_minor)):
             if value is not None and (type_(value) is not int or not 0 < value <= MAX_QTY_MINOR):
                 raise InvalidOrder(f"{name} must be a positive whole number of minor units, not {value!r}",
-                                   code="invalid_quantity")
+                                   code=INVALID_QUANTITY)
         if quote_qty_minor is not None and type != MARKET:
-            raise InvalidOrder("quote_qty_minor is only for market orders", code="invalid_quantity")
+            raise InvalidOrder("quote_qty_minor is only for market orders", code=INVALID_QUANTITY)
         if type == LIMIT:
-            if type_(price) is not int or not 0 < price <= MAX_PRICE:
-                raise InvalidOrder(f"a limit order needs a whole-number price from 1 to {MAX_PRICE:,} quote minor "
-                                   f"units, not {price!r}", code="invalid_price")
-        elif price is not None:
-            raise InvalidOrder("a market order has no price; give protection_price instead", code="invalid_price")
-        if protection_price is not None and (type_(protection_price) is not int
-                                             or not 0 < protection_price <= MAX_PRICE):
-            raise InvalidOrder(f"protection_price must be a whole number from 1 to {MAX_PRICE:,} quote minor units, "
-                               f"not {protection_price!r}", code="invalid_price")
-        for p in (price, protection_price):
+            if type_(price_minor) is not int or not 0 < price_minor <= MAX_PRICE:
+                raise InvalidOrder(f"a limit order needs a whole-number price_minor from 1 to {MAX_PRICE:,} quote "
+                                   f"minor units, not {price_minor!r}", code=INVALID_PRICE)
+        elif price_minor is not None:
+            raise InvalidOrder("a market order has no price_minor; give protection_price_minor instead",
+                               code=INVALID_PRICE)
+        if protection_price_minor is not None and (type_(protection_price_minor) is not int
+                                                   or not 0 < protection_price_minor <= MAX_PRICE):
+            raise InvalidOrder(f"protection_price_minor must be a whole number from 1 to {MAX_PRICE:,} quote minor "
+                               f"units, not {protection_price_minor!r}", code=INVALID_PRICE)
+        for p in (price_minor, protection_price_minor):
             if p is not None and p % inst.tick_size:
                 raise TickSizeViolation(f"price {p} is not a multiple of the tick size {inst.tick_size}",
-                                        price=p, tick_size=inst.tick_size)
+                                        price_minor=p, tick_size=inst.tick_size)
         if qty_minor is not None and qty_minor % inst.lot_size:
             raise LotSizeViolation(f"quantity {qty_minor} is not a multiple of the lot size {inst.lot_size}",
                                    qty_minor=qty_minor, lot_size=inst.lot_size)
-        ref = price if price is not None else protection_price
+        ref = price_minor if price_minor is not None else protection_price_minor
         value = quote_qty_minor if quote_qty_minor is not None else (
             notional_minor(ref, qty_minor, inst.base_unit) if ref is not None else None)
         if value is not None and value < inst.min_notional_minor:
             raise MinNotionalViolation(f"order value {value} is below the minimum {inst.min_notional_minor}",
                                        notional_minor=value, min_notional_minor=inst.min_notional_minor)
         if post_only and (type != LIMIT or tif != GTC):
-            raise InvalidOrder("post-only applies to GTC limit orders only", code="invalid_post_only")
+            raise InvalidOrder("post-only applies to GTC limit orders only", code=INVALID_POST_ONLY)
         if client_order_id is not None and (not isinstance(client_order_id, str)
                                             or not 0 < len(client_order_id) <= MAX_CLIENT_ID):
-            raise InvalidOrder(f"client_order_id must be 1-{MAX_CLIENT_ID} characters", code="invalid_client_order_id")
+            raise InvalidOrder(f"client_order_id must be 1-{MAX_CLIENT_ID} characters", code=INVALID_CLIENT_ORDER_ID)
 
     # ------------------------------------------------------------------ orders
     def place_order(self, uow, owner: str, symbol: str, side: str, type: str = LIMIT, qty_minor: int | None = None,
-                    quote_qty_minor: int | None = None, price: int | None = None, tif: str = GTC,
-                    post_only: bool = False, protection_price: int | None = None,
+                    quote_qty_minor: int | None = None, price_minor: int | None = None, tif: str = GTC,
+                    post_only: bool = False, protection_price_minor: int | None = None,
                     client_order_id: str | None = None, stp: str = EXPIRE_TAKER) -> OrderResult:
         """Place an order for ``owner``; returns what happened (fills, status). Raises a typed error
         (and changes nothing) when the order is refused. ``client_order_id`` makes a retry return the first
         result, and using it again for a different order is refused (``idempotency_conflict``). Market orders
-        are IOC with a protection price (default: best opposite ± 5%); market
+        are IOC with a protection price, ``protection_price_minor`` (default: best opposite ± 5%); market
         buys may give ``quote_qty_minor`` (spend that much quote, fee included), market sells
         ``quote_qty_minor`` (net proceeds wanted)."""
         inst = self.instruments.get(symbol)
-        self._validate(inst, side, type, qty_minor, quote_qty_minor, price, tif, post_only, protection_price, stp,
-                       client_order_id)
+        self._validate(inst, side, type, qty_minor, quote_qty_minor, price_minor, tif, post_only,
+                       protection_price_minor, stp, client_order_id)
         client = None
         if client_order_id is not None:
             # the order as asked, before defaults are filled in: a retry asks exactly the same
-            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price, tif,
-                                                     post_only, protection_price, stp]))
+            client = (client_order_id, request_hash([symbol, side, type, qty_minor, quote_qty_minor, price_minor,
+                                                     tif, post_only, protection_price_minor, stp]))
             previous = self._by_client_id(uow, owner, *client)
             if previous is not None:
                 return previous
@@ -286,11 +289,11 @@ class Exchange:
             if best is None:
                 raise NoLiquidity(f"no {'sellers' if side == BUY else 'buyers'} on {symbol} right now",
                                   symbol=symbol)
-            if protection_price is None:
-                protection_price = self._collar(inst, side, best)
-            limit = protection_price
+            if protection_price_minor is None:
+                protection_price_minor = self._collar(inst, side, best)
+            limit = protection_price_minor
         else:
-            limit = price
+            limit = price_minor
         budget = None
         if quote_qty_minor is not None and side == SELL:
             qty_minor = self._walk_sell(inst, book, owner, quote_qty_minor, limit)[0]
@@ -303,8 +306,8 @@ class Exchange:
             hold_amount = qty_minor
         else:
             hold_amount = buy_hold_minor(limit, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
-        return self._execute(uow, inst, book, owner, side, type, tif, price, limit, qty_minor, hold_amount, budget,
-                             post_only, stp, client)
+        return self._execute(uow, inst, book, owner, side, type, tif, price_minor, limit, qty_minor, hold_amount,
+                             budget, post_only, stp, client)
 
     def _collar(self, inst: Instrument, side: str, best: int) -> int:
         tick = inst.tick_size
@@ -343,7 +346,7 @@ class Exchange:
             except InsufficientFunds as error:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
         order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
-            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price=price,
+            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price_minor=price,
             qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
             client_hash=client and client[1],
             at=to_micros(uow.now())))
@@ -401,7 +404,7 @@ class Exchange:
                 self._post(uow, seller, q, base_legs, final=seller_final)
                 self._post(uow, buyer, n + bf, quote_legs, final=buyer_final)
             trade_id = sql.insert_id(_INSERT_TRADE, dict(
-                symbol=inst.symbol, seq=book.seq + 1, price=p, qty_minor=q, notional_minor=n,
+                symbol=inst.symbol, seq=book.seq + 1, price_minor=p, qty_minor=q, notional_minor=n,
                 taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
                 seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, at=at))
             fills.append(Fill(trade_id, p, q, n, tf))
@@ -503,7 +506,7 @@ class Exchange:
         ``MAX_ORDER_FILLS`` fills are listed; ``fee_minor`` and the filled totals count every fill."""
         _check_order_id(order_id)
         o = t.orders.c
-        r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price,
+        r = uow.conn.execute(select(o.id, o.symbol, o.owner, o.side, o.type, o.tif, o.status, o.reason, o.price_minor,
                                     o.qty_minor, o.filled_minor, o.remaining_minor, o.quote_filled_minor)
                              .where(o.id == order_id)).first()
         if r is None:
@@ -511,7 +514,7 @@ class Exchange:
         tr = t.trades.c
         fee = tr.buyer_fee_minor if r[3] == BUY else tr.seller_fee_minor   # the side this order was on
         mine = or_(tr.taker_order_id == order_id, tr.maker_order_id == order_id)
-        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
+        rows = uow.conn.execute(select(tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor, fee, tr.taker_order_id)
                                 .where(mine).order_by(tr.id).limit(MAX_ORDER_FILLS + 1)).all()
         fills = tuple(Fill(tid, p, q, n, f, "taker" if taker_id == order_id else "maker")
                       for tid, p, q, n, f, taker_id in rows[:MAX_ORDER_FILLS])
@@ -546,8 +549,8 @@ class Exchange:
         return row[0]
 
     def amend_order(self, uow, owner: str, order_id: int, *, qty_minor: int | None = None,
-                    price: int | None = None) -> OrderResult:
-        """Change an open order's remaining quantity and/or price.
+                    price_minor: int | None = None) -> OrderResult:
+        """Change an open order's remaining quantity and/or price (``price_minor``).
 
         Lowering the quantity at the same price keeps the order's place in the queue (and releases the
         funds no longer needed). Raising it or changing the price loses priority: the order is replaced —
@@ -561,7 +564,7 @@ class Exchange:
         if order is None:
             raise OrderNotOpen(f"order {order_id} is no longer open", order_id=order_id)
         new_qty = order.remaining if qty_minor is None else qty_minor
-        new_price = order.price if price is None else price
+        new_price = order.price if price_minor is None else price_minor
         self._validate(inst, order.side, LIMIT, new_qty, None, new_price, GTC, order.post_only, None,
                        EXPIRE_TAKER, None)
         if new_price == order.price and new_qty <= order.remaining:
@@ -589,7 +592,7 @@ class Exchange:
             best = book.best_ask() if order.side == BUY else book.best_bid()
             if best is not None and (best <= new_price if order.side == BUY else best >= new_price):
                 raise PostOnlyWouldCross(f"amended post-only price {new_price} would trade against {best}",
-                                         price=new_price, best_opposite=best)
+                                         price_minor=new_price, best_opposite_minor=best)
         book.remove(order)
         self._release(uow, order)
         uow.conn.execute(update(t.orders).where(t.orders.c.id == order_id).values(
@@ -642,7 +645,7 @@ class Exchange:
     def _quote(self, inst: Instrument, book: Book, owner: str, needed_minor: int) -> SellQuote:
         if type_(needed_minor) is not int or not 0 < needed_minor <= MAX_QTY_MINOR:
             raise InvalidOrder(f"proceeds needed must be a whole number of minor units from 1 to {MAX_QTY_MINOR:,}, "
-                               f"not {needed_minor!r}", code="invalid_amount")
+                               f"not {needed_minor!r}", code=INVALID_AMOUNT)
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
         qty, gross, fee, worst, levels = self._walk_sell(inst, book, owner, needed_minor)
@@ -650,10 +653,8 @@ class Exchange:
         mid = (bid + ask) // 2 if ask is not None else bid
         avg = Decimal(gross) * inst.base_unit / Decimal(qty)  # quote minor per whole base
         slip = max(0, -(-int((Decimal(mid) - avg) * BPS) // mid)) if mid else 0
-        from ledger import DEFAULT_REGISTRY
-        qd = DEFAULT_REGISTRY.get(inst.quote).decimals
         return SellQuote(inst.symbol, qty, gross, fee, gross - fee, gross - fee - needed_minor,
-                         (avg / Decimal(10**qd)).quantize(Decimal(1).scaleb(-qd)), mid, worst, slip, levels)
+                         int(avg.to_integral_value(ROUND_HALF_EVEN)), mid, worst, slip, levels)
 
     def quote_sell(self, uow, asset: str, proceeds_needed_minor: int, quote_asset: str,
                    owner: str | None = None) -> SellQuote:
@@ -664,7 +665,7 @@ class Exchange:
         return self._quote(inst, book, owner or "", proceeds_needed_minor)
 
     def instant_sell(self, uow, owner: str, asset: str, proceeds_needed_minor: int, quote_asset: str,
-                     max_slippage_bps: int, *, proceeds_to: int | None = None,
+                     slippage_cap_bps: int, *, proceeds_to: int | None = None,
                      proceeds_split: tuple[int, int] | None = None) -> SaleResult:
         """Sell just enough of ``owner``'s ``asset`` to net at least ``proceeds_needed_minor`` of
         ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``, or to the ledger account
@@ -677,32 +678,33 @@ class Exchange:
         inst = self.instruments.for_pair(asset, quote_asset)
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
-        if type_(max_slippage_bps) is not int or max_slippage_bps < 0:
-            raise InvalidOrder("max_slippage_bps must be a non-negative integer", code="invalid_slippage")
+        if type_(slippage_cap_bps) is not int or slippage_cap_bps < 0:
+            raise InvalidOrder("slippage_cap_bps must be a non-negative integer", code=INVALID_SLIPPAGE)
         if proceeds_to is not None:
             self._check_proceeds_account(uow, proceeds_to, quote_asset)
         if proceeds_split is not None:
             split_to, split_minor = proceeds_split
             if type_(split_minor) is not int or not 0 <= split_minor <= proceeds_needed_minor:
                 raise InvalidOrder("the amount split off the proceeds must be a whole number of minor units from 0 "
-                                   "to the proceeds needed", code="invalid_amount")
+                                   "to the proceeds needed", code=INVALID_AMOUNT)
             self._check_proceeds_account(uow, split_to, quote_asset)
             proceeds_split = proceeds_split if split_minor else None
         book = self._book(uow, inst.symbol)
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
-        if quote.slippage_bps > max_slippage_bps:
+        if quote.slippage_bps > slippage_cap_bps:
             raise SlippageExceeded(
                 f"selling {format_amount(quote.base_qty_minor, asset, self.ledger.assets)} would cost "
                 f"{quote.slippage_bps} bps against mid; "
-                f"the cap is {max_slippage_bps} bps", slippage_bps=quote.slippage_bps, max_slippage_bps=max_slippage_bps)
-        result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price,
+                f"the cap is {slippage_cap_bps} bps", slippage_bps=quote.slippage_bps,
+                slippage_cap_bps=slippage_cap_bps)
+        result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price_minor,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
                                proceeds_to, proceeds_split)
         proceeds = result.quote_filled_minor - result.fee_minor
         assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
             "instant sell diverged from its quote"
         return SaleResult(inst.symbol, asset, quote_asset, result.filled_qty_minor, proceeds,
-                          proceeds - proceeds_needed_minor, quote.avg_price, result.fee_minor, quote.slippage_bps,
+                          proceeds - proceeds_needed_minor, quote.avg_price_minor, result.fee_minor, quote.slippage_bps,
                           result.order_id, result.trade_ids)
 
     def _check_proceeds_account(self, uow, account_id: int, quote_asset: str) -> None:
@@ -717,12 +719,12 @@ class Exchange:
         if asset != quote_asset:
             raise InvalidOrder(f"the proceeds of a sale for {quote_asset} cannot settle to account {account_id!r}"
                                f" ({'no such account' if asset is None else 'an account in ' + asset})",
-                               code="invalid_proceeds_account")
+                               code=INVALID_PROCEEDS_ACCOUNT)
         uow.after_commit(lambda: self._proceeds_assets.__setitem__(account_id, asset))
 
     # ------------------------------------------------------------------ market data
     def depth(self, symbol: str, levels: int = 20) -> dict:
-        """L2 depth of ``symbol``: ``{"bids": [(price, qty_minor)], "asks": [...], "seq": n}`` (≤ 100 levels)."""
+        """L2 depth of ``symbol``: ``{"bids": [(price_minor, qty_minor)], "asks": [...], "seq": n}`` (≤ 100 levels)."""
         self.instruments.get(symbol)
         levels = max(1, min(int(levels), MAX_DEPTH_LEVELS))
         with self.ledger.unit_of_work(read_only=True) as uow:
@@ -736,17 +738,17 @@ class Exchange:
         self.instruments.get(symbol)
         tr = t.trades.c
         with self.ledger.unit_of_work(read_only=True) as uow:
-            rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side,
+            rows = uow.conn.execute(select(tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor, tr.taker_side,
                                            tr.created_at).where(tr.symbol == symbol).order_by(tr.id.desc())
                                     .limit(max(1, min(int(limit), MAX_TRADES_PAGE)))).all()
-        return [{"trade_id": r[0], "price": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
+        return [{"trade_id": r[0], "price_minor": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
                  "at": r[5]} for r in rows]
 
     def candles(self, symbol: str, interval: str = "1h", limit: int = 100, *, until: datetime | None = None) -> list[dict]:
         """OHLCV candles ending at sandbox time ``until`` (default now), oldest first; empty intervals skipped."""
         self.instruments.get(symbol)
         if interval not in INTERVALS:
-            raise InvalidOrder(f"interval must be one of {', '.join(INTERVALS)}", code="invalid_interval")
+            raise InvalidOrder(f"interval must be one of {', '.join(INTERVALS)}", code=INVALID_INTERVAL)
         secs = INTERVALS[interval]
         limit = max(1, min(int(limit), MAX_CANDLES))
         until = until or self.ledger.clock.now()
@@ -783,7 +785,7 @@ class Exchange:
     def _trades_between(self, symbol: str, since: datetime, until: datetime) -> list[tuple]:
         tr = t.trades.c
         with self.ledger.unit_of_work(read_only=True) as uow:
-            return uow.conn.execute(select(tr.created_at, tr.price, tr.qty_minor, tr.notional_minor).where(
+            return uow.conn.execute(select(tr.created_at, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
                 and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
                 .limit(self.MAX_TRADES_SCANNED)).all()
 

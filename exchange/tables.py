@@ -25,7 +25,7 @@ orders = sa.Table(
     sa.Column("type", sa.String(8), nullable=False),
     sa.Column("tif", sa.String(3), nullable=False),
     sa.Column("post_only", sa.Boolean, nullable=False),
-    sa.Column("price", sa.BigInteger),              # quote minor per whole base unit; NULL for market
+    sa.Column("price_minor", sa.BigInteger),        # quote minor per whole base unit; NULL for market
     sa.Column("qty_minor", sa.BigInteger, nullable=False),
     sa.Column("remaining_minor", sa.BigInteger, nullable=False),
     sa.Column("filled_minor", sa.BigInteger, nullable=False),
@@ -49,7 +49,7 @@ trades = sa.Table(
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("symbol", sa.String(32), nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("price", sa.BigInteger, nullable=False),
+    sa.Column("price_minor", sa.BigInteger, nullable=False),   # quote minor per whole base unit
     sa.Column("qty_minor", sa.BigInteger, nullable=False),
     sa.Column("notional_minor", sa.BigInteger, nullable=False),
     sa.Column("taker_side", sa.String(4), nullable=False),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 from sqlalchemy import insert, select
 
 from . import tables as t
-from .errors import AccountExists, AccountNotFound, InvalidAccount
+from .errors import NEGATIVE_NOT_ALLOWED, AccountExists, AccountNotFound, InvalidAccount
 from .fastpath import MAX_LOCK_BATCH
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def open_account(uow: UnitOfWork, owner: str, asset: str, purpose: str, *, allow
         allow_negative = purpose in NEGATIVE_ALLOWED_PURPOSES
     if allow_negative and purpose not in NEGATIVE_ALLOWED_PURPOSES:
         raise InvalidAccount(f"only external accounts may go negative, not a {purpose} account",
-                             code="negative_not_allowed")
+                             code=NEGATIVE_NOT_ALLOWED)
     code = code or account_code(purpose, owner, asset)
     existing = find_by_code(uow, code)
     if existing is not None:

@@ -55,7 +55,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from .assets import DEFAULT_REGISTRY, Asset, AssetRegistry
-from .errors import InvalidAmount
+from .errors import (AMOUNT_AMBIGUOUS, AMOUNT_BAD_GROUPING, AMOUNT_IS_FLOAT, AMOUNT_MISSING_ASSET, AMOUNT_NEGATIVE,
+                     AMOUNT_NOT_A_NUMBER, AMOUNT_NOT_INTEGER, AMOUNT_TOO_PRECISE, InvalidAmount)
 
 MAX_AMOUNT_TEXT = 100  # characters; the longest real amount is well under 40
 SPACES = " \u00a0\u202f\u2009_"  # the thousands "spaces" people type (and Python's underscore)
@@ -86,10 +87,10 @@ def require_minor(value: object, what: str = "amount_minor") -> int:
             raise InvalidAmount(
                 f"{what} must be a whole number of minor units, not a float ({value!r}); "
                 "floats cannot hold money exactly — pass an int such as 150000 or a string such as '0.0015 BTC'",
-                code="amount_is_float",
+                code=AMOUNT_IS_FLOAT,
             )
         raise InvalidAmount(f"{what} must be a whole number of minor units, got {type(value).__name__} {value!r}",
-                            code="amount_not_integer")
+                            code=AMOUNT_NOT_INTEGER)
     return value
 
 
@@ -149,12 +150,12 @@ def _grouping_problem(whole: str, grouping: str) -> str | None:
 def _malformed(reading: _Reading, text: str) -> _Misread | None:
     """Why ``reading`` breaks the grouping rules, or None."""
     if " " in reading.frac:
-        return _Misread("amount_bad_grouping",
+        return _Misread(AMOUNT_BAD_GROUPING,
                         f"{text!r}: spaces may group only the digits before the decimal separator")
     if reading.grouping is not None:
         problem = _grouping_problem(reading.whole, reading.grouping)
         if problem is not None:
-            return _Misread("amount_bad_grouping", f"{text!r} reads {reading.how()}, but {problem}; thousands "
+            return _Misread(AMOUNT_BAD_GROUPING, f"{text!r} reads {reading.how()}, but {problem}; thousands "
                                                    "are grouped in threes, like '1 500 000,00'", problem)
     return None
 
@@ -165,7 +166,7 @@ def _too_precise(reading: _Reading, text: str, spec: Asset) -> _Misread | None:
         return None
     problem = (f"{len(reading.frac)} digits follow {_name(reading.decimal)}, more decimals than {spec.code} has "
                f"({spec.decimals})")
-    return _Misread("amount_too_precise",
+    return _Misread(AMOUNT_TOO_PRECISE,
                     f"{text!r} reads as {reading.shown()} {reading.how()}: {problem}; the smallest "
                     f"{spec.code} amount is {_format(1, spec)} {spec.code}", problem)
 
@@ -182,17 +183,17 @@ def _readings(body: str, text: str) -> list[_Reading]:
         at, decimal = marks[-1]
         other = "," if decimal == "." else "."
         if sum(1 for _, c in marks if c == decimal) > 1:
-            raise _Misread("amount_bad_grouping", f"{text!r}: '{decimal}' comes last, so it is the decimal "
+            raise _Misread(AMOUNT_BAD_GROUPING, f"{text!r}: '{decimal}' comes last, so it is the decimal "
                                                   f"separator and '{other}' groups thousands, but '{decimal}' "
                                                   "appears more than once")
         if spaced:
-            raise _Misread("amount_bad_grouping", f"{text!r}: thousands are grouped both by spaces and by "
+            raise _Misread(AMOUNT_BAD_GROUPING, f"{text!r}: thousands are grouped both by spaces and by "
                                                   f"'{other}'; use one of them")
         return [_Reading(body[:at], body[at + 1:], decimal, other)]
     (mark,) = kinds
     if len(marks) > 1:
         if spaced:
-            raise _Misread("amount_bad_grouping", f"{text!r}: '{mark}' appears more than once, so it groups "
+            raise _Misread(AMOUNT_BAD_GROUPING, f"{text!r}: '{mark}' appears more than once, so it groups "
                                                   "thousands, but spaces group them too; use one of them")
         return [_Reading(body, "", None, mark)]
     at = marks[0][0]
@@ -221,7 +222,7 @@ def _choose(text: str, spec: Asset, candidates: list[_Reading]) -> tuple[_Readin
         as_decimal, as_grouping = precise
         if not (as_decimal.decimal == "." and len(as_decimal.frac) == spec.decimals):  # the formatter's own form
             small = _unambiguous(as_decimal, spec)
-            raise _Misread("amount_ambiguous",
+            raise _Misread(AMOUNT_AMBIGUOUS,
                            f"{text!r} is ambiguous for {spec.code}: {small} {spec.code} {as_decimal.how()}, or "
                            f"{as_grouping.shown()} {spec.code} {as_grouping.how()}; write '{small}' or "
                            f"'{as_grouping.shown()}'")
@@ -241,12 +242,12 @@ def _read(value: str, spec: Asset) -> Decimal:
     text = value.strip()
     if len(text) > MAX_AMOUNT_TEXT:
         raise InvalidAmount(f"an amount is at most {MAX_AMOUNT_TEXT} characters, got {len(text)}",
-                            code="amount_not_a_number")
+                            code=AMOUNT_NOT_A_NUMBER)
     sign, body = (text[0], text[1:]) if text[:1] in tuple(_SIGNS) else ("", text)
     body = "".join(" " if c in SPACES else c for c in body)
     if not any(c in _DIGITS for c in body) or any(c not in _DIGITS and c not in _SEPARATORS and c != " "
                                                    for c in body):
-        raise InvalidAmount(f"{value!r} is not a number; {_EXAMPLES}", code="amount_not_a_number")
+        raise InvalidAmount(f"{value!r} is not a number; {_EXAMPLES}", code=AMOUNT_NOT_A_NUMBER)
     try:
         reading, too_precise = _choose(value, spec, _readings(body, value))
     except _Misread as misread:
@@ -254,7 +255,7 @@ def _read(value: str, spec: Asset) -> Decimal:
     number = Decimal(f"{reading.whole_digits or '0'}.{reading.frac or '0'}")
     if sign in ("-", "\u2212") and number:
         raise InvalidAmount(f"amounts cannot be negative ({value!r} reads as -{reading.shown()}); the direction "
-                            "comes from the operation", code="amount_negative")
+                            "comes from the operation", code=AMOUNT_NEGATIVE)
     if too_precise is not None:
         raise InvalidAmount(too_precise.why, code=too_precise.code)
     return number
@@ -277,21 +278,21 @@ def to_minor(asset: str, value: str | Decimal | int, registry: AssetRegistry = D
     elif isinstance(value, str):
         number = _read(value, spec)
     else:
-        raise InvalidAmount(f"cannot read an amount from {type(value).__name__}", code="amount_not_a_number")
+        raise InvalidAmount(f"cannot read an amount from {type(value).__name__}", code=AMOUNT_NOT_A_NUMBER)
     try:
         if not number.is_finite():
-            raise InvalidAmount(f"{value!r} is not a finite amount", code="amount_not_a_number")
+            raise InvalidAmount(f"{value!r} is not a finite amount", code=AMOUNT_NOT_A_NUMBER)
     except InvalidOperation:  # pragma: no cover - defensive
-        raise InvalidAmount(f"{value!r} is not a number", code="amount_not_a_number") from None
+        raise InvalidAmount(f"{value!r} is not a number", code=AMOUNT_NOT_A_NUMBER) from None
     if number < 0:
         raise InvalidAmount(f"amounts cannot be negative ({value!r}); the direction comes from the operation",
-                            code="amount_negative")
+                            code=AMOUNT_NEGATIVE)
     minor = number.scaleb(spec.decimals)
     if minor != minor.to_integral_value():
         raise InvalidAmount(
             f"{value!r} has more decimals than {asset} allows ({spec.decimals}); "
             f"the smallest {asset} amount is {format_amount(1, asset, registry)}",
-            code="amount_too_precise",
+            code=AMOUNT_TOO_PRECISE,
         )
     return int(minor)
 
@@ -299,10 +300,10 @@ def to_minor(asset: str, value: str | Decimal | int, registry: AssetRegistry = D
 def parse_amount(text: str, registry: AssetRegistry = DEFAULT_REGISTRY) -> Money:
     """Parse ``"<number> <ASSET>"`` (e.g. ``"2 500.00 KZT"``, ``"0.0015 BTC"``) into ``Money``."""
     if not isinstance(text, str):
-        raise InvalidAmount(f"expected text like '2 500.00 KZT', got {type(text).__name__}", code="amount_not_a_number")
+        raise InvalidAmount(f"expected text like '2 500.00 KZT', got {type(text).__name__}", code=AMOUNT_NOT_A_NUMBER)
     parts = text.strip().rsplit(None, 1)
     if len(parts) != 2:
-        raise InvalidAmount(f"{text!r} needs a number and an asset, like '2 500.00 KZT'", code="amount_missing_asset")
+        raise InvalidAmount(f"{text!r} needs a number and an asset, like '2 500.00 KZT'", code=AMOUNT_MISSING_ASSET)
     number, asset = parts
     registry.get(asset)  # UnknownAsset first: the asset decides the decimals
     return Money(asset, to_minor(asset, number, registry))

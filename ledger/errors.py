@@ -43,6 +43,17 @@ class InvalidAmount(LedgerError):
     code = "invalid_amount"
 
 
+# Narrower codes of InvalidAmount: what exactly is wrong with the number or the text.
+AMOUNT_IS_FLOAT = "amount_is_float"
+AMOUNT_NOT_INTEGER = "amount_not_integer"
+AMOUNT_NOT_A_NUMBER = "amount_not_a_number"
+AMOUNT_NEGATIVE = "amount_negative"
+AMOUNT_TOO_PRECISE = "amount_too_precise"
+AMOUNT_MISSING_ASSET = "amount_missing_asset"
+AMOUNT_BAD_GROUPING = "amount_bad_grouping"
+AMOUNT_AMBIGUOUS = "amount_ambiguous"
+
+
 class UnknownAsset(LedgerError):
     code = "unknown_asset"
 
@@ -59,10 +70,21 @@ class InvalidAccount(LedgerError):
     code = "invalid_account"
 
 
+# Narrower code of InvalidAccount.
+NEGATIVE_NOT_ALLOWED = "negative_not_allowed"
+
+
 class InvalidTransfer(LedgerError):
     """Structurally wrong transfer: no postings, too many, same account twice, zero amount."""
 
     code = "invalid_transfer"
+
+
+# Narrower codes of InvalidTransfer.
+ZERO_AMOUNT = "zero_amount"
+NO_POSTINGS = "no_postings"
+TOO_MANY_POSTINGS = "too_many_postings"
+DUPLICATE_ACCOUNT = "duplicate_account"
 
 
 class AssetMismatch(LedgerError):
@@ -105,3 +127,13 @@ class InvariantViolation(LedgerError):
     """``verify()`` found money created, destroyed or mis-recorded. The message names the first violation."""
 
     code = "invariant_violation"
+
+
+# Narrower codes of InvariantViolation: which invariant broke.
+ASSET_NOT_ZERO_SUM = "asset_not_zero_sum"
+TRANSFER_UNBALANCED = "transfer_unbalanced"
+BALANCE_MISMATCH = "balance_mismatch"
+ENTRY_ASSET_MISMATCH = "entry_asset_mismatch"
+HELD_MISMATCH = "held_mismatch"
+OVERDRAFT = "overdraft"
+CHECK_FAILED = "check_failed"

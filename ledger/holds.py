@@ -17,6 +17,7 @@ from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
+from .errors import ZERO_AMOUNT
 from .types import from_micros, to_micros
 from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
 
@@ -58,7 +59,7 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
     check_key(key)
     require_minor(amount_minor)
     if amount_minor <= 0:
-        raise InvalidTransfer("a hold must be for a positive amount", code="zero_amount")
+        raise InvalidTransfer("a hold must be for a positive amount", code=ZERO_AMOUNT)
     memo = memo[:MAX_MEMO_LENGTH]
     digest = None
     if key is not None:
@@ -134,7 +135,7 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     hold = _pending(uow, hold_id)
     amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
     if amount <= 0:
-        raise InvalidTransfer("a post must be for a positive amount", code="zero_amount")
+        raise InvalidTransfer("a post must be for a positive amount", code=ZERO_AMOUNT)
     if amount > hold.remaining_minor:
         raise HoldExceeded(
             f"cannot post {format_amount(amount, hold.asset, uow.ledger.assets)}: hold {hold_id} has only "

@@ -33,6 +33,7 @@ from .fastpath import FastSql
 from .types import to_micros
 from .errors import (AccountNotFound, IdempotencyConflict, InsufficientFunds, InvalidIdempotencyKey,
                      InvalidTransfer, LedgerError, UnbalancedTransfer)
+from .errors import DUPLICATE_ACCOUNT, NO_POSTINGS, TOO_MANY_POSTINGS, ZERO_AMOUNT
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -80,18 +81,18 @@ def validate_postings(postings: Sequence[Posting] | Iterable) -> tuple[Posting, 
     """Steps 2-4 of the precedence: structure and integer amounts, no account twice."""
     postings = tuple(Posting(*p) for p in postings)
     if not postings:
-        raise InvalidTransfer("a transfer needs at least two postings", code="no_postings")
+        raise InvalidTransfer("a transfer needs at least two postings", code=NO_POSTINGS)
     if len(postings) > MAX_POSTINGS:
         raise InvalidTransfer(f"a transfer has at most {MAX_POSTINGS} postings, got {len(postings)}",
-                              code="too_many_postings")
+                              code=TOO_MANY_POSTINGS)
     for p in postings:
         require_minor(p.amount_minor)
         if p.amount_minor == 0:
-            raise InvalidTransfer(f"posting to account {p.account_id} has a zero amount", code="zero_amount")
+            raise InvalidTransfer(f"posting to account {p.account_id} has a zero amount", code=ZERO_AMOUNT)
     ids = [p.account_id for p in postings]
     if len(set(ids)) != len(ids):
         raise InvalidTransfer("the same account appears twice in one transfer; combine its postings",
-                              code="duplicate_account")
+                              code=DUPLICATE_ACCOUNT)
     return postings
 
 

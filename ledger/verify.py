@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from . import tables as t
 from .amounts import format_amount
 from .assets import AssetRegistry
-from .errors import InvariantViolation
+from .errors import (ASSET_NOT_ZERO_SUM, BALANCE_MISMATCH, CHECK_FAILED, ENTRY_ASSET_MISMATCH, HELD_MISMATCH,
+                     OVERDRAFT, TRANSFER_UNBALANCED, InvariantViolation)
 
 Check = Callable[[Connection], "str | None"]
 
@@ -45,14 +46,14 @@ def verify(conn: Connection, assets: AssetRegistry, extra: dict[str, Check]) -> 
         totals[asset] = int(total)
         if total != 0:
             raise InvariantViolation(f"{asset} sums to {money(int(total), asset)} across all accounts, not zero: "
-                                     "money was created or destroyed", code="asset_not_zero_sum", asset=asset)
+                                     "money was created or destroyed", code=ASSET_NOT_ZERO_SUM, asset=asset)
 
     checks.append("every transfer balances per asset")
     row = conn.execute(select(e.c.transfer_id, e.c.asset, func.sum(e.c.amount_minor))
                        .group_by(e.c.transfer_id, e.c.asset).having(func.sum(e.c.amount_minor) != 0).limit(1)).first()
     if row is not None:
         raise InvariantViolation(f"transfer {row[0]} does not balance in {row[1]}: off by {money(int(row[2]), row[1])}",
-                                 code="transfer_unbalanced", transfer_id=row[0])
+                                 code=TRANSFER_UNBALANCED, transfer_id=row[0])
 
     checks.append("every balance equals the sum of its entries")
     sums = select(e.c.account_id, func.sum(e.c.amount_minor).label("total")).group_by(e.c.account_id).subquery()
@@ -61,14 +62,14 @@ def verify(conn: Connection, assets: AssetRegistry, extra: dict[str, Check]) -> 
                        .where(a.c.balance_minor != func.coalesce(sums.c.total, 0)).limit(1)).first()
     if row is not None:
         raise InvariantViolation(f"account {row[0]} shows {money(row[2], row[1])} but its entries add up to "
-                                 f"{money(int(row[3]), row[1])}", code="balance_mismatch", account=row[0])
+                                 f"{money(int(row[3]), row[1])}", code=BALANCE_MISMATCH, account=row[0])
 
     checks.append("every entry is in its account's asset")
     row = conn.execute(select(e.c.id, a.c.code, e.c.asset, a.c.asset).select_from(e.join(a, a.c.id == e.c.account_id))
                        .where(e.c.asset != a.c.asset).limit(1)).first()
     if row is not None:
         raise InvariantViolation(f"entry {row[0]} posts {row[2]} to {row[3]} account {row[1]}",
-                                 code="entry_asset_mismatch")
+                                 code=ENTRY_ASSET_MISMATCH)
 
     checks.append("held amounts equal the pending holds")
     pend = (select(h.c.account_id, func.sum(h.c.remaining_minor).label("held"))
@@ -78,7 +79,7 @@ def verify(conn: Connection, assets: AssetRegistry, extra: dict[str, Check]) -> 
                        .where(a.c.held_minor != func.coalesce(pend.c.held, 0)).limit(1)).first()
     if row is not None:
         raise InvariantViolation(f"account {row[0]} has {money(row[2], row[1])} held but its pending holds add up "
-                                 f"to {money(int(row[3]), row[1])}", code="held_mismatch", account=row[0])
+                                 f"to {money(int(row[3]), row[1])}", code=HELD_MISMATCH, account=row[0])
 
     checks.append("no account that forbids overdraft is negative")
     row = conn.execute(select(a.c.code, a.c.asset, a.c.balance_minor, a.c.held_minor)
@@ -86,13 +87,13 @@ def verify(conn: Connection, assets: AssetRegistry, extra: dict[str, Check]) -> 
                        .where((a.c.balance_minor < 0) | (a.c.balance_minor - a.c.held_minor < 0)).limit(1)).first()
     if row is not None:
         raise InvariantViolation(f"account {row[0]} is overdrawn: balance {money(row[2], row[1])}, held "
-                                 f"{money(row[3], row[1])}", code="overdraft", account=row[0])
+                                 f"{money(row[3], row[1])}", code=OVERDRAFT, account=row[0])
 
     for name, check in extra.items():
         checks.append(name)
         problem = check(conn)
         if problem:
-            raise InvariantViolation(f"{name}: {problem}", code="check_failed", check=name)
+            raise InvariantViolation(f"{name}: {problem}", code=CHECK_FAILED, check=name)
 
     counts = conn.execute(select(select(func.count()).select_from(a).scalar_subquery(),
                                  select(func.count()).select_from(t.transfers).scalar_subquery(),

@@ -21,9 +21,9 @@ from datetime import datetime
 import click
 from sqlalchemy import Column, Index, MetaData, String, Table, insert, select, update
 
-from ledger.errors import LedgerError
 from ledger.types import Id, Timestamp
 from sandbox.cli_support import db_option, open_existing, resolve_db_url
+from sandbox.errors import CityError
 
 ROLES = ("operator", "regulator", "merchant", "customer")
 ROLES_WITH_SUBJECT = frozenset({"merchant", "customer"})
@@ -47,8 +47,17 @@ api_keys = Table(
 Index("ix_sandbox_api_keys_role", api_keys.c.role)
 
 
-class InvalidApiKey(LedgerError):
+class InvalidApiKey(CityError):
     code = "invalid_api_key"
+
+
+# Narrower codes of InvalidApiKey.
+UNKNOWN_ROLE = "unknown_role"
+SUBJECT_REQUIRED = "subject_required"
+SUBJECT_NOT_ALLOWED = "subject_not_allowed"
+INVALID_SUBJECT = "invalid_subject"
+KEY_NOT_FOUND = "key_not_found"
+UNKNOWN_SUBJECT_CODES = {"customer": "unknown_customer", "merchant": "unknown_merchant"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +87,14 @@ def _digest(token: str) -> str:
 def check_key_request(role: str, subject: str | None) -> None:
     """Refuse an unknown role, a missing or superfluous ``--for``, or a malformed one."""
     if role not in ROLES:
-        raise InvalidApiKey(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code="unknown_role")
+        raise InvalidApiKey(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code=UNKNOWN_ROLE)
     if role in ROLES_WITH_SUBJECT and not subject:
-        raise InvalidApiKey(f"a {role} key belongs to one {role}: pass --for ID", code="subject_required")
+        raise InvalidApiKey(f"a {role} key belongs to one {role}: pass --for ID", code=SUBJECT_REQUIRED)
     if role not in ROLES_WITH_SUBJECT and subject:
-        raise InvalidApiKey(f"an {role} key is not tied to one party; drop --for", code="subject_not_allowed")
+        raise InvalidApiKey(f"an {role} key is not tied to one party; drop --for", code=SUBJECT_NOT_ALLOWED)
     if subject is not None and not _SUBJECT.match(subject):
         raise InvalidApiKey(f"--for {subject!r} must be 1-120 letters, digits or . : @ / + - _",
-                            code="invalid_subject")
+                            code=INVALID_SUBJECT)
 
 
 def create_key(conn, role: str, subject: str | None, *, now: datetime, label: str = "") -> NewKey:
@@ -153,7 +162,7 @@ def require_subject(uow, role: str, subject: str | None) -> None:
     if not any(account.purpose in purposes for account in uow.accounts_of(subject)):
         hint = "onboard the customer first" if role == "customer" else "merchants come from the configuration"
         raise InvalidApiKey(f"there is no {role} {subject!r} in this database ({hint}; check --db)",
-                            code=f"unknown_{role}")
+                            code=UNKNOWN_SUBJECT_CODES[role])
 
 
 # -- CLI: cryptocity keys create ROLE [--for ID] ---------------------------------------------------
@@ -221,6 +230,6 @@ def revoke_command(key_id: int, db_url: str | None) -> None:
         done = revoke_key(uow.conn, key_id, now=uow.now())
         uow.commit()
     if not done:
-        raise InvalidApiKey(f"no active key #{key_id}", code="key_not_found")
+        raise InvalidApiKey(f"no active key #{key_id}", code=KEY_NOT_FOUND)
     click.echo(f"revoked key #{key_id}")
     ledger.db.dispose()

@@ -125,11 +125,11 @@ class CryptoCity:
         return self.read(withdrawals.withdrawals, actor, limit=limit, after_id=after_id)
 
     # ------------------------------------------------------------------ trading and KZTE
-    def buy(self, *, actor: str, instrument: str, quote_amount_minor: int) -> trading.MarketOrderDone:
-        return self.run(trading.buy, actor=actor, instrument=instrument, quote_amount_minor=quote_amount_minor)
+    def buy(self, *, actor: str, instrument: str, quote_qty_minor: int) -> trading.MarketOrderDone:
+        return self.run(trading.buy, actor=actor, instrument=instrument, quote_qty_minor=quote_qty_minor)
 
-    def sell(self, *, actor: str, instrument: str, base_qty_minor: int) -> trading.MarketOrderDone:
-        return self.run(trading.sell, actor=actor, instrument=instrument, base_qty_minor=base_qty_minor)
+    def sell(self, *, actor: str, instrument: str, qty_minor: int) -> trading.MarketOrderDone:
+        return self.run(trading.sell, actor=actor, instrument=instrument, qty_minor=qty_minor)
 
     def place_order(self, **kwargs: Any):
         return self.run(trading.place_order, **kwargs)

@@ -37,7 +37,7 @@ def build_exchange(ledger, cfg: CityConfig, seed: int, start: datetime):
     for i in cfg.instruments:
         instruments.append(Instrument(i.symbol, i.base, i.quote, tick_size=_minor(i.tick, book.decimals[i.quote]),
                                       lot_size=_minor(i.lot, book.decimals[i.base]),
-                                      min_notional_minor=i.min_notional, maker_fee_bps=i.maker_fee_bps,
+                                      min_notional_minor=i.min_notional_minor, maker_fee_bps=i.maker_fee_bps,
                                       taker_fee_bps=i.taker_fee_bps, base_decimals=book.decimals[i.base]))
     dynamics = {}
     for a in cfg.assets:
@@ -80,5 +80,5 @@ def funding_settings(cfg: CityConfig):
 def spend_controls(cfg: CityConfig):
     from card import SpendControls
     c = cfg.card
-    return SpendControls(per_transaction_limit_minor=c.per_transaction_limit, daily_limit_minor=c.daily_limit,
+    return SpendControls(per_transaction_limit_minor=c.per_transaction_limit_minor, daily_limit_minor=c.daily_limit_minor,
                          daily_count_limit=c.daily_count_limit, blocked_mccs=frozenset(c.blocked_mccs))

@@ -48,6 +48,7 @@ class CustomerRow:
     bank_ledger_account_id: int
     iban: str
     created_at: datetime
+    full_name: str | None = None   # as given at onboarding (None: onboarded by actor id only)
 
 
 _HEAD = select(city_state.c.name, city_state.c.seed, city_state.c.created_at, city_state.c.now,
@@ -212,6 +213,14 @@ def profiles(conn, actors: list[str]) -> dict[str, CustomerRow]:
 
 def customer_count(conn) -> int:
     return int(conn.execute(select(func.count()).select_from(customers)).scalar_one())
+
+
+def actors_starting(conn, prefix: str, limit: int) -> list[str]:
+    """Customers whose actor id starts with ``prefix`` (bounded), in id order."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (select(customers.c.actor).where(customers.c.actor.like(f"{escaped}%", escape="\\"))
+             .order_by(customers.c.actor).limit(limit))
+    return list(conn.execute(query).scalars())
 
 
 def onboarded_in_audit(conn, limit: int) -> list[tuple[str, datetime, dict]]:

@@ -100,48 +100,98 @@ def presets() -> None:
 @click.option("--config", "config_name", default="crypto-city", show_default=True, help="Preset name or YAML path.")
 @city_db_option
 def populate(customers: int, merchants: int, seed: int, config_name: str, db_url: str | None) -> None:
-    """Generate seeded Kazakh customers and zone merchants and onboard them into the city's database."""
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
+    """Add seeded Kazakh customers and zone merchants to the city's database: merchants registered,
+    customers onboarded with opening balances (tenge and crypto) and a little history (deposits, trades,
+    card purchases). Run it again to add more people; the same seed on the same city adds the same."""
+    from .cli_support import serve_hint
     from .config import load_config
-    from .population import generate
+    from .populate import populate as populate_city
 
     load_config(config_name)  # a bad configuration is refused before anything is generated
-    city = _open_city(config_name, db_url or DEFAULT_DB, seed)  # and a database that cannot be opened
-    console = Console()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("generating people and shops", total=customers + merchants)
-        population = generate(customers, merchants, seed, progress=lambda done, total: progress.update(
-            task, completed=done, total=total))
-        if city is not None:
-            task = progress.add_task("onboarding customers", total=customers)
-            for person in population.customers:
-                city.onboard(actor=person.id, kyc_tier=person.kyc_tier, resident=person.resident,
-                             aifc_investor=person.aifc_investor, deposits={})
-                progress.advance(task)
-    table = Table(title=f"population (seed {seed}): {customers} customers, {merchants} merchants")
-    for column in ("id", "name", "city", "phone", "IBAN", "KYC"):
-        table.add_column(column, no_wrap=True)
-    for person in population.customers[:10]:
-        table.add_row(person.id, person.full_name, person.city, person.phone, person.iban, person.kyc_tier)
-    console.print(table)
-    shops = Table(title="merchants")
-    for column in ("id", "name", "MCC", "kind", "in zone"):
-        shops.add_column(column, no_wrap=True)
-    for shop in population.merchants[:10]:
-        shops.add_row(shop.id, shop.name, shop.mcc, shop.kind, "yes" if shop.in_zone else "no")
-    console.print(shops)
-    if city is None:
-        console.print("[yellow]the city facade has not landed yet: people were generated, not onboarded[/yellow]")
+    db_url = db_url or DEFAULT_DB
+    city = _open_city(config_name, db_url, seed)  # and a database that cannot be opened
+    try:
+        with _progress() as report:
+            done = populate_city(city, customers, merchants, seed, progress=report, show=SHOWN)
+        city.verify()
+        _print_population(done, city.cfg.sandbox.name)
+        click.echo(f"ledger verified. Serve this city: cryptocity serve --db {serve_hint(db_url)}"
+                   + ("" if config_name == "crypto-city" else f" --config {config_name}"))
+    finally:
+        city.close()
+
+
+SHOWN = 20   # rows of each kind populate prints
+
+
+def _progress():
+    """A progress bar on stderr when it is a terminal (stdout stays the same bytes for the same seed)."""
+    import contextlib
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(console=console, transient=True) as progress:
+            tasks: dict[str, int] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+            yield report
+    return bar()
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Plain aligned columns (never truncated: every value printed is the stored one, whole)."""
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [header] + rows]
+
+
+def _print_population(done, city_name: str) -> None:
+    from ledger import format_amount
+
+    click.echo(f"{city_name}: {_count(done.customers_added, 'customer')} and "
+               f"{_count(done.merchants_added, 'merchant')} added (seed {done.seed}); the city now has "
+               f"{_count(done.city_customers, 'customer')} and {_count(done.city_merchants, 'merchant')}.")
+    click.echo("\nmerchants registered")
+    for line in _columns(["id", "name", "MCC", "kind", "in the zone"],
+                         [[m.id, m.name, m.mcc, m.kind, "yes" if m.in_zone else "no"] for m in done.merchants]):
+        click.echo(line)
+    _more(done.merchants_added, len(done.merchants), "merchants")
+    click.echo("\ncustomers onboarded, with their balances now")
+    rows = []
+    for c in done.customers:
+        # "KZT@exchange" is tenge on the exchange account (a sale's proceeds): shown there as KZT
+        crypto = ", ".join(format_amount(amount, asset.split("@")[0]) for asset, amount in sorted(
+                               c.balances.items(), key=lambda item: (item[0].startswith("KZT"), item[0]))
+                           if asset != "KZT" and amount)
+        rows.append([c.actor, c.full_name or "", c.iban, c.kyc_tier or "none",
+                     format_amount(c.balances.get("KZT", 0), "KZT"), crypto or "-"])
+    for line in _columns(["id", "name", "IBAN", "KYC", "bank account", "at the exchange"], rows):
+        click.echo(line)
+    _more(done.customers_added, len(done.customers), "customers")
+    click.echo(f"\nhistory: {done.deposits} deposits, {done.trades} trades, {done.purchases_approved} card "
+               f"purchases approved and captured ({done.refunds} refunded), {done.purchases_declined} declined.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _more(added: int, shown: int, what: str) -> None:
+    if added > shown:
+        click.echo(f"... and {added - shown} more {what} (the dashboard lists them).")
 
 
 def _open_city(config_name: str, db_url: str, seed: int):
-    try:
-        from .city import CryptoCity
-    except ModuleNotFoundError:
-        return None
+    from .city import CryptoCity
     return CryptoCity.from_config(config_name, db=db_url, seed=seed)
 
 

@@ -32,6 +32,20 @@ def redact(db_url: str) -> str:
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else db_url
 
 
+def serve_hint(db_url: str) -> str:
+    """``--db`` as a user types it again to serve this city: a SQLite file by its path, a server URL
+    with its password hidden (the user stays: it is part of where the city is)."""
+    if db_url.startswith("sqlite:///"):
+        return db_url.removeprefix("sqlite:///")
+    if "://" not in db_url:
+        return db_url
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse was refused earlier; never print secrets
+        return redact(db_url)
+
+
 def resolve_db_url(db_url: str | None) -> str:
     """``--db``, else ``CRYPTOCITY_DATABASE_URL``, else the SQLite file under ``.cryptocity/``."""
     return db_url or os.environ.get(DB_ENVVAR) or DEFAULT_DB_URL

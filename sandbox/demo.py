@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ledger import format_amount
 
+from .populate import onboard_person, register_shops
 from .population import generate
 from .services import customers
 
@@ -39,15 +40,6 @@ def _code_names() -> dict[str, str]:
 
 def _money(amount_minor: int, asset: str) -> str:
     return format_amount(amount_minor, asset)
-
-
-def _price(text: str) -> str:
-    """'52947000.00' -> '52 947 000.00' (a decimal string; never a float)."""
-    whole, _, frac = str(text).partition(".")
-    groups = []
-    while len(whole) > 3:
-        whole, groups = whole[:-3], [whole[-3:]] + groups
-    return " ".join([whole] + groups) + (f".{frac}" if frac else "")
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> Table:
@@ -79,10 +71,12 @@ def _payment_line(console, who: str, where: str, res, names: dict[str, str]) -> 
 
 def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> None:
     from .city import CryptoCity
+    from .cli_support import serve_hint
     console = console or Console()
     rng = random.Random(seed)
     names = _code_names()
-    city = CryptoCity.from_config("crypto-city", db=db_url or _fresh_sqlite(seed), seed=seed)
+    db_url = db_url or _fresh_sqlite(seed)
+    city = CryptoCity.from_config("crypto-city", db=db_url, seed=seed)
     if city.read(lambda _city, uow: customers.customers(uow, limit=1)):
         city.close()
         raise SystemExit("the demo tells its story on an empty database; this one already has customers "
@@ -91,6 +85,8 @@ def run_demo(db_url: str | None, seed: int, console: Console | None = None) -> N
         _story(city, console, rng, names, seed)
     finally:
         city.close()
+    console.print(f"The city stays in its database. Explore it in the dashboard and the API: "
+                  f"cryptocity serve --db {serve_hint(db_url)}", soft_wrap=True)
 
 
 def _story(city, console: Console, rng: random.Random, names: dict[str, str], seed: int) -> None:
@@ -118,14 +114,11 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
     pop = generate(CUSTOMERS, MERCHANTS, seed)
     people = []
     ibans = {}
-    for c in pop.customers:
+    for c in pop.customers:   # onboarded as `cryptocity populate` does it (by name), with the story's deposits
         deposit = rng.randrange(40_000, 400_000) * 100 if c.kyc_tier != "none" else 10_000_00
-        ibans[c.id] = city.onboard(actor=c.id, kyc_tier=c.kyc_tier, resident=c.resident,
-                                   aifc_investor=c.aifc_investor,
-                                   deposits={"KZT": deposit} if c is not pop.customers[0] else {}).iban
+        ibans[c.id] = onboard_person(city, c, {"KZT": deposit} if c is not pop.customers[0] else {}).iban
         people.append(c)
-    for m in pop.merchants:
-        city.register_merchant(merchant_id=m.id, name=m.name, mcc=m.mcc, in_zone=m.in_zone)
+    register_shops(city, pop.merchants)
     console.print(_table(f"Population (seed {seed}): {len(pop.customers)} customers with bank accounts and cards",
                          ["customer", "city", "KYC", "tax resident", "IBAN"],
                          [[c.full_name, c.city, c.kyc_tier, "yes" if c.resident else "no",
@@ -168,7 +161,8 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
                   f"({_money(res.conversion_fee_minor, 'KZT')}), in the same transaction as the hold:")
     console.print(_table("just-in-time funding", ["asset", "sold", "avg price (KZT)", "proceeds", "exchange fee",
                                                   "slippage"],
-                         [[leg["asset"], _money(leg["sold_qty_minor"], leg["asset"]), _price(leg["avg_price"]),
+                         [[leg["asset"], _money(leg["sold_qty_minor"], leg["asset"]),
+                           format_amount(leg["avg_price_minor"], "KZT", with_code=False),
                            _money(leg["proceeds_minor"], "KZT"), _money(leg["fee_minor"], "KZT"),
                            f"{leg['slippage_bps']} bps"] for leg in res.sold], {1, 2, 3, 4, 5}))
     city.advance(timedelta(hours=6))

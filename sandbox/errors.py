@@ -20,6 +20,10 @@ class InvalidActor(CityError):
     code = "invalid_actor"
 
 
+class InvalidName(CityError):
+    code = "invalid_name"
+
+
 class UnknownActor(CityError):
     code = "unknown_actor"
 

@@ -53,7 +53,7 @@ class ExchangeFunder:
         acct = uow.find_account(f"customer:{owner}:{asset}")
         return 0 if acct is None else acct.available_minor
 
-    def _feasible(self, uow, owner: str, asset: str, quote: str, proceeds_minor: int, max_slippage_bps: int,
+    def _feasible(self, uow, owner: str, asset: str, quote: str, proceeds_minor: int, slippage_cap_bps: int,
                   held_minor: int) -> tuple[bool, bool]:
         """(can sell for ``proceeds_minor`` now, the book rather than the holding was the limit)."""
         try:
@@ -64,12 +64,12 @@ class ExchangeFunder:
             if error.code == "trading_halted":
                 raise FundingUnavailable(f"{asset}: {error}") from None
             return False, False  # e.g. below the minimum order size
-        if q.slippage_bps > max_slippage_bps:
+        if q.slippage_bps > slippage_cap_bps:
             return False, True
         return q.base_qty_minor <= held_minor, False
 
     # -- the port --------------------------------------------------------------------------
-    def capacity(self, uow, owner: str, asset: str, max_slippage_bps: int, up_to_minor: int) -> Capacity:
+    def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         """Tenge up to ``up_to_minor`` the owner's ``asset`` raises within the cap (binary search on quotes
         only when the full amount is out of reach)."""
         held = self.available(uow, owner, asset)
@@ -81,7 +81,7 @@ class ExchangeFunder:
         if quote is None:
             return Capacity(0)
         floor = self._min_sale_minor(asset, quote)
-        ok, book_limited = self._feasible(uow, owner, asset, quote, max(up_to_minor, floor), max_slippage_bps, held)
+        ok, book_limited = self._feasible(uow, owner, asset, quote, max(up_to_minor, floor), slippage_cap_bps, held)
         if ok:
             return Capacity(up_to_minor)
         low, high = 0, up_to_minor  # low feasible, high infeasible
@@ -89,7 +89,7 @@ class ExchangeFunder:
             if high - low <= 1:
                 break
             mid = (low + high) // 2
-            ok, limited = self._feasible(uow, owner, asset, quote, mid, max_slippage_bps, held)
+            ok, limited = self._feasible(uow, owner, asset, quote, mid, slippage_cap_bps, held)
             if ok:
                 low = mid
             else:
@@ -97,7 +97,7 @@ class ExchangeFunder:
         # Below the exchange's minimum order nothing is sellable on its own (the plan skips a 0).
         return Capacity(low if low >= floor else 0, liquidity_limited=book_limited)
 
-    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, max_slippage_bps: int,
+    def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
                        to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         try:
             if asset == "KZTE":
@@ -105,7 +105,7 @@ class ExchangeFunder:
                     raise FundingUnavailable("no KZTE issuer is wired into this sandbox")
                 self.issuer.redeem_to_tenge(uow, owner, proceeds_needed_minor, to_account_id)
                 _pay_fee(uow, to_account_id, fee_to)
-                return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, "1", 0, 0)
+                return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, 100, 0, 0)
             quote = self._quote_asset(asset)
             if quote is None:
                 raise FundingUnavailable(f"no market sells {asset} for tenge")
@@ -113,21 +113,21 @@ class ExchangeFunder:
             # stays in the customer's bank account (it is theirs), never lost.
             target = max(proceeds_needed_minor, self._min_sale_minor(asset, quote))
             if quote == "KZTE":
-                sale = self.exchange.instant_sell(uow, owner, asset, target, quote, max_slippage_bps)
+                sale = self.exchange.instant_sell(uow, owner, asset, target, quote, slippage_cap_bps)
                 # redeem everything the sale raised; the surplus (< one lot) lands in the bank as tenge too
                 self.issuer.redeem_to_tenge(uow, owner, sale.proceeds_minor, to_account_id)
                 _pay_fee(uow, to_account_id, fee_to)
             else:
                 # The tenge settles straight into the bank account (surplus included) and the card's fee
                 # to its account, in the fill's own transfer: no stop on the customer's exchange account.
-                sale = self.exchange.instant_sell(uow, owner, asset, target, quote, max_slippage_bps,
+                sale = self.exchange.instant_sell(uow, owner, asset, target, quote, slippage_cap_bps,
                                                   proceeds_to=to_account_id, proceeds_split=fee_to)
         except DomainError as error:
             translated = self._translate(error, asset)
             if translated is None:
                 raise
             raise translated from None
-        return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, str(sale.avg_price), sale.fee_minor,
+        return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, sale.avg_price_minor, sale.fee_minor,
                           sale.slippage_bps)
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's own tables (its MetaData; migrations sandbox_0001 to sandbox_0003)."""
+"""The sandbox's own tables (its MetaData; migrations sandbox_0001 to sandbox_0004)."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text
@@ -75,4 +75,5 @@ customers = Table(
     Column("bank_ledger_account_id", BigInteger, nullable=False),
     Column("iban", String(34), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("full_name", String(200)),                         # as given at onboarding, if any; sandbox_0004
 )

@@ -36,7 +36,7 @@ class ContractRejected(StablecoinError):
 
     def __init__(self, function: str, reason: str) -> None:
         super().__init__(f"the KZTE contract refused {function}: {reason}",
-                         code=_REASON_CODES.get(reason, "contract_rejected"), function=function, reason=reason)
+                         code=_REASON_CODES.get(reason, ContractRejected.code), function=function, reason=reason)
         self.function = function
         self.reason = reason
 
@@ -47,6 +47,10 @@ class ReserveShortfall(StablecoinError):
     code = "reserve_shortfall"
 
 
+# Narrower code of ReserveShortfall: the account paying for the KZTE lacks the tenge.
+INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
 class InsufficientKZTE(StablecoinError):
     """Redeeming more KZTE than the holder has."""
 
@@ -55,3 +59,9 @@ class InsufficientKZTE(StablecoinError):
 
 class InvalidRequest(StablecoinError):
     code = "invalid_request"
+
+
+# Narrower codes of InvalidRequest.
+WRONG_ASSET = "wrong_asset"
+INVALID_ADDRESS = "invalid_address"
+INVALID_OWNER = "invalid_owner"

@@ -28,7 +28,8 @@ from ledger.amounts import format_amount
 from ledger.errors import InvalidAmount
 
 from . import tables as t
-from .errors import InsufficientKZTE, InvalidRequest, ReserveShortfall
+from .errors import (INSUFFICIENT_FUNDS, INVALID_ADDRESS, INVALID_OWNER, WRONG_ASSET, InsufficientKZTE, InvalidRequest,
+                     ReserveShortfall)
 from .token import Token
 
 ISSUER = "kzte-issuer"
@@ -123,12 +124,12 @@ class Issuer:
             payer = uow.account(pay_from)
             if payer.asset != "KZT":
                 raise InvalidRequest(f"KZTE is paid for in KZT, not from a {payer.asset} account",
-                                     code="wrong_asset")
+                                     code=WRONG_ASSET)
             bal = uow.balance(pay_from)
             if not payer.allow_negative and bal.available_minor < amount_minor:
                 raise ReserveShortfall(f"account {payer.code} has {format_amount(bal.available_minor, 'KZT')} "
                                        f"available, {format_amount(amount_minor, 'KZT')} needed to pay for the KZTE",
-                                       code="insufficient_funds")
+                                       code=INSUFFICIENT_FUNDS)
         unbacked = self.unbacked_reserve_minor(uow) + incoming
         if unbacked < amount_minor:
             raise ReserveShortfall(
@@ -193,7 +194,7 @@ class Issuer:
         target = uow.account(to_account_id)
         if target.asset != "KZT":
             raise InvalidRequest(f"redeemed KZTE is paid out in KZT, not into a {target.asset} account",
-                                 code="wrong_asset")
+                                 code=WRONG_ASSET)
         holder = uow.find_account(customer_code(owner))
         held = uow.balance(holder.id).available_minor if holder else 0
         if held < amount_minor:
@@ -235,7 +236,7 @@ class Issuer:
         if address is None:
             return self.custodian
         if not isinstance(address, str) or not Web3.is_address(address):
-            raise InvalidRequest(f"{address!r} is not an Ethereum address", code="invalid_address")
+            raise InvalidRequest(f"{address!r} is not an Ethereum address", code=INVALID_ADDRESS)
         return Web3.to_checksum_address(address)
 
     def _record(self, uow, kind, owner, address, amount_minor, transfer_id, receipt, key) -> dict:
@@ -266,7 +267,7 @@ def _check_amount(amount_minor: object) -> None:
 def _check_owner(owner: object) -> None:
     if not isinstance(owner, str) or not owner or len(owner) > 100:
         raise InvalidRequest(f"owner must be a non-empty name of at most 100 characters, got {owner!r}",
-                             code="invalid_owner")
+                             code=INVALID_OWNER)
 
 
 def operations_after(conn, after_id: int, *, limit: int) -> list[tuple[int, str, str, int]]:

@@ -34,7 +34,7 @@ def _setup(ledger: Ledger, count: int) -> tuple[CardService, int]:
     depth_usdt = (count * AMOUNT_MINOR // 500_00 + 1_000) * 2
     for side, price in (("buy", 500_00), ("sell", 500_10)):
         with ledger.unit_of_work() as uow:
-            ex.place_order(uow, "mm", "USDT/KZT", side, "limit", qty_minor=depth_usdt * 10**6, price=price)
+            ex.place_order(uow, "mm", "USDT/KZT", side, "limit", qty_minor=depth_usdt * 10**6, price_minor=price)
             uow.commit()
     cards = CardService(ledger, ExchangeFunder(ex), deadline_ms=10_000)
     cards.register_merchant("bench-shop", "Bench Shop", "5411")

@@ -109,7 +109,7 @@ def persisted_rate(ex: Exchange, ledger: Ledger, count: int, seed: int) -> float
                         pass
             else:
                 _, _, owner, side, price, qty, tif = item
-                ids.append(ex.place_order(uow, owner, BTC.symbol, side, "limit", qty_minor=qty, price=price,
+                ids.append(ex.place_order(uow, owner, BTC.symbol, side, "limit", qty_minor=qty, price_minor=price,
                                           tif=tif).order_id)
             uow.commit()
     return count / (time.perf_counter() - started)
@@ -121,13 +121,13 @@ def sell_latency(ex: Exchange, ledger: Ledger, count: int) -> tuple[float, float
     with ledger.unit_of_work() as uow:
         for i in range(50):
             ex.place_order(uow, "mm:bench", BTC.symbol, BUY, "limit", qty_minor=10**8,
-                           price=MID - 200 * BTC.tick_size - i * BTC.tick_size)
+                           price_minor=MID - 200 * BTC.tick_size - i * BTC.tick_size)
         uow.commit()
     samples = []
     for _ in range(count):
         started = time.perf_counter()
         with ledger.unit_of_work() as uow:
-            ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", max_slippage_bps=1_000)
+            ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", slippage_cap_bps=1_000)
             uow.commit()
         samples.append((time.perf_counter() - started) * 1000)
     return percentile(samples, 50), percentile(samples, 99)

@@ -104,8 +104,8 @@ def check_constraints(cfg: CityConfig) -> list[tuple[str, str]]:
             add((f"card.funding_order[{j}]", f"{code} cannot fund a card: no {code}/KZT or {code}/KZTE instrument to sell it on"))
     for j, _ in _dupes(cfg.card.funding_order):
         add((f"card.funding_order[{j}]", "an asset may appear only once in the funding order"))
-    if cfg.card.per_transaction_limit > cfg.card.daily_limit:
-        add(("card.per_transaction_limit", "must not exceed card.daily_limit"))
+    if cfg.card.per_transaction_limit_minor > cfg.card.daily_limit_minor:
+        add(("card.per_transaction_limit_minor", "must not exceed card.daily_limit_minor"))
 
     for tier in ("none", "basic", "full"):
         if tier not in cfg.kyc.tiers:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import yamlsafe
 from .checks import check_constraints
-from .models import CityConfig
+from .models import CityConfig, old_names
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
@@ -86,6 +86,10 @@ def _describe(err: dict) -> tuple[str, str]:
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        new = old_names(model).get(loc[-1]) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if new is not None:
+            return _path(loc), f"{loc[-1]!r} is the old name of {new!r}: give one of them"
         allowed = _allowed_keys(loc[:-1])
         msg = f"unknown key {loc[-1]!r}"
         if allowed:
@@ -104,6 +108,14 @@ def _describe(err: dict) -> tuple[str, str]:
 
 def _allowed_keys(loc: tuple) -> list[str]:
     """Walk the schema along ``loc`` and list the keys allowed at that place."""
+    model = _model_at(loc)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_at(loc: tuple) -> object:
+    """The schema (a model, or a type) at ``loc``; None past what the schema describes."""
     model: object = CityConfig
     for part in loc:
         model = _unwrap(model)
@@ -114,15 +126,12 @@ def _allowed_keys(loc: tuple) -> list[str]:
         if isinstance(model, type) and issubclass(model, BaseModel):
             field = model.model_fields.get(part)
             if field is None:
-                return []
+                return None
             model = field.annotation
         else:
             args = typing.get_args(model)
             model = args[-1] if args else model  # dict[K, V] -> V
-    model = _unwrap(model)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
+    return _unwrap(model)
 
 
 def _unwrap(tp: object) -> object:

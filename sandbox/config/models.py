@@ -10,10 +10,11 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
+import typing
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ledger import parse_amount
 from ledger.errors import LedgerError
@@ -96,6 +97,50 @@ class Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def renamed(new: str, old: str) -> AliasChoices:
+    """The keys a renamed setting is read from: its name now, and its old name (a file written before
+    the rename keeps working). Giving both is refused; the configuration is written with the new name."""
+    return AliasChoices(new, old)
+
+
+def old_names(model: type[BaseModel]) -> dict[str, str]:
+    """``{old key: new key}`` of the renamed settings of ``model``."""
+    out = {}
+    for name, field in model.model_fields.items():
+        if isinstance(field.validation_alias, AliasChoices):
+            out.update({old: name for old in field.validation_alias.choices if old != name})
+    return out
+
+
+def canonical(data: object, model: object = None) -> object:
+    """A configuration mapping with every old key renamed to its new name, all the way down (so that
+    a file and the overrides laid over it agree on names before they are merged). Values the schema
+    does not know are left as they are, for validation to name."""
+    model = _model_of(model if model is not None else CityConfig)
+    if isinstance(model, type) and issubclass(model, Base):
+        if not isinstance(data, dict):
+            return data
+        renames = old_names(model)
+        if any(new in data for old, new in renames.items() if old in data):
+            return data   # both names given: validation refuses it and says so
+        data = {renames.get(k, k): v for k, v in data.items()}
+        fields = model.model_fields
+        return {k: canonical(v, fields[k].annotation) if k in fields else v for k, v in data.items()}
+    origin = typing.get_origin(model)
+    args = typing.get_args(model)
+    if origin is list and args and isinstance(data, list):
+        return [canonical(v, args[0]) for v in data]
+    if origin is dict and len(args) == 2 and isinstance(data, dict):
+        return {k: canonical(v, args[1]) for k, v in data.items()}
+    return data
+
+
+def _model_of(tp: object) -> object:
+    while typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
 class SandboxSection(Base):
     name: str = Field(min_length=1, max_length=100)
     seed: int = 42
@@ -146,7 +191,7 @@ class InstrumentCfg(Base):
     quote: str
     tick: Annotated[Decimal, Field(gt=0)]
     lot: Annotated[Decimal, Field(gt=0)]
-    min_notional: AmountMinor = 0
+    min_notional_minor: AmountMinor = Field(0, validation_alias=renamed("min_notional_minor", "min_notional"))
     maker_fee_bps: Bps = 10
     taker_fee_bps: Bps = 10
 
@@ -162,7 +207,8 @@ class CustodyCfg(Base):
     custodian: Ident
     confirmations: dict[str, Annotated[int, Field(ge=0, le=1000)]]
     hot_ceiling_pct: Pct = Decimal("5")
-    travel_rule_threshold: AmountMinor
+    travel_rule_threshold_minor: AmountMinor = Field(
+        validation_alias=renamed("travel_rule_threshold_minor", "travel_rule_threshold"))
 
 
 class StablecoinCfg(Base):
@@ -175,8 +221,9 @@ class CardProgrammeCfg(Base):
     issuer: Ident
     test_bin: Annotated[str, Field(pattern=r"^\d{6,8}$")]
     conversion_fee_bps: Bps = 100
-    per_transaction_limit: AmountMinor
-    daily_limit: AmountMinor
+    per_transaction_limit_minor: AmountMinor = Field(
+        validation_alias=renamed("per_transaction_limit_minor", "per_transaction_limit"))
+    daily_limit_minor: AmountMinor = Field(validation_alias=renamed("daily_limit_minor", "daily_limit"))
     daily_count_limit: Annotated[int, Field(ge=1, le=10_000)] = 20
     blocked_mccs: list[Annotated[str, Field(pattern=r"^\d{4}$")]] = Field(
         default_factory=lambda: ["6010", "6011", "4829", "6012", "7995"], max_length=1000)
@@ -191,9 +238,10 @@ class CardProgrammeCfg(Base):
 class KycTierCfg(Base):
     can_trade: bool
     can_pay: bool
-    per_transaction_limit: AmountMinor = 0
-    daily_limit: AmountMinor = 0
-    monthly_limit: AmountMinor = 0
+    per_transaction_limit_minor: AmountMinor = Field(
+        0, validation_alias=renamed("per_transaction_limit_minor", "per_transaction_limit"))
+    daily_limit_minor: AmountMinor = Field(0, validation_alias=renamed("daily_limit_minor", "daily_limit"))
+    monthly_limit_minor: AmountMinor = Field(0, validation_alias=renamed("monthly_limit_minor", "monthly_limit"))
 
 
 class KycCfg(Base):
@@ -213,7 +261,8 @@ class BlocklistsCfg(Base):
 
 
 class AmlCfg(Base):
-    large_transaction_threshold: AmountMinor
+    large_transaction_threshold_minor: AmountMinor = Field(
+        validation_alias=renamed("large_transaction_threshold_minor", "large_transaction_threshold"))
     velocity_window: Duration = timedelta(minutes=10)
     velocity_count: Annotated[int, Field(ge=1, le=10_000)] = 5
     structuring: StructuringCfg = StructuringCfg()

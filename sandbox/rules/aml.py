@@ -38,9 +38,9 @@ def blocklisted_site(aml: AmlCfg, site: str) -> Flag | None:
 
 
 def large_transaction(aml: AmlCfg, amount_minor: int) -> Flag | None:
-    if amount_minor >= aml.large_transaction_threshold:
+    if amount_minor >= aml.large_transaction_threshold_minor:
         return Flag("large_transaction", f"{format_amount(amount_minor, 'KZT')} is at or above the reporting threshold "
-                                         f"of {format_amount(aml.large_transaction_threshold, 'KZT')}")
+                                         f"of {format_amount(aml.large_transaction_threshold_minor, 'KZT')}")
     return None
 
 
@@ -66,7 +66,7 @@ def velocity(aml: AmlCfg, at: datetime, history: list[PastAuthorization]) -> Fla
 def structuring(aml: AmlCfg, amount_minor: int, at: datetime, history: list[PastAuthorization]) -> Flag | None:
     """``count`` purchases within ``window`` each just under the large-transaction threshold."""
     s = aml.structuring
-    threshold = aml.large_transaction_threshold
+    threshold = aml.large_transaction_threshold_minor
     # "just under": within below_threshold_pct of the threshold, computed in integers (floor).
     floor_minor = threshold - (threshold * int(s.below_threshold_pct * 100)) // 10_000
 

@@ -11,6 +11,8 @@ from .decision import CustomerProfile, Flag, PastAuthorization, RulesDecision
 
 NOT_PERMITTED, FRAUD = "57", "59"
 HISTORY_WINDOW = timedelta(days=31)
+OUTSIDE_ZONE = ("{merchant} is outside the Crypto City zone; crypto may pay only at merchants registered in "
+                "the zone")
 MAX_HISTORY = 5_000
 
 
@@ -54,8 +56,8 @@ def evaluate(ctx, profile: CustomerProfile, history: list[PastAuthorization], cf
             return decline(NOT_PERMITTED, f"{cfg.sandbox.name}: digital assets may not be used as a means of payment, "
                                           "and this purchase needs a crypto sale")
         if not merchant.in_zone:
-            return decline(NOT_PERMITTED, f"{merchant.name} is outside the Crypto City zone; crypto may pay only "
-                                          "at merchants registered in the zone")
+            # the merchant's name is a value, like an amount: declines of this rule share one template
+            return decline(NOT_PERMITTED, OUTSIDE_ZONE.format(merchant=merchant.name), OUTSIDE_ZONE)
         if not licences.is_licensed(exchange_id, "trading_facility", at):
             return decline(NOT_PERMITTED, _licence_reason(licences, exchange_id, "trading_facility", at))
 

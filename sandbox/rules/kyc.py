@@ -40,18 +40,18 @@ def check_payment(kyc: KycCfg, tier: str, amount_minor: int, at: datetime,
         return DECLINE_NOT_PERMITTED, f"unknown KYC tier {tier!r}", ""
     if not cfg.can_pay:
         return DECLINE_NOT_PERMITTED, f"KYC tier '{tier}' may not pay with the card; complete KYC first", ""
-    if cfg.per_transaction_limit and amount_minor > cfg.per_transaction_limit:
-        return _over(PER_PURCHASE_LIMIT, tier, amount=amount_minor, limit=cfg.per_transaction_limit)
+    if cfg.per_transaction_limit_minor and amount_minor > cfg.per_transaction_limit_minor:
+        return _over(PER_PURCHASE_LIMIT, tier, amount=amount_minor, limit=cfg.per_transaction_limit_minor)
     day = at.astimezone(tz).date()
     # Dates compared, not a computed midnight: a zone may skip or repeat local midnight (daylight saving);
     # only purchases within a day's longest span (25 h) are converted.
     today = sum(p.amount_minor for p in history
                 if timedelta(0) <= at - p.at <= _LONGEST_DAY and p.at.astimezone(tz).date() == day)
-    if cfg.daily_limit and today + amount_minor > cfg.daily_limit:
-        return _over(DAILY_LIMIT, tier, spent=today + amount_minor, limit=cfg.daily_limit)
+    if cfg.daily_limit_minor and today + amount_minor > cfg.daily_limit_minor:
+        return _over(DAILY_LIMIT, tier, spent=today + amount_minor, limit=cfg.daily_limit_minor)
     month = sum(p.amount_minor for p in history if at - timedelta(days=30) < p.at <= at)
-    if cfg.monthly_limit and month + amount_minor > cfg.monthly_limit:
-        return _over(MONTHLY_LIMIT, tier, spent=month + amount_minor, limit=cfg.monthly_limit)
+    if cfg.monthly_limit_minor and month + amount_minor > cfg.monthly_limit_minor:
+        return _over(MONTHLY_LIMIT, tier, spent=month + amount_minor, limit=cfg.monthly_limit_minor)
     return None
 
 

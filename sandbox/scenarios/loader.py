@@ -12,6 +12,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from .. import yamlsafe
 from ..config import CityConfig, ConfigError, config_from_dict, load_config, preset_path
+from ..config.models import canonical
 from ..config.loader import read_yaml
 from .model import STEP_MODELS, VERBS, ScenarioHeader
 
@@ -240,5 +241,7 @@ def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig
     if not path.is_file():
         load_config(name)  # raises the friendly "no preset" error
     data = read_yaml(path)
-    merged = _merge(data, header.config_overrides) if isinstance(data, dict) else data  # not a mapping: refused
+    # old and new key names (``daily_limit`` / ``daily_limit_minor``) agree before the overrides are laid on
+    merged = (_merge(canonical(data), canonical(header.config_overrides)) if isinstance(data, dict)
+              else data)  # not a mapping: refused
     return config_from_dict(merged, source=f"{path} + config_overrides")

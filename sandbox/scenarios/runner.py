@@ -4,7 +4,7 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
 
     onboard(actor, kyc_tier, resident, aifc_investor, deposits: dict[asset, int][, days_in_kazakhstan])
     faucet(actor, asset, amount_minor)         deposit(actor, asset, amount_minor)
-    buy(actor, instrument, quote_amount_minor) sell(actor, instrument, base_qty_minor)
+    buy(actor, instrument, quote_qty_minor) sell(actor, instrument, qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
     capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
@@ -99,9 +99,9 @@ def _call(facade: Any, step: Step) -> Any:
     if v in ("faucet", "deposit"):
         return getattr(facade, v)(actor=a.actor, asset=a.amount.asset, amount_minor=a.amount.amount_minor)
     if v == "buy":
-        return facade.buy(actor=a.actor, instrument=a.instrument, quote_amount_minor=a.amount.amount_minor)
+        return facade.buy(actor=a.actor, instrument=a.instrument, quote_qty_minor=a.amount.amount_minor)
     if v == "sell":
-        return facade.sell(actor=a.actor, instrument=a.instrument, base_qty_minor=a.amount.amount_minor)
+        return facade.sell(actor=a.actor, instrument=a.instrument, qty_minor=a.amount.amount_minor)
     if v in ("mint", "redeem"):
         return getattr(facade, v)(actor=a.actor, amount_minor=a.amount.amount_minor)
     if v == "pay":

@@ -43,7 +43,7 @@ def _status(uow, card_id: int, action: str, by: str) -> Card:
 
 def _programme_ceiling(city: CityContext) -> dict[str, int | None]:
     c = city.cfg.card
-    return {"per_transaction_limit_minor": c.per_transaction_limit, "daily_limit_minor": c.daily_limit,
+    return {"per_transaction_limit_minor": c.per_transaction_limit_minor, "daily_limit_minor": c.daily_limit_minor,
             "monthly_limit_minor": None, "daily_count_limit": c.daily_count_limit}
 
 

@@ -13,6 +13,7 @@ from ..errors import (
     InvalidActor,
     InvalidDaysInKazakhstan,
     InvalidKycTier,
+    InvalidName,
     InvalidReason,
     InvalidResidency,
     TooManyActors,
@@ -27,6 +28,7 @@ ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 _ACTOR_RE = re.compile(ACTOR_PATTERN)
 MAX_ACTOR_CHARS = 120
 MAX_REASON_CHARS = 300
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class CustomerListing(Result):
     kyc_tier: str | None
     resident: bool | None
     aifc_investor: bool | None
+    full_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def customers(uow, *, only: str | None = None, after_id: int | None = None,
         p = profiles.get(h.customer_id)
         out.append(CustomerListing(h.bank_account_id, h.customer_id, h.iban, h.card_id, h.pan,
                                    p.kyc_tier if p else None, p.resident if p else None,
-                                   p.aifc_investor if p else None))
+                                   p.aifc_investor if p else None, p.full_name if p else None))
     return out
 
 
@@ -106,10 +109,11 @@ def profile(city: CityContext, uow, actor: str) -> CustomerProfile:
 
 def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resident: bool | None = None,
             aifc_investor: bool = False, deposits: dict[str, int] | None = None,
-            days_in_kazakhstan: int | None = None) -> Onboarded:
+            days_in_kazakhstan: int | None = None, full_name: str | None = None) -> Onboarded:
     """A customer with a KYC tier and residency, a tenge bank account (KZ IBAN) and a card; ``deposits``
     credited in the same transaction (KZT to the bank account, KZTE minted against tenge, other crypto to
-    the exchange wallet).
+    the exchange wallet). ``full_name`` (optional, 1-200 printable characters) is stored as given, with
+    surrounding spaces removed; the dashboard shows customers by it.
 
     Residency: from ``days_in_kazakhstan`` (days present in the 12 months before the sandbox's current
     time) by the tax rule — 183 days, 90 for an ``aifc_investor``; ``resident=`` given explicitly
@@ -120,6 +124,7 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
     cfg = city.cfg
     if not isinstance(actor, str) or not 0 < len(actor) <= MAX_ACTOR_CHARS:
         raise InvalidActor(f"an actor is a name of 1 to {MAX_ACTOR_CHARS} characters, got {actor!r}")
+    full_name = check_full_name(full_name)
     if city_state.customer(uow.conn, actor) is not None:
         raise AlreadyOnboarded(f"{actor} is already a customer", actor=actor)
     _check_tier(city, kyc_tier)
@@ -135,16 +140,27 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
     row = city_state.CustomerRow(
         actor, kyc_tier, residency.resident, residency.basis[:300], aifc_investor, days_in_kazakhstan,
         None if days_in_kazakhstan is None else today - timedelta(days=days_in_kazakhstan),
-        card.id, bank.ledger_account_id, bank.iban, uow.now())
+        card.id, bank.ledger_account_id, bank.iban, uow.now(), full_name)
     city_state.insert_customer(uow.conn, row)
     audit.append(uow, cfg.card.issuer, "customer.onboarded", actor,
-                 {"kyc_tier": kyc_tier, "resident": residency.resident, "aifc_investor": aifc_investor,
+                 {**({"full_name": full_name} if full_name else {}), "kyc_tier": kyc_tier, "resident": residency.resident, "aifc_investor": aifc_investor,
                   "days_in_kazakhstan": days_in_kazakhstan, "residency_basis": residency.basis,
                   "iban": bank.iban, "card_id": card.id})
     for asset, amount in (deposits or {}).items():
         if amount:
             custody.deposit(city, uow, actor=actor, asset=asset, amount_minor=amount)
     return Onboarded(actor, row.iban, card.id, card.pan, residency.resident, residency.basis)
+
+
+def check_full_name(full_name: str | None) -> str | None:
+    """The name to store: None, or 1-200 printable characters once surrounding spaces are removed
+    (``InvalidName`` otherwise)."""
+    if full_name is None:
+        return None
+    name = full_name.strip() if isinstance(full_name, str) else None
+    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise InvalidName(f"a full name is 1 to {MAX_NAME_CHARS} printable characters, got {str(full_name)[:60]!r}")
+    return name
 
 
 def set_kyc_tier(city: CityContext, uow, *, actor: str, kyc_tier: str, reason: str = "") -> KycChanged:

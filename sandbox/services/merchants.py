@@ -35,3 +35,13 @@ def resolve(city: CityContext, uow, merchant: str) -> str:
             return m.id
     found = issuing.merchant_id_by_name(uow, str(merchant))
     return found if found is not None else merchant
+
+
+def merchant(city: CityContext, uow, merchant_id: str) -> issuing.MerchantRecord:
+    """The registered merchant ``merchant_id`` as the database has it (``MerchantNotFound`` otherwise)."""
+    return issuing.get_merchant(uow, merchant_id)
+
+
+def ids_starting(city: CityContext, uow, prefix: str) -> list[str]:
+    """Registered merchant ids that start with ``prefix`` (bounded), in id order."""
+    return issuing.merchant_ids_starting(uow, prefix)

@@ -30,7 +30,7 @@ class MarketOrderDone(Result):
 
 
 def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: str, type: str,
-                qty_minor: int | None = None, quote_qty_minor: int | None = None, price: int | None = None,
+                qty_minor: int | None = None, quote_qty_minor: int | None = None, price_minor: int | None = None,
                 tif: str = "GTC", post_only: bool = False):
     """A customer's own order (limit, or market by base quantity or quote amount); returns the exchange's
     ``OrderResult``. Checks, in order: an onboarded actor, the exchange's trading licence, a KYC tier that
@@ -42,9 +42,9 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
     inst = city.exchange.instruments.get(instrument)
     if side == "buy" and inst.quote == "KZT":
         _fund_exchange_account(city, uow, actor, customer.bank_ledger_account_id,
-                               _tenge_needed(inst, qty_minor, quote_qty_minor, price))
+                               _tenge_needed(inst, qty_minor, quote_qty_minor, price_minor))
     res = city.exchange.place_order(uow, actor, instrument, side, type, qty_minor=qty_minor,
-                                    quote_qty_minor=quote_qty_minor, price=price, tif=tif, post_only=post_only)
+                                    quote_qty_minor=quote_qty_minor, price_minor=price_minor, tif=tif, post_only=post_only)
     if side == "buy":
         tax = tax_events(ACQUISITION, inst.base, res.filled_qty_minor,
                          city.value_kzt(inst.quote, res.quote_filled_minor + res.fee_minor), "buy",
@@ -54,25 +54,25 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
                          city.value_kzt(inst.quote, res.quote_filled_minor - res.fee_minor), "sell",
                          f"order {res.order_id}")
     audit.append(uow, actor, f"exchange.{side}", instrument,
-                 {"customer": actor, "order_id": res.order_id, "type": type, "price": price, "qty_minor": qty_minor,
+                 {"customer": actor, "order_id": res.order_id, "type": type, "price_minor": price_minor, "qty_minor": qty_minor,
                   "quote_qty_minor": quote_qty_minor, "filled_qty_minor": res.filled_qty_minor,
                   "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor, "status": res.status,
                   "tax": tax})
     return res
 
 
-def buy(city: CityContext, uow, *, actor: str, instrument: str, quote_amount_minor: int) -> MarketOrderDone:
-    """Market buy spending ``quote_amount_minor`` (fee included); tenge comes from the bank account when the
+def buy(city: CityContext, uow, *, actor: str, instrument: str, quote_qty_minor: int) -> MarketOrderDone:
+    """Market buy spending ``quote_qty_minor`` (fee included); tenge comes from the bank account when the
     exchange account lacks it."""
     res = place_order(city, uow, actor=actor, instrument=instrument, side="buy", type="market",
-                      quote_qty_minor=quote_amount_minor)
+                      quote_qty_minor=quote_qty_minor)
     return MarketOrderDone(res.order_id, res.status, res.filled_qty_minor, res.quote_filled_minor, res.fee_minor, 0)
 
 
-def sell(city: CityContext, uow, *, actor: str, instrument: str, base_qty_minor: int) -> MarketOrderDone:
-    """Market sell of ``base_qty_minor``; the proceeds (net of the fee) stay in the customer's exchange account."""
+def sell(city: CityContext, uow, *, actor: str, instrument: str, qty_minor: int) -> MarketOrderDone:
+    """Market sell of ``qty_minor``; the proceeds (net of the fee) stay in the customer's exchange account."""
     res = place_order(city, uow, actor=actor, instrument=instrument, side="sell", type="market",
-                      qty_minor=base_qty_minor)
+                      qty_minor=qty_minor)
     return MarketOrderDone(res.order_id, res.status, res.filled_qty_minor, res.quote_filled_minor, res.fee_minor,
                            res.quote_filled_minor - res.fee_minor)
 
@@ -94,11 +94,11 @@ def order_owner(uow, order_id: int) -> str:
     return owner
 
 
-def _tenge_needed(inst, qty_minor: int | None, quote_qty_minor: int | None, price: int | None) -> int:
+def _tenge_needed(inst, qty_minor: int | None, quote_qty_minor: int | None, price_minor: int | None) -> int:
     if quote_qty_minor is not None:
         return quote_qty_minor
-    if price is not None and qty_minor is not None:
-        return buy_hold_minor(price, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
+    if price_minor is not None and qty_minor is not None:
+        return buy_hold_minor(price_minor, qty_minor, inst.base_unit, max(inst.maker_fee_bps, inst.taker_fee_bps))
     return 0   # a market buy by quantity: the exchange prices the hold; the exchange account is funded first
 
 

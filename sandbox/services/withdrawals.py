@@ -54,11 +54,11 @@ def as_dict(row: dict) -> dict:
 
 
 def _check_travel_rule(city: CityContext, amount_minor: int, travel_rule) -> None:
-    """The city's travel rule (FATF R.16): data required at or above ``custody.travel_rule_threshold``
+    """The city's travel rule (FATF R.16): data required at or above ``custody.travel_rule_threshold_minor``
     (tenge), the withdrawal valued at the model price."""
     from wallet.errors import TravelRuleRequired
     from wallet.travel_rule import check_travel_rule
-    threshold = city.cfg.custody.travel_rule_threshold
+    threshold = city.cfg.custody.travel_rule_threshold_minor
     value = city.value_kzt("BTC", amount_minor)
     try:
         check_travel_rule(travel_rule, amount_minor=value, threshold_minor=threshold, asset="KZT")

@@ -27,7 +27,7 @@ class SandboxLikeRules:
 
 
 class ThinBookFunder(FixedPriceFunder):
-    def capacity(self, uow, owner, asset, max_slippage_bps, up_to_minor):
+    def capacity(self, uow, owner, asset, slippage_cap_bps, up_to_minor):
         return Capacity(1_000_00, liquidity_limited=True)
 
 

@@ -34,8 +34,8 @@ def city(db_url, clock):
     fund(ledger, "mm", "KZT", 10**13)
     fund(ledger, "mm", "USDT", 10**12)
     for i in range(5):  # bids 500.00, 499.90, ... each 1 000 USDT deep; one ask so there is a mid
-        _place(ledger, ex, "mm", "USDT/KZT", "buy", "limit", qty_minor=1_000 * 10**6, price=USDT_BID - i * 10)
-    _place(ledger, ex, "mm", "USDT/KZT", "sell", "limit", qty_minor=1_000 * 10**6, price=USDT_BID + 10)
+        _place(ledger, ex, "mm", "USDT/KZT", "buy", "limit", qty_minor=1_000 * 10**6, price_minor=USDT_BID - i * 10)
+    _place(ledger, ex, "mm", "USDT/KZT", "sell", "limit", qty_minor=1_000 * 10**6, price_minor=USDT_BID + 10)
     cards = CardService(ledger, ExchangeFunder(ex), deadline_ms=30_000)
     cards.register_merchant("cafe", "Alatau Coffee", "5814", mdr_bps=150)
     card, _cvv = cards.issue_card("cust:1", funding=FundingSettings(order=("USDT", "BTC"), slippage_cap_bps=100))

@@ -49,7 +49,7 @@ def city(chain, db_url, clock):
     fund(ledger, "mm", "ETH", 100 * 10**9)
     for side, price in (("buy", ETH_BID), ("sell", ETH_BID + 1_000_00)):
         with ledger.unit_of_work() as uow:
-            ex.place_order(uow, "mm", "ETH/KZTE", side, "limit", qty_minor=10 * 10**9, price=price)
+            ex.place_order(uow, "mm", "ETH/KZTE", side, "limit", qty_minor=10 * 10**9, price_minor=price)
             uow.commit()
     fund(ledger, "cust:1", "ETH", 10**8)  # 0.1 ETH, about 150 000 KZT
     cards = CardService(ledger, ExchangeFunder(ex, issuer=issuer), deadline_ms=30_000)

@@ -37,7 +37,7 @@ def jit(request, clock):
     fund(ledger, "cust:1", "USDT", 10**10)   # 10 000 USDT, and no tenge at all
     for side, price in (("buy", 500_00), ("sell", 500_10)):
         with ledger.unit_of_work() as uow:
-            ex.place_order(uow, "mm", "USDT/KZT", side, "limit", qty_minor=10**11, price=price)
+            ex.place_order(uow, "mm", "USDT/KZT", side, "limit", qty_minor=10**11, price_minor=price)
             uow.commit()
     cards = CardService(ledger, ExchangeFunder(ex), deadline_ms=30_000)
     cards.register_merchant("shop", "Corner Shop", "5411")

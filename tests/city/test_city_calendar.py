@@ -115,9 +115,9 @@ def test_city_tax_year_is_the_almaty_calendar_year(sqlite_url):
     city = CryptoCity.from_config(config(), db=sqlite_url, seed=7)
     city.onboard(actor="aigerim", kyc_tier="full", resident=True, deposits={"BTC": 10_000_000})
     move_to(city, datetime(2025, 12, 31, 18, 30, tzinfo=UTC))   # 23:30 on 31 December in Almaty
-    city.sell(actor="aigerim", instrument="BTC/KZT", base_qty_minor=100_000)
+    city.sell(actor="aigerim", instrument="BTC/KZT", qty_minor=100_000)
     move_to(city, datetime(2025, 12, 31, 20, 0, tzinfo=UTC))    # 01:00 on 1 January in Almaty
-    city.sell(actor="aigerim", instrument="BTC/KZT", base_qty_minor=200_000)
+    city.sell(actor="aigerim", instrument="BTC/KZT", qty_minor=200_000)
     assert [ln.qty_minor for ln in city.tax_statement("aigerim", 2025).lines] == [100_000]
     assert [ln.qty_minor for ln in city.tax_statement("aigerim", 2026).lines] == [200_000]
     city.verify()

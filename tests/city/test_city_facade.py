@@ -50,16 +50,16 @@ def test_city_refusals_are_typed_and_change_nothing(city):
         city.pay(actor="ghost", merchant="alatau-coffee", amount_minor=100_00, ref="g")
     assert unknown.value.code == "unknown_actor"
     with pytest.raises(Exception) as kyc:
-        city.buy(actor="marat", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+        city.buy(actor="marat", instrument="BTC/KZT", quote_qty_minor=10_000_00)
     assert kyc.value.code == "kyc_not_permitted"
     declined = city.pay(actor="marat", merchant="alatau-coffee", amount_minor=1_000_00, ref="m1")
     assert (declined.status, declined.response_code) == ("declined", "57")
     city.suspend_licence(licence_id="AFSA-TF-001", reason="exit plan missing")
     with pytest.raises(Exception) as nl:
-        city.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+        city.buy(actor="dana", instrument="BTC/KZT", quote_qty_minor=10_000_00)
     assert nl.value.code == "not_licensed" and "AFSA-TF-001" in str(nl.value)
     city.reinstate_licence(licence_id="AFSA-TF-001", reason="plan filed")
-    city.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+    city.buy(actor="dana", instrument="BTC/KZT", quote_qty_minor=10_000_00)
     assert city.balances("dana")["BTC"] > 0 and city.balances("dana")["KZT"] == 40_000_00
     assert city.balances("marat")["KZT"] == 50_000_00
     city.verify()

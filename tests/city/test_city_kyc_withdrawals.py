@@ -53,7 +53,7 @@ def test_city_kyc_tier_changed_in_one_process_applies_to_the_next_purchase_in_th
     declined = a.pay(actor="bob", merchant="alatau-coffee", amount_minor=1_000_00, ref="tv-3")
     assert declined.status == "declined"
     with pytest.raises(Exception) as no_trading:
-        a.buy(actor="bob", instrument="BTC/KZT", quote_amount_minor=1_000_00)
+        a.buy(actor="bob", instrument="BTC/KZT", quote_qty_minor=1_000_00)
     assert no_trading.value.code == "kyc_not_permitted"
     changes = _audit(a, "customer.kyc_changed")
     assert [(c["from_tier"], c["to_tier"], c["reason"]) for c in changes] == [
@@ -89,7 +89,7 @@ def test_city_withdrawal_is_paid_on_chain_from_the_treasury_and_confirmed(db_url
             city.withdraw(actor="aigerim", address=dest, amount_minor=300_001, key="w-1")
         assert conflict.value.code == "idempotency_conflict"
         before = city.balances("aigerim")
-        assert city.ctx.value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold
+        assert city.ctx.value_kzt("BTC", 1_200_000) >= city.cfg.custody.travel_rule_threshold_minor
         for kwargs, code in (({"asset": "USDT"}, "withdrawal_asset_not_supported"),
                              ({"amount_minor": 100}, "dust_amount"),
                              ({"address": dest[:-1] + ("q" if dest[-1] != "q" else "p")}, "bad_address"),
@@ -114,7 +114,7 @@ def test_city_withdrawal_is_paid_on_chain_from_the_treasury_and_confirmed(db_url
         assert city.tax_statement("aigerim", 2025).lines == []
         deposit_cost = [e for d in _audit(city, "funds.deposit") if d["customer"] == "aigerim"
                         for e in d["tax"] if e["asset"] == "BTC"][0]["kzt_minor"]
-        city.sell(actor="aigerim", instrument="BTC/KZT", base_qty_minor=100_000)
+        city.sell(actor="aigerim", instrument="BTC/KZT", qty_minor=100_000)
         [line] = city.tax_statement("aigerim", 2025).lines
         left_qty = BTC // 50 - withdrawn
         left_cost = deposit_cost - deposit_cost * withdrawn // (BTC // 50)

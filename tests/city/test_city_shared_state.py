@@ -60,14 +60,14 @@ def test_city_licence_suspended_in_one_process_is_refused_in_the_other_and_halts
     b.onboard(actor="dana", kyc_tier="full", deposits={"KZT": 50_000_00, "BTC": BTC // 100})
     a.suspend_licence(licence_id="AFSA-TF-001", reason="exit plan missing")
     with pytest.raises(Exception) as refused:
-        b.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)
+        b.buy(actor="dana", instrument="BTC/KZT", quote_qty_minor=10_000_00)
     assert refused.value.code == "not_licensed" and "AFSA-TF-001" in str(refused.value)
     assert not any(i.trading_enabled for i in b.exchange.instruments)   # the books are halted there too
     # A purchase that needs a crypto sale is not permitted while the exchange may not trade (57).
     res = b.pay(actor="dana", merchant="alatau-coffee", amount_minor=60_000_00, ref="big")
     assert (res.status, res.response_code) == ("declined", "57") and "AFSA-TF-001" in res.reason
     b.reinstate_licence(licence_id="AFSA-TF-001", reason="plan filed")
-    assert a.buy(actor="dana", instrument="BTC/KZT", quote_amount_minor=10_000_00)["filled_qty_minor"] > 0
+    assert a.buy(actor="dana", instrument="BTC/KZT", quote_qty_minor=10_000_00)["filled_qty_minor"] > 0
     assert all(i.trading_enabled for i in a.exchange.instruments)
     a.verify()
 
@@ -95,7 +95,7 @@ def test_city_reopen_does_not_set_up_again(db_url):
     assert created == 1
     # The market makers still quote after the reopen (their state is the database's orders).
     assert again.advance("1h")["status"] == "ok"
-    again.buy(actor="aigerim", instrument="BTC/KZT", quote_amount_minor=5_000_00)
+    again.buy(actor="aigerim", instrument="BTC/KZT", quote_qty_minor=5_000_00)
     again.verify()
     again.close()
 
@@ -165,9 +165,9 @@ def test_city_residency_follows_presence_days(sqlite_url, days, aifc, resident):
     info = city.onboard(actor="marat", kyc_tier="full", aifc_investor=aifc, days_in_kazakhstan=days,
                         deposits={"KZT": 100_000_00})
     assert info["resident"] is resident
-    city.buy(actor="marat", instrument="BTC/KZT", quote_amount_minor=50_000_00)
+    city.buy(actor="marat", instrument="BTC/KZT", quote_qty_minor=50_000_00)
     city.advance("1d")
-    city.sell(actor="marat", instrument="BTC/KZT", base_qty_minor=BTC // 10_000)
+    city.sell(actor="marat", instrument="BTC/KZT", qty_minor=BTC // 10_000)
     st = city.tax_statement("marat", 2025)
     assert st.resident is resident and str(st.pit_rate_pct) == ("10" if resident else "20")
     assert f"present {days} days" in st.residency_basis

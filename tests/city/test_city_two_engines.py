@@ -43,7 +43,7 @@ def test_every_read_agrees_in_both_processes_after_every_verb(two):
         (b, lambda c: c.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=60_000_00, ref="jit")),
         (a, lambda c: c.capture(ref="jit")),
         (a, lambda c: c.set_kyc_tier(actor="bob", kyc_tier="full", reason="documents verified")),
-        (b, lambda c: c.buy(actor="bob", instrument="BTC/KZT", quote_amount_minor=2_000_00)),
+        (b, lambda c: c.buy(actor="bob", instrument="BTC/KZT", quote_qty_minor=2_000_00)),
         (a, lambda c: c.mint(actor="bob", amount_minor=1_000_00)),
         (b, lambda c: c.pay(actor="bob", merchant="alatau-coffee", amount_minor=900_000_00, ref="too-much")),
         (a, lambda c: c.advance(timedelta(hours=3))),
@@ -51,7 +51,7 @@ def test_every_read_agrees_in_both_processes_after_every_verb(two):
         (a, lambda c: c.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=30_000_00, ref="halted")),
         (a, lambda c: c.reinstate_licence(licence_id="AFSA-TF-001", reason="inspection passed")),
         (b, lambda c: c.refund(ref="jit", amount_minor=10_000_00)),
-        (b, lambda c: c.sell(actor="bob", instrument="BTC/KZT", base_qty_minor=1_000)),
+        (b, lambda c: c.sell(actor="bob", instrument="BTC/KZT", qty_minor=1_000)),
         (a, lambda c: c.advance("2d")),
     ]
     for n, (city, verb) in enumerate(verbs):

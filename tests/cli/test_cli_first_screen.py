@@ -35,3 +35,14 @@ def test_the_python_probe_keeps_failing_shims_quiet(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "python3.11 -m venv .venv" in result.stdout.splitlines()
+
+
+def test_the_licence_is_an_spdx_string_so_setuptools_prints_no_deprecation():
+    """setuptools >= 77 warns ("License classifiers are deprecated" / a `license` table) at every install
+    when the licence is a TOML table; an SPDX expression string is what it asks for."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)
+    assert not any(c.startswith("License ::") for c in project["project"].get("classifiers", []))
+    assert any(req.startswith("setuptools>=77") for req in project["build-system"]["requires"])

@@ -20,6 +20,7 @@ def test_demo_tells_the_story_and_ends_verified(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "invariants verified" in first.stdout
     assert "insufficient_funds" in first.stdout  # the refusal is explained, not a traceback
+    assert "cryptocity serve --db .cryptocity/demo-seed-11.db" in first.stdout   # how to explore its city
     second = run(["demo", "--seed", "11"], tmp_path)
     assert second.stdout == first.stdout  # same seed, same story, byte for byte
 

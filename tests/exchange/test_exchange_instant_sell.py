@@ -16,8 +16,8 @@ def env(db_url, clock):
     ledger, ex = open_exchange(db_url, clock)
     rich(ledger, "mm")
     for i in range(5):   # a ladder of bids, 10 000 KZT apart, 0.01 BTC each
-        place(ledger, ex, "mm", "BTC/KZT", "buy", "limit", qty_minor=1_000_000, price=P - i * 10_000_00)
-    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=1_000_000, price=P + 10_000_00)
+        place(ledger, ex, "mm", "BTC/KZT", "buy", "limit", qty_minor=1_000_000, price_minor=P - i * 10_000_00)
+    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=1_000_000, price_minor=P + 10_000_00)
     fund(ledger, "card", "BTC", 10**8)
     yield ledger, ex
     ledger.db.dispose()
@@ -27,7 +27,7 @@ def test_instant_sell_pays_at_least_the_exact_proceeds(env):
     ledger, ex = env
     with ledger.unit_of_work() as uow:
         q = ex.quote_sell(uow, "BTC", 1_000_000_00, "KZT")
-        sale = ex.instant_sell(uow, "card", "BTC", 1_000_000_00, "KZT", max_slippage_bps=100)
+        sale = ex.instant_sell(uow, "card", "BTC", 1_000_000_00, "KZT", slippage_cap_bps=100)
         uow.commit()
     assert sale.sold_qty_minor == q.base_qty_minor and sale.proceeds_minor == q.proceeds_minor
     assert sale.proceeds_minor >= 1_000_000_00 and sale.surplus_minor == sale.proceeds_minor - 1_000_000_00
@@ -69,7 +69,7 @@ def test_slippage_cap_refuses_and_changes_nothing(env):
     ledger, ex = env
     with ledger.unit_of_work() as uow:
         with pytest.raises(SlippageExceeded):
-            ex.instant_sell(uow, "card", "BTC", 2_000_000_00, "KZT", max_slippage_bps=3)
+            ex.instant_sell(uow, "card", "BTC", 2_000_000_00, "KZT", slippage_cap_bps=3)
         uow.commit()
     assert balance(ledger, "card", "BTC").held_minor == 0 and balance(ledger, "card", "KZT") is None
     assert len(ex.depth("BTC/KZT")["bids"]) == 5
@@ -123,7 +123,7 @@ def _market_session(url, clock, seed):
             prices.append(ex.market_makers.model_price("BTC/KZT"))
             r = ex.place_order(uow, "taker", "BTC/KZT", "buy" if minute % 2 else "sell", "market",
                                qty_minor=300_000)
-            trades += [(f.price, f.qty_minor) for f in r.fills]
+            trades += [(f.price_minor, f.qty_minor) for f in r.fills]
             s = ex.instant_sell(uow, "card", "BTC", 50_000_00, "KZT", 200)
             trades.append((s.sold_qty_minor, s.proceeds_minor))
             uow.commit()

@@ -21,8 +21,8 @@ def env(db_url, clock):
     """Two ask levels of 10 lots each (P and P2) and a buyer with 10 000 000.00 KZT."""
     ledger, ex = open_exchange(db_url, clock)
     rich(ledger, "mm")
-    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price=P)
-    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price=P2)
+    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price_minor=P)
+    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price_minor=P2)
     fund(ledger, "c", "KZT", 10_000_000_00)
     yield ledger, ex
     ledger.db.dispose()
@@ -35,7 +35,7 @@ def test_fok_market_buy_by_quote_refused_when_the_book_cannot_take_the_whole_bud
             quote_qty_minor=more_than_the_book, tif="FOK")
     # the protection price leaves only the first level: 15 lots' worth cannot be spent there
     refused(ledger, ex, FillOrKillUnfilled, "fok_not_fillable", "c", "BTC/KZT", "buy", "market",
-            quote_qty_minor=cost(P, 15 * LOT), tif="FOK", protection_price=P)
+            quote_qty_minor=cost(P, 15 * LOT), tif="FOK", protection_price_minor=P)
 
 
 def test_fok_market_buy_by_quote_fills_the_largest_whole_lot_quantity(env):
@@ -43,7 +43,7 @@ def test_fok_market_buy_by_quote_fills_the_largest_whole_lot_quantity(env):
     budget = cost(P, 10 * LOT) + cost(P2, 5 * LOT) + cost(P2, LOT) - 1      # one unit short of a 16th lot
     r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=budget, tif="FOK")
     assert (r.status, r.reason, r.filled_qty_minor) == ("filled", None, 15 * LOT)
-    assert [(f.price, f.qty_minor) for f in r.fills] == [(P, 10 * LOT), (P2, 5 * LOT)]
+    assert [(f.price_minor, f.qty_minor) for f in r.fills] == [(P, 10 * LOT), (P2, 5 * LOT)]
     assert balance(ledger, "c", "BTC").ledger_minor == 15 * LOT
     assert balance(ledger, "c", "KZT").ledger_minor == 10_000_000_00 - cost(P, 10 * LOT) - cost(P2, 5 * LOT)
     # the rest of the book to the lot, with less than a lot's price to spare: a full fill too
@@ -54,7 +54,7 @@ def test_fok_market_buy_by_quote_fills_the_largest_whole_lot_quantity(env):
 
 def test_a_market_buy_by_quote_stopped_short_is_expired_with_what_it_filled(env):
     ledger, ex = env
-    r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=cost(P, 15 * LOT), protection_price=P)
+    r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=cost(P, 15 * LOT), protection_price_minor=P)
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "protection_price", 10 * LOT)
     r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=cost(P2, 15 * LOT))
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "no_liquidity", 10 * LOT)
@@ -75,7 +75,7 @@ def test_a_budget_below_one_lot_buys_nothing_and_says_so(env):
 def test_a_market_order_stopped_by_self_trade_prevention_says_so(env):
     ledger, ex = env
     fund(ledger, "c", "BTC", 10 * LOT)
-    place(ledger, ex, "c", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price=P)    # behind mm's ask at P
+    place(ledger, ex, "c", "BTC/KZT", "sell", "limit", qty_minor=10 * LOT, price_minor=P)    # behind mm's ask at P
     r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=cost(P, 15 * LOT))
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "self_trade_prevention", 10 * LOT)
     r = place(ledger, ex, "c", "BTC/KZT", "buy", "market", quote_qty_minor=cost(P, 5 * LOT))
@@ -88,13 +88,13 @@ def test_a_market_order_stopped_by_self_trade_prevention_says_so(env):
 def test_a_market_order_by_quantity_says_why_it_stopped(env):
     ledger, ex = env
     rich(ledger, "t")
-    r = place(ledger, ex, "t", "BTC/KZT", "buy", "market", qty_minor=15 * LOT, protection_price=P)
+    r = place(ledger, ex, "t", "BTC/KZT", "buy", "market", qty_minor=15 * LOT, protection_price_minor=P)
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "protection_price", 10 * LOT)
     r = place(ledger, ex, "t", "BTC/KZT", "buy", "market", qty_minor=15 * LOT)
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "no_liquidity", 10 * LOT)
     # a limit IOC keeps its own word for it
-    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
-    r = place(ledger, ex, "t", "BTC/KZT", "buy", "limit", qty_minor=2 * LOT, price=P, tif="IOC")
+    place(ledger, ex, "mm", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P)
+    r = place(ledger, ex, "t", "BTC/KZT", "buy", "limit", qty_minor=2 * LOT, price_minor=P, tif="IOC")
     assert (r.status, r.reason, r.filled_qty_minor) == ("expired", "ioc_unfilled", LOT)
     assert balance(ledger, "t", "KZT").held_minor == 0
     ledger.verify()

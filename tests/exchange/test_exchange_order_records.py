@@ -27,8 +27,8 @@ def order(ledger, ex, order_id: int):
 # ---------------------------------------------------------------------------------------- a maker's fills
 def test_a_maker_order_reports_its_fills_and_its_own_fees(env):
     ledger, ex = env
-    maker = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=5 * LOT, price=P)
-    t1 = place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=2 * LOT, price=P, tif="IOC")
+    maker = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=5 * LOT, price_minor=P)
+    t1 = place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=2 * LOT, price_minor=P, tif="IOC")
     t2 = place(ledger, ex, "b", "BTC/KZT", "buy", "market", qty_minor=LOT)
     seen = order(ledger, ex, maker.order_id)
     n1, n2 = notional_minor(P, 2 * LOT, 10**8), notional_minor(P, LOT, 10**8)
@@ -45,8 +45,8 @@ def test_a_maker_order_reports_its_fills_and_its_own_fees(env):
 
 def test_an_order_that_took_then_rested_reports_both_kinds_of_fill(env):
     ledger, ex = env
-    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
-    mixed = place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=3 * LOT, price=P)   # takes 1, rests 2
+    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P)
+    mixed = place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=3 * LOT, price_minor=P)   # takes 1, rests 2
     place(ledger, ex, "a", "BTC/KZT", "sell", "market", qty_minor=2 * LOT)
     seen = order(ledger, ex, mixed.order_id)
     n1, n2 = notional_minor(P, LOT, 10**8), notional_minor(P, 2 * LOT, 10**8)
@@ -60,7 +60,7 @@ def test_an_order_that_took_then_rested_reports_both_kinds_of_fill(env):
 def test_fills_listed_are_bounded_but_the_fee_counts_them_all(env, monkeypatch):
     ledger, ex = env
     monkeypatch.setattr(service, "MAX_ORDER_FILLS", 2)
-    maker = place(ledger, ex, "a", "BTC/KZT", "buy", "limit", qty_minor=5 * LOT, price=P)
+    maker = place(ledger, ex, "a", "BTC/KZT", "buy", "limit", qty_minor=5 * LOT, price_minor=P)
     for _ in range(3):
         place(ledger, ex, "b", "BTC/KZT", "sell", "market", qty_minor=LOT)
     seen = order(ledger, ex, maker.order_id)
@@ -71,16 +71,16 @@ def test_fills_listed_are_bounded_but_the_fee_counts_them_all(env, monkeypatch):
 # ---------------------------------------------------------------------------------------- client_order_id
 def test_client_order_id_reused_for_a_different_order_is_refused(env):
     ledger, ex = env
-    first = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P, client_order_id="c-1")
-    for change in ({"price": P + 100}, {"qty_minor": 2 * LOT}, {"tif": "IOC"}, {"side": "buy"}):
-        order_kw = dict(dict(side="sell", qty_minor=LOT, price=P), **change)
+    first = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P, client_order_id="c-1")
+    for change in ({"price_minor": P + 100}, {"qty_minor": 2 * LOT}, {"tif": "IOC"}, {"side": "buy"}):
+        order_kw = dict(dict(side="sell", qty_minor=LOT, price_minor=P), **change)
         err = refused(ledger, ex, IdempotencyConflict, "idempotency_conflict", "a", "BTC/KZT",
                       order_kw.pop("side"), "limit", client_order_id="c-1", **order_kw)
         assert isinstance(err, AnyIdempotencyConflict) and "c-1" in str(err)
-    again = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P, client_order_id="c-1")
+    again = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P, client_order_id="c-1")
     assert again.replayed and again.order_id == first.order_id
     # the key is the owner's: another owner may use the same one
-    other = place(ledger, ex, "b", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P, client_order_id="c-1")
+    other = place(ledger, ex, "b", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P, client_order_id="c-1")
     assert not other.replayed and other.order_id != first.order_id
     ledger.verify()
 
@@ -88,7 +88,7 @@ def test_client_order_id_reused_for_a_different_order_is_refused(env):
 def test_client_order_id_replays_a_market_order_and_survives_a_refusal(env):
     ledger, ex = env
     fund(ledger, "poor", "KZT", 1_000_00)
-    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=1_000 * LOT, price=P)
+    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=1_000 * LOT, price_minor=P)
     kw = dict(quote_qty_minor=50_000_00, client_order_id="m-1")
     with pytest.raises(Exception) as info:             # refused: nothing recorded, the key stays free
         place(ledger, ex, "poor", "BTC/KZT", "buy", "market", **kw)
@@ -108,30 +108,30 @@ BIG = (2**63 // 100 + 1) * 100      # the first price on the tick that BIGINT ca
 
 
 @pytest.mark.parametrize("kw", [
-    dict(type="limit", qty_minor=LOT, price=BIG),
-    dict(type="limit", qty_minor=LOT, price=BIG + 1),            # not on the tick either: the range comes first
-    dict(type="limit", qty_minor=LOT, price=service.MAX_PRICE + 100),
-    dict(type="market", qty_minor=LOT, protection_price=BIG),
-    dict(type="market", quote_qty_minor=100_000_00, protection_price=BIG * 2),
+    dict(type="limit", qty_minor=LOT, price_minor=BIG),
+    dict(type="limit", qty_minor=LOT, price_minor=BIG + 1),            # not on the tick either: the range comes first
+    dict(type="limit", qty_minor=LOT, price_minor=service.MAX_PRICE + 100),
+    dict(type="market", qty_minor=LOT, protection_price_minor=BIG),
+    dict(type="market", quote_qty_minor=100_000_00, protection_price_minor=BIG * 2),
 ])
 def test_prices_beyond_the_bound_are_refused_before_the_database(env, kw):
     ledger, ex = env
-    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
+    place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P)
     err = refused(ledger, ex, InvalidOrder, "invalid_price", "b", "BTC/KZT", "buy", **kw)
     assert f"{service.MAX_PRICE:,}" in str(err)
 
 
 def test_the_largest_price_is_accepted(env):
     ledger, ex = env
-    r = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=service.MAX_PRICE)
-    assert r.status == "open" and r.price == service.MAX_PRICE
+    r = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=service.MAX_PRICE)
+    assert r.status == "open" and r.price_minor == service.MAX_PRICE
     ledger.verify()
 
 
 def test_huge_ids_and_amounts_elsewhere_are_typed_refusals(env):
     ledger, ex = env
-    mine = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price=P)
-    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=10 * LOT, price=P - 100_00)
+    mine = place(ledger, ex, "a", "BTC/KZT", "sell", "limit", qty_minor=LOT, price_minor=P)
+    place(ledger, ex, "b", "BTC/KZT", "buy", "limit", qty_minor=10 * LOT, price_minor=P - 100_00)
     before = everything(ledger, ex)
     with ledger.unit_of_work() as uow:
         for call in (lambda: ex.order(uow, 2**63), lambda: ex.cancel_order(uow, "a", 2**63),
@@ -139,7 +139,7 @@ def test_huge_ids_and_amounts_elsewhere_are_typed_refusals(env):
             with pytest.raises(OrderNotFound):
                 call()
         with pytest.raises(InvalidOrder) as info:
-            ex.amend_order(uow, "a", mine.order_id, price=BIG)
+            ex.amend_order(uow, "a", mine.order_id, price_minor=BIG)
         assert info.value.code == "invalid_price"
         with pytest.raises(InvalidOrder) as info:
             ex.instant_sell(uow, "a", "BTC", 2**63, "KZT", 100)

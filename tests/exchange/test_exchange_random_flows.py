@@ -44,16 +44,16 @@ def test_random_flows_keep_the_ledger_whole(ops):
                 if kind == "limit":
                     _, _, side, lots, off, tif, post_only, stp = o
                     ex.place_order(uow, owner, "BTC/KZT", side, "limit", qty_minor=lots * LOT,
-                                   price=P + off * 1_000_00, tif=tif, post_only=post_only and tif == "GTC", stp=stp)
+                                   price_minor=P + off * 1_000_00, tif=tif, post_only=post_only and tif == "GTC", stp=stp)
                 elif kind == "market":
                     ex.place_order(uow, owner, "BTC/KZT", o[2], "market", qty_minor=o[3] * LOT)
                 elif kind == "budget":   # a market buy spending a quote amount, within a protection price
                     ex.place_order(uow, owner, "BTC/KZT", "buy", "market", quote_qty_minor=o[2] * 1_000_00, tif=o[3],
-                                   protection_price=P + o[4] * 1_000_00)
+                                   protection_price_minor=P + o[4] * 1_000_00)
                 elif kind == "cancel":
                     ex.cancel_order(uow, owner, o[2])
                 elif kind == "amend":
-                    ex.amend_order(uow, owner, o[2], qty_minor=o[3] * LOT, price=P + o[4] * 1_000_00)
+                    ex.amend_order(uow, owner, o[2], qty_minor=o[3] * LOT, price_minor=P + o[4] * 1_000_00)
                 else:
                     ex.instant_sell(uow, owner, "BTC", o[2] * 1_000_00, "KZT", 500)
             except ExchangeError:

@@ -22,7 +22,7 @@ def test_presets_load_with_amounts_in_minor_units():
     assert list_presets() == ["aifc-classic", "crypto-city"]
     city = load_config("crypto-city")
     assert city.crypto_payments_allowed is True
-    assert city.card.daily_limit == 51_000_000  # "510 000.00 KZT"
+    assert city.card.daily_limit_minor == 51_000_000  # "510 000.00 KZT"
     assert city.card.funding_order == ["KZTE", "USDT", "BTC", "ETH"]
     assert city.card.blocked_mccs == ["6010", "6011", "4829", "6012", "7995"]
     assert load_config("aifc-classic").crypto_payments_allowed is False
@@ -86,7 +86,7 @@ def test_copied_and_edited_preset_loads(tmp_path: Path):
     data["card"]["per_transaction_limit"] = 5_000_000
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(data))
-    assert load_config(path).card.daily_limit == 10_000_000
+    assert load_config(path).card.daily_limit_minor == 10_000_000
 
 
 def test_durations_and_clock():
@@ -118,3 +118,18 @@ def test_timezone_defaults_to_almaty_and_an_unknown_zone_names_the_key():
         data["sandbox"]["timezone"] = bad
         msg = problems(data)
         assert "sandbox.timezone: " in msg and why in msg and "Traceback" not in msg
+
+
+def test_a_limit_is_read_by_its_new_name_and_its_old_one_but_not_both():
+    old, new = preset_dict(), preset_dict()
+    for data in (old, new):
+        data["card"].pop("daily_limit")
+        data["kyc"]["tiers"]["basic"].pop("monthly_limit")
+    old["card"]["daily_limit"], new["card"]["daily_limit_minor"] = "300 000.00 KZT", 30_000_000
+    old["kyc"]["tiers"]["basic"]["monthly_limit"] = new["kyc"]["tiers"]["basic"]["monthly_limit_minor"] = 7
+    for data in (old, new):
+        cfg = config_from_dict(data)
+        assert (cfg.card.daily_limit_minor, cfg.kyc.tiers["basic"].monthly_limit_minor) == (30_000_000, 7)
+    both = preset_dict()
+    both["card"]["daily_limit_minor"] = 30_000_000
+    assert "card.daily_limit: 'daily_limit' is the old name of 'daily_limit_minor': give one of them" in problems(both)

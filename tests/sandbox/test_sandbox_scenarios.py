@@ -108,3 +108,9 @@ def test_unexpected_error_stops_the_scenario_and_is_reported():
     res = run_scenario(s, FakeCity)   # FakeCity has no capture()
     assert not res.passed and res.failures[0].expectation == "completes without error"
     assert "AttributeError" in res.failures[0].actual and len(res.results) == 3
+
+
+@pytest.mark.parametrize("key", ["daily_limit", "daily_limit_minor"])
+def test_a_config_override_may_use_a_limit_s_old_name_or_its_new_one(key):
+    text = GOOD.replace("config: crypto-city", f"config: crypto-city\nconfig_overrides: {{card: {{{key}: 300000000}}}}")
+    assert scenario_from_text(text, "s.yaml").config.card.daily_limit_minor == 300_000_000

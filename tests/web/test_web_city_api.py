@@ -44,6 +44,17 @@ def test_onboard_replays_and_conflicts_without_a_second_customer(cc_client, cc):
     cc.verify()
 
 
+def test_onboard_stores_the_name_it_is_given_and_refuses_a_blank_one(cc_client, cc):
+    op = cc.keys["operator"]
+    made = post(cc_client, "/api/v1/customers", op, "name-1", {"actor": "saule", "full_name": "  Saule Nurlanovna "})
+    assert made.status_code == 201
+    assert get(cc_client, "/api/v1/customers/saule", op).json["full_name"] == "Saule Nurlanovna"
+    blank = post(cc_client, "/api/v1/customers", op, "name-2", {"actor": "nameless", "full_name": "   "})
+    assert blank.status_code == 422 and blank.json["code"] == "invalid_name"
+    assert get(cc_client, "/api/v1/customers/nameless", op).status_code == 404  # the refusal created nobody
+    cc.verify()
+
+
 def test_a_customer_reads_its_own_profile_kyc_and_balances(cc_client, cc):
     me = cc.keys["bob"]
     kyc = get(cc_client, "/api/v1/customers/bob/kyc", me).json
@@ -90,7 +101,7 @@ def test_orders_limit_rests_market_fills_cancel_releases(cc_client, cc):
     best_bid = cc.exchange.depth("BTC/KZT", 1)["bids"][0][0]
     limit = post(cc_client, "/api/v1/customers/aigerim/orders", me, "o-1",
                  {"instrument": "BTC/KZT", "side": "buy", "type": "limit", "qty_minor": 10_000,
-                  "price": best_bid // 2 // 100 * 100})
+                  "price_minor": best_bid // 2 // 100 * 100})
     assert limit.status_code == 201 and limit.json["status"] == "open", limit.json
     assert cc.balances("aigerim")["KZT"] < before["KZT"]  # tenge moved to the exchange and held
     open_ = get(cc_client, "/api/v1/customers/aigerim/orders", me).json["items"]
@@ -113,8 +124,22 @@ def test_orders_limit_rests_market_fills_cancel_releases(cc_client, cc):
                  {"instrument": "BTC/KZT", "side": "buy", "type": "market", "qty_minor": 1000})
     assert wrong.status_code == 422 and "quote_qty_minor" in wrong.json["detail"]
     tick = post(cc_client, "/api/v1/customers/aigerim/orders", me, "o-4",
-                {"instrument": "USDT/KZT", "side": "sell", "type": "limit", "qty_minor": 10_000_000, "price": 60_001})
+                {"instrument": "USDT/KZT", "side": "sell", "type": "limit", "qty_minor": 10_000_000, "price_minor": 60_001})
     assert tick.status_code in (201, 422)
+    cc.verify()
+
+
+def test_an_order_may_name_its_price_by_the_old_name_and_is_answered_with_the_new_one(cc_client, cc):
+    me = cc.keys["aigerim"]
+    price_minor = cc.exchange.depth("BTC/KZT", 1)["bids"][0][0] // 2 // 100 * 100
+    order = {"instrument": "BTC/KZT", "side": "buy", "type": "limit", "qty_minor": 10_000}
+    old = post(cc_client, "/api/v1/customers/aigerim/orders", me, "old-1", dict(order, price=price_minor))
+    assert old.status_code == 201 and old.json["price_minor"] == price_minor and "price" not in old.json
+    both = post(cc_client, "/api/v1/customers/aigerim/orders", me, "old-2",
+                dict(order, price=price_minor, price_minor=price_minor))
+    assert both.status_code == 422 and both.json["code"] == "validation_error"
+    assert "'price' is the old name of 'price_minor'" in both.json["detail"]
+    assert post(cc_client, f"/api/v1/orders/{old.json['id']}/cancel", me, "old-3").status_code == 200
     cc.verify()
 
 

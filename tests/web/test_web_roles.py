@@ -178,7 +178,7 @@ def resource_values(city, actor: str) -> dict:
         account_id = uow.find_account(f"bank:{actor}:KZT").id
     if order_id is None:
         order_id = city.place_order(actor=actor, instrument="USDT/KZT", side="sell", type="limit",
-                                    qty_minor=1_000_000, price=900_00).order_id
+                                    qty_minor=1_000_000, price_minor=900_00).order_id
     return {"actor": actor, "card_id": city.info[actor]["card_id"], "order_id": order_id, "account_id": account_id,
             "year": 2025, "symbol": "BTC-KZT", "licence_id": "AFSA-TF-001", "merchant_id": "alatau-coffee",
             "authorization_id": 1}

@@ -91,7 +91,8 @@ class LegSchema(Strict):
     asset = ma.fields.String(required=True)
     sold_qty_minor = ma.fields.Integer(required=True)
     proceeds_minor = ma.fields.Integer(required=True)
-    avg_price = ma.fields.String(required=True)
+    avg_price_minor = ma.fields.Integer(required=True, metadata={
+        "description": "average price of the sale, tiyn per whole unit of the asset"})
     fee_minor = ma.fields.Integer(required=True)
     slippage_bps = ma.fields.Integer(required=True)
 

@@ -44,6 +44,9 @@ class OnboardSchema(Strict):
                              metadata={"description": "the customer's id (ledger owner, cardholder id)"})
     kyc_tier = ma.fields.String(load_default="basic", validate=ma.validate.Length(1, 32),
                                 metadata={"description": "a configured KYC tier, e.g. none, basic, full"})
+    full_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400),
+                                 metadata={"description": "the customer's name as people read it (1-200 printable "
+                                                          "characters once trimmed; refused as invalid_name otherwise)"})
     resident = ma.fields.Boolean(load_default=True, metadata={"description": "tax resident of Kazakhstan"})
     aifc_investor = ma.fields.Boolean(load_default=False)
     deposits = ma.fields.Dict(
@@ -65,6 +68,7 @@ class CustomerSchema(Strict):
     id = ma.fields.Integer(required=True, metadata={"description": "the customer's number at the sandbox bank (the pagination cursor)"})
     actor = ma.fields.String(required=True)
     owner = ma.fields.String(required=True, metadata={"description": "ledger owner of the customer's accounts"})
+    full_name = ma.fields.String(allow_none=True, required=True, metadata={"description": "as stored at onboarding"})
     iban = ma.fields.String(required=True)
     card_id = ma.fields.Integer(allow_none=True, required=True)
     masked_pan = ma.fields.String(allow_none=True, required=True)
@@ -104,7 +108,8 @@ class KycChangeSchema(Strict):
 
 def customer_dict(row) -> dict:
     """``row``: a ``card.issuing.CustomerListing`` (bank account, card, the city's profile)."""
-    return {"id": row.bank_account_id, "actor": row.customer_id, "owner": row.customer_id, "iban": row.iban,
+    return {"id": row.bank_account_id, "actor": row.customer_id, "owner": row.customer_id,
+            "full_name": row.full_name, "iban": row.iban,
             "card_id": row.card_id, "masked_pan": mask_pan(row.pan), "kyc_tier": row.kyc_tier or "none",
             "resident": True if row.resident is None else bool(row.resident),
             "aifc_investor": bool(row.aifc_investor)}
@@ -124,7 +129,7 @@ def onboard(body: dict):
     def compute(uow):
         out = customer_service.onboard(city.ctx, uow, actor=body["actor"], kyc_tier=body["kyc_tier"],
                                        resident=body["resident"], aifc_investor=body["aifc_investor"],
-                                       deposits=body["deposits"])
+                                       deposits=body["deposits"], full_name=body["full_name"])
         return {"actor": out.actor, "iban": out.iban, "card_id": out.card_id, "masked_pan": mask_pan(out.pan)}, 201
     return json_response(*idempotent_write(compute))
 
@@ -187,7 +192,7 @@ def kyc_dict(city, profile) -> dict:
     tier = city.cfg.kyc.tiers.get(profile.kyc_tier)
     return {"actor": actor, "kyc_tier": profile.kyc_tier, "can_trade": bool(tier and tier.can_trade),
             "can_pay": bool(tier and tier.can_pay),
-            "per_transaction_limit_minor": tier.per_transaction_limit if tier else 0,
-            "daily_limit_minor": tier.daily_limit if tier else 0,
-            "monthly_limit_minor": tier.monthly_limit if tier else 0,
+            "per_transaction_limit_minor": tier.per_transaction_limit_minor if tier else 0,
+            "daily_limit_minor": tier.daily_limit_minor if tier else 0,
+            "monthly_limit_minor": tier.monthly_limit_minor if tier else 0,
             "resident": bool(profile.resident), "aifc_investor": bool(profile.aifc_investor)}

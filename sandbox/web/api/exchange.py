@@ -4,7 +4,7 @@ Instruments appear in URLs as ``BASE-QUOTE`` (``/markets/BTC-KZT/depth`` is BTC/
 integers in quote minor units per ONE whole base unit (BTC/KZT 53_000_000_00 = 53 000 000.00 KZT per
 BTC); quantities are integers in base minor units (satoshi, gwei, micro-USDT).
 
-Orders: ``limit`` (``qty_minor`` + ``price``, GTC/IOC/FOK, optionally post-only); ``market`` buy by
+Orders: ``limit`` (``qty_minor`` + ``price_minor``, GTC/IOC/FOK, optionally post-only); ``market`` buy by
 ``quote_qty_minor`` (tenge to spend, fee included — what a card sale needs) and market sell by
 ``qty_minor``. A buy against tenge takes what the exchange account lacks from the bank account first,
 as ``CryptoCity.buy`` does. Market orders run as IOC with a 5 % price collar.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import and_, select
 
+from exchange import queries as exchange_queries
 from sandbox.services import customers, trading
 
 from ..auth import access
@@ -60,14 +60,14 @@ class DepthArgs(Strict):
 class DepthSchema(Strict):
     symbol = ma.fields.String(required=True)
     bids = ma.fields.List(ma.fields.List(ma.fields.Integer()), required=True,
-                          metadata={"description": "[price, qty_minor], best first"})
+                          metadata={"description": "[price_minor, qty_minor], best first"})
     asks = ma.fields.List(ma.fields.List(ma.fields.Integer()), required=True)
     seq = ma.fields.Integer(required=True, metadata={"description": "the book's sequence number"})
 
 
 class TradeSchema(Strict):
     id = ma.fields.Integer(required=True)
-    price = ma.fields.Integer(required=True)
+    price_minor = ma.fields.Integer(required=True, metadata={"description": "quote minor units per whole base unit"})
     qty_minor = ma.fields.Integer(required=True)
     notional_minor = ma.fields.Integer(required=True)
     taker_side = ma.fields.String(required=True)
@@ -83,6 +83,7 @@ class CandleArgs(Strict):
 
 
 class CandleSchema(Strict):
+    """Open, high, low and close are prices: quote minor units per whole base unit, like ``price_minor``."""
     start = ma.fields.String(required=True)
     open = ma.fields.Integer(required=True)
     high = ma.fields.Integer(required=True)
@@ -107,25 +108,31 @@ class OrderCreate(Strict):
     qty_minor = amount_field(required=False, load_default=None, description="base minor units (limit; market sell)")
     quote_qty_minor = amount_field(required=False, load_default=None,
                                    description="quote minor units to spend, fee included (market buy)")
-    price = amount_field(required=False, load_default=None, description="limit price, quote minor per base unit")
+    price_minor = amount_field(required=False, load_default=None,
+                               description="limit price, quote minor units per whole base unit "
+                                           "(``price``, its old name, is read as this field)")
     tif = ma.fields.String(load_default="GTC", validate=ma.validate.OneOf(("GTC", "IOC", "FOK")))
     post_only = ma.fields.Boolean(load_default=False)
+    RENAMED = {"price": "price_minor"}
 
     @ma.validates_schema
     def _shape(self, data, **_):
         if data["type"] == "limit":
-            if data.get("qty_minor") is None or data.get("price") is None or data.get("quote_qty_minor") is not None:
-                raise ma.ValidationError("a limit order gives qty_minor and price (no quote_qty_minor)")
+            if (data.get("qty_minor") is None or data.get("price_minor") is None
+                    or data.get("quote_qty_minor") is not None):
+                raise ma.ValidationError("a limit order gives qty_minor and price_minor (no quote_qty_minor)")
         elif data["side"] == "buy":
-            if data.get("quote_qty_minor") is None or data.get("qty_minor") is not None or data.get("price") is not None:
+            if (data.get("quote_qty_minor") is None or data.get("qty_minor") is not None
+                    or data.get("price_minor") is not None):
                 raise ma.ValidationError("a market buy gives quote_qty_minor only (the tenge to spend)")
-        elif data.get("qty_minor") is None or data.get("quote_qty_minor") is not None or data.get("price") is not None:
+        elif (data.get("qty_minor") is None or data.get("quote_qty_minor") is not None
+              or data.get("price_minor") is not None):
             raise ma.ValidationError("a market sell gives qty_minor only")
 
 
 class FillSchema(Strict):
     trade_id = ma.fields.Integer(required=True)
-    price = ma.fields.Integer(required=True)
+    price_minor = ma.fields.Integer(required=True, metadata={"description": "quote minor units per whole base unit"})
     qty_minor = ma.fields.Integer(required=True)
     notional_minor = ma.fields.Integer(required=True)
     fee_minor = ma.fields.Integer(required=True, metadata={"description": "this order's fee on the fill"})
@@ -145,7 +152,8 @@ class OrderSchema(Strict):
         "description": "why it ended before it was done: protection_price, no_liquidity, self_trade_prevention, "
                        "ioc_unfilled, budget_below_lot (expired); cancelled_by_owner, self_trade_prevention "
                        "(cancelled); amended (replaced)"})
-    price = ma.fields.Integer(allow_none=True, required=True)
+    price_minor = ma.fields.Integer(allow_none=True, required=True, metadata={
+        "description": "limit price, quote minor units per whole base unit (null: a market order)"})
     qty_minor = ma.fields.Integer(required=True)
     filled_qty_minor = ma.fields.Integer(required=True)
     remaining_minor = ma.fields.Integer(required=True)
@@ -163,10 +171,11 @@ class OrderFilter(PageQuery):
 
 def order_dict(res) -> dict:
     return {"id": res.order_id, "symbol": res.symbol, "owner": res.owner, "side": res.side, "type": res.type,
-            "tif": res.tif, "status": res.status, "reason": res.reason, "price": res.price, "qty_minor": res.qty_minor,
+            "tif": res.tif, "status": res.status, "reason": res.reason, "price_minor": res.price_minor,
+            "qty_minor": res.qty_minor,
             "filled_qty_minor": res.filled_qty_minor, "remaining_minor": res.remaining_minor,
             "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor,
-            "fills": [{"trade_id": f.trade_id, "price": f.price, "qty_minor": f.qty_minor,
+            "fills": [{"trade_id": f.trade_id, "price_minor": f.price_minor, "qty_minor": f.qty_minor,
                        "notional_minor": f.notional_minor, "fee_minor": f.fee_minor, "liquidity": f.liquidity}
                       for f in res.fills]}
 
@@ -208,18 +217,12 @@ def depth(symbol: str, levels: int):
 @blp.response(200, TradePage)
 def trades(symbol: str, limit: int, after_id: int | None = None):
     """Trades, NEWEST first; ``next_after_id`` continues with older trades (ids below it)."""
-    from exchange import tables as xt
     city = require_city()
     _instrument(city, symbol)
-    tr = xt.trades.c
-    cond = [tr.symbol == symbol]
-    if after_id is not None:
-        cond.append(tr.id < after_id)
     with city.ledger.unit_of_work(read_only=True) as uow:
-        rows = uow.conn.execute(select(tr.id, tr.price, tr.qty_minor, tr.notional_minor, tr.taker_side, tr.created_at)
-                                .where(and_(*cond)).order_by(tr.id.desc()).limit(limit + 1)).all()
-    return page([{"id": r[0], "price": r[1], "qty_minor": r[2], "notional_minor": r[3], "taker_side": r[4],
-                  "at": r[5].isoformat()} for r in rows], limit)
+        rows = exchange_queries.trades(uow, symbol, before_id=after_id, limit=limit + 1)
+    return page([{"id": r.id, "price_minor": r.price_minor, "qty_minor": r.qty_minor, "notional_minor": r.notional_minor,
+                  "taker_side": r.taker_side, "at": r.created_at.isoformat()} for r in rows], limit)
 
 
 @blp.route("/markets/<market:symbol>/candles")
@@ -257,18 +260,11 @@ def place_order(body: dict, actor: str):
 @blp.response(200, OrderPage)
 def open_orders(actor: str, limit: int, after_id: int | None = None, instrument: str | None = None):
     """The customer's OPEN orders, oldest first."""
-    from exchange import tables as xt
     city = require_city()
-    o = xt.orders.c
-    cond = [o.owner == actor, o.status == "open"]
-    if instrument is not None:
-        cond.append(o.symbol == instrument)
-    if after_id is not None:
-        cond.append(o.id > after_id)
 
     def read(uow):
         customers.require(uow, actor)
-        ids = uow.conn.execute(select(o.id).where(and_(*cond)).order_by(o.id).limit(limit + 1)).scalars().all()
+        ids = exchange_queries.open_order_ids(uow, actor, symbol=instrument, after_id=after_id, limit=limit + 1)
         return [order_dict(city.exchange.order(uow, i)) for i in ids]
     return page(city.ctx.read(read), limit)
 

@@ -15,6 +15,20 @@ class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE  # an unknown field is a 422 naming it, never silently ignored
 
+    # A request field's old name -> its name now. The old name is read as the new one (a client written
+    # before the rename keeps working); sending both is a 422 naming both; responses use the new name only.
+    RENAMED: dict[str, str] = {}
+
+    @ma.pre_load
+    def _renamed_fields(self, data, **_):
+        if not self.RENAMED or not isinstance(data, dict):
+            return data
+        both = {old: [f"{old!r} is the old name of {new!r}: send one of them"]
+                for old, new in self.RENAMED.items() if old in data and new in data}
+        if both:
+            raise ma.ValidationError(both)
+        return {self.RENAMED.get(k, k): v for k, v in data.items()}
+
 
 class AccountSchema(Strict):
     id = Id(required=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from card import authorizations, issuing
 from card.pan import mask_pan
-from sandbox import audit
+from sandbox import audit, city_state
 from sandbox.services.payments import pay_key
 
 MAX_OPTIONS = 500  # a populated city has thousands of customers: the pickers list the first 500
@@ -21,6 +21,12 @@ class CustomerOption:
     card_id: int
     masked_pan: str
     status: str
+    full_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How a picker names the customer: "Aigerim Zhaksybekova (cust-00001)", or the actor id alone."""
+        return f"{self.full_name} ({self.actor})" if self.full_name else self.actor
 
 
 @dataclass(frozen=True)
@@ -32,9 +38,14 @@ class MerchantOption:
 
 
 def customers(city, only: str | None = None) -> list[CustomerOption]:
-    """Onboarded customers with their (first) card, by name; ``only`` restricts to one customer."""
-    rows = city.ctx.read(lambda uow: issuing.first_cards(uow, cardholder_id=only, limit=MAX_OPTIONS))
-    return [CustomerOption(actor, card_id, mask_pan(pan), status) for actor, card_id, pan, status in rows]
+    """Onboarded customers with their (first) card and full name, by actor id; ``only`` restricts to one."""
+    def read(uow):
+        rows = issuing.first_cards(uow, cardholder_id=only, limit=MAX_OPTIONS)
+        return rows, city_state.profiles(uow.conn, [row[0] for row in rows])
+    rows, profiles = city.ctx.read(read)
+    return [CustomerOption(actor, card_id, mask_pan(pan), status,
+                           profiles[actor].full_name if actor in profiles else None)
+            for actor, card_id, pan, status in rows]
 
 
 def merchants(city, only: str | None = None) -> list[MerchantOption]:

@@ -9,7 +9,6 @@ cookie; each page then sees exactly what that key may see through the API (the s
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for)
@@ -52,17 +51,10 @@ def num(amount_minor: int | None, asset: str) -> str:
 
 
 @bp.app_template_filter("price")
-def price(price_minor: int | str | None, quote: str = "KZT") -> str:
+def price(price_minor: int | None, quote: str = "KZT") -> str:
     """A price in the quote asset's minor units per whole base unit (e.g. tiyn per BTC), for people."""
-    if price_minor is None or price_minor == "":
+    if price_minor is None:
         return "—"
-    if isinstance(price_minor, str):  # funding legs store the average price as decimal text in major units
-        try:
-            value = Decimal(price_minor)
-        except ArithmeticError:
-            return price_minor
-        decimals = services().ledger.assets.get(quote).decimals
-        return money(int(value.scaleb(decimals).to_integral_value()), quote)
     return money(price_minor, quote)
 
 
