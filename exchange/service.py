@@ -61,6 +61,13 @@ _INSERT_ORDER = (
     "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
     ":post_only, :price_minor, :qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, "
     ":client_order_id, :client_hash, :at, :at) RETURNING id")
+# An order that cannot rest (IOC, FOK: no hold) written once, in the state its prepared match ends it in.
+_INSERT_ORDER_DONE = (
+    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price_minor, qty_minor, "
+    "remaining_minor, filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, "
+    "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
+    ":post_only, :price_minor, :qty, :rem, :filled, :qf, :st, :why, 0, NULL, 0, :client_order_id, :client_hash, "
+    ":at, :at) RETURNING id")
 _INSERT_TRADE = (
     "INSERT INTO exchange_trades (symbol, seq, price_minor, qty_minor, notional_minor, taker_side, maker_order_id, "
     "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, "
@@ -345,11 +352,16 @@ class Exchange:
                 hold_id, reserved = uow.hold(pay_acct, hold_amount, memo=f"{inst.symbol} {side} order").id, hold_amount
             except InsufficientFunds as error:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
-        order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
-            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price_minor=price,
-            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
-            client_hash=client and client[1],
-            at=to_micros(uow.now())))
+        row = dict(symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only,
+                   price_minor=price, qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved,
+                   client_order_id=client and client[0], client_hash=client and client[1], at=to_micros(uow.now()))
+        written = None
+        if hold_id is None and not plan.rests:
+            # The match is known before the row is written: write it once, as settling will leave it.
+            written = _final_state(otype, qty_minor, plan, budget, inst.base_unit)
+            order_id = uow.sql.insert_id(_INSERT_ORDER_DONE, dict(row, **dict(zip(_FINAL_KEYS, written))))
+        else:
+            order_id = uow.sql.insert_id(_INSERT_ORDER, row)
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
         self._pay_accounts[order_id] = pay_acct
         if proceeds_to is not None:
@@ -358,7 +370,7 @@ class Exchange:
             self._proceeds_split[order_id] = list(proceeds_split)
         try:
             res = execute(book, taker, plan)
-            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
+            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget, written)
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
             raise
@@ -367,7 +379,8 @@ class Exchange:
             self._proceeds_to.pop(order_id, None)
             self._proceeds_split.pop(order_id, None)
 
-    def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget) -> OrderResult:
+    def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget,
+                written: tuple | None = None) -> OrderResult:
         conn = uow.conn
         sql = uow.sql
         now = uow.now()
@@ -435,9 +448,11 @@ class Exchange:
             else:
                 done = taker.remaining == 0
             status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, res.stopped))
-        sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
-                                "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
-                                "hl": taker.hold_left, "at": at})
+        if written != (qty_minor, taker.remaining, filled, quote_filled, status, reason) or taker.priority \
+                or taker.hold_left:
+            sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
+                                    "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
+                                    "hl": taker.hold_left, "at": at})
         self._touch(uow, book)
         return OrderResult(taker.id, inst.symbol, taker.owner, taker.side, otype, tif, status, reason, price,
                            qty_minor, filled, taker.remaining, quote_filled, taker_fee_total, tuple(fills))
@@ -788,6 +803,23 @@ class Exchange:
             return uow.conn.execute(select(tr.created_at, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
                 and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
                 .limit(self.MAX_TRADES_SCANNED)).all()
+
+
+_FINAL_KEYS = ("qty", "rem", "filled", "qf", "st", "why")
+
+
+def _final_state(otype: str, qty_minor: int, plan, budget, unit: int) -> tuple:
+    """(qty, remaining, filled, quote filled, status, reason) of an order that does not rest, once ``plan``
+    (its prepared match) is applied: what ``Exchange._settle`` computes, known before the row is written."""
+    filled = sum(q for _, q, _ in plan.fills)
+    quote_filled = sum(notional_minor(p, q, unit) for _, q, p in plan.fills)
+    if budget is not None:   # a market buy spending a quote amount: the order is what it bought
+        done, qty_minor, remaining = filled > 0 and plan.stopped in (None, BUDGET_SPENT), filled, 0
+    else:
+        remaining = qty_minor - filled
+        done = remaining == 0
+    status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, plan.stopped))
+    return qty_minor, remaining, filled, quote_filled, status, reason
 
 
 def _merged(legs: list[tuple[int, int]]) -> list[tuple[int, int]]:
