@@ -295,7 +295,13 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
     # The bank account is locked now, before the crypto sale takes the instrument's lock and the
     # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
     # sale, the fee and the hold then find it held, and what is available cannot change under us.
-    available = uow.lock_accounts([bank_id])[bank_id].available_minor
+    holdings = []
+    if uow.exclusive:
+        # No row locks to order (SQLite's single writer): the crypto the funder may sell is read with the
+        # bank account, in one statement, and the funder then finds it held.
+        known = getattr(service.funder, "known_accounts", None)
+        holdings = known(card.wallet_owner, card.funding.order) if known is not None else []
+    available = uow.lock_accounts([bank_id, *holdings])[bank_id].available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
     ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
                                                                      merchant.in_zone), amount, short, now)

@@ -45,7 +45,9 @@ class Capacity:
 @runtime_checkable
 class Funder(Protocol):
     def available(self, uow, owner: str, asset: str) -> int:
-        """The owner's spendable quantity of ``asset`` in minor units."""
+        """The owner's spendable quantity of ``asset`` in minor units. (A funder may also offer
+        ``known_accounts(owner, assets) -> list[int]``: the ledger ids of those holdings it knows without
+        a query, which the card then reads with the bank account where no lock order forbids it.)"""
 
     def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         """Tenge (at most ``up_to_minor``) that selling the owner's ``asset`` would raise now within the

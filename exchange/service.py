@@ -215,6 +215,11 @@ class Exchange:
         uow.after_commit(lambda: self._accounts.__setitem__(code, acct.id))
         return acct.id
 
+    def known_account_id(self, owner: str, asset: str) -> int | None:
+        """The id of ``customer:{owner}:{asset}`` if this exchange has used it in a committed unit of work
+        (no query; None otherwise): an account's id never changes."""
+        return self._accounts.get(customer_code(owner, asset))
+
     def _fee_account(self, uow, asset: str) -> int:
         return self._account(uow, FEE_OWNER, asset, create=True, purpose="fees")
 

@@ -48,7 +48,16 @@ class ExchangeFunder:
         """The smallest proceeds the exchange accepts as one order (its minimum notional)."""
         return int(self.exchange.instruments.for_pair(asset, quote).min_notional_minor)
 
+    def known_accounts(self, owner: str, assets) -> list[int]:
+        """The ids of the owner's holdings of ``assets`` known without a query (the card may read them
+        together with its bank account)."""
+        known = (self.exchange.known_account_id(owner, asset) for asset in assets)
+        return [account_id for account_id in known if account_id is not None]
+
     def available(self, uow, owner: str, asset: str) -> int:
+        account_id = self.exchange.known_account_id(owner, asset)
+        if account_id is not None:   # a row this unit of work already holds is not read again
+            return uow.balance(account_id).available_minor
         # The row find_account returns already carries the balance and holds: no second read of it.
         acct = uow.find_account(f"customer:{owner}:{asset}")
         return 0 if acct is None else acct.available_minor
