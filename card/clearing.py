@@ -189,19 +189,23 @@ def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunde
     return refunded_after * fee_minor // captured_minor - refunded_before * fee_minor // captured_minor
 
 
-def expire_holds(service, uow) -> int:
-    """Expire holds past their date on the sandbox clock and mark their authorizations expired."""
+def expire_holds(service, uow, *, expired: list | None = None) -> int:
+    """Expire holds past their date on the sandbox clock and mark their authorizations expired (each one
+    appended to ``expired`` as a dict, when given)."""
     uow.expire_holds()
     a = t.authorizations
     rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
-                                   a.c.created_at)
+                                   a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key)
                             .where(a.c.status == APPROVED).order_by(a.c.id).limit(MAX_EXPIRY_BATCH)).all()
     count = 0
-    for auth_id, hold_id, amount, reversed_minor, card_id, created_at in rows:
+    for auth_id, hold_id, amount, reversed_minor, card_id, created_at, holder, merchant_id, key in rows:
         if uow.get_hold(hold_id).status == "expired":
             uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=EXPIRED_AUTH,
                                                                        reversed_minor=amount))
             bump_usage(uow, card_id, created_at, -(amount - reversed_minor), 0, tz=service.timezone)
             _event(uow, auth_id, EXPIRED_AUTH, amount - reversed_minor, "hold expired without clearing", None)
+            if expired is not None:
+                expired.append({"id": auth_id, "card_id": card_id, "cardholder_id": holder, "merchant_id": merchant_id,
+                                "idempotency_key": key, "released_minor": amount - reversed_minor})
             count += 1
     return count

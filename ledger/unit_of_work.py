@@ -94,6 +94,7 @@ class UnitOfWork:
         self._tx = self._conn.begin()
         self._core_base = self._conn.info.get(STATEMENT_COUNT, 0)
         self._committed = False
+        self._before_commit: list[Callable[[], None]] = []
         self._after_commit: list[Callable[[], None]] = []
         self._after_rollback: list[Callable[[], None]] = []
         self._now: datetime | None = None
@@ -161,6 +162,8 @@ class UnitOfWork:
         return self._bound
 
     def commit(self) -> None:
+        for hook in self._before_commit:   # last writes of the transaction (the event log's one INSERT)
+            hook()
         self._tx.commit()
         self._committed = True
         for hook in self._after_commit:
@@ -184,6 +187,11 @@ class UnitOfWork:
                     failures.append(error)
             if failures:
                 raise failures[0]
+
+    def before_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` inside the transaction just before it commits (it may write; if it fails, nothing
+        commits). Registered once per unit of work by whoever buffers writes on it (``sandbox.events``)."""
+        self._before_commit.append(hook)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this unit of work commits (e.g. publish a cache update)."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from . import events as event_log
 from .config import CityConfig, load_config
 from .context import CityContext
 from .rules import CustomerProfile
@@ -194,6 +195,20 @@ class CryptoCity:
 
     def tax_statement(self, actor: str, year: int) -> TaxStatement:
         return self.read(reports.tax_statement, actor, year)
+
+    def events(self, *, after: str | None = None, types: list[str] | None = None, limit: int = 100) -> list[dict]:
+        """Events after the event id ``after`` (from the first when None), oldest first, at most 100, only
+        ``types`` when given: each ``{"id", "type", "created_at", "data", "request"}`` (docs/events.md)."""
+        seq = event_log.parse_id(after)
+        wanted = event_log.check_types(types) if types else None
+        return self.ctx.read(lambda uow: [e.to_dict() for e in event_log.read(uow.conn, after=seq, limit=limit,
+                                                                              types=wanted)])
+
+    def last_event_id(self) -> str | None:
+        """The id of the newest event (None while the log is empty): read events after it to see what
+        happens next."""
+        seq = self.ctx.read(lambda uow: event_log.last_seq(uow.conn))
+        return event_log.format_id(seq) if seq else None
 
     def regulator_summary(self) -> dict:
         return self.read(reports.regulator_summary)

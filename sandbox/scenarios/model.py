@@ -107,6 +107,25 @@ class AdvanceArgs(M):
 
 
 # --- expectations -------------------------------------------------------------------------
+MAX_EVENT_PATTERNS = 100
+
+
+class EventPattern(M):
+    """One expected event: its type, and fields its ``data`` must have (a subset; nested objects too)."""
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> "EventPattern":
+        from ..events import EVENT_TYPES
+        if self.type not in EVENT_TYPES:
+            raise ValueError(f"{self.type!r} is not an event type; known: {', '.join(EVENT_TYPES)}")
+        return self
+
+
+EventPatterns = Annotated[list[EventPattern], Field(max_length=MAX_EVENT_PATTERNS)]
+
+
 class StepExpect(M):
     """Expectations on the step's own result."""
     status: Literal["approved", "declined", "ok", "error", "captured", "reversed", "refunded"] | None = None
@@ -114,6 +133,8 @@ class StepExpect(M):
     reason_contains: str | None = None
     error: str | None = None                # the error's snake_case code, e.g. not_licensed
     flags: list[str] | None = None          # rule names raised by this step (subset match)
+    events: EventPatterns | None = None          # events this step wrote: these, in this order, among others
+    events_exactly: EventPatterns | None = None  # events this step wrote: exactly these, in this order
 
 
 class BalanceExpect(M):
@@ -144,6 +165,8 @@ class ExpectBlock(M):
     flags: dict[Name, list[str]] | None = None      # [] means "no flags at all"
     tax: dict[Name, TaxExpect] | None = None
     verify: bool | None = None                        # ledger invariants hold
+    events: EventPatterns | None = None               # events since the scenario began (set-up included)
+    events_exactly: EventPatterns | None = None
 
 
 STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {

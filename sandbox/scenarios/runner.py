@@ -135,18 +135,112 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
     for step in scenario.steps:
         if step.verb == "expect":
             result.results.extend(match_block(facade, step))
+            result.results.extend(match_events(facade, step, step.args, None))
             continue
+        mark = _event_mark(facade, step.expect)
         try:
             outcome = _call(facade, step)
             error = None
         except Exception as exc:  # noqa: BLE001
             outcome, error = None, exc
-        checks = match_step(step, outcome, error)
+        checks = match_step(step, outcome, error) + match_events(facade, step, step.expect, mark)
         result.results.extend(checks)
         if error is not None and not (step.expect and (step.expect.error or step.expect.status == "error")):
             break  # the city is in a state the scenario did not plan for
     result.seconds = timer() - started
     return result
+
+
+MAX_EVENTS_READ = 1000   # events one expectation looks at (ten pages of the log)
+_NO_MARK = object()
+
+
+def _wants_events(expect: Any) -> bool:
+    return expect is not None and (getattr(expect, "events", None) is not None
+                                   or getattr(expect, "events_exactly", None) is not None)
+
+
+def _event_mark(facade: Any, expect: Any) -> Any:
+    """The newest event id before a step whose ``expect`` names events (the step's events come after it)."""
+    if not _wants_events(expect) or not hasattr(facade, "last_event_id"):
+        return _NO_MARK
+    return facade.last_event_id()
+
+
+def _events_after(facade: Any, mark: str | None) -> list[dict]:
+    out: list[dict] = []
+    while len(out) < MAX_EVENTS_READ:
+        page = facade.events(after=mark, limit=100)
+        out += page
+        if len(page) < 100:
+            break
+        mark = page[-1]["id"]
+    return out[:MAX_EVENTS_READ]
+
+
+def _data_matches(want: Any, have: Any) -> bool:
+    """``want`` is in ``have``: every key of an object (recursively), lists and scalars equal."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and _data_matches(v, have[k]) for k, v in want.items())
+    if isinstance(want, bool) or isinstance(have, bool):
+        return want is have
+    return want == have
+
+
+def _event_matches(pattern: Any, event: dict) -> bool:
+    return event["type"] == pattern.type and _data_matches(pattern.data, event["data"])
+
+
+def _shown(events: list[dict], patterns: list) -> str:
+    """The events as a failure line shows them: each type with the fields the patterns asked about."""
+    keys = sorted({k for p in patterns for k in p.data})
+    parts = []
+    for e in events[:20]:
+        fields = {k: e["data"][k] for k in keys if k in e["data"]}
+        parts.append(e["type"] + (f" {fields}" if fields else ""))
+    more = f" … and {len(events) - 20} more" if len(events) > 20 else ""
+    return "[" + ", ".join(parts) + more + "]" if parts else "no events"
+
+
+def _wanted(patterns: list) -> str:
+    return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") for p in patterns) + "]"
+
+
+def _in_order(patterns: list, events: list[dict]) -> bool:
+    """Each pattern matches an event, in the patterns' order (other events may come between)."""
+    at = 0
+    for pattern in patterns:
+        while at < len(events) and not _event_matches(pattern, events[at]):
+            at += 1
+        if at == len(events):
+            return False
+        at += 1
+    return True
+
+
+def match_events(facade: Any, step: Step, expect: Any, mark: Any) -> list[ExpectationResult]:
+    """``events:`` (these events, in this order, others may come between) and ``events_exactly:`` (exactly
+    these, in this order): for a step, the events it wrote; for an ``expect`` step, every event since the
+    scenario began."""
+    if not _wants_events(expect):
+        return []
+    what = "events written by this step" if step.verb != "expect" else "events so far"
+    if not hasattr(facade, "events") or mark is _NO_MARK and step.verb != "expect":
+        return [ExpectationResult(what, "an event log", "this city keeps no event log", step.label, False)]
+    try:
+        got = _events_after(facade, None if step.verb == "expect" else mark)
+    except Exception as error:  # noqa: BLE001
+        return [ExpectationResult(what, "events", _error_text(error), step.label, False)]
+    out = []
+    if expect.events is not None:
+        out.append(ExpectationResult(f"{what} include, in order", _wanted(expect.events),
+                                     _shown(got, expect.events), step.label, _in_order(expect.events, got)))
+    if expect.events_exactly is not None:
+        ok = len(got) == len(expect.events_exactly) and all(
+            _event_matches(p, e) for p, e in zip(expect.events_exactly, got))
+        out.append(ExpectationResult(f"{what} are exactly", _wanted(expect.events_exactly),
+                                     _shown(got, expect.events_exactly), step.label, ok))
+    return out
 
 
 def _error_text(error: BaseException) -> str:

@@ -10,7 +10,8 @@ from dataclasses import replace
 from card import Card, SpendControls, issuing
 from ledger import format_amount
 
-from .. import audit
+from .. import audit, events
+from ..events import snapshots
 from ..context import CityContext
 from ..errors import (
     ControlAboveProgrammeLimit,
@@ -38,6 +39,8 @@ def _status(uow, card_id: int, action: str, by: str) -> Card:
     changed = issuing.change_status(uow, card_id, action, note=f"{action} by {by}")
     audit.append(uow, by, f"card.{action}", str(card_id), {"cardholder": changed.cardholder_id,
                                                          "status": changed.status})
+    events.emit(uow, "card.updated", snapshots.card(changed, change="frozen" if action == "freeze" else "unfrozen"),
+                customer=changed.cardholder_id)
     return changed
 
 
@@ -93,8 +96,12 @@ def update_funding(city: CityContext, uow, *, card_id: int, by: str, order: list
 
 
 def _store_settings(uow, card_id: int, by: str, which: str, new) -> Card:
-    """Write the card's new ``controls`` or ``funding`` settings and audit them (``card.<which>_updated``)."""
+    """Write the card's new ``controls`` or ``funding`` settings and audit them (``card.<which>_updated``);
+    ``card.updated`` only when they differ from the card's settings before."""
+    before = getattr(issuing.get_card(uow, card_id), which)
     changed = issuing.update_settings(uow, card_id, **{which: new})
     audit.append(uow, by, f"card.{which}_updated", str(card_id), {"cardholder": changed.cardholder_id,
                                                                 which: new.to_dict()})
+    if new != before:
+        events.emit(uow, "card.updated", snapshots.card(changed, change=which), customer=changed.cardholder_id)
     return changed

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from card import clearing
 
-from .. import audit, city_state
+from .. import audit, city_state, events
 from ..clock import parse_duration
 from ..context import CityContext
 from ..errors import InvalidDuration
@@ -38,10 +38,20 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     publish = city.advance_price_model(uow, head.now, now)
     # Every row this advance writes carries the new time (a caller's unit of work may have read the old one).
     uow.move_time_to(now)
-    expired = clearing.expire_holds(city.cards, uow)
+    lapsed: list[dict] = []
+    expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
     placed = city.exchange.market_makers.requote(uow, now)
     seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
                                                                             "orders_requoted": placed})
     city_state.set_now(uow.conn, now)
+    for row in lapsed:
+        events.emit(uow, "authorization.expired", {
+            "object": "authorization", "authorization_id": row["id"],
+            "reference": (row["idempotency_key"] or "").removeprefix("pay:"), "card_id": row["card_id"],
+            "customer": row["cardholder_id"], "merchant_id": row["merchant_id"], "status": "expired",
+            "released_minor": row["released_minor"], "currency": "KZT"},
+            customer=row["cardholder_id"], merchant=row["merchant_id"])
+    events.emit(uow, "clock.advanced", {"object": "clock", "now": now.isoformat(), "previous": head.now.isoformat(),
+                                        "expired_holds": expired})
     uow.after_commit(lambda: publish(seq))
     return Advanced(now.isoformat(), expired)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import audit, city_state
+from .. import audit, city_state, events
 from ..context import CityContext
 from ..errors import InvalidAmount, UnknownAsset
 from ..tax import ACQUISITION, tax_events
@@ -57,6 +57,10 @@ def deposit(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int
     audit.append(uow, actor, f"funds.{source}", actor, {
         "customer": actor, "asset": asset, "amount_minor": amount_minor,
         "tax": tax_events(ACQUISITION, asset, amount_minor, city.value_kzt(asset, amount_minor), source)})
+    # Money from outside arrives at once (no chain to wait for): confirmed straight away.
+    events.emit(uow, "deposit.confirmed", {"object": "deposit", "customer": actor, "asset": asset,
+                                           "amount_minor": amount_minor, "source": source, "confirmations": None},
+                customer=actor)
     return Deposited(asset, amount_minor)
 
 
@@ -90,6 +94,12 @@ def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) ->
     audit.append(uow, city.custodian_id, "funds.deposit", actor, {
         "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "txid": txid, "address": address,
         "tax": tax_events(ACQUISITION, "BTC", amount_minor, city.value_kzt("BTC", amount_minor), "deposit", txid)})
+    seen = {"object": "deposit", "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "source": "onchain",
+            "txid": txid, "address": address}
+    # The transaction was seen unconfirmed, then mined to the configured depth, in this one call.
+    events.emit(uow, "deposit.pending", dict(seen, confirmations=0), customer=actor)
+    if credited:
+        events.emit(uow, "deposit.confirmed", dict(seen, confirmations=confirmations), customer=actor)
     return OnchainDeposited(txid, address, confirmations, len(credited))
 
 

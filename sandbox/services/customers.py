@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .. import audit, city_state
+from .. import audit, city_state, events
+from ..events import snapshots
 from ..context import MAX_ACTORS, CityContext
 from ..errors import (
     AlreadyOnboarded,
@@ -146,6 +147,10 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
                  {**({"full_name": full_name} if full_name else {}), "kyc_tier": kyc_tier, "resident": residency.resident, "aifc_investor": aifc_investor,
                   "days_in_kazakhstan": days_in_kazakhstan, "residency_basis": residency.basis,
                   "iban": bank.iban, "card_id": card.id})
+    events.emit(uow, "customer.created", snapshots.customer(actor, kyc_tier=kyc_tier, resident=residency.resident,
+                                                            aifc_investor=aifc_investor, iban=bank.iban,
+                                                            card_id=card.id, full_name=full_name), customer=actor)
+    events.emit(uow, "card.created", snapshots.card(card), customer=actor)
     for asset, amount in (deposits or {}).items():
         if amount:
             custody.deposit(city, uow, actor=actor, asset=asset, amount_minor=amount)
@@ -178,6 +183,8 @@ def set_kyc_tier(city: CityContext, uow, *, actor: str, kyc_tier: str, reason: s
     city_state.set_kyc_tier(uow.conn, actor, kyc_tier)
     audit.append(uow, city.cfg.card.issuer, "customer.kyc_changed", actor,
                  {"customer": actor, "from_tier": before, "to_tier": kyc_tier, "reason": reason})
+    events.emit(uow, "customer.kyc_changed", {"object": "customer", "customer": actor, "kyc_tier": kyc_tier,
+                                              "previous_kyc_tier": before, "reason": reason}, customer=actor)
     return KycChanged(actor, kyc_tier, before, True)
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import audit, city_state
+from .. import audit, city_state, events
 from ..clock import utc
 from ..context import CityContext
 from ..errors import InvalidDate
 from ..licensing import LicenceRegistry
 from .result import Result
+
+
+LICENCE_EVENTS = {"suspend": "licence.suspended", "reinstate": "licence.reinstated", "renew": "licence.renewed"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ def _change(city: CityContext, uow, verb: str, licence_id: str, reason: str,
     if verb == "renew":
         details["valid_until"] = lic.valid_until.isoformat()
     audit.append(uow, lic.regulator, f"licence.{verb}", licence_id, details)
+    events.emit(uow, LICENCE_EVENTS[verb], {"object": "licence", "licence_id": licence_id, "participant": lic.participant,
+                                            "regulator": lic.regulator, "scope": lic.scope, "status": lic.status(now),
+                                            "valid_until": lic.valid_until.isoformat(), "reason": reason or ""})
 
     def publish() -> None:
         city.install_licences(registry, version)

@@ -14,7 +14,8 @@ from card import authorization as card_authorization
 from card import authorizations as card_authorizations_read
 from card import clearing
 
-from .. import audit
+from .. import audit, events
+from ..events import snapshots
 from ..context import CityContext
 from ..errors import InvalidClearing, UnknownReference
 from ..tax import DISPOSAL, tax_events
@@ -22,6 +23,8 @@ from . import customers, merchants
 from .result import Result
 
 CLEARING_VERBS = ("capture", "reverse", "refund")
+CLEARING_EVENTS = {"capture": "authorization.captured", "reverse": "authorization.reversed",
+                   "refund": "authorization.refunded"}
 NETWORK = "card-network"
 
 
@@ -86,9 +89,22 @@ def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, re
                      {"customer": holder, "merchant": merchant_id, "amount_minor": res.amount_minor,
                       "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
                       "flags": [list(f) for f in res.flags], "tax": tax})
+        _authorization_events(uow, res, merchant_id, ref, card_id)
     return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags], res.authorization_id,
                          res.auth_code, res.amount_minor, res.shortfall_minor, res.conversion_fee_minor,
                          [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed)
+
+
+def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | None) -> None:
+    """``authorization.created`` (approved or declined) and one ``aml.flag_raised`` per AML flag on it."""
+    data = snapshots.authorization(res, merchant_id=merchant_id, reference=ref, card_id=card_id)
+    events.emit(uow, "authorization.created", data, customer=res.cardholder_id, merchant=merchant_id)
+    for rule, detail in res.flags:
+        # No customer or merchant on it: only the operator and the regulator read AML flags (no tipping-off).
+        events.emit(uow, "aml.flag_raised", {"object": "aml_flag", "rule": rule, "detail": detail,
+                                             "authorization_id": res.authorization_id, "reference": ref,
+                                             "customer": res.cardholder_id, "merchant_id": merchant_id,
+                                             "amount_minor": res.amount_minor, "response_code": res.response_code})
 
 
 def authorization_of(uow, ref: str) -> int:
@@ -112,6 +128,8 @@ def clear(city: CityContext, uow, verb: str, *, authorization_id: int, amount_mi
     if not replayed:
         audit.append(uow, by, f"card.{verb}", subject or str(authorization_id),
                      {"amount_minor": amount_minor, "authorization_id": authorization_id, "key": key})
+        events.emit(uow, CLEARING_EVENTS[verb], snapshots.cleared(outcome, step=verb, step_amount_minor=amount_minor),
+                    customer=outcome.get("cardholder_id"), merchant=outcome["merchant_id"])
     return _clearing_result(outcome, replayed)
 
 

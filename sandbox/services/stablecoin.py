@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import audit, city_state
+from .. import audit, city_state, events
 from ..context import CityContext
 from ..errors import AddressProtected, InvalidAddress
 from ..tax import ACQUISITION, DISPOSAL, tax_events
@@ -34,6 +34,8 @@ def mint(city: CityContext, uow, *, actor: str, amount_minor: int) -> KzteMoved:
     audit.append(uow, city.issuer_id, "kzte.mint", actor, {
         "customer": actor, "amount_minor": amount_minor,
         "tax": tax_events(ACQUISITION, "KZTE", amount_minor, amount_minor, "mint")})
+    events.emit(uow, "kzte.minted", {"object": "kzte", "customer": actor, "amount_minor": amount_minor,
+                                     "asset": "KZTE"}, customer=actor)
     return KzteMoved(amount_minor)
 
 
@@ -45,6 +47,8 @@ def redeem(city: CityContext, uow, *, actor: str, amount_minor: int) -> KzteMove
     audit.append(uow, city.issuer_id, "kzte.redeem", actor, {
         "customer": actor, "amount_minor": amount_minor,
         "tax": tax_events(DISPOSAL, "KZTE", amount_minor, amount_minor, "redeem")})
+    events.emit(uow, "kzte.redeemed", {"object": "kzte", "customer": actor, "amount_minor": amount_minor,
+                                       "asset": "KZTE"}, customer=actor)
     return KzteMoved(amount_minor)
 
 
@@ -78,6 +82,8 @@ def set_address_frozen(city: CityContext, uow, *, address: str, frozen: bool, by
         (issuer.token.freeze if frozen else issuer.token.unfreeze)(regulator, address)
         # The chain moved first: undo it if this unit of work does not commit.
         uow.after_rollback(lambda: (issuer.token.unfreeze if frozen else issuer.token.freeze)(regulator, address))
+        events.emit(uow, "kzte.address_frozen" if frozen else "kzte.address_unfrozen",
+                    {"object": "kzte_address", "address": address, "frozen": frozen, "reason": reason})
     audit.append(uow, by, "kzte.frozen" if frozen else "kzte.unfrozen", address, {"reason": reason})
     return AddressFreeze(address, bool(issuer.token.is_frozen(address)))
 

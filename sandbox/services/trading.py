@@ -9,7 +9,8 @@ from exchange import queries as exchange_queries
 from exchange.fees import buy_hold_minor
 from ledger import Posting
 
-from .. import audit
+from .. import audit, events
+from ..events import snapshots
 from ..context import CityContext
 from ..errors import OrderNotFound
 from ..tax import ACQUISITION, DISPOSAL, tax_events
@@ -58,7 +59,19 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
                   "quote_qty_minor": quote_qty_minor, "filled_qty_minor": res.filled_qty_minor,
                   "quote_filled_minor": res.quote_filled_minor, "fee_minor": res.fee_minor, "status": res.status,
                   "tax": tax})
+    if not res.replayed:
+        _order_events(uow, res, instrument)
     return res
+
+
+def _order_events(uow, res, instrument: str) -> None:
+    """``order.created``, a ``trade.created`` per fill and ``order.filled`` when nothing is left."""
+    data = snapshots.order(res, instrument=instrument)
+    events.emit(uow, "order.created", data, customer=res.owner)
+    for fill in res.fills:
+        events.emit(uow, "trade.created", snapshots.trade(fill, res, instrument=instrument), customer=res.owner)
+    if res.status == "filled":
+        events.emit(uow, "order.filled", data, customer=res.owner)
 
 
 def buy(city: CityContext, uow, *, actor: str, instrument: str, quote_qty_minor: int) -> MarketOrderDone:
@@ -83,6 +96,9 @@ def cancel_order(city: CityContext, uow, *, order_id: int):
     res = city.exchange.cancel_order(uow, owner, order_id)
     audit.append(uow, owner, "exchange.cancel", res.symbol, {"customer": owner, "order_id": order_id,
                                                            "remaining_minor": res.remaining_minor})
+    events.emit(uow, "order.cancelled", {"object": "order", "order_id": order_id, "customer": owner,
+                                         "instrument": res.symbol, "status": "cancelled",
+                                         "remaining_minor": res.remaining_minor}, customer=owner)
     return res
 
 

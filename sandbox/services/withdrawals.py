@@ -17,7 +17,7 @@ import hashlib
 from ledger import Posting, format_amount
 from wallet import queries as wallet_queries
 
-from .. import audit, city_state
+from .. import audit, city_state, events
 from ..context import CityContext
 from ..errors import (
     DustAmount,
@@ -135,6 +135,10 @@ def _audit(city: CityContext, uow, row: dict) -> None:
                  "qty_minor": int(row["amount_minor"]) + int(row["fee_minor"]), "kzt_minor": 0,
                  "source": TRANSFER_OUT, "ref": subject}],
         "tax_treatment": "not a disposal: a transfer to an external wallet; its cost basis leaves with it"})
+    snapshot = dict(as_dict(row), object="withdrawal")
+    events.emit(uow, "withdrawal.created", snapshot, customer=row["owner"])
+    if row["status"] == "confirmed":
+        events.emit(uow, "withdrawal.confirmed", snapshot, customer=row["owner"])
 
 
 def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,

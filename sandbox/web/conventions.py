@@ -95,7 +95,11 @@ def idempotent_write(compute: Callable[[Any], tuple[Any, int]], *, retries: int 
     scope, fingerprint = _idempotency_scope()
     key = g.idempotency_key
 
+    from sandbox import events
+    request_id = g.get("request_id")
+
     def work(uow):
+        events.attribute(uow, request_id=request_id, idempotency_key=key)   # what caused the events it writes
         stored = idempotency.claim(uow, scope, key, fingerprint)
         if stored is not None:
             return stored.response, True

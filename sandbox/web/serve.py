@@ -134,6 +134,8 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     check_reachable(db_url)  # one line here, not a traceback (or every gunicorn worker failing to boot)
     app_config = {"OPEN_DASHBOARD": open_dashboard,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
+    if workers > 1:
+        app_config["EVENTS_MAX_STREAMS"] = 2   # event streams per worker: 2 of its 4 threads keep serving requests
     factory = app_factory(db_url, app_config, city_config, seed, workers=workers)
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"

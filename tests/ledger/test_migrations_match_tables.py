@@ -15,7 +15,7 @@ from ledger import Database
 # (package, module holding its metadata): every package that ships migrations owns these tables.
 METADATA = [("ledger", "ledger.tables"), ("wallet", "wallet.tables"), ("stablecoin", "stablecoin.tables"),
             ("exchange", "exchange.tables"), ("card", "card.tables"), ("sandbox", "sandbox.tables"),
-            ("sandbox", "sandbox.apikeys")]
+            ("sandbox", "sandbox.apikeys"), ("sandbox", "sandbox.events.tables")]
 
 
 def _differences(db: Database, metadata) -> list:

@@ -63,6 +63,8 @@ def test_list_endpoints_pin_a_customer_to_its_own_data(cc_app, cc_client, cc):
             continue
         if rule.endpoint.startswith("dashboard."):
             continue
+        if rule.rule.startswith("/api/v1/events"):
+            continue  # events name no owner (a customer and a merchant each see theirs): tests/web/test_web_events.py
         page = client.get(rule.rule, headers=alice)
         assert page.status_code == 200 and {a["owner"] for a in page.json["items"]} == {"aigerim"}, rule.rule
         assert client.get(rule.rule, headers=alice, query_string={"owner": "bob"}).status_code == 403

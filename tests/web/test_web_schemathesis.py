@@ -24,7 +24,8 @@ MAX_EXAMPLES = 10
 SLOW_PATHS = {"/api/v1/customers/{actor}/kzte/mint", "/api/v1/customers/{actor}/kzte/redeem",
               "/api/v1/stablecoin/freezes", "/api/v1/stablecoin/unfreezes",
               "/api/v1/customers/{actor}/deposit-addresses", "/api/v1/customers/{actor}/onchain-deposits",
-              "/api/v1/scenarios/runs"}
+              "/api/v1/scenarios/runs",
+              "/api/v1/events/stream"}   # a live stream (open for minutes): tests/web/test_web_events.py
 
 
 def test_every_operation_honours_its_contract(cc):

@@ -175,8 +175,12 @@ def put_controls(body: dict, card_id: int):
     """Replace the card's spend controls (idempotent by nature: the same body twice is the same state).
     Limits above the programme's are refused (422); the programme's blocked categories stay blocked."""
     city = require_city()
-    return city.ctx.transaction(lambda uow: card_dict(card_service.update_controls(
-        city.ctx, uow, card_id=card_id, by=_by(), controls=body), uow.now()))
+
+    def change(uow):
+        _attribute(uow)
+        return card_dict(card_service.update_controls(city.ctx, uow, card_id=card_id, by=_by(), controls=body),
+                         uow.now())
+    return city.ctx.transaction(change)
 
 
 @blp.route("/<id:card_id>/funding", methods=["PUT"])
@@ -186,8 +190,19 @@ def put_controls(body: dict, card_id: int):
 def put_funding(body: dict, card_id: int):
     """Set which crypto pays for purchases and how (order, combine/fallback, slippage cap up to the programme's)."""
     city = require_city()
-    return city.ctx.transaction(lambda uow: card_dict(card_service.update_funding(
-        city.ctx, uow, card_id=card_id, by=_by(), **body), uow.now()))
+
+    def change(uow):
+        _attribute(uow)
+        return card_dict(card_service.update_funding(city.ctx, uow, card_id=card_id, by=_by(), **body), uow.now())
+    return city.ctx.transaction(change)
+
+
+def _attribute(uow) -> None:
+    """Record this request's id on ``uow`` for the events it writes (a PUT carries no idempotency key)."""
+    from flask import g
+
+    from sandbox import events
+    events.attribute(uow, request_id=g.get("request_id"))
 
 
 @blp.route("/<id:card_id>/statement")
