@@ -30,10 +30,10 @@ from ledger.types import to_micros
 from . import response_codes as rc
 from . import tables as t
 from .controls import Usage, evaluate
-from .errors import InvalidRequest, MerchantNotFound
+from .errors import InvalidRequest
 from .funding import conversion_fee, plan_funding
 from .funding import shortfall as compute_shortfall
-from .issuing import CLOSED, FROZEN, Card, MerchantRecord, find_card, get_merchant
+from .issuing import CLOSED, FROZEN, Card, MerchantRecord, PurchaseSnapshot, purchase_snapshot
 from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
 
@@ -183,8 +183,10 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
                                tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id)
 
 
-def _replay(uow, req: _Request) -> AuthorizationResult | None:
-    taken = uow.sql.one(_KEY_TAKEN, {"key": req.key})
+def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResult | None:
+    """The stored answer to a retried key (``taken``: its (id, request hash) if already read), or None."""
+    if taken is None:
+        taken = uow.sql.one(_KEY_TAKEN, {"key": req.key})
     if taken is None:
         return None
     if taken[1] != req.hash:
@@ -208,13 +210,17 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
     req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
-    previous = _replay(uow, req)
-    if previous is not None:
-        return previous
+    # One statement reads the key's earlier use, the card and the merchant (and, where the database
+    # serialises whole units of work, the card's counters: see _approve).
+    counters_now = uow.exclusive
+    snap = purchase_snapshot(uow, key=req.key, merchant_id=req.merchant_id, card_id=req.card_id, pan=req.pan,
+                             periods=_periods(uow.now(), service.timezone) if counters_now else None)
+    if snap.key_authorization_id is not None:
+        return _replay(uow, req, (snap.key_authorization_id, snap.key_request_hash))
     started = service.monotonic()
     try:
         with uow.savepoint("authorization"):
-            result = _approve(service, uow, req)
+            result = _approve(service, uow, req, snap)
             elapsed_ms = (service.monotonic() - started) * 1000
             if elapsed_ms > service.deadline_ms:
                 late = (f"the authorization took {{elapsed}} ms, over the {service.deadline_ms} ms deadline; "
@@ -253,12 +259,12 @@ def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
                                cardholder_id=card.cardholder_id if card else None)
 
 
-def _approve(service, uow, req: _Request) -> AuthorizationResult:
+def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> AuthorizationResult:
     now = uow.now()
     # 14: the card must exist (by id, or by a Luhn-valid PAN we issued)
     if req.pan is not None and not is_valid_pan(req.pan):
         raise _Decline(rc.INVALID_CARD, "the card number fails the Luhn check")
-    card = find_card(uow, card_id=req.card_id, pan=req.pan) if (req.card_id is not None or req.pan) else None
+    card = snap.card if (req.card_id is not None or req.pan) else None
     if card is None:
         raise _Decline(rc.INVALID_CARD, "no card with this number was issued by the sandbox bank")
     # Serialize everything that spends this customer's money (all their cards share the bank account).
@@ -273,11 +279,15 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
         raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card,
                        template="the amount must be a positive whole number of tiyn, got {amount}")
-    try:
-        merchant: MerchantRecord = get_merchant(uow, req.merchant_id)
-    except MerchantNotFound:
+    merchant: MerchantRecord | None = snap.merchant
+    if merchant is None:
         raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
-    usage = usage_of(uow, card.id, now, tz=service.timezone)
+    if snap.usage is not None:
+        # Read with the card: SQLite's single writer (BEGIN IMMEDIATE) kept every other unit of work out
+        # since this one began. On PostgreSQL the counters are read here, under the holder's lock.
+        usage = Usage(day_amount_minor=snap.usage[0], day_count=snap.usage[1], month_amount_minor=snap.usage[2])
+    else:
+        usage = usage_of(uow, card.id, now, tz=service.timezone)
     control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone)
     if not control.allowed:
         raise _Decline(control.code, control.reason, card, template=control.reason_template)
@@ -285,7 +295,13 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     # The bank account is locked now, before the crypto sale takes the instrument's lock and the
     # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
     # sale, the fee and the hold then find it held, and what is available cannot change under us.
-    available = uow.lock_accounts([bank_id])[bank_id].available_minor
+    holdings = []
+    if uow.exclusive:
+        # No row locks to order (SQLite's single writer): the crypto the funder may sell is read with the
+        # bank account, in one statement, and the funder then finds it held.
+        known = getattr(service.funder, "known_accounts", None)
+        holdings = known(card.wallet_owner, card.funding.order) if known is not None else []
+    available = uow.lock_accounts([bank_id, *holdings])[bank_id].available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
     ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
                                                                      merchant.in_zone), amount, short, now)
@@ -298,9 +314,6 @@ def _approve(service, uow, req: _Request) -> AuthorizationResult:
     if short > 0:
         plan, sold = _fund(service, uow, card, short)
         fee = plan.fee_minor
-        if fee:
-            fee_acct = service.fee_account(uow, CONVERSION_FEE_OWNER)
-            uow.transfer([Posting(bank_id, -fee), Posting(fee_acct, fee)], memo="card conversion fee")
     try:
         hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
                         memo=f"card {card.id} at {merchant.id}")
@@ -346,10 +359,14 @@ def _fund(service, uow, card: Card, short: int):
     if plan.decline_code is not None:
         raise _Decline(plan.decline_code, plan.reason, card)
     sold = []
-    for asset, proceeds in plan.legs:
+    # The conversion fee travels with the first sale that raises enough to pay it (in its own transfer).
+    fee = plan.fee_minor
+    fee_leg = next((i for i, (_, proceeds) in enumerate(plan.legs) if proceeds >= fee), None) if fee else None
+    fee_to = (service.fee_account(uow, CONVERSION_FEE_OWNER), fee) if fee_leg is not None else None
+    for i, (asset, proceeds) in enumerate(plan.legs):
         try:
             leg = funder.sell_for_tenge(uow, card.wallet_owner, asset, proceeds, settings.slippage_cap_bps,
-                                        card.bank_ledger_account_id)
+                                        card.bank_ledger_account_id, fee_to=fee_to if i == fee_leg else None)
         except FundingUnavailable as error:
             raise _Decline(rc.ISSUER_INOPERATIVE, f"selling {asset} failed: {error}", card,
                            template=f"selling {asset} failed: {{error}}")
@@ -357,4 +374,7 @@ def _fund(service, uow, card: Card, short: int):
             raise _Decline(rc.INSUFFICIENT_FUNDS, f"not enough {asset} to sell: {error}", card,
                            template=f"not enough {asset} to sell: {{error}}")
         sold.append(leg.to_dict())
+    if fee and fee_leg is None:
+        uow.transfer([Posting(card.bank_ledger_account_id, -fee),
+                      Posting(service.fee_account(uow, CONVERSION_FEE_OWNER), fee)], memo="card conversion fee")
     return plan, sold

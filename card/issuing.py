@@ -223,6 +223,53 @@ def find_card(uow, *, card_id: int | None = None, pan: str | None = None) -> Car
     return None if row is None else _card_from_row(row)
 
 
+@dataclass(frozen=True)
+class PurchaseSnapshot:
+    """What an authorization reads before it decides, from ONE statement (``purchase_snapshot``): the
+    earlier use of its idempotency key, the card, the merchant and (when asked) the card's day and
+    month counters."""
+    key_authorization_id: int | None
+    key_request_hash: str | None
+    card: Card | None
+    merchant: MerchantRecord | None
+    usage: tuple[int, int, int] | None   # (day amount, day count, month amount); None when not read
+
+
+_SNAPSHOT_COLS = ("SELECT a.id, a.request_hash, c.id, c.pan, c.expiry_month, c.expiry_year, c.status, c.cardholder_id, "
+                  "c.bank_account_id, b.ledger_account_id, c.wallet_owner, c.funding, c.controls, m.id, m.name, m.mcc, "
+                  "m.in_zone, m.settlement_account_id, m.mdr_bps")
+_SNAPSHOT_USAGE_COLS = ", ud.amount_minor, ud.count, um.amount_minor"
+_SNAPSHOT_FROM = (" FROM (SELECT 1 AS one) q LEFT JOIN card_authorizations a ON a.idempotency_key = :key "
+                  "LEFT JOIN card_cards c ON {card} LEFT JOIN card_bank_accounts b ON b.id = c.bank_account_id "
+                  "LEFT JOIN card_merchants m ON m.id = :merchant_id")
+_SNAPSHOT_USAGE_FROM = (" LEFT JOIN card_usage ud ON ud.card_id = c.id AND ud.period = :d "
+                        "LEFT JOIN card_usage um ON um.card_id = c.id AND um.period = :m")
+_SNAPSHOTS = {(by, usage): _SNAPSHOT_COLS + (_SNAPSHOT_USAGE_COLS if usage else "")
+              + _SNAPSHOT_FROM.format(card="c.id = :card_id" if by == "id" else "c.pan = :pan")
+              + (_SNAPSHOT_USAGE_FROM if usage else "")
+              for by in ("id", "pan") for usage in (False, True)}
+
+
+def purchase_snapshot(uow, *, key: str, merchant_id: str, card_id: int | None = None, pan: str | None = None,
+                      periods: tuple[str, str] | None = None) -> PurchaseSnapshot:
+    """The authorization's reads in one statement (see ``PurchaseSnapshot``): the card by id (or by
+    ``pan``; neither, or an id out of range, finds none), the merchant ``merchant_id``, and with
+    ``periods`` (day, month) the card's usage counters of those periods."""
+    if card_id is not None and (type(card_id) is not int or not 0 < card_id < 2**63):
+        card_id, pan = None, None
+    by = "id" if card_id is not None or pan is None else "pan"
+    params = {"key": key, "merchant_id": str(merchant_id), "card_id": card_id, "pan": None if pan is None else str(pan)}
+    if periods is not None:
+        params["d"], params["m"] = periods
+    row = uow.sql.one(_SNAPSHOTS[by, periods is not None], params)
+    card = None if row[2] is None else _card_from_row(row[2:13])
+    merchant = None if row[13] is None else MerchantRecord(row[13], row[14], row[15], bool(row[16]), row[17], row[18])
+    usage = None
+    if periods is not None:
+        usage = (int(row[19] or 0), int(row[20] or 0), int(row[21] or 0))
+    return PurchaseSnapshot(row[0], row[1], card, merchant, usage)
+
+
 def get_card(uow, card_id: int) -> Card:
     card = find_card(uow, card_id=card_id)
     if card is None:

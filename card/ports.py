@@ -45,7 +45,9 @@ class Capacity:
 @runtime_checkable
 class Funder(Protocol):
     def available(self, uow, owner: str, asset: str) -> int:
-        """The owner's spendable quantity of ``asset`` in minor units."""
+        """The owner's spendable quantity of ``asset`` in minor units. (A funder may also offer
+        ``known_accounts(owner, assets) -> list[int]``: the ledger ids of those holdings it knows without
+        a query, which the card then reads with the bank account where no lock order forbids it.)"""
 
     def capacity(self, uow, owner: str, asset: str, slippage_cap_bps: int, up_to_minor: int) -> Capacity:
         """Tenge (at most ``up_to_minor``) that selling the owner's ``asset`` would raise now within the
@@ -53,9 +55,11 @@ class Funder(Protocol):
         may answer ``up_to_minor`` as soon as it knows the holding and the book cover it."""
 
     def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
-                       to_account_id: int) -> FundingLeg:
+                       to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         """Sell enough ``asset`` to credit exactly ``proceeds_needed_minor`` tiyn (net of exchange fees) to
-        ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort."""
+        ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort. ``fee_to``
+        ``(account_id, amount_minor)``: of those proceeds, ``amount_minor`` (the card's conversion fee, at
+        most the proceeds) goes to ``account_id`` instead — in the sale's own transfer where it can."""
 
 
 @dataclass(frozen=True)

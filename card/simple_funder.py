@@ -51,7 +51,7 @@ class FixedPriceFunder:
         return Capacity(max(0, min(net, up_to_minor)))
 
     def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
-                       to_account_id: int) -> FundingLeg:
+                       to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         if self.halted:
             raise FundingUnavailable("trading is halted")
         gross = self._gross_for(proceeds_needed_minor)
@@ -64,8 +64,12 @@ class FixedPriceFunder:
         cp_kzt = self._acct(uow, "external", self.counterparty, "KZT")
         fees = self._acct(uow, "fees", self.fee_owner, "KZT")
         uow.transfer([Posting(cust, -qty), Posting(cp_asset, qty)], memo=f"card sale {asset}")
-        postings = [Posting(cp_kzt, -gross), Posting(to_account_id, proceeds_needed_minor)]
+        credits = {to_account_id: proceeds_needed_minor}
+        if fee_to is not None and fee_to[1] > 0:   # the card's fee, split off the proceeds
+            credits[to_account_id] -= fee_to[1]
+            credits[fee_to[0]] = credits.get(fee_to[0], 0) + fee_to[1]
         if fee:
-            postings.append(Posting(fees, fee))
+            credits[fees] = credits.get(fees, 0) + fee
+        postings = [Posting(cp_kzt, -gross)] + [Posting(a, m) for a, m in credits.items() if m]
         uow.transfer(postings, memo=f"card sale {asset} proceeds")
         return FundingLeg(asset, qty, proceeds_needed_minor, int((self.prices_kzt[asset] * 100).to_integral_value()), fee, 0)

@@ -61,6 +61,13 @@ _INSERT_ORDER = (
     "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
     ":post_only, :price_minor, :qty_minor, :qty_minor, 0, 0, 'open', NULL, 0, :hold_id, :hold_left_minor, "
     ":client_order_id, :client_hash, :at, :at) RETURNING id")
+# An order that cannot rest (IOC, FOK: no hold) written once, in the state its prepared match ends it in.
+_INSERT_ORDER_DONE = (
+    "INSERT INTO exchange_orders (symbol, owner, side, type, tif, post_only, price_minor, qty_minor, "
+    "remaining_minor, filled_minor, quote_filled_minor, status, reason, priority, hold_id, hold_left_minor, "
+    "client_order_id, client_request_hash, created_at, updated_at) VALUES (:symbol, :owner, :side, :type, :tif, "
+    ":post_only, :price_minor, :qty, :rem, :filled, :qf, :st, :why, 0, NULL, 0, :client_order_id, :client_hash, "
+    ":at, :at) RETURNING id")
 _INSERT_TRADE = (
     "INSERT INTO exchange_trades (symbol, seq, price_minor, qty_minor, notional_minor, taker_side, maker_order_id, "
     "taker_order_id, buyer, seller, buyer_fee_minor, seller_fee_minor, created_at) VALUES (:symbol, :seq, "
@@ -120,6 +127,7 @@ class Exchange:
         self._mutex = threading.RLock()
         self._pay_accounts: dict[int, int] = {}  # taker order id -> paying account, while it settles
         self._proceeds_to: dict[int, int] = {}   # instant-sell order id -> account its proceeds settle to
+        self._proceeds_split: dict[int, list[int]] = {}  # instant-sell order id -> [account, tiyn still to split off]
         self._proceeds_assets: dict[int, str] = {}  # proceeds account id -> its asset, checked and committed
 
     # ------------------------------------------------------------------ admin
@@ -132,10 +140,18 @@ class Exchange:
     # ------------------------------------------------------------------ book cache
     def _book(self, uow, symbol: str, *, lock: bool = True) -> Book:
         """The book of ``symbol`` as the database has it now; with ``lock`` the instrument's lock is held."""
+        # A book this unit of work already checked against the database while no one else could move it
+        # (under the instrument's lock, or in an exclusive unit of work) is still current.
+        verified = uow.memo.get(("exchange:book", symbol))
+        if verified is not None and (verified[1] or uow.exclusive):
+            with self._mutex:
+                if self._books.get(symbol) is verified[0]:
+                    return verified[0]
         if lock:
             uow.advisory_lock(f"exchange:{symbol}")
         conn = uow.conn
         row = uow.sql.one(_SELECT_BOOK, {"sym": symbol})
+        stored = row is not None or lock   # the book's row exists (a first write inserts it just below)
         if row is None:
             if lock:
                 conn.execute(insert(t.books).values(symbol=symbol, seq=0, next_priority=1))
@@ -146,6 +162,8 @@ class Exchange:
                 book = self._rebuild(conn, symbol, row[0], row[1])
                 if lock:
                     self._books[symbol] = book
+            if lock or (uow.exclusive and stored):
+                uow.memo[("exchange:book", symbol)] = (book, lock)
         return book
 
     def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:
@@ -196,6 +214,11 @@ class Exchange:
         # cache only once committed: a rolled-back account's id may be reused by another account (SQLite)
         uow.after_commit(lambda: self._accounts.__setitem__(code, acct.id))
         return acct.id
+
+    def known_account_id(self, owner: str, asset: str) -> int | None:
+        """The id of ``customer:{owner}:{asset}`` if this exchange has used it in a committed unit of work
+        (no query; None otherwise): an account's id never changes."""
+        return self._accounts.get(customer_code(owner, asset))
 
     def _fee_account(self, uow, asset: str) -> int:
         return self._account(uow, FEE_OWNER, asset, create=True, purpose="fees")
@@ -308,7 +331,8 @@ class Exchange:
 
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
-                 stp: str, client: tuple[str, str] | None, proceeds_to: int | None = None) -> OrderResult:
+                 stp: str, client: tuple[str, str] | None, proceeds_to: int | None = None,
+                 proceeds_split: tuple[int, int] | None = None) -> OrderResult:
         # -- refusals that must happen before anything is written: the match is worked out (post-only
         # would cross, fill-or-kill not fillable) on the book as it is, and applied once the order row exists
         plan = prepare(book, Order(0, owner, side, limit, qty_minor), limit_price=limit, tif=tif,
@@ -333,26 +357,35 @@ class Exchange:
                 hold_id, reserved = uow.hold(pay_acct, hold_amount, memo=f"{inst.symbol} {side} order").id, hold_amount
             except InsufficientFunds as error:
                 raise InsufficientBalance(str(error), owner=owner, asset=pay_asset) from None
-        order_id = uow.sql.insert_id(_INSERT_ORDER, dict(
-            symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only, price_minor=price,
-            qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved, client_order_id=client and client[0],
-            client_hash=client and client[1],
-            at=to_micros(uow.now())))
+        row = dict(symbol=inst.symbol, owner=owner, side=side, type=otype, tif=tif, post_only=post_only,
+                   price_minor=price, qty_minor=qty_minor, hold_id=hold_id, hold_left_minor=reserved,
+                   client_order_id=client and client[0], client_hash=client and client[1], at=to_micros(uow.now()))
+        written = None
+        if hold_id is None and not plan.rests:
+            # The match is known before the row is written: write it once, as settling will leave it.
+            written = _final_state(otype, qty_minor, plan, budget, inst.base_unit)
+            order_id = uow.sql.insert_id(_INSERT_ORDER_DONE, dict(row, **dict(zip(_FINAL_KEYS, written))))
+        else:
+            order_id = uow.sql.insert_id(_INSERT_ORDER, row)
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
         self._pay_accounts[order_id] = pay_acct
         if proceeds_to is not None:
             self._proceeds_to[order_id] = proceeds_to
+        if proceeds_split is not None:
+            self._proceeds_split[order_id] = list(proceeds_split)
         try:
             res = execute(book, taker, plan)
-            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget)
+            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget, written)
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
             raise
         finally:
             self._pay_accounts.pop(order_id, None)
             self._proceeds_to.pop(order_id, None)
+            self._proceeds_split.pop(order_id, None)
 
-    def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget) -> OrderResult:
+    def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget,
+                written: tuple | None = None) -> OrderResult:
         conn = uow.conn
         sql = uow.sql
         now = uow.now()
@@ -372,12 +405,22 @@ class Exchange:
             bf, sf = (tf, mf) if taker_buys else (mf, tf)
             maker_done = maker.remaining == 0
             # base leg: seller's base hold -> buyer
-            self._post(uow, seller, q, [(base_of(buyer.owner), q)], final=seller is maker and maker_done)
-            # quote leg: buyer's quote hold -> seller (net of seller fee) and the fee account
+            base_legs = [(base_of(buyer.owner), q)]
+            # quote leg: buyer's quote hold -> seller (net of seller fee, less what an instant sell splits
+            # off to another account) and the fee account
             seller_quote = self._proceeds_to.get(seller.id) if seller is taker else None
-            legs = [(seller_quote or quote_of(seller.owner), n - sf), (fee_acct, bf + sf)]
-            self._post(uow, buyer, n + bf, [leg for leg in legs if leg[1] > 0],
-                       final=buyer is maker and maker_done)
+            split = self._proceeds_split.get(seller.id) if seller is taker else None
+            split_minor = min(split[1], n - sf) if split else 0
+            legs = [(seller_quote or quote_of(seller.owner), n - sf - split_minor),
+                    (split[0] if split else None, split_minor), (fee_acct, bf + sf)]
+            quote_legs = _merged([leg for leg in legs if leg[1] > 0])
+            if split:
+                split[1] -= split_minor
+            seller_final, buyer_final = seller is maker and maker_done, buyer is maker and maker_done
+            if not self._post_fill(uow, inst, seller, q, base_legs, seller_final, buyer, n + bf, quote_legs,
+                                   buyer_final):
+                self._post(uow, seller, q, base_legs, final=seller_final)
+                self._post(uow, buyer, n + bf, quote_legs, final=buyer_final)
             trade_id = sql.insert_id(_INSERT_TRADE, dict(
                 symbol=inst.symbol, seq=book.seq + 1, price_minor=p, qty_minor=q, notional_minor=n,
                 taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
@@ -393,6 +436,8 @@ class Exchange:
                 sql.run(_UPDATE_MAKER, dict(params, st="filled"))
             else:
                 sql.run(_UPDATE_MAKER_OPEN, params)
+        split = self._proceeds_split.get(taker.id)
+        assert split is None or split[1] == 0, "the proceeds did not cover what was to be split off"
         for maker in res.expired_makers:
             self._release(uow, maker)
             conn.execute(update(t.orders).where(t.orders.c.id == maker.id).values(
@@ -408,9 +453,11 @@ class Exchange:
             else:
                 done = taker.remaining == 0
             status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, res.stopped))
-        sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
-                                "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
-                                "hl": taker.hold_left, "at": at})
+        if written != (qty_minor, taker.remaining, filled, quote_filled, status, reason) or taker.priority \
+                or taker.hold_left:
+            sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
+                                    "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
+                                    "hl": taker.hold_left, "at": at})
         self._touch(uow, book)
         return OrderResult(taker.id, inst.symbol, taker.owner, taker.side, otype, tif, status, reason, price,
                            qty_minor, filled, taker.remaining, quote_filled, taker_fee_total, tuple(fills))
@@ -429,6 +476,31 @@ class Exchange:
             return
         uow.post_hold(order.hold_id, to, amount_minor=amount, final=final, memo="exchange fill")
         order.hold_left = 0 if final else order.hold_left - amount
+
+    def _post_fill(self, uow, inst: Instrument, seller: Order, base_minor: int, base_legs, seller_final: bool,
+                   buyer: Order, quote_minor: int, quote_legs, buyer_final: bool) -> bool:
+        """Settle a fill between a resting order's hold and a taker paying from its account (an IOC or FOK
+        order, an instant sell) as ONE transfer: the hold's post carries the other leg. False (nothing
+        done) when the fill does not have that shape; the caller then posts each leg on its own."""
+        if (seller.hold_id is None) == (buyer.hold_id is None) or base_minor <= 0 or quote_minor <= 0:
+            return False
+        if buyer.hold_id is None:   # the taker buys: the seller's base hold pays the buyer, who pays in quote
+            held, amount, to, final = seller, base_minor, base_legs, seller_final
+            payer, pay_minor, pay_to, held_acct = buyer, quote_minor, quote_legs, (seller.owner, inst.base)
+        else:
+            held, amount, to, final = buyer, quote_minor, quote_legs, buyer_final
+            payer, pay_minor, pay_to, held_acct = seller, base_minor, base_legs, (buyer.owner, inst.quote)
+        paying = self._pay_accounts[payer.id]
+        touched = [self._account(uow, *held_acct, create=True), paying, *(a for a, _ in to), *(a for a, _ in pay_to)]
+        if len(set(touched)) != len(touched):
+            return False   # one account on both legs (a transfer names each account once)
+        also = [Posting(paying, -pay_minor)] + [Posting(a, m) for a, m in pay_to]
+        try:
+            uow.post_hold(held.hold_id, to, amount_minor=amount, final=final, memo="exchange fill", also=also)
+        except InsufficientFunds as error:
+            raise InsufficientBalance(str(error), owner=payer.owner) from None
+        held.hold_left = 0 if final else held.hold_left - amount
+        return True
 
     def _release(self, uow, order: Order) -> None:
         if order.hold_left > 0:
@@ -613,13 +685,16 @@ class Exchange:
         return self._quote(inst, book, owner or "", proceeds_needed_minor)
 
     def instant_sell(self, uow, owner: str, asset: str, proceeds_needed_minor: int, quote_asset: str,
-                     slippage_cap_bps: int, *, proceeds_to: int | None = None) -> SaleResult:
+                     slippage_cap_bps: int, *, proceeds_to: int | None = None,
+                     proceeds_split: tuple[int, int] | None = None) -> SaleResult:
         """Sell just enough of ``owner``'s ``asset`` to net at least ``proceeds_needed_minor`` of
         ``quote_asset`` (credited to ``customer:{owner}:{quote_asset}``, or to the ledger account
         ``proceeds_to`` — a card's bank account — so the sale settles straight there), as an IOC order
         inside the caller's unit of work. Refuses, changing nothing, with no_liquidity, slippage_exceeded,
         insufficient_balance, trading_halted or unknown_instrument. Whole lots are sold, so proceeds may
-        exceed the need by less than one lot's value (``surplus_minor``, left in the quote account)."""
+        exceed the need by less than one lot's value (``surplus_minor``, left in the quote account).
+        ``proceeds_split`` ``(account_id, amount_minor)``: that much of the proceeds (at most the need) is
+        credited to ``account_id`` instead, in the sale's own transfer (a card's conversion fee)."""
         inst = self.instruments.for_pair(asset, quote_asset)
         if not inst.trading_enabled:
             raise TradingHalted(f"trading on {inst.symbol} is halted", symbol=inst.symbol)
@@ -627,6 +702,13 @@ class Exchange:
             raise InvalidOrder("slippage_cap_bps must be a non-negative integer", code=INVALID_SLIPPAGE)
         if proceeds_to is not None:
             self._check_proceeds_account(uow, proceeds_to, quote_asset)
+        if proceeds_split is not None:
+            split_to, split_minor = proceeds_split
+            if type_(split_minor) is not int or not 0 <= split_minor <= proceeds_needed_minor:
+                raise InvalidOrder("the amount split off the proceeds must be a whole number of minor units from 0 "
+                                   "to the proceeds needed", code=INVALID_AMOUNT)
+            self._check_proceeds_account(uow, split_to, quote_asset)
+            proceeds_split = proceeds_split if split_minor else None
         book = self._book(uow, inst.symbol)
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
         if quote.slippage_bps > slippage_cap_bps:
@@ -637,7 +719,7 @@ class Exchange:
                 slippage_cap_bps=slippage_cap_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price_minor,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
-                               proceeds_to)
+                               proceeds_to, proceeds_split)
         proceeds = result.quote_filled_minor - result.fee_minor
         assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
             "instant sell diverged from its quote"
@@ -726,6 +808,31 @@ class Exchange:
             return uow.conn.execute(select(tr.created_at, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
                 and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
                 .limit(self.MAX_TRADES_SCANNED)).all()
+
+
+_FINAL_KEYS = ("qty", "rem", "filled", "qf", "st", "why")
+
+
+def _final_state(otype: str, qty_minor: int, plan, budget, unit: int) -> tuple:
+    """(qty, remaining, filled, quote filled, status, reason) of an order that does not rest, once ``plan``
+    (its prepared match) is applied: what ``Exchange._settle`` computes, known before the row is written."""
+    filled = sum(q for _, q, _ in plan.fills)
+    quote_filled = sum(notional_minor(p, q, unit) for _, q, p in plan.fills)
+    if budget is not None:   # a market buy spending a quote amount: the order is what it bought
+        done, qty_minor, remaining = filled > 0 and plan.stopped in (None, BUDGET_SPENT), filled, 0
+    else:
+        remaining = qty_minor - filled
+        done = remaining == 0
+    status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, plan.stopped))
+    return qty_minor, remaining, filled, quote_filled, status, reason
+
+
+def _merged(legs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Credits with each account once (in first-seen order): a transfer names an account once."""
+    out: dict[int, int] = {}
+    for account_id, amount in legs:
+        out[account_id] = out.get(account_id, 0) + amount
+    return list(out.items())
 
 
 type_ = type

@@ -90,6 +90,7 @@ def open_account(uow: UnitOfWork, owner: str, asset: str, purpose: str, *, allow
         balance_minor=0, held_minor=0, created_at=uow.now()))
     account_id = result.inserted_primary_key[0]
     uow._locked_accounts.add(account_id)  # a row no other transaction can see until we commit: ours already
+    uow._account_rows[account_id] = (asset, allow_negative, 0, 0, code)
     return Account(account_id, code, owner, asset, purpose, allow_negative, 0, 0)
 
 
@@ -112,7 +113,21 @@ def _raw_account(row) -> Account:  # noqa: ANN001
 def find_by_code(uow: UnitOfWork, code: str) -> Account | None:
     fast = uow.ledger._fast
     row = fast.one(uow.raw_cursor(), "account_by_code", {"code": code})
-    return None if row is None else _raw_account(row)
+    return None if row is None else _kept(uow, _raw_account(row))
+
+
+def _kept(uow: UnitOfWork, account: Account) -> Account:
+    """``account`` as read; in an exclusive unit of work (no other writer until it ends) its row is kept
+    like a locked one (see ``lock_rows``): it changes only through this unit of work's statements."""
+    if uow.exclusive and account.id not in uow._account_rows:
+        uow._account_rows[account.id] = (account.asset, account.allow_negative, account.balance_minor,
+                                         account.held_minor, account.code)
+    return account
+
+
+def kept_row(uow: UnitOfWork, account_id: int) -> tuple | None:
+    """The row of ``account_id`` as this unit of work keeps it (an account it holds), or None."""
+    return uow._account_rows.get(account_id)
 
 
 def get_by_code(uow: UnitOfWork, code: str) -> Account:
@@ -127,7 +142,7 @@ def get(uow: UnitOfWork, account_id: int) -> Account:
     row = fast.one(uow.raw_cursor(), "account", {"a": account_id})
     if row is None:
         raise AccountNotFound(f"no account with id {account_id}", account=account_id)
-    return _raw_account(row)
+    return _kept(uow, _raw_account(row))
 
 
 def by_owner(uow: UnitOfWork, owner: str) -> list[Account]:
@@ -140,12 +155,15 @@ def lock_rows(uow: UnitOfWork, account_ids: Iterable[int]) -> dict[int, tuple]:
 
     The lock order of the whole codebase (see ``ledger.unit_of_work``): ONE statement, ascending id
     order (a set larger than ``MAX_LOCK_BATCH`` in ascending chunks). Rows this unit of work already
-    holds never wait (they are ours); when it holds all of them they are only re-read, with its own
-    writes. Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``; an id with no
+    holds never wait (they are ours); when it holds all of them they are not read again: their rows as
+    this unit of work left them are kept (``note_balance``, ``note_held``: a held row changes only through
+    this unit of work's own statements). Returns ``{id: (asset, allow_negative, balance_minor, held_minor, code)}``; an id with no
     account is missing from the result.
     """
-    fast, cursor, held = uow.ledger._fast, uow.raw_cursor(), uow._locked_accounts
+    fast, cursor, held, kept = uow.ledger._fast, uow.raw_cursor(), uow._locked_accounts, uow._account_rows
     ids = sorted(set(account_ids))
+    if ids and all(i in kept for i in ids):
+        return {i: kept[i] for i in ids}
     lock = not held.issuperset(ids)
     if len(ids) == 1:
         rows = fast.lock_one(cursor, ids[0], lock=lock)
@@ -157,7 +175,22 @@ def lock_rows(uow: UnitOfWork, account_ids: Iterable[int]) -> dict[int, tuple]:
             rows.update(fast.lock_many(cursor, ids[start:start + MAX_LOCK_BATCH], lock=lock))
     if lock:
         held.update(rows)
+    kept.update((i, row) for i, row in rows.items() if i in held)
     return rows
+
+
+def note_balance(uow: UnitOfWork, account_id: int, delta_minor: int) -> None:
+    """Keep the unit of work's copy of a held account row current after its balance changed by ``delta_minor``."""
+    row = uow._account_rows.get(account_id)
+    if row is not None:
+        uow._account_rows[account_id] = (row[0], row[1], row[2] + delta_minor, row[3], row[4])
+
+
+def note_held(uow: UnitOfWork, account_id: int, delta_minor: int) -> None:
+    """Keep the unit of work's copy of a held account row current after its held amount changed by ``delta_minor``."""
+    row = uow._account_rows.get(account_id)
+    if row is not None:
+        uow._account_rows[account_id] = (row[0], row[1], row[2], row[3] + delta_minor, row[4])
 
 
 def owner_of(uow: UnitOfWork, account_id: int) -> str | None:

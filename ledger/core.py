@@ -22,6 +22,7 @@ class Ledger:
         self.assets = assets
         self._checks: dict[str, Check] = {}
         self._asset_rows_seen: set[str] = set()
+        self._hold_accounts: dict[int, int] = {}   # hold id -> the account it reserves on (never changes)
         compiled_statements(self)
 
     @classmethod

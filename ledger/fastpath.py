@@ -44,6 +44,9 @@ _SQL = {
     "delete_transfer": "DELETE FROM ledger_transfers WHERE id = :tid",
     "apply_delta": "UPDATE ledger_accounts SET balance_minor = balance_minor + :delta WHERE id = :aid",
     "add_held": "UPDATE ledger_accounts SET held_minor = held_minor + :delta WHERE id = :aid",
+    # A hold post: the debit and the release of the held amount in one statement per account.
+    "apply_delta_held": "UPDATE ledger_accounts SET balance_minor = balance_minor + :delta, "
+                        "held_minor = held_minor + :held WHERE id = :aid",
     "insert_hold": "INSERT INTO ledger_holds (account_id, asset, amount_minor, remaining_minor, posted_minor, status, "
                    "idempotency_key, request_hash, memo, created_at, expires_at) VALUES (:aid, :asset, :amount, "
                    ":amount, 0, 'pending', :key, :hash, :memo, :at, :expires) RETURNING id",
@@ -128,8 +131,9 @@ class FastSql:
     def insert_entries(self, cursor, rows: list[dict]) -> None:  # noqa: ANN001
         self.many(cursor, "insert_entry", rows)
 
-    def apply_deltas(self, cursor, rows: list[dict]) -> None:  # noqa: ANN001
-        self.many(cursor, "apply_delta", rows)
+    def apply_deltas(self, cursor, rows: list[dict], *, held: bool = False) -> None:  # noqa: ANN001
+        """Add ``delta`` to each account's balance (with ``held``, ``held`` to its held amount too)."""
+        self.many(cursor, "apply_delta_held" if held else "apply_delta", rows)
 
     def delete_transfer(self, cursor, transfer_id: int) -> None:  # noqa: ANN001
         self.run(cursor, "delete_transfer", {"tid": transfer_id})

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import and_, select, update
 
 from . import tables as t
-from .accounts import lock_rows
+from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
@@ -89,6 +89,8 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
         "at": to_micros(now), "expires": None if expires_at is None else to_micros(expires_at)})
     _add_held(uow, account_id, amount_minor)
     _event(uow, hold_id, account_id, "placed", amount_minor)
+    known = uow.ledger._hold_accounts
+    uow.after_commit(lambda: _remember(known, hold_id, account_id))
     return Hold(hold_id, account_id, asset, amount_minor, amount_minor, 0, PENDING, now, expires_at, None, memo)
 
 
@@ -112,19 +114,22 @@ def _pending(uow: UnitOfWork, hold_id: int) -> Hold:
 
 
 def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
-         key: str | None = None, memo: str = "", final: bool = True) -> TransferResult:
+         key: str | None = None, memo: str = "", final: bool = True, also: Sequence[Posting] = ()) -> TransferResult:
     """Post ``amount_minor`` (default: all that remains) of a pending hold to the ``to`` accounts.
 
     ``to`` lists ``(account_id, amount_minor)`` credits that must add up to the posted amount.
-    With ``final`` (the default) whatever remains of the hold is released.
+    With ``final`` (the default) whatever remains of the hold is released. ``also``: more postings,
+    balanced among themselves per asset, that travel in the same transfer (the other leg of an
+    exchange fill): one transfer, one set of statements, refused as a whole.
     """
     check_key(key)
+    also = tuple(Posting(*p) for p in also)
     # Every account the post touches (the held one and the credited ones) in one ascending lock, then
     # the hold: the lock order of ledger.unit_of_work, the same as a transfer between those accounts.
     # The replay is looked up under those locks: a concurrent twin with the same key has committed by then.
-    _lock_accounts_of(uow, hold_id, _credited_ids(to))
+    _lock_accounts_of(uow, hold_id, _credited_ids(to) + _credited_ids(also))
     if key is not None:
-        previous = replay_post(uow, key, hold_id, amount_minor, to)
+        previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
         if previous is not None:
             return previous
     hold = _pending(uow, hold_id)
@@ -143,10 +148,13 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
             f"{format_amount(amount, hold.asset, uow.ledger.assets)}", asset=hold.asset,
             difference_minor=credited - amount)
     release = hold.remaining_minor if final else amount
-    _add_held(uow, hold.account_id, -release)
+    postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to] + list(also)
+    # The release is applied with the debit, in the transfer's own balance update (the debit may use it).
+    result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id,
+                      release=(hold.account_id, release))
+    if result.replayed:   # only a concurrent twin with the same key gets here: it posted the hold
+        return result
     _event(uow, hold_id, hold.account_id, "posted", -release)
-    postings = [Posting(hold.account_id, -amount)] + [Posting(a, m) for a, m in to]
-    result = transfer(uow, postings, key=key, memo=memo or hold.memo, kind="hold_post", hold_id=hold_id)
     remaining = hold.remaining_minor - release
     _update(uow, hold_id, remaining, hold.posted_minor + amount, POSTED if remaining == 0 else PENDING)
     return result
@@ -224,8 +232,31 @@ def _credited_ids(to: Sequence[tuple[int, int]]) -> list[int]:
 def _lock_accounts_of(uow: UnitOfWork, hold_id: int, others: Sequence[int] = ()) -> None:
     """Lock the account of hold ``hold_id`` and ``others`` (ascending, in one statement) before the hold
     itself. Which account a hold reserves never changes, so reading it without a lock is safe."""
-    row = uow.ledger._fast.one(uow.raw_cursor(), "hold_account", {"hid": hold_id})
-    lock_rows(uow, [*others, row[0]] if row is not None else others)  # no hold: HoldNotFound just after
+    account_id = _account_of(uow, hold_id)
+    lock_rows(uow, [*others, account_id] if account_id is not None else others)  # no hold: HoldNotFound just after
+
+
+MAX_KNOWN_HOLDS = 100_000
+
+
+def _account_of(uow: UnitOfWork, hold_id: int) -> int | None:
+    """The account hold ``hold_id`` reserves on, or None if there is no such hold. Which account a hold
+    reserves never changes, so the answer is remembered (for the Ledger, once committed)."""
+    known = uow.ledger._hold_accounts
+    account_id = known.get(hold_id)
+    if account_id is None:
+        row = uow.ledger._fast.one(uow.raw_cursor(), "hold_account", {"hid": hold_id})
+        if row is None:
+            return None
+        account_id = row[0]
+        uow.after_commit(lambda: _remember(known, hold_id, account_id))
+    return account_id
+
+
+def _remember(known: dict[int, int], hold_id: int, account_id: int) -> None:
+    if len(known) >= MAX_KNOWN_HOLDS:   # a bound on memory, not a policy: forgetting costs one read
+        known.clear()
+    known[hold_id] = account_id
 
 
 def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:
@@ -246,3 +277,4 @@ def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_mino
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
     uow.ledger._fast.run(uow.raw_cursor(), "add_held", {"aid": account_id, "delta": delta})
+    note_held(uow, account_id, delta)

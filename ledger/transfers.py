@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 from sqlalchemy import bindparam, select
 
 from . import tables as t
-from .accounts import lock_rows
+from .accounts import lock_rows, note_balance, note_held
 from .amounts import format_amount, require_minor
 from .fastpath import FastSql
 from .types import to_micros
@@ -97,8 +97,12 @@ def validate_postings(postings: Sequence[Posting] | Iterable) -> tuple[Posting, 
 
 
 def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = None, memo: str = "",
-             kind: str = "transfer", hold_id: int | None = None) -> TransferResult:
-    """Apply a balanced transfer in ``uow`` (see the module docstring for the precedence of refusals)."""
+             kind: str = "transfer", hold_id: int | None = None,
+             release: tuple[int, int] | None = None) -> TransferResult:
+    """Apply a balanced transfer in ``uow`` (see the module docstring for the precedence of refusals).
+
+    ``release`` (a hold post's own): ``(account_id, amount_minor)`` of held money on one of the
+    accounts to release in the same balance update, counted as available for its debit."""
     check_key(key)
     postings = validate_postings(postings)
     memo = memo[:MAX_MEMO_LENGTH]
@@ -112,7 +116,7 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     if transfer_id is None:
         return _replay(uow, key, digest)
     try:
-        rows = _checked_rows(uow, postings)
+        rows = _checked_rows(uow, postings, release)
     except LedgerError:
         # Callers may catch a refusal and go on in the same unit of work (a card walking its
         # funding order): release the claimed key so the refused request leaves nothing behind.
@@ -123,14 +127,26 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     at = to_micros(now)
     fast.insert_entries(cursor, [{"tid": transfer_id, "aid": p.account_id, "asset": rows[p.account_id][0],
                                   "amount": p.amount_minor, "at": at} for p in postings])
-    fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    if release is None:
+        fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    else:
+        fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor,
+                                    "held": -release[1] if p.account_id == release[0] else 0} for p in postings],
+                          held=True)
+        note_held(uow, release[0], -release[1])
+    for p in postings:
+        note_balance(uow, p.account_id, p.amount_minor)
     return TransferResult(transfer_id, postings, now, False, kind, memo)
 
 
-def _checked_rows(uow: UnitOfWork, postings: tuple[Posting, ...]) -> dict[int, tuple]:
+def _checked_rows(uow: UnitOfWork, postings: tuple[Posting, ...],
+                  release: tuple[int, int] | None = None) -> dict[int, tuple]:
     """Steps 6-8: lock the accounts (all at once, ascending id), then refuse unknown accounts, unbalanced
-    assets and overdrafts."""
+    assets and overdrafts (counting ``release`` as no longer held)."""
     rows = lock_rows(uow, [p.account_id for p in postings])
+    if release is not None and release[0] in rows:
+        r = rows[release[0]]
+        rows = {**rows, release[0]: (r[0], r[1], r[2], r[3] - release[1], r[4])}
     for p in postings:
         if p.account_id not in rows:
             raise AccountNotFound(f"no account with id {p.account_id}", account=p.account_id)

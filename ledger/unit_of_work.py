@@ -79,6 +79,13 @@ class CountingCursor:
 
 
 class UnitOfWork:
+    """One database transaction (see the module docstring).
+
+    ``exclusive``: no other unit of work can write until this one ends (a SQLite unit of work that writes:
+    ``BEGIN IMMEDIATE``), so what it has read changes only through its own statements. ``memo``: what a
+    package remembers within this unit of work only (for instance a book it verified under its lock); a
+    savepoint that rolls back restores it, and it ends with the unit of work."""
+
     def __init__(self, ledger: Ledger, *, read_only: bool = False) -> None:
         self.ledger = ledger
         self._conn = ledger.db.engine.connect()
@@ -95,6 +102,12 @@ class UnitOfWork:
         self._bound = None
         self._savepoints = 0
         self._locked_accounts: set[int] = set()   # account rows this transaction holds (lock order, rule 3)
+        # The rows of those accounts as this transaction left them (ledger.accounts.lock_rows): a row it
+        # holds changes only through its own statements, which keep this copy current, so it is not re-read.
+        self._account_rows: dict[int, tuple] = {}
+        # SQLite's BEGIN IMMEDIATE: no other unit of work writes until this one ends (see ``exclusive``).
+        self.exclusive = ledger.db.is_sqlite and not read_only
+        self.memo: dict[Any, Any] = {}
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -124,7 +137,7 @@ class UnitOfWork:
         self._savepoints += 1
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
-        locked = set(self._locked_accounts)
+        locked, rows, memo = set(self._locked_accounts), dict(self._account_rows), dict(self.memo)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
         try:
@@ -132,7 +145,7 @@ class UnitOfWork:
         except BaseException:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
-            self._locked_accounts = locked
+            self._locked_accounts, self._account_rows, self.memo = locked, rows, memo
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -163,6 +176,8 @@ class UnitOfWork:
                 self._tx.rollback()
         finally:
             self._locked_accounts.clear()
+            self._account_rows.clear()
+            self.memo.clear()
             hooks, self._after_rollback = self._after_rollback, []
             failures = []
             for hook in hooks:
@@ -262,8 +277,9 @@ class UnitOfWork:
         return _holds.get(self, hold_id)
 
     def post_hold(self, hold_id: int, to: Sequence[tuple[int, int]], *, amount_minor: int | None = None,
-                  key: str | None = None, memo: str = "", final: bool = True) -> _transfers.TransferResult:
-        return _holds.post(self, hold_id, to, amount_minor=amount_minor, key=key, memo=memo, final=final)
+                  key: str | None = None, memo: str = "", final: bool = True,
+                  also: Sequence[_transfers.Posting] = ()) -> _transfers.TransferResult:
+        return _holds.post(self, hold_id, to, amount_minor=amount_minor, key=key, memo=memo, final=final, also=also)
 
     def void_hold(self, hold_id: int, *, amount_minor: int | None = None) -> _holds.Hold:
         return _holds.void(self, hold_id, amount_minor=amount_minor)
@@ -277,6 +293,10 @@ class UnitOfWork:
     # -- queries ---------------------------------------------------------------------------
     def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:
         """Ledger, held and available balance now, or as of a past sandbox time."""
+        if as_of is None:
+            kept = _accounts.kept_row(self, account_id)   # a row only this unit of work can change
+            if kept is not None:
+                return Balance(account_id, kept[0], kept[2], kept[3])
         acct = self.account(account_id)
         if as_of is None:
             return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)

@@ -9,6 +9,7 @@ Everything happens inside the card's unit of work, so a decline rolls the sale b
 """
 from __future__ import annotations
 
+from ledger import Posting
 from ledger.errors import DomainError
 
 from card.ports import Capacity, FundingLeg, FundingShort, FundingUnavailable
@@ -47,7 +48,16 @@ class ExchangeFunder:
         """The smallest proceeds the exchange accepts as one order (its minimum notional)."""
         return int(self.exchange.instruments.for_pair(asset, quote).min_notional_minor)
 
+    def known_accounts(self, owner: str, assets) -> list[int]:
+        """The ids of the owner's holdings of ``assets`` known without a query (the card may read them
+        together with its bank account)."""
+        known = (self.exchange.known_account_id(owner, asset) for asset in assets)
+        return [account_id for account_id in known if account_id is not None]
+
     def available(self, uow, owner: str, asset: str) -> int:
+        account_id = self.exchange.known_account_id(owner, asset)
+        if account_id is not None:   # a row this unit of work already holds is not read again
+            return uow.balance(account_id).available_minor
         # The row find_account returns already carries the balance and holds: no second read of it.
         acct = uow.find_account(f"customer:{owner}:{asset}")
         return 0 if acct is None else acct.available_minor
@@ -97,12 +107,13 @@ class ExchangeFunder:
         return Capacity(low if low >= floor else 0, liquidity_limited=book_limited)
 
     def sell_for_tenge(self, uow, owner: str, asset: str, proceeds_needed_minor: int, slippage_cap_bps: int,
-                       to_account_id: int) -> FundingLeg:
+                       to_account_id: int, *, fee_to: tuple[int, int] | None = None) -> FundingLeg:
         try:
             if asset == "KZTE":
                 if self.issuer is None:
                     raise FundingUnavailable("no KZTE issuer is wired into this sandbox")
                 self.issuer.redeem_to_tenge(uow, owner, proceeds_needed_minor, to_account_id)
+                _pay_fee(uow, to_account_id, fee_to)
                 return FundingLeg("KZTE", proceeds_needed_minor, proceeds_needed_minor, 100, 0, 0)
             quote = self._quote_asset(asset)
             if quote is None:
@@ -114,11 +125,12 @@ class ExchangeFunder:
                 sale = self.exchange.instant_sell(uow, owner, asset, target, quote, slippage_cap_bps)
                 # redeem everything the sale raised; the surplus (< one lot) lands in the bank as tenge too
                 self.issuer.redeem_to_tenge(uow, owner, sale.proceeds_minor, to_account_id)
+                _pay_fee(uow, to_account_id, fee_to)
             else:
-                # The tenge settles straight into the bank account (surplus included): no stop on the
-                # customer's exchange account, one transfer fewer in the authorization.
+                # The tenge settles straight into the bank account (surplus included) and the card's fee
+                # to its account, in the fill's own transfer: no stop on the customer's exchange account.
                 sale = self.exchange.instant_sell(uow, owner, asset, target, quote, slippage_cap_bps,
-                                                  proceeds_to=to_account_id)
+                                                  proceeds_to=to_account_id, proceeds_split=fee_to)
         except DomainError as error:
             translated = self._translate(error, asset)
             if translated is None:
@@ -126,3 +138,9 @@ class ExchangeFunder:
             raise translated from None
         return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, sale.avg_price_minor, sale.fee_minor,
                           sale.slippage_bps)
+
+
+def _pay_fee(uow, from_account_id: int, fee_to: tuple[int, int] | None) -> None:
+    """The card's conversion fee, when the proceeds reached the bank account without a split."""
+    if fee_to is not None and fee_to[1] > 0:
+        uow.transfer([Posting(from_account_id, -fee_to[1]), Posting(fee_to[0], fee_to[1])], memo="card conversion fee")

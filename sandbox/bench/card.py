@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from card import CardService, FundingSettings, SpendControls
+from card.authorization import authorize
 from exchange import Exchange, Instrument
 from ledger import Ledger, ManualClock, move
 
@@ -56,6 +57,22 @@ def authorization_run(cards: CardService, card_id: int, count: int, first: int =
     return count / (time.perf_counter() - started), latencies_ms
 
 
+def statements_per_authorization(cards: CardService, card_id: int, count: int = 5, first: int = 0) -> list[int]:
+    """The statements each of ``count`` approved JIT-sale authorizations (keys ``count-{first}``…) sends in its
+    unit of work (``UnitOfWork.statements``: everything between BEGIN and COMMIT, SAVEPOINT included; an
+    executemany counts once; BEGIN and COMMIT themselves are not counted)."""
+    counts = []
+    for i in range(first, first + count):
+        with cards.ledger.unit_of_work() as uow:
+            result = authorize(cards, uow, card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop",
+                               idempotency_key=f"count-{i}")
+            counts.append(uow.statements)
+            uow.commit()
+        if not result.approved or not result.sold:
+            raise click.ClickException(f"counted authorization {i} was not an approved JIT sale: {result.reason}")
+    return counts
+
+
 @click.command("card")
 @db_option("a fresh SQLite file", envvar=False)
 @click.option("--count", default=2000, show_default=True,
@@ -78,6 +95,7 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     ledger = Ledger(db, ManualClock())
     cards, card_id = _setup(ledger, count)
     cards.authorize(card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop", idempotency_key="warm")
+    counted = statements_per_authorization(cards, card_id)
     per_round = max(1, count // rounds)
     raw = RawInserts(db)
     raw_rates, auth_rates, latencies = [], [], []
@@ -102,7 +120,10 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     table.add_row("    every round (b)", " ".join(f"{x:,.0f}" for x in auth_rates))
     table.add_row("authorization latency p50", f"{percentile(latencies, 50):.2f} ms")
     table.add_row("authorization latency p99", f"{percentile(latencies, 99):.2f} ms")
+    table.add_row("statements per authorization (between BEGIN and COMMIT)",
+                  " ".join(str(n) for n in sorted(set(counted))))
     console.print(table)
     console.print("ledger.verify(): invariants hold")
     db.dispose()
+    click.echo(f"statements per authorization {max(counted)}")
     click.echo(f"ratio {best_auth / best_raw:.2f}")
