@@ -49,7 +49,7 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import READ_ONLY, STATEMENT_COUNT
+from .db import AUTOCOMMIT, READ_ONLY, STATEMENT_COUNT, round_trip
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
@@ -68,10 +68,12 @@ class CountingCursor:
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
+        round_trip()
         return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
 
     def executemany(self, sql, rows):  # noqa: ANN001
         self.count += 1
+        round_trip()
         return self._cursor.executemany(sql, rows)
 
     def __getattr__(self, name: str):
@@ -79,12 +81,33 @@ class CountingCursor:
 
 
 class UnitOfWork:
-    def __init__(self, ledger: Ledger, *, read_only: bool = False) -> None:
+    def __init__(self, ledger: Ledger, *, read_only: bool = False, autocommit: bool = False) -> None:
         self.ledger = ledger
+        self._writes = not (read_only or autocommit)
+        if self._writes:
+            ledger.db.write_turn()   # SQLite: queue behind this process's other writers (ledger/db.py)
+        try:
+            self._open(ledger, read_only, autocommit)
+        except BaseException:
+            self._end_turn()
+            raise
+
+    def _open(self, ledger: Ledger, read_only: bool, autocommit: bool) -> None:
         self._conn = ledger.db.engine.connect()
-        if read_only:
+        if autocommit:
+            # No BEGIN, no ROLLBACK: every statement reads on its own (PostgreSQL's driver in autocommit;
+            # SQLite's already is, and ledger/db.py skips its BEGIN). Reads only.
+            options = {READ_ONLY: True, AUTOCOMMIT: True}
+            if not ledger.db.is_sqlite:   # SQLAlchemy's SQLite reset would turn pysqlite's own BEGINs back on
+                options["isolation_level"] = "AUTOCOMMIT"
+            self._conn = self._conn.execution_options(**options)
+        elif read_only:
             self._conn = self._conn.execution_options(**{READ_ONLY: True})
-        self._tx = self._conn.begin()
+        try:
+            self._tx = self._conn.begin()
+        except BaseException:
+            self._conn.close()
+            raise
         self._core_base = self._conn.info.get(STATEMENT_COUNT, 0)
         self._committed = False
         self._after_commit: list[Callable[[], None]] = []
@@ -189,7 +212,15 @@ class UnitOfWork:
             if not self._committed:
                 self.rollback()
         finally:
-            self._conn.close()
+            try:
+                self._conn.close()
+            finally:
+                self._end_turn()
+
+    def _end_turn(self) -> None:
+        if self._writes:
+            self._writes = False
+            self.ledger.db.end_write_turn()
 
     def now(self) -> datetime:
         """Sandbox time, read once per unit of work so every row it writes carries the same instant."""

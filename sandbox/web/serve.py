@@ -120,8 +120,11 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--open/--closed", "open_dashboard", default=None,
               help="--open: the dashboard acts as operator without a key (default on a loopback host); "
                    "--closed: it asks for an API key.")
+@click.option("--count-round-trips", is_flag=True, default=False,
+              help="Answer every request with an X-Round-Trips header: the statements, BEGINs and COMMITs "
+                   "it sent to the database (what `cryptocity bench http` reports).")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
-                  workers: int, open_dashboard: bool | None) -> None:
+                  workers: int, open_dashboard: bool | None, count_round_trips: bool) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
     check_workers(db_url, workers)
@@ -132,7 +135,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
                     err=True)
     city_config = load_city_config(config_name or DEFAULT_CONFIG)
     check_reachable(db_url)  # one line here, not a traceback (or every gunicorn worker failing to boot)
-    app_config = {"OPEN_DASHBOARD": open_dashboard,
+    app_config = {"OPEN_DASHBOARD": open_dashboard, "ROUND_TRIPS_HEADER": count_round_trips,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
     factory = app_factory(db_url, app_config, city_config, seed, workers=workers)
     shown = "localhost" if is_loopback(host) else host
