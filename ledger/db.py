@@ -276,11 +276,12 @@ def _versions_dir(package: str) -> Path | None:
 @contextmanager
 def count_round_trips() -> Iterator[list[int]]:
     """Count the round trips to the database that this thread (this context) makes inside the block, on
-    any connection of any ``Database``: every statement (SQLAlchemy's, and the raw ones of
-    ``UnitOfWork.raw_cursor``, an ``executemany`` counting once), plus each transaction's BEGIN and its
-    COMMIT or ROLLBACK. Yields ``[count]``, which grows as statements go out. Nothing here is pipelined:
-    each of them waits for its answer."""
-    meter = [0]
+    any connection of any ``Database``: every statement that waits for its answer (SQLAlchemy's, and the
+    raw ones of ``UnitOfWork.raw_cursor``; an ``executemany`` counts once), each transaction's BEGIN
+    (PostgreSQL: psycopg sends it before the transaction's first statement) and its COMMIT or ROLLBACK;
+    statements sent together in a ``pipelined`` block count as the one round trip they make. Yields
+    ``[count, …]``, whose first item grows as statements go out."""
+    meter = [0, 0]   # round trips; depth of pipelined blocks (statements inside are not counted one by one)
     token = _ROUND_TRIPS.set(meter)
     try:
         yield meter
@@ -291,7 +292,7 @@ def count_round_trips() -> Iterator[list[int]]:
 def start_round_trip_meter() -> tuple[list[int], object]:
     """``count_round_trips`` for hooks that cannot wrap a block (a web request's before/teardown):
     returns (meter, token); give the token to ``stop_round_trip_meter``."""
-    meter = [0]
+    meter = [0, 0]
     return meter, _ROUND_TRIPS.set(meter)
 
 
@@ -300,26 +301,86 @@ def stop_round_trip_meter(token: object) -> None:
 
 
 def round_trip() -> None:
-    """One more round trip for the meter of this context, if one is counting."""
+    """One more round trip for the meter of this context, if one is counting (and not in a pipeline)."""
+    meter = _ROUND_TRIPS.get()
+    if meter is not None and not meter[1]:
+        meter[0] += 1
+
+
+def statement_round_trip(dbapi_connection) -> None:  # noqa: ANN001
+    """A statement goes out on ``dbapi_connection``: one round trip, two if psycopg sends the
+    transaction's BEGIN before it."""
+    meter = _ROUND_TRIPS.get()
+    if meter is None or meter[1]:
+        return
+    meter[0] += 1
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is not None and not dbapi_connection.autocommit and pgconn.transaction_status == _PG_IDLE:
+        meter[0] += 1
+
+
+@contextmanager
+def pipelined(dbapi_connection) -> Iterator[None]:  # noqa: ANN001
+    """psycopg's pipeline mode on ``dbapi_connection`` (PostgreSQL): the statements executed in the block
+    (and a BEGIN psycopg adds) are sent together with one Sync when it ends — ONE round trip, if nothing
+    inside fetches a result before the end (fetch after the block). Errors surface at the end."""
     meter = _ROUND_TRIPS.get()
     if meter is not None:
-        meter[0] += 1
+        meter[1] += 1
+    try:
+        with dbapi_connection.pipeline():
+            yield
+    finally:
+        if meter is not None:
+            meter[1] -= 1
+            round_trip()
+
+
+def can_pipeline(dbapi_connection) -> bool:  # noqa: ANN001
+    """Whether ``pipelined`` can be used on this DBAPI connection (psycopg 3 on libpq 14 or later)."""
+    if getattr(dbapi_connection, "pgconn", None) is None:
+        return False
+    global _PIPELINE_SUPPORTED
+    if _PIPELINE_SUPPORTED is None:
+        import psycopg
+        _PIPELINE_SUPPORTED = bool(psycopg.Pipeline.is_supported())
+    return _PIPELINE_SUPPORTED
+
+
+_PIPELINE_SUPPORTED: bool | None = None
+_PG_IDLE = 0   # libpq's PQTRANS_IDLE: no transaction open
+
+
+def _in_transaction(dbapi_connection) -> bool:  # noqa: ANN001
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is not None:
+        return pgconn.transaction_status != _PG_IDLE
+    return bool(getattr(dbapi_connection, "in_transaction", True))
 
 
 def _count_statements(engine: Engine) -> None:
     """Count the statements SQLAlchemy sends on each connection (``UnitOfWork.statements`` adds the raw ones),
     and every round trip for ``count_round_trips``."""
     @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn, _cursor, _statement, _parameters, _context, _executemany):  # noqa: ANN001
+    def _count(conn, cursor, _statement, _parameters, _context, _executemany):  # noqa: ANN001
         conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
-        round_trip()
+        statement_round_trip(cursor.connection)
 
-    # BEGIN (SQLite: ours, below; psycopg sends it before the transaction's first statement), COMMIT, ROLLBACK.
-    def _transaction_control(conn) -> None:  # noqa: ANN001
-        if not conn.get_execution_options().get(AUTOCOMMIT):
+    sqlite = engine.dialect.name == "sqlite"
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # noqa: ANN001
+        # SQLite: the BEGIN below (ours). PostgreSQL: counted with the first statement, when psycopg sends it.
+        if sqlite and not conn.get_execution_options().get(AUTOCOMMIT):
             round_trip()
-    for name in ("begin", "commit", "rollback"):
-        event.listen(engine, name, _transaction_control)
+
+    def _end(conn) -> None:  # noqa: ANN001
+        # Fired before the driver's commit/rollback, which sends nothing when no transaction is open
+        # (an autocommit read; a COMMIT already sent in a pipeline, see UnitOfWork.commit).
+        if _in_transaction(conn.connection.dbapi_connection):
+            round_trip()
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)
 
 
 def _install_sqlite_conventions(engine: Engine, path: str) -> None:

@@ -49,31 +49,32 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import AUTOCOMMIT, READ_ONLY, STATEMENT_COUNT, round_trip
+from .db import AUTOCOMMIT, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined, statement_round_trip
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
     from .core import Ledger
 
 MAX_PAGE = 1000
+_PG_IDLE = 0   # libpq's PQTRANS_IDLE: no transaction open
 
 
 class CountingCursor:
     """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``)."""
 
-    __slots__ = ("_cursor", "count")
+    __slots__ = ("_cursor", "count", "dbapi_connection")
 
     def __init__(self, cursor) -> None:  # noqa: ANN001
-        self._cursor, self.count = cursor, 0
+        self._cursor, self.count, self.dbapi_connection = cursor, 0, cursor.connection
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
-        round_trip()
+        statement_round_trip(self.dbapi_connection)
         return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
 
     def executemany(self, sql, rows):  # noqa: ANN001
         self.count += 1
-        round_trip()
+        statement_round_trip(self.dbapi_connection)
         return self._cursor.executemany(sql, rows)
 
     def __getattr__(self, name: str):
@@ -117,6 +118,10 @@ class UnitOfWork:
         self._bound = None
         self._savepoints = 0
         self._locked_accounts: set[int] = set()   # account rows this transaction holds (lock order, rule 3)
+        self._at_commit: list[tuple[str, dict]] = []   # statements sent with the COMMIT (``write_at_commit``)
+        # Per-transaction state of the packages that write through this unit of work (e.g. the audit
+        # chain's head after an entry queued with ``write_at_commit``).
+        self.scratch: dict[str, object] = {}
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -146,6 +151,7 @@ class UnitOfWork:
         self._savepoints += 1
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
+        queued, scratch = len(self._at_commit), dict(self.scratch)
         locked = set(self._locked_accounts)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
@@ -155,6 +161,8 @@ class UnitOfWork:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
             self._locked_accounts = locked
+            del self._at_commit[queued:]
+            self.scratch = scratch
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -170,7 +178,30 @@ class UnitOfWork:
             self._bound = BoundSql(self.ledger._fast, self.raw_cursor())
         return self._bound
 
+    def write_at_commit(self, sql: str, params: dict) -> None:
+        """Queue a write (``:name`` parameters, as ``uow.sql``) that returns nothing and that nothing in
+        this unit of work reads back: it is sent by ``commit()``, in order, before the COMMIT — on
+        PostgreSQL together with the COMMIT in ONE round trip (psycopg's pipeline mode). A failure then
+        fails the commit: nothing of the unit of work is kept. A savepoint rolled back drops what was
+        queued inside it."""
+        self._at_commit.append((sql, params))
+
+    def _send_at_commit(self) -> None:
+        pending, self._at_commit = self._at_commit, []
+        cursor, fast = self.raw_cursor(), self.ledger._fast
+        dbapi = cursor.dbapi_connection
+        if can_pipeline(dbapi) and dbapi.pgconn.transaction_status != _PG_IDLE:
+            with pipelined(dbapi):
+                for sql, params in pending:
+                    cursor.execute(fast.convert(sql), params)
+                cursor.execute("COMMIT")   # the driver then has no transaction left to commit
+            return
+        for sql, params in pending:
+            cursor.execute(fast.convert(sql), params)
+
     def commit(self) -> None:
+        if self._at_commit:
+            self._send_at_commit()
         self._tx.commit()
         self._committed = True
         for hook in self._after_commit:

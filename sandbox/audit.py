@@ -48,14 +48,18 @@ _NEW_HEAD = "INSERT INTO sandbox_audit_head (id, seq, hash) VALUES (1, :seq, :ha
 _INSERT_MOVING_HEAD = ("WITH moved AS (UPDATE sandbox_audit_head SET seq = :seq, hash = :hash WHERE id = 1) "
                        + _INSERT)
 CHAIN_LOCK = "sandbox:audit"
+PENDING_HEAD = "sandbox.audit.pending_head"   # UnitOfWork.scratch: (seq, hash) of the entry queued for the commit
 
 
 def append(uow, actor: str, action: str, subject: str, details: dict | None = None,
-           at: datetime | None = None) -> int:
+           at: datetime | None = None, *, at_commit: bool = False) -> int:
     """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq.
 
     Round trips: PostgreSQL two (the head read under its row lock; the entry inserted and the head moved
-    in one statement), SQLite three (its single writer needs no lock)."""
+    in one statement), SQLite three (its single writer needs no lock). ``at_commit``: the entry's write
+    goes out with the COMMIT (``UnitOfWork.write_at_commit``; on PostgreSQL no round trip of its own), for
+    an entry nothing in the unit of work reads back; the appends after it in the same unit of work are
+    queued the same way, after it."""
     details_json = canonical(details or {})
     if len(details_json) > MAX_DETAILS_CHARS:
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
@@ -64,19 +68,26 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
     # (each card payment) pays these; ``at`` goes in as BIGINT microseconds (Timestamp).
     sql = uow.sql
     pg = not uow.ledger.db.is_sqlite
-    head = sql.one(_HEAD_LOCKED if pg else _HEAD)
-    if head is None and pg:   # the very first entry: no row to lock yet, so the advisory lock orders appenders
-        uow.advisory_lock(CHAIN_LOCK)
-        head = sql.one(_HEAD_LOCKED)   # another appender may have written it meanwhile: lock it then
+    queued = uow.scratch.get(PENDING_HEAD)   # an entry of this unit of work waits for the commit: chain after it
+    if queued is not None:
+        head, at_commit = queued, True   # the head row is already locked (or SQLite's writer held) by us
+    else:
+        head = sql.one(_HEAD_LOCKED if pg else _HEAD)
+        if head is None and pg:   # the very first entry: no row to lock yet, so the advisory lock orders appenders
+            uow.advisory_lock(CHAIN_LOCK)
+            head = sql.one(_HEAD_LOCKED)   # another appender may have written it meanwhile: lock it then
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     digest = entry_hash(prev, seq, at, actor, action, subject, details_json)
     entry = {"seq": seq, "at": to_micros(at), "actor": actor[:120], "action": action[:80],
              "subject": subject[:200], "details": details_json, "prev": prev, "hash": digest}
+    write = uow.write_at_commit if at_commit else sql.run
     if head is not None and pg:
-        sql.run(_INSERT_MOVING_HEAD, entry)
-        return seq
-    sql.run(_INSERT, entry)
-    sql.run(_MOVE_HEAD if head else _NEW_HEAD, {"seq": seq, "hash": digest})
+        write(_INSERT_MOVING_HEAD, entry)
+    else:
+        write(_INSERT, entry)
+        write(_MOVE_HEAD if head else _NEW_HEAD, {"seq": seq, "hash": digest})
+    if at_commit:
+        uow.scratch[PENDING_HEAD] = (seq, digest)
     return seq
 
 

@@ -101,7 +101,7 @@ def idempotent_write(compute: Callable[[Any], tuple[Any, int]], *, retries: int 
             return stored.response, True
         body, status = compute(uow)
         response = {"status": status, "body": body}
-        idempotency.store(uow, scope, key, response)
+        idempotency.store(uow, scope, key, response, at_commit=True)   # goes out with the COMMIT
         return response, False
 
     city = services().city
