@@ -280,13 +280,17 @@ def count_round_trips() -> Iterator[list[int]]:
     raw ones of ``UnitOfWork.raw_cursor``; an ``executemany`` counts once), each transaction's BEGIN
     (PostgreSQL: psycopg sends it before the transaction's first statement) and its COMMIT or ROLLBACK;
     statements sent together in a ``pipelined`` block count as the one round trip they make. Yields
-    ``[count, …]``, whose first item grows as statements go out."""
-    meter = [0, 0]   # round trips; depth of pipelined blocks (statements inside are not counted one by one)
+    ``[count, …]``, whose first item grows as statements go out. Nested in another count, the block's
+    round trips count in both."""
+    outer = _ROUND_TRIPS.get()
+    meter = [0, outer[1] if outer is not None else 0]   # round trips; depth of pipelined blocks
     token = _ROUND_TRIPS.set(meter)
     try:
         yield meter
     finally:
         _ROUND_TRIPS.reset(token)
+        if outer is not None:
+            outer[0] += meter[0]
 
 
 def start_round_trip_meter() -> tuple[list[int], object]:
