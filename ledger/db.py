@@ -37,7 +37,8 @@ KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})
 _SQLITE_BUSY = ("database is locked", "database is busy")
 READ_ONLY = "cryptocity_read_only"
-AUTOCOMMIT = "cryptocity_autocommit"   # execution option: no BEGIN/COMMIT at all (``Ledger.unit_of_work(autocommit=True)``)
+# execution option: no BEGIN/COMMIT at all (``Ledger.unit_of_work(autocommit=True)``)
+AUTOCOMMIT = "cryptocity_autocommit"
 STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements sent through SQLAlchemy
 # The round-trip meter of the running request (``count_round_trips``): None when nobody is counting.
 _ROUND_TRIPS: ContextVar[list[int] | None] = ContextVar("cryptocity_round_trips", default=None)
@@ -392,7 +393,8 @@ def _install_sqlite_conventions(engine: Engine, path: str) -> None:
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")  # first: switching a fresh file to WAL takes a lock
+        # first: switching a fresh file to WAL takes a lock
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: durable across application crashes; the last commits may be lost on power loss.
         cursor.execute("PRAGMA synchronous=NORMAL")

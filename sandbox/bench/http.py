@@ -22,12 +22,13 @@ the pool grows with ``--requests`` so they are not reached.
 Prints the requests, approvals and declines by ISO response code (from the JSON answers), other HTTP
 statuses, throughput, p50/p99 latency, the approvals the database recorded (and how many sold crypto)
 and ``GET /api/v1/ledger/verify``; then ``round trips per request N`` — the median of the server's own
-count (``serve --count-round-trips`` answers each request with ``X-Round-Trips``: every statement it
-sent, each transaction's BEGIN and COMMIT or ROLLBACK, the API key check included; nothing is
-pipelined) over the approved authorizations — and, last, ``ratio 0.NN``: authorizations/s over the raw
-single-row INSERT+COMMIT rate measured on the same database in the same run (``common.RawInserts``,
-after the set-up, before the load). Exits non-zero on a failed verify, any 5xx or dropped connection,
-or approvals the database does not match. ``--target transfers`` drives POST /api/v1/transfers instead.
+count (``serve --count-round-trips`` answers each request with ``X-Round-Trips``: every statement
+it sent, each transaction's BEGIN and COMMIT or ROLLBACK, the API key check included; statements
+sent together in one psycopg pipeline count once) over the approved authorizations — and, last,
+``ratio 0.NN``: authorizations/s over the raw single-row INSERT+COMMIT rate measured on the same
+database in the same run (``common.RawInserts``, before and after the load, the better of the two).
+Exits non-zero on a failed verify, any 5xx or dropped connection, or approvals the database does not
+match. ``--target transfers`` drives POST /api/v1/transfers instead.
 
 The parts: ``http_setup`` (the city and the pools), ``http_server`` (the child server), ``http_load``
 (the client threads); this module is the command and its report.
@@ -125,7 +126,7 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
     else:
         accounts, token = prepare_transfers(db_url)
         make_request, setup_s = transfer_requests(accounts, token), 0.0
-    raw_per_s = raw_rate(db_url)   # same database, same run: the ratio's denominator
+    raw_before = raw_rate(db_url)   # same database, same run: the ratio's denominator (and again after)
     port = _free_port()
     server = start_server(db_url, port, workers, config_path, seed if config_path else None,
                           folder / "server.log")
@@ -136,6 +137,9 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
         report = verify_over_http(port, token)
     finally:
         stop_server(server)
+    # The best of before and after the load: a shared server's commit rate swings with its neighbours,
+    # and the higher denominator can only make the ratio smaller.
+    raw_per_s = max(raw_before, raw_rate(db_url))
     lat, statuses = driver.latencies_ms, driver.statuses
     server_kind = "Flask threaded server" if workers == 1 else f"gunicorn, {workers} workers (gthread x4)"
     what = "card authorizations" if target == "authorizations" else "transfers"
@@ -178,7 +182,7 @@ def command(db_url: str | None, workers: int | None, concurrency: int, duration_
     click.echo(f"raw INSERT+COMMIT on the same database: {raw_per_s:,.0f}/s; {unit}: {rate:,.1f}")
     if trips:
         click.echo(f"round trips per request {median(trips)} (median of {len(trips):,} {which}; min {min(trips)}, "
-                   f"max {max(trips)}; every statement, BEGIN and COMMIT, none pipelined)")
+                   f"max {max(trips)}; each statement, BEGIN and COMMIT, a pipelined batch once)")
     else:
         click.echo("round trips per request - (no request was answered with a count)")
     click.echo(f"ratio {rate / raw_per_s:.2f}")
