@@ -29,7 +29,9 @@ def start_server(db_url: str, port: int, workers: int, config_path: Path | None 
     """``cryptocity serve`` in its own session. Its output goes to ``log_path`` (a file, never a pipe:
     Flask's server logs every request, and a pipe nobody reads fills up and stalls the server)."""
     code = "from sandbox.web.serve import serve_command; serve_command()"
-    args = [sys.executable, "-c", code, "--db", db_url, "--host", HOST, "--port", str(port), "--workers",
+    # -P: not the working directory first on sys.path — a folder there named like a package (a checkout's
+    # ``sandbox/presets`` beside a user's files) would shadow the installed one.
+    args = [sys.executable, "-P", "-c", code, "--db", db_url, "--host", HOST, "--port", str(port), "--workers",
             str(workers), "--closed", "--count-round-trips"]
     if config_path is not None:
         args += ["--config", str(config_path)]
