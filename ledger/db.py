@@ -40,6 +40,10 @@ READ_ONLY = "cryptocity_read_only"
 # execution option: no BEGIN/COMMIT at all (``Ledger.unit_of_work(autocommit=True)``)
 AUTOCOMMIT = "cryptocity_autocommit"
 STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements sent through SQLAlchemy
+# PostgreSQL units of work send their own BEGIN, in one pipelined round trip with their first statement
+# (psycopg's own BEGIN waits for its answer first): the DBAPI connection's info holds it until then.
+PENDING_BEGIN = "cryptocity_pending_begin"
+PG_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 # The round-trip meter of the running request (``count_round_trips``): None when nobody is counting.
 _ROUND_TRIPS: ContextVar[list[int] | None] = ContextVar("cryptocity_round_trips", default=None)
 
@@ -369,6 +373,10 @@ def _count_statements(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(conn, cursor, _statement, _parameters, _context, _executemany):  # noqa: ANN001
         conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
+        begin = conn.info.pop(PENDING_BEGIN, None)
+        if begin is not None:   # a unit of work's first statement goes through Core: its BEGIN first
+            cursor.connection.execute(begin)
+            round_trip()
         statement_round_trip(cursor.connection)
 
     sqlite = engine.dialect.name == "sqlite"

@@ -49,7 +49,8 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import AUTOCOMMIT, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined, statement_round_trip
+from .db import (AUTOCOMMIT, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
+                 round_trip, statement_round_trip)
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
@@ -62,18 +63,28 @@ _PG_IDLE = 0   # libpq's PQTRANS_IDLE: no transaction open
 class CountingCursor:
     """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``)."""
 
-    __slots__ = ("_cursor", "count", "dbapi_connection")
+    __slots__ = ("_cursor", "count", "dbapi_connection", "_info")
 
-    def __init__(self, cursor) -> None:  # noqa: ANN001
+    def __init__(self, cursor, info: dict | None = None) -> None:  # noqa: ANN001
         self._cursor, self.count, self.dbapi_connection = cursor, 0, cursor.connection
+        self._info = info   # the connection's info: a PENDING_BEGIN to send with the first statement
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
+        if self._info and PENDING_BEGIN in self._info:
+            # PostgreSQL: the unit of work's BEGIN and its first statement in one round trip
+            with pipelined(self.dbapi_connection):
+                self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
+                result = self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+            return result
         statement_round_trip(self.dbapi_connection)
         return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
 
     def executemany(self, sql, rows):  # noqa: ANN001
         self.count += 1
+        if self._info and PENDING_BEGIN in self._info:
+            self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
+            round_trip()
         statement_round_trip(self.dbapi_connection)
         return self._cursor.executemany(sql, rows)
 
@@ -102,11 +113,21 @@ class UnitOfWork:
             if not ledger.db.is_sqlite:   # SQLAlchemy's SQLite reset would turn pysqlite's own BEGINs back on
                 options["isolation_level"] = "AUTOCOMMIT"
             self._conn = self._conn.execution_options(**options)
+        elif not ledger.db.is_sqlite and can_pipeline(self._conn.connection.dbapi_connection):
+            # PostgreSQL: psycopg in autocommit, and this unit of work sends its own BEGIN with its first
+            # statement (one round trip, not two: see CountingCursor and ledger/db.py); COMMIT and ROLLBACK
+            # go out as before (psycopg sends them whenever a transaction is open).
+            options = {"isolation_level": "AUTOCOMMIT"}
+            if read_only:
+                options[READ_ONLY] = True
+            self._conn = self._conn.execution_options(**options)
+            self._conn.info[PENDING_BEGIN] = PG_BEGIN
         elif read_only:
             self._conn = self._conn.execution_options(**{READ_ONLY: True})
         try:
             self._tx = self._conn.begin()
         except BaseException:
+            self._conn.info.pop(PENDING_BEGIN, None)
             self._conn.close()
             raise
         self._core_base = self._conn.info.get(STATEMENT_COUNT, 0)
@@ -133,7 +154,7 @@ class UnitOfWork:
         """A DBAPI cursor on this unit of work's own connection (same transaction), for the hot paths
         in ``ledger.fastpath`` style only: parametrised SQL, results fetched before the next statement."""
         if self._cursor is None:
-            self._cursor = CountingCursor(self._conn.connection.dbapi_connection.cursor())
+            self._cursor = CountingCursor(self._conn.connection.dbapi_connection.cursor(), self._conn.info)
         return self._cursor
 
     @property
@@ -244,6 +265,7 @@ class UnitOfWork:
                 self.rollback()
         finally:
             try:
+                self._conn.info.pop(PENDING_BEGIN, None)   # never left for the pooled connection's next user
                 self._conn.close()
             finally:
                 self._end_turn()
