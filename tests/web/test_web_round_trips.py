@@ -79,3 +79,43 @@ def test_one_pos_authorization_costs_the_pinned_web_overhead_plus_the_card(pos, 
 def test_the_count_is_only_sent_when_asked_for(cc_client, cc):
     answer = cc_client.get("/api/v1/clock", headers=auth(cc.keys["operator"]))
     assert answer.status_code == 200 and "X-Round-Trips" not in answer.headers
+
+
+@pytest.mark.parametrize("statement", ["SELECT now, licences_version", "INSERT INTO ledger_idempotency",
+                                       "WITH moved", "INSERT INTO sandbox_audit_log", "UPDATE ledger_idempotency",
+                                       "COMMIT"])
+def test_a_fault_in_a_batched_statement_leaves_nothing_and_the_key_free(pos, db_url, monkeypatch, statement):
+    """The statements sent in one pipelined round trip (BEGIN with the city row; the audit entry, the stored
+    response and the COMMIT) fail as a whole: a fault at any of them keeps nothing of the request."""
+    from sqlalchemy import func, select
+
+    from card.tables import authorizations
+    from ledger import tables as lt
+    from ledger.unit_of_work import CountingCursor
+    from sandbox.tables import audit_log
+    city, pay, _card_trips, _client, _token = pos
+    monkeypatch.setattr("ledger.core.backoff", lambda attempt: None)
+    assert pay("warm-up").json["approved"] is True
+    city.advance("1d")
+
+    def rows() -> tuple:
+        with city.ledger.unit_of_work(read_only=True) as uow:
+            count = lambda table: uow.conn.execute(select(func.count()).select_from(table)).scalar_one()  # noqa: E731
+            return count(authorizations), count(lt.idempotency), count(audit_log), count(lt.transfers)
+    before, execute, hit = rows(), CountingCursor.execute, []
+
+    def faulty(cursor, sql, params=None):  # noqa: ANN001
+        if sql.startswith(statement):
+            hit.append(sql)
+            raise RuntimeError(f"fault injected at {statement}")
+        return execute(cursor, sql, params)
+    monkeypatch.setattr(CountingCursor, "execute", faulty)
+    failed = pay("faulted")
+    monkeypatch.setattr(CountingCursor, "execute", execute)
+    if not hit:   # SQLite: the audit entry and its head in two statements, its COMMIT through the driver
+        pytest.skip(f"{statement!r} is not sent on this database")
+    assert failed.status_code == 500
+    assert rows() == before
+    retried = pay("faulted")   # the key was never kept: the retry runs afresh
+    assert retried.status_code == 201 and retried.json["approved"] is True
+    city.verify()
