@@ -122,3 +122,13 @@ def spending_since(uow, cardholder_id: str, since: datetime) -> list[tuple[datet
     """(at, amount, merchant) of the holder's purchases that spent money since ``since``, oldest first."""
     rows = uow.sql.all(_SPENDING, {"holder": cardholder_id, "since": to_micros(since)})
     return [(from_micros(r[0]), r[1], r[2] or "") for r in reversed(rows)]
+
+
+def approvals_of_cardholders(uow, cardholder_prefix: str) -> tuple[int, int]:
+    """(approved authorizations of the cardholders whose id starts with ``cardholder_prefix``, how many of
+    them sold crypto just in time): what a benchmark checks its answered approvals against."""
+    a = t.authorizations.c
+    row = uow.conn.execute(select(func.count(), func.coalesce(func.sum(case((a.shortfall_minor > 0, 1), else_=0)), 0))
+                           .where(a.cardholder_id.startswith(cardholder_prefix, autoescape=True),
+                                  a.response_code == "00")).one()
+    return int(row[0]), int(row[1])

@@ -32,9 +32,11 @@ class Ledger:
         db.migrate(packages)
         return cls(db, clock)
 
-    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        """A new unit of work; use as a context manager and call ``commit()`` to keep its writes."""
-        return UnitOfWork(self, read_only=read_only)
+    def unit_of_work(self, *, read_only: bool = False, autocommit: bool = False) -> UnitOfWork:
+        """A new unit of work; use as a context manager and call ``commit()`` to keep its writes.
+        ``autocommit`` (reads only): no transaction at all, each statement on its own — for one or two
+        independent lookups (an API key), which then cost no BEGIN and no ROLLBACK round trip."""
+        return UnitOfWork(self, read_only=read_only or autocommit, autocommit=autocommit)
 
     def transaction(self, fn: Callable[[UnitOfWork], Any], *, retries: int = MAX_RETRIES) -> Any:
         """Run ``fn(uow)`` and commit; retry the whole unit on serialization failures and deadlocks.

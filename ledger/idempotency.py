@@ -71,9 +71,15 @@ def _stored(row: tuple, scope: str, key: str, digest: str) -> Stored:
     return Stored(json.loads(row[1]))
 
 
-def store(uow: UnitOfWork, scope: str, key: str, response: Any) -> None:
-    """Store ``response`` (JSON-able) on the key this unit of work claimed."""
-    uow.sql.run(_STORE, {"scope": scope, "key": key, "response": json.dumps(response, sort_keys=True, default=str)})
+def store(uow: UnitOfWork, scope: str, key: str, response: Any, *, at_commit: bool = False) -> None:
+    """Store ``response`` (JSON-able) on the key this unit of work claimed. ``at_commit``: when it is the
+    unit of work's last word on the key, send it with the COMMIT (``UnitOfWork.write_at_commit``: on
+    PostgreSQL no round trip of its own)."""
+    params = {"scope": scope, "key": key, "response": json.dumps(response, sort_keys=True, default=str)}
+    if at_commit:
+        uow.write_at_commit(_STORE, params)
+    else:
+        uow.sql.run(_STORE, params)
 
 
 def release(uow: UnitOfWork, scope: str, key: str) -> None:

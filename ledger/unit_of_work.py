@@ -49,29 +49,43 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import READ_ONLY, STATEMENT_COUNT
+from .db import (AUTOCOMMIT, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
+                 round_trip, statement_round_trip)
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
     from .core import Ledger
 
 MAX_PAGE = 1000
+_PG_IDLE = 0   # libpq's PQTRANS_IDLE: no transaction open
 
 
 class CountingCursor:
     """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``)."""
 
-    __slots__ = ("_cursor", "count")
+    __slots__ = ("_cursor", "count", "dbapi_connection", "_info")
 
-    def __init__(self, cursor) -> None:  # noqa: ANN001
-        self._cursor, self.count = cursor, 0
+    def __init__(self, cursor, info: dict | None = None) -> None:  # noqa: ANN001
+        self._cursor, self.count, self.dbapi_connection = cursor, 0, cursor.connection
+        self._info = info   # the connection's info: a PENDING_BEGIN to send with the first statement
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
+        if self._info and PENDING_BEGIN in self._info:
+            # PostgreSQL: the unit of work's BEGIN and its first statement in one round trip
+            with pipelined(self.dbapi_connection):
+                self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
+                result = self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+            return result
+        statement_round_trip(self.dbapi_connection)
         return self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
 
     def executemany(self, sql, rows):  # noqa: ANN001
         self.count += 1
+        if self._info and PENDING_BEGIN in self._info:
+            self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
+            round_trip()
+        statement_round_trip(self.dbapi_connection)
         return self._cursor.executemany(sql, rows)
 
     def __getattr__(self, name: str):
@@ -86,12 +100,43 @@ class UnitOfWork:
     package remembers within this unit of work only (for instance a book it verified under its lock); a
     savepoint that rolls back restores it, and it ends with the unit of work."""
 
-    def __init__(self, ledger: Ledger, *, read_only: bool = False) -> None:
+    def __init__(self, ledger: Ledger, *, read_only: bool = False, autocommit: bool = False) -> None:
         self.ledger = ledger
+        self._writes = not (read_only or autocommit)
+        if self._writes:
+            ledger.db.write_turn()   # SQLite: queue behind this process's other writers (ledger/db.py)
+        try:
+            self._open(ledger, read_only, autocommit)
+        except BaseException:
+            self._end_turn()
+            raise
+
+    def _open(self, ledger: Ledger, read_only: bool, autocommit: bool) -> None:
         self._conn = ledger.db.engine.connect()
-        if read_only:
+        if autocommit:
+            # No BEGIN, no ROLLBACK: every statement reads on its own (PostgreSQL's driver in autocommit;
+            # SQLite's already is, and ledger/db.py skips its BEGIN). Reads only.
+            options = {READ_ONLY: True, AUTOCOMMIT: True}
+            if not ledger.db.is_sqlite:   # SQLAlchemy's SQLite reset would turn pysqlite's own BEGINs back on
+                options["isolation_level"] = "AUTOCOMMIT"
+            self._conn = self._conn.execution_options(**options)
+        elif not ledger.db.is_sqlite and can_pipeline(self._conn.connection.dbapi_connection):
+            # PostgreSQL: psycopg in autocommit, and this unit of work sends its own BEGIN with its first
+            # statement (one round trip, not two: see CountingCursor and ledger/db.py); COMMIT and ROLLBACK
+            # go out as before (psycopg sends them whenever a transaction is open).
+            options = {"isolation_level": "AUTOCOMMIT"}
+            if read_only:
+                options[READ_ONLY] = True
+            self._conn = self._conn.execution_options(**options)
+            self._conn.info[PENDING_BEGIN] = PG_BEGIN
+        elif read_only:
             self._conn = self._conn.execution_options(**{READ_ONLY: True})
-        self._tx = self._conn.begin()
+        try:
+            self._tx = self._conn.begin()
+        except BaseException:
+            self._conn.info.pop(PENDING_BEGIN, None)
+            self._conn.close()
+            raise
         self._core_base = self._conn.info.get(STATEMENT_COUNT, 0)
         self._committed = False
         self._before_commit: list[Callable[[], None]] = []
@@ -106,8 +151,12 @@ class UnitOfWork:
         # holds changes only through its own statements, which keep this copy current, so it is not re-read.
         self._account_rows: dict[int, tuple] = {}
         # SQLite's BEGIN IMMEDIATE: no other unit of work writes until this one ends (see ``exclusive``).
-        self.exclusive = ledger.db.is_sqlite and not read_only
+        self.exclusive = ledger.db.is_sqlite and self._writes
         self.memo: dict[Any, Any] = {}
+        self._at_commit: list[tuple[str, dict]] = []   # statements sent with the COMMIT (``write_at_commit``)
+        # Per-transaction state of the packages that write through this unit of work (e.g. the audit
+        # chain's head after an entry queued with ``write_at_commit``).
+        self.scratch: dict[str, object] = {}
 
     # -- transaction control ---------------------------------------------------------------
     @property
@@ -119,7 +168,7 @@ class UnitOfWork:
         """A DBAPI cursor on this unit of work's own connection (same transaction), for the hot paths
         in ``ledger.fastpath`` style only: parametrised SQL, results fetched before the next statement."""
         if self._cursor is None:
-            self._cursor = CountingCursor(self._conn.connection.dbapi_connection.cursor())
+            self._cursor = CountingCursor(self._conn.connection.dbapi_connection.cursor(), self._conn.info)
         return self._cursor
 
     @property
@@ -138,6 +187,7 @@ class UnitOfWork:
         label = f"{name}_{self._savepoints}"
         commits, rollbacks = len(self._after_commit), len(self._after_rollback)
         locked, rows, memo = set(self._locked_accounts), dict(self._account_rows), dict(self.memo)
+        queued, scratch = len(self._at_commit), dict(self.scratch)
         cursor = self.raw_cursor()
         cursor.execute(f"SAVEPOINT {label}")
         try:
@@ -146,6 +196,8 @@ class UnitOfWork:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
             self._locked_accounts, self._account_rows, self.memo = locked, rows, memo
+            del self._at_commit[queued:]
+            self.scratch = scratch
             undo = self._after_rollback[rollbacks:]
             del self._after_commit[commits:]
             del self._after_rollback[rollbacks:]
@@ -161,9 +213,32 @@ class UnitOfWork:
             self._bound = BoundSql(self.ledger._fast, self.raw_cursor())
         return self._bound
 
+    def write_at_commit(self, sql: str, params: dict) -> None:
+        """Queue a write (``:name`` parameters, as ``uow.sql``) that returns nothing and that nothing in
+        this unit of work reads back: it is sent by ``commit()``, in order, before the COMMIT — on
+        PostgreSQL together with the COMMIT in ONE round trip (psycopg's pipeline mode). A failure then
+        fails the commit: nothing of the unit of work is kept. A savepoint rolled back drops what was
+        queued inside it."""
+        self._at_commit.append((sql, params))
+
+    def _send_at_commit(self) -> None:
+        pending, self._at_commit = self._at_commit, []
+        cursor, fast = self.raw_cursor(), self.ledger._fast
+        dbapi = cursor.dbapi_connection
+        if can_pipeline(dbapi) and dbapi.pgconn.transaction_status != _PG_IDLE:
+            with pipelined(dbapi):
+                for sql, params in pending:
+                    cursor.execute(fast.convert(sql), params)
+                cursor.execute("COMMIT")   # the driver then has no transaction left to commit
+            return
+        for sql, params in pending:
+            cursor.execute(fast.convert(sql), params)
+
     def commit(self) -> None:
         for hook in self._before_commit:   # last writes of the transaction (the event log's one INSERT)
             hook()
+        if self._at_commit:
+            self._send_at_commit()
         self._tx.commit()
         self._committed = True
         for hook in self._after_commit:
@@ -212,7 +287,16 @@ class UnitOfWork:
             if not self._committed:
                 self.rollback()
         finally:
-            self._conn.close()
+            try:
+                self._conn.info.pop(PENDING_BEGIN, None)   # never left for the pooled connection's next user
+                self._conn.close()
+            finally:
+                self._end_turn()
+
+    def _end_turn(self) -> None:
+        if self._writes:
+            self._writes = False
+            self.ledger.db.end_write_turn()
 
     def now(self) -> datetime:
         """Sandbox time, read once per unit of work so every row it writes carries the same instant."""

@@ -37,29 +37,57 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, 
 
 
 _HEAD = "SELECT seq, hash FROM sandbox_audit_head WHERE id = 1"
+# PostgreSQL: the head row's lock IS the chain's lock (one appender at a time: the chain is a sequence),
+# taken by the read itself; READ COMMITTED re-reads the row once a concurrent appender commits.
+_HEAD_LOCKED = _HEAD + " FOR UPDATE"
 _INSERT = ("INSERT INTO sandbox_audit_log (seq, at, actor, action, subject, details, prev_hash, hash) "
            "VALUES (:seq, :at, :actor, :action, :subject, :details, :prev, :hash)")
 _MOVE_HEAD = "UPDATE sandbox_audit_head SET seq = :seq, hash = :hash WHERE id = 1"
 _NEW_HEAD = "INSERT INTO sandbox_audit_head (id, seq, hash) VALUES (1, :seq, :hash)"
+# PostgreSQL: the entry and the head's move in one statement (a data-modifying CTE; SQLite has none).
+_INSERT_MOVING_HEAD = ("WITH moved AS (UPDATE sandbox_audit_head SET seq = :seq, hash = :hash WHERE id = 1) "
+                       + _INSERT)
+CHAIN_LOCK = "sandbox:audit"
+PENDING_HEAD = "sandbox.audit.pending_head"   # UnitOfWork.scratch: (seq, hash) of the entry queued for the commit
 
 
 def append(uow, actor: str, action: str, subject: str, details: dict | None = None,
-           at: datetime | None = None) -> int:
-    """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq."""
+           at: datetime | None = None, *, at_commit: bool = False) -> int:
+    """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq.
+
+    Round trips: PostgreSQL two (the head read under its row lock; the entry inserted and the head moved
+    in one statement), SQLite three (its single writer needs no lock). ``at_commit``: the entry's write
+    goes out with the COMMIT (``UnitOfWork.write_at_commit``; on PostgreSQL no round trip of its own), for
+    an entry nothing in the unit of work reads back; the appends after it in the same unit of work are
+    queued the same way, after it."""
     details_json = canonical(details or {})
     if len(details_json) > MAX_DETAILS_CHARS:
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
     at = at or uow.now()
-    uow.advisory_lock("sandbox:audit")   # one appender at a time: the chain is a sequence
-    # Three statements on every audited change (each card payment): parametrised SQL on the unit of
-    # work's own cursor (ledger.fastpath), not Core; ``at`` goes in as BIGINT microseconds (Timestamp).
+    # Parametrised SQL on the unit of work's own cursor (ledger.fastpath), not Core: every audited change
+    # (each card payment) pays these; ``at`` goes in as BIGINT microseconds (Timestamp).
     sql = uow.sql
-    head = sql.one(_HEAD)
+    pg = not uow.ledger.db.is_sqlite
+    queued = uow.scratch.get(PENDING_HEAD)   # an entry of this unit of work waits for the commit: chain after it
+    if queued is not None:
+        head, at_commit = queued, True   # the head row is already locked (or SQLite's writer held) by us
+    else:
+        head = sql.one(_HEAD_LOCKED if pg else _HEAD)
+        if head is None and pg:   # the very first entry: no row to lock yet, so the advisory lock orders appenders
+            uow.advisory_lock(CHAIN_LOCK)
+            head = sql.one(_HEAD_LOCKED)   # another appender may have written it meanwhile: lock it then
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     digest = entry_hash(prev, seq, at, actor, action, subject, details_json)
-    sql.run(_INSERT, {"seq": seq, "at": to_micros(at), "actor": actor[:120], "action": action[:80],
-                      "subject": subject[:200], "details": details_json, "prev": prev, "hash": digest})
-    sql.run(_MOVE_HEAD if head else _NEW_HEAD, {"seq": seq, "hash": digest})
+    entry = {"seq": seq, "at": to_micros(at), "actor": actor[:120], "action": action[:80],
+             "subject": subject[:200], "details": details_json, "prev": prev, "hash": digest}
+    write = uow.write_at_commit if at_commit else sql.run
+    if head is not None and pg:
+        write(_INSERT_MOVING_HEAD, entry)
+    else:
+        write(_INSERT, entry)
+        write(_MOVE_HEAD if head else _NEW_HEAD, {"seq": seq, "hash": digest})
+    if at_commit:
+        uow.scratch[PENDING_HEAD] = (seq, digest)
     return seq
 
 

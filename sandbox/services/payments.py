@@ -88,7 +88,7 @@ def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, re
         audit.append(uow, holder or NETWORK, f"card.{status}", ref,
                      {"customer": holder, "merchant": merchant_id, "amount_minor": res.amount_minor,
                       "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
-                      "flags": [list(f) for f in res.flags], "tax": tax})
+                      "flags": [list(f) for f in res.flags], "tax": tax}, at_commit=True)   # sent with the COMMIT
         _authorization_events(uow, res, merchant_id, ref, card_id)
     return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags], res.authorization_id,
                          res.auth_code, res.amount_minor, res.shortfall_minor, res.conversion_fee_minor,

@@ -39,7 +39,11 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # signs the dashboard session cookie; random per process when unset
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # True: every answer carries ``X-Round-Trips: N``, the round trips its request made to the database
+    # (ledger.db.count_round_trips); ``cryptocity serve --count-round-trips``, for ``bench http``.
+    "ROUND_TRIPS_HEADER": False,
 }
+ROUND_TRIPS_HEADER = "X-Round-Trips"
 
 API_DESCRIPTION = """JSON API of the Crypto City payments sandbox.
 
@@ -77,12 +81,37 @@ def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
     from .dashboard import bp as dashboard_bp
     app.register_blueprint(dashboard_bp)
 
+    if app.config["ROUND_TRIPS_HEADER"]:
+        _install_round_trip_meter(app)   # first: the key check's statements count too
     app.before_request(_reject_unreadable_body)
     app.before_request(check_request)
     app.before_request(require_idempotency_key)
     _register_error_handlers(app)
     check_policies(app)
     return app
+
+
+def _install_round_trip_meter(app: Flask) -> None:
+    from flask import g
+
+    from ledger.db import start_round_trip_meter, stop_round_trip_meter
+
+    @app.before_request
+    def _start() -> None:
+        g.round_trips, g.round_trip_token = start_round_trip_meter()
+
+    @app.after_request
+    def _report(response):
+        meter = g.get("round_trips")
+        if meter is not None:
+            response.headers[ROUND_TRIPS_HEADER] = str(meter[0])
+        return response
+
+    @app.teardown_request
+    def _stop(_error) -> None:  # noqa: ANN001
+        token = g.pop("round_trip_token", None)
+        if token is not None:
+            stop_round_trip_meter(token)
 
 
 def _reject_unreadable_body() -> None:

@@ -105,7 +105,7 @@ def idempotent_write(compute: Callable[[Any], tuple[Any, int]], *, retries: int 
             return stored.response, True
         body, status = compute(uow)
         response = {"status": status, "body": body}
-        idempotency.store(uow, scope, key, response)
+        idempotency.store(uow, scope, key, response, at_commit=True)   # goes out with the COMMIT
         return response, False
 
     city = services().city
@@ -121,7 +121,7 @@ def stored_response() -> tuple[Any, int, dict] | None:
     that do slow work outside the database before their write (a scenario run)."""
     from ledger import idempotency
     scope, fingerprint = _idempotency_scope()
-    with services().ledger.unit_of_work(read_only=True) as uow:
+    with services().ledger.unit_of_work(autocommit=True) as uow:   # one read: no transaction needed
         stored = idempotency.peek(uow, scope, g.idempotency_key, fingerprint)
     if stored is None:
         return None

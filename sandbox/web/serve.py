@@ -127,8 +127,11 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--webhooks/--no-webhooks", "webhooks", default=True, show_default=True,
               help="Deliver webhooks from this server's processes (--no-webhooks: leave it to "
                    "`cryptocity webhooks dispatch` elsewhere).")
+@click.option("--count-round-trips", is_flag=True, default=False,
+              help="Answer every request with an X-Round-Trips header: the statements, BEGINs and COMMITs "
+                   "it sent to the database (what `cryptocity bench http` reports).")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
-                  workers: int, open_dashboard: bool | None, webhooks: bool) -> None:
+                  workers: int, open_dashboard: bool | None, webhooks: bool, count_round_trips: bool) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
     check_workers(db_url, workers)
@@ -139,7 +142,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
                     err=True)
     city_config = load_city_config(config_name or DEFAULT_CONFIG)
     check_reachable(db_url)  # one line here, not a traceback (or every gunicorn worker failing to boot)
-    app_config = {"OPEN_DASHBOARD": open_dashboard,
+    app_config = {"OPEN_DASHBOARD": open_dashboard, "ROUND_TRIPS_HEADER": count_round_trips,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
     if workers > 1:
         app_config["EVENTS_MAX_STREAMS"] = 2   # event streams per worker: 2 of its 4 threads keep serving requests

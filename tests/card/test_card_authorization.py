@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from card import Capacity, FixedPriceFunder, FundingSettings, RulesDecision, SpendControls
 from card import response_codes as rc
 from card.clearing import fee_share
-from card.errors import InvalidAuthorizationState, InvalidRequest, NothingToRefund
+from card.errors import InvalidAuthorizationState, NothingToRefund
 
 from card_helpers import PRICES, fund, setup_city, snapshot
 

@@ -49,6 +49,11 @@ def check_report(result: subprocess.CompletedProcess, requests: int) -> None:
     assert row(out, "other HTTP statuses") == "none"
     assert "authorizations/s" in row(out, "throughput")
     assert "ledger verify over HTTP: invariants verified" in out
+    # the server's own count of round trips per approved authorization, and the ratio to raw inserts last
+    trips = re.search(r"^round trips per request (\d+) \(median of ([\d,]+) approved", out, re.M)
+    assert trips and 10 < int(trips.group(1)) < 100 and number(trips.group(2)) == approved, out
+    assert re.search(r"^raw INSERT\+COMMIT on the same database: [\d,]+/s", out, re.M), out
+    assert re.fullmatch(r"ratio \d+\.\d\d", out.strip().splitlines()[-1]), out
 
 
 def test_bench_http_authorizes_cards_on_sqlite(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from sandbox.apikeys import create_key
-from sandbox.bench.http import write_bench_config
+from sandbox.bench.http_setup import write_bench_config
 from sandbox.city import CryptoCity
 from sandbox.config.loader import load_config
 from sandbox.tables import audit_log

@@ -94,6 +94,17 @@ def row_dict(row) -> dict:
             "refunded_minor": row.refunded_minor, "at": row.created_at.isoformat()}
 
 
+def fresh_row_dict(res, merchant_id: str, reference: str, at) -> dict:
+    """``row_dict`` of the authorization ``res`` that was recorded just now (nothing cleared yet): the
+    same fields the card wrote to its row (card/authorization.py keeps a reason to 300 characters)."""
+    approved = res.response_code == "00"
+    return {"id": res.authorization_id, "reference": reference, "merchant_id": merchant_id, "approved": approved,
+            "response_code": res.response_code, "reason": res.reason[:300],
+            "auth_code": res.auth_code if approved else None, "amount_minor": res.amount_minor,
+            "status": res.status, "captured_minor": 0, "reversed_minor": 0, "refunded_minor": 0,
+            "at": at.isoformat()}
+
+
 @blp.route("/merchants/<name:merchant_id>/authorizations", methods=["POST"])
 @access("merchant")
 @blp.arguments(AuthorizeRequest)
@@ -109,6 +120,9 @@ def authorize(body: dict, merchant_id: str):
     def compute(uow):
         res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
                                  card_id=body["card_id"], pan=body["pan"])
+        if res.authorization_id is not None and not res.replayed and res.response_code != "94":
+            # Written just now in this unit of work: the answer is what the card wrote, no need to read it back.
+            return fresh_row_dict(res, merchant_id, g.idempotency_key, uow.now()), 201
         row = authorizations.row(uow, res.authorization_id) if res.authorization_id else None
         if row is None or row.idempotency_key != payments.pay_key(ref):  # 94: the key was another purchase's
             return {"id": None, "reference": g.idempotency_key, "merchant_id": merchant_id, "approved": False,
