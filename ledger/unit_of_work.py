@@ -213,6 +213,11 @@ class UnitOfWork:
             self._bound = BoundSql(self.ledger._fast, self.raw_cursor())
         return self._bound
 
+    @property
+    def queued_at_commit(self) -> int:
+        """How many writes ``write_at_commit`` holds for the COMMIT."""
+        return len(self._at_commit)
+
     def write_at_commit(self, sql: str, params: dict) -> None:
         """Queue a write (``:name`` parameters, as ``uow.sql``) that returns nothing and that nothing in
         this unit of work reads back: it is sent by ``commit()``, in order, before the COMMIT — on

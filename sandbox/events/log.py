@@ -7,7 +7,8 @@ Writing (a transactional outbox, cheap on the write path):
   that rolls back;
 * the caller that knows who asked (the web layer) calls ``attribute(uow, request_id=…,
   idempotency_key=…)``: the cause travels with the unit of work, never through a global;
-* just before COMMIT the buffer is written with ONE multi-row INSERT (``UnitOfWork.before_commit``), so
+* at COMMIT the buffer is written with ONE multi-row INSERT (queued by ``UnitOfWork.before_commit`` with
+  ``write_at_commit``: on PostgreSQL it goes in the COMMIT's pipelined round trip), so
   an event exists exactly when its change does, and a unit of work that changed nothing (a replayed
   idempotent request, a no-op verb) writes none.
 
@@ -202,18 +203,19 @@ def _flush(uow, box: _Outbox) -> None:
             values = ", ".join(f"(:t{i}, :a{i}, :d{i}, :c{i}, :m{i}, :r, :k)" for i in range(len(chunk)))
             sql = f"INSERT INTO sandbox_events ({_COLS}) VALUES {values}"
         else:
+            # The head's row lock, taken here and held to the COMMIT, puts ids in commit order. A missing
+            # head row gives a NULL id, which the primary key refuses: the commit fails, nothing is lost.
             values = ", ".join(f"({i + 1}, CAST(:t{i} AS VARCHAR), CAST(:a{i} AS BIGINT), CAST(:d{i} AS TEXT), "
                                f"CAST(:c{i} AS VARCHAR), CAST(:m{i} AS VARCHAR))" for i in range(len(chunk)))
             sql = ("WITH head AS (UPDATE sandbox_event_head SET last_id = last_id + CAST(:n AS BIGINT) "
                    "WHERE id = 1 RETURNING last_id) "
                    f"INSERT INTO sandbox_events (id, {_COLS}) "
-                   "SELECT head.last_id - CAST(:n AS BIGINT) + v.ord, v.type, v.at, v.data, v.customer, v.merchant, "
-                   "CAST(:r AS VARCHAR), CAST(:k AS VARCHAR) "
-                   f"FROM head, (VALUES {values}) AS v(ord, type, at, data, customer, merchant)")
-        written = uow.sql.run(sql, params)
-        if written != len(chunk):
-            raise EventLogError(f"the event log wrote {written} of {len(chunk)} events (is sandbox_event_head "
-                                "missing its row?)")
+                   "SELECT (SELECT last_id FROM head) - CAST(:n AS BIGINT) + v.ord, v.type, v.at, v.data, "
+                   "v.customer, v.merchant, CAST(:r AS VARCHAR), CAST(:k AS VARCHAR) "
+                   f"FROM (VALUES {values}) AS v(ord, type, at, data, customer, merchant)")
+        # Nothing in this unit of work reads the events back: on PostgreSQL they go out with the COMMIT,
+        # in its one pipelined round trip (UnitOfWork.write_at_commit).
+        uow.write_at_commit(sql, params)
 
 
 # ---------------------------------------------------------------------------------------------------- reading

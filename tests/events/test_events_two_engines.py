@@ -4,6 +4,7 @@ never skips an event that commits after it (PostgreSQL when CRYPTOCITY_TEST_DATA
 from __future__ import annotations
 
 import threading
+import time
 
 from sandbox.city import CryptoCity
 
@@ -74,19 +75,35 @@ def _whole(city) -> list[dict]:
 def test_an_event_id_is_drawn_at_commit_so_a_later_writer_waits_and_never_overtakes(db_url):
     """Even with no other lock in common (no audit entry), a unit of work that drew event ids holds them
     until it commits: another one that wants ids waits, then draws the next ones. A reader never sees a
-    later id while an earlier one is still uncommitted."""
+    later id while an earlier one is still uncommitted.
+
+    On PostgreSQL the event INSERT goes out in the COMMIT's pipelined batch, so the first writer is held
+    between the two by one more queued statement that waits on an advisory lock this test holds."""
+    from sqlalchemy import text
+
     from sandbox import events
     a = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
     b = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
+    pg = not a.ledger.db.is_sqlite
+    gate = a.ledger.db.engine.connect() if pg else None
     try:
         start = events.parse_id(a.last_event_id())
         flushed, release = threading.Event(), threading.Event()
         order: list[str] = []
+        if pg:
+            gate.execute(text("SELECT pg_advisory_lock(424242)"))
+
+        def hold(uow):
+            if pg:   # queued after the event INSERT: the batch stops here, the head's row lock held
+                uow.write_at_commit("SELECT pg_advisory_xact_lock(424242)", {})
+            else:    # the INSERT is sent before the COMMIT: wait right there
+                flushed.set()
+                release.wait(30)
 
         def slow():
             with a.ledger.unit_of_work() as uow:
                 events.emit(uow, "clock.advanced", {"object": "clock", "who": "slow"})
-                uow.before_commit(lambda: (flushed.set(), release.wait(30)))   # after the event INSERT
+                uow.before_commit(lambda: hold(uow))   # registered after the event log's own hook
                 uow.commit()
                 order.append("slow")
 
@@ -98,13 +115,26 @@ def test_an_event_id_is_drawn_at_commit_so_a_later_writer_waits_and_never_overta
 
         first = threading.Thread(target=slow)
         first.start()
-        assert flushed.wait(30)
+        if pg:
+            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND query LIKE '%pg_advisory_xact_lock(424242)%'")
+            for _ in range(300):
+                with b.ledger.db.engine.connect() as probe:
+                    if probe.execute(waiting).scalar_one():
+                        break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the first writer never reached its COMMIT's batch")
+        else:
+            assert flushed.wait(30)
         second = threading.Thread(target=fast)
         second.start()
         second.join(timeout=0.5)
         assert second.is_alive() and order == []      # it waits for the first to commit
         assert b.events(after=events.format_id(start)) == []
         release.set()
+        if pg:
+            gate.execute(text("SELECT pg_advisory_unlock(424242)"))
         first.join(timeout=30)
         second.join(timeout=30)
         assert order == ["slow", "fast"]
@@ -112,5 +142,7 @@ def test_an_event_id_is_drawn_at_commit_so_a_later_writer_waits_and_never_overta
         assert [(e["id"], e["data"]["who"]) for e in found] == [(events.format_id(start + 1), "slow"),
                                                                (events.format_id(start + 2), "fast")]
     finally:
+        if gate is not None:
+            gate.close()
         a.close()
         b.close()
