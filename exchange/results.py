@@ -14,6 +14,32 @@ class Fill:
     liquidity: str = "taker"  # "taker": the order traded on arrival; "maker": it was resting
 
 
+# Where a unit of work collects the fills of resting orders it caused (``uow.memo``; see take_maker_fills).
+MAKER_FILLS = "exchange.maker_fills"
+
+
+@dataclass(frozen=True, slots=True)
+class MakerFill:
+    """A resting order traded by someone else's order in this unit of work: what its owner bought or
+    sold, and the maker fee it paid (in the quote asset)."""
+    trade_id: int
+    symbol: str
+    order_id: int
+    owner: str
+    side: str               # the maker order's side
+    price_minor: int
+    qty_minor: int
+    notional_minor: int
+    fee_minor: int
+    order_filled: bool      # nothing of the maker order is left
+
+
+def take_maker_fills(uow) -> list[MakerFill]:
+    """The maker fills this unit of work made so far, oldest first, and forget them (each is taken once).
+    A savepoint that rolls back takes its own back with it (``uow.memo`` is restored)."""
+    return uow.memo.pop(MAKER_FILLS, [])
+
+
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     order_id: int

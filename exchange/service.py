@@ -38,7 +38,7 @@ from .fees import BPS, buy_hold_minor, fee_minor, min_qty_for_net_proceeds, noti
 from .instruments import Instrument, InstrumentRegistry
 from .matching import (BUDGET_SPENT, EXPIRE_TAKER, FOK, GTC, IOC, LIMIT, MARKET, PRICE_LIMIT, SELF_TRADE,
                        STP_MODES, check_enum, execute, prepare)
-from .results import Fill, OrderResult, SaleResult, SellQuote
+from .results import MAKER_FILLS, Fill, MakerFill, OrderResult, SaleResult, SellQuote
 
 SIDES, TYPES, TIFS = (BUY, SELL), (LIMIT, MARKET), (GTC, IOC, FOK)
 MAX_QTY_MINOR = 10**15            # quantities, quote amounts and budgets: far above any real order, far below BIGINT
@@ -426,6 +426,10 @@ class Exchange:
                 taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
                 seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, at=at))
             fills.append(Fill(trade_id, p, q, n, tf))
+            # the maker's side of the trade, for the layer above (its owner's tax lots and events)
+            made = uow.memo.get(MAKER_FILLS)
+            uow.memo[MAKER_FILLS] = [*(made or ()), MakerFill(trade_id, inst.symbol, maker.id, maker.owner, maker.side,
+                                                               p, q, n, mf, maker_done)]
             filled += q
             quote_filled += n
             taker_fee_total += tf

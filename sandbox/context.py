@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ledger import Database, Ledger, Posting
 
-from . import audit, city_state
+from . import audit, city_state, maker_fills
 from .chains import EmbeddedChains, LazyIssuer
 from .city_parts import AssetBook, build_exchange, fund_market_makers
 from .clock import SandboxClock
@@ -105,6 +105,9 @@ class CityContext(EmbeddedChains):
             return uow.now()
         now, version = state
         uow.start_at(now)
+        # Customers' resting orders that this unit of work trades against get their tax lots and events
+        # before it commits, whichever verb traded (an order, a card's sale, a requote).
+        uow.before_commit(lambda: maker_fills.record(self, uow))
         if now > self.clock.now() or version != self._licences_version or self._replayed_seq is None:
             with self._state_lock:
                 if now > self.clock.now() or self._replayed_seq is None:

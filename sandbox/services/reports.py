@@ -24,8 +24,8 @@ MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
 MAX_FLAG_ROWS = 10_000
 MAX_DAYS = 366   # the per-day figures cover the latest year of days with card activity
-TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "kzte.mint", "kzte.redeem",
-               "card.approved", "funds.withdrawal")
+TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "exchange.maker_fill", "kzte.mint",
+               "kzte.redeem", "card.approved", "funds.withdrawal")
 
 
 def flags(city: CityContext, uow, actor: str) -> list[tuple[str, str]]:
