@@ -6,22 +6,18 @@ statement reads) and its ``trade.created`` (liquidity ``maker``) and ``order.fil
 makers are the house: their fills are neither taxed here nor evented."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from exchange.results import MakerFill, take_maker_fills
 
 from . import audit, city_state, events
 from .events import snapshots
 from .tax import ACQUISITION, DISPOSAL, tax_events
 
-if TYPE_CHECKING:
-    from .context import CityContext
-
 MARKET_MAKER_PREFIX = "mm:"
 
 
-def record(city: "CityContext", uow) -> None:
-    """Record the maker fills this unit of work made so far (see the module docstring). Costs nothing
+def record(city, uow) -> None:
+    """Record the maker fills this unit of work made so far (see the module docstring); ``city`` is the
+    ``CityContext`` that began it (not imported: the context imports this module). Costs nothing
     when only market makers were traded against, one read of the owners otherwise."""
     fills = [f for f in take_maker_fills(uow) if not f.owner.startswith(MARKET_MAKER_PREFIX)]
     if not fills:
@@ -40,7 +36,7 @@ def record(city: "CityContext", uow) -> None:
             events.emit(uow, "order.filled", snapshots.order(filled, instrument=filled.symbol), customer=owner)
 
 
-def _tax(city: "CityContext", fill: MakerFill) -> list[dict]:
+def _tax(city, fill: MakerFill) -> list[dict]:
     inst = city.exchange.instruments.get(fill.symbol)
     if fill.side == "buy":   # the buyer paid the notional and its fee in the quote asset
         return tax_events(ACQUISITION, inst.base, fill.qty_minor,
