@@ -18,6 +18,7 @@ from ..conventions import (
     IDEMPOTENCY_PARAM,
     idempotent_write,
     install_converters,
+    page_schema,
     require_city,
 )
 from ..responses import json_response
@@ -51,12 +52,8 @@ class ParticipantSchema(Strict):
     licences = ma.fields.List(ma.fields.Nested(LicenceSchema), required=True)
 
 
-ParticipantPage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(ParticipantSchema), required=True),
-                                       "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
-                                      name="ParticipantPage")
-LicencePage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(LicenceSchema), required=True),
-                                   "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
-                                  name="LicencePage")
+ParticipantPage = page_schema(ParticipantSchema, "ParticipantPage")
+LicencePage = page_schema(LicenceSchema, "LicencePage")
 
 
 def licence_dict(city, lic, now) -> dict:

@@ -14,7 +14,7 @@ from sandbox.webhooks import endpoints as service
 from sandbox.webhooks import schedule
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, MAX_ID, MAX_PAGE_SIZE, idempotent_write, page
+from ..conventions import IDEMPOTENCY_PARAM, MAX_ID, MAX_PAGE_SIZE, idempotent_write, page, page_schema
 from ..responses import json_response
 from ..services import services
 from . import PREFIX
@@ -77,12 +77,8 @@ class DeliverySchema(Strict):
     attempt_log = ma.fields.List(ma.fields.Nested(AttemptSchema), required=True)
 
 
-EndpointPage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(EndpointSchema), required=True),
-                                    "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
-                                   name="WebhookEndpointPage")
-DeliveryPage = ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(DeliverySchema), required=True),
-                                    "next_after_id": ma.fields.Integer(allow_none=True, required=True)},
-                                   name="WebhookDeliveryPage")
+EndpointPage = page_schema(EndpointSchema, "WebhookEndpointPage")
+DeliveryPage = page_schema(DeliverySchema, "WebhookDeliveryPage")
 
 
 class PageArgs(Strict):
