@@ -6,9 +6,10 @@ ordinary balanced transfer; the rest of the hold is released when the post is fi
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from sqlalchemy import and_, select, update
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 PENDING, POSTED, VOIDED, EXPIRED = "pending", "posted", "voided", "expired"
 MAX_EXPIRY_BATCH = 10_000
+_EVENTS = "ledger.hold_events"   # uow.scratch: the hold events ``events_together`` holds back (a tuple)
+MAX_EVENTS_PER_INSERT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +274,45 @@ def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: i
 
 
 def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_minor: int) -> None:
-    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", {"hid": hold_id, "aid": account_id, "kind": kind,
-                                                          "delta": delta_minor, "at": to_micros(uow.now())})
+    row = {"hid": hold_id, "aid": account_id, "kind": kind, "delta": delta_minor, "at": to_micros(uow.now())}
+    held_back = uow.scratch.get(_EVENTS)
+    if held_back is not None:
+        # A tuple, replaced rather than appended to: a savepoint that rolls back restores uow.scratch.
+        uow.scratch[_EVENTS] = (*held_back, row)
+        return
+    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", row)
+
+
+@contextmanager
+def events_together(uow: UnitOfWork) -> Iterator[None]:
+    """Write the hold events of the block's holds (placed, posted, voided, expired) in ONE multi-row
+    INSERT when it ends, in the order they happened, instead of one statement each (an approved card
+    purchase posts the exchange maker's hold and places its own: two events, one statement).
+
+    Nothing in the block may read ``ledger_hold_events`` (``UnitOfWork.balance(as_of=)``) — its events
+    are not written yet. If the block raises, its held-back events are dropped: use it only where the
+    caller then undoes the block's other writes too (inside a savepoint, as the card authorization does).
+    Nested, the inner block is part of the outer one."""
+    if _EVENTS in uow.scratch:
+        yield
+        return
+    uow.scratch[_EVENTS] = ()
+    try:
+        yield
+    except BaseException:
+        uow.scratch.pop(_EVENTS, None)
+        raise
+    rows = uow.scratch.pop(_EVENTS, ())
+    fast, cursor = uow.ledger._fast, uow.raw_cursor()
+    for start in range(0, len(rows), MAX_EVENTS_PER_INSERT):
+        chunk = rows[start:start + MAX_EVENTS_PER_INSERT]
+        if len(chunk) == 1:
+            fast.run(cursor, "hold_event", chunk[0])
+            continue
+        values = ", ".join(f"(:hid{n}, :aid{n}, :kind{n}, :delta{n}, :at{n})" for n in range(len(chunk)))
+        fast.run(cursor, f"INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
+                         f"VALUES {values}",
+                 {f"{name}{n}": value for n, row in enumerate(chunk) for name, value in row.items()})
 
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
