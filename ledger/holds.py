@@ -18,7 +18,7 @@ from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
-from .errors import ZERO_AMOUNT
+from .errors import ZERO_AMOUNT, DomainError
 from .types import from_micros, to_micros
 from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
 
@@ -290,19 +290,26 @@ def events_together(uow: UnitOfWork) -> Iterator[None]:
     purchase posts the exchange maker's hold and places its own: two events, one statement).
 
     Nothing in the block may read ``ledger_hold_events`` (``UnitOfWork.balance(as_of=)``) — its events
-    are not written yet. If the block raises, its held-back events are dropped: use it only where the
-    caller then undoes the block's other writes too (inside a savepoint, as the card authorization does).
-    Nested, the inner block is part of the outer one."""
+    are not written yet. If the block raises a refusal (a ``DomainError``: callers may go on in the same
+    unit of work), the events of what it did are written before the error goes on; after any other
+    error they are dropped, and the unit of work (or the savepoint around the block) must roll back, as
+    after a database error. Nested, the inner block is part of the outer one."""
     if _EVENTS in uow.scratch:
         yield
         return
     uow.scratch[_EVENTS] = ()
     try:
         yield
+    except DomainError:
+        _write_events(uow, uow.scratch.pop(_EVENTS, ()))
+        raise
     except BaseException:
         uow.scratch.pop(_EVENTS, None)
         raise
-    rows = uow.scratch.pop(_EVENTS, ())
+    _write_events(uow, uow.scratch.pop(_EVENTS, ()))
+
+
+def _write_events(uow: UnitOfWork, rows: tuple[dict, ...]) -> None:
     fast, cursor = uow.ledger._fast, uow.raw_cursor()
     for start in range(0, len(rows), MAX_EVENTS_PER_INSERT):
         chunk = rows[start:start + MAX_EVENTS_PER_INSERT]

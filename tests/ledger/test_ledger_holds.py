@@ -277,3 +277,37 @@ def test_idempotent_post_key(ledger, cast, snapshot):
     assert snapshot(ledger) == before
     assert cast.balance(cast.bob).ledger_minor == 10_000
     ledger.verify()
+
+
+def test_hold_events_together_write_one_statement_or_none(ledger, cast, counts):
+    from sqlalchemy import select
+
+    from ledger import tables as t
+
+    def events():
+        with ledger.unit_of_work(read_only=True) as uow:
+            return uow.conn.execute(select(t.hold_events.c.kind, t.hold_events.c.delta_minor)
+                                    .order_by(t.hold_events.c.id)).all()
+
+    first = _hold(ledger, cast.alice, 10_000)
+    with ledger.unit_of_work() as uow:
+        with pytest.raises(RuntimeError), uow.savepoint(), uow.hold_events_together():
+            uow.hold(cast.alice, 1_000)
+            raise RuntimeError("undone")   # its event dropped, and the savepoint undoes the hold
+        with pytest.raises(errors.InsufficientFunds), uow.hold_events_together():
+            uow.post_hold(first.id, to=[(cast.bob, 1_000)], amount_minor=1_000, final=False)
+            uow.hold(cast.alice, 10**9)    # a refusal: what went before stays, with its event
+        with uow.hold_events_together():
+            pass
+        start = uow.statements
+        with uow.hold_events_together():
+            uow.post_hold(first.id, to=[(cast.bob, 4_000)], amount_minor=4_000, final=False)
+            uow.hold(cast.alice, 2_000)
+            before_end = uow.statements
+        assert uow.statements == before_end + 1 and uow.statements - start > 1
+        uow.commit()
+    assert [tuple(e) for e in events()] == [("placed", 10_000), ("posted", -1_000), ("posted", -4_000),
+                                            ("placed", 2_000)]
+    assert cast.balance(cast.alice).held_minor == 7_000
+    assert counts(ledger)[2] == 2
+    ledger.verify()
