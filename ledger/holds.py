@@ -17,7 +17,7 @@ from . import tables as t
 from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
-                     IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
+                     IdempotencyConflict, InsufficientFunds, InvalidTransfer, LedgerError, UnbalancedTransfer)
 from .errors import ZERO_AMOUNT, DomainError
 from .types import from_micros, to_micros
 from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
@@ -135,6 +135,10 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
         previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
         if previous is not None:
             return previous
+    elif not final:
+        result = _post_progress(uow, hold_id, to, amount_minor, memo, also)
+        if result is not None:
+            return result
     hold = _pending(uow, hold_id)
     amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
     if amount <= 0:
@@ -160,6 +164,38 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     _event(uow, hold_id, hold.account_id, "posted", -release)
     remaining = hold.remaining_minor - release
     _update(uow, hold_id, remaining, hold.posted_minor + amount, POSTED if remaining == 0 else PENDING)
+    return result
+
+
+def _post_progress(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], amount_minor: int | None,
+                   memo: str, also: tuple[Posting, ...]) -> TransferResult | None:
+    """A well-formed post of part of a hold that stays pending (an exchange fill of a resting order), with
+    the hold's read and update as ONE guarded ``UPDATE … RETURNING``. None (nothing done) when the post
+    does not have that shape or the hold is not pending, has expired, or would be used up: ``post``
+    then reads the hold and refuses, or posts, as it always has."""
+    amount = amount_minor
+    if type(amount) is not int or amount <= 0:
+        return None
+    if not all(isinstance(c, (tuple, list)) and len(c) == 2 and type(c[1]) is int for c in to):
+        return None
+    if sum(c[1] for c in to) != amount:
+        return None
+    fast, cursor = uow.ledger._fast, uow.raw_cursor()
+    params = {"hid": hold_id, "amount": amount}
+    row = fast.one(cursor, "post_progress", {**params, "now": to_micros(uow.now())})
+    if row is None:
+        return None
+    account_id, hold_memo = row
+    postings = [Posting(account_id, -amount)] + [Posting(a, m) for a, m in to] + list(also)
+    try:
+        result = transfer(uow, postings, memo=memo or hold_memo, kind="hold_post", hold_id=hold_id,
+                          release=(account_id, amount))
+    except LedgerError:
+        # A refusal (the transfer wrote nothing): put the hold back, as the transfer frees its key, for
+        # callers that go on in the same unit of work. After a database error the unit of work rolls back.
+        fast.run(cursor, "post_progress_undo", params)
+        raise
+    _event(uow, hold_id, account_id, "posted", -amount)
     return result
 
 
