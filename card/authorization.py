@@ -311,14 +311,17 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
         raise _Decline(verdict.decline_code, verdict.reason, card, flags, verdict.reason_template)
     sold: list[dict] = []
     fee = 0
-    if short > 0:
-        plan, sold = _fund(service, uow, card, short)
-        fee = plan.fee_minor
-    try:
-        hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
-                        memo=f"card {card.id} at {merchant.id}")
-    except InsufficientFunds:
-        raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
+    # The sale's hold post (the maker's hold) and the purchase's hold: their two hold events in one
+    # statement. Inside the authorization's savepoint: if this raises, all of it is rolled back.
+    with uow.hold_events_together():
+        if short > 0:
+            plan, sold = _fund(service, uow, card, short)
+            fee = plan.fee_minor
+        try:
+            hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
+                            memo=f"card {card.id} at {merchant.id}")
+        except InsufficientFunds:
+            raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
     code = auth_code_for(req.key)
     at = to_micros(now)
     auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(

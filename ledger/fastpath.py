@@ -59,6 +59,15 @@ _SQL = {
                    "resolved_at = :resolved WHERE id = :hid",
     # A hold that stays pending: leaving status alone spares SQLite rewriting both indexes that hold it.
     "hold_progress": "UPDATE ledger_holds SET remaining_minor = :remaining, posted_minor = :posted WHERE id = :hid",
+    # A post that leaves the hold pending, its read and its update in one statement: no row unless the
+    # hold is pending, unexpired and keeps something (holds.post then reads it to say why); the undo puts
+    # it back when the post's transfer refuses.
+    "post_progress": "UPDATE ledger_holds SET remaining_minor = remaining_minor - :amount, "
+                     "posted_minor = posted_minor + :amount WHERE id = :hid AND status = 'pending' "
+                     "AND remaining_minor > :amount AND (expires_at IS NULL OR expires_at > :now) "
+                     "RETURNING account_id, memo",
+    "post_progress_undo": "UPDATE ledger_holds SET remaining_minor = remaining_minor + :amount, "
+                          "posted_minor = posted_minor - :amount WHERE id = :hid",
 }
 
 

@@ -6,9 +6,10 @@ ordinary balanced transfer; the rest of the hold is released when the post is fi
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from sqlalchemy import and_, select, update
 
@@ -16,8 +17,8 @@ from . import tables as t
 from .accounts import lock_rows, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
-                     IdempotencyConflict, InsufficientFunds, InvalidTransfer, UnbalancedTransfer)
-from .errors import ZERO_AMOUNT
+                     IdempotencyConflict, InsufficientFunds, InvalidTransfer, LedgerError, UnbalancedTransfer)
+from .errors import ZERO_AMOUNT, DomainError
 from .types import from_micros, to_micros
 from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 PENDING, POSTED, VOIDED, EXPIRED = "pending", "posted", "voided", "expired"
 MAX_EXPIRY_BATCH = 10_000
+_EVENTS = "ledger.hold_events"   # uow.scratch: the hold events ``events_together`` holds back (a tuple)
+MAX_EVENTS_PER_INSERT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,10 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
         previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
         if previous is not None:
             return previous
+    elif not final:
+        result = _post_progress(uow, hold_id, to, amount_minor, memo, also)
+        if result is not None:
+            return result
     hold = _pending(uow, hold_id)
     amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
     if amount <= 0:
@@ -157,6 +164,38 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     _event(uow, hold_id, hold.account_id, "posted", -release)
     remaining = hold.remaining_minor - release
     _update(uow, hold_id, remaining, hold.posted_minor + amount, POSTED if remaining == 0 else PENDING)
+    return result
+
+
+def _post_progress(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], amount_minor: int | None,
+                   memo: str, also: tuple[Posting, ...]) -> TransferResult | None:
+    """A well-formed post of part of a hold that stays pending (an exchange fill of a resting order), with
+    the hold's read and update as ONE guarded ``UPDATE … RETURNING``. None (nothing done) when the post
+    does not have that shape or the hold is not pending, has expired, or would be used up: ``post``
+    then reads the hold and refuses, or posts, as it always has."""
+    amount = amount_minor
+    if type(amount) is not int or amount <= 0:
+        return None
+    if not all(isinstance(c, (tuple, list)) and len(c) == 2 and type(c[1]) is int for c in to):
+        return None
+    if sum(c[1] for c in to) != amount:
+        return None
+    fast, cursor = uow.ledger._fast, uow.raw_cursor()
+    params = {"hid": hold_id, "amount": amount}
+    row = fast.one(cursor, "post_progress", {**params, "now": to_micros(uow.now())})
+    if row is None:
+        return None
+    account_id, hold_memo = row
+    postings = [Posting(account_id, -amount)] + [Posting(a, m) for a, m in to] + list(also)
+    try:
+        result = transfer(uow, postings, memo=memo or hold_memo, kind="hold_post", hold_id=hold_id,
+                          release=(account_id, amount))
+    except LedgerError:
+        # A refusal (the transfer wrote nothing): put the hold back, as the transfer frees its key, for
+        # callers that go on in the same unit of work. After a database error the unit of work rolls back.
+        fast.run(cursor, "post_progress_undo", params)
+        raise
+    _event(uow, hold_id, account_id, "posted", -amount)
     return result
 
 
@@ -271,8 +310,52 @@ def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: i
 
 
 def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_minor: int) -> None:
-    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", {"hid": hold_id, "aid": account_id, "kind": kind,
-                                                          "delta": delta_minor, "at": to_micros(uow.now())})
+    row = {"hid": hold_id, "aid": account_id, "kind": kind, "delta": delta_minor, "at": to_micros(uow.now())}
+    held_back = uow.scratch.get(_EVENTS)
+    if held_back is not None:
+        # A tuple, replaced rather than appended to: a savepoint that rolls back restores uow.scratch.
+        uow.scratch[_EVENTS] = (*held_back, row)
+        return
+    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", row)
+
+
+@contextmanager
+def events_together(uow: UnitOfWork) -> Iterator[None]:
+    """Write the hold events of the block's holds (placed, posted, voided, expired) in ONE multi-row
+    INSERT when it ends, in the order they happened, instead of one statement each (an approved card
+    purchase posts the exchange maker's hold and places its own: two events, one statement).
+
+    Nothing in the block may read ``ledger_hold_events`` (``UnitOfWork.balance(as_of=)``) — its events
+    are not written yet. If the block raises a refusal (a ``DomainError``: callers may go on in the same
+    unit of work), the events of what it did are written before the error goes on; after any other
+    error they are dropped, and the unit of work (or the savepoint around the block) must roll back, as
+    after a database error. Nested, the inner block is part of the outer one."""
+    if _EVENTS in uow.scratch:
+        yield
+        return
+    uow.scratch[_EVENTS] = ()
+    try:
+        yield
+    except DomainError:
+        _write_events(uow, uow.scratch.pop(_EVENTS, ()))
+        raise
+    except BaseException:
+        uow.scratch.pop(_EVENTS, None)
+        raise
+    _write_events(uow, uow.scratch.pop(_EVENTS, ()))
+
+
+def _write_events(uow: UnitOfWork, rows: tuple[dict, ...]) -> None:
+    fast, cursor = uow.ledger._fast, uow.raw_cursor()
+    for start in range(0, len(rows), MAX_EVENTS_PER_INSERT):
+        chunk = rows[start:start + MAX_EVENTS_PER_INSERT]
+        if len(chunk) == 1:
+            fast.run(cursor, "hold_event", chunk[0])
+            continue
+        values = ", ".join(f"(:hid{n}, :aid{n}, :kind{n}, :delta{n}, :at{n})" for n in range(len(chunk)))
+        fast.run(cursor, f"INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
+                         f"VALUES {values}",
+                 {f"{name}{n}": value for n, row in enumerate(chunk) for name, value in row.items()})
 
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:

@@ -362,6 +362,10 @@ class UnitOfWork:
              key: str | None = None, memo: str = "") -> _holds.Hold:
         return _holds.place(self, account_id, amount_minor, expires_at=expires_at, key=key, memo=memo)
 
+    def hold_events_together(self):
+        """The hold events written in the block go out as one statement when it ends (``ledger.holds.events_together``)."""
+        return _holds.events_together(self)
+
     def get_hold(self, hold_id: int) -> _holds.Hold:
         return _holds.get(self, hold_id)
 

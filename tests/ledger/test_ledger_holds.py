@@ -277,3 +277,77 @@ def test_idempotent_post_key(ledger, cast, snapshot):
     assert snapshot(ledger) == before
     assert cast.balance(cast.bob).ledger_minor == 10_000
     ledger.verify()
+
+
+def test_a_refused_non_final_post_leaves_the_hold_as_it_was(ledger, cast, snapshot, counts):
+    """A post that keeps part of the hold updates the hold in its first statement (a guarded UPDATE …
+    RETURNING); when its transfer then refuses, the hold is put back and the unit of work goes on."""
+    hold = _hold(ledger, cast.alice, 30_000)
+    before, rows = snapshot(ledger), counts(ledger)
+    with ledger.unit_of_work() as uow:
+        with pytest.raises(errors.InsufficientFunds):   # carol has nothing to pay the other leg with
+            uow.post_hold(hold.id, to=[(cast.bob, 10_000)], amount_minor=10_000, final=False,
+                          also=[(cast.carol, -5_000), (cast.fees, 5_000)])
+        again = uow.get_hold(hold.id)
+        assert (again.status, again.remaining_minor, again.posted_minor) == ("pending", 30_000, 0)
+        uow.commit()
+    assert snapshot(ledger) == before and counts(ledger) == rows
+    with ledger.unit_of_work() as uow:
+        uow.post_hold(hold.id, to=[(cast.bob, 10_000)], amount_minor=10_000, final=False)
+        after = uow.get_hold(hold.id)
+        uow.commit()
+    assert (after.status, after.remaining_minor, after.posted_minor) == ("pending", 20_000, 10_000)
+    assert cast.balance(cast.alice).held_minor == 20_000
+    ledger.verify()
+
+
+def test_non_final_posts_that_use_up_overrun_or_come_late_as_before(ledger, cast, clock):
+    hold = _hold(ledger, cast.alice, 30_000)
+    with ledger.unit_of_work() as uow:
+        with pytest.raises(errors.HoldExceeded):
+            uow.post_hold(hold.id, to=[(cast.bob, 30_001)], amount_minor=30_001, final=False)
+        uow.post_hold(hold.id, to=[(cast.bob, 30_000)], amount_minor=30_000, final=False)
+        used = uow.get_hold(hold.id)
+        uow.commit()
+    assert (used.status, used.remaining_minor, used.posted_minor) == ("posted", 0, 30_000)
+    with ledger.unit_of_work() as uow, pytest.raises(errors.HoldNotPending):
+        uow.post_hold(hold.id, to=[(cast.bob, 1)], amount_minor=1, final=False)
+    late = _hold(ledger, cast.alice, 10_000, expires_at=clock.now() + timedelta(minutes=5))
+    clock.advance(timedelta(minutes=5))
+    with ledger.unit_of_work() as uow, pytest.raises(errors.HoldExpired):
+        uow.post_hold(late.id, to=[(cast.bob, 1_000)], amount_minor=1_000, final=False)
+    ledger.verify()
+
+
+def test_hold_events_together_write_one_statement_or_none(ledger, cast, counts):
+    from sqlalchemy import select
+
+    from ledger import tables as t
+
+    def events():
+        with ledger.unit_of_work(read_only=True) as uow:
+            return uow.conn.execute(select(t.hold_events.c.kind, t.hold_events.c.delta_minor)
+                                    .order_by(t.hold_events.c.id)).all()
+
+    first = _hold(ledger, cast.alice, 10_000)
+    with ledger.unit_of_work() as uow:
+        with pytest.raises(RuntimeError), uow.savepoint(), uow.hold_events_together():
+            uow.hold(cast.alice, 1_000)
+            raise RuntimeError("undone")   # its event dropped, and the savepoint undoes the hold
+        with pytest.raises(errors.InsufficientFunds), uow.hold_events_together():
+            uow.post_hold(first.id, to=[(cast.bob, 1_000)], amount_minor=1_000, final=False)
+            uow.hold(cast.alice, 10**9)    # a refusal: what went before stays, with its event
+        with uow.hold_events_together():
+            pass
+        start = uow.statements
+        with uow.hold_events_together():
+            uow.post_hold(first.id, to=[(cast.bob, 4_000)], amount_minor=4_000, final=False)
+            uow.hold(cast.alice, 2_000)
+            before_end = uow.statements
+        assert uow.statements == before_end + 1 and uow.statements - start > 1
+        uow.commit()
+    assert [tuple(e) for e in events()] == [("placed", 10_000), ("posted", -1_000), ("posted", -4_000),
+                                            ("placed", 2_000)]
+    assert cast.balance(cast.alice).held_minor == 7_000
+    assert counts(ledger)[2] == 2
+    ledger.verify()
