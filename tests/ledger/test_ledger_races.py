@@ -240,8 +240,9 @@ def test_a_deadlock_between_lock_sets_discovered_late_is_retried_not_surfaced(pg
 
     results = race(2, work)
     assert not any(isinstance(r, Exception) for r in results), results
-    # one of them was aborted and run again (on a loaded machine, rarely twice: seen once in ~30 runs)
-    assert min(attempts) == 1 and 2 <= max(attempts) <= 3, attempts
+    # the cycle aborted one and it ran again; on a loaded machine PostgreSQL has been seen to abort a
+    # retry too ([1, 3]) or both first attempts ([2, 2]) — what matters is that none reached the caller
+    assert max(attempts) >= 2 and sum(attempts) <= 5, attempts
     assert (_balance(ledger, a).ledger_minor, _balance(ledger, b).ledger_minor) == (10_000, 10_000)
     ledger.verify()
     ledger.db.dispose()
