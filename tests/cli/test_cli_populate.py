@@ -4,29 +4,16 @@ show, a second run adds more people without a traceback, the same seed on the sa
 same bytes, and the dashboard's pickers show the stored names."""
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
 
 from sandbox.city import CryptoCity
-from sandbox.cli import main
 from sandbox.services import customers, merchants
+from test_cli_bad_input import cli
 
 SEED = 7
-
-
-def cli(args: list[str], folder) -> object:
-    """``cryptocity ARGS`` in ``folder`` (click's runner; no database URL from the environment)."""
-    runner = CliRunner(env={"CRYPTOCITY_DATABASE_URL": None, "COLUMNS": "120"})
-    here = os.getcwd()
-    os.chdir(folder)
-    try:
-        return runner.invoke(main, args)
-    finally:
-        os.chdir(here)
 
 
 def populate(folder, *extra: str):

@@ -1,9 +1,9 @@
 """A seeded city for the event-log tests: built once per session on SQLite, copied per test."""
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+
+from databases import copy_sqlite
 
 ACTORS = {"aigerim": ("full", {"KZT": 100_000_00, "USDT": 500_000_000, "BTC": 1_000_000}),
           "bob": ("basic", {"KZT": 20_000_00})}
@@ -25,12 +25,7 @@ def city(_events_template, tmp_path):
     """A CryptoCity with aigerim (full KYC: KZT, USDT, BTC) and bob (basic: KZT)."""
     from sandbox.city import CryptoCity
     path = tmp_path / "city.db"
-    src, dst = sqlite3.connect(str(_events_template)), sqlite3.connect(str(path))
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    copy_sqlite(_events_template, path)
     built = CryptoCity.from_config("crypto-city", db=f"sqlite:///{path}", seed=7)
     yield built
     built.close()

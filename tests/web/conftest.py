@@ -1,7 +1,6 @@
 """Fixtures for the web layer: a migrated ledger with two customers, an app, keys per role."""
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -9,18 +8,8 @@ import pytest
 
 from ledger import Database, Ledger, ManualClock
 from sandbox.web import create_app
+from databases import copy_sqlite
 from web_support import City, seed
-
-
-def copy_sqlite(source, target) -> None:
-    """A consistent copy of a SQLite database, WAL included (a plain file copy misses what is still
-    in ``-wal`` when some connection, e.g. a background checkpointer, has not let go yet)."""
-    src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
 
 
 @pytest.fixture
