@@ -1,8 +1,10 @@
 """Authorization with just-in-time crypto funding.
 
 Checks run in a FIXED precedence order, first failure wins:
-card valid (14) -> expired (54) -> frozen/closed (62) -> amount (13) -> spend controls (61/65/57)
--> sandbox rules (57/59) -> funding (51/91) -> deadline (91).
+card valid (14) -> expired (54) -> frozen/closed (62) -> card-not-present only: expiry given (54)
+-> CVV2 given (N7) -> amount (13) -> spend controls (61/65/57) -> sandbox rules (57/59) -> funding (51/91)
+-> deadline (91). (The card-not-present checks, and the freeze after repeated failures, are in
+card/verification.py: a frozen card declines 62 before its CVV2 is looked at.)
 
 Atomicity: the whole approval (crypto sale, conversion fee, hold, authorization row) runs in the
 caller's unit of work under a savepoint. A decline rolls back to the savepoint, then records the
@@ -29,6 +31,7 @@ from ledger.types import to_micros
 
 from . import response_codes as rc
 from . import tables as t
+from . import verification
 from .controls import Usage, evaluate
 from .errors import InvalidRequest
 from .funding import conversion_fee, plan_funding
@@ -76,10 +79,12 @@ class _Decline(Exception):
     """``template``: the reason with its per-purchase values as placeholders (reports count declines of one
     rule together); by default the reason itself."""
 
-    def __init__(self, code: str, reason: str, card: Card | None = None, flags=(), template: str = "") -> None:
+    def __init__(self, code: str, reason: str, card: Card | None = None, flags=(), template: str = "",
+                 on_record=None) -> None:
         super().__init__(reason)
         self.code, self.reason, self.card, self.flags = code, reason, card, tuple(flags)
         self.template = template or reason
+        self.on_record = on_record  # fn(uow) -> more flags, run when the decline is recorded (verification)
 
 
 @dataclass
@@ -89,11 +94,12 @@ class _Request:
     amount_minor: Any
     merchant_id: str
     key: str
+    presented: verification.Presented = verification.CARD_PRESENT_PURCHASE
     hash: str = field(init=False)
 
     def __post_init__(self) -> None:
         body = json.dumps({"card_id": self.card_id, "pan": self.pan, "amount_minor": repr(self.amount_minor),
-                           "merchant_id": self.merchant_id}, sort_keys=True)
+                           "merchant_id": self.merchant_id, **self.presented.fingerprint()}, sort_keys=True)
         self.hash = hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -196,7 +202,7 @@ def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResu
 
 
 def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-              pan: str | None = None) -> AuthorizationResult:
+              pan: str | None = None, presented: verification.Presented | None = None) -> AuthorizationResult:
     """Approve fully (sale, fee, hold, record) or decline changing no balance, inside the caller's unit of
     work (the caller commits, together with whatever else it writes: an audit entry, a stored response).
 
@@ -204,12 +210,14 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     attempt (authorization row and event, no ledger writes) in the same unit of work, so statements and
     reports see every decline and no money ever moves on one. The same key with the same request returns
     the first result (``replayed=True``) and never sells twice; the same key with a different request
-    declines 94. Database conflicts (deadlocks, serialization failures, a concurrent request with the
+    declines 94. ``presented``: the channel and, card-not-present, the expiry and CVV2 to check
+    (``verification.presented``; default card-present). Database conflicts (deadlocks, serialization failures, a concurrent request with the
     same key) propagate, so the caller's ``transaction`` retries the whole unit of work.
     """
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
-    req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key)
+    req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key,
+                   presented or verification.CARD_PRESENT_PURCHASE)
     # One statement reads the key's earlier use, the card and the merchant (and, where the database
     # serialises whole units of work, the card's counters: see _approve).
     counters_now = uow.exclusive
@@ -244,6 +252,8 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
 def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
     """Write the declined attempt (no ledger writes at all) in the caller's unit of work."""
     card = d.card
+    if d.on_record is not None:  # a failed card verification counts towards the card's freeze
+        d.flags += tuple(d.on_record(uow))
     amount = req.amount_minor if isinstance(req.amount_minor, int) and not isinstance(
         req.amount_minor, bool) and 0 <= req.amount_minor <= MAX_AMOUNT_MINOR else 0
     at = to_micros(uow.now())
@@ -275,6 +285,10 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
                        card)
     if status in (FROZEN, CLOSED):
         raise _Decline(rc.RESTRICTED_CARD, f"the card is {status}", card)
+    if req.presented.card_not_present:  # 54 / N7: the expiry and CVV2 typed must match (card/verification.py)
+        failure = verification.check(uow, card, req.presented)
+        if failure is not None:
+            raise _Decline(failure.code, failure.reason, card, on_record=failure.record)
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT_MINOR:
         raise _Decline(rc.INVALID_AMOUNT, f"the amount must be a positive whole number of tiyn, got {amount!r}", card,

@@ -14,7 +14,7 @@ from .controls import SpendControls
 from .errors import BankAccountNotFound, CardNotFound, InvalidCardState, InvalidRequest, MerchantNotFound
 from .funding import FundingSettings
 from .iban import make_iban
-from .pan import DEFAULT_TEST_BIN, expiry_after, hash_cvv, is_expired, make_cvv, make_pan
+from .pan import DEFAULT_TEST_BIN, expiry_after, hash_cvv, is_expired
 
 ACTIVE, FROZEN, CLOSED, EXPIRED = "active", "frozen", "closed", "expired"
 BANK_PURPOSE = "bank"
@@ -160,11 +160,15 @@ def merchant_id_by_name(uow, name: str) -> str | None:
 def issue_card(uow, cardholder_id: str, *, wallet_owner: str | None = None, funding: FundingSettings | None = None,
                controls: SpendControls | None = None, bin_prefix: str = DEFAULT_TEST_BIN, seed: str = "sandbox",
                valid_years: int = 3) -> tuple[Card, str]:
-    """Issue a virtual card on the cardholder's bank account; returns the card and its CVV (shown once)."""
+    """Issue a virtual card on the cardholder's bank account; returns the card and its CVV (shown once).
+    The number and the CVV come from the programme's secret (``card.verification``: random under the
+    BIN, deterministic for a seed)."""
+    from . import verification
     bank = open_bank_account(uow, cardholder_id)
     sequence = (uow.conn.execute(select(func.max(t.cards.c.id))).scalar_one() or 0) + 1
-    pan = make_pan(sequence, bin_prefix)
-    cvv = make_cvv(f"{seed}:{pan}")
+    secret = verification.programme_secret(uow, seed)
+    pan = verification.random_pan(uow, secret, sequence, bin_prefix)
+    cvv = verification.derive_cvv(secret, pan)
     salt = hashlib.sha256(f"salt:{seed}:{pan}".encode()).hexdigest()[:32]
     month, year = expiry_after(uow.now(), valid_years)
     funding = funding or FundingSettings()

@@ -16,6 +16,7 @@ COUNT_LIMIT = "65"
 ISSUER_INOPERATIVE = "91"
 DUPLICATE = "94"
 SYSTEM_ERROR = "96"
+CVV_MISMATCH = "N7"  # Visa's CVV2 failure code (many processors answer 82); card/verification.py
 
 REASONS: dict[str, str] = {
     APPROVED: "approved",
@@ -33,6 +34,7 @@ REASONS: dict[str, str] = {
     ISSUER_INOPERATIVE: "issuer or funding unavailable",
     DUPLICATE: "duplicate transmission",
     SYSTEM_ERROR: "system error",
+    CVV_MISMATCH: "CVV2 mismatch: the card verification value does not match the card's",
 }
 
 

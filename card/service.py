@@ -73,13 +73,13 @@ class CardService:
 
     # -- purchases -------------------------------------------------------------------------
     def authorize(self, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-                  pan: str | None = None) -> _auth.AuthorizationResult:
+                  pan: str | None = None, presented=None) -> _auth.AuthorizationResult:
         """``card.authorization.authorize`` in a transaction of its own (approve fully or decline changing no
         balance). A composition that writes its own records with the purchase calls
         ``authorization.authorize(service, uow, …)`` inside its own unit of work instead."""
         return self.ledger.transaction(lambda uow: _auth.authorize(
             self, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=idempotency_key,
-            card_id=card_id, pan=pan))
+            card_id=card_id, pan=pan, presented=presented))
 
     def capture(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
         return self.ledger.transaction(lambda uow: _clearing.capture(self, uow, authorization_id, amount_minor,

@@ -112,3 +112,23 @@ usage = sa.Table(
     sa.Column("amount_minor", sa.BigInteger, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+# The card programme's secret (card_0005): card numbers and CVVs are derived from it, never guessed from
+# another card. One row, ``programme``: hex text.
+secrets = sa.Table(
+    "card_secrets", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+
+# Failed card-not-present verifications (wrong expiry or CVV2; card_0005): FAILURE_LIMIT of them within
+# FAILURE_WINDOW freeze the card; ``froze_card`` marks the ones a freeze already counted.
+verification_failures = sa.Table(
+    "card_verification_failures", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("card_id", sa.BigInteger, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # cvv or expiry
+    sa.Column("froze_card", sa.Boolean, nullable=False),
+    sa.Index("ix_card_verification_failures_card_time", "card_id", "at"),
+)

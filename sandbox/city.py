@@ -25,6 +25,7 @@ from .config import CityConfig, load_config
 from .context import CityContext
 from .rules import CustomerProfile
 from .services import (
+    card_verification,
     cards,
     clock,
     custody,
@@ -145,9 +146,13 @@ class CryptoCity:
         return self.run(stablecoin.redeem, actor=actor, amount_minor=amount_minor)
 
     # ------------------------------------------------------------------ the card
-    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
-        """See ``services.payments.pay``."""
-        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref)
+    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str, channel: str | None = None,
+            expiry: str | None = None, cvv: str | None = None) -> PaymentResult:
+        """See ``services.payments.pay``. ``channel`` ``card_present`` (the default: a tap) or
+        ``card_not_present`` with the card's ``expiry`` (MM/YY) and ``cvv`` (checked: 54, N7)."""
+        presented = card_verification.presented(channel, expiry, cvv)
+        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref,
+                        presented=presented)
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key)
@@ -166,6 +171,10 @@ class CryptoCity:
 
     def unfreeze_card(self, *, card_id: int, by: str):
         return self.run(cards.unfreeze_card, card_id=card_id, by=by)
+
+    def reveal_card(self, *, card_id: int, by: str = "operator") -> card_verification.RevealedCard:
+        """The card's full number, expiry and CVV (operator only at the API), audited as ``card.revealed``."""
+        return self.run(card_verification.reveal_card, card_id=card_id, by=by)
 
     # ------------------------------------------------------------------ time and licences
     def advance(self, delta: timedelta | str) -> clock.Advanced:

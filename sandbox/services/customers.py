@@ -3,7 +3,7 @@ changes, and reading a customer as the database has it now."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .. import audit, city_state, events
@@ -41,6 +41,10 @@ class Onboarded(Result):
     resident: bool
     residency_basis: str
     status: str = "ok"
+    # The card's expiry (MM/YY) and CVV, shown in this answer only (test mode, like Stripe's test cards):
+    # every later read masks the number; the operator can reveal them (services/card_verification.py).
+    expiry: str = ""
+    cvv: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
     residency = _residency(city, resident, days_in_kazakhstan, aifc_investor, today)
     if city_state.customer_count(uow.conn) >= MAX_ACTORS:
         raise TooManyActors(f"a city holds at most {MAX_ACTORS} customers")
-    card, _cvv = issuing.issue_card(uow, actor, funding=funding_settings(cfg), controls=spend_controls(cfg),
+    card, cvv = issuing.issue_card(uow, actor, funding=funding_settings(cfg), controls=spend_controls(cfg),
                                     bin_prefix=cfg.card.test_bin, seed=f"{city.seed}")
     bank = issuing.bank_account_of(uow, actor)
     row = city_state.CustomerRow(
@@ -154,7 +158,8 @@ def onboard(city: CityContext, uow, *, actor: str, kyc_tier: str = "basic", resi
     for asset, amount in (deposits or {}).items():
         if amount:
             custody.deposit(city, uow, actor=actor, asset=asset, amount_minor=amount)
-    return Onboarded(actor, row.iban, card.id, card.pan, residency.resident, residency.basis)
+    return Onboarded(actor, row.iban, card.id, card.pan, residency.resident, residency.basis,
+                     expiry=f"{card.expiry_month:02d}/{card.expiry_year % 100:02d}", cvv=cvv)
 
 
 def check_full_name(full_name: str | None) -> str | None:
