@@ -75,8 +75,13 @@ def _idempotency_scope() -> tuple[str, dict]:
     principal = g.get("principal")
     who = principal.key_id if principal is not None else "dashboard"
     scope = "http:" + hashlib.sha256(f"{who}|{request.endpoint}".encode()).hexdigest()[:40]
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and "cvv" in body:
+        # A card's CVV2 is never stored, not even hashed (three digits hash to no secret): a retry with the
+        # same key gets the first answer whatever CVV2 it carries (card/verification.py).
+        body = {k: v for k, v in body.items() if k != "cvv"}
     fingerprint = {"method": request.method, "path": request.path, "query": sorted(request.args.items(multi=True)),
-                   "body": request.get_json(silent=True)}
+                   "body": body}
     return scope, fingerprint
 
 

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 
 from card import statements
 from card.pan import mask_pan
+from sandbox.services import card_verification
 from sandbox.services import cards as card_service
 
 from ..auth import access
@@ -119,6 +120,14 @@ class StatementLine(Strict):
 StatementPage = page_schema(StatementLine, "StatementPage")
 
 
+class RevealedCardSchema(Strict):
+    id = ma.fields.Integer(required=True)
+    cardholder = ma.fields.String(required=True)
+    pan = ma.fields.String(required=True, metadata={"description": "the full card number"})
+    expiry = ma.fields.String(required=True, metadata={"example": "06/28"})
+    cvv = ma.fields.String(required=True, metadata={"description": "the 3-digit CVV2, derived again (never stored)"})
+
+
 def card_dict(card, now) -> dict:
     return {"id": card.id, "masked_pan": mask_pan(card.pan),
             "expiry": f"{card.expiry_month:02d}/{card.expiry_year % 100:02d}",
@@ -165,6 +174,23 @@ def freeze(card_id: int):
 def unfreeze(card_id: int):
     """Unfreeze a frozen card."""
     return _change(card_id, card_service.unfreeze_card)
+
+
+@blp.route("/<id:card_id>/reveal", methods=["POST"])
+@access()   # operator only: a merchant, customer or regulator key gets 403
+@blp.response(200, RevealedCardSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def reveal(card_id: int):
+    """The card's full number, expiry and CVV (operator only), audited as ``card.revealed``. Every call
+    is a fresh, audited reveal: the answer is never stored (so an Idempotency-Key does not replay it)."""
+    city = require_city()
+
+    def compute(uow):
+        _attribute(uow)
+        out = card_verification.reveal_card(city.ctx, uow, card_id=card_id, by=_by())
+        return {"id": out.card_id, "cardholder": out.cardholder, "pan": out.pan, "expiry": out.expiry,
+                "cvv": out.cvv}
+    return json_response(city.ctx.transaction(compute), 200, {"Cache-Control": "no-store"})
 
 
 @blp.route("/<id:card_id>/controls", methods=["PUT"])

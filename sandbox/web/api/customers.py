@@ -62,6 +62,11 @@ class OnboardedSchema(Strict):
     iban = ma.fields.String(required=True)
     card_id = ma.fields.Integer(required=True)
     masked_pan = ma.fields.String(required=True, metadata={"example": "400000******0010"})
+    # shown in the first answer only (test mode, like Stripe's test cards); a replay leaves them out
+    pan = ma.fields.String(metadata={"description": "the full card number: first answer only"})
+    expiry = ma.fields.String(metadata={"description": "MM/YY: first answer only", "example": "06/28"})
+    cvv = ma.fields.String(metadata={"description": "the 3-digit CVV2: first answer only (never stored; "
+                                                    "an operator can reveal it: POST /cards/{card_id}/reveal)"})
 
 
 class CustomerSchema(Strict):
@@ -122,16 +127,23 @@ def customer_dict(row) -> dict:
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def onboard(body: dict):
     """Onboard a customer (operator): KYC tier and residency, a tenge bank account with a KZ IBAN, a card,
-    and optional deposits. The card number is shown masked; an actor can be onboarded once (409)."""
+    and optional deposits. The first answer shows the card's full number, expiry and CVV once (test mode);
+    a replay of the same Idempotency-Key shows the masked number only (the CVV is never stored). An actor
+    can be onboarded once (409)."""
     city = require_city()
     check_actor_name(body["actor"])
+    shown: dict = {}
 
     def compute(uow):
         out = customer_service.onboard(city.ctx, uow, actor=body["actor"], kyc_tier=body["kyc_tier"],
                                        resident=body["resident"], aifc_investor=body["aifc_investor"],
                                        deposits=body["deposits"], full_name=body["full_name"])
+        shown.update(pan=out.pan, expiry=out.expiry, cvv=out.cvv)   # kept out of the stored response
         return {"actor": out.actor, "iban": out.iban, "card_id": out.card_id, "masked_pan": mask_pan(out.pan)}, 201
-    return json_response(*idempotent_write(compute))
+    answer, status, headers = idempotent_write(compute)
+    if not headers.get("Idempotent-Replayed"):
+        answer = {**answer, **shown}
+    return json_response(answer, status, headers)
 
 
 @blp.route("")

@@ -27,7 +27,8 @@ from flask import g
 from flask_smorest import Blueprint
 
 from card import authorizations
-from sandbox.services import payments
+from ledger.errors import DomainError
+from sandbox.services import card_verification, payments
 
 from ..auth import access
 from ..conventions import (
@@ -51,11 +52,26 @@ class AuthorizeRequest(Strict):
     pan = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{12,19}$"),
                            metadata={"description": "the card number (digits only), instead of card_id"})
     amount_minor = amount_field(description="tiyn")
+    # card verification (card/verification.py, docs/card.md "Card verification")
+    channel = ma.fields.String(load_default=card_verification.CHANNELS[0],
+                               validate=ma.validate.OneOf(card_verification.CHANNELS),
+                               metadata={"description": "card_present (default: the terminal read the card) or "
+                                                        "card_not_present (online: expiry and cvv are checked)"})
+    expiry = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^(0[1-9]|1[0-2])/\d{2}$"),
+                              metadata={"description": "card_not_present only: the card's expiry, MM/YY "
+                                                       "(a mismatch declines 54)", "example": "06/28"})
+    cvv = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{3}$"),
+                           metadata={"description": "card_not_present only: the 3-digit CVV2 (a mismatch declines "
+                                                    "N7; never stored, logged or part of the request's fingerprint)"})
 
     @ma.validates_schema
     def _one_card(self, data, **_):
         if (data.get("card_id") is None) == (data.get("pan") is None):
             raise ma.ValidationError("give exactly one of card_id or pan")
+        try:
+            card_verification.presented(data.get("channel"), data.get("expiry"), data.get("cvv"))
+        except DomainError as error:
+            raise ma.ValidationError(str(error)) from None
 
 
 class AuthorizationSchema(Strict):
@@ -119,7 +135,8 @@ def authorize(body: dict, merchant_id: str):
 
     def compute(uow):
         res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
-                                 card_id=body["card_id"], pan=body["pan"])
+                                 card_id=body["card_id"], pan=body["pan"],
+                                 presented=card_verification.presented(body["channel"], body["expiry"], body["cvv"]))
         if res.authorization_id is not None and not res.replayed and res.response_code != "94":
             # Written just now in this unit of work: the answer is what the card wrote, no need to read it back.
             return fresh_row_dict(res, merchant_id, g.idempotency_key, uow.now()), 201

@@ -110,7 +110,8 @@ def pos():
                           "authorization sell crypto just in time and move the balances")
     if request.method == "GET":
         return _render()
-    form = {k: (request.form.get(k) or "").strip() for k in ("customer", "merchant", "amount", "ref")}
+    form = {k: (request.form.get(k) or "").strip() for k in ("customer", "merchant", "amount", "ref", "channel",
+                                                             "expiry")}
     who = principal()
     if who.role == "customer" and form["customer"] != who.subject:
         return refused("A customer key pays only with its own card.", 403)
@@ -126,13 +127,15 @@ def pos():
         if not ref or len(ref) > REF_MAX or not ref.isprintable():
             raise FormError("The form lost its reference; reload the page and try again")
         amount_minor = parse_tenge(form["amount"])
+        online = _card_not_present(form)
     except FormError as error:
         return _render(422, str(error), form)
     last = session.get("pos_last")
     replay = bool(last and last.get("ref") == ref)
     before = last["before"] if replay else city.balances(form["customer"])
     try:
-        result = city.pay(actor=form["customer"], merchant=form["merchant"], amount_minor=amount_minor, ref=ref)
+        result = city.pay(actor=form["customer"], merchant=form["merchant"], amount_minor=amount_minor, ref=ref,
+                          **online)
     except Exception as error:  # noqa: BLE001 - typed refusals are shown on the form; others propagate
         if not is_domain_error(error):
             raise
@@ -141,6 +144,19 @@ def pos():
                            "amount_minor": amount_minor, "before": before,
                            "result": {**result.to_dict(), "flags": [list(f) for f in result.flags]}}
     return redirect(url_for("dashboard.pos", ref=ref) + "#result", code=303)
+
+
+def _card_not_present(form: dict) -> dict:
+    """The ``pay`` arguments of the form's channel: none in person (a tap); online, the expiry and the
+    CVV2 typed (the CVV2 is read from the request only: never kept in the form, the session or a log)."""
+    if form["channel"] in ("", "card_present"):
+        return {}
+    if form["channel"] != "card_not_present":
+        raise FormError("Choose in person (tap) or online (card not present)")
+    cvv = (request.form.get("cvv") or "").strip()
+    if not form["expiry"] or not cvv:
+        raise FormError("An online purchase needs the card's expiry (MM/YY) and its 3-digit CVV2")
+    return {"channel": "card_not_present", "expiry": form["expiry"], "cvv": cvv}
 
 
 @bp.route("/pos/clearing", methods=["POST"])
