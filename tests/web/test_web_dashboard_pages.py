@@ -458,3 +458,30 @@ def test_partial_capture_then_refunds_in_parts_each_once_per_form(crypto_city):
     assert "Refund refused" in client.post("/pos/clearing", data={**rest, "op": "x-3", "amount": "abc"},
                                            follow_redirects=True).get_data(as_text=True)
     crypto_city.verify()
+
+
+def test_an_online_purchase_at_the_terminal_checks_the_expiry_and_the_cvv2(crypto_city):
+    from sandbox.services import customers
+    client = open_client(crypto_city)
+    card_id = crypto_city.ctx.read(lambda uow: customers.customer(uow, "aigerim")).card_id
+    card = crypto_city.reveal_card(card_id=card_id)
+    wrong = f"{(int(card.cvv) + 1) % 1000:03d}"
+    form = client.get("/pos").get_data(as_text=True)
+    assert 'name="channel"' in form and 'name="cvv"' in form and 'name="expiry"' in form
+    declined, _ = pay_online(client, expiry=card.expiry, cvv=wrong)
+    page = client.get(declined.headers["Location"]).get_data(as_text=True)
+    assert text_of(page, "response-code") == "N7" and f'value="{wrong}"' not in page
+    approved, _ = pay_online(client, expiry=card.expiry, cvv=card.cvv)
+    page = client.get(approved.headers["Location"]).get_data(as_text=True)
+    assert text_of(page, "response-code") == "00" and f'value="{card.cvv}"' not in page   # never echoed
+    missing, _ = pay_online(client, expiry=card.expiry, cvv="")
+    assert missing.status_code == 422 and "CVV2" in missing.get_data(as_text=True)
+    assert [p["response_code"] for p in purchases(crypto_city)] == ["N7", "00"]
+    crypto_city.verify()
+
+
+def pay_online(client, *, expiry: str, cvv: str):
+    form = client.get("/pos").get_data(as_text=True)
+    data = {"customer": "aigerim", "merchant": "alatau-coffee", "amount": "1500.00", "ref": field(form, "ref"),
+            "csrf": field(form, "csrf"), "channel": "card_not_present", "expiry": expiry, "cvv": cvv}
+    return client.post("/pos", data=data), data
