@@ -295,6 +295,22 @@ def audit_verify(db_url: str | None) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@main.group()
+def schema() -> None:
+    """JSON Schemas of the file formats, for editors and validators."""
+
+
+@schema.command("scenario")
+def schema_scenario() -> None:
+    """The scenario format as a JSON Schema (draft 2020-12), generated from the models the loader uses.
+    Save it and point your editor at it (the YAML extension of VS Code: a
+    `# yaml-language-server: $schema=scenario.schema.json` first line)."""
+    import json
+
+    from .scenarios.schema import scenario_json_schema
+    click.echo(json.dumps(scenario_json_schema(), indent=2, sort_keys=True, ensure_ascii=False))
+
+
 def _register_optional_commands() -> None:
     """Commands of parts that may not have landed yet (the web layer)."""
     for module_name, attribute, name in (("sandbox.apikeys", "keys_command", "keys"),

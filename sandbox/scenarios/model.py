@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ledger import Money, parse_amount
 from ledger.errors import DomainError
@@ -73,10 +73,18 @@ def _decimal(value: object) -> object:
         raise ValueError(f"write a number, got {value!r}") from None
 
 
-Amount = Annotated[Money, BeforeValidator(_money)]
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Instant = Annotated[datetime, BeforeValidator(_instant)]
-Number = Annotated[Decimal, BeforeValidator(_decimal)]
+# How each is written, for the JSON Schema (sandbox/scenarios/schema.py).
+AMOUNT_SCHEMA = {"type": "string", "description": "an amount with its asset: '1 500.00 KZT', '0.001 BTC'",
+                 "pattern": r"^\s*-?[0-9][0-9 ,.\u00a0\u202f]*\s+[A-Z]{2,10}\s*$"}
+DURATION_SCHEMA = {"type": "string", "description": "a duration: '90s', '10m', '2h30m', '3d'",
+                   "pattern": r"^\s*([0-9]+\s*[dhms]\s*)+$"}
+INSTANT_SCHEMA = {"type": "string", "description": "a time with its zone: '2025-06-02T09:00:00+05:00' or "
+                                                   "'2025-06-02 09:00 Asia/Almaty'"}
+NUMBER_SCHEMA = {"type": ["number", "string"], "description": "a number: 12, 0.5 or '0.5'"}
+Amount = Annotated[Money, BeforeValidator(_money), WithJsonSchema(AMOUNT_SCHEMA)]
+Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
+Instant = Annotated[datetime, BeforeValidator(_instant), WithJsonSchema(INSTANT_SCHEMA)]
+Number = Annotated[Decimal, BeforeValidator(_decimal), WithJsonSchema(NUMBER_SCHEMA)]
 
 
 class M(BaseModel):
