@@ -77,6 +77,10 @@ class Scenario:
     seed: int
     actors: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
+    # the configuration as YAML data when the file changed a preset (config_overrides, merchants_add), for
+    # serving the same city (`cryptocity run --print-config`); None: the preset or file named by ``config_name``
+    config_data: dict | None = None
+    config_name: str = "crypto-city"
 
 
 def _walk(document: yamlsafe.Document, node: Node, path: tuple, lines: dict[tuple, int]) -> Any:
@@ -270,7 +274,9 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         raise ScenarioError(source, problems)
     assert header is not None and cfg is not None
     seed = header.seed if header.seed is not None else cfg.sandbox.seed
-    return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps)
+    data = _config_data(header, base_dir) if header.config_overrides or header.merchants_add else None
+    return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps, data,
+                    header.config)
 
 
 def _substitute(value: Any, row: dict) -> Any:
@@ -397,16 +403,30 @@ def _expect_actors(block) -> list[str]:
 
 
 def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig:
+    if not header.config_overrides and not header.merchants_add:
+        return load_config(_config_path(header, base_dir) or header.config)
+    path = _config_path(header, base_dir) or preset_path(header.config)
+    data = _config_data(header, base_dir)
+    return config_from_dict(data, source=f"{path} + " + " + ".join(
+        part for part, used in (("config_overrides", header.config_overrides), ("merchants_add", header.merchants_add))
+        if used))
+
+
+def _config_path(header: ScenarioHeader, base_dir: Path | None) -> Path | None:
     name = header.config
     candidate = (base_dir / name) if base_dir is not None and name.endswith((".yaml", ".yml")) else Path(name)
-    if not header.config_overrides and not header.merchants_add:
-        return load_config(candidate if candidate.suffix else name)
-    path = candidate if candidate.suffix else preset_path(name)
+    return candidate if candidate.suffix else None
+
+
+def _config_data(header: ScenarioHeader, base_dir: Path | None) -> Any:
+    """The configuration the file asks for, as YAML data: the preset (or file) with the overrides laid on
+    and the added merchants appended."""
+    path = _config_path(header, base_dir) or preset_path(header.config)
     if not path.is_file():
-        load_config(name)  # raises the friendly "no preset" error
+        load_config(header.config)  # raises the friendly "no preset" error
     data = read_yaml(path)
     if not isinstance(data, dict):
-        return config_from_dict(data, source=str(path))   # not a mapping: refused
+        return data   # not a mapping: config_from_dict refuses it
     # old and new key names (``daily_limit`` / ``daily_limit_minor``) agree before the overrides are laid on
     merged = _merge(canonical(data), canonical(header.config_overrides))
     if header.merchants_add:
@@ -417,6 +437,4 @@ def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig
             raise ConfigError("merchants_add", [("merchants_add", f"{', '.join(clash)} already in the "
                                                  "configuration; change it with config_overrides instead")])
         merged["merchants"] = merchants + [m.model_dump() for m in header.merchants_add]
-    return config_from_dict(merged, source=f"{path} + " + " + ".join(
-        part for part, used in (("config_overrides", header.config_overrides), ("merchants_add", header.merchants_add))
-        if used))
+    return merged
