@@ -123,6 +123,10 @@ class CryptoCity:
         return self.run(withdrawals.withdraw, retries=0, actor=actor, asset=asset, address=address,
                         amount_minor=amount_minor, key=key, travel_rule=travel_rule)
 
+    def whitelist_address(self, *, actor: str, chain: str = "bitcoin", address: str) -> withdrawals.Whitelisted:
+        """See ``services.withdrawals.whitelist_address``."""
+        return self.run(withdrawals.whitelist_address, actor=actor, chain=chain, address=address)
+
     def withdrawals(self, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:
         return self.read(withdrawals.withdrawals, actor, limit=limit, after_id=after_id)
 

@@ -199,18 +199,27 @@ def _open_city(config_name: str, db_url: str, seed: int):
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @db_option("a fresh SQLite file per scenario", envvar=False)
+@click.option("--server", default=None, metavar="URL",
+              help="Drive a running city over its HTTP API instead (e.g. http://127.0.0.1:8000): actors and "
+                   "references are namespaced per run, so reruns never clash.")
+@click.option("--key", default=None, envvar="CRYPTOCITY_API_KEY", metavar="KEY",
+              help="An operator API key of that server (or CRYPTOCITY_API_KEY).")
+@click.option("--print-config", is_flag=True,
+              help="Print the configuration the scenario asks for, as YAML for `cryptocity serve --config`, "
+                   "and run nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print passing expectations too.")
-def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | None, verbose: bool) -> None:
-    """Run scenario files: pass/fail per expectation; exit 1 on a failure, 2 on an invalid scenario."""
-    import tempfile
-    from pathlib import Path
-
+def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | None, server: str | None,
+                  key: str | None, print_config: bool, verbose: bool) -> None:
+    """Run scenario files: pass/fail per expectation; exit 1 on a failure, 2 on an invalid scenario (or,
+    with --server, one whose configuration is not the server's)."""
     from .scenarios import ScenarioError, load_scenario, run_scenario, write_junit
+    from .scenarios.cli_run import check_server, factory_for, print_configuration
 
-    try:
-        from .city import CryptoCity
-    except ModuleNotFoundError:
-        raise click.ClickException("the CryptoCity facade has not landed yet; scenarios cannot run") from None
+    if server and db_url:
+        raise click.UsageError("--server drives a running city; --db names a database for an in-process one")
+    if server and not key:
+        raise click.UsageError("--server needs --key: an operator key of that server (`cryptocity keys create "
+                               "operator` on its database)")
     if db_url and len(files) > 1:
         # A city reloads its customers from its database, so scenarios sharing one would collide.
         raise click.UsageError("--db takes one scenario file at a time; without --db each scenario gets a fresh SQLite file")
@@ -228,18 +237,24 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
             click.secho(f"INVALID {path}: {error.strerror}", fg="red")
             invalid = True
             continue
-        workdir = Path(tempfile.mkdtemp(prefix="cryptocity-scenario-"))
-
-        def factory(cfg, seed, _dir=workdir):  # noqa: ANN001
-            return CryptoCity.from_config(cfg, db=db_url or f"sqlite:///{_dir / 'city.db'}", seed=seed)
-
-        result = run_scenario(scenario, factory)
+        if print_config:
+            print_configuration(scenario, path)
+            continue
+        if server:
+            refusal = check_server(server, key, scenario)
+            if refusal:
+                click.secho(f"REFUSED {scenario.name} ({path}): {refusal}", fg="red")
+                invalid = True
+                continue
+        result = run_scenario(scenario, factory_for(server=server, key=key, db_url=db_url))
         results.append(result)
         status = click.style("PASS", fg="green") if result.passed else click.style("FAIL", fg="red")
         click.echo(f"{status} {scenario.name} ({path}, {len(result.results)} expectations)")
         for check in result.results:
             if verbose or not check.passed:
                 click.echo(f"    {check.describe()}")
+    if print_config:
+        sys.exit(2 if invalid else 0)
     if junit_path:
         write_junit(results, junit_path)
         click.echo(f"JUnit XML written to {junit_path}")
@@ -293,6 +308,22 @@ def audit_verify(db_url: str | None) -> None:
     db.dispose()
     click.secho(str(report), fg="green" if report.ok else "red")
     sys.exit(0 if report.ok else 1)
+
+
+@main.group()
+def schema() -> None:
+    """JSON Schemas of the file formats, for editors and validators."""
+
+
+@schema.command("scenario")
+def schema_scenario() -> None:
+    """The scenario format as a JSON Schema (draft 2020-12), generated from the models the loader uses.
+    Save it and point your editor at it (the YAML extension of VS Code: a
+    `# yaml-language-server: $schema=scenario.schema.json` first line)."""
+    import json
+
+    from .scenarios.schema import scenario_json_schema
+    click.echo(json.dumps(scenario_json_schema(), indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def _register_optional_commands() -> None:

@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import DomainError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from .. import yamlsafe
 from ..config import CityConfig, ConfigError, config_from_dict, load_config, preset_path
 from ..config.models import canonical
 from ..config.loader import read_yaml
-from .model import STEP_MODELS, VERBS, ScenarioHeader
+from .model import STEP_MODELS, VERBS, Instant, ScenarioHeader
+
+_STEP_KEYS = ("expect", "name", "at", "save")
+_SAVED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z0-9_.]+)\}")
+_INSTANT = TypeAdapter(Instant)
 
 MAX_STEPS = 2_000
+MAX_MATRIX_CASES = 100
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ScenarioError(DomainError):
@@ -42,6 +49,19 @@ class Step:
     args: Any             # the verb's pydantic model (or a str for advance)
     expect: Any = None    # StepExpect or ExpectBlock (for the expect verb)
     name: str = ""
+    at: Any = None        # an absolute, zoned time the clock is moved to before the step
+    save: str | None = None   # the name this step's result is saved under, for ${name.field} in later steps
+    template: Any = None  # the raw step when it reads a saved result: filled in and validated when it runs
+
+    def filled(self, saved: dict[str, Any]) -> "Step":
+        """This step with every ``${name.field}`` replaced by the saved result's field (validated again)."""
+        if self.template is None:
+            return self
+        raw = _fill(self.template, saved)
+        model, expect_model = STEP_MODELS[self.verb]
+        args = model.model_validate(raw[self.verb])
+        expect = expect_model.model_validate(raw["expect"]) if "expect" in raw and expect_model else self.expect
+        return Step(self.index, self.line, self.verb, args, expect, self.name, self.at, self.save)
 
     @property
     def label(self) -> str:
@@ -57,6 +77,10 @@ class Scenario:
     seed: int
     actors: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
+    # the configuration as YAML data when the file changed a preset (config_overrides, merchants_add), for
+    # serving the same city (`cryptocity run --print-config`); None: the preset or file named by ``config_name``
+    config_data: dict | None = None
+    config_name: str = "crypto-city"
 
 
 def _walk(document: yamlsafe.Document, node: Node, path: tuple, lines: dict[tuple, int]) -> Any:
@@ -162,25 +186,58 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         problems.append((lines.get(("steps",)), f"steps: at most {MAX_STEPS} steps"))
         raw_steps = []
     actors = set(header.actors) if header else set()
-    for i, raw in enumerate(raw_steps):
-        loc = ("steps", i)
+    expanded, matrix_problems = _expand_matrices(raw_steps, lines)
+    problems += matrix_problems
+    if len(expanded) > MAX_STEPS:
+        problems.append((lines.get(("steps",)), f"steps: at most {MAX_STEPS} steps once matrices are expanded"))
+        expanded = []
+    saved_names: set[str] = set()
+    for i, (raw, loc, case) in enumerate(expanded):
         line = lines.get(loc, 0)
         if not isinstance(raw, dict):
-            problems.append((line, f"steps[{i}]: a step is a mapping like '- pay: {{...}}'"))
+            problems.append((line, f"{_fmt_loc(loc)}: a step is a mapping like '- pay: {{...}}'"))
             continue
         verbs = [k for k in raw if k in VERBS and k != "expect"]
-        unknown = [k for k in raw if k not in VERBS and k not in ("expect", "name")]
+        unknown = [k for k in raw if k not in VERBS and k not in _STEP_KEYS]
         if unknown:
             problems.append((lines.get(loc + (unknown[0],), line),
-                             f"steps[{i}]: unknown step verb {unknown[0]!r}; verbs: {', '.join(VERBS)}"))
+                             f"{_fmt_loc(loc)}: unknown step verb {unknown[0]!r}; verbs: {', '.join(VERBS)}"))
             continue
         if "expect" in raw and not verbs:
             verbs = ["expect"]
         if len(verbs) != 1:
-            problems.append((line, f"steps[{i}]: a step has exactly one verb, found {len(verbs)} ({', '.join(verbs) or 'none'})"))
+            problems.append((line, f"{_fmt_loc(loc)}: a step has exactly one verb, found {len(verbs)} ({', '.join(verbs) or 'none'})"))
             continue
         verb = verbs[0]
         model, expect_model = STEP_MODELS[verb]
+        at = None
+        if "at" in raw:
+            if verb == "expect":
+                problems.append((lines.get(loc + ("at",), line), f"{_fmt_loc(loc)}.at: an expect step reads, it happens at no time"))
+                continue
+            try:
+                at = _INSTANT.validate_python(raw["at"])
+            except ValidationError as error:
+                problems.append((lines.get(loc + ("at",), line),
+                                 f"{_fmt_loc(loc)}.at: {error.errors()[0]['msg'].removeprefix('Value error, ')}"))
+                continue
+        template = None
+        reads = {m.group(1) for m in _SAVED.finditer(repr(raw))}
+        if reads:
+            missing = sorted(reads - saved_names)
+            if missing:
+                problems.append((line, f"{_fmt_loc(loc)}: ${{{missing[0]}.…}} reads a result no earlier step saved; "
+                                       f"saved so far: {', '.join(sorted(saved_names)) or 'none'}"))
+                continue
+            # checked now with a stand-in for each value, filled in and checked again when it runs
+            template, raw = raw, _stand_in(raw)
+        save = raw.get("save")
+        if save is not None:
+            if not isinstance(save, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", save):
+                problems.append((lines.get(loc + ("save",), line), f"{_fmt_loc(loc)}.save: a name of letters, digits, "
+                                                                   f"_ and -, got {save!r}"))
+                continue
+            saved_names.add(save)
         try:
             args = model.model_validate(raw[verb])
             expect = None
@@ -193,12 +250,18 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         actor = getattr(args, "actor", None)
         if actor is not None and actor not in actors:
             problems.append((lines.get(loc + (verb, "actor"), line),
-                             f"steps[{i}].{verb}.actor: unknown actor {actor!r}; actors: {', '.join(sorted(actors)) or 'none'}"))
+                             f"{_fmt_loc(loc)}.{verb}.actor: unknown actor {actor!r}; actors: {', '.join(sorted(actors)) or 'none'}"))
             continue
         for who in _expect_actors(args if verb == "expect" else None):
             if who not in actors:
-                problems.append((line, f"steps[{i}].expect: unknown actor {who!r}; actors: {', '.join(sorted(actors))}"))
-        steps.append(Step(i + 1, line, verb, args, expect, raw.get("name", "") or ""))
+                problems.append((line, f"{_fmt_loc(loc)}.expect: unknown actor {who!r}; actors: {', '.join(sorted(actors))}"))
+        for who in (getattr(args, "to", None),):
+            if who is not None and who not in actors:
+                problems.append((lines.get(loc + (verb, "to"), line),
+                                 f"{_fmt_loc(loc)}.{verb}.to: unknown actor {who!r}; actors: {', '.join(sorted(actors))}"))
+        name = str(raw.get("name", "") or "")
+        steps.append(Step(i + 1, line, verb, args, expect, f"{name} {case}".strip() if case else name, at,
+                          save, template))
     cfg = None
     if header is not None:
         try:
@@ -211,7 +274,114 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         raise ScenarioError(source, problems)
     assert header is not None and cfg is not None
     seed = header.seed if header.seed is not None else cfg.sandbox.seed
-    return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps)
+    data = _config_data(header, base_dir) if header.config_overrides or header.merchants_add else None
+    return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps, data,
+                    header.config)
+
+
+def _substitute(value: Any, row: dict) -> Any:
+    """``value`` with every ``${column}`` replaced by the row's value (a whole-string placeholder keeps the
+    value's type: a number stays a number)."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, row) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, row) for v in value]
+    if isinstance(value, str):
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole:
+            return row[whole.group(1)]
+        return _PLACEHOLDER.sub(lambda m: str(row[m.group(1)]), value)
+    return value
+
+
+def _stand_in(value: Any) -> Any:
+    """``value`` with each ``${name.field}`` replaced by "0": the step's shape is checked at load time."""
+    if isinstance(value, dict):
+        return {k: _stand_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stand_in(v) for v in value]
+    return _SAVED.sub("0", value) if isinstance(value, str) else value
+
+
+class UnfilledPlaceholder(DomainError):
+    code = "unfilled_placeholder"
+
+
+def _lookup(saved: dict[str, Any], name: str, path: str) -> Any:
+    value: Any = saved[name]
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise UnfilledPlaceholder(f"${{{name}.{path}}}: the result saved as {name!r} has no {part!r}"
+                                      + (f"; it has {', '.join(map(str, value))}" if isinstance(value, dict) else ""))
+    return value
+
+
+def _fill(value: Any, saved: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, saved) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, saved) for v in value]
+    if isinstance(value, str):
+        whole = _SAVED.fullmatch(value)
+        if whole:
+            return _lookup(saved, whole.group(1), whole.group(2))
+        return _SAVED.sub(lambda m: str(_lookup(saved, m.group(1), m.group(2))), value)
+    return value
+
+
+def _placeholders(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_placeholders(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_placeholders(v) for v in value)) if value else set()
+    return set(_PLACEHOLDER.findall(value)) if isinstance(value, str) else set()
+
+
+def _expand_matrices(raw_steps: list, lines: dict[tuple, int]) -> tuple[list[tuple[Any, tuple, str]], list]:
+    """Each step as (raw step, its path in the file, case label); a ``matrix:`` step becomes its steps once
+    per row, with ``${column}`` (and ``${case}``, the row's number) replaced."""
+    out: list[tuple[Any, tuple, str]] = []
+    problems: list[tuple[int | None, str]] = []
+    for i, raw in enumerate(raw_steps):
+        loc = ("steps", i)
+        if not (isinstance(raw, dict) and "matrix" in raw):
+            out.append((raw, loc, ""))
+            continue
+        block = raw["matrix"]
+        where = lines.get(loc + ("matrix",), lines.get(loc))
+        rows, steps = (block.get("rows"), block.get("steps")) if isinstance(block, dict) else (None, None)
+        if set(raw) - {"matrix", "name"} or not isinstance(block, dict) or set(block) - {"rows", "steps"}:
+            problems.append((where, f"steps[{i}].matrix: write matrix: {{rows: [...], steps: [...]}} and nothing else"))
+            continue
+        if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_MATRIX_CASES or not all(
+                isinstance(r, dict) and r for r in rows):
+            problems.append((where, f"steps[{i}].matrix.rows: 1 to {MAX_MATRIX_CASES} rows, each a mapping of "
+                                    "column: value"))
+            continue
+        if not isinstance(steps, list) or not steps or any(isinstance(s, dict) and "matrix" in s for s in steps):
+            problems.append((where, f"steps[{i}].matrix.steps: a non-empty list of steps (no matrix inside a matrix)"))
+            continue
+        columns = set(rows[0])
+        odd = [n + 1 for n, r in enumerate(rows) if set(r) != columns]
+        unknown = sorted(_placeholders(steps) - columns - {"case"})
+        if odd:
+            problems.append((where, f"steps[{i}].matrix.rows: every row has the columns {sorted(columns)}; "
+                                    f"row {odd[0]} does not"))
+            continue
+        if unknown:
+            problems.append((where, f"steps[{i}].matrix: ${{{unknown[0]}}} is not a column; columns: "
+                                    f"{', '.join(sorted(columns))} (and case)"))
+            continue
+        for n, row in enumerate(rows, start=1):
+            values = {"case": n, **row}
+            label = f"[case {n}: " + ", ".join(f"{k}={v}" for k, v in row.items()) + "]"
+            for j, step in enumerate(steps):
+                out.append((_substitute(step, values), loc + ("matrix", "steps", j), label))
+    return out, problems
 
 
 def _is_expect_error(raw: dict, verb: str, error: ValidationError) -> bool:
@@ -227,21 +397,44 @@ def _expect_actors(block) -> list[str]:
     if block is None:
         return []
     out = []
-    for part in (block.balances, block.flags, block.tax):
+    for part in (block.balances, block.flags, block.tax):  # (merchants and accounts are checked by the city)
         out += list(part or {})
     return out
 
 
 def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig:
+    if not header.config_overrides and not header.merchants_add:
+        return load_config(_config_path(header, base_dir) or header.config)
+    path = _config_path(header, base_dir) or preset_path(header.config)
+    data = _config_data(header, base_dir)
+    return config_from_dict(data, source=f"{path} + " + " + ".join(
+        part for part, used in (("config_overrides", header.config_overrides), ("merchants_add", header.merchants_add))
+        if used))
+
+
+def _config_path(header: ScenarioHeader, base_dir: Path | None) -> Path | None:
     name = header.config
     candidate = (base_dir / name) if base_dir is not None and name.endswith((".yaml", ".yml")) else Path(name)
-    if not header.config_overrides:
-        return load_config(candidate if candidate.suffix else name)
-    path = candidate if candidate.suffix else preset_path(name)
+    return candidate if candidate.suffix else None
+
+
+def _config_data(header: ScenarioHeader, base_dir: Path | None) -> Any:
+    """The configuration the file asks for, as YAML data: the preset (or file) with the overrides laid on
+    and the added merchants appended."""
+    path = _config_path(header, base_dir) or preset_path(header.config)
     if not path.is_file():
-        load_config(name)  # raises the friendly "no preset" error
+        load_config(header.config)  # raises the friendly "no preset" error
     data = read_yaml(path)
+    if not isinstance(data, dict):
+        return data   # not a mapping: config_from_dict refuses it
     # old and new key names (``daily_limit`` / ``daily_limit_minor``) agree before the overrides are laid on
-    merged = (_merge(canonical(data), canonical(header.config_overrides)) if isinstance(data, dict)
-              else data)  # not a mapping: refused
-    return config_from_dict(merged, source=f"{path} + config_overrides")
+    merged = _merge(canonical(data), canonical(header.config_overrides))
+    if header.merchants_add:
+        merchants = list(merged.get("merchants") or [])
+        taken = {m.get("id") for m in merchants if isinstance(m, dict)}
+        clash = [m.id for m in header.merchants_add if m.id in taken]
+        if clash:
+            raise ConfigError("merchants_add", [("merchants_add", f"{', '.join(clash)} already in the "
+                                                 "configuration; change it with config_overrides instead")])
+        merged["merchants"] = merchants + [m.model_dump() for m in header.merchants_add]
+    return merged

@@ -7,8 +7,11 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     buy(actor, instrument, quote_qty_minor) sell(actor, instrument, qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
-    capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
-    advance(delta: timedelta)
+    capture(ref, amount_minor=None, key=None)  reverse(…)  refund(…)   (key only passed when given)
+    advance(delta: timedelta)                  now() -> aware datetime (for advance_to and a step's at:)
+    set_kyc_tier(actor, kyc_tier, reason)      renew_licence(licence_id, valid_until, reason)
+    withdraw(actor, asset, address, amount_minor, key)   whitelist_address(actor, chain, address)
+    deposit_address(actor, chain)              account_balance(code) -> int
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
     flags(actor) -> list of rule names or (rule, reason), every flag raised for the actor so far
@@ -21,6 +24,7 @@ with a ``code`` attribute becomes status "error" with that code (expectable with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
 from ledger import Money, format_amount
@@ -38,12 +42,15 @@ class ExpectationResult:
     actual: Any
     step: str
     passed: bool
+    context: str = ""     # what the step answered (a decline's code and reason, an error), shown on a failure
 
     def describe(self) -> str:
         mark = "PASS" if self.passed else "FAIL"
         text = f"{mark} {self.step}: {self.expectation}"
         if not self.passed:
             text += f" — expected {self.expected}, got {self.actual}"
+            if self.context:
+                text += f" [{self.context}]"
         return text
 
 
@@ -107,12 +114,58 @@ def _call(facade: Any, step: Step) -> Any:
     if v == "pay":
         return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
     if v in ("capture", "reverse", "refund"):
-        return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
+        key = {} if a.key is None else {"key": a.key}
+        return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, **key)
     if v == "advance":
         return facade.advance(a.by)
+    if v == "advance_to":
+        return advance_to(facade, a.at)
+    if v == "set_kyc":
+        return facade.set_kyc_tier(actor=a.actor, kyc_tier=a.tier, reason=a.reason)
+    if v == "renew_licence":
+        return facade.renew_licence(licence_id=a.licence, valid_until=a.valid_until, reason=a.reason)
+    if v == "withdraw":
+        address = a.address or facade.deposit_address(actor=a.to, chain="bitcoin")
+        key = a.key or f"scenario:{step.index}:{a.actor}"
+        return facade.withdraw(actor=a.actor, asset=a.amount.asset, address=address,
+                               amount_minor=a.amount.amount_minor, key=key)
+    if v == "whitelist":
+        address = a.address or facade.deposit_address(actor=a.to, chain=a.chain)
+        return facade.whitelist_address(actor=a.actor, chain=a.chain, address=address)
     if v in ("suspend_licence", "reinstate_licence"):
         return getattr(facade, v)(licence_id=a.licence, reason=a.reason)
     raise AssertionError(f"unhandled verb {v}")  # pragma: no cover - the loader admits only known verbs
+
+
+def as_saved(outcome: Any, error: BaseException | None) -> dict:
+    """A step's result as ``${name.field}`` reads it: its fields (an error: ``status``, ``error``, ``message``)."""
+    import dataclasses
+    if error is not None:
+        return {"status": "error", "error": getattr(error, "code", None), "message": str(error)}
+    if dataclasses.is_dataclass(outcome) and not isinstance(outcome, type):
+        return dataclasses.asdict(outcome)
+    if hasattr(outcome, "to_dict"):
+        return outcome.to_dict()
+    return dict(outcome) if isinstance(outcome, dict) else {"value": outcome}
+
+
+def _expects_error(expect: Any) -> bool:
+    if expect is None:
+        return False
+    return bool(expect.error or expect.status == "error" or any(_expects_error(alt) for alt in expect.one_of or []))
+
+
+class ClockError(Exception):
+    code = "clock_moves_forward"
+
+
+def advance_to(facade: Any, at: Any) -> Any:
+    """Move the sandbox clock to the absolute time ``at`` (aware); refused if that is in the past."""
+    now = facade.now()
+    if at < now:
+        raise ClockError(f"the sandbox clock only moves forward: it is {now.isoformat()} already, "
+                         f"after {at.isoformat()}")
+    return facade.advance(at - now)
 
 
 def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[], float] | None = None) -> ScenarioResult:
@@ -132,20 +185,31 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
         add(ExpectationResult("set up the city and onboard the actors", "ok", _error_text(error), "setup", False))
         result.seconds = timer() - started
         return result
+    saved: dict[str, Any] = {}
     for step in scenario.steps:
         if step.verb == "expect":
             result.results.extend(match_block(facade, step))
             result.results.extend(match_events(facade, step, step.args, None))
             continue
+        try:
+            step = step.filled(saved)
+        except Exception as exc:  # noqa: BLE001 - a saved result without that field, or a filled-in value refused
+            result.results.append(ExpectationResult("fill in the saved results", "values", _error_text(exc),
+                                                    step.label, False))
+            break
         mark = _event_mark(facade, step.expect)
         try:
+            if step.at is not None:
+                advance_to(facade, step.at)
             outcome = _call(facade, step)
             error = None
         except Exception as exc:  # noqa: BLE001
             outcome, error = None, exc
+        if step.save is not None:
+            saved[step.save] = as_saved(outcome, error)
         checks = match_step(step, outcome, error) + match_events(facade, step, step.expect, mark)
         result.results.extend(checks)
-        if error is not None and not (step.expect and (step.expect.error or step.expect.status == "error")):
+        if error is not None and not _expects_error(step.expect):
             break  # the city is in a state the scenario did not plan for
     result.seconds = timer() - started
     return result
@@ -249,34 +313,121 @@ def _error_text(error: BaseException) -> str:
     return text[:MAX_MESSAGE]
 
 
-def match_step(step: Step, outcome: Any, error: BaseException | None) -> list[ExpectationResult]:
-    """Compare one step's result (or raised error) with its ``expect``."""
+def _context(outcome: Any, error: BaseException | None) -> str:
+    """What the step answered, for a failure line: a decline's code and reason, or the error."""
+    if error is not None:
+        return _error_text(error)
+    status = _get(outcome, "status")
+    if status == "declined" or (_get(outcome, "response_code") not in (None, "00") and _get(outcome, "reason")):
+        return f"{status or 'answered'} {_get(outcome, 'response_code')}: {_get(outcome, 'reason')}"[:MAX_MESSAGE]
+    return ""
+
+
+def _number_checks(name: str, want: Any, have: Any, shown: str) -> list[tuple[str, str, bool]]:
+    """(expectation, expected, passed) for a range (AmountRange or NumberRange) against ``have``."""
+    out = []
+    for kind, bound, ok in (("=", want.equals, lambda b: have == b), (">=", want.at_least, lambda b: have >= b),
+                            ("<=", want.at_most, lambda b: have <= b)):
+        if bound is None:
+            continue
+        if isinstance(bound, Money):
+            out.append((f"{name} {kind}", _amt(bound), have is not None and ok(bound.amount_minor)))
+        else:
+            out.append((f"{name} {kind}", str(bound), have is not None and ok(bound)))
+    return out
+
+
+def _range(name: str, want: Any, have: Any, asset: str | None, label: str, context: str = ""
+           ) -> list[ExpectationResult]:
+    """A range expectation on a number in minor units of ``asset`` (None: a plain number)."""
+    out = []
+    for bound in (want.equals, want.at_least, want.at_most):
+        if isinstance(bound, Money) and asset is not None and bound.asset != asset:
+            return [ExpectationResult(name, f"an amount in {asset}", _amt(bound), label, False, context)]
+    shown = "-" if have is None else (format_amount(int(have), asset) if asset else str(have))
+    for expectation, expected, ok in _number_checks(name, want, have, shown):
+        out.append(ExpectationResult(expectation, expected, shown, label, ok, context))
+    return out
+
+
+def _flag_check(name: str, want: Any, got: list[str], label: str, context: str = "") -> ExpectationResult:
+    if want.exactly is not None:
+        return ExpectationResult(f"{name} are exactly", sorted(want.exactly) or "none", sorted(got) or "none", label,
+                                 set(got) == set(want.exactly), context)
+    return ExpectationResult(f"{name} include", sorted(want.contains), sorted(got) or "none", label,
+                             set(want.contains) <= set(got), context)
+
+
+def _sold_checks(want: list, sold: list, label: str, context: str) -> list[ExpectationResult]:
+    assets = [str(_get(leg, "asset")) for leg in sold]
+    out = [ExpectationResult("assets sold, in order", [w.asset for w in want] or "none", assets or "none", label,
+                             assets == [w.asset for w in want], context)]
+    if not out[0].passed:
+        return out
+    for w, leg in zip(want, sold):
+        for field_name, key, asset in (("qty", "sold_qty_minor", w.asset), ("avg_price", "avg_price_minor", "KZT"),
+                                       ("proceeds", "proceeds_minor", "KZT"), ("fee", "fee_minor", "KZT")):
+            want_range = getattr(w, field_name)
+            if want_range is not None:
+                out += _range(f"{w.asset} sold {field_name.replace('_', ' ')}", want_range, _get(leg, key), asset,
+                              label, context)
+        if w.slippage_bps is not None:
+            out += _range(f"{w.asset} slippage bps", w.slippage_bps, _get(leg, "slippage_bps"), None, label, context)
+    return out
+
+
+def _outcome_checks(e: Any, outcome: Any, error: BaseException | None, label: str, context: str
+                    ) -> list[ExpectationResult]:
     out: list[ExpectationResult] = []
-    e = step.expect
     status = "error" if error is not None else (_get(outcome, "status") or "ok")
-    if e is None:
-        if error is not None:
-            out.append(ExpectationResult("completes without error", "ok", _error_text(error), step.label, False))
-        return out
     if error is not None and not (e.error or e.status == "error"):
-        out.append(ExpectationResult("completes without error", "ok", _error_text(error), step.label, False))
-        return out
+        return [ExpectationResult("completes without error", "ok", _error_text(error), label, False)]
     if e.status is not None:
-        out.append(ExpectationResult("status", e.status, status, step.label, status == e.status))
+        out.append(ExpectationResult("status", e.status, status, label, status == e.status, context))
     if e.response_code is not None:
         code = _get(outcome, "response_code")
-        out.append(ExpectationResult("response code", e.response_code, code, step.label, str(code) == e.response_code))
+        out.append(ExpectationResult("response code", e.response_code, code, label, str(code) == e.response_code,
+                                     context))
     if e.reason_contains is not None:
         reason = str(error) if error is not None else (_get(outcome, "reason") or "")
-        out.append(ExpectationResult("reason mentions", repr(e.reason_contains), repr(reason[:MAX_MESSAGE]), step.label,
+        out.append(ExpectationResult("reason mentions", repr(e.reason_contains), repr(reason[:MAX_MESSAGE]), label,
                                      e.reason_contains.lower() in reason.lower()))
     if e.error is not None:
         code = getattr(error, "code", None) if error is not None else None
-        out.append(ExpectationResult("error", e.error, code or "no error", step.label, code == e.error))
+        out.append(ExpectationResult("error", e.error, code or "no error", label, code == e.error, context))
     if e.flags is not None:
-        got = _rule_names(_get(outcome, "flags"))
-        ok = set(e.flags) <= set(got) if e.flags else not got
-        out.append(ExpectationResult("flags on this step", sorted(e.flags), sorted(got), step.label, ok))
+        out.append(_flag_check("flags on this step", e.flags, _rule_names(_get(outcome, "flags")), label, context))
+    for name, key in (("amount", "amount_minor"), ("conversion fee", "conversion_fee_minor"),
+                      ("shortfall", "shortfall_minor")):
+        want = getattr(e, name.replace(" ", "_"))
+        if want is not None:
+            out += _range(name, want, _get(outcome, key), "KZT", label, context)
+    if e.sold is not None:
+        out += _sold_checks(e.sold, list(_get(outcome, "sold") or []), label, context)
+    return out
+
+
+def match_step(step: Step, outcome: Any, error: BaseException | None) -> list[ExpectationResult]:
+    """Compare one step's result (or raised error) with its ``expect``."""
+    e = step.expect
+    if e is None:
+        if error is not None:
+            return [ExpectationResult("completes without error", "ok", _error_text(error), step.label, False)]
+        return []
+    context = _context(outcome, error)
+    if e.one_of is None:
+        return _outcome_checks(e, outcome, error, step.label, context)
+    alternatives = [_outcome_checks(alt, outcome, error, step.label, context) for alt in e.one_of]
+    wanted = " | ".join(", ".join(f"{k}={v}" for k, v in alt.model_dump(exclude_none=True).items())
+                        for alt in e.one_of)
+    status = "error" if error is not None else (_get(outcome, "status") or "ok")
+    got = f"{status} {_get(outcome, 'response_code') or ''}".strip()
+    ok = any(all(r.passed for r in checks) for checks in alternatives)
+    out = [ExpectationResult(f"one of {len(e.one_of)} outcomes", wanted, got, step.label, ok, context)]
+    # the step's other expectations (besides one_of) still apply
+    rest = e.model_copy(update={"one_of": None})
+    if any(v is not None for k, v in rest.model_dump().items() if k not in ("events", "events_exactly")):
+        out += _outcome_checks(rest, outcome, error, step.label, context)
     return out
 
 
@@ -310,11 +461,24 @@ def match_block(facade: Any, step: Step) -> list[ExpectationResult]:
                     out.append(ExpectationResult(name, f"an amount in {asset}", _amt(money), label, False))
                     continue
                 out.append(ExpectationResult(f"{name} {kind}", _amt(money), shown, label, ok(money)))
+    for code, want in (b.accounts or {}).items():
+        have, error = safe(facade.account_balance, code)
+        if error is not None:
+            out.append(ExpectationResult(f"account {code}", "a balance", _error_text(error), label, False))
+            continue
+        out += _range(f"account {code}", want, have, code.rsplit(":", 1)[-1], label)
+    for merchant, want in (b.merchants or {}).items():
+        have, error = safe(facade.account_balance, f"merchant:{merchant}:KZT")
+        if error is not None:
+            out.append(ExpectationResult(f"merchant {merchant}", "a balance", _error_text(error), label, False))
+            continue
+        out += _range(f"merchant {merchant} balance", want, have, "KZT", label)
     for actor, wanted in (b.flags or {}).items():
         flags, error = safe(facade.flags, actor)
-        got = sorted(_rule_names(flags)) if error is None else _error_text(error)
-        ok = error is None and (set(wanted) <= set(got) if wanted else not got)
-        out.append(ExpectationResult(f"{actor} flags", sorted(wanted) or "none", got or "none", label, ok))
+        if error is not None:
+            out.append(ExpectationResult(f"{actor} flags", "flags", _error_text(error), label, False))
+            continue
+        out.append(_flag_check(f"{actor} flags", wanted, _rule_names(flags), label))
     for actor, t in (b.tax or {}).items():
         stmt, error = safe(facade.tax_statement, actor, t.year)
         if error is not None:
@@ -329,16 +493,32 @@ def match_block(facade: Any, step: Step) -> list[ExpectationResult]:
             out.append(ExpectationResult(f"{actor} residency basis", f"contains {t.residency_contains!r}", basis,
                                          label, t.residency_contains in basis))
         if t.disposals is not None:
-            n = len(data["disposals"])
-            out.append(ExpectationResult(f"{actor} disposals", t.disposals, n, label, n == t.disposals))
+            out += _range(f"{actor} disposals", t.disposals, len(data["disposals"]), None, label)
         if t.pit is not None:
-            have = data["pit_kzt_minor"]
-            out.append(ExpectationResult(f"{actor} personal income tax", _amt(t.pit), format_amount(have, "KZT"), label,
-                                         have == t.pit.amount_minor))
+            out += _range(f"{actor} personal income tax", t.pit, data["pit_kzt_minor"], "KZT", label)
         if t.net_gain is not None:
-            have = data["net_gain_kzt_minor"]
-            out.append(ExpectationResult(f"{actor} net gain", _amt(t.net_gain), format_amount(have, "KZT"), label,
-                                         have == t.net_gain.amount_minor))
+            out += _range(f"{actor} net gain", t.net_gain, data["net_gain_kzt_minor"], "KZT", label)
+        if t.tax_of_gain_pct is not None:
+            gain, pit = data["net_gain_kzt_minor"], data["pit_kzt_minor"]
+            # to two decimals, as a person reads a rate; no gain → 0 % of nothing
+            rate = (Decimal(pit) * 100 / Decimal(gain)).quantize(Decimal("0.01")) if gain > 0 else Decimal(0)
+            out += _range(f"{actor} tax as % of the gain", t.tax_of_gain_pct, rate, None, label)
+        for i, want_line in enumerate(t.lines or []):
+            lines = data["disposals"]
+            name = f"{actor} tax line {i + 1}"
+            if i >= len(lines):
+                out.append(ExpectationResult(name, "a disposal line", f"{len(lines)} lines", label, False))
+                continue
+            line = lines[i]
+            for field_name, want in (("asset", want_line.asset), ("source", want_line.source)):
+                if want is not None:
+                    out.append(ExpectationResult(f"{name} {field_name}", want, line[field_name], label,
+                                                 line[field_name] == want))
+            for field_name, key, asset in (("qty", "qty_minor", line["asset"]), ("proceeds", "proceeds_kzt_minor", "KZT"),
+                                           ("cost", "cost_basis_kzt_minor", "KZT"), ("gain", "gain_kzt_minor", "KZT")):
+                want = getattr(want_line, field_name)
+                if want is not None:
+                    out += _range(f"{name} {field_name}", want, line[key], asset, label)
         if t.net_gain_at_least is not None:
             have = data["net_gain_kzt_minor"]
             out.append(ExpectationResult(f"{actor} net gain >=", _amt(t.net_gain_at_least), format_amount(have, "KZT"),

@@ -13,6 +13,7 @@ The chain lives in this process's memory: a caller must not retry a unit of work
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from ledger import Posting, format_amount
 from wallet import queries as wallet_queries
@@ -27,6 +28,7 @@ from ..errors import (
     WithdrawalAssetNotSupported,
 )
 from ..tax import TRANSFER_OUT
+from .result import Result
 
 MAX_PAGE = 1000
 # The exchange's treasury reserve on the regtest chain: mined to the custodian's cold address in tranches
@@ -196,6 +198,27 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
             row = _row(uow, wallet_key)
     _audit(city, uow, row)
     return as_dict(row)
+
+
+@dataclass(frozen=True)
+class Whitelisted(Result):
+    """An address on the customer's withdrawal whitelist (from then on, withdrawals go only to listed ones)."""
+    actor: str
+    chain: str
+    address: str
+
+
+def whitelist_address(city: CityContext, uow, *, actor: str, chain: str = "bitcoin", address: str) -> Whitelisted:
+    """Put ``address`` on the actor's withdrawal whitelist: once a customer has one, the custodian sends
+    only to addresses on it (``address_not_whitelisted`` otherwise). The address is checked first
+    (bech32 checksum, regtest network); listing one twice changes nothing. Audited as
+    ``custody.whitelisted``."""
+    from wallet.addresses import validate_address
+    city_state.require_customer(uow.conn, actor)
+    canonical = validate_address(chain, address)
+    city.custodian.add_whitelisted_address(actor, chain, canonical, uow=uow)
+    audit.append(uow, actor, "custody.whitelisted", actor, {"chain": chain, "address": canonical})
+    return Whitelisted(actor, chain, canonical)
 
 
 def withdrawals(city: CityContext, uow, actor: str, *, limit: int = 50, after_id: int | None = None) -> list[dict]:

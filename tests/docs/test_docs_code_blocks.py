@@ -36,6 +36,7 @@ import os
 import re
 import shlex
 import socket
+import signal
 import subprocess
 import sys
 import time
@@ -154,9 +155,21 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], cwd: Path, what: str, extra_env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env={**_env(), **(extra_env or {})}, capture_output=True, text=True,
-                          timeout=BLOCK_TIMEOUT_S)
+def _run(cmd: list[str], cwd: Path, what: str, extra_env: dict[str, str] | None = None,
+         sessions: list[int] | None = None) -> None:
+    """Run ``cmd``; with ``sessions``, in a session of its own whose id is added to the list, so what a
+    block leaves running in the background (``… &``) can be stopped when the page ends, even when a
+    later block failed before its own ``kill`` (a leftover receiver would hold its port for the next run)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**_env(), **(extra_env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=sessions is not None)
+    if sessions is not None:
+        sessions.append(proc.pid)
+    try:
+        stdout, stderr = proc.communicate(timeout=BLOCK_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    proc = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     if proc.returncode != 0:
         pytest.fail(f"{what} failed (exit {proc.returncode})\n--- stdout\n{proc.stdout[-6000:]}\n"
                     f"--- stderr\n{proc.stderr[-6000:]}", pytrace=False)
@@ -472,6 +485,7 @@ def test_shell_blocks_of_a_page_run_in_order(page: Path, tmp_path: Path):
     (tmp_path / "sandbox" / "presets").symlink_to(ROOT / "sandbox" / "presets", target_is_directory=True)
     state = tmp_path / ".docs-state.sh"
     servers: list[Server] = []
+    sessions: list[int] = []
     try:
         for block in [b for b in ALL_BLOCKS if b.page == page and b.lang in SHELL and b.marker != "not-run"]:
             if block.marker == "background":
@@ -488,10 +502,15 @@ def test_shell_blocks_of_a_page_run_in_order(page: Path, tmp_path: Path):
             script = tmp_path / f"block-{block.line}.sh"
             script.write_text(PRELUDE + body + EPILOGUE, encoding="utf-8")
             _run(["bash", str(script)], tmp_path, f"the shell block at {block.where}",
-                 {"DOCS_STATE": str(state), "DOCS_REPO": str(ROOT)})
+                 {"DOCS_STATE": str(state), "DOCS_REPO": str(ROOT)}, sessions)
     finally:
         for server in servers:
             server.stop()
+        for session in sessions:
+            try:
+                os.killpg(session, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass   # nothing of that block is still running
 
 
 

@@ -47,7 +47,12 @@ class OnboardSchema(Strict):
     full_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=400),
                                  metadata={"description": "the customer's name as people read it (1-200 printable "
                                                           "characters once trimmed; refused as invalid_name otherwise)"})
-    resident = ma.fields.Boolean(load_default=True, metadata={"description": "tax resident of Kazakhstan"})
+    resident = ma.fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "tax resident of Kazakhstan (default: by days_in_kazakhstan when given, else resident)"})
+    days_in_kazakhstan = ma.fields.Integer(load_default=None, allow_none=True, strict=True,
+                                           validate=ma.validate.Range(0, 366),
+                                           metadata={"description": "days present in the 12 months before now: "
+                                                                    "residency by the 183-day rule"})
     aifc_investor = ma.fields.Boolean(load_default=False)
     deposits = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.Regexp(ASSET_PATTERN)),
@@ -137,7 +142,8 @@ def onboard(body: dict):
     def compute(uow):
         out = customer_service.onboard(city.ctx, uow, actor=body["actor"], kyc_tier=body["kyc_tier"],
                                        resident=body["resident"], aifc_investor=body["aifc_investor"],
-                                       deposits=body["deposits"], full_name=body["full_name"])
+                                       deposits=body["deposits"], full_name=body["full_name"],
+                                       days_in_kazakhstan=body["days_in_kazakhstan"])
         shown.update(pan=out.pan, expiry=out.expiry, cvv=out.cvv)   # kept out of the stored response
         return {"actor": out.actor, "iban": out.iban, "card_id": out.card_id, "masked_pan": mask_pan(out.pan)}, 201
     answer, status, headers = idempotent_write(compute)

@@ -108,9 +108,11 @@ def licence(licence_id: str):
 def _change(licence_id: str, body: dict, verb: str):
     city = require_city()
     city.licences.get(licence_id)  # 404 before anything is claimed
+    until = {"valid_until": body["valid_until"]} if verb == "renew" else {}
 
     def compute(uow):
-        getattr(licence_service, f"{verb}_licence")(city.ctx, uow, licence_id=licence_id, reason=body["reason"])
+        getattr(licence_service, f"{verb}_licence")(city.ctx, uow, licence_id=licence_id, reason=body["reason"],
+                                                    **until)
         lic = LicenceRegistry.from_config(city.cfg, city_state.load_licences(uow.conn)).get(licence_id)
         return licence_dict(city, lic, uow.now()), 200
     return json_response(*idempotent_write(compute))
@@ -136,3 +138,39 @@ def reinstate(body: dict, licence_id: str):
     return _change(licence_id, body, "reinstate")
 
 
+
+
+class RenewSchema(ReasonSchema):
+    valid_until = ma.fields.AwareDateTime(required=True, metadata={"description": "the new end of validity "
+                                                                                 "(with its zone), later than now"})
+
+
+@blp.route("/licences/<name:licence_id>/renew", methods=["POST"])
+@access("regulator")
+@blp.arguments(RenewSchema)
+@blp.response(200, LicenceSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def renew(body: dict, licence_id: str):
+    """Extend a renewable licence to ``valid_until`` (regulator or operator); a licence that is not
+    renewable, or a date that does not extend it, is refused (``licensing_error``)."""
+    return _change(licence_id, body, "renew")
+
+
+class CitySchema(Strict):
+    name = ma.fields.String(required=True)
+    config_fingerprint = ma.fields.String(required=True, metadata={
+        "description": "SHA-256 of the city's configuration: two cities with the same one run the same rules"})
+    seed = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True, metadata={"description": "sandbox time, ISO 8601"})
+
+
+@blp.route("/city")
+@access(shared=True)
+@blp.response(200, CitySchema)
+def city_info():
+    """Which city this server runs: its name, a fingerprint of its configuration, its seed and its time
+    (``cryptocity run --server`` checks a scenario's configuration against it before it starts)."""
+    from sandbox.config import config_fingerprint
+    city = require_city()
+    return {"name": city.cfg.sandbox.name, "config_fingerprint": config_fingerprint(city.cfg),
+            "seed": city.ctx.seed, "now": city.now().isoformat()}

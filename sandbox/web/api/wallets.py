@@ -234,3 +234,33 @@ def list_withdrawals(actor: str, limit: int, after_id: int | None = None):
     """The customer's withdrawals, oldest first (operator, regulator, the customer itself)."""
     city = require_city()
     return page(city.withdrawals(actor, limit=limit + 1, after_id=after_id), limit)
+
+
+class WhitelistRequest(Strict):
+    chain = ma.fields.String(load_default="bitcoin", validate=ma.validate.OneOf(CHAINS))
+    address = ma.fields.String(required=True, validate=ma.validate.Length(1, 100),
+                               metadata={"description": "a regtest P2WPKH address (bcrt1q…)"})
+
+
+class WhitelistedSchema(Strict):
+    actor = ma.fields.String(required=True)
+    chain = ma.fields.String(required=True)
+    address = ma.fields.String(required=True)
+
+
+@blp.route("/<name:actor>/whitelist", methods=["POST"])
+@access()
+@blp.arguments(WhitelistRequest)
+@blp.response(200, WhitelistedSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def whitelist(body: dict, actor: str):
+    """Put an address on the customer's withdrawal whitelist (operator): once a customer has one,
+    withdrawals go only to listed addresses (``address_not_whitelisted`` otherwise). A malformed or
+    other-network address is ``bad_address``; listing one twice changes nothing."""
+    city = require_city()
+
+    def compute(uow):
+        done = withdrawals.whitelist_address(city.ctx, uow, actor=actor, chain=body["chain"],
+                                                    address=body["address"])
+        return {"actor": done.actor, "chain": done.chain, "address": done.address}, 200
+    return json_response(*idempotent_write(compute))
