@@ -176,6 +176,12 @@ class CryptoCity:
     def unfreeze_card(self, *, card_id: int, by: str):
         return self.run(cards.unfreeze_card, card_id=card_id, by=by)
 
+    def card_details(self, actor: str) -> dict:
+        """The expiry and CVV of the actor's card, as its holder would type them (the operator's reveal)."""
+        card_id = self.ctx.read(lambda uow: customers.require(uow, actor).card_id)
+        revealed = self.reveal_card(card_id=card_id, by="operator")
+        return {"expiry": revealed.expiry, "cvv": revealed.cvv}
+
     def reveal_card(self, *, card_id: int, by: str = "operator") -> card_verification.RevealedCard:
         """The card's full number, expiry and CVV (operator only at the API), audited as ``card.revealed``."""
         return self.run(card_verification.reveal_card, card_id=card_id, by=by)

@@ -176,11 +176,19 @@ class HttpFacade:
         return self._call("POST", f"/api/v1/customers/{self.ns(actor)}/kzte/redeem", {"amount_minor": amount_minor})
 
     # ------------------------------------------------------------------ the card network
-    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> dict:
+    def card_details(self, actor: str) -> dict:
+        card_id = self._cards.get(actor) or self._call("GET", f"/api/v1/customers/{self.ns(actor)}")["card_id"]
+        revealed = self._call("POST", f"/api/v1/cards/{card_id}/reveal", {})
+        return {"expiry": revealed["expiry"], "cvv": revealed["cvv"]}
+
+    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str, channel: str | None = None,
+            expiry: str | None = None, cvv: str | None = None) -> dict:
         card_id = self._cards.get(actor) or self._call("GET", f"/api/v1/customers/{self.ns(actor)}")["card_id"]
         mark = self._last_event_id_raw()
-        out = self._call("POST", f"/api/v1/merchants/{merchant}/authorizations",
-                         {"card_id": card_id, "amount_minor": amount_minor}, key=f"{self.prefix}{ref}")
+        body: dict[str, Any] = {"card_id": card_id, "amount_minor": amount_minor}
+        if channel is not None:
+            body |= {"channel": channel, "expiry": expiry, "cvv": cvv}
+        out = self._call("POST", f"/api/v1/merchants/{merchant}/authorizations", body, key=f"{self.prefix}{ref}")
         if out.get("id") is not None:
             self._authorizations[ref] = out["id"]
         # what the card sold and the AML flags it raised: in the authorization's event (operator-readable)

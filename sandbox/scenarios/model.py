@@ -171,10 +171,23 @@ class TradeArgs(M):      # buy: spend `amount` of the quote; sell: sell `amount`
 
 
 class PayArgs(M):
+    """A purchase. ``channel`` card_present (a tap, the default) or card_not_present, which checks the
+    ``expiry`` (MM/YY) and ``cvv`` typed: each ``correct`` (the card's own), ``wrong``, or written out."""
     actor: Name
     merchant: Name
     amount: Amount
     ref: Name
+    channel: Literal["card_present", "card_not_present"] = "card_present"
+    expiry: Annotated[str, Field(pattern=r"^(correct|wrong|\d{2}/\d{2})$")] | None = None
+    cvv: Annotated[str, Field(pattern=r"^(correct|wrong|\d{3,4})$")] | None = None
+
+    @model_validator(mode="after")
+    def _details_online_only(self) -> "PayArgs":
+        if self.channel == "card_present" and (self.expiry or self.cvv):
+            raise ValueError("expiry and cvv are typed online: give channel: card_not_present")
+        if self.channel == "card_not_present" and not (self.expiry and self.cvv):
+            raise ValueError("an online purchase gives expiry and cvv (correct, wrong, or the digits)")
+        return self
 
 
 class RefArgs(M):        # capture, reverse, refund
@@ -303,7 +316,7 @@ Status = Literal["approved", "declined", "ok", "error", "captured", "reversed", 
 class Outcome(M):
     """What one step's own result must show."""
     status: Status | None = None
-    response_code: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
+    response_code: Annotated[str, Field(pattern=r"^[0-9A-Z]{2}$")] | None = None
     reason_contains: str | None = None
     error: str | None = None                # the error's snake_case code, e.g. not_licensed
     flags: FlagsExpect | None = None        # rule names raised by this step

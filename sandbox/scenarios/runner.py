@@ -6,7 +6,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     faucet(actor, asset, amount_minor)         deposit(actor, asset, amount_minor)
     buy(actor, instrument, quote_qty_minor) sell(actor, instrument, qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
-    pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
+    pay(actor, merchant, amount_minor, ref[, channel, expiry, cvv]) -> result: status, response_code, reason, flags
+    card_details(actor) -> {"expiry": "MM/YY", "cvv": "123"} (for an online purchase's ``correct``/``wrong``)
     capture(ref, amount_minor=None, key=None)  reverse(…)  refund(…)   (key only passed when given)
     advance(delta: timedelta)                  now() -> aware datetime (for advance_to and a step's at:)
     set_kyc_tier(actor, kyc_tier, reason)      renew_licence(licence_id, valid_until, reason)
@@ -112,7 +113,9 @@ def _call(facade: Any, step: Step) -> Any:
     if v in ("mint", "redeem"):
         return getattr(facade, v)(actor=a.actor, amount_minor=a.amount.amount_minor)
     if v == "pay":
-        return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
+        online = {} if a.channel == "card_present" else _typed_details(facade, a)
+        return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
+                          **online)
     if v in ("capture", "reverse", "refund"):
         key = {} if a.key is None else {"key": a.key}
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, **key)
@@ -153,6 +156,22 @@ def _expects_error(expect: Any) -> bool:
     if expect is None:
         return False
     return bool(expect.error or expect.status == "error" or any(_expects_error(alt) for alt in expect.one_of or []))
+
+
+def _typed_details(facade: Any, a: Any) -> dict:
+    """What the customer typed online: the card's own expiry and CVV (``correct``, read through the
+    operator's reveal), a ``wrong`` one (the card's, changed), or the digits the file gives."""
+    card = facade.card_details(a.actor) if "correct" in (a.expiry, a.cvv) or "wrong" in (a.expiry, a.cvv) else None
+
+    def wrong_expiry(expiry: str) -> str:
+        month, year = expiry.split("/")
+        return f"{int(month) % 12 + 1:02d}/{year}"
+
+    expiry = {"correct": lambda: card["expiry"], "wrong": lambda: wrong_expiry(card["expiry"])}.get(
+        a.expiry, lambda: a.expiry)()
+    cvv = {"correct": lambda: card["cvv"], "wrong": lambda: f"{(int(card['cvv']) + 1) % 1000:03d}"}.get(
+        a.cvv, lambda: a.cvv)()
+    return {"channel": a.channel, "expiry": expiry, "cvv": cvv}
 
 
 class ClockError(Exception):
