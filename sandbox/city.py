@@ -145,9 +145,9 @@ class CryptoCity:
         return self.run(stablecoin.redeem, actor=actor, amount_minor=amount_minor)
 
     # ------------------------------------------------------------------ the card
-    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
-        """See ``services.payments.pay``."""
-        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref)
+    def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str, kind: str | None = None) -> PaymentResult:
+        """See ``services.payments.pay`` (``kind``: purchase, atm_withdrawal or p2p)."""
+        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref, kind=kind)
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key)

@@ -85,6 +85,7 @@ class PayArgs(M):
     merchant: Name
     amount: Amount
     ref: Name
+    kind: Literal["purchase", "atm_withdrawal", "p2p"] | None = None  # None: a purchase (the MCC may decide)
 
 
 class RefArgs(M):        # capture, reverse, refund

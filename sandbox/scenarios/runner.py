@@ -105,7 +105,8 @@ def _call(facade: Any, step: Step) -> Any:
     if v in ("mint", "redeem"):
         return getattr(facade, v)(actor=a.actor, amount_minor=a.amount.amount_minor)
     if v == "pay":
-        return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
+        return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
+                          **({} if a.kind is None else {"kind": a.kind}))
     if v in ("capture", "reverse", "refund"):
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
     if v == "advance":
