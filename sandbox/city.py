@@ -29,6 +29,7 @@ from .services import (
     clock,
     custody,
     customers,
+    incremental,
     licences,
     merchants,
     payments,
@@ -157,6 +158,10 @@ class CryptoCity:
 
     def refund(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.refund, ref=ref, amount_minor=amount_minor, key=key)
+
+    def increment(self, *, ref: str, amount_minor: int, key: str | None = None) -> incremental.IncrementDone:
+        """See ``services.incremental.increment``: a bigger hold on the purchase ``ref`` (hotels, car rental)."""
+        return self.run(incremental.increment, ref=ref, amount_minor=amount_minor, key=key)
 
     def register_merchant(self, *, merchant_id: str, name: str, mcc: str, in_zone: bool = True):
         return self.run(merchants.register_merchant, merchant_id=merchant_id, name=name, mcc=mcc, in_zone=in_zone)

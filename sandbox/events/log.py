@@ -45,7 +45,7 @@ EVENT_TYPES = (
     "customer.created", "customer.kyc_changed",
     "card.created", "card.updated",
     "authorization.created", "authorization.captured", "authorization.reversed", "authorization.refunded",
-    "authorization.expired",
+    "authorization.expired", "authorization.incremented", "authorization.increment_declined",
     "deposit.pending", "deposit.confirmed", "withdrawal.created", "withdrawal.confirmed",
     "order.created", "order.filled", "order.cancelled", "trade.created",
     "kzte.minted", "kzte.redeemed", "kzte.address_frozen", "kzte.address_unfrozen",

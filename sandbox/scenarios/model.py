@@ -93,6 +93,11 @@ class RefArgs(M):        # capture, reverse, refund
     amount: Amount | None = None
 
 
+class IncrementArgs(M):  # increment: a bigger hold on the purchase `ref`
+    ref: Name
+    amount: Amount
+
+
 class LicenceArgs(M):
     licence: Name
     reason: str = ""
@@ -182,6 +187,7 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "capture": (RefArgs, StepExpect),
     "reverse": (RefArgs, StepExpect),
     "refund": (RefArgs, StepExpect),
+    "increment": (IncrementArgs, StepExpect),
     "advance": (AdvanceArgs, StepExpect),
     "suspend_licence": (LicenceArgs, StepExpect),
     "reinstate_licence": (LicenceArgs, StepExpect),

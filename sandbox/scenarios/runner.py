@@ -8,6 +8,7 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
     capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
+    increment(ref, amount_minor) -> result with status, response_code, reason (a bigger hold)
     advance(delta: timedelta)
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
@@ -109,6 +110,8 @@ def _call(facade: Any, step: Step) -> Any:
                           **({} if a.kind is None else {"kind": a.kind}))
     if v in ("capture", "reverse", "refund"):
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
+    if v == "increment":
+        return facade.increment(ref=a.ref, amount_minor=a.amount.amount_minor)
     if v == "advance":
         return facade.advance(a.by)
     if v in ("suspend_licence", "reinstate_licence"):

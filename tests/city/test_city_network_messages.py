@@ -82,3 +82,65 @@ def test_a_programme_that_permits_p2p_approves_a_transfer(sqlite_url):
     assert city.pay(actor="aigerim", merchant="halyk-atm", amount_minor=1_000_00, ref="cash-1").response_code == "57"
     city.verify()
     city.close()
+
+
+# ------------------------------------------------------------------ incremental authorization
+def test_an_increment_raises_the_hold_and_sells_crypto_for_the_new_shortfall(pilot):
+    first = pilot.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=40_000_00, ref="hotel")
+    assert first.status == "approved" and first.shortfall_minor == 0
+    before = pilot.balances("aigerim")
+    mark = pilot.last_event_id()
+    more = pilot.increment(ref="hotel", amount_minor=30_000_00, key="night-2")
+    assert (more.status, more.response_code, more.increment_minor, more.amount_minor) == (
+        "approved", "00", 30_000_00, 70_000_00)
+    # 10 000 KZT were left on the bank account: the other 20 000 (and the 1% fee) came from USDT
+    assert more.shortfall_minor == 20_000_00 and more.conversion_fee_minor == 200_00
+    assert [leg["asset"] for leg in more.sold] == ["USDT"]
+    after = pilot.balances("aigerim")
+    assert after["USDT"] < before["USDT"] and after["KZT"] < 1_000_00
+    again = pilot.increment(ref="hotel", amount_minor=30_000_00, key="night-2")
+    assert again.replayed and again.response_code == "00" and pilot.balances("aigerim") == after
+    assert [(e["type"], e["data"]["amount_minor"]) for e in pilot.events(after=mark)] == [
+        ("authorization.incremented", 70_000_00)]
+    captured = pilot.capture(ref="hotel")
+    assert (captured.captured_minor, captured.status) == (70_000_00, "captured")
+    [line] = pilot.cards.customer_statement("aigerim")
+    assert [h["kind"] for h in line["history"]] == ["authorized", "incremented", "captured"]
+    assert line["amount_minor"] == 70_000_00 and [leg["asset"] for leg in line["crypto_sold"]] == ["USDT"]
+    pilot.verify()
+
+
+def test_an_increment_that_cannot_be_funded_declines_51_and_changes_nothing(pilot):
+    pilot.onboard(actor="bob", kyc_tier="full", deposits={"KZT": 15_000_00, "USDT": 10_000_000})
+    pilot.pay(actor="bob", merchant="alatau-coffee", amount_minor=10_000_00, ref="car")
+    before = pilot.balances("bob")
+    mark = pilot.last_event_id()
+    # 5 000 KZT and 10 USDT cannot fund 100 000 KZT more
+    denied = pilot.increment(ref="car", amount_minor=100_000_00, key="week-2")
+    assert (denied.status, denied.response_code, denied.amount_minor) == ("declined", "51", 10_000_00)
+    assert pilot.balances("bob") == before
+    assert [e["type"] for e in pilot.events(after=mark)] == ["authorization.increment_declined"]
+    again = pilot.increment(ref="car", amount_minor=100_000_00, key="week-2")
+    assert again.replayed and again.response_code == "51" and again.reason == denied.reason
+    # the per-transaction limit (250 000 KZT in the preset) applies to the authorization's new total
+    over = pilot.increment(ref="car", amount_minor=245_000_00, key="week-3")
+    assert over.response_code == "61" and "per-transaction limit" in over.reason
+    assert pilot.balances("bob") == before
+    assert pilot.capture(ref="car").captured_minor == 10_000_00
+    [line] = pilot.cards.customer_statement("bob")
+    assert [h["kind"] for h in line["history"]] == ["authorized", "increment_denied", "increment_denied", "captured"]
+    pilot.verify()
+
+
+def test_an_increment_of_a_captured_or_frozen_cards_authorization_is_refused(pilot):
+    from card.errors import InvalidAuthorizationState
+    pilot.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_000_00, ref="done")
+    pilot.capture(ref="done")
+    with pytest.raises(InvalidAuthorizationState):
+        pilot.increment(ref="done", amount_minor=100_00)
+    pilot.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=1_000_00, ref="open")
+    card_id = pilot.cards.customer_statement("aigerim")[0]["card_id"]
+    pilot.freeze_card(card_id=card_id, by="aigerim")
+    frozen = pilot.increment(ref="open", amount_minor=100_00)
+    assert frozen.response_code == "62"
+    pilot.verify()

@@ -1,0 +1,66 @@
+"""Network messages over HTTP on a real city: incremental authorization, authorization advice, and the
+kinds of message (ATM withdrawal, P2P) the pilot's programme declines 57."""
+from __future__ import annotations
+
+from web_support import auth
+
+PROBLEM = "application/problem+json"
+
+
+def post(client, path, token, key, body=None):
+    return client.post(path, json=body if body is not None else {}, headers=auth(token, **{"Idempotency-Key": key}))
+
+
+def _types(cc, mark):
+    return [e["type"] for e in cc.events(after=mark)]
+
+
+def test_an_atm_withdrawal_is_declined_57_with_its_kind(cc_client, cc):
+    coffee = cc.keys["coffee"]
+    before = cc.balances("aigerim")
+    mark = cc.last_event_id()
+    cash = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "cash-1",
+                {"card_id": cc.info["aigerim"]["card_id"], "amount_minor": 5_000_00, "kind": "atm_withdrawal"})
+    assert cash.status_code == 201 and cash.json["approved"] is False
+    assert (cash.json["response_code"], cash.json["kind"]) == ("57", "atm_withdrawal")
+    assert "not permitted under this card programme" in cash.json["reason"]
+    fetched = cc_client.get(f"/api/v1/authorizations/{cash.json['id']}", headers=auth(coffee)).json
+    assert fetched["kind"] == "atm_withdrawal" and fetched["status"] == "declined"
+    bad = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "cash-2",
+               {"card_id": cc.info["aigerim"]["card_id"], "amount_minor": 5_000_00, "kind": "cash"})
+    assert bad.status_code == 422 and bad.mimetype == PROBLEM
+    assert cc.balances("aigerim") == before
+    assert _types(cc, mark) == ["authorization.created"]
+    cc.verify()
+
+
+def test_an_increment_over_http_holds_more_once_and_a_decline_is_an_answer(cc_client, cc):
+    coffee = cc.keys["coffee"]
+    sale = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "room-12",
+                {"card_id": cc.info["aigerim"]["card_id"], "amount_minor": 50_000_00}).json
+    assert sale["approved"]
+    mark = cc.last_event_id()
+    path = f"/api/v1/authorizations/{sale['id']}/increment"
+    more = post(cc_client, path, coffee, "night-2", {"amount_minor": 80_000_00})
+    assert more.status_code == 200 and more.json["approved"] and more.json["response_code"] == "00"
+    assert more.json["authorization"]["amount_minor"] == 130_000_00 and more.json["increment_minor"] == 80_000_00
+    after = cc.balances("aigerim")
+    assert after["KZT"] < 1_000_00   # the 100 000 KZT went first, then USDT for the rest
+    again = post(cc_client, path, coffee, "night-2", {"amount_minor": 80_000_00})
+    assert again.json == more.json and again.headers["Idempotent-Replayed"] == "true"
+    assert cc.balances("aigerim") == after
+    # over the per-transaction limit (250 000 KZT): declined, still 200, nothing changes
+    over = post(cc_client, path, coffee, "night-3", {"amount_minor": 150_000_00})
+    assert over.status_code == 200 and over.json["approved"] is False and over.json["response_code"] == "61"
+    assert over.json["authorization"]["amount_minor"] == 130_000_00
+    assert cc.balances("aigerim") == after
+    # another merchant cannot touch it; a malformed amount is a problem
+    assert post(cc_client, path, cc.keys["market"], "x", {"amount_minor": 100}).status_code == 404
+    assert post(cc_client, path, coffee, "bad", {"amount_minor": -5}).status_code == 422
+    captured = post(cc_client, f"/api/v1/authorizations/{sale['id']}/capture", coffee, "cap-1")
+    assert captured.json["captured_minor"] == 130_000_00
+    late = post(cc_client, path, coffee, "night-4", {"amount_minor": 100_00})
+    assert late.status_code == 409 and late.mimetype == PROBLEM
+    assert _types(cc, mark) == ["authorization.incremented", "authorization.increment_declined",
+                                "authorization.captured"]
+    cc.verify()
