@@ -30,7 +30,14 @@ from ledger.errors import InsufficientFunds
 
 from . import response_codes as rc
 from . import tables as t
-from .authorization import APPROVED, MAX_AMOUNT_MINOR, _Decline, _fund, bump_usage, usage_of
+from .authorization import (
+    APPROVED,
+    MAX_AMOUNT_MINOR,
+    _Decline,
+    _fund,
+    bump_usage,
+    usage_of,
+)
 from .clearing import _auth
 from .controls import PER_TRANSACTION_LIMIT, Usage, evaluate
 from .errors import IdempotencyConflict, InvalidAuthorizationState

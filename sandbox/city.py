@@ -25,6 +25,7 @@ from .config import CityConfig, load_config
 from .context import CityContext
 from .rules import CustomerProfile
 from .services import (
+    advices,
     cards,
     clock,
     custody,
@@ -162,6 +163,20 @@ class CryptoCity:
     def increment(self, *, ref: str, amount_minor: int, key: str | None = None) -> incremental.IncrementDone:
         """See ``services.incremental.increment``: a bigger hold on the purchase ``ref`` (hotels, car rental)."""
         return self.run(incremental.increment, ref=ref, amount_minor=amount_minor, key=key)
+
+    def advise(self, *, actor: str, merchant: str, amount_minor: int, ref: str,
+               kind: str | None = None) -> advices.AdviceBooked:
+        """See ``services.advices.advise``: book the network's stand-in approval (tenge, then crypto, then a
+        debt on the programme's credit line)."""
+        return self.run(advices.advise, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref, kind=kind)
+
+    def card_debt(self, actor: str) -> int:
+        """What ``actor`` owes the programme's credit line after advices booked short (tiyn)."""
+        return self.read(advices.debt, actor).debt_minor
+
+    def repay_card_debt(self, *, actor: str, amount_minor: int | None = None) -> advices.CardDebt:
+        """See ``services.advices.repay_debt``."""
+        return self.run(advices.repay_debt, actor=actor, amount_minor=amount_minor)
 
     def register_merchant(self, *, merchant_id: str, name: str, mcc: str, in_zone: bool = True):
         return self.run(merchants.register_merchant, merchant_id=merchant_id, name=name, mcc=mcc, in_zone=in_zone)

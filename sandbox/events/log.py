@@ -46,6 +46,7 @@ EVENT_TYPES = (
     "card.created", "card.updated",
     "authorization.created", "authorization.captured", "authorization.reversed", "authorization.refunded",
     "authorization.expired", "authorization.incremented", "authorization.increment_declined",
+    "authorization.advice_booked",
     "deposit.pending", "deposit.confirmed", "withdrawal.created", "withdrawal.confirmed",
     "order.created", "order.filled", "order.cancelled", "trade.created",
     "kzte.minted", "kzte.redeemed", "kzte.address_frozen", "kzte.address_unfrozen",

@@ -188,6 +188,7 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "reverse": (RefArgs, StepExpect),
     "refund": (RefArgs, StepExpect),
     "increment": (IncrementArgs, StepExpect),
+    "advice": (PayArgs, StepExpect),
     "advance": (AdvanceArgs, StepExpect),
     "suspend_licence": (LicenceArgs, StepExpect),
     "reinstate_licence": (LicenceArgs, StepExpect),

@@ -9,6 +9,7 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
     capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
     increment(ref, amount_minor) -> result with status, response_code, reason (a bigger hold)
+    advise(actor, merchant, amount_minor, ref) -> the booking of a stand-in approval (status "approved")
     advance(delta: timedelta)
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
@@ -110,6 +111,9 @@ def _call(facade: Any, step: Step) -> Any:
                           **({} if a.kind is None else {"kind": a.kind}))
     if v in ("capture", "reverse", "refund"):
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
+    if v == "advice":
+        return facade.advise(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
+                             **({} if a.kind is None else {"kind": a.kind}))
     if v == "increment":
         return facade.increment(ref=a.ref, amount_minor=a.amount.amount_minor)
     if v == "advance":

@@ -23,8 +23,8 @@ def _types(city: CryptoCity, mark: str | None) -> list[str]:
 
 
 @pytest.fixture
-def pilot(sqlite_url):
-    city = _city(sqlite_url)
+def pilot(db_url):
+    city = _city(db_url)
     city.onboard(actor="aigerim", kyc_tier="full", deposits={"KZT": 50_000_00, "USDT": 500_000_000})
     yield city
     city.close()
@@ -144,3 +144,78 @@ def test_an_increment_of_a_captured_or_frozen_cards_authorization_is_refused(pil
     frozen = pilot.increment(ref="open", amount_minor=100_00)
     assert frozen.response_code == "62"
     pilot.verify()
+
+
+# ------------------------------------------------------------------ authorization advice
+def test_an_advice_is_booked_from_tenge_then_crypto_and_the_rest_becomes_a_debt(pilot):
+    pilot.onboard(actor="bob", kyc_tier="basic", deposits={"KZT": 5_000_00, "USDT": 10_000_000})
+    mark = pilot.last_event_id()
+    booked = pilot.advise(actor="bob", merchant="alatau-coffee", amount_minor=20_000_00, ref="stand-in-1")
+    assert (booked.status, booked.response_code) == ("approved", "00") and "stand-in" in booked.reason
+    assert booked.tenge_minor == 5_000_00 and booked.crypto_minor > 0 and booked.debt_minor > 0
+    assert booked.tenge_minor + booked.crypto_minor + booked.debt_minor == 20_000_00
+    assert [leg["asset"] for leg in booked.sold] == ["USDT"]
+    after = pilot.balances("bob")
+    assert after["USDT"] >= 0 and after["USDT"] < 10_000 and after["KZT"] == 0   # all sold, all held, nothing below 0
+    assert pilot.card_debt("bob") == booked.debt_minor
+    assert pilot.account_balance(f"external:card-credit/{_bank_of(pilot, 'bob')}:KZT") == -booked.debt_minor
+    [event] = pilot.events(after=mark)
+    assert event["type"] == "authorization.advice_booked"
+    assert event["data"]["debt_minor"] == booked.debt_minor and event["data"]["tenge_minor"] == 5_000_00
+    again = pilot.advise(actor="bob", merchant="alatau-coffee", amount_minor=20_000_00, ref="stand-in-1")
+    assert again.replayed and (again.debt_minor, again.crypto_minor) == (booked.debt_minor, booked.crypto_minor)
+    assert pilot.events(after=mark) == [event] and pilot.card_debt("bob") == booked.debt_minor
+    # cleared like any purchase; the statement shows the loan
+    assert pilot.capture(ref="stand-in-1").captured_minor == 20_000_00
+    [line] = pilot.cards.customer_statement("bob")
+    assert [h["kind"] for h in line["history"]] == ["advice_booked", "credit_lent", "captured"]
+    assert line["history"][1]["amount_minor"] == booked.debt_minor
+    # the debt is an open receivable until repaid from the bank account
+    pilot.deposit(actor="bob", asset="KZT", amount_minor=50_000_00)
+    assert pilot.card_debt("bob") == booked.debt_minor
+    repaid = pilot.repay_card_debt(actor="bob")
+    assert (repaid.repaid_minor, repaid.debt_minor) == (booked.debt_minor, 0)
+    assert pilot.balances("bob")["KZT"] == 50_000_00 - booked.debt_minor and pilot.card_debt("bob") == 0
+    pilot.verify()
+
+
+def test_an_advice_on_a_frozen_card_with_no_crypto_is_booked_all_on_credit(pilot):
+    pilot.onboard(actor="dana", kyc_tier="basic", deposits={"KZT": 1_000_00})
+    dana_card = pilot.advise(actor="dana", merchant="alatau-coffee", amount_minor=500_00, ref="small")
+    assert (dana_card.tenge_minor, dana_card.debt_minor) == (500_00, 0)   # covered: no debt
+    pilot.freeze_card(card_id=_card_of(pilot, "dana"), by="dana")
+    mark = pilot.last_event_id()
+    big = pilot.advise(actor="dana", merchant="alatau-coffee", amount_minor=3_000_00, ref="big")
+    assert [e["type"] for e in pilot.events(after=mark)] == ["authorization.advice_booked"]
+    assert (big.tenge_minor, big.crypto_minor, big.debt_minor) == (500_00, 0, 2_500_00)
+    assert pilot.balances("dana")["KZT"] == 0 and pilot.card_debt("dana") == 2_500_00
+    # a reversal releases the hold: the loan stays in the bank account, and repays the debt
+    pilot.reverse(ref="big")
+    assert pilot.repay_card_debt(actor="dana", amount_minor=1_000_00).debt_minor == 1_500_00
+    assert pilot.repay_card_debt(actor="dana").debt_minor == 0
+    booked = [e["data"] for e in pilot.events(types=["authorization.advice_booked"])]
+    assert [(d["reference"], d["debt_minor"]) for d in booked] == [("small", 0), ("big", 2_500_00)]
+    pilot.verify()
+
+
+def test_an_advice_for_an_unknown_card_or_merchant_is_refused_and_changes_nothing(pilot):
+    from card.errors import MerchantNotFound
+    from sandbox.services import advices
+    before = pilot.balances("aigerim")
+    with pytest.raises(MerchantNotFound):
+        pilot.advise(actor="aigerim", merchant="nowhere-shop", amount_minor=100_00, ref="x")
+    with pytest.raises(Exception) as refused:
+        pilot.run(advices.book, merchant_id="alatau-coffee", amount_minor=100_00, ref="y", card_id=999)
+    assert refused.value.code == "card_not_found"
+    assert pilot.balances("aigerim") == before
+    pilot.verify()
+
+
+def _bank_of(city: CryptoCity, actor: str) -> int:
+    from card import issuing
+    return city.read(lambda ctx, uow: issuing.bank_account_of(uow, actor).ledger_account_id)
+
+
+def _card_of(city: CryptoCity, actor: str) -> int:
+    from sandbox.services import customers
+    return city.read(lambda ctx, uow: customers.require(uow, actor).card_id)

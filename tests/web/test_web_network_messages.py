@@ -64,3 +64,34 @@ def test_an_increment_over_http_holds_more_once_and_a_decline_is_an_answer(cc_cl
     assert _types(cc, mark) == ["authorization.incremented", "authorization.increment_declined",
                                 "authorization.captured"]
     cc.verify()
+
+
+def test_an_advice_over_http_is_booked_with_a_debt_for_what_is_short(cc_client, cc):
+    coffee = cc.keys["coffee"]
+    mark = cc.last_event_id()
+    path = "/api/v1/merchants/alatau-coffee/authorization-advices"
+    # bob: 20 000 KZT and 100 USDT (≈ 47 000 KZT); the network approved 100 000 KZT in stand-in
+    booked = post(cc_client, path, coffee, "offline-1", {"card_id": cc.info["bob"]["card_id"],
+                                                         "amount_minor": 100_000_00})
+    assert booked.status_code == 201
+    body = booked.json
+    assert body["authorization"]["approved"] and body["authorization"]["status"] == "approved"
+    assert body["authorization"]["reference"] == "offline-1" and body["authorization"]["amount_minor"] == 100_000_00
+    assert body["tenge_minor"] == 20_000_00 and body["crypto_minor"] > 0 and body["debt_minor"] > 0
+    assert body["tenge_minor"] + body["crypto_minor"] + body["debt_minor"] == 100_000_00
+    assert cc.balances("bob")["KZT"] == 0 and cc.balances("bob")["USDT"] >= 0
+    assert cc.card_debt("bob") == body["debt_minor"]
+    again = post(cc_client, path, coffee, "offline-1", {"card_id": cc.info["bob"]["card_id"],
+                                                        "amount_minor": 100_000_00})
+    assert again.json == body and again.headers["Idempotent-Replayed"] == "true"
+    assert cc.card_debt("bob") == body["debt_minor"]
+    # the same purchase reference for a different advice is a conflict; an unknown card is a 404
+    assert post(cc_client, path, coffee, "offline-1", {"card_id": cc.info["bob"]["card_id"],
+                                                       "amount_minor": 1_00}).status_code == 409
+    assert post(cc_client, path, coffee, "offline-2", {"card_id": 999, "amount_minor": 1_00}).status_code == 404
+    captured = post(cc_client, f"/api/v1/authorizations/{body['authorization']['id']}/capture", coffee, "cap-1")
+    assert captured.json["captured_minor"] == 100_000_00
+    found = cc.events(after=mark)
+    assert [e["type"] for e in found] == ["authorization.advice_booked", "authorization.captured"]
+    assert found[0]["data"]["debt_minor"] == body["debt_minor"]
+    cc.verify()

@@ -21,10 +21,15 @@ from flask import g
 from flask_smorest import Blueprint
 
 from card import authorizations
-from sandbox.services import incremental
+from sandbox.services import advices, incremental
 
 from ..auth import access
-from ..conventions import IDEMPOTENCY_PARAM, idempotent_write, install_converters, require_city
+from ..conventions import (
+    IDEMPOTENCY_PARAM,
+    idempotent_write,
+    install_converters,
+    require_city,
+)
 from ..responses import json_response
 from . import PREFIX
 from .pos import AuthorizationSchema, row_dict
@@ -78,4 +83,47 @@ def increment(body: dict, authorization_id: int):
         return {"approved": res.status == "approved", "response_code": res.response_code, "reason": res.reason,
                 "increment_minor": body["amount_minor"],
                 "authorization": row_dict(authorizations.row(uow, authorization_id))}, 200
+    return json_response(*idempotent_write(compute))
+
+
+class AdviceRequest(Strict):
+    card_id = ma.fields.Integer(load_default=None, strict=True, validate=ma.validate.Range(1, 2**63 - 1))
+    pan = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{12,19}$"),
+                           metadata={"description": "the card number (digits only), instead of card_id"})
+    amount_minor = amount_field(description="tiyn the network approved in stand-in")
+    kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("purchase", "atm_withdrawal", "p2p")),
+                            metadata={"description": "purchase (default), atm_withdrawal or p2p"})
+
+    @ma.validates_schema
+    def _one_card(self, data, **_):
+        if (data.get("card_id") is None) == (data.get("pan") is None):
+            raise ma.ValidationError("give exactly one of card_id or pan")
+
+
+class AdviceSchema(Strict):
+    authorization = ma.fields.Nested(AuthorizationSchema, required=True,
+                                     metadata={"description": "the booked authorization (capture it as usual)"})
+    tenge_minor = ma.fields.Integer(required=True, metadata={"description": "held from tenge on the bank account"})
+    crypto_minor = ma.fields.Integer(required=True, metadata={"description": "raised by selling crypto"})
+    debt_minor = ma.fields.Integer(required=True, metadata={
+        "description": "lent on the programme's credit line: the customer owes it"})
+
+
+@blp.route("/merchants/<name:merchant_id>/authorization-advices", methods=["POST"])
+@access("merchant")
+@blp.arguments(AdviceRequest)
+@blp.response(201, AdviceSchema, description="how the issuer booked the stand-in approval")
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def authorization_advice(body: dict, merchant_id: str):
+    """Book a purchase the network approved in stand-in: held from tenge, then crypto sold just in time, and
+    what is still short lent on the programme's credit line (the customer's debt). Never declined; an
+    unknown card is a 404. The ``Idempotency-Key`` is the purchase reference, as for an authorization."""
+    city = require_city()
+    ref = f"{merchant_id}:{g.idempotency_key}"
+
+    def compute(uow):
+        res = advices.book(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
+                           card_id=body["card_id"], pan=body["pan"], kind=body["kind"], by=_by())
+        return {"authorization": row_dict(authorizations.row(uow, res.authorization_id)),
+                "tenge_minor": res.tenge_minor, "crypto_minor": res.crypto_minor, "debt_minor": res.debt_minor}, 201
     return json_response(*idempotent_write(compute))
