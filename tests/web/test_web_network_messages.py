@@ -95,3 +95,58 @@ def test_an_advice_over_http_is_booked_with_a_debt_for_what_is_short(cc_client, 
     assert [e["type"] for e in found] == ["authorization.advice_booked", "authorization.captured"]
     assert found[0]["data"]["debt_minor"] == body["debt_minor"]
     cc.verify()
+
+
+def test_the_debt_of_an_advice_is_read_and_repaid_over_http_by_the_customer(cc_client, cc):
+    booked = post(cc_client, "/api/v1/merchants/alatau-coffee/authorization-advices", cc.keys["coffee"], "off-1",
+                  {"card_id": cc.info["bob"]["card_id"], "amount_minor": 100_000_00}).json
+    debt = booked["debt_minor"]
+    bob = cc.keys["bob"]
+    assert cc_client.get("/api/v1/customers/bob/card-debt", headers=auth(bob)).json == {
+        "customer": "bob", "debt_minor": debt, "repaid_minor": 0}
+    assert cc_client.get("/api/v1/customers/bob/card-debt", headers=auth(cc.keys["aigerim"])).status_code in (403, 404)
+    mark = cc.last_event_id()
+    cc.deposit(actor="bob", asset="KZT", amount_minor=10_000_00)
+    part = post(cc_client, "/api/v1/customers/bob/card-debt/repay", bob, "repay-1", {"amount_minor": 5_000_00})
+    assert part.status_code == 200 and part.json == {"customer": "bob", "debt_minor": debt - 5_000_00,
+                                                     "repaid_minor": 5_000_00}
+    again = post(cc_client, "/api/v1/customers/bob/card-debt/repay", bob, "repay-1", {"amount_minor": 5_000_00})
+    assert again.json == part.json and again.headers["Idempotent-Replayed"] == "true"
+    rest = post(cc_client, "/api/v1/customers/bob/card-debt/repay", bob, "repay-2")
+    # at most what is available: the other 5 000 KZT of the deposit
+    assert rest.json["repaid_minor"] == 5_000_00 and rest.json["debt_minor"] == debt - 10_000_00
+    assert cc.balances("bob")["KZT"] == 0
+    assert [e["type"] for e in cc.events(after=mark)] == ["deposit.confirmed"]   # a repayment is audited, no event
+    cc.verify()
+
+
+def test_a_programme_that_permits_atm_withdrawals_approves_one_over_http(tmp_path):
+    from sandbox.apikeys import create_key
+    from sandbox.city import CryptoCity
+    from sandbox.config import load_config
+    from sandbox.web import create_app
+    cfg = load_config("crypto-city")
+    cfg = cfg.model_copy(update={"card": cfg.card.model_copy(update={"allow_atm": True})})
+    city = CryptoCity.from_config(cfg, db=f"sqlite:///{tmp_path / 'atm.db'}", seed=7)
+    try:
+        city.register_merchant(merchant_id="halyk-atm", name="Halyk ATM", mcc="6011")
+        card_id = city.onboard(actor="aigerim", kyc_tier="full", deposits={"KZT": 5_000_00, "USDT": 100_000_000}
+                               )["card_id"]
+        with city.ledger.unit_of_work() as uow:
+            atm = create_key(uow.conn, "merchant", "halyk-atm", now=uow.now()).token
+            uow.commit()
+        client = create_app(city, {"TESTING": True}).test_client()
+        mark = city.last_event_id()
+        cash = post(client, "/api/v1/merchants/halyk-atm/authorizations", atm, "atm-1",
+                    {"card_id": card_id, "amount_minor": 20_000_00})
+        assert cash.status_code == 201 and cash.json["approved"] and cash.json["kind"] == "atm_withdrawal"
+        assert city.balances("aigerim")["KZT"] < 1_000_00   # 5 000 KZT, then USDT sold for the other 15 000
+        captured = post(client, f"/api/v1/authorizations/{cash.json['id']}/capture", atm, "cap-1")
+        assert captured.json["status"] == "captured"
+        assert city.account_balance("merchant:halyk-atm:KZT") > 0
+        found = city.events(after=mark)
+        assert [e["type"] for e in found] == ["authorization.created", "authorization.captured"]
+        assert found[0]["data"]["kind"] == "atm_withdrawal" and found[0]["data"]["shortfall_minor"] == 15_000_00
+        city.verify()
+    finally:
+        city.close()

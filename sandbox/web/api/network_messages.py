@@ -127,3 +127,38 @@ def authorization_advice(body: dict, merchant_id: str):
         return {"authorization": row_dict(authorizations.row(uow, res.authorization_id)),
                 "tenge_minor": res.tenge_minor, "crypto_minor": res.crypto_minor, "debt_minor": res.debt_minor}, 201
     return json_response(*idempotent_write(compute))
+
+
+class CardDebtSchema(Strict):
+    customer = ma.fields.String(required=True)
+    debt_minor = ma.fields.Integer(required=True, metadata={
+        "description": "what the customer owes the programme's credit line (tiyn)"})
+    repaid_minor = ma.fields.Integer(required=True, metadata={"description": "repaid by this request (0 on a read)"})
+
+
+class RepayRequest(Strict):
+    amount_minor = amount_field(required=False, load_default=None, description="tiyn; omit to repay all the debt")
+
+
+@blp.route("/customers/<name:actor>/card-debt")
+@access("customer")
+@blp.response(200, CardDebtSchema)
+def card_debt(actor: str):
+    """What the customer owes the programme's credit line after authorization advices booked short."""
+    city = require_city()
+    return city.ctx.read(lambda uow: advices.debt(city.ctx, uow, actor).to_dict())
+
+
+@blp.route("/customers/<name:actor>/card-debt/repay", methods=["POST"])
+@access("customer")
+@blp.arguments(RepayRequest)
+@blp.response(200, CardDebtSchema)
+@blp.doc(parameters=[IDEMPOTENCY_PARAM])
+def repay_card_debt(body: dict, actor: str):
+    """Repay the debt (all of it, or ``amount_minor``) from the tenge available on the bank account: at
+    most the debt and what is available; what is left stays owed."""
+    city = require_city()
+
+    def compute(uow):
+        return advices.repay_debt(city.ctx, uow, actor=actor, amount_minor=body["amount_minor"]).to_dict(), 200
+    return json_response(*idempotent_write(compute))
