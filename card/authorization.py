@@ -4,7 +4,9 @@ Checks run in a FIXED precedence order, first failure wins:
 card valid (14) -> expired (54) -> frozen/closed (62) -> card-not-present only: expiry given (54)
 -> CVV2 given (N7) -> amount (13) -> spend controls (61/65/57) -> sandbox rules (57/59) -> funding (51/91)
 -> deadline (91). (The card-not-present checks, and the freeze after repeated failures, are in
-card/verification.py: a frozen card declines 62 before its CVV2 is looked at.)
+card/verification.py: a frozen card declines 62 before its CVV2 is looked at.) The programme's kinds (57:
+an ATM withdrawal or a P2P transfer the programme does not permit; card/kinds.py) come right after the
+merchant check.
 
 Atomicity: the whole approval (crypto sale, conversion fee, hold, authorization row) runs in the
 caller's unit of work under a savepoint. A decline rolls back to the savepoint, then records the
@@ -29,6 +31,7 @@ from ledger.db import is_retryable
 from ledger.errors import DomainError, InsufficientFunds
 from ledger.types import to_micros
 
+from . import kinds as _kinds
 from . import response_codes as rc
 from . import tables as t
 from . import verification
@@ -62,6 +65,7 @@ class AuthorizationResult:
     flags: tuple[tuple[str, str], ...] = ()
     replayed: bool = False
     cardholder_id: str | None = None
+    kind: str = _kinds.PURCHASE
 
     @property
     def approved(self) -> bool:
@@ -95,11 +99,15 @@ class _Request:
     merchant_id: str
     key: str
     presented: verification.Presented = verification.CARD_PRESENT_PURCHASE
+    kind: str = _kinds.PURCHASE  # as requested; the merchant's category may make it another (card/kinds.py)
     hash: str = field(init=False)
 
     def __post_init__(self) -> None:
-        body = json.dumps({"card_id": self.card_id, "pan": self.pan, "amount_minor": repr(self.amount_minor),
-                           "merchant_id": self.merchant_id, **self.presented.fingerprint()}, sort_keys=True)
+        fields = {"card_id": self.card_id, "pan": self.pan, "amount_minor": repr(self.amount_minor),
+                  "merchant_id": self.merchant_id, **self.presented.fingerprint()}
+        if self.kind != _kinds.PURCHASE:  # a purchase hashes as it always did
+            fields["kind"] = self.kind
+        body = json.dumps(fields, sort_keys=True)
         self.hash = hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -186,7 +194,7 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
                  for leg in legs)
     return AuthorizationResult(row.response_code, row.reason, row.id, row.auth_code, row.hold_id, row.amount_minor,
                                row.shortfall_minor, row.conversion_fee_minor, sold,
-                               tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id)
+                               tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id, row.kind)
 
 
 def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResult | None:
@@ -202,7 +210,8 @@ def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResu
 
 
 def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-              pan: str | None = None, presented: verification.Presented | None = None) -> AuthorizationResult:
+              pan: str | None = None, presented: verification.Presented | None = None,
+              kind: str | None = None) -> AuthorizationResult:
     """Approve fully (sale, fee, hold, record) or decline changing no balance, inside the caller's unit of
     work (the caller commits, together with whatever else it writes: an audit entry, a stored response).
 
@@ -217,7 +226,7 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
     req = _Request(card_id, pan, amount_minor, merchant_id, idempotency_key,
-                   presented or verification.CARD_PRESENT_PURCHASE)
+                   presented or verification.CARD_PRESENT_PURCHASE, _kinds.check(kind))
     # One statement reads the key's earlier use, the card and the merchant (and, where the database
     # serialises whole units of work, the card's counters: see _approve).
     counters_now = uow.exclusive
@@ -225,6 +234,8 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
                              periods=_periods(uow.now(), service.timezone) if counters_now else None)
     if snap.key_authorization_id is not None:
         return _replay(uow, req, (snap.key_authorization_id, snap.key_request_hash))
+    if snap.merchant is not None:
+        req.kind = _kinds.resolve(req.kind, snap.merchant.mcc)
     started = service.monotonic()
     try:
         with uow.savepoint("authorization"):
@@ -265,8 +276,15 @@ def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
         flags=json.dumps([list(f) for f in d.flags]), at=at))
     uow.sql.run(_INSERT_EVENT, dict(auth_id=auth_id, at=at, kind=DECLINED, amount=amount,
                                     note=f"{d.code} {d.reason}"[:300]))
+    _mark_kind(uow, auth_id, req.kind)
     return AuthorizationResult(d.code, d.reason, auth_id, amount_minor=amount, flags=d.flags,
-                               cardholder_id=card.cardholder_id if card else None)
+                               cardholder_id=card.cardholder_id if card else None, kind=req.kind)
+
+
+def _mark_kind(uow, auth_id: int, kind: str) -> None:
+    """Record a kind other than a purchase (the column's default) on the authorization just written."""
+    if kind != _kinds.PURCHASE:
+        uow.sql.run("UPDATE card_authorizations SET kind = :kind WHERE id = :id", {"kind": kind, "id": auth_id})
 
 
 def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> AuthorizationResult:
@@ -296,6 +314,9 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
     merchant: MerchantRecord | None = snap.merchant
     if merchant is None:
         raise _Decline(rc.NOT_PERMITTED, f"merchant {req.merchant_id!r} is not registered with the sandbox", card)
+    refused = _kinds.refusal(req.kind, service.permitted_kinds)
+    if refused is not None:
+        raise _Decline(rc.NOT_PERMITTED, refused, card)
     if snap.usage is not None:
         # Read with the card: SQLite's single writer (BEGIN IMMEDIATE) kept every other unit of work out
         # since this one began. On PostgreSQL the counters are read here, under the holder's lock.
@@ -349,8 +370,9 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "
              f"{format_amount(fee, 'KZT')}"[:300]))
+    _mark_kind(uow, auth_id, req.kind)
     result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
-                                 tuple(sold), flags, cardholder_id=card.cardholder_id)
+                                 tuple(sold), flags, cardholder_id=card.cardholder_id, kind=req.kind)
     object.__setattr__(result, "_card", card)  # for the deadline decline record only
     return result
 

@@ -14,7 +14,7 @@ from . import tables as t
 MAX_PAGE = 1000
 
 _ROW_FIELDS = ("id", "idempotency_key", "merchant_id", "response_code", "reason", "auth_code", "amount_minor",
-               "status", "captured_minor", "reversed_minor", "refunded_minor", "created_at")
+               "status", "captured_minor", "reversed_minor", "refunded_minor", "kind", "created_at")
 _SELECT = f"SELECT {', '.join(_ROW_FIELDS)} FROM card_authorizations"
 _BY_ID = _SELECT + " WHERE id = :id"
 _OF_MERCHANT = _SELECT + " WHERE merchant_id = :merchant AND id > :after ORDER BY id LIMIT :limit"
@@ -35,6 +35,7 @@ class AuthorizationRow:
     captured_minor: int
     reversed_minor: int
     refunded_minor: int
+    kind: str  # purchase, atm_withdrawal or p2p
     created_at: datetime
 
 

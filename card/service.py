@@ -8,6 +8,7 @@ from typing import Callable
 from . import authorization as _auth
 from . import clearing as _clearing
 from . import issuing as _issuing
+from . import kinds as _kinds
 from . import statements as _statements
 from .ports import AllowAll, Funder, Rules
 
@@ -24,8 +25,10 @@ class CardService:
 
     def __init__(self, ledger, funder: Funder, rules: Rules | None = None, *, deadline_ms: int = DEFAULT_DEADLINE_MS,
                  hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter,
-                 timezone: tzinfo = UTC) -> None:
+                 timezone: tzinfo = UTC, permitted_kinds: frozenset[str] = _kinds.PILOT_KINDS) -> None:
         self.ledger = ledger
+        # what the programme lets a card do: purchases only (the pilot), or ATM withdrawals and P2P too
+        self.permitted_kinds = frozenset(permitted_kinds)
         self.timezone = timezone
         self.funder = funder
         self.rules = rules or AllowAll()
@@ -73,13 +76,13 @@ class CardService:
 
     # -- purchases -------------------------------------------------------------------------
     def authorize(self, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
-                  pan: str | None = None, presented=None) -> _auth.AuthorizationResult:
+                  pan: str | None = None, presented=None, kind: str | None = None) -> _auth.AuthorizationResult:
         """``card.authorization.authorize`` in a transaction of its own (approve fully or decline changing no
         balance). A composition that writes its own records with the purchase calls
         ``authorization.authorize(service, uow, …)`` inside its own unit of work instead."""
         return self.ledger.transaction(lambda uow: _auth.authorize(
             self, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=idempotency_key,
-            card_id=card_id, pan=pan, presented=presented))
+            card_id=card_id, pan=pan, presented=presented, kind=kind))
 
     def capture(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
         return self.ledger.transaction(lambda uow: _clearing.capture(self, uow, authorization_id, amount_minor,

@@ -76,6 +76,8 @@ authorizations = sa.Table(
     sa.Column("refunded_minor", sa.BigInteger, nullable=False),
     # the MDR taken at clearing; a refund returns it in proportion (card_0002)
     sa.Column("merchant_fee_minor", sa.BigInteger, nullable=False, server_default="0"),
+    # purchase, atm_withdrawal or p2p (card/kinds.py; card_0007)
+    sa.Column("kind", sa.String(16), nullable=False, server_default="purchase"),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
     sa.Index("ix_card_authorizations_card_time", "card_id", "created_at"),

@@ -25,11 +25,13 @@ from .config import CityConfig, load_config
 from .context import CityContext
 from .rules import CustomerProfile
 from .services import (
+    advices,
     card_verification,
     cards,
     clock,
     custody,
     customers,
+    incremental,
     licences,
     merchants,
     payments,
@@ -151,12 +153,13 @@ class CryptoCity:
 
     # ------------------------------------------------------------------ the card
     def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str, channel: str | None = None,
-            expiry: str | None = None, cvv: str | None = None) -> PaymentResult:
+            expiry: str | None = None, cvv: str | None = None, kind: str | None = None) -> PaymentResult:
         """See ``services.payments.pay``. ``channel`` ``card_present`` (the default: a tap) or
-        ``card_not_present`` with the card's ``expiry`` (MM/YY) and ``cvv`` (checked: 54, N7)."""
+        ``card_not_present`` with the card's ``expiry`` (MM/YY) and ``cvv`` (checked: 54, N7); ``kind``:
+        purchase, atm_withdrawal or p2p."""
         presented = card_verification.presented(channel, expiry, cvv)
         return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref,
-                        presented=presented)
+                        presented=presented, kind=kind)
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key)
@@ -166,6 +169,24 @@ class CryptoCity:
 
     def refund(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.refund, ref=ref, amount_minor=amount_minor, key=key)
+
+    def increment(self, *, ref: str, amount_minor: int, key: str | None = None) -> incremental.IncrementDone:
+        """See ``services.incremental.increment``: a bigger hold on the purchase ``ref`` (hotels, car rental)."""
+        return self.run(incremental.increment, ref=ref, amount_minor=amount_minor, key=key)
+
+    def advise(self, *, actor: str, merchant: str, amount_minor: int, ref: str,
+               kind: str | None = None) -> advices.AdviceBooked:
+        """See ``services.advices.advise``: book the network's stand-in approval (tenge, then crypto, then a
+        debt on the programme's credit line)."""
+        return self.run(advices.advise, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref, kind=kind)
+
+    def card_debt(self, actor: str) -> int:
+        """What ``actor`` owes the programme's credit line after advices booked short (tiyn)."""
+        return self.read(advices.debt, actor).debt_minor
+
+    def repay_card_debt(self, *, actor: str, amount_minor: int | None = None) -> advices.CardDebt:
+        """See ``services.advices.repay_debt``."""
+        return self.run(advices.repay_debt, actor=actor, amount_minor=amount_minor)
 
     def register_merchant(self, *, merchant_id: str, name: str, mcc: str, in_zone: bool = True):
         return self.run(merchants.register_merchant, merchant_id=merchant_id, name=name, mcc=mcc, in_zone=in_zone)

@@ -81,4 +81,17 @@ def spend_controls(cfg: CityConfig):
     from card import SpendControls
     c = cfg.card
     return SpendControls(per_transaction_limit_minor=c.per_transaction_limit_minor, daily_limit_minor=c.daily_limit_minor,
-                         daily_count_limit=c.daily_count_limit, blocked_mccs=frozenset(c.blocked_mccs))
+                         daily_count_limit=c.daily_count_limit, blocked_mccs=programme_blocked_mccs(cfg))
+
+
+def permitted_kinds(cfg: CityConfig) -> frozenset[str]:
+    """What the programme lets a card do: purchases, and ATM withdrawals or P2P transfers if it allows them."""
+    from card import kinds
+    return kinds.PILOT_KINDS | ({kinds.ATM_WITHDRAWAL} if cfg.card.allow_atm else set()) | (
+        {kinds.P2P} if cfg.card.allow_p2p else set())
+
+
+def programme_blocked_mccs(cfg: CityConfig) -> frozenset[str]:
+    """The programme's blocked categories, less the cash or P2P ones of the kinds it permits."""
+    from card import kinds
+    return kinds.programme_blocked_mccs(frozenset(cfg.card.blocked_mccs), permitted_kinds(cfg))

@@ -27,7 +27,7 @@ from ledger import Database, Ledger, Posting
 
 from . import audit, city_state, maker_fills
 from .chains import EmbeddedChains, LazyIssuer
-from .city_parts import AssetBook, build_exchange, fund_market_makers
+from .city_parts import AssetBook, build_exchange, fund_market_makers, permitted_kinds
 from .clock import SandboxClock
 from .config import CityConfig
 from .licensing import LicenceRegistry
@@ -68,7 +68,8 @@ class CityContext(EmbeddedChains):
         self.funder = ExchangeFunder(self.exchange, LazyIssuer(self))
         self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history, exchange_id=self.exchange_id)
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
-                                 hold_days=cfg.card.hold_expiry_days, timezone=cfg.sandbox.zone)
+                                 hold_days=cfg.card.hold_expiry_days, timezone=cfg.sandbox.zone,
+                                 permitted_kinds=permitted_kinds(cfg))
         # What this process has taken from the database: the licence version, the last clock advance
         # replayed into the price model, and the trading state last applied to the exchange.
         self._state_lock = threading.RLock()

@@ -233,6 +233,9 @@ class CardProgrammeCfg(Base):
     hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 7
     auth_deadline_ms: Annotated[int, Field(ge=100, le=30_000)] = 2000
     mdr_bps: Bps = 150
+    # ATM withdrawals (MCC 6010/6011) and P2P transfers (4829/6012): the 2025 pilot permitted neither (57)
+    allow_atm: bool = False
+    allow_p2p: bool = False
 
 
 class KycTierCfg(Base):

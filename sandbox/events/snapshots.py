@@ -26,7 +26,7 @@ def authorization(res: Any, *, merchant_id: str, reference: str, card_id: int | 
     """An authorization as the card answered it (``res``: ``card.authorization.AuthorizationResult``)."""
     return {"object": "authorization", "authorization_id": res.authorization_id, "reference": reference,
             "card_id": card_id, "customer": res.cardholder_id, "merchant_id": merchant_id,
-            "status": "approved" if res.approved else "declined", "response_code": res.response_code,
+            "status": "approved" if res.approved else "declined", "kind": res.kind, "response_code": res.response_code,
             "reason": res.reason, "auth_code": res.auth_code, "amount_minor": res.amount_minor, "currency": "KZT",
             "shortfall_minor": res.shortfall_minor, "conversion_fee_minor": res.conversion_fee_minor,
             "sold": [dict(leg) for leg in res.sold],

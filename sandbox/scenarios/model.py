@@ -177,6 +177,7 @@ class PayArgs(M):
     merchant: Name
     amount: Amount
     ref: Name
+    kind: Literal["purchase", "atm_withdrawal", "p2p"] | None = None  # None: a purchase (the MCC may decide)
     channel: Literal["card_present", "card_not_present"] = "card_present"
     expiry: Annotated[str, Field(pattern=r"^(correct|wrong|\d{2}/\d{2})$")] | None = None
     cvv: Annotated[str, Field(pattern=r"^(correct|wrong|\d{3,4})$")] | None = None
@@ -242,6 +243,11 @@ class AdvanceToArgs(M):
     @classmethod
     def _scalar(cls, value: object) -> object:
         return {"at": value} if isinstance(value, (str, datetime)) else value
+
+
+class IncrementArgs(M):  # increment: a bigger hold on the purchase `ref`
+    ref: Name
+    amount: Amount
 
 
 class LicenceArgs(M):
@@ -384,6 +390,8 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "capture": (RefArgs, StepExpect),
     "reverse": (RefArgs, StepExpect),
     "refund": (RefArgs, StepExpect),
+    "increment": (IncrementArgs, StepExpect),
+    "advice": (PayArgs, StepExpect),
     "advance": (AdvanceArgs, StepExpect),
     "advance_to": (AdvanceToArgs, StepExpect),
     "set_kyc": (KycArgs, StepExpect),

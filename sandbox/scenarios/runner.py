@@ -13,6 +13,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     set_kyc_tier(actor, kyc_tier, reason)      renew_licence(licence_id, valid_until, reason)
     withdraw(actor, asset, address, amount_minor, key)   whitelist_address(actor, chain, address)
     deposit_address(actor, chain)              account_balance(code) -> int
+    increment(ref, amount_minor) -> result with status, response_code, reason (a bigger hold)
+    advise(actor, merchant, amount_minor, ref) -> the booking of a stand-in approval (status "approved")
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
     flags(actor) -> list of rule names or (rule, reason), every flag raised for the actor so far
@@ -115,10 +117,15 @@ def _call(facade: Any, step: Step) -> Any:
     if v == "pay":
         online = {} if a.channel == "card_present" else _typed_details(facade, a)
         return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
-                          **online)
+                          **online, **({} if a.kind is None else {"kind": a.kind}))
     if v in ("capture", "reverse", "refund"):
         key = {} if a.key is None else {"key": a.key}
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, **key)
+    if v == "advice":
+        return facade.advise(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
+                             **({} if a.kind is None else {"kind": a.kind}))
+    if v == "increment":
+        return facade.increment(ref=a.ref, amount_minor=a.amount.amount_minor)
     if v == "advance":
         return facade.advance(a.by)
     if v == "advance_to":

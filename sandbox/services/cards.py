@@ -12,6 +12,7 @@ from ledger import format_amount
 
 from .. import audit, events
 from ..events import snapshots
+from ..city_parts import programme_blocked_mccs
 from ..context import CityContext
 from ..errors import (
     ControlAboveProgrammeLimit,
@@ -60,7 +61,7 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
             raise ControlAboveProgrammeLimit(
                 f"{name} may be at most the card programme's {shown} (got {value!r}); a card's own controls can "
                 "only tighten the programme's", control=name)
-    blocked = frozenset(controls.get("blocked_mccs") or ()) | frozenset(city.cfg.card.blocked_mccs)
+    blocked = frozenset(controls.get("blocked_mccs") or ()) | programme_blocked_mccs(city.cfg)
     allowed = controls.get("allowed_mccs")
     new = SpendControls(per_transaction_limit_minor=controls.get("per_transaction_limit_minor"),
                         daily_limit_minor=controls.get("daily_limit_minor"),

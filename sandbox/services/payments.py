@@ -48,6 +48,7 @@ class PaymentResult(Result):
     sold: list[dict] = field(default_factory=list)
     cardholder: str | None = None
     replayed: bool = False
+    kind: str = "purchase"
 
 
 @dataclass(frozen=True)
@@ -65,37 +66,40 @@ class ClearingResult(Result):
 
 
 def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int, ref: str,
-        presented=None) -> PaymentResult:
+        presented=None, kind: str | None = None) -> PaymentResult:
     """Tap the actor's card at ``merchant`` (id or name): approved (hold placed, crypto sold just in time if
     the bank account is short) or declined with an ISO response code and a reason; flags are AML
     observations. ``ref`` is the purchase's reference: the same ``ref`` and request answer once.
-    ``presented``: a card-not-present purchase's channel, expiry and CVV2 (``card_verification.presented``)."""
+    ``presented``: a card-not-present purchase's channel, expiry and CVV2 (``card_verification.presented``).
+    ``kind``: purchase (default), atm_withdrawal or p2p (card/kinds.py; a cash or P2P merchant category
+    decides)."""
     customer = customers.require(uow, actor)
     return authorize(city, uow, merchant_id=merchants.resolve(city, uow, merchant), amount_minor=amount_minor,
-                     ref=ref, card_id=customer.card_id, presented=presented)
+                     ref=ref, card_id=customer.card_id, presented=presented, kind=kind)
 
 
 def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, ref: str, card_id: int | None = None,
-              pan: str | None = None, presented=None) -> PaymentResult:
+              pan: str | None = None, presented=None, kind: str | None = None) -> PaymentResult:
     """A POS authorization for ``merchant_id`` by card id or PAN (a card number the sandbox never issued
     still gets a recorded decline, 14, as a real issuer answers). Audited as ``card.approved`` or
     ``card.declined`` with the crypto sold and its tax disposals, in the caller's transaction."""
     res = card_authorization.authorize(city.cards, uow, amount_minor=amount_minor, merchant_id=merchant_id,
-                                       idempotency_key=pay_key(ref), card_id=card_id, pan=pan, presented=presented)
+                                       idempotency_key=pay_key(ref), card_id=card_id, pan=pan, presented=presented,
+                                       kind=kind)
     status = "approved" if res.approved else "declined"
     if not res.replayed and res.authorization_id is not None and res.response_code != "94":
         holder = res.cardholder_id
         tax = [e for leg in res.sold for e in tax_events(DISPOSAL, leg["asset"], leg["sold_qty_minor"],
                                                          leg["proceeds_minor"], "card", ref)]
         audit.append(uow, holder or NETWORK, f"card.{status}", ref,
-                     {"customer": holder, "merchant": merchant_id, "amount_minor": res.amount_minor,
+                     {"customer": holder, "merchant": merchant_id, "kind": res.kind, "amount_minor": res.amount_minor,
                       "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
                       "flags": [list(f) for f in res.flags], "tax": tax}, at_commit=True)   # sent with the COMMIT
         _authorization_events(uow, res, merchant_id, ref, card_id)
         card_verification.after_decline(city, uow, res)   # a decline that froze the card: audited, announced
     return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags], res.authorization_id,
                          res.auth_code, res.amount_minor, res.shortfall_minor, res.conversion_fee_minor,
-                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed)
+                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed, res.kind)
 
 
 def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | None) -> None:

@@ -63,6 +63,9 @@ class AuthorizeRequest(Strict):
     cvv = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\d{3}$"),
                            metadata={"description": "card_not_present only: the 3-digit CVV2 (a mismatch declines "
                                                     "N7; never stored, logged or part of the request's fingerprint)"})
+    kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("purchase", "atm_withdrawal", "p2p")),
+                            metadata={"description": "purchase (default), atm_withdrawal or p2p; a cash or P2P "
+                                                     "merchant category decides (57 unless the programme permits it)"})
 
     @ma.validates_schema
     def _one_card(self, data, **_):
@@ -89,6 +92,7 @@ class AuthorizationSchema(Strict):
     captured_minor = ma.fields.Integer(required=True)
     reversed_minor = ma.fields.Integer(required=True)
     refunded_minor = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, metadata={"description": "purchase, atm_withdrawal or p2p"})
     at = ma.fields.String(allow_none=True, required=True)
 
 
@@ -107,7 +111,7 @@ def row_dict(row) -> dict:
             "approved": row.response_code == "00", "response_code": row.response_code, "reason": row.reason,
             "auth_code": row.auth_code, "amount_minor": row.amount_minor, "status": row.status,
             "captured_minor": row.captured_minor, "reversed_minor": row.reversed_minor,
-            "refunded_minor": row.refunded_minor, "at": row.created_at.isoformat()}
+            "refunded_minor": row.refunded_minor, "kind": row.kind, "at": row.created_at.isoformat()}
 
 
 def fresh_row_dict(res, merchant_id: str, reference: str, at) -> dict:
@@ -118,7 +122,7 @@ def fresh_row_dict(res, merchant_id: str, reference: str, at) -> dict:
             "response_code": res.response_code, "reason": res.reason[:300],
             "auth_code": res.auth_code if approved else None, "amount_minor": res.amount_minor,
             "status": res.status, "captured_minor": 0, "reversed_minor": 0, "refunded_minor": 0,
-            "at": at.isoformat()}
+            "kind": res.kind, "at": at.isoformat()}
 
 
 @blp.route("/merchants/<name:merchant_id>/authorizations", methods=["POST"])
@@ -135,7 +139,7 @@ def authorize(body: dict, merchant_id: str):
 
     def compute(uow):
         res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
-                                 card_id=body["card_id"], pan=body["pan"],
+                                 card_id=body["card_id"], pan=body["pan"], kind=body["kind"],
                                  presented=card_verification.presented(body["channel"], body["expiry"], body["cvv"]))
         if res.authorization_id is not None and not res.replayed and res.response_code != "94":
             # Written just now in this unit of work: the answer is what the card wrote, no need to read it back.
@@ -145,7 +149,7 @@ def authorize(body: dict, merchant_id: str):
             return {"id": None, "reference": g.idempotency_key, "merchant_id": merchant_id, "approved": False,
                     "response_code": res.response_code, "reason": res.reason, "auth_code": None,
                     "amount_minor": body["amount_minor"], "status": "declined", "captured_minor": 0,
-                    "reversed_minor": 0, "refunded_minor": 0, "at": None}, 201
+                    "reversed_minor": 0, "refunded_minor": 0, "kind": body["kind"] or "purchase", "at": None}, 201
         return row_dict(row), 201
     return json_response(*idempotent_write(compute))
 
