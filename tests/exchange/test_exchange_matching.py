@@ -35,6 +35,7 @@ def test_price_then_time_priority():
     res = match(book, taker("t", BUY, 25, 101), limit_price=101, tif=IOC)
     assert [(m.owner, q, p) for m, q, p in res.fills] == [("b", 10, 100), ("c", 10, 100), ("a", 5, 101)]
     assert a.remaining == 5 and book.best_ask() == 101
+    assert b.remaining == 0 and c.remaining == 0      # the two at the better price, filled in time order
 
 
 def test_gtc_rests_the_rest_ioc_does_not():
