@@ -24,7 +24,7 @@ from sandbox.web import create_app
 # response, the event log's INSERT and the COMMIT in one pipelined trip.
 WEB_OVERHEAD = {"sqlite": 11, "postgresql": 6}
 # The card's authorization with a JIT crypto sale when these were pinned (it may only fall).
-AUTHORIZATION_AT_MOST = {"sqlite": 44, "postgresql": 46}
+AUTHORIZATION_AT_MOST = {"sqlite": 23, "postgresql": 17}
 
 
 @pytest.fixture
