@@ -178,3 +178,8 @@ class BoundSql:
 
     def insert_id(self, sql: str, params: dict) -> Any:
         return self._fast.insert_id(self._cursor, sql, params)
+
+    def read_ahead(self, sql: str, params: dict | None = None):  # noqa: ANN201
+        """A read whose rows are asked for later (``.one()``, ``.all()``): on PostgreSQL it goes out with the
+        next statement, so independent reads share a round trip (``CountingCursor.read_ahead``)."""
+        return self._cursor.read_ahead(self._fast.convert(sql), params or {})

@@ -91,6 +91,18 @@ class CountingCursor:
         finally:
             self._deferring = False
 
+    def read_ahead(self, sql: str, params) -> ReadAhead:  # noqa: ANN001
+        """Start a read whose rows are fetched later (``ReadAhead.one``/``all``): on PostgreSQL it is held back
+        like a deferred write and goes out with the next statement (or when its rows are asked for), so two
+        independent reads cost one round trip; on SQLite it runs now."""
+        ahead = ReadAhead(self)
+        self._deferring = ahead
+        try:
+            self.execute(sql, params)
+        finally:
+            self._deferring = False
+        return ahead
+
     @property
     def deferred(self) -> int:
         """How many writes are held back."""
@@ -118,7 +130,10 @@ class CountingCursor:
             if self._side is None:
                 self._side = self.dbapi_connection.cursor()
             for sql, params, many in pending:
-                if many:
+                if isinstance(many, ReadAhead):   # a read whose rows are fetched after the round trip
+                    many.cursor = self.dbapi_connection.cursor()
+                    many.cursor.execute(sql, params)
+                elif many:
                     self._side.executemany(sql, params)
                 else:
                     self._side.execute(sql, params)
@@ -134,9 +149,15 @@ class CountingCursor:
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
-        if self._deferring:
-            self._hold_back(sql, params, False)
-            return None
+        ahead = self._deferring
+        if ahead:
+            if self.can_defer:
+                self._hold_back(sql, params, ahead if isinstance(ahead, ReadAhead) else False)
+                return None
+            # SQLite: a read ahead runs now, on a cursor of its own (a deferred write is never asked for here)
+            statement_round_trip(self.dbapi_connection)
+            ahead.cursor = self.dbapi_connection.cursor()
+            return ahead.cursor.execute(sql, params)
         if self._pending():
             # PostgreSQL: the unit of work's BEGIN, the held-back writes and this statement in one round trip
             with pipelined(self.dbapi_connection):
@@ -161,6 +182,26 @@ class CountingCursor:
 
     def __getattr__(self, name: str):
         return getattr(self._cursor, name)
+
+
+class ReadAhead:
+    """The rows of a read started with ``CountingCursor.read_ahead`` (``BoundSql.read_ahead``)."""
+
+    __slots__ = ("_owner", "cursor")
+
+    def __init__(self, owner: CountingCursor) -> None:
+        self._owner, self.cursor = owner, None
+
+    def _ready(self):  # noqa: ANN202
+        if self.cursor is None:   # still held back: send it (with whatever else is) now
+            self._owner.flush()
+        return self.cursor
+
+    def one(self) -> tuple | None:
+        return self._ready().fetchone()
+
+    def all(self) -> list[tuple]:
+        return self._ready().fetchall()
 
 
 class UnitOfWork:
