@@ -50,7 +50,7 @@ from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
 from .db import (AUTOCOMMIT, DEFERRED, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
-                 lock_key, round_trip, statement_round_trip)
+                 lock_key, statement_round_trip)
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
