@@ -158,8 +158,8 @@ def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo) -> Usage:
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int, *, tz: tzinfo) -> None:
     """Add to the card's counters for the day and month of ``at`` in the calendar of ``tz`` (a purchase's own
     time: a reversal the next day or month gives back the period the purchase was counted in)."""
-    uow.sql.many(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
-                               for period in _periods(at, tz)])
+    uow.defer(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
+                            for period in _periods(at, tz)], many=True)
 
 
 def rebuild_usage(uow, tz: tzinfo) -> int:
@@ -365,8 +365,8 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
         hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
     bump_usage(uow, card.id, now, amount, 1, tz=service.timezone)
     if sold:
-        uow.sql.many(_INSERT_LEGS, [dict(leg, authorization_id=auth_id) for leg in sold])
-    uow.sql.run(_INSERT_EVENT, dict(
+        uow.defer(_INSERT_LEGS, [dict(leg, authorization_id=auth_id) for leg in sold], many=True)
+    uow.defer(_INSERT_EVENT, dict(
         auth_id=auth_id, at=at, kind="authorized", amount=amount,
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "
              f"{format_amount(fee, 'KZT')}"[:300]))

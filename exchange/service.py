@@ -182,7 +182,8 @@ class Exchange:
     def _touch(self, uow, book: Book) -> None:
         """Record that the book changed: bump the database sequence number (and the cache's with it)."""
         book.seq += 1
-        uow.sql.run(_UPDATE_BOOK, {"sym": book.symbol, "s": book.seq, "np": book.next_priority})
+        # sent with the next statement (PostgreSQL): nothing reads it back in this unit of work before then
+        uow.defer(_UPDATE_BOOK, {"sym": book.symbol, "s": book.seq, "np": book.next_priority})
         symbol = book.symbol
 
         def drop() -> None:
@@ -437,9 +438,9 @@ class Exchange:
         for maker, q, n in maker_updates:
             params = {"oid": maker.id, "rem": maker.remaining, "q": q, "n": n, "hl": maker.hold_left, "at": at}
             if maker.remaining == 0:
-                sql.run(_UPDATE_MAKER, dict(params, st="filled"))
+                uow.defer(_UPDATE_MAKER, dict(params, st="filled"))
             else:
-                sql.run(_UPDATE_MAKER_OPEN, params)
+                uow.defer(_UPDATE_MAKER_OPEN, params)
         split = self._proceeds_split.get(taker.id)
         assert split is None or split[1] == 0, "the proceeds did not cover what was to be split off"
         for maker in res.expired_makers:
@@ -459,7 +460,7 @@ class Exchange:
             status, reason = ("filled", None) if done else ("expired", _expired_reason(otype, res.stopped))
         if written != (qty_minor, taker.remaining, filled, quote_filled, status, reason) or taker.priority \
                 or taker.hold_left:
-            sql.run(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
+            uow.defer(_UPDATE_TAKER, {"oid": taker.id, "qty": qty_minor, "rem": taker.remaining, "filled": filled,
                                     "qf": quote_filled, "st": status, "why": reason, "prio": taker.priority,
                                     "hl": taker.hold_left, "at": at})
         self._touch(uow, book)

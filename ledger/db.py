@@ -44,6 +44,9 @@ STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements se
 # (psycopg's own BEGIN waits for its answer first): the DBAPI connection's info holds it until then.
 PENDING_BEGIN = "cryptocity_pending_begin"
 PG_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+# Connection.info key: the unit of work's cursor while it holds back writes (``UnitOfWork.defer``); a statement
+# sent through SQLAlchemy sends them first.
+DEFERRED = "cryptocity_deferred"
 # The round-trip meter of the running request (``count_round_trips``): None when nobody is counting.
 _ROUND_TRIPS: ContextVar[list[int] | None] = ContextVar("cryptocity_round_trips", default=None)
 
@@ -373,6 +376,9 @@ def _count_statements(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(conn, cursor, _statement, _parameters, _context, _executemany):  # noqa: ANN001
         conn.info[STATEMENT_COUNT] = conn.info.get(STATEMENT_COUNT, 0) + 1
+        held = conn.info.get(DEFERRED)
+        if held is not None:   # writes the unit of work held back go first (with its BEGIN, if pending)
+            held.flush()
         begin = conn.info.pop(PENDING_BEGIN, None)
         if begin is not None:   # a unit of work's first statement goes through Core: its BEGIN first
             cursor.connection.execute(begin)

@@ -109,6 +109,13 @@ class FastSql:
     def many(self, cursor, sql: str, rows: Iterable[dict]) -> None:  # noqa: ANN001
         cursor.executemany(self.convert(sql), list(rows))
 
+    def later(self, cursor, sql: str, params: dict) -> None:  # noqa: ANN001
+        """A write whose result nobody reads, sent with the next statement (``UnitOfWork.defer``)."""
+        cursor.defer(self.convert(sql), params)
+
+    def many_later(self, cursor, sql: str, rows: Iterable[dict]) -> None:  # noqa: ANN001
+        cursor.defer(self.convert(sql), list(rows), many=True)
+
     def insert_id(self, cursor, sql: str, params: dict) -> Any:  # noqa: ANN001
         """Run an INSERT … RETURNING id and give the id (None if ON CONFLICT skipped the row)."""
         cursor.execute(self.convert(sql), params)
@@ -138,11 +145,11 @@ class FastSql:
         return self.insert_id(cursor, "insert_transfer", params)
 
     def insert_entries(self, cursor, rows: list[dict]) -> None:  # noqa: ANN001
-        self.many(cursor, "insert_entry", rows)
+        self.many_later(cursor, "insert_entry", rows)
 
     def apply_deltas(self, cursor, rows: list[dict], *, held: bool = False) -> None:  # noqa: ANN001
         """Add ``delta`` to each account's balance (with ``held``, ``held`` to its held amount too)."""
-        self.many(cursor, "apply_delta_held" if held else "apply_delta", rows)
+        self.many_later(cursor, "apply_delta_held" if held else "apply_delta", rows)
 
     def delete_transfer(self, cursor, transfer_id: int) -> None:  # noqa: ANN001
         self.run(cursor, "delete_transfer", {"tid": transfer_id})
@@ -171,3 +178,8 @@ class BoundSql:
 
     def insert_id(self, sql: str, params: dict) -> Any:
         return self._fast.insert_id(self._cursor, sql, params)
+
+    def read_ahead(self, sql: str, params: dict | None = None):  # noqa: ANN201
+        """A read whose rows are asked for later (``.one()``, ``.all()``): on PostgreSQL it goes out with the
+        next statement, so independent reads share a round trip (``CountingCursor.read_ahead``)."""
+        return self._cursor.read_ahead(self._fast.convert(sql), params or {})

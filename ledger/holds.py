@@ -301,10 +301,10 @@ def _remember(known: dict[int, int], hold_id: int, account_id: int) -> None:
 def _update(uow: UnitOfWork, hold_id: int, remaining_minor: int, posted_minor: int, status: str) -> None:
     """Write a hold's new state; it is resolved (now) once nothing remains."""
     if status == PENDING:  # only ever called on a pending hold: its status and resolved_at stay as they are
-        uow.ledger._fast.run(uow.raw_cursor(), "hold_progress", {"hid": hold_id, "remaining": remaining_minor,
+        uow.ledger._fast.later(uow.raw_cursor(), "hold_progress", {"hid": hold_id, "remaining": remaining_minor,
                                                                  "posted": posted_minor})
         return
-    uow.ledger._fast.run(uow.raw_cursor(), "update_hold", {"hid": hold_id, "remaining": remaining_minor,
+    uow.ledger._fast.later(uow.raw_cursor(), "update_hold", {"hid": hold_id, "remaining": remaining_minor,
                                                            "posted": posted_minor, "status": status,
                                                            "resolved": to_micros(uow.now())})
 
@@ -316,7 +316,7 @@ def _event(uow: UnitOfWork, hold_id: int, account_id: int, kind: str, delta_mino
         # A tuple, replaced rather than appended to: a savepoint that rolls back restores uow.scratch.
         uow.scratch[_EVENTS] = (*held_back, row)
         return
-    uow.ledger._fast.run(uow.raw_cursor(), "hold_event", row)
+    uow.ledger._fast.later(uow.raw_cursor(), "hold_event", row)
 
 
 @contextmanager
@@ -350,14 +350,14 @@ def _write_events(uow: UnitOfWork, rows: tuple[dict, ...]) -> None:
     for start in range(0, len(rows), MAX_EVENTS_PER_INSERT):
         chunk = rows[start:start + MAX_EVENTS_PER_INSERT]
         if len(chunk) == 1:
-            fast.run(cursor, "hold_event", chunk[0])
+            fast.later(cursor, "hold_event", chunk[0])
             continue
         values = ", ".join(f"(:hid{n}, :aid{n}, :kind{n}, :delta{n}, :at{n})" for n in range(len(chunk)))
-        fast.run(cursor, f"INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
+        fast.later(cursor, f"INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
                          f"VALUES {values}",
                  {f"{name}{n}": value for n, row in enumerate(chunk) for name, value in row.items()})
 
 
 def _add_held(uow: UnitOfWork, account_id: int, delta: int) -> None:
-    uow.ledger._fast.run(uow.raw_cursor(), "add_held", {"aid": account_id, "delta": delta})
+    uow.ledger._fast.later(uow.raw_cursor(), "add_held", {"aid": account_id, "delta": delta})
     note_held(uow, account_id, delta)

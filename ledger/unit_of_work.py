@@ -49,8 +49,8 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import (AUTOCOMMIT, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
-                 round_trip, statement_round_trip)
+from .db import (AUTOCOMMIT, DEFERRED, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
+                 lock_key, statement_round_trip)
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
@@ -58,23 +58,110 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000
 _PG_IDLE = 0   # libpq's PQTRANS_IDLE: no transaction open
+ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%(k)s)"
 
 
 class CountingCursor:
-    """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``)."""
+    """A DBAPI cursor that counts the statements sent through it (see ``UnitOfWork.statements``).
 
-    __slots__ = ("_cursor", "count", "dbapi_connection", "_info")
+    On PostgreSQL it also holds back the writes ``defer`` is given (``UnitOfWork.defer``): they go out
+    with the next statement that needs an answer, in one pipelined round trip, in order."""
+
+    __slots__ = ("_cursor", "count", "dbapi_connection", "_info", "_deferred", "_deferring", "_side", "can_defer",
+                 "flushes")
 
     def __init__(self, cursor, info: dict | None = None) -> None:  # noqa: ANN001
         self._cursor, self.count, self.dbapi_connection = cursor, 0, cursor.connection
         self._info = info   # the connection's info: a PENDING_BEGIN to send with the first statement
+        self._deferred: list[tuple[str, Any, bool]] = []   # (sql, params or rows, executemany)
+        self._deferring = False
+        self._side = None   # the cursor the held-back writes are sent on (their results are not read)
+        self.can_defer = info is not None and can_pipeline(self.dbapi_connection)
+        self.flushes = 0   # how many times held-back writes went out
+
+    def defer(self, sql: str, params, *, many: bool = False) -> None:  # noqa: ANN001
+        """Send ``sql`` (a write whose result nobody reads) with the next statement that waits for an answer,
+        or with the COMMIT. SQLite (no pipeline): now. Counted, and seen by ``execute``'s wrappers, now."""
+        self._deferring = self.can_defer
+        try:
+            if many:
+                self.executemany(sql, params)
+            else:
+                self.execute(sql, params)
+        finally:
+            self._deferring = False
+
+    def read_ahead(self, sql: str, params) -> ReadAhead:  # noqa: ANN001
+        """Start a read whose rows are fetched later (``ReadAhead.one``/``all``): on PostgreSQL it is held back
+        like a deferred write and goes out with the next statement (or when its rows are asked for), so two
+        independent reads cost one round trip; on SQLite it runs now."""
+        ahead = ReadAhead(self)
+        self._deferring = ahead
+        try:
+            self.execute(sql, params)
+        finally:
+            self._deferring = False
+        return ahead
+
+    @property
+    def deferred(self) -> int:
+        """How many writes are held back."""
+        return len(self._deferred)
+
+    def drop_deferred(self, keep: int = 0) -> None:
+        """Forget the held-back writes after the first ``keep`` (a rollback undoes them anyway)."""
+        del self._deferred[keep:]
+        if not self._deferred and self._info is not None:
+            self._info.pop(DEFERRED, None)
+
+    def _hold_back(self, sql, params, many: bool) -> None:  # noqa: ANN001
+        self._deferred.append((sql, params, many))
+        self._info[DEFERRED] = self
+
+    def flush_inside(self) -> None:
+        """Inside a ``pipelined`` block: the unit of work's BEGIN, then the held-back writes."""
+        begin = self._info.pop(PENDING_BEGIN, None) if self._info else None
+        if begin is not None:
+            self.dbapi_connection.execute(begin)
+        if self._deferred:
+            self.flushes += 1
+            pending, self._deferred = self._deferred, []
+            self._info.pop(DEFERRED, None)
+            if self._side is None:
+                self._side = self.dbapi_connection.cursor()
+            for sql, params, many in pending:
+                if isinstance(many, ReadAhead):   # a read whose rows are fetched after the round trip
+                    many.cursor = self.dbapi_connection.cursor()
+                    many.cursor.execute(sql, params)
+                elif many:
+                    self._side.executemany(sql, params)
+                else:
+                    self._side.execute(sql, params)
+
+    def _pending(self) -> bool:
+        return bool(self._deferred) or bool(self._info and PENDING_BEGIN in self._info)
+
+    def flush(self) -> None:
+        """Send what is held back (and a pending BEGIN) now, in one round trip."""
+        if self._pending():
+            with pipelined(self.dbapi_connection):
+                self.flush_inside()
 
     def execute(self, sql, params=None):  # noqa: ANN001
         self.count += 1
-        if self._info and PENDING_BEGIN in self._info:
-            # PostgreSQL: the unit of work's BEGIN and its first statement in one round trip
+        ahead = self._deferring
+        if ahead:
+            if self.can_defer:
+                self._hold_back(sql, params, ahead if isinstance(ahead, ReadAhead) else False)
+                return None
+            # SQLite: a read ahead runs now, on a cursor of its own (a deferred write is never asked for here)
+            statement_round_trip(self.dbapi_connection)
+            ahead.cursor = self.dbapi_connection.cursor()
+            return ahead.cursor.execute(sql, params)
+        if self._pending():
+            # PostgreSQL: the unit of work's BEGIN, the held-back writes and this statement in one round trip
             with pipelined(self.dbapi_connection):
-                self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
+                self.flush_inside()
                 result = self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
             return result
         statement_round_trip(self.dbapi_connection)
@@ -82,14 +169,39 @@ class CountingCursor:
 
     def executemany(self, sql, rows):  # noqa: ANN001
         self.count += 1
-        if self._info and PENDING_BEGIN in self._info:
-            self.dbapi_connection.execute(self._info.pop(PENDING_BEGIN))
-            round_trip()
+        if self._deferring:
+            self._hold_back(sql, rows, True)
+            return None
+        if self._pending():
+            with pipelined(self.dbapi_connection):
+                self.flush_inside()
+                result = self._cursor.executemany(sql, rows)
+            return result
         statement_round_trip(self.dbapi_connection)
         return self._cursor.executemany(sql, rows)
 
     def __getattr__(self, name: str):
         return getattr(self._cursor, name)
+
+
+class ReadAhead:
+    """The rows of a read started with ``CountingCursor.read_ahead`` (``BoundSql.read_ahead``)."""
+
+    __slots__ = ("_owner", "cursor")
+
+    def __init__(self, owner: CountingCursor) -> None:
+        self._owner, self.cursor = owner, None
+
+    def _ready(self):  # noqa: ANN202
+        if self.cursor is None:   # still held back: send it (with whatever else is) now
+            self._owner.flush()
+        return self.cursor
+
+    def one(self) -> tuple | None:
+        return self._ready().fetchone()
+
+    def all(self) -> list[tuple]:
+        return self._ready().fetchall()
 
 
 class UnitOfWork:
@@ -189,11 +301,16 @@ class UnitOfWork:
         locked, rows, memo = set(self._locked_accounts), dict(self._account_rows), dict(self.memo)
         queued, scratch = len(self._at_commit), dict(self.scratch)
         cursor = self.raw_cursor()
-        cursor.execute(f"SAVEPOINT {label}")
+        held, flushes = cursor.deferred, cursor.flushes
+        cursor.defer(f"SAVEPOINT {label}", None)   # PostgreSQL: sent with the block's first read
         try:
             yield
         except BaseException:
-            cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
+            if cursor.can_defer and cursor.flushes == flushes:
+                cursor.drop_deferred(held)   # the SAVEPOINT never went out: nothing of the block did
+            else:
+                cursor.drop_deferred()   # writes held back since: the rollback undoes them
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {label}")
             # PostgreSQL releases the row locks taken since the savepoint: they must be taken again.
             self._locked_accounts, self._account_rows, self.memo = locked, rows, memo
             del self._at_commit[queued:]
@@ -226,12 +343,22 @@ class UnitOfWork:
         queued inside it."""
         self._at_commit.append((sql, params))
 
+    def defer(self, sql: str, params: dict | list[dict], *, many: bool = False) -> None:
+        """Run a write (``:name`` parameters, as ``uow.sql``; ``many``: a list of parameter sets) whose result
+        nobody reads: on PostgreSQL it is held back and sent with the next statement that waits for an
+        answer (or with the COMMIT), in one pipelined round trip, in order; on SQLite it runs now. A
+        database error in it surfaces at that later statement, and the unit of work is lost as after any
+        database error. A savepoint rolled back drops what it held back."""
+        sql = self.ledger._fast.convert(sql)
+        self.raw_cursor().defer(sql, list(params) if many else params, many=many)
+
     def _send_at_commit(self) -> None:
         pending, self._at_commit = self._at_commit, []
         cursor, fast = self.raw_cursor(), self.ledger._fast
         dbapi = cursor.dbapi_connection
-        if can_pipeline(dbapi) and dbapi.pgconn.transaction_status != _PG_IDLE:
+        if can_pipeline(dbapi) and (dbapi.pgconn.transaction_status != _PG_IDLE or cursor.deferred):
             with pipelined(dbapi):
+                cursor.flush_inside()
                 for sql, params in pending:
                     cursor.execute(fast.convert(sql), params)
                 cursor.execute("COMMIT")   # the driver then has no transaction left to commit
@@ -242,7 +369,7 @@ class UnitOfWork:
     def commit(self) -> None:
         for hook in self._before_commit:   # last writes of the transaction (the event log's one INSERT)
             hook()
-        if self._at_commit:
+        if self._at_commit or (self._cursor is not None and self._cursor.deferred):
             self._send_at_commit()
         self._tx.commit()
         self._committed = True
@@ -251,6 +378,8 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Roll back (if still open), then run the rollback hooks — each one, even if another fails."""
+        if self._cursor is not None:
+            self._cursor.drop_deferred()   # never sent: nothing to undo
         try:
             if self._tx.is_active:
                 self._tx.rollback()
@@ -294,6 +423,7 @@ class UnitOfWork:
         finally:
             try:
                 self._conn.info.pop(PENDING_BEGIN, None)   # never left for the pooled connection's next user
+                self._conn.info.pop(DEFERRED, None)
                 self._conn.close()
             finally:
                 self._end_turn()
@@ -326,7 +456,12 @@ class UnitOfWork:
         self._now = when
 
     def advisory_lock(self, name: str) -> None:
-        self.ledger.db.advisory_lock(self._conn, name)
+        """``Database.advisory_lock`` in this transaction; on PostgreSQL held back (``defer``) and sent with
+        the next statement, which runs once the lock is taken."""
+        if self._writes and not self.ledger.db.is_sqlite and self.raw_cursor().can_defer:
+            self.raw_cursor().defer(ADVISORY_LOCK, {"k": lock_key(name)})
+        else:
+            self.ledger.db.advisory_lock(self._conn, name)
 
     # -- accounts --------------------------------------------------------------------------
     def lock_accounts(self, account_ids: Iterable[int]) -> dict[int, Balance]:

@@ -12,6 +12,7 @@ from card import CardService, FundingSettings, SpendControls
 from card.authorization import authorize
 from exchange import Exchange, Instrument
 from ledger import Ledger, ManualClock, move
+from ledger.db import count_round_trips
 
 from ..cli_support import db_option
 from ..funding import ExchangeFunder
@@ -57,20 +58,24 @@ def authorization_run(cards: CardService, card_id: int, count: int, first: int =
     return count / (time.perf_counter() - started), latencies_ms
 
 
-def statements_per_authorization(cards: CardService, card_id: int, count: int = 5, first: int = 0) -> list[int]:
+def statements_per_authorization(cards: CardService, card_id: int, count: int = 5,
+                                 first: int = 0) -> tuple[list[int], list[int]]:
     """The statements each of ``count`` approved JIT-sale authorizations (keys ``count-{first}``…) sends in its
     unit of work (``UnitOfWork.statements``: everything between BEGIN and COMMIT, SAVEPOINT included; an
-    executemany counts once; BEGIN and COMMIT themselves are not counted)."""
-    counts = []
+    executemany counts once; BEGIN and COMMIT themselves are not counted), and the round trips to the
+    database each makes (``ledger.db.count_round_trips``: BEGIN and COMMIT included, a pipelined batch once)."""
+    counts, trips = [], []
     for i in range(first, first + count):
-        with cards.ledger.unit_of_work() as uow:
-            result = authorize(cards, uow, card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop",
-                               idempotency_key=f"count-{i}")
-            counts.append(uow.statements)
-            uow.commit()
+        with count_round_trips() as meter:
+            with cards.ledger.unit_of_work() as uow:
+                result = authorize(cards, uow, card_id=card_id, amount_minor=AMOUNT_MINOR,
+                                   merchant_id="bench-shop", idempotency_key=f"count-{i}")
+                counts.append(uow.statements)
+                uow.commit()
+        trips.append(meter[0])
         if not result.approved or not result.sold:
             raise click.ClickException(f"counted authorization {i} was not an approved JIT sale: {result.reason}")
-    return counts
+    return counts, trips
 
 
 @click.command("card")
@@ -95,7 +100,7 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     ledger = Ledger(db, ManualClock())
     cards, card_id = _setup(ledger, count)
     cards.authorize(card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop", idempotency_key="warm")
-    counted = statements_per_authorization(cards, card_id)
+    counted, trips = statements_per_authorization(cards, card_id)
     per_round = max(1, count // rounds)
     raw = RawInserts(db)
     raw_rates, auth_rates, latencies = [], [], []
@@ -122,8 +127,11 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     table.add_row("authorization latency p99", f"{percentile(latencies, 99):.2f} ms")
     table.add_row("statements per authorization (between BEGIN and COMMIT)",
                   " ".join(str(n) for n in sorted(set(counted))))
+    table.add_row("round trips per authorization (BEGIN and COMMIT included, a pipelined batch once)",
+                  " ".join(str(n) for n in sorted(set(trips))))
     console.print(table)
     console.print("ledger.verify(): invariants hold")
     db.dispose()
     click.echo(f"statements per authorization {max(counted)}")
+    click.echo(f"round trips per authorization {max(trips)}")
     click.echo(f"ratio {best_auth / best_raw:.2f}")
