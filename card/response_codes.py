@@ -14,6 +14,7 @@ AMOUNT_LIMIT = "61"
 RESTRICTED_CARD = "62"
 COUNT_LIMIT = "65"
 ISSUER_INOPERATIVE = "91"
+ORIGINAL_AMOUNT_INCORRECT = "64"
 DUPLICATE = "94"
 SYSTEM_ERROR = "96"
 
@@ -31,6 +32,8 @@ REASONS: dict[str, str] = {
     RESTRICTED_CARD: "restricted card (frozen or closed)",
     COUNT_LIMIT: "exceeds frequency limit",
     ISSUER_INOPERATIVE: "issuer or funding unavailable",
+    ORIGINAL_AMOUNT_INCORRECT: "original amount incorrect: the capture is more than the authorized amount plus "
+                               "the tip tolerance of the merchant's category",
     DUPLICATE: "duplicate transmission",
     SYSTEM_ERROR: "system error",
 }

@@ -78,6 +78,8 @@ authorizations = sa.Table(
     sa.Column("merchant_fee_minor", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
+    # purchase (authorized, then cleared), force_post (cleared without an authorization), unlinked_refund (card_0008)
+    sa.Column("kind", sa.String(16), nullable=False, server_default="purchase"),
     sa.Index("ix_card_authorizations_card_time", "card_id", "created_at"),
 )
 

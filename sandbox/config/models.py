@@ -233,6 +233,13 @@ class CardProgrammeCfg(Base):
     hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 7
     auth_deadline_ms: Annotated[int, Field(ge=100, le=30_000)] = 2000
     mdr_bps: Bps = 150
+    # clearing policy (card/policy.py): how far over the authorization a capture may go, per MCC
+    # ("default" for the rest), and what a refund or reversal of a just-in-time sale gives back
+    over_capture_tolerance_bps: dict[Annotated[str, Field(pattern=r"^(\d{4}|default)$")], Bps] = Field(
+        default_factory=dict, max_length=1000)
+    refund_policy: Literal["tenge", "buy_back"] = "tenge"
+    refund_conversion_fee: Literal["returned", "kept"] = "kept"
+    reversal_policy: Literal["keep_tenge", "buy_back"] = "keep_tenge"
 
 
 class KycTierCfg(Base):

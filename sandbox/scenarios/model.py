@@ -87,9 +87,13 @@ class PayArgs(M):
     ref: Name
 
 
-class RefArgs(M):        # capture, reverse, refund
+class RefArgs(M):        # capture, reverse, refund, expire
     ref: Name
     amount: Amount | None = None
+
+
+class CaptureArgs(RefArgs):
+    final: bool = True   # false: keep the rest of the hold for another partial capture
 
 
 class LicenceArgs(M):
@@ -128,7 +132,7 @@ EventPatterns = Annotated[list[EventPattern], Field(max_length=MAX_EVENT_PATTERN
 
 class StepExpect(M):
     """Expectations on the step's own result."""
-    status: Literal["approved", "declined", "ok", "error", "captured", "reversed", "refunded"] | None = None
+    status: Literal["approved", "declined", "ok", "error", "captured", "reversed", "refunded", "expired"] | None = None
     response_code: Annotated[str, Field(pattern=r"^\d{2}$")] | None = None
     reason_contains: str | None = None
     error: str | None = None                # the error's snake_case code, e.g. not_licensed
@@ -178,9 +182,12 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "mint": (FundArgs, StepExpect),
     "redeem": (FundArgs, StepExpect),
     "pay": (PayArgs, StepExpect),
-    "capture": (RefArgs, StepExpect),
+    "capture": (CaptureArgs, StepExpect),
     "reverse": (RefArgs, StepExpect),
     "refund": (RefArgs, StepExpect),
+    "expire": (RefArgs, StepExpect),
+    "force_post": (PayArgs, StepExpect),
+    "unlinked_refund": (PayArgs, StepExpect),
     "advance": (AdvanceArgs, StepExpect),
     "suspend_licence": (LicenceArgs, StepExpect),
     "reinstate_licence": (LicenceArgs, StepExpect),

@@ -7,7 +7,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     buy(actor, instrument, quote_qty_minor) sell(actor, instrument, qty_minor)
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref) -> result with status, response_code, reason, flags
-    capture(ref, amount_minor=None)  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
+    capture(ref, amount_minor=None[, final=False])  reverse(ref, amount_minor=None)  refund(ref, amount_minor=None)
+    expire(ref)                                force_post / unlinked_refund(actor, merchant, amount_minor, ref)
     advance(delta: timedelta)
     suspend_licence(licence_id, reason)        reinstate_licence(licence_id, reason)
     balances(actor) -> Mapping[asset, int]: AVAILABLE minor units (ledger minus holds); "KZT" = the card's bank account
@@ -106,8 +107,14 @@ def _call(facade: Any, step: Step) -> Any:
         return getattr(facade, v)(actor=a.actor, amount_minor=a.amount.amount_minor)
     if v == "pay":
         return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
+    if v == "capture" and not a.final:
+        return facade.capture(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, final=False)
     if v in ("capture", "reverse", "refund"):
         return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None)
+    if v == "expire":
+        return facade.expire(ref=a.ref)
+    if v in ("force_post", "unlinked_refund"):
+        return getattr(facade, v)(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
     if v == "advance":
         return facade.advance(a.by)
     if v in ("suspend_licence", "reinstate_licence"):
