@@ -131,7 +131,7 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
         status=status, reversed_minor=reversed_total))
     bump_usage(uow, row.card_id, row.created_at, -amount, 0, tz=service.timezone)
     _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
-    policy = refunds.after_reversal(service, uow, row, get_card(uow, row.card_id), row.reversed_minor, reversed_total)
+    policy = refunds.after_reversal(service, uow, row, row.reversed_minor, reversed_total)
     return {**authorization(uow, authorization_id), **policy}
 
 

@@ -61,13 +61,14 @@ def after_refund(service, uow, row, card, before_minor: int, after_minor: int) -
     return {"conversion_fee_returned_minor": fee_back, "bought_back": bought}
 
 
-def after_reversal(service, uow, row, card, before_minor: int, after_minor: int) -> dict:
+def after_reversal(service, uow, row, before_minor: int, after_minor: int) -> dict:
     """Apply the reversal policy to a reversal that took the reversed total from ``before_minor`` to
     ``after_minor`` (the hold is already released)."""
     if service.policy.reversal_policy != "buy_back":
         return {"bought_back": []}
+    from .issuing import get_card
     crypto = share(row.shortfall_minor, row.amount_minor, before_minor, after_minor)
-    return {"bought_back": buy_back(service, uow, row.id, card, crypto, "reversal")}
+    return {"bought_back": buy_back(service, uow, row.id, get_card(uow, row.card_id), crypto, "reversal")}
 
 
 def buy_back(service, uow, authorization_id: int, card, spend_minor: int, why: str) -> list[dict]:

@@ -20,8 +20,8 @@ def make_city(url: str, **card) -> CryptoCity:
 
 
 @pytest.fixture
-def city(sqlite_url):
-    c = make_city(sqlite_url)
+def city(db_url):
+    c = make_city(db_url)
     c.info = c.onboard(actor="aigerim", kyc_tier="full", deposits={"KZT": 1_000_00, "USDT": 500_000_000})
     yield c
     c.close()
@@ -177,8 +177,8 @@ def test_refund_in_tenge_keeps_the_crypto_sold_and_the_conversion_fee(city):
     city.verify()
 
 
-def test_refund_buy_back_returns_the_crypto_at_the_refund_time_price_with_the_fee(sqlite_url):
-    city = make_city(sqlite_url, refund_policy="buy_back", refund_conversion_fee="returned")
+def test_refund_buy_back_returns_the_crypto_at_the_refund_time_price_with_the_fee(db_url):
+    city = make_city(db_url, refund_policy="buy_back", refund_conversion_fee="returned")
     city.onboard(actor="aigerim", kyc_tier="full", deposits={"USDT": 500_000_000})
     sale = city.pay(actor="aigerim", merchant="zone-market", amount_minor=10_000_00, ref="tv")
     city.capture(ref="tv")
@@ -207,8 +207,8 @@ def test_refund_buy_back_returns_the_crypto_at_the_refund_time_price_with_the_fe
     city.close()
 
 
-def test_reversal_buy_back_returns_the_crypto_a_voided_purchase_sold(sqlite_url):
-    city = make_city(sqlite_url, reversal_policy="buy_back")
+def test_reversal_buy_back_returns_the_crypto_a_voided_purchase_sold(db_url):
+    city = make_city(db_url, reversal_policy="buy_back")
     city.onboard(actor="aigerim", kyc_tier="full", deposits={"USDT": 500_000_000})
     start = city.balances("aigerim")["USDT"]
     city.pay(actor="aigerim", merchant="zone-market", amount_minor=5_000_00, ref="oops")
