@@ -14,6 +14,7 @@ from .funding import FundingPlan, FundingSettings, plan_funding
 from .iban import make_iban, validate_iban
 from .issuing import BankAccount, Card, MerchantRecord
 from .pan import make_pan
+from .policy import ClearingPolicy
 from .ports import (AllowAll, AuthorizationContext, Capacity, Funder, FundingLeg, FundingShort, FundingUnavailable,
                     Merchant, Rules, RulesDecision)
 from .service import CardService
@@ -23,4 +24,4 @@ __all__ = ["response_codes", "AuthorizationResult", "DEFAULT_BLOCKED_MCCS", "Spe
            "FundingPlan", "FundingSettings", "plan_funding", "make_iban", "validate_iban", "BankAccount", "Card",
            "MerchantRecord", "make_pan", "AllowAll", "AuthorizationContext", "Capacity", "Funder", "FundingLeg",
            "FundingShort", "FundingUnavailable", "Merchant", "Rules", "RulesDecision", "CardService",
-           "FixedPriceFunder"]
+           "FixedPriceFunder", "ClearingPolicy"]

@@ -1,7 +1,8 @@
 """After the authorization: clearing (capture), reversal, refund and hold expiry.
 
-The crypto sold at authorization is never un-sold: a reversal releases the hold and the tenge stays
-in the customer's bank account.
+By default the crypto sold at authorization is never un-sold: a reversal releases the hold and the tenge
+stays in the customer's bank account. A programme may buy it back on a refund or a reversal instead
+(``ClearingPolicy``, card/refunds.py). Several partial captures and over-capture: card/capture.py.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import insert, select, update
 
 from ledger import Posting, format_amount
 
+from . import refunds
 from . import response_codes as rc
 from . import tables as t
 from .authorization import bump_usage
@@ -66,7 +68,7 @@ def already_done(uow, key: str, authorization_id: int, kind: str, amount_minor: 
     written once."""
     _auth(uow, authorization_id)
     return _replayed(uow, key, authorization_id, {"capture": CAPTURED, "reverse": REVERSED,
-                                                  "refund": REFUNDED}[kind], amount_minor)
+                                                  "refund": REFUNDED, "expire": EXPIRED_AUTH}[kind], amount_minor)
 
 
 def authorization(uow, authorization_id: int, *, replayed: bool = False) -> dict:
@@ -91,7 +93,7 @@ def _uncleared(uow, authorization_id: int, kind: str, amount_minor: int | None, 
     if row.status != APPROVED:
         _nothing_left(authorization_id, row.status, kind)
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; {rule}")
-    held = row.amount_minor - row.reversed_minor
+    held = row.amount_minor - row.captured_minor - row.reversed_minor
     verb = "capture" if kind == CAPTURED else "reverse"
     return row, held, _amount(amount_minor, held, verb)
 
@@ -107,27 +109,12 @@ def _nothing_left(authorization_id: int, status: str, kind: str) -> None:
                                authorization_id=authorization_id, status=status)
 
 
-def capture(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
-    """Clear ``amount_minor`` (default: all still held) to the merchant minus MDR; the rest of the hold is released."""
-    row, held, amount = _uncleared(uow, authorization_id, CAPTURED, amount_minor, key,
-                                   "only an approved, uncleared authorization can be captured")
-    if row is None:
-        return authorization(uow, authorization_id, replayed=True)
-    merchant = get_merchant(uow, row.merchant_id)
-    mdr = amount * merchant.mdr_bps // 10_000  # rounded down: the merchant never pays more than its rate
-    to = [(merchant.settlement_account_id, amount - mdr)]
-    if mdr:
-        to.append((service.fee_account(uow, ACQUIRER_FEE_OWNER), mdr))
-    uow.post_hold(row.hold_id, to, amount_minor=amount, memo=f"card clearing auth {authorization_id}")
-    uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
-        status=CAPTURED, captured_minor=amount, reversed_minor=row.amount_minor - amount, merchant_fee_minor=mdr))
-    if amount < held:
-        bump_usage(uow, row.card_id, row.created_at, -(held - amount), 0, tz=service.timezone)
-    _event(uow, authorization_id, CAPTURED, amount,
-           f"cleared to {merchant.id}; merchant fee {format_amount(mdr, 'KZT')}", key)
-    if amount < held:
-        _event(uow, authorization_id, "released", held - amount, "rest of the hold released at clearing", None)
-    return authorization(uow, authorization_id)
+def capture(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None,
+            final: bool = True):
+    """Clear ``amount_minor`` (default: all still held) to the merchant minus MDR; with ``final`` (the default)
+    the rest of the hold is released. Several partial captures and over-capture: ``card.capture``."""
+    from .capture import capture as _capture
+    return _capture(service, uow, authorization_id, amount_minor, key=key, final=final)
 
 
 def reverse(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
@@ -138,12 +125,14 @@ def reverse(service, uow, authorization_id: int, amount_minor: int | None = None
         return authorization(uow, authorization_id, replayed=True)
     uow.void_hold(row.hold_id, amount_minor=amount)
     reversed_total = row.reversed_minor + amount
-    status = REVERSED if reversed_total == row.amount_minor else APPROVED
+    # nothing held any more: reversed, or captured when earlier partial captures took the rest
+    status = APPROVED if amount < held else CAPTURED if row.captured_minor else REVERSED
     uow.conn.execute(update(t.authorizations).where(t.authorizations.c.id == authorization_id).values(
         status=status, reversed_minor=reversed_total))
     bump_usage(uow, row.card_id, row.created_at, -amount, 0, tz=service.timezone)
     _event(uow, authorization_id, REVERSED, amount, "hold released; crypto already sold is not un-sold", key)
-    return authorization(uow, authorization_id)
+    policy = refunds.after_reversal(service, uow, row, row.reversed_minor, reversed_total)
+    return {**authorization(uow, authorization_id), **policy}
 
 
 def refund(service, uow, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
@@ -159,7 +148,7 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
     if row.status not in (CAPTURED, REFUNDED):
         raise InvalidAuthorizationState(f"authorization {authorization_id} is {row.status}; only a cleared purchase "
                                         "can be refunded")
-    if row.captured_minor - row.refunded_minor == 0:
+    if row.captured_minor - row.refunded_minor <= 0:
         raise NothingToRefund(f"authorization {authorization_id} has nothing left to refund: all "
                               f"{format_amount(row.captured_minor, 'KZT')} captured was refunded already",
                               authorization_id=authorization_id, status=row.status)
@@ -176,7 +165,8 @@ def refund(service, uow, authorization_id: int, amount_minor: int | None = None,
         status=REFUNDED if refunded == row.captured_minor else CAPTURED, refunded_minor=refunded))
     _event(uow, authorization_id, REFUNDED, amount,
            f"refunded by {merchant.id}; merchant fee returned {format_amount(fee, 'KZT')}", key)
-    return authorization(uow, authorization_id)
+    policy = refunds.after_refund(service, uow, row, card, row.refunded_minor, refunded)
+    return {**authorization(uow, authorization_id), **policy}
 
 
 def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunded_after: int) -> int:
@@ -195,17 +185,19 @@ def expire_holds(service, uow, *, expired: list | None = None) -> int:
     uow.expire_holds()
     a = t.authorizations
     rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
-                                   a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key)
+                                   a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
+                                   a.c.captured_minor)
                             .where(a.c.status == APPROVED).order_by(a.c.id).limit(MAX_EXPIRY_BATCH)).all()
     count = 0
-    for auth_id, hold_id, amount, reversed_minor, card_id, created_at, holder, merchant_id, key in rows:
+    for auth_id, hold_id, amount, reversed_minor, card_id, created_at, holder, merchant_id, key, captured in rows:
         if uow.get_hold(hold_id).status == "expired":
-            uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=EXPIRED_AUTH,
-                                                                       reversed_minor=amount))
-            bump_usage(uow, card_id, created_at, -(amount - reversed_minor), 0, tz=service.timezone)
-            _event(uow, auth_id, EXPIRED_AUTH, amount - reversed_minor, "hold expired without clearing", None)
+            released = amount - captured - reversed_minor  # partial captures keep what they took
+            uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=CAPTURED if captured else EXPIRED_AUTH,
+                                                                       reversed_minor=amount - captured))
+            bump_usage(uow, card_id, created_at, -released, 0, tz=service.timezone)
+            _event(uow, auth_id, EXPIRED_AUTH, released, "hold expired without clearing", None)
             if expired is not None:
                 expired.append({"id": auth_id, "card_id": card_id, "cardholder_id": holder, "merchant_id": merchant_id,
-                                "idempotency_key": key, "released_minor": amount - reversed_minor})
+                                "idempotency_key": key, "released_minor": released})
             count += 1
     return count

@@ -60,3 +60,21 @@ class NothingToRefund(InvalidAuthorizationState):
     """Refunding a purchase that was refunded in full already."""
 
     code = "nothing_to_refund"
+
+
+class NothingToExpire(InvalidAuthorizationState):
+    """Expiring an authorization whose hold is gone already (fully captured, reversed or expired)."""
+
+    code = "nothing_to_expire"
+
+
+class OverCaptureRefused(InvalidRequest):
+    """A capture beyond the authorized amount plus the tolerance the merchant's category allows (ISO 8583 64)."""
+
+    code = "over_capture_refused"
+
+
+class ClearingUnfunded(CardError):
+    """Tenge plus the crypto the card may sell cannot pay a force post or an over-capture (ISO 8583 51)."""
+
+    code = "clearing_unfunded"

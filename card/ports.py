@@ -35,6 +35,22 @@ class FundingLeg:
 
 
 @dataclass(frozen=True)
+class BoughtBack:
+    """One asset bought back for a refund or reversal: ``spent_minor`` tiyn (the exchange fee included,
+    so it is the tax cost basis) bought ``bought_qty_minor`` of ``asset`` into the customer's wallet;
+    ``avg_price_minor``: tiyn per whole unit."""
+    asset: str
+    bought_qty_minor: int
+    spent_minor: int
+    avg_price_minor: int
+    fee_minor: int
+
+    def to_dict(self) -> dict:
+        return {"asset": self.asset, "bought_qty_minor": self.bought_qty_minor, "spent_minor": self.spent_minor,
+                "avg_price_minor": self.avg_price_minor, "fee_minor": self.fee_minor}
+
+
+@dataclass(frozen=True)
 class Capacity:
     """Tenge ``proceeds_minor`` that selling all of the owner's ``asset`` would raise within the slippage
     cap; ``liquidity_limited`` when the book (not the holding) was the limit."""
@@ -60,6 +76,18 @@ class Funder(Protocol):
         ``to_account_id`` inside ``uow``; raises FundingUnavailable or FundingShort. ``fee_to``
         ``(account_id, amount_minor)``: of those proceeds, ``amount_minor`` (the card's conversion fee, at
         most the proceeds) goes to ``account_id`` instead — in the sale's own transfer where it can."""
+
+
+@runtime_checkable
+class BuyBack(Protocol):
+    """What a funder offers when the programme buys crypto back on a refund or a reversal (optional: a
+    funder without it leaves the money in tenge)."""
+
+    def buy_with_tenge(self, uow, owner: str, asset: str, spend_minor: int, from_account_id: int) -> BoughtBack:
+        """Spend at most ``spend_minor`` tiyn from ``from_account_id`` (the card's bank account) buying
+        ``asset`` at the market now for ``owner``'s wallet; what the order book does not take (a part
+        of a lot) goes back to ``from_account_id``. Raises FundingUnavailable when it cannot buy now
+        (halted, no sellers, below the exchange's minimum order), changing nothing."""
 
 
 @dataclass(frozen=True)

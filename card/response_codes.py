@@ -14,6 +14,7 @@ AMOUNT_LIMIT = "61"
 RESTRICTED_CARD = "62"
 COUNT_LIMIT = "65"
 ISSUER_INOPERATIVE = "91"
+ORIGINAL_AMOUNT_INCORRECT = "64"
 DUPLICATE = "94"
 SYSTEM_ERROR = "96"
 CVV_MISMATCH = "N7"  # Visa's CVV2 failure code (many processors answer 82); card/verification.py
@@ -32,6 +33,8 @@ REASONS: dict[str, str] = {
     RESTRICTED_CARD: "restricted card (frozen or closed)",
     COUNT_LIMIT: "exceeds frequency limit",
     ISSUER_INOPERATIVE: "issuer or funding unavailable",
+    ORIGINAL_AMOUNT_INCORRECT: "original amount incorrect: the capture is more than the authorized amount plus "
+                               "the tip tolerance of the merchant's category",
     DUPLICATE: "duplicate transmission",
     SYSTEM_ERROR: "system error",
     CVV_MISMATCH: "CVV2 mismatch: the card verification value does not match the card's",

@@ -7,9 +7,13 @@ from typing import Callable
 
 from . import authorization as _auth
 from . import clearing as _clearing
+from . import expiry as _expiry
+from . import force_post as _force_post
+from . import refunds as _refunds
 from . import issuing as _issuing
 from . import kinds as _kinds
 from . import statements as _statements
+from .policy import ClearingPolicy
 from .ports import AllowAll, Funder, Rules
 
 DEFAULT_DEADLINE_MS = 2_000  # Stripe Issuing's real-time window; Marqeta's JIT gateway allows 3 s
@@ -25,10 +29,12 @@ class CardService:
 
     def __init__(self, ledger, funder: Funder, rules: Rules | None = None, *, deadline_ms: int = DEFAULT_DEADLINE_MS,
                  hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter,
-                 timezone: tzinfo = UTC, permitted_kinds: frozenset[str] = _kinds.PILOT_KINDS) -> None:
+                 timezone: tzinfo = UTC, permitted_kinds: frozenset[str] = _kinds.PILOT_KINDS,
+                 policy: ClearingPolicy | None = None) -> None:
         self.ledger = ledger
         # what the programme lets a card do: purchases only (the pilot), or ATM withdrawals and P2P too
         self.permitted_kinds = frozenset(permitted_kinds)
+        self.policy = policy or ClearingPolicy()
         self.timezone = timezone
         self.funder = funder
         self.rules = rules or AllowAll()
@@ -84,9 +90,23 @@ class CardService:
             self, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=idempotency_key,
             card_id=card_id, pan=pan, presented=presented, kind=kind))
 
-    def capture(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
+    def capture(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None,
+                final: bool = True):
         return self.ledger.transaction(lambda uow: _clearing.capture(self, uow, authorization_id, amount_minor,
-                                                                      key=key))
+                                                                      key=key, final=final))
+
+    def expire_now(self, authorization_id: int, *, key: str | None = None):
+        return self.ledger.transaction(lambda uow: _expiry.expire_now(self, uow, authorization_id, key=key))
+
+    def force_post(self, *, merchant_id: str, amount_minor: int, key: str, card_id: int | None = None,
+                   pan: str | None = None):
+        return self.ledger.transaction(lambda uow: _force_post.force_post(
+            self, uow, merchant_id=merchant_id, amount_minor=amount_minor, key=key, card_id=card_id, pan=pan))
+
+    def unlinked_refund(self, *, merchant_id: str, amount_minor: int, key: str, card_id: int | None = None,
+                        pan: str | None = None):
+        return self.ledger.transaction(lambda uow: _refunds.unlinked_refund(
+            self, uow, merchant_id=merchant_id, amount_minor=amount_minor, key=key, card_id=card_id, pan=pan))
 
     def reverse(self, authorization_id: int, amount_minor: int | None = None, *, key: str | None = None):
         return self.ledger.transaction(lambda uow: _clearing.reverse(self, uow, authorization_id, amount_minor,

@@ -27,7 +27,7 @@ def _lines(uow, where, limit: int, *, tz: tzinfo) -> list[dict]:
             legs[leg.authorization_id].append({"asset": leg.asset, "sold_qty_minor": leg.sold_qty_minor,
                                                "proceeds_minor": leg.proceeds_minor, "avg_price_minor": leg.avg_price_minor,
                                                "fee_minor": leg.fee_minor, "slippage_bps": leg.slippage_bps})
-    return [{"authorization_id": r.id, "card_id": r.card_id, "merchant_id": r.merchant_id,
+    return [{"authorization_id": r.id, "kind": r.kind, "card_id": r.card_id, "merchant_id": r.merchant_id,
              "amount_minor": r.amount_minor, "response_code": r.response_code, "reason": r.reason,
              "status": r.status, "auth_code": r.auth_code, "captured_minor": r.captured_minor,
              "reversed_minor": r.reversed_minor, "refunded_minor": r.refunded_minor,

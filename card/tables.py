@@ -76,7 +76,8 @@ authorizations = sa.Table(
     sa.Column("refunded_minor", sa.BigInteger, nullable=False),
     # the MDR taken at clearing; a refund returns it in proportion (card_0002)
     sa.Column("merchant_fee_minor", sa.BigInteger, nullable=False, server_default="0"),
-    # purchase, atm_withdrawal or p2p (card/kinds.py; card_0007)
+    # what the message was (card_0007): purchase, atm_withdrawal or p2p (authorized, then cleared; card/kinds.py),
+    # force_post (cleared without an authorization) or unlinked_refund (a refund with no purchase)
     sa.Column("kind", sa.String(16), nullable=False, server_default="purchase"),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),

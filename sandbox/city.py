@@ -34,6 +34,7 @@ from .services import (
     incremental,
     licences,
     merchants,
+    network_messages,
     payments,
     reports,
     stablecoin,
@@ -161,8 +162,24 @@ class CryptoCity:
         return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref,
                         presented=presented, kind=kind)
 
-    def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
-        return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key)
+    def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None, final: bool = True):
+        """Clear the purchase ``ref`` (all, or ``amount_minor``); ``final=False`` keeps the rest of the hold for
+        another partial capture; a final capture may go over within the merchant category's tolerance."""
+        return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key, final=final)
+
+    def expire(self, *, ref: str, key: str | None = None):
+        """Release what is left of the purchase's hold now (``authorization.expired``)."""
+        return self.run(network_messages.expire_ref, ref=ref, key=key)
+
+    def force_post(self, *, actor: str, merchant: str, amount_minor: int, ref: str):
+        """A clearing with no authorization: crypto sold just in time, the merchant paid now."""
+        return self.run(network_messages.force_post_by, actor=actor, merchant=merchant, amount_minor=amount_minor,
+                        ref=ref)
+
+    def unlinked_refund(self, *, actor: str, merchant: str, amount_minor: int, ref: str):
+        """A refund with no original purchase: the merchant pays the actor's bank account."""
+        return self.run(network_messages.unlinked_refund_by, actor=actor, merchant=merchant,
+                        amount_minor=amount_minor, ref=ref)
 
     def reverse(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.reverse, ref=ref, amount_minor=amount_minor, key=key)

@@ -62,14 +62,17 @@ class CityContext(EmbeddedChains):
         self.custodian_id = cfg.custody.custodian
         self.exchange = build_exchange(self.ledger, cfg, self.seed, created)
         self.init_chains(chains_shared)
-        from card import CardService
+        from card import CardService, ClearingPolicy
 
         from .funding import ExchangeFunder
         self.funder = ExchangeFunder(self.exchange, LazyIssuer(self))
         self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history, exchange_id=self.exchange_id)
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
                                  hold_days=cfg.card.hold_expiry_days, timezone=cfg.sandbox.zone,
-                                 permitted_kinds=permitted_kinds(cfg))
+                                 permitted_kinds=permitted_kinds(cfg),
+                                 policy=ClearingPolicy(dict(cfg.card.over_capture_tolerance_bps),
+                                                       cfg.card.refund_policy, cfg.card.refund_conversion_fee,
+                                                       cfg.card.reversal_policy))
         # What this process has taken from the database: the licence version, the last clock advance
         # replayed into the price model, and the trading state last applied to the exchange.
         self._state_lock = threading.RLock()

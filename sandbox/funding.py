@@ -12,7 +12,7 @@ from __future__ import annotations
 from ledger import Posting
 from ledger.errors import DomainError
 
-from card.ports import Capacity, FundingLeg, FundingShort, FundingUnavailable
+from card.ports import BoughtBack, Capacity, FundingLeg, FundingShort, FundingUnavailable
 
 _UNAVAILABLE = {"no_liquidity", "slippage_exceeded", "trading_halted", "unknown_instrument", "book_full"}
 _SHORT = {"insufficient_balance", "insufficient_funds", "insufficient_kzte"}
@@ -138,6 +138,30 @@ class ExchangeFunder:
             raise translated from None
         return FundingLeg(asset, sale.sold_qty_minor, sale.proceeds_minor, sale.avg_price_minor, sale.fee_minor,
                           sale.slippage_bps)
+
+    def buy_with_tenge(self, uow, owner: str, asset: str, spend_minor: int, from_account_id: int) -> BoughtBack:
+        """A market buy of ``asset`` for tenge spending at most ``spend_minor`` from the bank account
+        (through the owner's exchange tenge account; the unspent part of a lot goes back). Only assets
+        with an ``<asset>/KZT`` book; a refusal of the exchange is a FundingUnavailable and, under the
+        caller's savepoint, changes nothing."""
+        try:
+            symbol = self.exchange.instruments.for_pair(asset, "KZT").symbol
+        except DomainError:
+            raise FundingUnavailable(f"no market sells {asset} for tenge") from None
+        cash = self.exchange._account(uow, owner, "KZT", create=True)
+        uow.transfer([Posting(from_account_id, -spend_minor), Posting(cash, spend_minor)], memo=f"card buy-back {asset}")
+        try:
+            res = self.exchange.place_order(uow, owner, symbol, "buy", "market", quote_qty_minor=spend_minor)
+        except DomainError as error:
+            raise FundingUnavailable(f"{asset}: {error}") from None
+        spent = res.quote_filled_minor + res.fee_minor
+        if res.filled_qty_minor <= 0:
+            raise FundingUnavailable(f"{asset}: the order book sold nothing for {spend_minor} tiyn")
+        if spend_minor - spent > 0:
+            uow.transfer([Posting(cash, -(spend_minor - spent)), Posting(from_account_id, spend_minor - spent)],
+                         memo=f"card buy-back {asset}: unspent")
+        avg = res.quote_filled_minor * self.exchange.instruments.for_pair(asset, "KZT").base_unit // res.filled_qty_minor
+        return BoughtBack(asset, res.filled_qty_minor, spent, avg, res.fee_minor)
 
 
 def _pay_fee(uow, from_account_id: int, fee_to: tuple[int, int] | None) -> None:

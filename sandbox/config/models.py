@@ -236,6 +236,13 @@ class CardProgrammeCfg(Base):
     # ATM withdrawals (MCC 6010/6011) and P2P transfers (4829/6012): the 2025 pilot permitted neither (57)
     allow_atm: bool = False
     allow_p2p: bool = False
+    # clearing policy (card/policy.py): how far over the authorization a capture may go, per MCC
+    # ("default" for the rest), and what a refund or reversal of a just-in-time sale gives back
+    over_capture_tolerance_bps: dict[Annotated[str, Field(pattern=r"^(\d{4}|default)$")], Bps] = Field(
+        default_factory=dict, max_length=1000)
+    refund_policy: Literal["tenge", "buy_back"] = "tenge"
+    refund_conversion_fee: Literal["returned", "kept"] = "kept"
+    reversal_policy: Literal["keep_tenge", "buy_back"] = "keep_tenge"
 
 
 class KycTierCfg(Base):

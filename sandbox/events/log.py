@@ -46,7 +46,7 @@ EVENT_TYPES = (
     "card.created", "card.updated",
     "authorization.created", "authorization.captured", "authorization.reversed", "authorization.refunded",
     "authorization.expired", "authorization.incremented", "authorization.increment_declined",
-    "authorization.advice_booked",
+    "authorization.advice_booked", "authorization.force_posted",
     "deposit.pending", "deposit.confirmed", "withdrawal.created", "withdrawal.confirmed",
     "order.created", "order.filled", "order.cancelled", "trade.created",
     "kzte.minted", "kzte.redeemed", "kzte.address_frozen", "kzte.address_unfrozen",
@@ -225,7 +225,8 @@ def _flush(uow, box: _Outbox) -> None:
 # operator or regulator reads it); a merchant sees what its POS sees of a purchase, not how the customer
 # paid for it.
 HIDDEN_FROM = {"customer": frozenset({"flags"}),
-               "merchant": frozenset({"flags", "sold", "shortfall_minor", "conversion_fee_minor", "customer"})}
+               "merchant": frozenset({"flags", "sold", "shortfall_minor", "conversion_fee_minor", "customer",
+                                      "bought_back", "conversion_fee_returned_minor"})}
 
 
 def read(conn, *, after: int = 0, limit: int = MAX_PAGE, types: Iterable[str] | None = None,

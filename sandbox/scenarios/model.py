@@ -191,7 +191,7 @@ class PayArgs(M):
         return self
 
 
-class RefArgs(M):        # capture, reverse, refund
+class RefArgs(M):        # capture, reverse, refund, expire
     ref: Name
     amount: Amount | None = None
     key: Annotated[str, Field(min_length=1, max_length=200)] | None = None   # the clearing step's own key
@@ -248,6 +248,10 @@ class AdvanceToArgs(M):
 class IncrementArgs(M):  # increment: a bigger hold on the purchase `ref`
     ref: Name
     amount: Amount
+
+
+class CaptureArgs(RefArgs):
+    final: bool = True   # false: keep the rest of the hold for another partial capture
 
 
 class LicenceArgs(M):
@@ -315,7 +319,7 @@ class SoldExpect(M):
     slippage_bps: NumberRange | None = None
 
 
-Status = Literal["approved", "declined", "ok", "error", "captured", "reversed", "refunded",
+Status = Literal["approved", "declined", "ok", "error", "captured", "reversed", "refunded", "expired",
                  "confirmed", "broadcast", "pending_cold"]   # the last three: a withdrawal's status
 
 
@@ -387,11 +391,14 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "mint": (FundArgs, StepExpect),
     "redeem": (FundArgs, StepExpect),
     "pay": (PayArgs, StepExpect),
-    "capture": (RefArgs, StepExpect),
+    "capture": (CaptureArgs, StepExpect),
     "reverse": (RefArgs, StepExpect),
     "refund": (RefArgs, StepExpect),
     "increment": (IncrementArgs, StepExpect),
     "advice": (PayArgs, StepExpect),
+    "expire": (RefArgs, StepExpect),
+    "force_post": (PayArgs, StepExpect),
+    "unlinked_refund": (PayArgs, StepExpect),
     "advance": (AdvanceArgs, StepExpect),
     "advance_to": (AdvanceToArgs, StepExpect),
     "set_kyc": (KycArgs, StepExpect),

@@ -8,7 +8,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     mint(actor, amount_minor)                  redeem(actor, amount_minor)
     pay(actor, merchant, amount_minor, ref[, channel, expiry, cvv]) -> result: status, response_code, reason, flags
     card_details(actor) -> {"expiry": "MM/YY", "cvv": "123"} (for an online purchase's ``correct``/``wrong``)
-    capture(ref, amount_minor=None, key=None)  reverse(…)  refund(…)   (key only passed when given)
+    capture(ref, amount_minor=None, key=None[, final=False])  reverse(…)  refund(…)   (key, final only passed when given)
+    expire(ref)                                force_post / unlinked_refund(actor, merchant, amount_minor, ref)
     advance(delta: timedelta)                  now() -> aware datetime (for advance_to and a step's at:)
     set_kyc_tier(actor, kyc_tier, reason)      renew_licence(licence_id, valid_until, reason)
     withdraw(actor, asset, address, amount_minor, key)   whitelist_address(actor, chain, address)
@@ -119,13 +120,19 @@ def _call(facade: Any, step: Step) -> Any:
         return facade.pay(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
                           **online, **({} if a.kind is None else {"kind": a.kind}))
     if v in ("capture", "reverse", "refund"):
-        key = {} if a.key is None else {"key": a.key}
-        return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, **key)
+        extra = {} if a.key is None else {"key": a.key}
+        if v == "capture" and not a.final:
+            extra["final"] = False
+        return getattr(facade, v)(ref=a.ref, amount_minor=a.amount.amount_minor if a.amount else None, **extra)
     if v == "advice":
         return facade.advise(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref,
                              **({} if a.kind is None else {"kind": a.kind}))
     if v == "increment":
         return facade.increment(ref=a.ref, amount_minor=a.amount.amount_minor)
+    if v == "expire":
+        return facade.expire(ref=a.ref)
+    if v in ("force_post", "unlinked_refund"):
+        return getattr(facade, v)(actor=a.actor, merchant=a.merchant, amount_minor=a.amount.amount_minor, ref=a.ref)
     if v == "advance":
         return facade.advance(a.by)
     if v == "advance_to":

@@ -19,7 +19,7 @@ from ..events import snapshots
 from ..context import CityContext
 from ..errors import InvalidClearing, UnknownReference
 from ..tax import DISPOSAL, tax_events
-from . import card_verification, customers, merchants
+from . import card_records, card_verification, customers, merchants
 from .result import Result
 
 CLEARING_VERBS = ("capture", "reverse", "refund")
@@ -117,35 +117,41 @@ def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | N
 def authorization_of(uow, ref: str) -> int:
     """The authorization id of the purchase ``ref`` (read from the card's tables: survives restarts)."""
     auth_id = card_authorizations_read.id_by_key(uow, pay_key(ref))
+    if auth_id is None:   # a force post is a purchase too (it can be refunded)
+        auth_id = card_authorizations_read.id_by_key(uow, card_records.force_key(ref))
     if auth_id is None:
         raise UnknownReference(f"no purchase with reference {ref!r}", reference=str(ref)[:120])
     return auth_id
 
 
 def clear(city: CityContext, uow, verb: str, *, authorization_id: int, amount_minor: int | None = None,
-          key: str | None = None, by: str = NETWORK, subject: str | None = None) -> ClearingResult:
+          key: str | None = None, by: str = NETWORK, subject: str | None = None, final: bool = True) -> ClearingResult:
     """Capture, reverse or refund an approved authorization (all of it, or ``amount_minor``), audited as
     ``card.<verb>`` on ``subject`` (default: the authorization id) in the same transaction, under the
     authorization's row lock — so a retried or concurrent step with the same ``key`` (the clearing
     event's own idempotency key) returns the authorization as it stands and is audited once."""
     if verb not in CLEARING_VERBS:
         raise InvalidClearing(f"clearing is one of {', '.join(CLEARING_VERBS)}, not {verb!r}")
-    outcome = getattr(clearing, verb)(city.cards, uow, authorization_id, amount_minor, key=key)
+    more = {"final": final} if verb == "capture" else {}
+    outcome = getattr(clearing, verb)(city.cards, uow, authorization_id, amount_minor, key=key, **more)
     replayed = bool(outcome.get("replayed"))
     if not replayed:
-        audit.append(uow, by, f"card.{verb}", subject or str(authorization_id),
-                     {"amount_minor": amount_minor, "authorization_id": authorization_id, "key": key})
-        events.emit(uow, CLEARING_EVENTS[verb], snapshots.cleared(outcome, step=verb, step_amount_minor=amount_minor),
+        details = {"amount_minor": amount_minor, "authorization_id": authorization_id, "key": key, **more}
+        details.update(card_records.policy_details(outcome, subject or str(authorization_id)))
+        audit.append(uow, by, f"card.{verb}", subject or str(authorization_id), details)
+        events.emit(uow, CLEARING_EVENTS[verb], {**snapshots.cleared(outcome, step=verb, step_amount_minor=amount_minor),
+                                                 **card_records.event_extras(outcome, more)},
                     customer=outcome.get("cardholder_id"), merchant=outcome["merchant_id"])
     return _clearing_result(outcome, replayed)
 
 
-def capture(city: CityContext, uow, *, ref: str, amount_minor: int | None = None, key: str | None = None
-            ) -> ClearingResult:
+def capture(city: CityContext, uow, *, ref: str, amount_minor: int | None = None, key: str | None = None,
+            final: bool = True) -> ClearingResult:
     """Clear a purchase (all of it, or ``amount_minor`` of it): the merchant is paid in tenge, minus fees.
-    With ``key``, a retry of the same capture changes nothing (another request with it is refused)."""
+    With ``key``, a retry of the same capture changes nothing (another request with it is refused).
+    ``final=False`` keeps the rest of the hold for another partial capture (card/capture.py)."""
     return clear(city, uow, "capture", authorization_id=authorization_of(uow, ref), amount_minor=amount_minor,
-                 key=key, subject=ref)
+                 key=key, subject=ref, final=final)
 
 
 def reverse(city: CityContext, uow, *, ref: str, amount_minor: int | None = None, key: str | None = None

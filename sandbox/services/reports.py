@@ -25,7 +25,9 @@ MAX_TAX_ROWS = 1_000_000
 MAX_FLAG_ROWS = 10_000
 MAX_DAYS = 366   # the per-day figures cover the latest year of days with card activity
 TAX_ACTIONS = ("funds.deposit", "funds.faucet", "exchange.buy", "exchange.sell", "exchange.maker_fill", "kzte.mint",
-               "kzte.redeem", "card.approved", "funds.withdrawal")
+               "kzte.redeem", "card.approved", "funds.withdrawal",
+               # crypto sold by an over-capture or a force post, bought back by a refund or reversal policy
+               "card.capture", "card.force_post", "card.refund", "card.reverse")
 
 
 def flags(city: CityContext, uow, actor: str) -> list[tuple[str, str]]:

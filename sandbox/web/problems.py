@@ -31,6 +31,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_onboarded": 409, "address_protected": 409,
     "order_not_found": 404, "city_required": 503, "chain_not_shared": 503,
     "nothing_to_capture": 409, "nothing_to_reverse": 409, "nothing_to_refund": 409,
+    "nothing_to_expire": 409,
 }
 
 

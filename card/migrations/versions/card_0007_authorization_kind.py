@@ -1,4 +1,4 @@
-"""card: an authorization's kind — purchase, atm_withdrawal or p2p
+"""card: an authorization's kind — purchase, atm_withdrawal, p2p, force_post or unlinked_refund
 
 Rows written before this revision were all purchases.
 

@@ -8,7 +8,7 @@ import importlib
 from typing import Iterator
 
 NOW = ("system", "accounts", "transfers", "clock", "ledger_admin")
-LATER = ("participants", "customers", "wallets", "exchange", "stablecoin", "cards", "pos", "scenarios",
+LATER = ("participants", "customers", "wallets", "exchange", "stablecoin", "cards", "pos", "network", "scenarios",
          "reports", "events", "webhooks", "network_messages")
 PREFIX = "/api/v1"
 

@@ -104,9 +104,18 @@ class AmountRequest(Strict):
                                 description="tiyn; omit for the whole (remaining) amount")
 
 
+class CaptureRequest(AmountRequest):
+    final = ma.fields.Boolean(load_default=True, metadata={
+        "description": "true (default): release what is left of the hold; false: keep it for another partial "
+                       "capture. Only a final capture may go over the authorized amount (within the tip tolerance "
+                       "of the merchant's category)"})
+
+
 def row_dict(row) -> dict:
     key = row.idempotency_key or ""
-    reference = key[4:].split(":", 1)[1] if key.startswith("pay:") and ":" in key[4:] else key.removeprefix("pay:")
+    prefix = next((p for p in ("pay:", "force:", "refund:") if key.startswith(p)), "")  # a purchase, force post, refund
+    rest = key[len(prefix):]
+    reference = rest.split(":", 1)[1] if prefix and ":" in rest else rest
     return {"id": row.id, "reference": reference, "merchant_id": row.merchant_id,
             "approved": row.response_code == "00", "response_code": row.response_code, "reason": row.reason,
             "auth_code": row.auth_code, "amount_minor": row.amount_minor, "status": row.status,
@@ -177,7 +186,7 @@ def get_authorization(authorization_id: int):
     return row_dict(row)
 
 
-def _clearing(verb: str, authorization_id: int, body: dict):
+def _clearing(verb: str, authorization_id: int, body: dict, **more):
     city = require_city()
     principal = g.get("principal")
     # the clearing event's own durable key: one per (caller, operation, Idempotency-Key)
@@ -187,20 +196,22 @@ def _clearing(verb: str, authorization_id: int, body: dict):
 
     def compute(uow):
         payments.clear(city.ctx, uow, verb, authorization_id=authorization_id, amount_minor=body.get("amount_minor"),
-                       key=key, by=by)
+                       key=key, by=by, **more)
         return row_dict(authorizations.row(uow, authorization_id)), 200
     return json_response(*idempotent_write(compute))
 
 
 @blp.route("/authorizations/<id:authorization_id>/capture", methods=["POST"])
 @access("merchant")
-@blp.arguments(AmountRequest)
+@blp.arguments(CaptureRequest)
 @blp.response(200, AuthorizationSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def capture(body: dict, authorization_id: int):
     """Clear the purchase (all of it, or ``amount_minor`` and release the rest): the merchant's settlement
-    account is paid in tenge, minus the merchant fee."""
-    return _clearing("capture", authorization_id, body)
+    account is paid in tenge, minus the merchant fee. ``final: false`` keeps the rest of the hold for another
+    partial capture; a final capture may go over the authorized amount within the tolerance of the merchant's
+    category (a tip), the extra charged to the customer now (422 ``over_capture_refused``, ISO 64, beyond it)."""
+    return _clearing("capture", authorization_id, body, final=body.get("final", True))
 
 
 @blp.route("/authorizations/<id:authorization_id>/reverse", methods=["POST"])
