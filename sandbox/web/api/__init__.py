@@ -9,7 +9,7 @@ from typing import Iterator
 
 NOW = ("system", "accounts", "transfers", "clock", "ledger_admin")
 LATER = ("participants", "customers", "wallets", "exchange", "stablecoin", "cards", "pos", "scenarios",
-         "reports", "events", "webhooks")
+         "reports", "events", "webhooks", "decisions")
 PREFIX = "/api/v1"
 
 

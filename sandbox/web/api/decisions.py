@@ -1,0 +1,149 @@
+"""The decision gateway's URLs (operator): the app that approves each card purchase in real time, for the
+whole card programme or for one card (overriding the programme's). Kept in the database, so every
+serving process asks the same app. ``PUT`` answers the signing secret (``whsec_…``): a new one unless the
+body brings its own; ``GET`` never shows it. See sandbox/gateway/ for the flow.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response
+from flask_smorest import Blueprint
+
+from card import issuing
+from sandbox import audit
+from sandbox.gateway import STAND_INS, store
+from sandbox.webhooks import signing
+from sandbox.webhooks.endpoints import MAX_URL, InvalidEndpoint, check_url
+
+from ..auth import access
+from ..conventions import install_converters, require_city
+from ..problems import Problem
+from . import PREFIX
+from .schemas import Strict
+
+blp = Blueprint("decisions", __name__, url_prefix=PREFIX,
+                description="Decision gateway: your app approves each card purchase (signed authorization.request)")
+install_converters(blp)
+
+
+class DecisionPut(Strict):
+    url = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_URL),
+                           metadata={"example": "http://localhost:4243/decide"})
+    secret = ma.fields.String(load_default=None, validate=ma.validate.Length(10, 100),
+                              metadata={"description": "sign with this whsec_ secret (default: a new one)"})
+    deadline_ms = ma.fields.Integer(load_default=None, strict=True, validate=ma.validate.Range(500, 3000),
+                                    metadata={"description": "how long to wait for the app (default: the "
+                                                             "programme's decision_deadline_ms)"})
+    stand_in = ma.fields.String(load_default=None, validate=ma.validate.OneOf(STAND_INS),
+                                metadata={"description": "what decides when the app does not (default: the "
+                                                         "programme's stand_in)"})
+
+
+class DecisionSchema(Strict):
+    scope = ma.fields.String(required=True, metadata={"description": "programme, card:<id> or config"})
+    url = ma.fields.String(required=True)
+    deadline_ms = ma.fields.Integer(required=True)
+    stand_in = ma.fields.String(required=True)
+
+
+class DecisionSet(DecisionSchema):
+    secret = ma.fields.String(required=True, metadata={"description": "the signing secret (whsec_…): shown only "
+                                                                      "in this answer"})
+
+
+def _put(scope: str, body: dict, card_id: int | None = None) -> dict:
+    try:
+        check_url(body["url"])
+        secret = signing.check_secret(body["secret"]) if body["secret"] else signing.new_secret()
+    except (InvalidEndpoint, ValueError) as error:
+        raise Problem(422, "invalid_decision_url", str(error)) from None
+    city = require_city()
+    programme = city.ctx.cfg.card
+
+    def work(uow):
+        if card_id is not None:
+            issuing.get_card(uow, card_id)   # 404 card_not_found
+        store.put(uow, scope, url=body["url"], secret=secret, deadline_ms=body["deadline_ms"],
+                  stand_in=body["stand_in"])
+        audit.append(uow, "operator", "card.decision_url_set", scope, {"url": body["url"]})
+    city.ctx.transaction(work)
+    return {"scope": scope, "url": body["url"], "deadline_ms": body["deadline_ms"] or programme.decision_deadline_ms,
+            "stand_in": body["stand_in"] or programme.stand_in, "secret": secret}
+
+
+def _get(scope: str, card_id: int | None = None) -> dict:
+    city = require_city()
+    programme = city.ctx.cfg.card
+
+    def read(uow):
+        if card_id is not None:
+            issuing.get_card(uow, card_id)
+        return store.get(uow, scope)
+    row = city.ctx.read(read)
+    if row is None:
+        if scope == store.PROGRAMME and programme.decision_url:
+            return {"scope": "config", "url": programme.decision_url, "deadline_ms": programme.decision_deadline_ms,
+                    "stand_in": programme.stand_in}
+        raise Problem(404, "decision_url_not_set", f"no decision URL is set for {scope}")
+    return {"scope": row.scope, "url": row.url, "deadline_ms": row.deadline_ms or programme.decision_deadline_ms,
+            "stand_in": row.stand_in or programme.stand_in}
+
+
+def _delete(scope: str) -> Response:
+    city = require_city()
+
+    def work(uow):
+        if store.remove(uow, scope):
+            audit.append(uow, "operator", "card.decision_url_removed", scope, {})
+    city.ctx.transaction(work)
+    return Response(status=204)
+
+
+@blp.route("/card-programme/decision", methods=["PUT"])
+@access()
+@blp.arguments(DecisionPut)
+@blp.response(200, DecisionSet)
+def put_programme(body: dict):
+    """Name the app that decides every purchase of the programme's cards (a card's own app wins)."""
+    return _put(store.PROGRAMME, body)
+
+
+@blp.route("/card-programme/decision")
+@access()
+@blp.response(200, DecisionSchema)
+def get_programme():
+    """The programme's decision app (the secret is never shown again)."""
+    return _get(store.PROGRAMME)
+
+
+@blp.route("/card-programme/decision", methods=["DELETE"])
+@access()
+@blp.response(204)
+def delete_programme():
+    """Stop asking the programme's app (the preset's ``decision_url``, if any, applies again)."""
+    return _delete(store.PROGRAMME)
+
+
+@blp.route("/cards/<id:card_id>/decision", methods=["PUT"])
+@access()
+@blp.arguments(DecisionPut)
+@blp.response(200, DecisionSet)
+def put_card(body: dict, card_id: int):
+    """Name the app that decides this card's purchases, instead of the programme's."""
+    return _put(store.card_scope(card_id), body, card_id)
+
+
+@blp.route("/cards/<id:card_id>/decision")
+@access()
+@blp.response(200, DecisionSchema)
+def get_card(card_id: int):
+    """This card's own decision app."""
+    return _get(store.card_scope(card_id), card_id)
+
+
+@blp.route("/cards/<id:card_id>/decision", methods=["DELETE"])
+@access()
+@blp.response(204)
+def delete_card(card_id: int):
+    """Stop asking this card's own app (the programme's applies again)."""
+    return _delete(store.card_scope(card_id))
