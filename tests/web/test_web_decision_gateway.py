@@ -220,3 +220,98 @@ def test_only_the_operator_sets_decision_urls_and_bad_ones_are_refused(cc_client
     assert cc_client.get("/api/v1/card-programme/decision", headers=operator).status_code == 404
     assert cc_client.put("/api/v1/cards/999999/decision", json={"url": "http://127.0.0.1:9/x"},
                          headers=operator).status_code == 404
+
+
+def _waiting_purchase(cc_app, cc, key, amount_minor, actor):
+    """Start a purchase on its own thread (its own client); returns (thread, answers list)."""
+    answers: list = []
+
+    def run():
+        answers.append(buy(cc_app.test_client(), cc, key, amount_minor, actor=actor))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, answers
+
+
+def _held_app(card_id):
+    """A decision app that holds the first request for ``card_id`` until released; answers others at once."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def decide(data):
+        if data["card"]["id"] == card_id and not arrived.is_set():
+            arrived.set()
+            release.wait(10.0)
+        return 200, {"approved": True}
+    return decide, arrived, release
+
+
+def test_another_cards_purchase_completes_while_one_waits_for_the_app(cc_app, cc_client, cc, app_):
+    app_.decide, arrived, release = _held_app(cc.info["aigerim"]["card_id"])
+    set_programme_app(cc_client, cc, app_, deadline_ms=3000)
+    waiting, answers = _waiting_purchase(cc_app, cc, "slow-1", 5_000_00, "aigerim")
+    try:
+        assert arrived.wait(10.0)
+        # aigerim's purchase is waiting for the app: no lock or transaction is open, so bob's completes
+        other = buy(cc_client, cc, "fast-1", 3_000_00, actor="bob")
+        assert other["response_code"] == "00" and waiting.is_alive()
+    finally:
+        release.set()
+    waiting.join(10.0)
+    [slow] = answers
+    # the app answered her purchase after bob's had completed: it was decided by the app, not a stand-in
+    assert slow["response_code"] == "00" and created_event(cc, slow["id"])["decision"] == "webhook_approved"
+    cc.verify()
+
+
+def test_a_second_purchase_on_the_same_card_is_not_blocked_and_the_first_is_rechecked(cc_app, cc_client, cc, app_):
+    """The rule: nothing is locked while the app decides, so a second purchase on the same card is decided
+    on its own and may complete first; the waiting purchase's write transaction re-checks the balance
+    and limits, so the money is never spent twice — here it declines 51 (the second took what was there)."""
+    app_.decide, arrived, release = _held_app(cc.info["bob"]["card_id"])
+    set_programme_app(cc_client, cc, app_, deadline_ms=3000)
+    waiting, answers = _waiting_purchase(cc_app, cc, "slow-2", 45_000_00, "bob")
+    try:
+        assert arrived.wait(10.0)
+        second = buy(cc_client, cc, "fast-2", 45_000_00, actor="bob")   # bob: 20 000 KZT and 100 USDT
+        assert second["response_code"] == "00" and waiting.is_alive()
+    finally:
+        release.set()
+    waiting.join(10.0)
+    [first] = answers
+    assert first["response_code"] == "51" and created_event(cc, first["id"])["decision"] == "webhook_approved"
+    assert len(app_.requests) == 2
+    cc.verify()
+
+
+@pytest.fixture
+def cc_partial(_city_template, tmp_path):
+    """The ``cc`` city with the programme's ``partial_approval: true``."""
+    from sandbox.city import CryptoCity
+    from sandbox.config import load_config
+    from conftest import CITY_PRESET, CITY_SEED
+    template, keys, info = _city_template
+    path = tmp_path / "city.db"
+    copy_sqlite(template, path)
+    cfg = load_config(CITY_PRESET)
+    cfg = cfg.model_copy(update={"card": cfg.card.model_copy(update={"partial_approval": True})})
+    city = CryptoCity.from_config(cfg, db=f"sqlite:///{path}", seed=CITY_SEED)
+    city.keys, city.info = keys, info
+    yield city
+    city.close()
+
+
+def test_a_programme_with_partial_approval_approves_what_tenge_and_crypto_can_fund(cc_partial):
+    from sandbox.web import create_app
+    cc = cc_partial
+    client = create_app(cc, {"TESTING": True}).test_client()
+    first = buy(client, cc, "p-1", 45_000_00, actor="bob")
+    assert first["response_code"] == "00"
+    left = cc.balances("bob")
+    second = buy(client, cc, "p-2", 45_000_00, actor="bob")
+    assert second["approved"] and second["response_code"] == "10" and second["reason"] == "partial approval"
+    assert left["KZT"] < second["amount_minor"] < 45_000_00
+    after = cc.balances("bob")
+    assert after["USDT"] < left["USDT"] and after["KZT"] == 0
+    event = created_event(cc, second["id"])
+    assert event["requested_minor"] == 45_000_00 and event["decision"] is None
+    cc.verify()
