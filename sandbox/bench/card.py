@@ -79,7 +79,10 @@ def statements_per_authorization(cards: CardService, card_id: int, count: int = 
               help="Authorizations to measure in all (spread over the rounds).")
 @click.option("--rounds", default=ROUNDS, show_default=True, type=click.IntRange(1, 20),
               help="Interleaved rounds of raw inserts and authorizations; each side's best round is compared.")
-def command(db_url: str | None, count: int, rounds: int) -> None:
+@click.option("--gateway", "with_gateway", is_flag=True,
+              help="Also measure the decision gateway's overhead with a loopback app that answers at once "
+                   "(last line `gateway overhead p99 N ms`).")
+def command(db_url: str | None, count: int, rounds: int, with_gateway: bool = False) -> None:
     """Card authorizations/s with a JIT crypto sale vs raw INSERT+COMMIT/s; last line `ratio b/a`.
 
     The two are measured in interleaved rounds (raw, authorizations, raw, …) of about the same length,
@@ -107,7 +110,6 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
             latencies += lat
     finally:
         raw.close()
-    ledger.verify()
     best_raw, best_auth = max(raw_rates), max(auth_rates)
     table = Table(title=f"card benchmark on {db.dialect} ({per_round * rounds} authorizations, "
                         f"{per_round * RAW_PER_AUTH * rounds} raw inserts, {rounds} interleaved rounds)")
@@ -122,8 +124,15 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     table.add_row("authorization latency p99", f"{percentile(latencies, 99):.2f} ms")
     table.add_row("statements per authorization (between BEGIN and COMMIT)",
                   " ".join(str(n) for n in sorted(set(counted))))
+    if with_gateway:
+        from .gateway_overhead import report
+        gateway_report = report(cards, card_id, "bench-shop", AMOUNT_MINOR, max(100, min(count, 1000)))
+    ledger.verify()
     console.print(table)
     console.print("ledger.verify(): invariants hold")
     db.dispose()
     click.echo(f"statements per authorization {max(counted)}")
     click.echo(f"ratio {best_auth / best_raw:.2f}")
+    if with_gateway:
+        for line in gateway_report:
+            click.echo(line)

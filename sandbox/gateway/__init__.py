@@ -51,28 +51,37 @@ def message_id(pay_key: str) -> str:
 
 def decide(ctx, *, merchant_id: str, amount_minor: Any, ref: str, card_id: int | None = None,
            pan: str | None = None, client: DecisionClient | None = None) -> Decision | None:
-    """Ask the card's decision app (see the module docstring); None when no app is asked."""
-    programme = ctx.cfg.card
+    """Ask the card's decision app for the purchase ``ref`` of the city ``ctx`` (see the module
+    docstring); None when no app is asked."""
+    from ..services.payments import pay_key
+    return ask(ctx.cards, ctx.ledger, ctx.read, ctx.cfg.card, merchant_id=merchant_id, amount_minor=amount_minor,
+               key=pay_key(ref), reference=ref, card_id=card_id, pan=pan, client=client)
+
+
+def ask(cards, ledger, read, programme, *, merchant_id: str, amount_minor: Any, key: str, reference: str,
+        card_id: int | None = None, pan: str | None = None, client: DecisionClient | None = None
+        ) -> Decision | None:
+    """``decide`` for a card service ``cards`` on ``ledger``: ``read(fn)`` runs ``fn(uow)`` in a read-only
+    unit of work, ``programme`` has the ``CardProgrammeCfg`` decision fields, ``key`` is the card's
+    idempotency key of the purchase."""
     if not programme.decision_url:
-        with ctx.ledger.unit_of_work(autocommit=True) as uow:
+        with ledger.unit_of_work(autocommit=True) as uow:
             if not store.any_set(uow.conn):
                 return None
-    from ..services.payments import pay_key
-    key = pay_key(ref)
 
     def look(uow):
-        proposal = precheck(ctx.cards, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=key,
+        proposal = precheck(cards, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=key,
                             card_id=card_id, pan=pan, partial_approval=programme.partial_approval)
         if proposal is None:
             return None
         endpoint = store.resolve(uow, proposal.card.id, programme)
         return None if endpoint is None else (proposal, endpoint, uow.now())
 
-    found = ctx.read(look)   # the read-only unit of work is closed before the app is asked
+    found = read(look)   # the read-only unit of work is closed before the app is asked
     if found is None:
         return None
     proposal, endpoint, at = found
-    body = json.dumps(request_payload(proposal, ref=ref, at=at, deadline_ms=endpoint.deadline_ms,
+    body = json.dumps(request_payload(proposal, ref=reference, at=at, deadline_ms=endpoint.deadline_ms,
                                       partial_approval=programme.partial_approval), separators=(",", ":"))
     headers = signing.headers(endpoint.secret, message_id(key), body)
     reply = (client or _client).post(endpoint.url, body.encode(), headers, timeout_s=endpoint.deadline_ms / 1000)

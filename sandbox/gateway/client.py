@@ -55,6 +55,9 @@ class DecisionClient:
             factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             conn = factory(host, port, timeout=timeout_s)
         try:
+            if conn.sock is None:
+                conn.connect()
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # no Nagle stall on a small POST
             if conn.sock is not None:
                 conn.sock.settimeout(max(0.001, timeout_s - (time.perf_counter() - started)))
             conn.request("POST", target, body=body, headers=headers)

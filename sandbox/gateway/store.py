@@ -9,6 +9,9 @@ from .tables import decision_endpoints as t
 
 PROGRAMME = "programme"
 _ANY = text("SELECT 1 FROM sandbox_decision_endpoints LIMIT 1")
+# on the purchase's path: parametrised SQL on the unit of work's cursor (ledger.fastpath), not Core
+_RESOLVE = ("SELECT scope, url, secret, deadline_ms, stand_in FROM sandbox_decision_endpoints "
+            "WHERE scope IN (:card, :programme)")
 
 
 def card_scope(card_id: int) -> str:
@@ -33,11 +36,12 @@ def any_set(conn) -> bool:
 def resolve(uow, card_id: int, programme) -> Endpoint | None:
     """The card's own app, else the programme's app set at runtime, else the preset's ``decision_url``
     (``programme``: the ``CardProgrammeCfg``); the deadline and stand-in default to the programme's."""
-    rows = {r.scope: r for r in uow.conn.execute(select(t).where(t.c.scope.in_([card_scope(card_id), PROGRAMME])))}
+    rows = {r[0]: r for r in uow.sql.all(_RESOLVE, {"card": card_scope(card_id), "programme": PROGRAMME})}
     row = rows.get(card_scope(card_id)) or rows.get(PROGRAMME)
     if row is not None:
-        return Endpoint(row.scope, row.url, row.secret, row.deadline_ms or programme.decision_deadline_ms,
-                        row.stand_in or programme.stand_in)
+        scope, url, secret, deadline_ms, stand_in = row
+        return Endpoint(scope, url, secret, deadline_ms or programme.decision_deadline_ms,
+                        stand_in or programme.stand_in)
     if programme.decision_url:
         return Endpoint("config", programme.decision_url, programme.decision_secret, programme.decision_deadline_ms,
                         programme.stand_in)
