@@ -315,3 +315,37 @@ def test_a_programme_with_partial_approval_approves_what_tenge_and_crypto_can_fu
     event = created_event(cc, second["id"])
     assert event["requested_minor"] == 45_000_00 and event["decision"] is None
     cc.verify()
+
+
+def test_listen_decide_lets_a_local_function_decide(cc, cc_client, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sandbox.web import create_app
+    from web_support import serve
+    script = tmp_path / "rules.py"
+    script.write_text("def decide(request):\n"
+                      "    small = request['amount_minor'] <= 10_000_00\n"
+                      "    return {'approved': small, 'metadata': {'rule': 'at most 10 000 KZT'}}\n")
+    server = serve(create_app(cc, {"TESTING": True}))
+    base = next(server)
+    try:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "cryptocity"), "listen", "--decide", str(script),
+                                 "--server", base, "--key", cc.keys["operator"], "--max-events", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready = proc.stderr.readline()
+        assert "Ready!" in ready and "whsec_" in ready, ready
+        small = buy(cc_client, cc, "l-1", 5_000_00)
+        large = buy(cc_client, cc, "l-2", 20_000_00)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        next(server, None)
+    assert small["response_code"] == "00" and large["response_code"] == "05"
+    assert created_event(cc, small["id"])["decision_metadata"] == {"rule": "at most 10 000 KZT"}
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("5 000.00 KZT → approved") and lines[1].endswith("→ declined")
+    # on exit the registration is removed: the programme asks nobody again
+    assert cc_client.get("/api/v1/card-programme/decision", headers=auth(cc.keys["operator"])).status_code == 404
+    cc.verify()
