@@ -146,8 +146,25 @@ class CryptoCity:
 
     # ------------------------------------------------------------------ the card
     def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
-        """See ``services.payments.pay``."""
-        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref)
+        """See ``services.payments.pay``; the card programme's decision app, if any, is asked first, with no
+        transaction open (sandbox/gateway/)."""
+        from . import gateway
+        decision = gateway.decide_pay(self.ctx, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref)
+        return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref,
+                        decision=decision)
+
+    def set_decision_url(self, url: str, *, secret: str | None = None, deadline_ms: int | None = None,
+                         stand_in: str | None = None, card_id: int | None = None) -> str:
+        """Let the app at ``url`` decide the programme's purchases (or only card ``card_id``'s); returns the
+        signing secret (``secret``, or a new whsec_ one). See ``PUT /api/v1/card-programme/decision``."""
+        from .gateway import admin
+        return self.run(admin.set_url, url=url, secret=secret, deadline_ms=deadline_ms, stand_in=stand_in,
+                        card_id=card_id)
+
+    def remove_decision_url(self, *, card_id: int | None = None) -> bool:
+        """Stop asking the programme's (or card ``card_id``'s) decision app; False if none was set."""
+        from .gateway import admin
+        return self.run(admin.remove_url, card_id=card_id)
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None):
         return self.run(payments.capture, ref=ref, amount_minor=amount_minor, key=key)

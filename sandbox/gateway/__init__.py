@@ -58,16 +58,40 @@ def decide(ctx, *, merchant_id: str, amount_minor: Any, ref: str, card_id: int |
                key=pay_key(ref), reference=ref, card_id=card_id, pan=pan, client=client)
 
 
+def wanted(ledger, programme) -> bool:
+    """Whether any app may be asked: the preset names one, or a decision URL was set at runtime."""
+    if programme.decision_url:
+        return True
+    with ledger.unit_of_work(autocommit=True) as uow:
+        return store.any_set(uow.conn)
+
+
+def decide_pay(ctx, *, actor: str, merchant: str, amount_minor: Any, ref: str) -> Decision | None:
+    """``decide`` for the facade's ``pay``: the actor's card at ``merchant`` (an id or a name)."""
+    if not wanted(ctx.ledger, ctx.cfg.card):
+        return None
+    from ..errors import UnknownActor
+    from ..services import customers, merchants
+
+    def look(uow):
+        try:
+            return customers.require(uow, actor).card_id, merchants.resolve(ctx, uow, merchant)
+        except UnknownActor:
+            return None   # the purchase itself says so
+    found = ctx.read(look)
+    if found is None or found[0] is None:
+        return None
+    return decide(ctx, merchant_id=found[1], amount_minor=amount_minor, ref=ref, card_id=found[0])
+
+
 def ask(cards, ledger, read, programme, *, merchant_id: str, amount_minor: Any, key: str, reference: str,
         card_id: int | None = None, pan: str | None = None, client: DecisionClient | None = None
         ) -> Decision | None:
     """``decide`` for a card service ``cards`` on ``ledger``: ``read(fn)`` runs ``fn(uow)`` in a read-only
     unit of work, ``programme`` has the ``CardProgrammeCfg`` decision fields, ``key`` is the card's
     idempotency key of the purchase."""
-    if not programme.decision_url:
-        with ledger.unit_of_work(autocommit=True) as uow:
-            if not store.any_set(uow.conn):
-                return None
+    if not wanted(ledger, programme):
+        return None
 
     def look(uow):
         proposal = precheck(cards, uow, amount_minor=amount_minor, merchant_id=merchant_id, idempotency_key=key,

@@ -64,13 +64,14 @@ class ClearingResult(Result):
     replayed: bool = False
 
 
-def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int, ref: str) -> PaymentResult:
+def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int, ref: str,
+        decision=None) -> PaymentResult:
     """Tap the actor's card at ``merchant`` (id or name): approved (hold placed, crypto sold just in time if
     the bank account is short) or declined with an ISO response code and a reason; flags are AML
     observations. ``ref`` is the purchase's reference: the same ``ref`` and request answer once."""
     customer = customers.require(uow, actor)
     return authorize(city, uow, merchant_id=merchants.resolve(city, uow, merchant), amount_minor=amount_minor,
-                     ref=ref, card_id=customer.card_id)
+                     ref=ref, card_id=customer.card_id, decision=decision)
 
 
 def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, ref: str, card_id: int | None = None,

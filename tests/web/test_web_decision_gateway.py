@@ -349,3 +349,17 @@ def test_listen_decide_lets_a_local_function_decide(cc, cc_client, tmp_path):
     # on exit the registration is removed: the programme asks nobody again
     assert cc_client.get("/api/v1/card-programme/decision", headers=auth(cc.keys["operator"])).status_code == 404
     cc.verify()
+
+
+def test_the_facade_asks_the_app_too(cc, app_):
+    app_.decide = lambda data: (200, {"approved": True, "amount_minor": 2_000_00})
+    app_.secret = cc.set_decision_url(app_.url, deadline_ms=1000)
+    res = cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-1")
+    assert res.status == "approved" and res.response_code == "10" and res.amount_minor == 2_000_00
+    assert app_.requests[0]["data"]["reference"] == "facade-1"
+    again = cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-1")
+    assert again.replayed and len(app_.requests) == 1
+    assert cc.remove_decision_url() and not cc.remove_decision_url()
+    assert cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-2").response_code == "00"
+    assert len(app_.requests) == 1
+    cc.verify()

@@ -10,10 +10,8 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from card import issuing
-from sandbox import audit
-from sandbox.gateway import STAND_INS, store
-from sandbox.webhooks import signing
-from sandbox.webhooks.endpoints import MAX_URL, InvalidEndpoint, check_url
+from sandbox.gateway import STAND_INS, admin, store
+from sandbox.webhooks.endpoints import MAX_URL
 
 from ..auth import access
 from ..conventions import install_converters, require_city
@@ -51,23 +49,13 @@ class DecisionSet(DecisionSchema):
                                                                       "in this answer"})
 
 
-def _put(scope: str, body: dict, card_id: int | None = None) -> dict:
-    try:
-        check_url(body["url"])
-        secret = signing.check_secret(body["secret"]) if body["secret"] else signing.new_secret()
-    except (InvalidEndpoint, ValueError) as error:
-        raise Problem(422, "invalid_decision_url", str(error)) from None
+def _put(body: dict, card_id: int | None = None) -> dict:
     city = require_city()
     programme = city.ctx.cfg.card
-
-    def work(uow):
-        if card_id is not None:
-            issuing.get_card(uow, card_id)   # 404 card_not_found
-        store.put(uow, scope, url=body["url"], secret=secret, deadline_ms=body["deadline_ms"],
-                  stand_in=body["stand_in"])
-        audit.append(uow, "operator", "card.decision_url_set", scope, {"url": body["url"]})
-    city.ctx.transaction(work)
-    return {"scope": scope, "url": body["url"], "deadline_ms": body["deadline_ms"] or programme.decision_deadline_ms,
+    secret = city.run(admin.set_url, url=body["url"], secret=body["secret"], deadline_ms=body["deadline_ms"],
+                      stand_in=body["stand_in"], card_id=card_id)
+    return {"scope": store.PROGRAMME if card_id is None else store.card_scope(card_id), "url": body["url"],
+            "deadline_ms": body["deadline_ms"] or programme.decision_deadline_ms,
             "stand_in": body["stand_in"] or programme.stand_in, "secret": secret}
 
 
@@ -89,13 +77,8 @@ def _get(scope: str, card_id: int | None = None) -> dict:
             "stand_in": row.stand_in or programme.stand_in}
 
 
-def _delete(scope: str) -> Response:
-    city = require_city()
-
-    def work(uow):
-        if store.remove(uow, scope):
-            audit.append(uow, "operator", "card.decision_url_removed", scope, {})
-    city.ctx.transaction(work)
+def _delete(card_id: int | None = None) -> Response:
+    require_city().run(admin.remove_url, card_id=card_id)
     return Response(status=204)
 
 
@@ -105,7 +88,7 @@ def _delete(scope: str) -> Response:
 @blp.response(200, DecisionSet)
 def put_programme(body: dict):
     """Name the app that decides every purchase of the programme's cards (a card's own app wins)."""
-    return _put(store.PROGRAMME, body)
+    return _put(body)
 
 
 @blp.route("/card-programme/decision")
@@ -121,7 +104,7 @@ def get_programme():
 @blp.response(204)
 def delete_programme():
     """Stop asking the programme's app (the preset's ``decision_url``, if any, applies again)."""
-    return _delete(store.PROGRAMME)
+    return _delete()
 
 
 @blp.route("/cards/<id:card_id>/decision", methods=["PUT"])
@@ -130,7 +113,7 @@ def delete_programme():
 @blp.response(200, DecisionSet)
 def put_card(body: dict, card_id: int):
     """Name the app that decides this card's purchases, instead of the programme's."""
-    return _put(store.card_scope(card_id), body, card_id)
+    return _put(body, card_id)
 
 
 @blp.route("/cards/<id:card_id>/decision")
@@ -146,4 +129,4 @@ def get_card(card_id: int):
 @blp.response(204)
 def delete_card(card_id: int):
     """Stop asking this card's own app (the programme's applies again)."""
-    return _delete(store.card_scope(card_id))
+    return _delete(card_id)
