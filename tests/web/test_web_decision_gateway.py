@@ -8,7 +8,6 @@ import threading
 
 import pytest
 
-from databases import copy_sqlite
 from gateway_support import DecisionApp
 from web_support import auth
 
@@ -284,18 +283,13 @@ def test_a_second_purchase_on_the_same_card_is_not_blocked_and_the_first_is_rech
 
 
 @pytest.fixture
-def cc_partial(_city_template, tmp_path):
-    """The ``cc`` city with the programme's ``partial_approval: true``."""
+def cc_partial(cc, tmp_path):
+    """The ``cc`` city (its database) served with the programme's ``partial_approval: true``."""
     from sandbox.city import CryptoCity
-    from sandbox.config import load_config
-    from conftest import CITY_PRESET, CITY_SEED
-    template, keys, info = _city_template
-    path = tmp_path / "city.db"
-    copy_sqlite(template, path)
-    cfg = load_config(CITY_PRESET)
+    cfg = cc.ctx.cfg
     cfg = cfg.model_copy(update={"card": cfg.card.model_copy(update={"partial_approval": True})})
-    city = CryptoCity.from_config(cfg, db=f"sqlite:///{path}", seed=CITY_SEED)
-    city.keys, city.info = keys, info
+    city = CryptoCity.from_config(cfg, db=f"sqlite:///{tmp_path / 'city.db'}", seed=cc.ctx.seed)
+    city.keys, city.info = cc.keys, cc.info
     yield city
     city.close()
 
@@ -363,3 +357,35 @@ def test_the_facade_asks_the_app_too(cc, app_):
     assert cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-2").response_code == "00"
     assert len(app_.requests) == 1
     cc.verify()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_waiting_purchase_holds_no_lock(pg_url, app_):
+    """The same as above on PostgreSQL (row locks, advisory locks): while the app holds aigerim's purchase,
+    a purchase on another card and a second one on her own card both complete; hers is then re-checked."""
+    from sandbox.city import CryptoCity
+    from sandbox.services import customers
+    city = CryptoCity.from_config("crypto-city", db=pg_url, seed=7)
+    try:
+        city.onboard(actor="aigerim", kyc_tier="full", deposits={"KZT": 20_000_00})
+        city.onboard(actor="bob", kyc_tier="full", deposits={"KZT": 20_000_00})
+        card = city.read(lambda ctx, uow: customers.require(uow, "aigerim").card_id)
+        app_.decide, arrived, release = _held_app(card)
+        app_.secret = city.set_decision_url(app_.url, deadline_ms=3000)
+        answers: list = []
+        waiting = threading.Thread(target=lambda: answers.append(city.pay(
+            actor="aigerim", merchant="alatau-coffee", amount_minor=15_000_00, ref="pg-slow")), daemon=True)
+        waiting.start()
+        try:
+            assert arrived.wait(10.0)
+            other = city.pay(actor="bob", merchant="alatau-coffee", amount_minor=3_000_00, ref="pg-other")
+            same = city.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=15_000_00, ref="pg-same")
+            assert other.response_code == "00" and same.response_code == "00" and waiting.is_alive()
+        finally:
+            release.set()
+        waiting.join(10.0)
+        [slow] = answers
+        assert slow.response_code == "51"   # 20 000 KZT, no crypto: the second 15 000 took what was there
+        city.verify()
+    finally:
+        city.close()
