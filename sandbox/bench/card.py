@@ -96,7 +96,8 @@ def command(db_url: str | None, count: int, rounds: int, with_gateway: bool = Fa
     db = bench_database(db_url)
     db.migrate()
     ledger = Ledger(db, ManualClock())
-    cards, card_id = _setup(ledger, count)
+    gateway_count = max(100, min(count, 1000)) if with_gateway else 0   # purchases each way, with and without
+    cards, card_id = _setup(ledger, count + 2 * gateway_count)
     cards.authorize(card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop", idempotency_key="warm")
     counted = statements_per_authorization(cards, card_id)
     per_round = max(1, count // rounds)
@@ -126,7 +127,7 @@ def command(db_url: str | None, count: int, rounds: int, with_gateway: bool = Fa
                   " ".join(str(n) for n in sorted(set(counted))))
     if with_gateway:
         from .gateway_overhead import report
-        gateway_report = report(cards, card_id, "bench-shop", AMOUNT_MINOR, max(100, min(count, 1000)))
+        gateway_report = report(cards, card_id, "bench-shop", AMOUNT_MINOR, gateway_count)
     ledger.verify()
     console.print(table)
     console.print("ledger.verify(): invariants hold")
