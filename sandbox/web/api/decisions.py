@@ -15,7 +15,6 @@ from sandbox.webhooks.endpoints import MAX_URL
 
 from ..auth import access
 from ..conventions import install_converters, require_city
-from ..problems import Problem
 from . import PREFIX
 from .schemas import Strict
 
@@ -39,7 +38,7 @@ class DecisionPut(Strict):
 
 class DecisionSchema(Strict):
     scope = ma.fields.String(required=True, metadata={"description": "programme, card:<id> or config"})
-    url = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, allow_none=True, metadata={"description": "null: no app is asked"})
     deadline_ms = ma.fields.Integer(required=True)
     stand_in = ma.fields.String(required=True)
 
@@ -72,7 +71,8 @@ def _get(scope: str, card_id: int | None = None) -> dict:
         if scope == store.PROGRAMME and programme.decision_url:
             return {"scope": "config", "url": programme.decision_url, "deadline_ms": programme.decision_deadline_ms,
                     "stand_in": programme.stand_in}
-        raise Problem(404, "decision_url_not_set", f"no decision URL is set for {scope}")
+        return {"scope": scope, "url": None, "deadline_ms": programme.decision_deadline_ms,
+                "stand_in": programme.stand_in}   # no app: the sandbox decides alone
     return {"scope": row.scope, "url": row.url, "deadline_ms": row.deadline_ms or programme.decision_deadline_ms,
             "stand_in": row.stand_in or programme.stand_in}
 
@@ -95,7 +95,7 @@ def put_programme(body: dict):
 @access()
 @blp.response(200, DecisionSchema)
 def get_programme():
-    """The programme's decision app (the secret is never shown again)."""
+    """The programme's decision app (the secret is never shown again); ``url`` null when none is set."""
     return _get(store.PROGRAMME)
 
 
@@ -120,7 +120,7 @@ def put_card(body: dict, card_id: int):
 @access()
 @blp.response(200, DecisionSchema)
 def get_card(card_id: int):
-    """This card's own decision app."""
+    """This card's own decision app (``url`` null: the programme's decides)."""
     return _get(store.card_scope(card_id), card_id)
 
 
