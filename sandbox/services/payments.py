@@ -48,6 +48,8 @@ class PaymentResult(Result):
     sold: list[dict] = field(default_factory=list)
     cardholder: str | None = None
     replayed: bool = False
+    decision: str | None = None          # how the programme's decision app decided (None: none was asked)
+    requested_minor: int | None = None   # the amount asked for, when less was approved (10) or an app decided
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, re
         _authorization_events(uow, res, merchant_id, ref, card_id, decision)
     return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags], res.authorization_id,
                          res.auth_code, res.amount_minor, res.shortfall_minor, res.conversion_fee_minor,
-                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed)
+                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed, res.decision,
+                         res.requested_minor)
 
 
 def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | None, decision=None) -> None:

@@ -351,6 +351,7 @@ def test_the_facade_asks_the_app_too(cc, app_):
     app_.secret = cc.set_decision_url(app_.url, deadline_ms=1000)
     res = cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-1")
     assert res.status == "approved" and res.response_code == "10" and res.amount_minor == 2_000_00
+    assert (res.decision, res.requested_minor) == ("webhook_approved", 3_000_00)
     assert app_.requests[0]["data"]["reference"] == "facade-1"
     again = cc.pay(actor="aigerim", merchant="alatau-coffee", amount_minor=3_000_00, ref="facade-1")
     assert again.replayed and len(app_.requests) == 1
