@@ -391,3 +391,17 @@ def test_on_postgresql_a_waiting_purchase_holds_no_lock(pg_url, app_):
         city.verify()
     finally:
         city.close()
+
+
+def test_a_merchant_never_sees_how_the_app_decided(cc_client, cc, app_):
+    app_.decide = lambda data: (200, {"approved": True, "metadata": {"risk": "low"}})
+    set_programme_app(cc_client, cc, app_)
+    sale = buy(cc_client, cc, "g-15", 5_000_00)
+    seen = {}
+    for key in ("coffee", "aigerim", "operator"):
+        page = cc_client.get("/api/v1/events?type=authorization.created", headers=auth(cc.keys[key])).json
+        [seen[key]] = [e["data"] for e in page["items"] if e["data"]["authorization_id"] == sale["id"]]
+    assert not {"decision", "decision_detail", "decision_metadata"} & set(seen["coffee"])
+    assert seen["aigerim"]["decision"] == "webhook_approved" and "decision_metadata" not in seen["aigerim"]
+    assert seen["operator"]["decision_metadata"] == {"risk": "low"}
+    cc.verify()
