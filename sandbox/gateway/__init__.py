@@ -29,6 +29,7 @@ from card import response_codes as rc
 from card.decisions import Decision
 from card.precheck import Proposal, precheck
 
+from ..errors import CityError
 from ..webhooks import signing
 from . import store
 from .client import DecisionClient
@@ -39,8 +40,10 @@ STAND_INS = ("approve_with_sandbox_rules", "decline")
 _client = DecisionClient()
 
 
-class InvalidAnswer(ValueError):
-    """The app answered 2xx with something that is not a decision."""
+class InvalidAnswer(CityError):
+    """The app answered 2xx with something that is not a decision (never leaves ``decide``: the stand-in
+    decides, ``webhook_error``)."""
+    code = "invalid_decision_answer"
 
 
 def message_id(pay_key: str) -> str:
