@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -32,6 +32,7 @@ from ledger.errors import DomainError, InsufficientFunds
 from ledger.types import to_micros
 
 from . import kinds as _kinds
+from . import decisions as _decisions
 from . import response_codes as rc
 from . import tables as t
 from . import verification
@@ -66,10 +67,12 @@ class AuthorizationResult:
     replayed: bool = False
     cardholder_id: str | None = None
     kind: str = _kinds.PURCHASE
+    decision: str | None = None          # how a decision app decided (card/decisions.py), None: no app asked
+    requested_minor: int | None = None   # the amount asked for when less was approved or an app decided
 
     @property
     def approved(self) -> bool:
-        return self.response_code == rc.APPROVED
+        return rc.is_approval(self.response_code)
 
     def to_dict(self) -> dict[str, Any]:
         return {"response_code": self.response_code, "reason": self.reason,
@@ -173,7 +176,7 @@ def rebuild_usage(uow, tz: tzinfo) -> int:
     a = t.authorizations
     totals: dict[tuple[int, str], list[int]] = {}
     rows = uow.conn.execute(select(a.c.card_id, a.c.created_at, a.c.amount_minor, a.c.reversed_minor)
-                            .where(a.c.response_code == rc.APPROVED))
+                            .where(a.c.response_code.in_(sorted(rc.APPROVALS))))
     for card_id, created_at, amount_minor, reversed_minor in rows:
         for period in _periods(created_at, tz):
             total = totals.setdefault((card_id, period), [0, 0])
@@ -194,7 +197,8 @@ def _stored_result(uow, row, *, replayed: bool) -> AuthorizationResult:
                  for leg in legs)
     return AuthorizationResult(row.response_code, row.reason, row.id, row.auth_code, row.hold_id, row.amount_minor,
                                row.shortfall_minor, row.conversion_fee_minor, sold,
-                               tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id, row.kind)
+                               tuple(tuple(f) for f in row.flags), replayed, row.cardholder_id, row.kind,
+                               getattr(row, "decision", None), getattr(row, "requested_minor", None))
 
 
 def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResult | None:
@@ -211,7 +215,8 @@ def _replay(uow, req: _Request, taken: tuple | None = None) -> AuthorizationResu
 
 def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: str, card_id: int | None = None,
               pan: str | None = None, presented: verification.Presented | None = None,
-              kind: str | None = None) -> AuthorizationResult:
+              kind: str | None = None, decision: _decisions.Decision | None = None,
+              partial_approval: bool = False) -> AuthorizationResult:
     """Approve fully (sale, fee, hold, record) or decline changing no balance, inside the caller's unit of
     work (the caller commits, together with whatever else it writes: an audit entry, a stored response).
 
@@ -222,6 +227,10 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     declines 94. ``presented``: the channel and, card-not-present, the expiry and CVV2 to check
     (``verification.presented``; default card-present). Database conflicts (deadlocks, serialization failures, a concurrent request with the
     same key) propagate, so the caller's ``transaction`` retries the whole unit of work.
+
+    ``decision``: what the programme's decision app (or its stand-in) decided, applied once every check
+    of the card's own passed (card/decisions.py). ``partial_approval``: when tenge plus crypto cannot
+    cover the amount, approve what they can (10 partial approval) instead of declining 51.
     """
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidRequest(f"an idempotency key of 1..{MAX_KEY_LENGTH} characters is required")
@@ -239,16 +248,16 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
     started = service.monotonic()
     try:
         with uow.savepoint("authorization"):
-            result = _approve(service, uow, req, snap)
+            result = _approve(service, uow, req, snap, decision, partial_approval)
             elapsed_ms = (service.monotonic() - started) * 1000
             if elapsed_ms > service.deadline_ms:
                 late = (f"the authorization took {{elapsed}} ms, over the {service.deadline_ms} ms deadline; "
                         "nothing was sold or held")
                 raise _Decline(rc.ISSUER_INOPERATIVE, late.format(elapsed=f"{elapsed_ms:.0f}"),
                                getattr(result, "_card", None), template=late)
-        return result
+        return _noted(uow, req, result, decision)
     except _Decline as decline:
-        return _record_decline(uow, req, decline)
+        return _noted(uow, req, _record_decline(uow, req, decline), decision)
     except Exception as error:  # noqa: BLE001 - filtered just below
         if is_retryable(error) or isinstance(error, DomainError):
             # A conflict: the caller's transaction retries the whole unit of work (a concurrent twin is
@@ -258,6 +267,17 @@ def authorize(service, uow, *, amount_minor, merchant_id: str, idempotency_key: 
         return _record_decline(uow, req, _Decline(rc.SYSTEM_ERROR, f"system error ({type(error).__name__}): "
                                                                    f"{error}"[:300],
                                                   template=f"system error ({type(error).__name__})"))
+
+
+def _noted(uow, req: _Request, result: AuthorizationResult, decision) -> AuthorizationResult:
+    """``result`` with how it was decided, recorded on its row, when an app decided or less was approved."""
+    requested = req.amount_minor if result.amount_minor != req.amount_minor or decision is not None else None
+    if not isinstance(requested, int) or isinstance(requested, bool) or not 0 < requested <= MAX_AMOUNT_MINOR:
+        requested = None
+    if (decision is None and requested is None) or result.authorization_id is None:
+        return result
+    _decisions.record(uow, result.authorization_id, decision, requested)
+    return replace(result, decision=decision.outcome if decision else None, requested_minor=requested)
 
 
 def _record_decline(uow, req: _Request, d: _Decline) -> AuthorizationResult:
@@ -287,7 +307,8 @@ def _mark_kind(uow, auth_id: int, kind: str) -> None:
         uow.sql.run("UPDATE card_authorizations SET kind = :kind WHERE id = :id", {"kind": kind, "id": auth_id})
 
 
-def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> AuthorizationResult:
+def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
+             partial_approval: bool = False) -> AuthorizationResult:
     now = uow.now()
     # 14: the card must exist (by id, or by a Luhn-valid PAN we issued)
     if req.pan is not None and not is_valid_pan(req.pan):
@@ -344,24 +365,37 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
     flags = tuple(tuple(f) for f in verdict.flags)
     if verdict.decline_code is not None:
         raise _Decline(verdict.decline_code, verdict.reason, card, flags, verdict.reason_template)
+    if decision is not None:   # the decision app's answer, once every check of the card's own passed
+        refused = decision.refusal()
+        if refused is not None:
+            raise _Decline(*refused, card, flags)
+        card = decision.card_funding(card)
+        if decision.amount(amount) != amount:
+            amount = decision.amount(amount)
+            short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
     sold: list[dict] = []
     fee = 0
     # The sale's hold post (the maker's hold) and the purchase's hold: their two hold events in one
     # statement. Inside the authorization's savepoint: if this raises, all of it is rolled back.
     with uow.hold_events_together():
         if short > 0:
-            plan, sold = _fund(service, uow, card, short)
+            plan, sold = _fund(service, uow, card, short, partial_approval)
             fee = plan.fee_minor
+            if plan.shortfall_minor < short:   # partial approval: what tenge plus crypto can fund
+                amount, short = amount - short + plan.shortfall_minor, plan.shortfall_minor
+                if amount <= 0:
+                    raise _Decline(rc.INSUFFICIENT_FUNDS, rc.reason(rc.INSUFFICIENT_FUNDS), card, flags)
         try:
             hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
                             memo=f"card {card.id} at {merchant.id}")
         except InsufficientFunds:
             raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)
     code = auth_code_for(req.key)
+    response = rc.APPROVED if amount == req.amount_minor else rc.PARTIAL_APPROVAL
     at = to_micros(now)
     auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(
         key=req.key, hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id, merchant_id=merchant.id,
-        amount=amount, code=rc.APPROVED, reason=rc.reason(rc.APPROVED), template=None, status=APPROVED, auth_code=code,
+        amount=amount, code=response, reason=rc.reason(response), template=None, status=APPROVED, auth_code=code,
         hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
     bump_usage(uow, card.id, now, amount, 1, tz=service.timezone)
     if sold:
@@ -371,14 +405,16 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot) -> Authorizati
         note=f"approved; sold {', '.join(leg['asset'] for leg in sold) or 'nothing'}; fee "
              f"{format_amount(fee, 'KZT')}"[:300]))
     _mark_kind(uow, auth_id, req.kind)
-    result = AuthorizationResult(rc.APPROVED, rc.reason(rc.APPROVED), auth_id, code, hold.id, amount, short, fee,
+    result = AuthorizationResult(response, rc.reason(response), auth_id, code, hold.id, amount, short, fee,
                                  tuple(sold), flags, cardholder_id=card.cardholder_id, kind=req.kind)
     object.__setattr__(result, "_card", card)  # for the deadline decline record only
     return result
 
 
-def _fund(service, uow, card: Card, short: int):
-    """Plan across the card's funding order, then sell each leg; any failure declines (and rolls back)."""
+def _fund(service, uow, card: Card, short: int, partial_approval: bool = False):
+    """Plan across the card's funding order, then sell each leg; any failure declines (and rolls back).
+    With ``partial_approval``, holdings that cannot cover ``short`` fund what they can (the plan's
+    ``shortfall_minor`` is then smaller than ``short``) instead of declining 51."""
     funder, settings = service.funder, card.funding
     capacity: dict[str, int] = {}
     limited: set[str] = set()
@@ -395,6 +431,9 @@ def _fund(service, uow, card: Card, short: int):
         raise _Decline(rc.ISSUER_INOPERATIVE, f"funding unavailable: {error}", card,
                        template="funding unavailable: {error}")
     plan = plan_funding(settings, short, capacity, frozenset(limited))
+    if partial_approval and plan.decline_code == rc.INSUFFICIENT_FUNDS:
+        plan = plan_funding(settings, _decisions.fundable_shortfall(settings.mode, settings.conversion_fee_bps,
+                                                                     capacity), capacity, frozenset(limited))
     if plan.decline_code is not None:
         raise _Decline(plan.decline_code, plan.reason, card)
     sold = []

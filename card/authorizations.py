@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select
 
 from ledger.types import from_micros, to_micros
 
+from . import response_codes as rc
 from . import tables as t
 
 MAX_PAGE = 1000
@@ -98,7 +99,7 @@ def for_report(uow, *, limit: int = 100_000) -> list:
 def volumes(uow) -> dict:
     """City-wide authorizations: count, approved, declined, approved/captured/refunded amounts (tiyn)."""
     a = t.authorizations.c
-    approved = a.response_code == "00"
+    approved = a.response_code.in_(sorted(rc.APPROVALS))
     row = uow.conn.execute(select(
         func.count(), func.coalesce(func.sum(case((approved, 1), else_=0)), 0),
         func.coalesce(func.sum(case((approved, a.amount_minor), else_=0)), 0),
@@ -131,5 +132,5 @@ def approvals_of_cardholders(uow, cardholder_prefix: str) -> tuple[int, int]:
     a = t.authorizations.c
     row = uow.conn.execute(select(func.count(), func.coalesce(func.sum(case((a.shortfall_minor > 0, 1), else_=0)), 0))
                            .where(a.cardholder_id.startswith(cardholder_prefix, autoescape=True),
-                                  a.response_code == "00")).one()
+                                  a.response_code.in_(sorted(rc.APPROVALS)))).one()
     return int(row[0]), int(row[1])

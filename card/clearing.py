@@ -28,7 +28,7 @@ def _auth(uow, authorization_id: int, *, lock: bool = True):
     if lock and not uow.ledger.db.is_sqlite:
         stmt = stmt.with_for_update()
     row = uow.conn.execute(stmt).first()
-    if row is None or row.response_code != rc.APPROVED:
+    if row is None or not rc.is_approval(row.response_code):
         raise AuthorizationNotFound(f"no approved authorization {authorization_id}")
     return row
 

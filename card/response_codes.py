@@ -41,6 +41,23 @@ REASONS: dict[str, str] = {
 }
 
 
+# An approval holds money: 00 for the whole amount, 10 for part of it (``amount_minor`` is what was approved).
+APPROVALS = frozenset({APPROVED, PARTIAL_APPROVAL})
+
+# Why a purchase was decided as it was when the programme names a decision app (card/decisions.py):
+# the app answered (approved / declined), or the programme's stand-in decided because the app did not.
+WEBHOOK_APPROVED = "webhook_approved"
+WEBHOOK_DECLINED = "webhook_declined"
+WEBHOOK_TIMEOUT = "webhook_timeout"
+WEBHOOK_ERROR = "webhook_error"
+DECISIONS = (WEBHOOK_APPROVED, WEBHOOK_DECLINED, WEBHOOK_TIMEOUT, WEBHOOK_ERROR)
+
+
+def is_approval(code: str) -> bool:
+    """True for a response code that approved (some or all of) the amount: 00 or 10."""
+    return code in APPROVALS
+
+
 def reason(code: str) -> str:
     """The plain reason for ``code``; unknown codes say so instead of failing."""
     return REASONS.get(code, f"unknown response code {code}")

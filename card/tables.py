@@ -81,6 +81,11 @@ authorizations = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, server_default="purchase"),
     sa.Column("flags", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False, index=True),
+    # How the programme's decision app decided (card/decisions.py: webhook_approved, webhook_declined,
+    # webhook_timeout, webhook_error); NULL when no app was asked (card_0006)
+    sa.Column("decision", sa.String(32), nullable=True),
+    # The amount asked for when less was approved (10 partial approval) or an app decided; else NULL (card_0006)
+    sa.Column("requested_minor", sa.BigInteger, nullable=True),
     sa.Index("ix_card_authorizations_card_time", "card_id", "created_at"),
 )
 

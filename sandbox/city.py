@@ -157,10 +157,26 @@ class CryptoCity:
             expiry: str | None = None, cvv: str | None = None, kind: str | None = None) -> PaymentResult:
         """See ``services.payments.pay``. ``channel`` ``card_present`` (the default: a tap) or
         ``card_not_present`` with the card's ``expiry`` (MM/YY) and ``cvv`` (checked: 54, N7); ``kind``:
-        purchase, atm_withdrawal or p2p."""
+        purchase, atm_withdrawal or p2p. The card programme's decision app, if any, is asked first, with no
+        transaction open (sandbox/gateway/)."""
+        from . import gateway
         presented = card_verification.presented(channel, expiry, cvv)
+        decision = gateway.decide_pay(self.ctx, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref)
         return self.run(payments.pay, actor=actor, merchant=merchant, amount_minor=amount_minor, ref=ref,
-                        presented=presented, kind=kind)
+                        presented=presented, kind=kind, decision=decision)
+
+    def set_decision_url(self, url: str, *, secret: str | None = None, deadline_ms: int | None = None,
+                         stand_in: str | None = None, card_id: int | None = None) -> str:
+        """Let the app at ``url`` decide the programme's purchases (or only card ``card_id``'s); returns the
+        signing secret (``secret``, or a new whsec_ one). See ``PUT /api/v1/card-programme/decision``."""
+        from .gateway import admin
+        return self.run(admin.set_url, url=url, secret=secret, deadline_ms=deadline_ms, stand_in=stand_in,
+                        card_id=card_id)
+
+    def remove_decision_url(self, *, card_id: int | None = None) -> bool:
+        """Stop asking the programme's (or card ``card_id``'s) decision app; False if none was set."""
+        from .gateway import admin
+        return self.run(admin.remove_url, card_id=card_id)
 
     def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None, final: bool = True):
         """Clear the purchase ``ref`` (all, or ``amount_minor``); ``final=False`` keeps the rest of the hold for

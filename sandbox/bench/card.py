@@ -84,7 +84,10 @@ def statements_per_authorization(cards: CardService, card_id: int, count: int = 
               help="Authorizations to measure in all (spread over the rounds).")
 @click.option("--rounds", default=ROUNDS, show_default=True, type=click.IntRange(1, 20),
               help="Interleaved rounds of raw inserts and authorizations; each side's best round is compared.")
-def command(db_url: str | None, count: int, rounds: int) -> None:
+@click.option("--gateway", "with_gateway", is_flag=True,
+              help="Also measure the decision gateway's overhead with a loopback app that answers at once "
+                   "(last line `gateway overhead p99 N ms`).")
+def command(db_url: str | None, count: int, rounds: int, with_gateway: bool = False) -> None:
     """Card authorizations/s with a JIT crypto sale vs raw INSERT+COMMIT/s; last line `ratio b/a`.
 
     The two are measured in interleaved rounds (raw, authorizations, raw, …) of about the same length,
@@ -98,7 +101,8 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
     db = bench_database(db_url)
     db.migrate()
     ledger = Ledger(db, ManualClock())
-    cards, card_id = _setup(ledger, count)
+    gateway_count = max(100, min(count, 1000)) if with_gateway else 0   # purchases each way, with and without
+    cards, card_id = _setup(ledger, count + 2 * gateway_count)
     cards.authorize(card_id=card_id, amount_minor=AMOUNT_MINOR, merchant_id="bench-shop", idempotency_key="warm")
     counted, trips = statements_per_authorization(cards, card_id)
     per_round = max(1, count // rounds)
@@ -112,7 +116,6 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
             latencies += lat
     finally:
         raw.close()
-    ledger.verify()
     best_raw, best_auth = max(raw_rates), max(auth_rates)
     table = Table(title=f"card benchmark on {db.dialect} ({per_round * rounds} authorizations, "
                         f"{per_round * RAW_PER_AUTH * rounds} raw inserts, {rounds} interleaved rounds)")
@@ -129,9 +132,16 @@ def command(db_url: str | None, count: int, rounds: int) -> None:
                   " ".join(str(n) for n in sorted(set(counted))))
     table.add_row("round trips per authorization (BEGIN and COMMIT included, a pipelined batch once)",
                   " ".join(str(n) for n in sorted(set(trips))))
+    if with_gateway:
+        from .gateway_overhead import report
+        gateway_report = report(cards, card_id, "bench-shop", AMOUNT_MINOR, gateway_count)
+    ledger.verify()
     console.print(table)
     console.print("ledger.verify(): invariants hold")
     db.dispose()
     click.echo(f"statements per authorization {max(counted)}")
     click.echo(f"round trips per authorization {max(trips)}")
     click.echo(f"ratio {best_auth / best_raw:.2f}")
+    if with_gateway:
+        for line in gateway_report:
+            click.echo(line)

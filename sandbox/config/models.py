@@ -14,7 +14,7 @@ import typing
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ledger import parse_amount
 from ledger.errors import LedgerError
@@ -243,6 +243,19 @@ class CardProgrammeCfg(Base):
     refund_policy: Literal["tenge", "buy_back"] = "tenge"
     refund_conversion_fee: Literal["returned", "kept"] = "kept"
     reversal_policy: Literal["keep_tenge", "buy_back"] = "keep_tenge"
+    # The decision gateway (sandbox/gateway/): an app that approves each purchase. A URL set at runtime
+    # (PUT /api/v1/card-programme/decision) is kept in the database and wins over this one.
+    decision_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+", max_length=2000)] | None = None
+    decision_secret: Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$", max_length=100)] | None = None
+    decision_deadline_ms: Annotated[int, Field(ge=500, le=3000)] = 2000
+    stand_in: Literal["approve_with_sandbox_rules", "decline"] = "decline"
+    partial_approval: bool = False
+
+    @model_validator(mode="after")
+    def _decision_secret_with_url(self):
+        if self.decision_url is not None and self.decision_secret is None:
+            raise ValueError("decision_url needs decision_secret (a whsec_ signing secret)")
+        return self
 
 
 class KycTierCfg(Base):

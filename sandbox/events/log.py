@@ -223,10 +223,11 @@ def _flush(uow, box: _Outbox) -> None:
 # What a customer or a merchant does not see of an event it may read. AML flags stay with the issuer and
 # the regulator (no tipping-off: ``aml.flag_raised`` is written with no customer or merchant, so only an
 # operator or regulator reads it); a merchant sees what its POS sees of a purchase, not how the customer
-# paid for it.
-HIDDEN_FROM = {"customer": frozenset({"flags"}),
+# paid for it. What the card programme's decision app said (its metadata) stays with the programme.
+HIDDEN_FROM = {"customer": frozenset({"flags", "decision_metadata"}),
                "merchant": frozenset({"flags", "sold", "shortfall_minor", "conversion_fee_minor", "customer",
-                                      "bought_back", "conversion_fee_returned_minor"})}
+                                      "bought_back", "conversion_fee_returned_minor", "decision", "decision_detail",
+                                      "decision_metadata"})}
 
 
 def read(conn, *, after: int = 0, limit: int = MAX_PAGE, types: Iterable[str] | None = None,

@@ -30,7 +30,10 @@ def authorization(res: Any, *, merchant_id: str, reference: str, card_id: int | 
             "reason": res.reason, "auth_code": res.auth_code, "amount_minor": res.amount_minor, "currency": "KZT",
             "shortfall_minor": res.shortfall_minor, "conversion_fee_minor": res.conversion_fee_minor,
             "sold": [dict(leg) for leg in res.sold],
-            "flags": [{"rule": f[0], "detail": f[1]} for f in res.flags]}
+            "flags": [{"rule": f[0], "detail": f[1]} for f in res.flags],
+            # how the decision app decided (webhook_approved, …; None: none asked), the amount asked for
+            # when less was approved (10) or an app decided
+            "decision": getattr(res, "decision", None), "requested_minor": getattr(res, "requested_minor", None)}
 
 
 def cleared(row: dict, *, step: str, step_amount_minor: int | None) -> dict:

@@ -49,6 +49,8 @@ class PaymentResult(Result):
     cardholder: str | None = None
     replayed: bool = False
     kind: str = "purchase"
+    decision: str | None = None          # how the programme's decision app decided (None: none was asked)
+    requested_minor: int | None = None   # the amount asked for, when less was approved (10) or an app decided
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ClearingResult(Result):
 
 
 def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int, ref: str,
-        presented=None, kind: str | None = None) -> PaymentResult:
+        presented=None, kind: str | None = None, decision=None) -> PaymentResult:
     """Tap the actor's card at ``merchant`` (id or name): approved (hold placed, crypto sold just in time if
     the bank account is short) or declined with an ISO response code and a reason; flags are AML
     observations. ``ref`` is the purchase's reference: the same ``ref`` and request answer once.
@@ -75,17 +77,20 @@ def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int,
     decides)."""
     customer = customers.require(uow, actor)
     return authorize(city, uow, merchant_id=merchants.resolve(city, uow, merchant), amount_minor=amount_minor,
-                     ref=ref, card_id=customer.card_id, presented=presented, kind=kind)
+                     ref=ref, card_id=customer.card_id, presented=presented, kind=kind, decision=decision)
 
 
 def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, ref: str, card_id: int | None = None,
-              pan: str | None = None, presented=None, kind: str | None = None) -> PaymentResult:
+              pan: str | None = None, presented=None, kind: str | None = None, decision=None) -> PaymentResult:
     """A POS authorization for ``merchant_id`` by card id or PAN (a card number the sandbox never issued
     still gets a recorded decline, 14, as a real issuer answers). Audited as ``card.approved`` or
-    ``card.declined`` with the crypto sold and its tax disposals, in the caller's transaction."""
+    ``card.declined`` with the crypto sold and its tax disposals, in the caller's transaction.
+
+    ``decision``: what the programme's decision app decided, asked before this unit of work began
+    (``sandbox.gateway.decide``); the programme's ``partial_approval`` applies whether or not an app decided."""
     res = card_authorization.authorize(city.cards, uow, amount_minor=amount_minor, merchant_id=merchant_id,
                                        idempotency_key=pay_key(ref), card_id=card_id, pan=pan, presented=presented,
-                                       kind=kind)
+                                       kind=kind, decision=decision, partial_approval=city.cfg.card.partial_approval)
     status = "approved" if res.approved else "declined"
     if not res.replayed and res.authorization_id is not None and res.response_code != "94":
         holder = res.cardholder_id
@@ -95,16 +100,19 @@ def authorize(city: CityContext, uow, *, merchant_id: str, amount_minor: int, re
                      {"customer": holder, "merchant": merchant_id, "kind": res.kind, "amount_minor": res.amount_minor,
                       "response_code": res.response_code, "reason": res.reason, "sold": list(res.sold),
                       "flags": [list(f) for f in res.flags], "tax": tax}, at_commit=True)   # sent with the COMMIT
-        _authorization_events(uow, res, merchant_id, ref, card_id)
+        _authorization_events(uow, res, merchant_id, ref, card_id, decision)
         card_verification.after_decline(city, uow, res)   # a decline that froze the card: audited, announced
     return PaymentResult(status, res.response_code, res.reason, [tuple(f) for f in res.flags], res.authorization_id,
                          res.auth_code, res.amount_minor, res.shortfall_minor, res.conversion_fee_minor,
-                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed, res.kind)
+                         [dict(leg) for leg in res.sold], res.cardholder_id, res.replayed, res.kind, res.decision,
+                         res.requested_minor)
 
 
-def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | None) -> None:
+def _authorization_events(uow, res, merchant_id: str, ref: str, card_id: int | None, decision=None) -> None:
     """``authorization.created`` (approved or declined) and one ``aml.flag_raised`` per AML flag on it."""
     data = snapshots.authorization(res, merchant_id=merchant_id, reference=ref, card_id=card_id)
+    if decision is not None:   # what the decision app said (or why its stand-in decided)
+        data.update(decision_detail=decision.detail or None, decision_metadata=dict(decision.metadata))
     events.emit(uow, "authorization.created", data, customer=res.cardholder_id, merchant=merchant_id)
     for rule, detail in res.flags:
         # No customer or merchant on it: only the operator and the regulator read AML flags (no tipping-off).

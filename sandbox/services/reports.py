@@ -12,6 +12,7 @@ import json
 from collections import Counter
 
 from card import authorizations
+from card.response_codes import is_approval
 from exchange import queries as exchange_queries
 
 from .. import audit, city_state
@@ -72,8 +73,8 @@ def regulator_summary(city: CityContext, uow) -> dict:
     now = uow.now()
     rows = authorizations.for_report(uow, limit=MAX_ROWS)
     volume = exchange_queries.volume_by_symbol(uow)
-    approved = [r for r in rows if r.response_code == "00"]
-    declined = [r for r in rows if r.response_code != "00"]
+    approved = [r for r in rows if is_approval(r.response_code)]
+    declined = [r for r in rows if not is_approval(r.response_code)]
     declines: dict[tuple[str, str], dict] = {}
     for r in declined:  # rows written before card_0003 have no template: their reason stands for itself
         row = declines.setdefault((r.response_code, r.reason_template or r.reason),
@@ -142,7 +143,7 @@ def _card_days(rows, tz) -> list[dict]:
         d = days.setdefault(day, {"day": day, "authorizations": 0, "approved": 0, "declined": 0,
                                   "approved_minor": 0})
         d["authorizations"] += 1
-        if r.response_code == "00":
+        if is_approval(r.response_code):
             d["approved"] += 1
             d["approved_minor"] += r.amount_minor
         else:

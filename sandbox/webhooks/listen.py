@@ -114,8 +114,16 @@ def _parse(response):
 
 
 @click.command("listen")
-@click.option("--forward-to", "forward_to", required=True, metavar="URL",
+@click.option("--forward-to", "forward_to", default=None, metavar="URL",
               help="Your app's webhook URL, e.g. http://localhost:4242/webhooks.")
+@click.option("--decide", "decide_script", default=None, metavar="SCRIPT.PY",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Instead of forwarding events: decide card purchases with decide(request) -> dict from this "
+                   "script (registers a local receiver as the programme's decision URL; an operator key).")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --decide: the receiver's port on "
+              "127.0.0.1 (default: any free one).")
+@click.option("--card", "card_id", default=None, type=click.IntRange(1), help="With --decide: decide only this "
+              "card's purchases (its own decision URL) instead of the programme's.")
 @click.option("--events", "event_types", multiple=True, metavar="TYPES",
               help="Only these event types (comma-separated or repeated; default: all).")
 @click.option("--server", default="http://localhost:8000", show_default=True, envvar=SERVER_ENVVAR,
@@ -127,9 +135,17 @@ def _parse(response):
 @click.option("--after", default=None, metavar="EVENT_ID",
               help="Start after this event id (default: after the newest, like stripe listen).")
 @click.option("--max-events", default=None, type=click.IntRange(1), help="Stop after forwarding this many.")
-def listen_command(forward_to: str, event_types: tuple[str, ...], server: str, key: str, secret: str | None,
-                   after: str | None, max_events: int | None) -> None:
-    """Forward the city's events to a local app, signed like webhooks (Standard Webhooks)."""
+def listen_command(forward_to: str | None, event_types: tuple[str, ...], server: str, key: str, secret: str | None,
+                   after: str | None, max_events: int | None, decide_script: str | None = None, port: int = 0,
+                   card_id: int | None = None) -> None:
+    """Forward the city's events to a local app, signed like webhooks (Standard Webhooks); or, with
+    --decide, let a local function decide card purchases (the decision gateway)."""
+    if (forward_to is None) == (decide_script is None):
+        raise click.UsageError("give exactly one of --forward-to URL or --decide SCRIPT.PY")
+    if decide_script is not None:
+        from ..gateway.listen import run
+        run(decide_script, server=server, key=key, secret=secret, port=port, card_id=card_id, max_events=max_events)
+        return
     try:
         check_url(forward_to)
     except InvalidEndpoint as error:

@@ -27,7 +27,9 @@ from flask import g
 from flask_smorest import Blueprint
 
 from card import authorizations
+from card.response_codes import is_approval
 from ledger.errors import DomainError
+from sandbox import gateway
 from sandbox.services import card_verification, payments
 
 from ..auth import access
@@ -117,7 +119,7 @@ def row_dict(row) -> dict:
     rest = key[len(prefix):]
     reference = rest.split(":", 1)[1] if prefix and ":" in rest else rest
     return {"id": row.id, "reference": reference, "merchant_id": row.merchant_id,
-            "approved": row.response_code == "00", "response_code": row.response_code, "reason": row.reason,
+            "approved": is_approval(row.response_code), "response_code": row.response_code, "reason": row.reason,
             "auth_code": row.auth_code, "amount_minor": row.amount_minor, "status": row.status,
             "captured_minor": row.captured_minor, "reversed_minor": row.reversed_minor,
             "refunded_minor": row.refunded_minor, "kind": row.kind, "at": row.created_at.isoformat()}
@@ -126,7 +128,7 @@ def row_dict(row) -> dict:
 def fresh_row_dict(res, merchant_id: str, reference: str, at) -> dict:
     """``row_dict`` of the authorization ``res`` that was recorded just now (nothing cleared yet): the
     same fields the card wrote to its row (card/authorization.py keeps a reason to 300 characters)."""
-    approved = res.response_code == "00"
+    approved = is_approval(res.response_code)
     return {"id": res.authorization_id, "reference": reference, "merchant_id": merchant_id, "approved": approved,
             "response_code": res.response_code, "reason": res.reason[:300],
             "auth_code": res.auth_code if approved else None, "amount_minor": res.amount_minor,
@@ -145,10 +147,13 @@ def authorize(body: dict, merchant_id: str):
     ISO response code and reason, nothing moved."""
     city = require_city()
     ref = f"{merchant_id}:{g.idempotency_key}"
+    # The programme's decision app, asked with no transaction open (sandbox/gateway/); None: no app asked.
+    decision = gateway.decide(city.ctx, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
+                              card_id=body["card_id"], pan=body["pan"])
 
     def compute(uow):
         res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
-                                 card_id=body["card_id"], pan=body["pan"], kind=body["kind"],
+                                 card_id=body["card_id"], pan=body["pan"], kind=body["kind"], decision=decision,
                                  presented=card_verification.presented(body["channel"], body["expiry"], body["cvv"]))
         if res.authorization_id is not None and not res.replayed and res.response_code != "94":
             # Written just now in this unit of work: the answer is what the card wrote, no need to read it back.
