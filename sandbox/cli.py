@@ -198,6 +198,8 @@ def _open_city(config_name: str, db_url: str, seed: int):
 @main.command("run")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False),
+              help="Write an HTML report here: each step, the money it moved, each expectation.")
 @db_option("a fresh SQLite file per scenario", envvar=False)
 @click.option("--server", default=None, metavar="URL",
               help="Drive a running city over its HTTP API instead (e.g. http://127.0.0.1:8000): actors and "
@@ -208,7 +210,8 @@ def _open_city(config_name: str, db_url: str, seed: int):
               help="Print the configuration the scenario asks for, as YAML for `cryptocity serve --config`, "
                    "and run nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print passing expectations too.")
-def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | None, server: str | None,
+def run_scenarios(files: tuple[str, ...], junit_path: str | None, html_path: str | None, db_url: str | None,
+                  server: str | None,
                   key: str | None, print_config: bool, verbose: bool) -> None:
     """Run scenario files: pass/fail per expectation; exit 1 on a failure, 2 on an invalid scenario (or,
     with --server, one whose configuration is not the server's)."""
@@ -223,8 +226,9 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
     if db_url and len(files) > 1:
         # A city reloads its customers from its database, so scenarios sharing one would collide.
         raise click.UsageError("--db takes one scenario file at a time; without --db each scenario gets a fresh SQLite file")
-    if junit_path:
-        check_writable(junit_path)  # before the scenarios run, not after
+    for out_path in (junit_path, html_path):
+        if out_path:
+            check_writable(out_path)  # before the scenarios run, not after
     invalid, results = False, []
     for path in files:
         try:
@@ -246,7 +250,8 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
                 click.secho(f"REFUSED {scenario.name} ({path}): {refusal}", fg="red")
                 invalid = True
                 continue
-        result = run_scenario(scenario, factory_for(server=server, key=key, db_url=db_url))
+        result = run_scenario(scenario, factory_for(server=server, key=key, db_url=db_url),
+                              track_money=html_path is not None)
         results.append(result)
         status = click.style("PASS", fg="green") if result.passed else click.style("FAIL", fg="red")
         click.echo(f"{status} {scenario.name} ({path}, {len(result.results)} expectations)")
@@ -258,6 +263,10 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, db_url: str | 
     if junit_path:
         write_junit(results, junit_path)
         click.echo(f"JUnit XML written to {junit_path}")
+    if html_path:
+        from .scenarios.html_report import write_html
+        write_html(results, html_path)
+        click.echo(f"HTML report written to {html_path}")
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed" + (", some files invalid" if invalid else ""))
     sys.exit(2 if invalid else 1 if failed else 0)

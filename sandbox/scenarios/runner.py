@@ -58,11 +58,22 @@ class ExpectationResult:
         return text
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One step as it ran: its label and verb, what it answered (a decline's code and reason, an error),
+    and the money it moved: per actor and asset, the change of the available balance (minor units)."""
+    label: str
+    verb: str
+    answer: str
+    moved: dict[str, dict[str, int]]
+
+
 @dataclass
 class ScenarioResult:
     scenario: Scenario
     results: list[ExpectationResult] = field(default_factory=list)
     seconds: float = 0.0
+    steps: list[StepRecord] = field(default_factory=list)   # filled when run with track_money=True
 
     @property
     def passed(self) -> bool:
@@ -201,8 +212,32 @@ def advance_to(facade: Any, at: Any) -> Any:
     return facade.advance(at - now)
 
 
-def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[], float] | None = None) -> ScenarioResult:
-    """Onboard the actors, run every step, match every expectation. Stops at an unexpected error."""
+def _holdings(facade: Any, actors: list[str]) -> dict[str, dict[str, int]]:
+    out = {}
+    for actor in actors:
+        try:
+            out[actor] = {asset: int(v) for asset, v in dict(facade.balances(actor)).items()}
+        except Exception:  # noqa: BLE001 - an actor not onboarded (yet): holds nothing
+            out[actor] = {}
+    return out
+
+
+def _moved(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for actor in after:
+        deltas = {asset: after[actor].get(asset, 0) - before.get(actor, {}).get(asset, 0)
+                  for asset in sorted(set(after[actor]) | set(before.get(actor, {})))}
+        deltas = {asset: d for asset, d in deltas.items() if d}
+        if deltas:
+            out[actor] = deltas
+    return out
+
+
+def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[], float] | None = None,
+                 *, track_money: bool = False) -> ScenarioResult:
+    """Onboard the actors, run every step, match every expectation. Stops at an unexpected error.
+    ``track_money``: also record, for each step, the change of every actor's available balances (what
+    the HTML report shows as the money the step moved; two reads per actor per step)."""
     import time
     timer = clock or time.perf_counter
     started = timer()
@@ -223,6 +258,8 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
         if step.verb == "expect":
             result.results.extend(match_block(facade, step))
             result.results.extend(match_events(facade, step, step.args, None))
+            if track_money:
+                result.steps.append(StepRecord(step.label, step.verb, "checked", {}))
             continue
         try:
             step = step.filled(saved)
@@ -231,6 +268,7 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
                                                     step.label, False))
             break
         mark = _event_mark(facade, step.expect)
+        before = _holdings(facade, list(scenario.actors)) if track_money else None
         try:
             if step.at is not None:
                 advance_to(facade, step.at)
@@ -242,6 +280,10 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
             saved[step.save] = as_saved(outcome, error)
         checks = match_step(step, outcome, error) + match_events(facade, step, step.expect, mark)
         result.results.extend(checks)
+        if track_money:
+            answer = _context(outcome, error) or str(_get(outcome, "status") or "ok")
+            result.steps.append(StepRecord(step.label, step.verb, answer,
+                                           _moved(before, _holdings(facade, list(scenario.actors)))))
         if error is not None and not _expects_error(step.expect):
             break  # the city is in a state the scenario did not plan for
     result.seconds = timer() - started
