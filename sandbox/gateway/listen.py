@@ -69,13 +69,7 @@ def _call(server: str, key: str, method: str, path: str, body: dict | None = Non
 def run(script: str, *, server: str, key: str, secret: str | None, port: int, card_id: int | None,
         max_events: int | None) -> None:
     decide = load_decide(script)
-    if secret is None:
-        secret = signing.new_secret()
-    else:
-        try:
-            signing.check_secret(secret)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--secret") from None
+    secret = signing.secret_option(secret)
     verifier = Webhook(secret)
     lock, done = threading.Lock(), threading.Event()
     decided = [0]

@@ -150,13 +150,7 @@ def listen_command(forward_to: str | None, event_types: tuple[str, ...], server:
         check_url(forward_to)
     except InvalidEndpoint as error:
         raise click.BadParameter(str(error), param_hint="--forward-to") from None
-    if secret is None:
-        secret = signing.new_secret()
-    else:
-        try:
-            signing.check_secret(secret)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--secret") from None
+    secret = signing.secret_option(secret)
     types = ",".join(t.strip() for item in event_types for t in item.split(",") if t.strip()) or None
     stream = Stream(server, key)
     if after is None:

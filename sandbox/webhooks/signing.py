@@ -32,6 +32,17 @@ def check_secret(secret: str) -> str:
     return secret
 
 
+def secret_option(secret: str | None) -> str:
+    """A ``--secret`` option's value checked (``click.BadParameter`` naming it), or a new secret if none was given."""
+    import click
+    if secret is None:
+        return new_secret()
+    try:
+        return check_secret(secret)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--secret") from None
+
+
 def headers(secret: str, message_id: str, body: str, *, at: datetime | None = None) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body`` sent as ``message_id`` at wall time ``at`` (now)."""
     at = at or datetime.now(timezone.utc)
