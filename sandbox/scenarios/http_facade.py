@@ -44,6 +44,22 @@ class ServerUnreachable(LiveRunError):
     code = "server_unreachable"
 
 
+class ActorNameTooLong(LiveRunError):
+    code = "invalid_actor"
+
+
+class UnknownLiveReference(LiveRunError):
+    code = "unknown_reference"
+
+
+class LiveInvariantBroken(LiveRunError):
+    code = "invariant_violation"
+
+
+class LivePegBroken(LiveRunError):
+    code = "peg_broken"
+
+
 def city_info(base_url: str, key: str) -> dict:
     """``GET /api/v1/city`` of the server: its name, configuration fingerprint, seed and time."""
     facade = HttpFacade.__new__(HttpFacade)
@@ -70,8 +86,8 @@ class HttpFacade:
     def ns(self, actor: str) -> str:
         name = f"{self.prefix}{actor}"
         if len(name) > MAX_NAME:
-            raise LiveRunError(f"actor {actor!r} is too long to namespace for a live run (at most "
-                               f"{MAX_NAME - len(self.prefix)} characters)", code="invalid_actor")
+            raise ActorNameTooLong(f"actor {actor!r} is too long to namespace for a live run (at most "
+                                  f"{MAX_NAME - len(self.prefix)} characters)")
         return name
 
     def _key(self, what: str) -> str:
@@ -202,7 +218,7 @@ class HttpFacade:
     def _clear(self, verb: str, ref: str, amount_minor: int | None, key: str | None) -> dict:
         auth_id = self._authorizations.get(ref)
         if auth_id is None:
-            raise LiveRunError(f"no purchase with reference {ref!r} in this run", code="unknown_reference")
+            raise UnknownLiveReference(f"no purchase with reference {ref!r} in this run")
         body = {} if amount_minor is None else {"amount_minor": amount_minor}
         return self._call("POST", f"/api/v1/authorizations/{auth_id}/{verb}", body,
                           key=f"{self.prefix}{verb}-{key}" if key else None)
@@ -265,10 +281,10 @@ class HttpFacade:
         """The ledger's invariants and the KZTE peg, as the server proves them (raises naming the problem)."""
         report = self._call("GET", "/api/v1/ledger/verify")
         if not report["ok"]:
-            raise LiveRunError(f"ledger invariants broken: {report['problem']}", code="invariant_violation")
+            raise LiveInvariantBroken(f"ledger invariants broken: {report['problem']}")
         attestation = self._call("GET", "/api/v1/stablecoin/attestation")
         if not attestation["peg_holds"]:
-            raise LiveRunError(f"the KZTE peg does not hold: {attestation['problem']}", code="peg_broken")
+            raise LivePegBroken(f"the KZTE peg does not hold: {attestation['problem']}")
 
     # ------------------------------------------------------------------ events
     def _last_event_id_raw(self) -> str | None:

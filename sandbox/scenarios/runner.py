@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ledger.errors import DomainError
+
 from ..config import CityConfig
 from .loader import Scenario, Step
 from .matching import ExpectationResult, _context, _error_text, _event_mark, _get, match_block, match_events, match_step
@@ -156,7 +158,8 @@ def _typed_details(facade: Any, a: Any) -> dict:
     return {"channel": a.channel, "expiry": expiry, "cvv": cvv}
 
 
-class ClockError(Exception):
+class ClockError(DomainError):
+    """``advance_to`` (or a step's ``at:``) a time the city has passed: its clock only moves forward."""
     code = "clock_moves_forward"
 
 
