@@ -35,13 +35,13 @@ class FuzzReport:
 
 
 def run_fuzz(config: str, steps: int, seed: int, out_dir: Path, on_step: Callable[[], None] | None = None,
-             fault: str | None = None) -> FuzzReport:
-    """Run about ``steps`` random steps (whole examples of at most {STEPS_PER_EXAMPLE}) on ``config``,
+             fault: str | None = None, example_steps: int = STEPS_PER_EXAMPLE) -> FuzzReport:
+    """Run at least ``steps`` random steps (whole examples of at most ``example_steps``) on ``config``,
     deterministically for ``seed``. On a failure, write the shrunk case to ``out_dir``."""
     workdir = Path(tempfile.mkdtemp(prefix="cryptocity-fuzz-"))
     run = Run(config, seed, workdir, steps, on_step)
     machine.RUN = run
-    per_example = max(1, min(STEPS_PER_EXAMPLE, steps))
+    per_example = max(1, min(example_steps, steps))
     failure_text = None
     try:
         rounds = 0

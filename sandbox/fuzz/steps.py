@@ -16,7 +16,7 @@ from ..scenarios.model import STEP_MODELS
 ACTORS = {
     "aigerim": {"kyc": "full", "resident": True,
                 "deposits": ["200 000.00 KZT", "0.02 BTC", "300.00 USDT", "0.5 ETH"]},
-    "dias": {"kyc": "full", "resident": True, "deposits": ["50 000.00 KZT", "500.00 USDT"]},
+    "dias": {"kyc": "full", "resident": True, "deposits": ["500.00 USDT"]},
     "arman": {"kyc": "full", "days_in_kazakhstan": 100, "deposits": ["0.05 BTC", "1.0 ETH"]},
 }
 MERCHANTS = ("alatau-coffee", "zone-market", "steppe-electronics", "almaty-books")
