@@ -17,7 +17,8 @@ from ledger.errors import DomainError
 PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
 # Exceptions that are not refusals of the domain: plumbing of a parser, a form, the CLI and the HTTP layer.
 NOT_REFUSALS = {"sandbox.yamlsafe.YamlError", "sandbox.cli_support.CliProblem", "sandbox.web.problems.Problem",
-                "sandbox.web.dashboard.pos.FormError", "ledger.db.DatabaseUrlError"}
+                "sandbox.web.dashboard.pos.FormError", "ledger.db.DatabaseUrlError",
+                "sandbox.fuzz.machine.InvariantBroken"}   # a property run's finding, not a refusal
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
