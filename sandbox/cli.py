@@ -340,7 +340,8 @@ def _register_optional_commands() -> None:
     for module_name, attribute, name in (("sandbox.apikeys", "keys_command", "keys"),
                                          ("sandbox.web.serve", "serve_command", "serve"),
                                          ("sandbox.webhooks.cli", "webhooks_command", "webhooks"),
-                                         ("sandbox.webhooks.listen", "listen_command", "listen")):
+                                         ("sandbox.webhooks.listen", "listen_command", "listen"),
+                                         ("sandbox.fuzz.cli", "fuzz_command", "fuzz")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:

@@ -18,8 +18,10 @@ PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
 # Exceptions that are not refusals of the domain: plumbing of a parser, a form, the CLI and the HTTP layer.
 NOT_REFUSALS = {"sandbox.yamlsafe.YamlError", "sandbox.cli_support.CliProblem", "sandbox.web.problems.Problem",
                 "sandbox.web.dashboard.pos.FormError", "ledger.db.DatabaseUrlError",
-                # a test server that would not start, a pytest item's failed expectations: not refusals
-                "sandbox.scenarios.live.LiveCityError", "sandbox.scenarios.pytest_plugin.ScenarioFailed"}
+                # a test server that would not start, a pytest item's failed expectations, a property run's
+                # finding: not refusals
+                "sandbox.scenarios.live.LiveCityError", "sandbox.scenarios.pytest_plugin.ScenarioFailed",
+                "sandbox.fuzz.machine.InvariantBroken"}
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
