@@ -197,13 +197,18 @@ class HttpFacade:
         revealed = self._call("POST", f"/api/v1/cards/{card_id}/reveal", {})
         return {"expiry": revealed["expiry"], "cvv": revealed["cvv"]}
 
+    def _card_id(self, actor: str) -> int:
+        return self._cards.get(actor) or self._call("GET", f"/api/v1/customers/{self.ns(actor)}")["card_id"]
+
     def pay(self, *, actor: str, merchant: str, amount_minor: int, ref: str, channel: str | None = None,
-            expiry: str | None = None, cvv: str | None = None) -> dict:
-        card_id = self._cards.get(actor) or self._call("GET", f"/api/v1/customers/{self.ns(actor)}")["card_id"]
+            expiry: str | None = None, cvv: str | None = None, kind: str | None = None) -> dict:
+        card_id = self._card_id(actor)
         mark = self._last_event_id_raw()
         body: dict[str, Any] = {"card_id": card_id, "amount_minor": amount_minor}
         if channel is not None:
             body |= {"channel": channel, "expiry": expiry, "cvv": cvv}
+        if kind is not None:
+            body["kind"] = kind
         out = self._call("POST", f"/api/v1/merchants/{merchant}/authorizations", body, key=f"{self.prefix}{ref}")
         if out.get("id") is not None:
             self._authorizations[ref] = out["id"]
@@ -215,16 +220,48 @@ class HttpFacade:
                 "conversion_fee_minor": created.get("conversion_fee_minor", 0),
                 "shortfall_minor": created.get("shortfall_minor", 0), "authorization_id": out.get("id")}
 
-    def _clear(self, verb: str, ref: str, amount_minor: int | None, key: str | None) -> dict:
+    def _auth_id(self, ref: str) -> int:
         auth_id = self._authorizations.get(ref)
         if auth_id is None:
             raise UnknownLiveReference(f"no purchase with reference {ref!r} in this run")
-        body = {} if amount_minor is None else {"amount_minor": amount_minor}
-        return self._call("POST", f"/api/v1/authorizations/{auth_id}/{verb}", body,
+        return auth_id
+
+    def _clear(self, verb: str, ref: str, amount_minor: int | None, key: str | None, **more: Any) -> dict:
+        body = ({} if amount_minor is None else {"amount_minor": amount_minor}) | more
+        return self._call("POST", f"/api/v1/authorizations/{self._auth_id(ref)}/{verb}", body,
                           key=f"{self.prefix}{verb}-{key}" if key else None)
 
-    def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None) -> dict:
-        return self._clear("capture", ref, amount_minor, key)
+    def capture(self, *, ref: str, amount_minor: int | None = None, key: str | None = None,
+                final: bool = True) -> dict:
+        return self._clear("capture", ref, amount_minor, key, **({} if final else {"final": False}))
+
+    def expire(self, *, ref: str) -> dict:
+        return self._clear("expire", ref, None, None)
+
+    def increment(self, *, ref: str, amount_minor: int, key: str | None = None) -> dict:
+        out = self._call("POST", f"/api/v1/authorizations/{self._auth_id(ref)}/increment",
+                         {"amount_minor": amount_minor}, key=f"{self.prefix}increment-{key}" if key else None)
+        return {**out, "status": "approved" if out.get("approved") else "declined"}
+
+    def _merchant_message(self, path: str, actor: str, merchant: str, amount_minor: int, ref: str,
+                          **more: Any) -> dict:
+        body = {"card_id": self._card_id(actor), "amount_minor": amount_minor} | {
+            k: v for k, v in more.items() if v is not None}
+        out = self._call("POST", f"/api/v1/merchants/{merchant}/{path}", body, key=f"{self.prefix}{ref}")
+        row = out.get("authorization", out)
+        if row.get("id") is not None:
+            self._authorizations[ref] = row["id"]
+        return out
+
+    def advise(self, *, actor: str, merchant: str, amount_minor: int, ref: str, kind: str | None = None) -> dict:
+        out = self._merchant_message("authorization-advices", actor, merchant, amount_minor, ref, kind=kind)
+        return {**out, "status": "approved"}
+
+    def force_post(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> dict:
+        return self._merchant_message("force-posts", actor, merchant, amount_minor, ref)
+
+    def unlinked_refund(self, *, actor: str, merchant: str, amount_minor: int, ref: str) -> dict:
+        return self._merchant_message("refunds", actor, merchant, amount_minor, ref)
 
     def reverse(self, *, ref: str, amount_minor: int | None = None, key: str | None = None) -> dict:
         return self._clear("reverse", ref, amount_minor, key)
