@@ -40,8 +40,9 @@ def test_bench_card_prints_every_round_latencies_and_a_ratio(tmp_path):
     assert "60 authorizations, 480 raw inserts, 3 interleaved rounds" in out
     assert "every round (b)" in out and "latency p99" in out and "ledger.verify(): invariants hold" in out
     assert out.strip().splitlines()[-1].startswith("ratio 0.")
-    counted = out.strip().splitlines()[-2].split()
-    assert counted[:3] == ["statements", "per", "authorization"] and int(counted[3]) > 0
+    statements, trips = (line.split() for line in out.strip().splitlines()[-3:-1])
+    assert statements[:3] == ["statements", "per", "authorization"] and int(statements[3]) > 0
+    assert trips[:4] == ["round", "trips", "per", "authorization"] and int(trips[4]) >= int(statements[3])
 
 
 def test_help_lists_the_commands(tmp_path):
