@@ -262,10 +262,10 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         name = str(raw.get("name", "") or "")
         steps.append(Step(i + 1, line, verb, args, expect, f"{name} {case}".strip() if case else name, at,
                           save, template))
-    cfg = None
+    cfg, data = None, None
     if header is not None:
         try:
-            cfg = _resolve_config(header, base_dir)
+            cfg, data = _resolve_config(header, base_dir)
         except ConfigError as error:
             where = ("config_overrides",) if header.config_overrides else ("config",)
             problems.append((lines.get(where) or lines.get(("config",)),
@@ -274,33 +274,33 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
         raise ScenarioError(source, problems)
     assert header is not None and cfg is not None
     seed = header.seed if header.seed is not None else cfg.sandbox.seed
-    data = _config_data(header, base_dir) if header.config_overrides or header.merchants_add else None
     return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps, data,
                     header.config)
 
 
-def _substitute(value: Any, row: dict) -> Any:
-    """``value`` with every ``${column}`` replaced by the row's value (a whole-string placeholder keeps the
-    value's type: a number stays a number)."""
+def _replace(value: Any, pattern: re.Pattern, value_of) -> Any:
+    """``value`` (YAML data) with every match of ``pattern`` in its strings replaced by ``value_of(match)``;
+    a string that is one whole placeholder takes the value itself, so a number stays a number."""
     if isinstance(value, dict):
-        return {k: _substitute(v, row) for k, v in value.items()}
+        return {k: _replace(v, pattern, value_of) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, row) for v in value]
+        return [_replace(v, pattern, value_of) for v in value]
     if isinstance(value, str):
-        whole = _PLACEHOLDER.fullmatch(value)
+        whole = pattern.fullmatch(value)
         if whole:
-            return row[whole.group(1)]
-        return _PLACEHOLDER.sub(lambda m: str(row[m.group(1)]), value)
+            return value_of(whole)
+        return pattern.sub(lambda m: str(value_of(m)), value)
     return value
+
+
+def _substitute(value: Any, row: dict) -> Any:
+    """``value`` with every matrix ``${column}`` replaced by the row's value."""
+    return _replace(value, _PLACEHOLDER, lambda m: row[m.group(1)])
 
 
 def _stand_in(value: Any) -> Any:
     """``value`` with each ``${name.field}`` replaced by "0": the step's shape is checked at load time."""
-    if isinstance(value, dict):
-        return {k: _stand_in(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stand_in(v) for v in value]
-    return _SAVED.sub("0", value) if isinstance(value, str) else value
+    return _replace(value, _SAVED, lambda m: "0")
 
 
 class UnfilledPlaceholder(DomainError):
@@ -321,16 +321,8 @@ def _lookup(saved: dict[str, Any], name: str, path: str) -> Any:
 
 
 def _fill(value: Any, saved: dict[str, Any]) -> Any:
-    if isinstance(value, dict):
-        return {k: _fill(v, saved) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, saved) for v in value]
-    if isinstance(value, str):
-        whole = _SAVED.fullmatch(value)
-        if whole:
-            return _lookup(saved, whole.group(1), whole.group(2))
-        return _SAVED.sub(lambda m: str(_lookup(saved, m.group(1), m.group(2))), value)
-    return value
+    """``value`` with every ``${name.field}`` replaced by the saved result's field."""
+    return _replace(value, _SAVED, lambda m: _lookup(saved, m.group(1), m.group(2)))
 
 
 def _placeholders(value: Any) -> set[str]:
@@ -402,14 +394,15 @@ def _expect_actors(block) -> list[str]:
     return out
 
 
-def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> CityConfig:
+def _resolve_config(header: ScenarioHeader, base_dir: Path | None) -> tuple[CityConfig, Any]:
+    """The configuration the file asks for, and its YAML data when the file changed a preset (else None)."""
     if not header.config_overrides and not header.merchants_add:
-        return load_config(_config_path(header, base_dir) or header.config)
+        return load_config(_config_path(header, base_dir) or header.config), None
     path = _config_path(header, base_dir) or preset_path(header.config)
     data = _config_data(header, base_dir)
     return config_from_dict(data, source=f"{path} + " + " + ".join(
         part for part, used in (("config_overrides", header.config_overrides), ("merchants_add", header.merchants_add))
-        if used))
+        if used)), data
 
 
 def _config_path(header: ScenarioHeader, base_dir: Path | None) -> Path | None:
