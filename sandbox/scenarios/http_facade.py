@@ -347,6 +347,14 @@ class HttpFacade:
             mark = page["next_after"]
         return out
 
+    def create_webhook_endpoint(self, *, url: str, events: list[str], description: str = "") -> dict:
+        """Register ``url`` for ``events`` (operator key); the answer carries the signing secret."""
+        return self._call("POST", "/api/v1/webhook-endpoints", {"url": url, "events": events,
+                                                                 "description": description}, keep_prefix=True)
+
+    def delete_webhook_endpoint(self, endpoint_id: int) -> None:
+        self._call("DELETE", f"/api/v1/webhook-endpoints/{endpoint_id}")
+
     def last_event_id(self) -> str | None:
         return self._last_event_id_raw()
 

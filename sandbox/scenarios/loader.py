@@ -81,6 +81,7 @@ class Scenario:
     # serving the same city (`cryptocity run --print-config`); None: the preset or file named by ``config_name``
     config_data: dict | None = None
     config_name: str = "crypto-city"
+    webhooks: dict[str, Any] = field(default_factory=dict)   # receiver name -> WebhookReceiver
 
 
 def _walk(document: yamlsafe.Document, node: Node, path: tuple, lines: dict[tuple, int]) -> Any:
@@ -259,6 +260,12 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
             if who is not None and who not in actors:
                 problems.append((lines.get(loc + (verb, "to"), line),
                                  f"{_fmt_loc(loc)}.{verb}.to: unknown actor {who!r}; actors: {', '.join(sorted(actors))}"))
+        receivers = set(header.webhooks) if header else set()
+        for block in (args if verb == "expect" else expect,):
+            for who in sorted(set(getattr(block, "webhooks", None) or {}) | set(getattr(block, "webhooks_exactly", None) or {})):
+                if who not in receivers:
+                    problems.append((line, f"{_fmt_loc(loc)}.expect: unknown webhook receiver {who!r}; declare it under "
+                                           f"webhooks: in the header (receivers: {', '.join(sorted(receivers)) or 'none'})"))
         name = str(raw.get("name", "") or "")
         steps.append(Step(i + 1, line, verb, args, expect, f"{name} {case}".strip() if case else name, at,
                           save, template))
@@ -275,7 +282,7 @@ def scenario_from_text(text: str, source: str = "<scenario>", base_dir: Path | N
     assert header is not None and cfg is not None
     seed = header.seed if header.seed is not None else cfg.sandbox.seed
     return Scenario(header.name, source, header.description, cfg, seed, dict(header.actors), steps, data,
-                    header.config)
+                    header.config, dict(header.webhooks))
 
 
 def _replace(value: Any, pattern: re.Pattern, value_of) -> Any:

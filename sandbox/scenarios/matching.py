@@ -63,7 +63,9 @@ def _wants_events(expect: Any) -> bool:
 
 def _event_mark(facade: Any, expect: Any) -> Any:
     """The newest event id before a step whose ``expect`` names events (the step's events come after it)."""
-    if not _wants_events(expect) or not hasattr(facade, "last_event_id"):
+    wants_deliveries = expect is not None and (getattr(expect, "webhooks", None) is not None
+                                               or getattr(expect, "webhooks_exactly", None) is not None)
+    if not (_wants_events(expect) or wants_deliveries) or not hasattr(facade, "last_event_id"):
         return _NO_MARK
     return facade.last_event_id()
 

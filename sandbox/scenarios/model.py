@@ -139,6 +139,19 @@ class MerchantAdd(M):
     licences: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
 
 
+class WebhookReceiver(M):
+    """A stand-in for the tester's app: the scenario registers it as a webhook endpoint for ``events``
+    (types, ``prefix.*`` or ``*``), verifies each delivery's signature and answers ``answer`` (e.g. 500
+    to watch the retries). ``within_ms``: how long a ``webhooks:`` expectation waits for deliveries."""
+    events: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(default_factory=lambda: ["*"],
+                                                                            min_length=1, max_length=50)
+    answer: int = Field(default=200, ge=200, le=599)
+    within_ms: int = Field(default=5000, ge=0, le=60_000)
+
+
+MAX_RECEIVERS = 10
+
+
 class ScenarioHeader(M):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -147,6 +160,7 @@ class ScenarioHeader(M):
     merchants_add: list[MerchantAdd] = Field(default_factory=list, max_length=100)
     seed: int | None = None
     actors: dict[Name, Actor] = Field(min_length=1, max_length=1000)
+    webhooks: dict[Name, WebhookReceiver] = Field(default_factory=dict, max_length=MAX_RECEIVERS)
 
 
 # --- step arguments -----------------------------------------------------------------------
@@ -288,6 +302,16 @@ class EventPattern(M):
 EventPatterns = Annotated[list[EventPattern], Field(max_length=MAX_EVENT_PATTERNS)]
 
 
+class DeliveryPattern(EventPattern):
+    """One expected webhook delivery: the event's type and data (as ``EventPattern``) and, when given, the
+    number of times it was POSTed (``attempts``: 1 when the app answered 2xx at once)."""
+    attempts: NumberRange | None = None
+
+
+DeliveryPatterns = Annotated[list[DeliveryPattern], Field(max_length=MAX_EVENT_PATTERNS)]
+Deliveries = Annotated[dict[Name, DeliveryPatterns], Field(max_length=MAX_RECEIVERS)]
+
+
 class FlagsExpect(M):
     """Rule names of AML flags: ``contains`` (these among others) or ``exactly`` (this set, no other);
     a plain list means ``contains``, and ``[]`` means none at all."""
@@ -342,6 +366,8 @@ class StepExpect(Outcome):
     one_of: list[Outcome] | None = Field(default=None, min_length=2, max_length=10)
     events: EventPatterns | None = None          # events this step wrote: these, in this order, among others
     events_exactly: EventPatterns | None = None  # events this step wrote: exactly these, in this order
+    webhooks: Deliveries | None = None           # per receiver: deliveries of this step's events, in order
+    webhooks_exactly: Deliveries | None = None   # per receiver: exactly these deliveries of this step's events
 
 
 BalanceExpect = AmountRange   # the name the format used first
@@ -380,6 +406,8 @@ class ExpectBlock(M):
     verify: bool | None = None                        # ledger invariants hold
     events: EventPatterns | None = None               # events since the scenario began (set-up included)
     events_exactly: EventPatterns | None = None
+    webhooks: Deliveries | None = None                # per receiver: deliveries since the scenario began
+    webhooks_exactly: Deliveries | None = None
 
 
 STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {

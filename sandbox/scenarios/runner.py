@@ -35,6 +35,7 @@ from ledger.errors import DomainError
 from ..config import CityConfig
 from .loader import Scenario, Step
 from .matching import ExpectationResult, _context, _error_text, _event_mark, _get, match_block, match_events, match_step
+from .webhooks import Receivers, WebhookPort, match_deliveries
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -203,8 +204,12 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
     started = timer()
     result = ScenarioResult(scenario)
     add = result.results.append
+    receivers = port = None
     try:
         facade = factory(scenario.config, scenario.seed)
+        if scenario.webhooks:   # before the set-up, so its events are delivered too
+            receivers, port = Receivers(scenario.webhooks), WebhookPort(facade)
+            receivers.register(port)
         for name, actor in scenario.actors.items():
             facade.onboard(actor=name, kyc_tier=actor.kyc, resident=actor.resident, aifc_investor=actor.aifc_investor,
                            deposits={m.asset: m.amount_minor for m in actor.deposits},
@@ -212,12 +217,29 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
     except Exception as error:  # noqa: BLE001 - reported as a failed expectation, never a traceback
         add(ExpectationResult("set up the city and onboard the actors", "ok", _error_text(error), "setup", False))
         result.seconds = timer() - started
+        if receivers is not None:
+            receivers.close()
         return result
+    try:
+        _run_steps(scenario, facade, result, track_money, receivers, port)
+    finally:
+        if receivers is not None:
+            receivers.close()
+    result.seconds = timer() - started
+    return result
+
+
+def _run_steps(scenario: Scenario, facade: Any, result: ScenarioResult, track_money: bool,
+               receivers: Receivers | None, port: WebhookPort | None) -> None:
+    def deliveries(step: Step, expect: Any, mark: Any) -> list[ExpectationResult]:
+        return match_deliveries(receivers, port, facade, step, expect, mark, scenario.webhooks)
+
     saved: dict[str, Any] = {}
     for step in scenario.steps:
         if step.verb == "expect":
             result.results.extend(match_block(facade, step))
             result.results.extend(match_events(facade, step, step.args, None))
+            result.results.extend(deliveries(step, step.args, None))
             if track_money:
                 result.steps.append(StepRecord(step.label, step.verb, "checked", {}))
             continue
@@ -238,7 +260,8 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
             outcome, error = None, exc
         if step.save is not None:
             saved[step.save] = as_saved(outcome, error)
-        checks = match_step(step, outcome, error) + match_events(facade, step, step.expect, mark)
+        checks = (match_step(step, outcome, error) + match_events(facade, step, step.expect, mark)
+                  + deliveries(step, step.expect, mark))
         result.results.extend(checks)
         if track_money:
             answer = _context(outcome, error) or str(_get(outcome, "status") or "ok")
@@ -246,6 +269,4 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
                                            _moved(before, _holdings(facade, list(scenario.actors)))))
         if error is not None and not _expects_error(step.expect):
             break  # the city is in a state the scenario did not plan for
-    result.seconds = timer() - started
-    return result
 
