@@ -25,9 +25,17 @@ def fuzz_command(config_name: str, steps: int, seed: int, example_steps: int, ou
     from rich.console import Console
     from rich.progress import Progress
 
+    import warnings
+
     from .engine import run_fuzz
     from .faults import ENV
 
+    # py-evm and py_ecc raise the recursion limit when they are first imported; inside an example that
+    # makes Hypothesis warn that it will not put the limit back. Importing them first keeps the warning
+    # (true, harmless, not the user's business) off the screen.
+    import eth  # noqa: F401
+    import py_ecc  # noqa: F401
+    warnings.filterwarnings("ignore", message="The recursion limit will not be reset")
     fault = os.environ.get(ENV) or None
     console = Console(stderr=True)
     with (Progress(console=console, transient=True) if console.is_terminal else contextlib.nullcontext()) as bar:
