@@ -18,7 +18,7 @@ from typing import Any
 
 from ledger import format_amount
 
-from ..config import CityConfig
+from ..config import CityConfig, ConfigError, load_config
 from .loader import Scenario, ScenarioError, Step, _resolve_config, load_scenario, parse_with_lines
 from .matching import MAX_MESSAGE, _error_text, _get, match_block, match_step
 from .model import ScenarioHeader
@@ -51,6 +51,9 @@ class RegimeRun:
     crypto_payments_allowed: bool
     seed: int
     steps: list[StepOutcome] = field(default_factory=list)
+    # why the scenario could not run under this regime at all: its merchants_add or config_overrides do not
+    # fit the preset (e.g. a merchant licensed by a regulator the preset does not have); None: it ran
+    refused: str | None = None
 
     def totals(self) -> dict[str, Any]:
         count = lambda what: sum(s.outcome == what for s in self.steps)   # noqa: E731
@@ -62,7 +65,8 @@ class RegimeRun:
 
     def to_dict(self) -> dict[str, Any]:
         return {"preset": self.preset, "name": self.name, "crypto_payments_allowed": self.crypto_payments_allowed,
-                "seed": self.seed, "steps": [dataclasses.asdict(s) for s in self.steps], "totals": self.totals()}
+                "seed": self.seed, "refused": self.refused, "steps": [dataclasses.asdict(s) for s in self.steps],
+                "totals": self.totals()}
 
 
 def scenario_under(path: str | Path, preset: str) -> Scenario:
@@ -82,8 +86,20 @@ def scenario_under(path: str | Path, preset: str) -> Scenario:
 def compare(path: str | Path, presets: list[str]) -> list[RegimeRun]:
     """Run the scenario of ``path`` once per preset, each on a fresh city; the same inputs give the same
     outcomes (the scenario's seed, sandbox time only)."""
-    scenarios = [(preset, scenario_under(path, preset)) for preset in presets]   # every config checked first
-    return [run_under(preset, scenario) for preset, scenario in scenarios]
+    load_scenario(path)                              # an invalid file: ScenarioError before anything runs
+    for preset in presets:
+        load_config(preset)                          # an unknown or invalid preset: ConfigError, likewise
+    runs = []
+    for preset in presets:
+        try:
+            scenario = scenario_under(path, preset)
+        except ConfigError as error:                 # the file's additions do not fit this preset: a column
+            cfg = load_config(preset)                # that says so, the other regimes still run
+            runs.append(RegimeRun(preset, cfg.sandbox.name, cfg.crypto_payments_allowed, cfg.sandbox.seed,
+                                  refused="; ".join(f"{where}: {what}" for where, what in error.problems)[:MAX_MESSAGE]))
+            continue
+        runs.append(run_under(preset, scenario))
+    return runs
 
 
 def run_under(preset: str, scenario: Scenario) -> RegimeRun:

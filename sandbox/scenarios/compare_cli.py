@@ -81,6 +81,9 @@ def print_table(scenario_path: str, runs: list[RegimeRun]) -> None:
     for run in runs:
         allowed = "crypto may pay" if run.crypto_payments_allowed else "crypto may not pay"
         table.add_column(f"{run.preset}\n{_escape(run.name)}\n({allowed})")
+    if any(run.refused for run in runs):
+        table.add_row("[bold]not run[/]", *(f"[red]cannot run this scenario here:[/] {_escape(run.refused)}"
+                                             if run.refused else "" for run in runs))
     labels: dict[int | str, str] = {}
     for run in runs:
         for s in run.steps:

@@ -81,3 +81,29 @@ def test_the_pakistan_preset_marks_what_is_not_a_documented_fact():
     for section in ("card:", "tax:", "kyc:", "crypto_payments_allowed:"):
         before = text[:text.index("\n" + section)]
         assert "assumption" in before.rsplit("\n\n", 1)[-1] or "assumption" in text.split("\n" + section)[1][:400]
+
+
+def test_a_scenario_whose_additions_do_not_fit_a_preset_is_not_run_there_and_the_others_are(tmp_path):
+    scenario = tmp_path / "florist.yaml"
+    scenario.write_text("""
+name: Flowers at a shop the file adds, licensed by the Alatau zone
+config: crypto-city
+merchants_add:
+  - id: zone-florist
+    name: Zone Florist
+    mcc: "5992"
+    licences:
+      - {id: ZONE-M-099, regulator: alatau-zone, scope: zone_merchant, valid_from: 2025-05-29T00:00:00Z, valid_until: 2027-05-29T00:00:00Z}
+actors:
+  dana: {kyc: full, deposits: ["5 000.00 KZT"]}
+steps:
+  - pay: {actor: dana, merchant: zone-florist, amount: "2 000.00 KZT", ref: roses}
+""", encoding="utf-8")
+    args = ["compare", "aifc-classic", "pakistan-pcc-sandbox", "--scenario", str(scenario), "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    aifc, pakistan = json.loads(result.output)["regimes"]
+    assert aifc["refused"] is None and aifc["steps"][0]["outcome"] == "approved"   # tenge pays under any regime
+    assert pakistan["steps"] == [] and pakistan["refused"] == (
+        "merchants[5].licences[0].regulator: unknown regulator 'alatau-zone'; declared regulators: pcc-sandbox, "
+        "pk-central-bank, pcc-cohort")
