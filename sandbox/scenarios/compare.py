@@ -22,7 +22,7 @@ from ..config import CityConfig, ConfigError, load_config
 from .loader import Scenario, ScenarioError, Step, _resolve_config, load_scenario, parse_with_lines
 from .matching import MAX_MESSAGE, _error_text, _get, match_block, match_step
 from .model import ScenarioHeader
-from .runner import _call, _presence, advance_to
+from .runner import _call, _presence, advance_to, as_saved
 
 # The ledger accounts fees are paid into (minor units of KZT), by who charged them.
 FEE_ACCOUNTS = (("conversion", "fees:card-programme:KZT"),    # the card's crypto-to-tenge conversion fee
@@ -133,7 +133,7 @@ def _run_steps(city: Any, scenario: Scenario, run: RegimeRun) -> None:
             run.steps.append(StepOutcome(step.index, _label(step), "checked", None, "", {}, 0, failed))
             continue
         fees_before, pit_before = _fees(city), _pit(city, actors, start_year)
-        outcome, error, checks = None, None, []
+        outcome, error = None, None
         try:
             step = step.filled(saved)
             if step.at is not None:
@@ -142,7 +142,6 @@ def _run_steps(city: Any, scenario: Scenario, run: RegimeRun) -> None:
         except Exception as exc:  # noqa: BLE001 - a refusal is an outcome here
             error = exc
         if step.save is not None:
-            from .runner import as_saved
             saved[step.save] = as_saved(outcome, error)
         checks = match_step(step, outcome, error)
         fees_after = _fees(city)
