@@ -119,3 +119,18 @@ def test_every_decline_reason_of_the_card_is_marked_for_translation():
     from card.response_codes import REASONS
     from sandbox.i18n.marked import DECLINE_REASONS
     assert sorted(DECLINE_REASONS) == sorted(REASONS.values())
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_every_page_renders_in_both_languages(client, lang):
+    client.delete_cookie("lang")
+    headings = {"ru": {"/": "Обзор", "/pos": "POS-терминал", "/wallet?customer=dana": "Кошелёк и карта",
+                       "/ledger": "Обозреватель книги", "/regulator": "Регулятор", "/webhooks": "Вебхуки"},
+                "kk": {"/": "Шолу", "/pos": "POS-терминал", "/wallet?customer=dana": "Әмиян және карта",
+                       "/ledger": "Кітап шолушысы", "/regulator": "Реттеуші", "/webhooks": "Вебхуктар"}}[lang]
+    for path, heading in headings.items():
+        page = text(client.get(path + ("&" if "?" in path else "?") + f"lang={lang}"))
+        assert h1(page) == heading, path
+    book = text(client.get(f"/orderbook?symbol=BTC/KZT&lang={lang}"))
+    assert {"ru": "<h2>Глубина рынка</h2>", "kk": "<h2>Нарық тереңдігі</h2>"}[lang] in book
+    client.delete_cookie("lang")
