@@ -54,6 +54,8 @@ class RegimeRun:
     # why the scenario could not run under this regime at all: its merchants_add or config_overrides do not
     # fit the preset (e.g. a merchant licensed by a regulator the preset does not have); None: it ran
     refused: str | None = None
+    # after the last step: "verified" (every ledger invariant, the KZTE peg, the audit chain) or the problem
+    invariants: str = ""
 
     def totals(self) -> dict[str, Any]:
         count = lambda what: sum(s.outcome == what for s in self.steps)   # noqa: E731
@@ -65,7 +67,7 @@ class RegimeRun:
 
     def to_dict(self) -> dict[str, Any]:
         return {"preset": self.preset, "name": self.name, "crypto_payments_allowed": self.crypto_payments_allowed,
-                "seed": self.seed, "refused": self.refused, "steps": [dataclasses.asdict(s) for s in self.steps],
+                "seed": self.seed, "refused": self.refused, "invariants": self.invariants, "steps": [dataclasses.asdict(s) for s in self.steps],
                 "totals": self.totals()}
 
 
@@ -112,6 +114,11 @@ def run_under(preset: str, scenario: Scenario) -> RegimeRun:
         city = CryptoCity.from_config(cfg, db=f"sqlite:///{Path(workdir) / 'city.db'}", seed=scenario.seed)
         try:
             _run_steps(city, scenario, run)
+            try:
+                city.verify()
+                run.invariants = "verified"
+            except Exception as error:  # noqa: BLE001 - reported in the table, never a traceback
+                run.invariants = f"BROKEN: {error}"[:MAX_MESSAGE]
         finally:
             city.close()
     return run

@@ -94,9 +94,9 @@ def print_table(scenario_path: str, runs: list[RegimeRun]) -> None:
             found = next((s for s in run.steps if (s.step or s.label) == key), None)
             cells.append(_cell(found) if found else "-")
         table.add_row(_escape(label), *cells)
-    totals = [r.totals() for r in runs]
     table.add_row("[bold]totals[/]", *(
         f"{t['approved']} approved, {t['declined']} declined, {t['errors']} errors\n"
         f"fees {_kzt(t['fees_total_minor'])}\nincome tax {_kzt(t['pit_minor'])}\n"
-        f"{t['expectations_failed']} of the file's expectations failed" for t in totals))
+        f"{t['expectations_failed']} of the file's expectations failed"
+        + (f"\ninvariants {_escape(r.invariants)}" if r.invariants else "") for r, t in ((r, r.totals()) for r in runs)))
     Console(width=TABLE_WIDTH, highlight=False).print(table)

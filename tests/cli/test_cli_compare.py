@@ -45,6 +45,9 @@ def test_compare_shows_the_57_decline_under_aifc_classic_and_the_approval_in_cry
     # the capture of a declined purchase is refused under AIFC classic; the comparison goes on
     _, captured, refused = _cells(result.output, "2 capture")
     assert captured == "ok" and refused == "error authorization_not_found"
+    assert _cells(result.output, "totals")[1:] == ["1 approved, 0 declined, 0 errors", "0 approved, 1 declined, 1 errors"]
+    assert "invariants verified" in _column(result.output, "totals", 1) and "invariants verified" in _column(
+        result.output, "totals", 2)
 
 
 def test_compare_as_json_for_machines_with_the_pakistan_preset():
@@ -62,6 +65,7 @@ def test_compare_as_json_for_machines_with_the_pakistan_preset():
                               "fees_minor": {"conversion": 0, "exchange": 0, "merchant": 0}, "fees_total_minor": 0,
                               "pit_minor": 0}
     assert pakistan["totals"]["fees_total_minor"] == 40_66 and pakistan["totals"]["expectations_failed"] == 0
+    assert pakistan["invariants"] == aifc["invariants"] == "verified"     # no money appeared or vanished
 
 
 def test_compare_refuses_an_unknown_preset_before_running_anything():
