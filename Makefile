@@ -40,3 +40,12 @@ test: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# The dashboard's message catalogues (docs/dashboard.md#languages-english-russian-kazakh): extract the
+# texts marked in the templates and sandbox/i18n, then add new ones to the Russian and Kazakh .po files.
+.PHONY: catalogues
+catalogues: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project cryptocity --version 0.1.0 \
+	  --copyright-holder cryptocity -o sandbox/i18n/messages.pot .
+	$(BIN)/pybabel update -i sandbox/i18n/messages.pot -d sandbox/i18n/locale --ignore-obsolete \
+	  --no-fuzzy-matching -w 120

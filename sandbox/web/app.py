@@ -80,6 +80,8 @@ def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
 
     from .dashboard import bp as dashboard_bp
     app.register_blueprint(dashboard_bp)
+    from .i18n import init_app as init_i18n
+    init_i18n(app)   # the dashboard in English, Russian or Kazakh (the API stays English)
 
     if app.config["ROUND_TRIPS_HEADER"]:
         _install_round_trip_meter(app)   # first: the key check's statements count too

@@ -19,7 +19,7 @@ def problems(data):
 
 
 def test_presets_load_with_amounts_in_minor_units():
-    assert list_presets() == ["aifc-classic", "crypto-city"]
+    assert list_presets() == ["aifc-classic", "crypto-city", "pakistan-pcc-sandbox"]
     city = load_config("crypto-city")
     assert city.crypto_payments_allowed is True
     assert city.card.daily_limit_minor == 51_000_000  # "510 000.00 KZT"

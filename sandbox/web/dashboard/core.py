@@ -16,7 +16,9 @@ from flask import (Blueprint, abort, current_app, g, redirect, render_template, 
 from ledger import format_amount
 from sandbox.apikeys import Principal, resolve_key
 
+from ...i18n import N_
 from ..auth import access, authorize, bearer_token, policy_of
+from ..i18n import localized_money
 from ..problems import Problem
 from ..services import services
 
@@ -25,16 +27,18 @@ bp = Blueprint("dashboard", __name__, template_folder=str(WEB_DIR / "templates")
                static_folder=str(WEB_DIR / "static"), static_url_path="/static")
 
 OPEN_OPERATOR = Principal(0, "operator", None, "open dashboard")
-NAV = (("dashboard.overview", "Overview"), ("dashboard.pos", "POS terminal"), ("dashboard.wallet", "Wallet & card"),
-       ("dashboard.orderbook", "Order book"), ("dashboard.explorer", "Ledger explorer"),
-       ("dashboard.regulator", "Regulator"), ("dashboard.webhooks", "Webhooks"))
+NAV = (("dashboard.overview", N_("Overview")), ("dashboard.pos", N_("POS terminal")),
+       ("dashboard.wallet", N_("Wallet & card")), ("dashboard.orderbook", N_("Order book")),
+       ("dashboard.explorer", N_("Ledger explorer")),
+       ("dashboard.regulator", N_("Regulator")), ("dashboard.webhooks", N_("Webhooks")))
 PAGE = 50
 
 
 @bp.app_template_filter("money")
 def money(amount_minor: int, asset: str) -> str:
     try:
-        return format_amount(amount_minor, asset, services().ledger.assets)
+        shown = localized_money(amount_minor, asset, services().ledger.assets)   # None: English
+        return shown if shown is not None else format_amount(amount_minor, asset, services().ledger.assets)
     except Exception:  # noqa: BLE001 - an asset the registry does not know still displays
         return f"{amount_minor} {asset} (minor units)"
 
@@ -45,7 +49,8 @@ def num(amount_minor: int | None, asset: str) -> str:
     if amount_minor is None:
         return "—"
     try:
-        return format_amount(amount_minor, asset, services().ledger.assets, with_code=False)
+        shown = localized_money(amount_minor, asset, services().ledger.assets, with_code=False)
+        return shown if shown is not None else format_amount(amount_minor, asset, services().ledger.assets, with_code=False)
     except Exception:  # noqa: BLE001
         return str(amount_minor)
 
