@@ -101,6 +101,7 @@ class AnvilNode:
         self.restarts = 0
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._owner_pid = os.getpid()   # a forked child (a gunicorn worker) never stops the node
 
     @property
     def url(self) -> str:
@@ -150,6 +151,8 @@ class AnvilNode:
 
     def stop(self) -> None:
         """SIGTERM (anvil dumps its state and exits), SIGKILL after ``STOP_TIMEOUT_S``."""
+        if os.getpid() != self._owner_pid:
+            return
         self._stopping.set()
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
