@@ -104,27 +104,37 @@ class SharedEvm:
         self.w3.provider.make_request("anvil_mine", [hex(blocks)])
 
 
-def install_custody_check(ledger, custodian, assets=("ETH", "USDT")) -> None:
-    """Make ``ledger.verify()`` prove that the custodian's addresses hold on chain what the ledger says
-    (``-external:chain:<asset>`` plus deposits seen but not yet credited), naming any difference."""
+def custody_on_chain(conn, custodian, assets=("ETH", "USDT")) -> dict[str, dict]:
+    """Per asset: what the custodian's addresses hold on the node against what the ledger says they hold
+    (``-external:chain:<asset>``, plus deposits seen but not yet credited), the difference, and in words
+    what is wrong when they disagree (``problem``; None when they agree)."""
     from sqlalchemy import func, select
 
     from wallet import tables as wt
+    out = {}
+    for asset in assets:
+        if asset != "ETH" and asset not in custodian.tokens:
+            continue
+        report = custodian.reserves_report(asset)
+        pending = int(conn.execute(select(func.coalesce(func.sum(wt.deposits.c.amount_minor), 0)).where(
+            wt.deposits.c.asset == asset, wt.deposits.c.status == "pending")).scalar_one())
+        ledger_minor = report["ledger_onchain_minor"] + pending
+        difference = report["onchain_minor"] - ledger_minor
+        out[asset] = {"onchain_minor": report["onchain_minor"], "ledger_minor": ledger_minor,
+                      "pending_minor": pending, "difference_minor": difference,
+                      "liabilities_minor": report["liabilities_minor"], "agrees": difference == 0,
+                      "problem": None if difference == 0 else (
+                          f"{asset}: the custodian's addresses hold {format_amount(report['onchain_minor'], asset)} "
+                          f"on the EVM node but the ledger says {format_amount(ledger_minor, asset)} (difference "
+                          f"{format_amount(difference, asset)}): chain and ledger disagree")}
+    return out
 
+
+def install_custody_check(ledger, custodian) -> None:
+    """Make ``ledger.verify()`` prove that the custodian's addresses hold on chain what the ledger says,
+    naming any difference (``custody_on_chain``)."""
     def check(conn) -> str | None:
         ledger.db.advisory_lock(conn, DEPOSIT_LOCK)   # no deposit half-way between chain and ledger
-        problems = []
-        for asset in assets:
-            if asset != "ETH" and asset not in custodian.tokens:
-                continue
-            report = custodian.reserves_report(asset)
-            pending = conn.execute(select(func.coalesce(func.sum(wt.deposits.c.amount_minor), 0)).where(
-                wt.deposits.c.asset == asset, wt.deposits.c.status == "pending")).scalar_one()
-            expected = report["ledger_onchain_minor"] + int(pending)
-            if report["onchain_minor"] != expected:
-                problems.append(
-                    f"{asset}: the custodian's addresses hold {format_amount(report['onchain_minor'], asset)} on the "
-                    f"EVM node but the ledger says {format_amount(expected, asset)} (difference "
-                    f"{format_amount(report['onchain_minor'] - expected, asset)}): chain and ledger disagree")
+        problems = [row["problem"] for row in custody_on_chain(conn, custodian).values() if row["problem"]]
         return "; ".join(problems) or None
     ledger.add_check(CUSTODY_CHECK, check)

@@ -72,6 +72,9 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         for asset, amount in (("ETH", 2 * ETH_GWEI), ("USDT", USDT_MICRO)):   # proof of reserves agrees with the chain
             report = a.ctx.evm_custodian.reserves_report(asset)
             assert report["onchain_minor"] == report["ledger_onchain_minor"] == amount
+        summary = b.regulator_summary()
+        assert summary["invariants"]["verified"] and summary["kzte"]["peg_holds"]
+        assert {k: v["agrees"] for k, v in summary["custody_onchain"].items()} == {"ETH": True, "USDT": True}
         height = a.ctx.shared_evm.chain.height()
     finally:
         a.close()
@@ -97,6 +100,9 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         with pytest.raises(InvariantViolation, match="USDT: the custodian's addresses hold 300.000000 USDT"):
             c.verify()
         assert holdings(c, "aigerim")["USDT"] == 2 * USDT_MICRO   # the ledger remembers what the chain lost
+        summary = c.regulator_summary()
+        assert summary["custody_onchain"]["USDT"]["difference_minor"] == -USDT_MICRO
+        assert not summary["invariants"]["verified"] and "chain and ledger disagree" in summary["invariants"]["summary"]
     finally:
         c.close()
         node.stop()
