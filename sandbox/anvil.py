@@ -105,7 +105,9 @@ class AnvilNode:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The URL this machine's processes use (a node listening on every interface is reached on loopback)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     def command(self) -> list[str]:
         cmd = [self.binary, "--host", self.host, "--port", str(self.port), "--chain-id", str(self.chain_id)]

@@ -123,6 +123,11 @@ class CryptoCity:
     def onchain_deposit(self, *, actor: str, amount_minor: int, asset: str = "BTC") -> custody.OnchainDeposited:
         return self.run(custody.onchain_deposit, retries=0, actor=actor, amount_minor=amount_minor, asset=asset)
 
+    def scan_evm_deposits(self, *, mine_blocks: int = 0) -> int:
+        """Credit ETH and test-USDT deposits sent to deposit addresses on the shared EVM node (see
+        ``services.custody.scan_evm_deposits``); returns how many were credited."""
+        return self.run(custody.scan_evm_deposits, retries=0, mine_blocks=mine_blocks)
+
     def deposit_address(self, *, actor: str, chain: str = "bitcoin") -> str:
         return self.run(custody.deposit_address, actor=actor, chain=chain)
 

@@ -120,7 +120,8 @@ def custody_on_chain(conn, custodian, assets=("ETH", "USDT")) -> dict[str, dict]
             wt.deposits.c.asset == asset, wt.deposits.c.status == "pending")).scalar_one())
         ledger_minor = report["ledger_onchain_minor"] + pending
         difference = report["onchain_minor"] - ledger_minor
-        out[asset] = {"onchain_minor": report["onchain_minor"], "ledger_minor": ledger_minor,
+        out[asset] = {"contract": custodian.tokens[asset].address if asset in custodian.tokens else None,
+                      "onchain_minor": report["onchain_minor"], "ledger_minor": ledger_minor,
                       "pending_minor": pending, "difference_minor": difference,
                       "liabilities_minor": report["liabilities_minor"], "agrees": difference == 0,
                       "problem": None if difference == 0 else (

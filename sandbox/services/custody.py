@@ -133,12 +133,18 @@ def _evm_deposit(city: CityContext, uow, actor: str, asset: str, amount_minor: i
     return txid, address, confirmations, credited
 
 
-def scan_evm_deposits(city: CityContext, uow) -> int:
+def scan_evm_deposits(city: CityContext, uow, *, mine_blocks: int = 0) -> int:
     """Credit deposits a participant sent from their own wallet to their Ethereum deposit address (ETH
-    or test USDT) once they have the configured confirmations; returns how many were credited now."""
+    or test USDT) once they have the configured confirmations; returns how many were credited now.
+    ``mine_blocks`` first mines that many blocks on the node (a dev node mines only when it is sent a
+    transaction, so the sandbox supplies the confirmations)."""
     from ..shared_evm import DEPOSIT_LOCK
     city.require_evm_shared("scanning the EVM node for deposits")
+    if not isinstance(mine_blocks, int) or isinstance(mine_blocks, bool) or not 0 <= mine_blocks <= 1000:
+        raise InvalidAmount(f"mine_blocks is a whole number from 0 to 1000, got {mine_blocks!r}")
     uow.advisory_lock(DEPOSIT_LOCK)
+    if mine_blocks:
+        city.shared_evm.mine(mine_blocks)
     return len(city.evm_custodian.scan(uow=uow))
 
 

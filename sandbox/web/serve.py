@@ -132,6 +132,9 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--anvil", "start_anvil", is_flag=True, default=False,
               help="Start the shared EVM node (anvil, installed by `make chains`) for this server's processes, "
                    "supervise it (restarted if it dies) and stop it with the server.")
+@click.option("--anvil-host", default="127.0.0.1", show_default=True,
+              help="With --anvil: the interface the node listens on (0.0.0.0: participants' wallets on other "
+                   "machines can reach it).")
 @click.option("--anvil-port", default=8545, show_default=True, type=click.IntRange(0, 65535),
               help="With --anvil: the node's port (0: any free one). Wallets connect to http://HOST:PORT.")
 @click.option("--state", "anvil_state", default=".cryptocity/evm-state.json", show_default=True,
@@ -147,7 +150,7 @@ def check_workers(db_url: str, workers: int) -> None:
               help="Answer every request with an X-Round-Trips header: the statements, BEGINs and COMMITs "
                    "it sent to the database (what `cryptocity bench http` reports).")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
-                  workers: int, open_dashboard: bool | None, webhooks: bool, start_anvil: bool, anvil_port: int,
+                  workers: int, open_dashboard: bool | None, webhooks: bool, start_anvil: bool, anvil_host: str, anvil_port: int,
                   anvil_state: str, state_interval_s: int, evm_url: str | None, count_round_trips: bool) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
@@ -165,7 +168,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
         app_config["EVENTS_MAX_STREAMS"] = 2   # event streams per worker: 2 of its 4 threads keep serving requests
     if start_anvil and evm_url:
         raise click.UsageError("--anvil starts a node; --evm-url uses one already running: give one of them")
-    node = start_evm_node(anvil_port, anvil_state, state_interval_s) if start_anvil else None
+    node = start_evm_node(anvil_host, anvil_port, anvil_state, state_interval_s) if start_anvil else None
     try:
         evm_url = node.url if node is not None else evm_url
         factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks,
@@ -176,11 +179,12 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
             node.stop()   # a final state dump, then exit
 
 
-def start_evm_node(port: int, state_path: str, state_interval_s: int):
+def start_evm_node(host: str, port: int, state_path: str, state_interval_s: int):
     """anvil for this server, supervised; refused in words when it is not installed."""
     from sandbox.anvil import AnvilMissing, AnvilNode
     try:
-        node = AnvilNode(state_path=state_path, port=port or None, state_interval_s=state_interval_s).start()
+        node = AnvilNode(state_path=state_path, host=host, port=port or None,
+                         state_interval_s=state_interval_s).start()
     except AnvilMissing as error:
         raise click.UsageError(str(error)) from None
     except RuntimeError as error:

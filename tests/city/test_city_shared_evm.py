@@ -103,6 +103,8 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         summary = c.regulator_summary()
         assert summary["custody_onchain"]["USDT"]["difference_minor"] == -USDT_MICRO
         assert not summary["invariants"]["verified"] and "chain and ledger disagree" in summary["invariants"]["summary"]
+        from sandbox.reports import render
+        assert "-300.000000 USDT" in render(summary, "html", c.ledger.assets)   # the page names the difference
     finally:
         c.close()
         node.stop()
