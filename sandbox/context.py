@@ -82,7 +82,11 @@ class CityContext(EmbeddedChains):
         self._trading_licensed: bool | None = None
         self.set_up_here = self.ledger.transaction(self._set_up_once)
         self.transaction(lambda uow: None)   # catch the caches up once
-        self.start_shared_evm()
+        try:
+            self.start_shared_evm()
+        except BaseException:
+            self.close()   # a node without this database's contracts: refused, nothing left open
+            raise
         self.startup_seconds = time.perf_counter() - started
 
     # ------------------------------------------------------------------ units of work

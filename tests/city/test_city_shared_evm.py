@@ -3,7 +3,7 @@
 ETH and test-USDT deposits made through either process are credited once; KZTE minted in one is redeemed in
 the other; after a restart of everything (anvil from its state file, new processes) balances are
 unchanged and the contracts are found, not redeployed; a crash that loses the node's last blocks is
-named by ``verify``. anvil comes from the project's own install (``make chains``): without it these
+named by ``verify``; a node that lost its state altogether is refused. anvil comes from the project's own install (``make chains``): without it these
 tests are skipped, and under CI=true they fail.
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from ledger.errors import InvariantViolation
 from sandbox.anvil import AnvilNode, anvil_binary
 from sandbox.city import CryptoCity
+from sandbox.errors import ChainNotShared
+from sandbox.shared_evm import EvmStateLost
 from wallet import tables as wt
 
 pytestmark = pytest.mark.postgres
@@ -105,6 +107,20 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         assert not summary["invariants"]["verified"] and "chain and ledger disagree" in summary["invariants"]["summary"]
         from sandbox.reports import render
         assert "-300.000000 USDT" in render(summary, "html", c.ledger.assets)   # the page names the difference
+        # a node without the database's contracts (its state file lost) is refused, not deployed over
+        fresh = AnvilNode(state_path=None, binary=anvil_path).start()
+        try:
+            with pytest.raises(EvmStateLost, match="has no USDT contract at 0x"):
+                city(pg_url, fresh)
+        finally:
+            fresh.stop()
+        # without a node, the EVM verbs say what they need
+        plain = CryptoCity.from_config("crypto-city", db=pg_url, seed=7)
+        try:
+            with pytest.raises(ChainNotShared, match="--anvil"):
+                plain.onchain_deposit(actor="aigerim", asset="ETH", amount_minor=ETH_GWEI)
+        finally:
+            plain.close()
     finally:
         c.close()
         node.stop()
