@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .errors import CityError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_DIR = PROJECT_ROOT / "chains" / "node_modules" / "@foundry-rs"
 ANVIL_VERSION = "1.7.1"          # pinned in chains/package.json
@@ -37,7 +39,7 @@ STOP_TIMEOUT_S = 10
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-class AnvilMissing(RuntimeError):
+class AnvilMissing(CityError):
     """anvil is not installed: run ``make chains`` (npm installs the pinned binary under chains/)."""
 
     code = "anvil_missing"
@@ -102,6 +104,7 @@ class AnvilNode:
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._owner_pid = os.getpid()   # a forked child (a gunicorn worker) never stops the node
+        self._lock = threading.Lock()   # a restart by the supervisor and a stop never interleave
 
     @property
     def url(self) -> str:
@@ -134,19 +137,21 @@ class AnvilNode:
                 return self
             except OSError:
                 time.sleep(0.1)
-        self.stop()
+        _terminate(self.process)
         raise RuntimeError(f"anvil did not answer on {self.url} within {START_TIMEOUT_S} s")
 
     def supervise(self, poll_s: float = 1.0) -> "AnvilNode":
         """Restart anvil (from its state file) whenever it exits while we did not ask it to."""
         def watch() -> None:
             while not self._stopping.wait(poll_s):
-                if self.process is not None and self.process.poll() is not None and not self._stopping.is_set():
+                with self._lock:
+                    if self._stopping.is_set() or self.process is None or self.process.poll() is None:
+                        continue
                     self.restarts += 1
                     try:
                         self.start()
                     except Exception:  # noqa: BLE001 - try again at the next poll
-                        time.sleep(poll_s)
+                        pass
         self._supervisor = threading.Thread(target=watch, name="anvil-supervisor", daemon=True)
         self._supervisor.start()
         return self
@@ -156,18 +161,24 @@ class AnvilNode:
         if os.getpid() != self._owner_pid:
             return
         self._stopping.set()
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with self._lock:
+            process, self.process = self.process, None
+        _terminate(process)
 
     def kill(self) -> None:
         """Crash it (SIGKILL, no final dump): what a power cut does. The supervisor, if any, restarts it."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+
+
+def _terminate(process: subprocess.Popen | None) -> None:
+    """SIGTERM (anvil dumps its state and exits), SIGKILL after ``STOP_TIMEOUT_S``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
