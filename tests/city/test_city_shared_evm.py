@@ -55,8 +55,12 @@ def deposit_rows(c: CryptoCity) -> list[tuple]:
 def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_url, tmp_path, anvil_path):
     state = tmp_path / "evm-state.json"
     node = AnvilNode(state_path=state, state_interval_s=1, binary=anvil_path).start()
-    a, b = city(pg_url, node), city(pg_url, node)
+    opened = []
     try:
+        a = city(pg_url, node)
+        opened.append(a)
+        b = city(pg_url, node)
+        opened.append(b)
         a.onboard(actor="aigerim", kyc_tier="full")
         a.onchain_deposit(actor="aigerim", asset="ETH", amount_minor=ETH_GWEI)
         b.onchain_deposit(actor="aigerim", asset="USDT", amount_minor=USDT_MICRO)
@@ -79,14 +83,15 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         assert {k: v["agrees"] for k, v in summary["custody_onchain"].items()} == {"ETH": True, "USDT": True}
         height = a.ctx.shared_evm.chain.height()
     finally:
-        a.close()
-        b.close()
+        for each in opened:
+            each.close()
         node.stop()   # a clean stop writes the state file
 
     # a restart of everything: the node from its state file, new processes
     node = AnvilNode(state_path=state, state_interval_s=3600, binary=anvil_path).start()
-    c = city(pg_url, node)
+    c = None
     try:
+        c = city(pg_url, node)
         assert c.ctx.shared_evm.chain.height() == height
         assert holdings(c, "aigerim") == expected
         with c.db.engine.connect() as conn:   # found, not redeployed
@@ -98,6 +103,7 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         node.kill()
         node = AnvilNode(state_path=state, state_interval_s=3600, binary=anvil_path).start()
         c.close()
+        c = None
         c = city(pg_url, node)
         with pytest.raises(InvariantViolation, match="USDT: the custodian's addresses hold 300.000000 USDT"):
             c.verify()
@@ -122,5 +128,6 @@ def test_two_processes_share_one_evm_node_and_a_restart_keeps_every_balance(pg_u
         finally:
             plain.close()
     finally:
-        c.close()
+        if c is not None:
+            c.close()
         node.stop()

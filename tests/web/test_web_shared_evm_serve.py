@@ -41,7 +41,9 @@ class Server:
                 urllib.request.urlopen(self.base + "/readyz", timeout=5)  # noqa: S310 - our own server
                 return
             except OSError:
-                assert time.monotonic() < deadline and self.proc.poll() is None, log.read_text()
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise AssertionError(log.read_text()) from None
                 time.sleep(0.2)
 
     def call(self, token: str, method: str, path: str, body: dict | None = None, key: str | None = None):
@@ -53,7 +55,8 @@ class Server:
             return json.loads(response.read() or b"null")
 
     def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=60)
 
 
@@ -70,7 +73,12 @@ def test_two_serve_processes_share_the_anvil_node_that_serve_supervises(pg_url, 
     def start_all() -> tuple[Server, Server]:
         a = Server(["--db", pg_url, "--workers", "2", "--anvil", "--anvil-port", str(evm_port),
                     "--state", str(state), "--state-interval", "1"], port_a, tmp_path / "a.log", env)
-        b = Server(["--db", pg_url, "--evm-url", f"http://127.0.0.1:{evm_port}"], port_b, tmp_path / "b.log", env)
+        try:
+            b = Server(["--db", pg_url, "--evm-url", f"http://127.0.0.1:{evm_port}"], port_b, tmp_path / "b.log",
+                       env)
+        except BaseException:
+            a.stop()
+            raise
         return a, b
 
     def holdings(server: Server) -> dict[str, int]:
