@@ -11,7 +11,7 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean chains
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required"; exit 1; }
@@ -35,11 +35,26 @@ venv: $(DEV_STAMP)
 demo: $(RUNTIME_STAMP)
 	$(BIN)/cryptocity demo
 
+# The shared EVM node for a city served by several processes: anvil, the version pinned in
+# chains/package-lock.json, installed by npm under chains/node_modules (no install scripts run: the binary
+# comes in the platform's own package). Needs Node.js and npm.
+ANVIL_STAMP := chains/node_modules/.installed
+
+$(ANVIL_STAMP): chains/package.json chains/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make chains needs npm (Node.js) to install anvil"; exit 1; }
+	npm ci --prefix chains --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+chains: $(ANVIL_STAMP)
+
+# With npm, the tests that need the shared EVM node get it; without npm they are skipped (failed under CI).
 test: $(DEV_STAMP)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory chains; \
+	  else echo "npm not found: the tests that need anvil (the shared EVM node) will be skipped"; fi
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache chains/node_modules
 
 # The dashboard's message catalogues (docs/dashboard.md#languages-english-russian-kazakh): extract the
 # texts marked in the templates and sandbox/i18n, then add new ones to the Russian and Kazakh .po files.

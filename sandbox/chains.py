@@ -1,5 +1,6 @@
 """The city's embedded chains in one process: KZTE's in-process EVM and the Bitcoin regtest node behind
-the custodian, started on first use, and this process's ownership of the Bitcoin chain.
+the custodian, started on first use, and this process's ownership of the Bitcoin chain; or, with
+``evm_url``, KZTE, ETH and USDT on the city's one shared EVM node (``sandbox/shared_evm.py``).
 
 Both live in this process's memory. KZTE's chain is a mirror of the ledger's journal
 (``sandbox/kzte_mirror.py``), so every process may keep its own. The Bitcoin chain is not: only one
@@ -30,12 +31,17 @@ class LazyIssuer:
 class EmbeddedChains:
     """Mixin of ``CityContext``: it needs ``cfg``, ``seed``, ``db``, ``ledger`` and ``clock``."""
 
-    def init_chains(self, chains_shared: bool) -> None:
+    def init_chains(self, chains_shared: bool, evm_url: str | None = None) -> None:
+        # The shared EVM node's URL (anvil; sandbox/shared_evm.py): then KZTE, ETH and USDT live on it for
+        # every process, and on-chain EVM verbs need no single owner. None: KZTE on an in-process chain.
+        self.evm_url = evm_url or None
+        self._shared_evm = None
+        self._evm_custodian = None
         # False when several processes serve this city while its chains live in one process's memory
         # (``cryptocity serve --workers N``): on-chain verbs are then refused, never diverged.
         self.chains_shared = chains_shared
         self._issuer = None
-        self._issuer_lock = threading.Lock()
+        self._issuer_lock = threading.RLock()
         self._custodian = None
         self._btc_node = None
         self.custody_lock = threading.RLock()   # the embedded regtest node is not thread-safe
@@ -90,12 +96,86 @@ class EmbeddedChains:
         return conn
 
     @property
+    def shared_evm(self):
+        """This process's client of the shared EVM node (``evm_url``), connected on first use; None without one."""
+        if self.evm_url is None:
+            return None
+        if self._shared_evm is None:
+            with self._issuer_lock:
+                if self._shared_evm is None:
+                    from .shared_evm import SharedEvm
+                    self._shared_evm = SharedEvm(self.evm_url)
+        return self._shared_evm
+
+    def start_shared_evm(self) -> None:
+        """With a shared EVM node: find (or deploy, once per chain) KZTE and test USDT and build the issuer and
+        the ETH/USDT custodian now, at start-up, outside any request's transaction (deploying writes the
+        contracts' addresses in a transaction of its own)."""
+        if self.evm_url is not None:
+            self.evm_custodian   # noqa: B018
+            self.issuer          # noqa: B018
+
+    def require_evm_shared(self, what: str) -> None:
+        """Refuse an on-chain ETH or USDT verb unless the city has a shared EVM node (``evm_url``)."""
+        if self.evm_url is None:
+            raise ChainNotShared(
+                f"{what} needs the city's shared EVM node, and none is configured; serve the city with "
+                "`cryptocity serve --anvil` (or `--evm-url URL`, or set CRYPTOCITY_EVM_URL)")
+
+    @property
+    def evm_custodian(self):
+        """The exchange's ETH and USDT custodian on the shared EVM node (same HD keys as the BTC custodian,
+        so the same addresses in every process), with the test USDT registered; built on first use."""
+        self.require_evm_shared("custody of ETH and USDT on chain")
+        if self._evm_custodian is None:
+            with self._issuer_lock:
+                if self._evm_custodian is None:
+                    from wallet.custodian import Custodian, WalletConfig
+                    from wallet.keys import HDKeys, MasterSeed
+
+                    from .shared_evm import install_custody_check
+                    shared = self.shared_evm
+                    self._usdt = shared.usdt_token(self.ledger)
+                    custodian = Custodian(self.ledger, HDKeys(MasterSeed.for_sandbox(f"city:{self.seed}")),
+                                          evm=shared.chain,
+                                          config=WalletConfig(confirmations=dict(self.cfg.custody.confirmations)))
+                    custodian.register_token("USDT", self._usdt.address)
+                    install_custody_check(self.ledger, custodian)
+                    self._evm_custodian = custodian
+        return self._evm_custodian
+
+    @property
+    def usdt_token(self):
+        """The test USDT contract on the shared EVM node."""
+        self.evm_custodian   # noqa: B018 - deploys or finds it
+        return self._usdt
+
+    def _shared_issuer(self):
+        """The KZTE issuer on the shared node: the contract deployed once (address in the database), no mirror;
+        ``verify()`` reads the supply under the issuer's lock, so no mint is half-way through."""
+        from stablecoin import Issuer
+        from stablecoin.attestation import CHECK_NAME, peg_problem, reserve_and_liability
+        from stablecoin.issuer import LOCK
+        shared = self.shared_evm
+        token = shared.kzte_token(self.ledger, self.cfg.stablecoin.symbol)
+        issuer = Issuer(token, minter=shared.minter, custodian=shared.kzte_holder, owner=shared.owner)
+
+        def check(conn) -> str | None:
+            self.ledger.db.advisory_lock(conn, LOCK)
+            reserve, liability = reserve_and_liability(conn)
+            return peg_problem(reserve, liability, token.total_supply())
+        self.ledger.add_check(CHECK_NAME, check)
+        return issuer
+
+    @property
     def issuer(self):
         """The KZTE issuer on an in-process EVM, deployed on first use and seeded from the ledger's
         journal of mints and redemptions (a mirror: see sandbox/kzte_mirror.py); ``verify()`` then
         proves the peg."""
         if self._issuer is None:
             with self._issuer_lock:
+                if self._issuer is None and self.evm_url is not None:
+                    self._issuer = self._shared_issuer()
                 if self._issuer is None:
                     from web3 import EthereumTesterProvider, Web3
 

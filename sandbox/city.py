@@ -16,6 +16,7 @@ reading the city's clock row, and everything a decision needs is read from the d
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -50,15 +51,18 @@ DEFAULT_DB_DIR = Path(".cryptocity")
 class CryptoCity:
     """The whole sandbox behind one object (see the module docstring)."""
 
-    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True) -> None:
-        self.ctx = CityContext(cfg, db_url, seed, chains_shared=chains_shared)
+    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True,
+                 evm_url: str | None = None) -> None:
+        self.ctx = CityContext(cfg, db_url, seed, chains_shared=chains_shared, evm_url=evm_url)
 
     @classmethod
     def from_config(cls, config: "str | Path | CityConfig" = "crypto-city", db: str | None = None,
-                    seed: int | None = None, *, chains_shared: bool = True) -> "CryptoCity":
+                    seed: int | None = None, *, chains_shared: bool = True,
+                    evm_url: str | None = None) -> "CryptoCity":
         """Build a city from a preset name, a YAML path or a CityConfig, on ``db`` (default: a fresh SQLite
         file under .cryptocity/). ``seed`` overrides the configuration's seed. ``chains_shared=False``:
-        several processes serve this city, so on-chain verbs are refused (``chain_not_shared``)."""
+        several processes serve this city, so on-chain verbs are refused (``chain_not_shared``). ``evm_url``
+        (default ``$CRYPTOCITY_EVM_URL``): the city's shared EVM node (anvil) for KZTE, ETH and USDT."""
         cfg = config if isinstance(config, CityConfig) else load_config(config)
         seed = cfg.sandbox.seed if seed is None else seed
         if db is None:
@@ -67,7 +71,9 @@ class CryptoCity:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             db = f"sqlite:///{path}"
-        return cls(cfg, db, seed, chains_shared=chains_shared)
+        if evm_url is None:
+            evm_url = os.environ.get("CRYPTOCITY_EVM_URL") or None
+        return cls(cfg, db, seed, chains_shared=chains_shared, evm_url=evm_url)
 
     # ------------------------------------------------------------------ running services
     def run(self, service: Callable[..., Any], /, *, retries: int | None = None, **kwargs: Any) -> Any:
@@ -114,8 +120,13 @@ class CryptoCity:
     def faucet(self, *, actor: str, asset: str, amount_minor: int) -> custody.Deposited:
         return self.run(custody.faucet, actor=actor, asset=asset, amount_minor=amount_minor)
 
-    def onchain_deposit(self, *, actor: str, amount_minor: int) -> custody.OnchainDeposited:
-        return self.run(custody.onchain_deposit, retries=0, actor=actor, amount_minor=amount_minor)
+    def onchain_deposit(self, *, actor: str, amount_minor: int, asset: str = "BTC") -> custody.OnchainDeposited:
+        return self.run(custody.onchain_deposit, retries=0, actor=actor, amount_minor=amount_minor, asset=asset)
+
+    def scan_evm_deposits(self, *, mine_blocks: int = 0) -> int:
+        """Credit ETH and test-USDT deposits sent to deposit addresses on the shared EVM node (see
+        ``services.custody.scan_evm_deposits``); returns how many were credited."""
+        return self.run(custody.scan_evm_deposits, retries=0, mine_blocks=mine_blocks)
 
     def deposit_address(self, *, actor: str, chain: str = "bitcoin") -> str:
         return self.run(custody.deposit_address, actor=actor, chain=chain)

@@ -43,7 +43,8 @@ class CityContext(EmbeddedChains):
     in the unit of work, shared caches change under ``_state_lock``. The embedded chains (KZTE's EVM, the
     Bitcoin regtest node) come from ``sandbox/chains.py``."""
 
-    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True) -> None:
+    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True,
+                 evm_url: str | None = None) -> None:
         started = time.perf_counter()
         self.cfg = cfg
         self.db = Database(db_url)
@@ -61,7 +62,7 @@ class CityContext(EmbeddedChains):
         self.issuer_id = cfg.stablecoin.issuer
         self.custodian_id = cfg.custody.custodian
         self.exchange = build_exchange(self.ledger, cfg, self.seed, created)
-        self.init_chains(chains_shared)
+        self.init_chains(chains_shared, evm_url)
         from card import CardService, ClearingPolicy
 
         from .funding import ExchangeFunder
@@ -81,6 +82,11 @@ class CityContext(EmbeddedChains):
         self._trading_licensed: bool | None = None
         self.set_up_here = self.ledger.transaction(self._set_up_once)
         self.transaction(lambda uow: None)   # catch the caches up once
+        try:
+            self.start_shared_evm()
+        except BaseException:
+            self.close()   # a node without this database's contracts: refused, nothing left open
+            raise
         self.startup_seconds = time.perf_counter() - started
 
     # ------------------------------------------------------------------ units of work

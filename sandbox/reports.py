@@ -64,6 +64,10 @@ td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.bad{color:#b00}.o
 {% else %}<tr><td colspan="4">no trades</td></tr>{% endfor %}</table>
 <h2>KZTE reserves vs supply</h2><table>{% for k, v in s.kzte.items() %}<tr><th>{{ k|replace('_minor', '')|replace('_', ' ') }}</th>
 <td>{{ money(v, kzte_assets[k]) if k in kzte_assets and v is not none else v }}</td></tr>{% endfor %}</table>
+{% if s.custody_onchain %}<h2>Custody on the shared EVM node vs the ledger</h2><table><tr><th>asset</th><th>on chain</th>
+<th>ledger</th><th>difference</th></tr>{% for a, c in s.custody_onchain.items() %}<tr><td>{{ a }}</td>
+<td>{{ money(c.onchain_minor, a) }}</td><td>{{ money(c.ledger_minor, a) }}</td>
+<td class="{{ 'ok' if c.agrees else 'bad' }}">{{ money(c.difference_minor, a) }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Licences</h2><table><tr><th>id</th><th>holder</th><th>regulator</th><th>scope</th><th>status</th></tr>
 {% for l in s.licences %}<tr><td>{{ l.id }}</td><td>{{ l.holder }}</td><td>{{ l.regulator }}</td><td>{{ l.scope }}</td>
 <td class="{{ 'ok' if l.status == 'active' else 'bad' }}">{{ l.status }}</td></tr>{% endfor %}</table>

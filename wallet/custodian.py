@@ -276,7 +276,11 @@ class Custodian:
 
     def _credit_confirmed(self, uow=None) -> list[dict]:
         with self._reading(uow) as reader:
-            pending = reader.conn.execute(select(t.deposits).where(t.deposits.c.status == "pending")
+            # Only deposits on chains this custodian has a node for: a custodian for one chain (the shared
+            # EVM's, say) never judges another chain's confirmations by the wrong node.
+            chains = [c for c in ("bitcoin", "ethereum") if self._node(c, required=False) is not None]
+            pending = reader.conn.execute(select(t.deposits).where(t.deposits.c.status == "pending",
+                                                                   t.deposits.c.chain.in_(chains))
                                           .order_by(t.deposits.c.id).limit(MAX_PENDING_BATCH)).mappings().all()
         credited = []
         tips = {}

@@ -23,3 +23,14 @@ def withdrawals_of(uow, owner: str, *, after_id: int | None = None, limit: int =
         query = query.where(w.id > after_id)
     rows = uow.conn.execute(query.order_by(w.id).limit(max(1, min(int(limit), MAX_PAGE)))).mappings().all()
     return [dict(r) for r in rows]
+
+
+def evm_contract(conn, chain_id: int, name: str) -> str | None:
+    """The address of contract ``name`` deployed on the EVM chain ``chain_id``, or None."""
+    c = t.evm_contracts.c
+    return conn.execute(select(c.address).where(c.chain_id == chain_id, c.name == name)).scalar()
+
+
+def record_evm_contract(conn, chain_id: int, name: str, address: str, at) -> None:
+    """Remember that ``name`` lives at ``address`` on chain ``chain_id`` (once: the key is chain id + name)."""
+    conn.execute(t.evm_contracts.insert().values(chain_id=chain_id, name=name, address=address, deployed_at=at))

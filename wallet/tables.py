@@ -91,6 +91,16 @@ blocklist = Table(
     Column("reason", String(200), nullable=False),
 )
 
+# The contracts deployed once on a shared EVM node (migration wallet_0003): every process on the database
+# finds the same KZTE and test-USDT contracts by chain id and name instead of deploying its own.
+evm_contracts = Table(
+    "wallet_evm_contracts", metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("name", String(16), primary_key=True),
+    Column("address", String(42), nullable=False),
+    Column("deployed_at", Timestamp, nullable=False),
+)
+
 # The scanner's and the dispatcher's look-ups by status (migration wallet_0001).
 Index("ix_wallet_deposits_status", deposits.c.status, deposits.c.chain)
 Index("ix_wallet_withdrawals_status", withdrawals.c.status, withdrawals.c.id)

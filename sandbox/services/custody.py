@@ -11,6 +11,9 @@ from ..tax import ACQUISITION, tax_events
 from .result import Result
 
 
+ONCHAIN_ASSETS = ("BTC", "ETH", "USDT")
+
+
 @dataclass(frozen=True)
 class Deposited(Result):
     asset: str
@@ -71,36 +74,78 @@ def faucet(city: CityContext, uow, *, actor: str, asset: str, amount_minor: int)
 
 def deposit_address(city: CityContext, uow, *, actor: str, chain: str = "bitcoin") -> str:
     """The customer's deposit address at the licensed custodian (allocated once, then the same): derived
-    from the custodian's HD keys, so every process gives the same address."""
+    from the custodian's HD keys, so every process gives the same address. ``ethereum`` needs the shared
+    EVM node."""
     city_state.require_customer(uow.conn, actor)
     city.licences.require(city.custodian_id, "custody", uow.now())
-    return city.custodian.deposit_address(actor, chain, uow=uow)
+    custodian = city.evm_custodian if chain == "ethereum" else city.custodian
+    return custodian.deposit_address(actor, chain, uow=uow)
 
 
-def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) -> OnchainDeposited:
-    """A real BTC deposit: a regtest transaction to the actor's own deposit address, mined to the
-    configured confirmations, then credited exactly once by the custodian's scan."""
+def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int, asset: str = "BTC") -> OnchainDeposited:
+    """A real deposit: a transaction to the actor's own deposit address, mined to the configured
+    confirmations, then credited exactly once by the custodian's scan. BTC on the embedded regtest chain;
+    ETH (gwei) or USDT (micro-USDT) on the city's shared EVM node, paid by its faucet account."""
     city_state.require_customer(uow.conn, actor)
-    check_deposit(city, "BTC", amount_minor)
+    check_deposit(city, asset, amount_minor)
+    if asset not in ONCHAIN_ASSETS:
+        raise UnknownAsset(f"on-chain deposits are {', '.join(ONCHAIN_ASSETS)}, not {asset}", asset=str(asset)[:16])
     city.licences.require(city.custodian_id, "custody", uow.now())
-    city.require_chains_shared("an on-chain deposit")
-    with city.custody_lock:
-        custodian = city.custodian
-        address = custodian.deposit_address(actor, "bitcoin", uow=uow)
-        txid = city.btc_node.faucet(address, amount_minor)
-        confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-        city.btc_node.mine(confirmations)
-        credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
+    if asset == "BTC":
+        city.require_chains_shared("an on-chain deposit")
+        with city.custody_lock:
+            custodian = city.custodian
+            address = custodian.deposit_address(actor, "bitcoin", uow=uow)
+            txid = city.btc_node.faucet(address, amount_minor)
+            confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
+            city.btc_node.mine(confirmations)
+            credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
+    else:
+        txid, address, confirmations, credited = _evm_deposit(city, uow, actor, asset, amount_minor)
     audit.append(uow, city.custodian_id, "funds.deposit", actor, {
-        "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "txid": txid, "address": address,
-        "tax": tax_events(ACQUISITION, "BTC", amount_minor, city.value_kzt("BTC", amount_minor), "deposit", txid)})
-    seen = {"object": "deposit", "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "source": "onchain",
-            "txid": txid, "address": address}
+        "customer": actor, "asset": asset, "amount_minor": amount_minor, "txid": txid, "address": address,
+        "tax": tax_events(ACQUISITION, asset, amount_minor, city.value_kzt(asset, amount_minor), "deposit", txid)})
+    seen = {"object": "deposit", "customer": actor, "asset": asset, "amount_minor": amount_minor,
+            "source": "onchain", "txid": txid, "address": address}
     # The transaction was seen unconfirmed, then mined to the configured depth, in this one call.
     events.emit(uow, "deposit.pending", dict(seen, confirmations=0), customer=actor)
     if credited:
         events.emit(uow, "deposit.confirmed", dict(seen, confirmations=confirmations), customer=actor)
     return OnchainDeposited(txid, address, confirmations, len(credited))
+
+
+def _evm_deposit(city: CityContext, uow, actor: str, asset: str, amount_minor: int) -> tuple[str, str, int, list]:
+    """ETH or USDT paid to the actor's Ethereum deposit address on the shared node, mined, scanned.
+
+    Under one database lock from payment to commit: another process's scan or ``verify`` never sees the
+    payment on chain without its ledger half. If this transaction rolls back, the payment stays on chain
+    and the next scan (in any process) credits it: the scan cursor is the database's."""
+    from ..shared_evm import DEPOSIT_LOCK
+    city.require_evm_shared(f"an on-chain {asset} deposit")
+    uow.advisory_lock(DEPOSIT_LOCK)
+    custodian = city.evm_custodian
+    address = custodian.deposit_address(actor, "ethereum", uow=uow)
+    raw = amount_minor * 10**9 if asset == "ETH" else amount_minor   # gwei to wei; USDT has 6 decimals on both sides
+    txid = city.shared_evm.pay(asset, address, raw, city.usdt_token)
+    confirmations = max(1, city.cfg.custody.confirmations.get(asset, 1))
+    city.shared_evm.mine(confirmations)
+    credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
+    return txid, address, confirmations, credited
+
+
+def scan_evm_deposits(city: CityContext, uow, *, mine_blocks: int = 0) -> int:
+    """Credit deposits a participant sent from their own wallet to their Ethereum deposit address (ETH
+    or test USDT) once they have the configured confirmations; returns how many were credited now.
+    ``mine_blocks`` first mines that many blocks on the node (a dev node mines only when it is sent a
+    transaction, so the sandbox supplies the confirmations)."""
+    from ..shared_evm import DEPOSIT_LOCK
+    city.require_evm_shared("scanning the EVM node for deposits")
+    if not isinstance(mine_blocks, int) or isinstance(mine_blocks, bool) or not 0 <= mine_blocks <= 1000:
+        raise InvalidAmount(f"mine_blocks is a whole number from 0 to 1000, got {mine_blocks!r}")
+    uow.advisory_lock(DEPOSIT_LOCK)
+    if mine_blocks:
+        city.shared_evm.mine(mine_blocks)
+    return len(city.evm_custodian.scan(uow=uow))
 
 
 def balances(city: CityContext, uow, actor: str) -> dict[str, int]:

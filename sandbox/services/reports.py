@@ -110,7 +110,12 @@ def regulator_summary(city: CityContext, uow) -> dict:
     except Exception as error:  # noqa: BLE001 - the regulator is told, not shown a traceback
         invariants = {"verified": False, "summary": f"{getattr(error, 'code', type(error).__name__)}: {error}",
                       "checks": []}
+    extra = {}
+    if city.evm_url is not None:   # the shared EVM node: the custodian's ETH and USDT on chain vs the ledger
+        from ..shared_evm import custody_on_chain
+        extra["custody_onchain"] = custody_on_chain(uow.conn, city.evm_custodian)
     return {
+        **extra,
         "at": now.isoformat(),
         "city": city.cfg.sandbox.name,
         "timezone": city.cfg.sandbox.timezone,

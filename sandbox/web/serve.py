@@ -50,21 +50,23 @@ def load_city_config(preset_or_path: str | None):
         raise click.UsageError(f"--config {preset_or_path}: {error}") from None
 
 
-def build_services(db_url: str, city_config: Any = None, seed: int | None = None, *, workers: int = 1):
+def build_services(db_url: str, city_config: Any = None, seed: int | None = None, *, workers: int = 1,
+                   evm_url: str | None = None):
     """What the app runs on: the whole CryptoCity from ``city_config`` (a CityConfig; default the
     ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
     (nothing is set up or funded again); ``seed`` only matters for a new city. With several ``workers``
-    each has its own embedded chains, so on-chain verbs answer 503 ``chain_not_shared``."""
+    each has its own embedded Bitcoin chain, so BTC on-chain verbs answer 503 ``chain_not_shared``;
+    with ``evm_url`` (the shared EVM node) every worker's ETH, USDT and KZTE are on that one node."""
     from sandbox.city import CryptoCity
     cfg = city_config if city_config is not None else load_city_config(DEFAULT_CONFIG)
-    return CryptoCity.from_config(cfg, db=db_url, seed=seed, chains_shared=workers == 1)
+    return CryptoCity.from_config(cfg, db=db_url, seed=seed, chains_shared=workers == 1, evm_url=evm_url)
 
 
 def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
-                workers: int = 1, webhooks: bool = True) -> Callable[[], Any]:
+                workers: int = 1, webhooks: bool = True, evm_url: str | None = None) -> Callable[[], Any]:
     def make():
         from .app import create_app
-        city = build_services(db_url, city_config, seed, workers=workers)
+        city = build_services(db_url, city_config, seed, workers=workers, evm_url=evm_url)
         if webhooks:  # this process's webhook dispatcher (each worker starts its own, after the fork)
             from sandbox.webhooks import background
             background.start(city.ledger)
@@ -127,11 +129,29 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--webhooks/--no-webhooks", "webhooks", default=True, show_default=True,
               help="Deliver webhooks from this server's processes (--no-webhooks: leave it to "
                    "`cryptocity webhooks dispatch` elsewhere).")
+@click.option("--anvil", "start_anvil", is_flag=True, default=False,
+              help="Start the shared EVM node (anvil, installed by `make chains`) for this server's processes, "
+                   "supervise it (restarted if it dies) and stop it with the server.")
+@click.option("--anvil-host", default="127.0.0.1", show_default=True,
+              help="With --anvil: the interface the node listens on (0.0.0.0: participants' wallets on other "
+                   "machines can reach it).")
+@click.option("--anvil-port", default=8545, show_default=True, type=click.IntRange(0, 65535),
+              help="With --anvil: the node's port (0: any free one). Wallets connect to http://HOST:PORT.")
+@click.option("--state", "anvil_state", default=".cryptocity/evm-state.json", show_default=True,
+              metavar="FILE", help="With --anvil: the node's state file, loaded at start, written every "
+                                   "--state-interval seconds and at stop.")
+@click.option("--state-interval", "state_interval_s", default=5, show_default=True, type=click.IntRange(1, 3600),
+              help="With --anvil: seconds between state dumps; a crash (kill -9) loses at most this much "
+                   "of the chain, which `cryptocity verify` then reports as a difference with the ledger.")
+@click.option("--evm-url", default=None, envvar="CRYPTOCITY_EVM_URL", metavar="URL",
+              help="Use a shared EVM node already running at URL (anvil started once elsewhere) "
+                   "[env: CRYPTOCITY_EVM_URL].")
 @click.option("--count-round-trips", is_flag=True, default=False,
               help="Answer every request with an X-Round-Trips header: the statements, BEGINs and COMMITs "
                    "it sent to the database (what `cryptocity bench http` reports).")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
-                  workers: int, open_dashboard: bool | None, webhooks: bool, count_round_trips: bool) -> None:
+                  workers: int, open_dashboard: bool | None, webhooks: bool, start_anvil: bool, anvil_host: str, anvil_port: int,
+                  anvil_state: str, state_interval_s: int, evm_url: str | None, count_round_trips: bool) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
     check_workers(db_url, workers)
@@ -146,11 +166,41 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
                   "SECRET_KEY": os.environ.get("CRYPTOCITY_SECRET_KEY") or secrets.token_hex(32)}
     if workers > 1:
         app_config["EVENTS_MAX_STREAMS"] = 2   # event streams per worker: 2 of its 4 threads keep serving requests
-    factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks)
+    if start_anvil and evm_url:
+        raise click.UsageError("--anvil starts a node; --evm-url uses one already running: give one of them")
+    node = start_evm_node(anvil_host, anvil_port, anvil_state, state_interval_s) if start_anvil else None
+    try:
+        evm_url = node.url if node is not None else evm_url
+        factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks,
+                              evm_url=evm_url)
+        run_server(factory, host, port, workers, open_dashboard, db_url, evm_url)
+    finally:
+        if node is not None:
+            node.stop()   # a final state dump, then exit
+
+
+def start_evm_node(host: str, port: int, state_path: str, state_interval_s: int):
+    """anvil for this server, supervised; refused in words when it is not installed."""
+    from sandbox.anvil import AnvilMissing, AnvilNode
+    try:
+        node = AnvilNode(state_path=state_path, host=host, port=port or None,
+                         state_interval_s=state_interval_s).start()
+    except AnvilMissing as error:
+        raise click.UsageError(str(error)) from None
+    except RuntimeError as error:
+        raise click.ClickException(f"the EVM node did not start: {error}") from None
+    click.echo(f"EVM node (anvil) on {node.url}  chain id {node.chain_id}  state: {state_path} "
+               f"(every {state_interval_s} s)")
+    return node.supervise()
+
+
+def run_server(factory, host: str, port: int, workers: int, open_dashboard: bool, db_url: str,
+               evm_url: str | None) -> None:
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
-               f"database: {redact(db_url)}  workers: {workers}")
+               f"database: {redact(db_url)}  workers: {workers}"
+               + (f"  EVM: {evm_url}" if evm_url else ""))
     if workers == 1:
         from .server_errors import ProblemRequestHandler
         app = factory()

@@ -16,7 +16,8 @@ The rules (docs/writing-docs.md explains them to authors):
     set; ``cryptocity`` is this venv's. ``curl`` runs for real with ``--fail-with-body`` (an HTTP
     error fails the block). ``make TARGET`` is dry-run in the repository (``make -n``) to prove the
     target and its recipe; ``make demo`` then runs what its recipe runs (``cryptocity demo``), and
-    ``make test`` runs nothing more: it is this very suite, which cannot run itself.
+    ``make test`` runs nothing more: it is this very suite, which cannot run itself; nor does
+    ``make chains`` (``make test`` runs it first).
   - ``mermaid``: checked structurally (a known diagram type, balanced brackets and blocks); no
     network, no renderer.
 * A marker on the line right before a fence changes that:
@@ -25,6 +26,8 @@ The rules (docs/writing-docs.md explains them to authors):
     ``http://localhost:8000/...`` URL in its comments must answer 200; the page's later shell blocks
     reach it at ``localhost:8000``, which the harness points at the real port. It stops at the end of
     the page.
+  - ``<!-- docs: needs-anvil -->`` on a ``python`` block: it runs like any other when anvil is installed
+    (``make chains``), is skipped when it is not, and fails under CI=true without it.
   - ``<!-- docs: not-run REASON -->`` with REASON from NOT_RUN_REASONS: the block is not run (a
     ``cryptocity`` command in it is still parsed against the real CLI, so a renamed option fails).
 * A block the harness does not know how to run (no language, an unknown one, an unknown marker or
@@ -57,7 +60,7 @@ NOT_RUN_REASONS = {
     "output": "the block shows what a command prints; it is not input",
     "postgresql": "needs a PostgreSQL server at the URL shown (the suite's own PostgreSQL tests cover it)",
 }
-MARKERS = ("background", "not-run")
+MARKERS = ("background", "not-run", "needs-anvil")
 SHELL = ("sh", "bash", "shell")
 MERMAID_TYPES = ("flowchart", "graph", "sequenceDiagram", "classDiagram", "stateDiagram", "stateDiagram-v2",
                  "erDiagram", "journey", "gantt", "pie", "gitGraph", "mindmap", "timeline")
@@ -125,6 +128,8 @@ def _classify(block: Block) -> str:
         return "not-run"
     if block.marker == "background" and block.lang not in SHELL:
         raise AssertionError(f"{block.where}: only a shell block can run in the background")
+    if block.marker == "needs-anvil" and block.lang != "python":
+        raise AssertionError(f"{block.where}: needs-anvil marks a python block")
     if block.lang == "python":
         return "python"
     if block.lang in SHELL:
@@ -251,7 +256,7 @@ def _slow(block: Block) -> bool:
 
 
 PYTHON = [pytest.param(b, id=_ids([b])[0], marks=[pytest.mark.slow] if _slow(b) else [])
-          for b in ALL_BLOCKS if b.lang == "python" and b.marker is None]
+          for b in ALL_BLOCKS if b.lang == "python" and b.marker in (None, "needs-anvil")]
 
 
 @pytest.mark.parametrize("block", PYTHON)
@@ -259,6 +264,12 @@ def test_python_block_runs_on_its_own(block: Block, tmp_path: Path, monkeypatch)
     # In this process (imports are paid once), but in a namespace of its own and a fresh working directory.
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CRYPTOCITY_DATABASE_URL", raising=False)
+    if block.marker == "needs-anvil":
+        from sandbox.anvil import anvil_binary
+        if anvil_binary() is None:
+            if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+                pytest.fail(f"{block.where} needs anvil: `make chains` installs it")
+            pytest.skip(f"{block.where} needs anvil: run `make chains`")
     # Padding with the fence's line number makes a traceback name the page's own line.
     code = compile("\n" * block.line + block.body, str(block.page), "exec")
     exec(code, {"__name__": "__main__"})  # noqa: S102 - the documentation's own example
@@ -401,6 +412,7 @@ make() {
   case "$target" in
     demo) grep -q 'cryptocity demo' "make-$target.txt" && cryptocity demo ;;
     test) grep -q 'pytest' "make-$target.txt" ;;
+    chains) ;;  # the dry run proves the target; the suite's own `make test` has installed anvil already
     *) echo "docs harness: no rule for make $target" >&2; return 1 ;;
   esac
 }

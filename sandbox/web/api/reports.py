@@ -44,6 +44,9 @@ class RegulatorSummary(Strict):
     kzte = ma.fields.Dict(required=True, metadata={"description": "reserves vs supply (attestation)"})
     licences = ma.fields.List(ma.fields.Dict(), required=True)
     invariants = ma.fields.Dict(required=True)
+    custody_onchain = ma.fields.Dict(metadata={
+        "description": "with a shared EVM node: per asset (ETH, USDT) what the custodian's addresses hold on "
+                       "chain against what the ledger says (onchain_minor, ledger_minor, difference_minor, problem)"})
 
 
 

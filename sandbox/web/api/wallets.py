@@ -36,7 +36,7 @@ from .schemas import ASSET_PATTERN, PageQuery, Strict, amount_field
 blp = Blueprint("wallets", __name__, url_prefix=f"{PREFIX}/customers",
                 description="A customer's balances, deposit addresses, sandbox money and BTC withdrawals")
 install_converters(blp)
-CHAINS = ("bitcoin",)
+CHAINS = ("bitcoin", "ethereum")   # ethereum: on the shared EVM node (`cryptocity serve --anvil`)
 
 
 class BalanceLine(Strict):
@@ -75,7 +75,11 @@ class FaucetSchema(Strict):
 
 
 class OnchainRequest(Strict):
-    amount_minor = amount_field(description="satoshi sent to the customer's deposit address", minimum=1000)
+    amount_minor = amount_field(description="minor units sent to the customer's deposit address: satoshi, "
+                                            "gwei (ETH) or micro-USDT", minimum=1000)
+    asset = ma.fields.String(load_default="BTC", validate=ma.validate.OneOf(custody.ONCHAIN_ASSETS),
+                             metadata={"description": "BTC on the embedded regtest chain; ETH or USDT on the "
+                                                      "shared EVM node"})
 
 
 class OnchainSchema(Strict):
@@ -144,12 +148,14 @@ def faucet(body: dict, actor: str):
 @blp.response(201, OnchainSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def onchain_deposit(body: dict, actor: str):
-    """A real BTC deposit on the embedded regtest chain (operator): sent to the customer's deposit address,
-    mined to the configured confirmations, credited once by the custodian's scan."""
+    """A real deposit (operator): BTC on the embedded regtest chain, or ETH or test USDT on the shared EVM
+    node, sent to the customer's deposit address, mined to the configured confirmations, credited once by
+    the custodian's scan."""
     city = require_city()
 
     def compute(uow):
-        out = custody.onchain_deposit(city.ctx, uow, actor=actor, amount_minor=body["amount_minor"])
+        out = custody.onchain_deposit(city.ctx, uow, actor=actor, amount_minor=body["amount_minor"],
+                                      asset=body["asset"])
         return {"actor": actor, "txid": out.txid, "address": out.address, "confirmations": out.confirmations,
                 "amount_minor": body["amount_minor"]}, 201
     return json_response(*idempotent_write(compute, retries=0))
