@@ -70,6 +70,8 @@ def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     api.spec.components.schema("Problem", schema=ProblemSchema)
+    for converter, schema in openapi.PATH_PARAMETER_SCHEMAS.items():  # typed path parameters in the document
+        api.register_converter(converter, lambda _converter, schema=schema: dict(schema))
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     for module in api_modules.modules():

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from flask import Flask
 
 from .auth import policy_of
+from .conventions import MAX_ID, IdConverter, MarketConverter, NameConverter
 from .examples import example_for_schema, problem_example
 from .problems import PROBLEM_MEDIA_TYPE
 
@@ -38,6 +39,12 @@ STATUS_DESCRIPTIONS = {
     413: "The request body is larger than 64 KiB",
     422: "Invalid fields (`errors` names each), or refused by the sandbox's rules",
     503: "Unavailable: no city behind this server, the database too busy (retry), or a chain not shared",
+}
+# How each path converter reads in the document: an id is an integer, a name and a market keep their pattern.
+PATH_PARAMETER_SCHEMAS: dict[type, dict] = {
+    IdConverter: {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    NameConverter: {"type": "string", "pattern": f"^{NameConverter.regex}$"},
+    MarketConverter: {"type": "string", "pattern": f"^{MarketConverter.regex}$", "example": "BTC-KZT"},
 }
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
