@@ -26,7 +26,8 @@ BY_NAME: dict[str, Any] = {
     "full_name": "Aigerim Nurlanovna", "reference": "coffee-1", "kind": "purchase", "channel": "card_present",
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "scenario": "name: coffee\nsteps: []\n",
 }
-CANDIDATE_STRINGS = ("aigerim", "BTC", "BTC-KZT", "alatau-coffee", "customer", "abc", "1", "A")
+CANDIDATE_STRINGS = ("aigerim", "BTC", "BTC-KZT", "alatau-coffee", "customer", "abc", "1", "A",
+                     "0x52908400098527886E0F7030069857D2E4169EE7")
 
 
 def _resolve(schema: dict, schemas: dict) -> dict:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from flask import Flask
 
-from .auth import policy_of
+from .auth import SCOPED_ROLES, policy_of
 from .conventions import MAX_ID, IdConverter, MarketConverter, NameConverter
 from .examples import example_for_schema, problem_example
 from .problems import PROBLEM_MEDIA_TYPE
@@ -45,6 +45,11 @@ PATH_PARAMETER_SCHEMAS: dict[type, dict] = {
     IdConverter: {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     NameConverter: {"type": "string", "pattern": f"^{NameConverter.regex}$"},
     MarketConverter: {"type": "string", "pattern": f"^{MarketConverter.regex}$", "example": "BTC-KZT"},
+}
+TEXT_EXAMPLES = {
+    "text/csv": "section,key,value\nlicences,active,12\n",
+    "text/event-stream": 'id: 42\nevent: authorization.created\ndata: {"id": 42, "type": "authorization.created"}\n\n',
+    "text/html": "<!doctype html>...",
 }
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -76,8 +81,7 @@ def error_statuses(*, path: str, method: str, blueprint: str, policy, operation:
                    declared: frozenset[int], schemas: dict | None = None) -> list[int]:
     """The problem statuses this operation can answer, from the rules every view runs through:
 
-    * 401 on every operation that needs a key; 403 unless every valid key may call it (a shared
-      read, or a shared write the regulator may make);
+    * 401 on every operation that needs a key; 403 where some role's key is refused (auth.authorize);
     * 404 where the path or the body names something (an id the router, the owner check or the
       service may not find: a path argument, a body's ``…_id`` or ``pan``);
     * 400 and 409 on every POST (``Idempotency-Key`` missing, or reused for another request) and 400
@@ -92,8 +96,7 @@ def error_statuses(*, path: str, method: str, blueprint: str, policy, operation:
         return sorted(statuses)
     write = method not in READ_METHODS
     statuses.add(401)
-    shared = policy is not None and policy.shared
-    if not shared or (write and not policy.regulator_write):
+    if _may_refuse_a_role(policy, write):
         statuses.add(403)
     if "{" in path or _names_something(operation, schemas):
         statuses.add(404)
@@ -108,6 +111,18 @@ def error_statuses(*, path: str, method: str, blueprint: str, policy, operation:
     if write or blueprint not in LEDGER_BLUEPRINTS:
         statuses.add(503)
     return sorted(statuses)
+
+
+def _may_refuse_a_role(policy, write: bool) -> bool:
+    """auth.authorize: the operator passes; the regulator reads, and writes only where named; merchant and
+    customer keys only where named, and a list pinned to their own data refuses an ``owner`` naming another."""
+    if policy is None:
+        return True  # undeclared: operator only
+    if write and not policy.regulator_write:
+        return True
+    if policy.shared:
+        return False
+    return not SCOPED_ROLES <= policy.roles or policy.scope == "owner"
 
 
 def _names_something(operation: dict, schemas: dict | None) -> bool:
@@ -172,6 +187,8 @@ def _finish_operation(operation: dict, path: str, method: str, blueprint: str, p
                 continue
             if media_type == "application/json":
                 content["example"] = example_for_schema(content["schema"], schemas, request=False)
+            elif media_type in TEXT_EXAMPLES:
+                content["example"] = TEXT_EXAMPLES[media_type]
     for status in error_statuses(path=path, method=method, blueprint=blueprint, policy=policy,
                                  operation=operation, declared=declared, schemas=schemas):
         example = problem_example(status, path=path, method=method, arguments=sorted(arguments),
