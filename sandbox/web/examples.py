@@ -26,6 +26,32 @@ BY_NAME: dict[str, Any] = {
     "full_name": "Aigerim Nurlanovna", "reference": "coffee-1", "kind": "purchase", "channel": "card_present",
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "scenario": "name: coffee\nsteps: []\n",
 }
+# Whole examples of the bodies a reader meets first (the README's purchase), by component name: one
+# story — Aigerim onboarded with 0.01 BTC, a 1 500.00 KZT coffee at Alatau Coffee, captured, 500.00 refunded.
+REQUEST_EXAMPLES: dict[str, Any] = {
+    "Onboard": {"actor": "aigerim", "kyc_tier": "full", "deposits": {"BTC": 1_000_000}},
+    "AuthorizeRequest": {"card_id": 1, "amount_minor": 150_000},
+    "AdviceRequest": {"card_id": 1, "amount_minor": 150_000},
+    "CaptureRequest": {"amount_minor": 150_000, "final": True},
+    "AmountRequest": {"amount_minor": 50_000},
+    "TransferCreate": {"from_account_id": 1, "to_account_id": 2, "amount_minor": 150_000, "memo": "rent"},
+    "OrderCreate": {"instrument": "BTC/KZT", "side": "buy", "type": "limit", "qty_minor": 100_000,
+                    "price_minor": 45_000_000_00},
+    "WithdrawalRequest": {"asset": "BTC", "address": "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+                          "amount_minor": 100_000},
+    "KycChange": {"kyc_tier": "full", "reason": "documents checked"},
+    "Reason": {"reason": "annual audit finding"},
+}
+RESPONSE_EXAMPLES: dict[str, Any] = {
+    "Authorization": {"id": 1, "reference": "coffee-1", "merchant_id": "alatau-coffee", "approved": True,
+                      "response_code": "00", "reason": "approved", "auth_code": "A1B2C3", "amount_minor": 150_000,
+                      "status": "captured", "captured_minor": 150_000, "reversed_minor": 0,
+                      "refunded_minor": 50_000, "kind": "purchase", "at": EXAMPLE_AT},
+    "Onboarded": {"actor": "aigerim", "iban": "KZ86125KZT5004100100", "card_id": 1,
+                  "masked_pan": "400000******0010", "pan": "4000000000000010", "expiry": "06/28", "cvv": "123"},
+    "Verify": {"ok": True, "summary": "all invariants hold", "checks": ["every asset sums to zero"],
+               "problem": None},
+}
 CANDIDATE_STRINGS = ("aigerim", "BTC", "BTC-KZT", "alatau-coffee", "customer", "abc", "1", "A",
                      "0x52908400098527886E0F7030069857D2E4169EE7")
 
@@ -39,6 +65,9 @@ def _resolve(schema: dict, schemas: dict) -> dict:
 def example_for_schema(schema: dict, schemas: dict, *, request: bool, name: str = "", depth: int = 0) -> Any:
     """An example value of ``schema`` (``$ref``s into ``schemas`` resolved). A request example has its
     required fields only (each optional one has a default); a response example has every field."""
+    named = (REQUEST_EXAMPLES if request else RESPONSE_EXAMPLES).get(schema.get("$ref", "").rsplit("/", 1)[-1])
+    if named is not None:
+        return named
     schema = _resolve(schema, schemas)
     if "example" in schema:
         return schema["example"]

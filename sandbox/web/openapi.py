@@ -159,6 +159,7 @@ def build(spec_dict: dict, app: Flask) -> dict:
             if not isinstance(operation, dict):
                 continue
             operation["operationId"] = operation_id(rule.endpoint, method, len(methods))
+            _split_summary(operation)
             if path in PUBLIC_PATHS:
                 operation["security"] = []
             if path == "/docs":
@@ -167,6 +168,17 @@ def build(spec_dict: dict, app: Flask) -> dict:
             _finish_operation(operation, path, method, rule.endpoint.split(".")[0], policy_of(view),
                               _declared(view), schemas, rule.arguments)
     return spec
+
+
+def _split_summary(operation: dict) -> None:
+    """flask-smorest makes a docstring's first paragraph the summary: keep its first sentence there (a
+    line in a list of operations) and the whole paragraph, unwrapped, as the (Markdown) description."""
+    text = " ".join(operation.get("summary", "").split())
+    if operation.get("description") or len(text) <= 90:
+        return
+    first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0].rstrip(".;:")
+    operation["summary"] = first if len(first) <= 120 else first[:117].rstrip() + "..."
+    operation["description"] = text
 
 
 def _finish_operation(operation: dict, path: str, method: str, blueprint: str, policy, declared: frozenset[int],

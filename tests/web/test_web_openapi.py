@@ -110,3 +110,35 @@ def test_the_problems_documented_are_the_ones_bad_requests_get(spec, cc_client, 
                          headers={**auth(cc.keys["operator"]), "Idempotency-Key": "big"})
     assert big.status_code == 413
     cc.verify()
+
+
+def test_every_request_example_is_accepted_by_the_schema_that_reads_it(spec):
+    """An example a reader copies is a request the server parses (``validates_schema`` rules included)."""
+    from marshmallow import class_registry
+    from marshmallow.exceptions import RegistryError
+    loaded, refused = 0, []
+    for path, method, op in every_operation(spec):
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is None:
+            continue
+        name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+        classes = []
+        for candidate in (name, name + "Schema"):
+            try:
+                found = class_registry.get_class(candidate, all=True)
+                classes += found if isinstance(found, list) else [found]
+            except RegistryError:
+                pass
+        assert classes, name
+        failures = []
+        for cls in classes:
+            try:
+                cls().load(body["example"])
+                break
+            except Exception as error:  # noqa: BLE001 - collected for the message
+                failures.append(error)
+        else:
+            refused.append(f"{method.upper()} {path}: {name} refuses its example: {failures}")
+        loaded += 1
+    assert not refused, "\n".join(refused)
+    assert loaded >= 30
