@@ -28,6 +28,11 @@ def markdown(text: str | None) -> Markup:
     return Markup(_markdown.render(text or ""))
 
 
+def markdown_inline(text: str | None) -> Markup:
+    """One line of ``text`` (a summary, a field's description) as inline HTML."""
+    return Markup(_markdown.renderInline(text or ""))
+
+
 def example_path(path: str, parameters: list[dict]) -> str:
     """``path`` with each ``{name}`` replaced by its parameter's example (or a preset value, or 1)."""
     examples = {p["name"]: p.get("example", p.get("schema", {}).get("example")) for p in parameters
@@ -49,7 +54,8 @@ def curl_command(base_url: str, path: str, method: str, operation: dict, paramet
     if operation.get("security") != []:
         lines.append('-H "Authorization: Bearer $KEY"')
     if method == "post":
-        lines.append("-H " + shlex.quote(f"Idempotency-Key: {operation.get('operationId', 'call')}-1"))
+        key = operation.get("operationId", "call").replace("_", "-")
+        lines.append("-H " + shlex.quote(f"Idempotency-Key: {key}-1"))
     body = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if body is not None and "example" in body:
         lines.append('-H "Content-Type: application/json"')
@@ -79,7 +85,7 @@ def sections(spec: dict, base_url: str) -> list[dict]:
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         by_tag.setdefault((operation.get("tags") or ["other"])[0], []).append({
             "id": operation.get("operationId") or f"{method}{path}",
-            "method": method, "path": path, "summary": operation.get("summary", ""),
+            "method": method, "path": path, "summary": markdown_inline(operation.get("summary")),
             "description": markdown(operation.get("description")), "parameters": parameters,
             "body_schema": (body or {}).get("schema", {}).get("$ref", "").rsplit("/", 1)[-1],
             "request_example": json.dumps(body["example"], indent=2, ensure_ascii=False)

@@ -172,13 +172,16 @@ def build(spec_dict: dict, app: Flask) -> dict:
 
 def _split_summary(operation: dict) -> None:
     """flask-smorest makes a docstring's first paragraph the summary: keep its first sentence there (a
-    line in a list of operations) and the whole paragraph, unwrapped, as the (Markdown) description."""
+    line in a list of operations) and the rest, unwrapped, as the (Markdown) description."""
     text = " ".join(operation.get("summary", "").split())
     if operation.get("description") or len(text) <= 90:
         return
-    first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0].rstrip(".;:")
-    operation["summary"] = first if len(first) <= 120 else first[:117].rstrip() + "..."
-    operation["description"] = text
+    first, *rest = re.split(r"(?<=[.;:])\s", text, maxsplit=1)
+    if len(first) > 120:
+        first, rest = first[:117].rsplit(" ", 1)[0] + "...", [text]
+    operation["summary"] = first.rstrip(".;:")
+    if rest:
+        operation["description"] = rest[0]
 
 
 def _finish_operation(operation: dict, path: str, method: str, blueprint: str, policy, declared: frozenset[int],

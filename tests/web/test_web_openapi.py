@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from sandbox.web.openapi import every_operation
-from web_support import auth
+from web_support import auth, curl_commands
 
 LIVE_STREAMS = {"/api/v1/events/stream"}  # answers for minutes: tests/web/test_web_events.py
 PATH_VALUES = {"actor": "aigerim", "merchant_id": "alatau-coffee", "symbol": "BTC-KZT", "year": "2026",
@@ -142,3 +142,18 @@ def test_every_request_example_is_accepted_by_the_schema_that_reads_it(spec):
         loaded += 1
     assert not refused, "\n".join(refused)
     assert loaded >= 30
+
+
+def test_the_docs_page_renders_each_operation_with_a_curl_example(spec, cc_client):
+    page = cc_client.get("/docs").get_data(as_text=True)
+    commands = curl_commands(page)
+    assert set(commands) == {op["operationId"] for _path, _method, op in every_operation(spec)}
+    authorize = commands["pos_authorize"]
+    assert authorize.startswith("curl -X POST http://localhost/api/v1/merchants/alatau-coffee/authorizations")
+    assert '-H "Authorization: Bearer $KEY"' in authorize and "Idempotency-Key: pos-authorize-1" in authorize
+    assert """-d '{"card_id": 1, "amount_minor": 150000}'""" in authorize
+    assert commands["system_healthz"] == "curl http://localhost/healthz"  # public: no key, no body
+    assert "Idempotency-Key" not in commands["pos_get_authorization"]
+    # descriptions are Markdown: code spans rendered, raw HTML never passed through
+    assert "Authorize a purchase at <code>merchant_id</code>" in page and "``merchant_id``" not in page
+    assert "<script" not in page and "cdn" not in page.lower()

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+import os
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
 from databases import copy_sqlite
 from sandbox.web import create_app
-from web_support import serve
+from web_support import curl_commands, serve
 
 CLIENT_CONFIG = "post_hooks: []\n"
 
@@ -101,4 +104,23 @@ def test_the_generated_client_onboards_pays_captures_refunds_and_verifies(live, 
 
     verified = _api(generated, "ledger", "ledger_verify").sync(client=operator)
     assert isinstance(verified, models.Verify) and verified.ok, verified
+    city.verify()
+
+
+def test_the_curl_examples_on_the_docs_page_run_as_they_are(live):
+    """Copied from /docs of the live server, with only KEY set: a purchase, a balance and the ledger's check."""
+    city, keys, base_url = live
+    with urllib.request.urlopen(f"{base_url}/docs") as answer:
+        commands = curl_commands(answer.read().decode())
+
+    def run(operation_id: str, key: str) -> dict:
+        done = subprocess.run(["bash", "-c", commands[operation_id] + " --silent --show-error --fail-with-body"],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "KEY": key})
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    paid = run("pos_authorize", keys["coffee"])
+    assert paid["approved"] and paid["amount_minor"] == 150_000 and paid["reference"] == "pos-authorize-1"
+    assert run("wallets_balances", keys["aigerim"])["actor"] == "aigerim"
+    assert run("ledger_verify", keys["operator"])["ok"] is True
     city.verify()

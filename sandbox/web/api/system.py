@@ -61,7 +61,7 @@ def openapi_json():
 @access(public=True)
 @blp.doc(summary="Browsable API documentation (HTML, rendered from the OpenAPI document)")
 def docs():
-    from ..docs_page import markdown, sections
+    from ..docs_page import markdown, markdown_inline, sections
     spec = current_app.extensions["cryptocity_spec"]()
-    return render_template("docs.html", spec=spec, intro=markdown(spec["info"].get("description")),
+    return render_template("docs.html", spec=spec, intro=markdown(spec["info"].get("description")), inline=markdown_inline,
                            sections=sections(spec, request.host_url))
