@@ -157,3 +157,14 @@ def test_the_docs_page_renders_each_operation_with_a_curl_example(spec, cc_clien
     # descriptions are Markdown: code spans rendered, raw HTML never passed through
     assert "Authorize a purchase at <code>merchant_id</code>" in page and "``merchant_id``" not in page
     assert "<script" not in page and "cdn" not in page.lower()
+
+
+def test_cryptocity_openapi_writes_the_served_document_without_a_server(spec, tmp_path):
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+    out = tmp_path / "openapi.json"
+    result = CliRunner().invoke(main, ["openapi", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    import json
+    assert json.loads(out.read_text()) == spec  # the document depends on the code only, not on the city
