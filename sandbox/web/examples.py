@@ -163,8 +163,14 @@ def problem_example(status: int, *, path: str, method: str, arguments: list[str]
         role = "customer" if policy is None or "customer" not in policy.roles else "merchant"
         return problem_document(403, "forbidden", f"a {role} key may not call {upper} {path}")
     if status == 404:
-        name = arguments[0] if arguments else "resource"
-        return problem_document(404, "not_found", f"no {name.removesuffix('_id')} 42 is visible to this key")
+        if arguments:
+            return problem_document(404, "not_found", f"no {arguments[0].removesuffix('_id')} 42 is visible to "
+                                    "this key")
+        named = [f for f in (request_example or {}) if f.endswith("_id") or f == "pan"]
+        if named and (named[0].startswith("card") or named[0] == "pan"):
+            return problem_document(404, "card_not_found", "no card 42", title="CardNotFound")
+        return problem_document(404, "account_not_found", "no account with id 42", title="AccountNotFound",
+                                context={"account": 42})
     if status == 409:
         if method == "post":
             return problem_document(409, "idempotency_conflict", "idempotency key 'coffee-1' was already used for "
@@ -185,7 +191,7 @@ def problem_example(status: int, *, path: str, method: str, arguments: list[str]
         return problem_document(422, "insufficient_funds", "account 7 has 1000.00 available, needs 1500.00",
                                 title="InsufficientFunds")
     if status == 503:
-        if upper in ("GET",):
+        if upper == "GET":
             return problem_document(503, "city_required", "this server runs without a city; start it with "
                                     "--config (e.g. `cryptocity serve --config crypto-city`)")
         return problem_document(503, "database_busy", "the database was too busy with concurrent requests to "

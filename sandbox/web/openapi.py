@@ -5,7 +5,7 @@ for every operation, from what the code itself declares:
 
 * ``operationId`` — ``<blueprint>_<view function>`` (``pos_capture``), stable while the code is;
 * the problem responses an operation can really give, derived from its access policy, its path,
-  its method and body (``error_statuses``), plus what a view declares with ``@may_answer``;
+  its method and body (``error_statuses``), checked against the running app by the tests;
 * an example on every request body and every response body: the view's own (``example=`` on
   ``@blp.arguments`` / ``@blp.response``), else one built from the schema (``examples.py``);
   each problem response carries the problem that status really answers for that operation.
@@ -25,7 +25,6 @@ from .problems import PROBLEM_MEDIA_TYPE
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-MAY_ANSWER_ATTR = "_cryptocity_may_answer"
 READ_METHODS = frozenset({"get", "head", "options"})
 # The blueprints that answer 503 city_required on a server built on a bare ledger (the NOW modules do not).
 LEDGER_BLUEPRINTS = frozenset({"system", "accounts", "transfers", "clock", "ledger"})
@@ -54,23 +53,6 @@ TEXT_EXAMPLES = {
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-def may_answer(*statuses: int) -> Callable:
-    """Declare problem statuses a view gives beyond those derived from its policy, path and body (a 402
-    card decline, a 503 when a chain is not shared, a 409 state conflict of a GET…)."""
-    def decorate(fn):
-        setattr(fn, MAY_ANSWER_ATTR, frozenset(getattr(fn, MAY_ANSWER_ATTR, frozenset())) | frozenset(statuses))
-        return fn
-    return decorate
-
-
-def _declared(view) -> frozenset[int]:
-    found: frozenset[int] = frozenset()
-    while view is not None:
-        found |= getattr(view, MAY_ANSWER_ATTR, frozenset())
-        view = getattr(view, "__wrapped__", None)
-    return found
-
-
 def operation_id(endpoint: str, method: str, methods_of_view: int) -> str:
     """``pos.capture`` -> ``pos_capture``; a view serving several methods adds the method (``_get``)."""
     base = endpoint.replace(".", "_").replace("-", "_")
@@ -78,7 +60,7 @@ def operation_id(endpoint: str, method: str, methods_of_view: int) -> str:
 
 
 def error_statuses(*, path: str, method: str, blueprint: str, policy, operation: dict,
-                   declared: frozenset[int], schemas: dict | None = None) -> list[int]:
+                   schemas: dict | None = None) -> list[int]:
     """The problem statuses this operation can answer, from the rules every view runs through:
 
     * 401 on every operation that needs a key; 403 where some role's key is refused (auth.authorize);
@@ -91,7 +73,7 @@ def error_statuses(*, path: str, method: str, blueprint: str, policy, operation:
     * 503 on the city's operations (``city_required`` on a bare ledger) and on every write
       (``database_busy``).
     """
-    statuses = set(declared)
+    statuses: set[int] = set()
     if path in PUBLIC_PATHS or (policy is not None and policy.public):
         return sorted(statuses)
     write = method not in READ_METHODS
@@ -165,8 +147,8 @@ def build(spec_dict: dict, app: Flask) -> dict:
             if path == "/docs":
                 operation["responses"] = {"200": {"description": "HTML", "content": {
                     "text/html": {"schema": {"type": "string"}, "example": "<!doctype html>..."}}}}
-            _finish_operation(operation, path, method, rule.endpoint.split(".")[0], policy_of(view),
-                              _declared(view), schemas, rule.arguments)
+            _finish_operation(operation, path, method, rule.endpoint.split(".")[0], policy_of(view), schemas,
+                              rule.arguments)
     return spec
 
 
@@ -184,8 +166,8 @@ def _split_summary(operation: dict) -> None:
         operation["description"] = rest[0]
 
 
-def _finish_operation(operation: dict, path: str, method: str, blueprint: str, policy, declared: frozenset[int],
-                      schemas: dict, arguments) -> None:
+def _finish_operation(operation: dict, path: str, method: str, blueprint: str, policy, schemas: dict,
+                      arguments) -> None:
     responses = operation.setdefault("responses", {})
     # flask-smorest adds its own "default" and 422 entries; this module decides the problem responses.
     for status in [s for s in responses if s == "default" or (s.isdigit() and int(s) >= 400)]:
@@ -205,7 +187,7 @@ def _finish_operation(operation: dict, path: str, method: str, blueprint: str, p
             elif media_type in TEXT_EXAMPLES:
                 content["example"] = TEXT_EXAMPLES[media_type]
     for status in error_statuses(path=path, method=method, blueprint=blueprint, policy=policy,
-                                 operation=operation, declared=declared, schemas=schemas):
+                                 operation=operation, schemas=schemas):
         example = problem_example(status, path=path, method=method, arguments=sorted(arguments),
                                   request_example=request_example, policy=policy)
         responses[str(status)] = {

@@ -30,6 +30,9 @@ def document() -> dict:
               help="write the document to this file (default: print it)")
 def openapi_command(out: Path | None) -> None:
     """Print (or --out FILE) the API's OpenAPI 3 document, as GET /openapi.json serves it."""
+    if out is not None:
+        from sandbox.cli_support import check_writable
+        check_writable(out)  # before the work: an unwritable --out is exit 2, never a traceback
     text = json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)

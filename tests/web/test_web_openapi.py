@@ -3,6 +3,7 @@ request and response body (each valid against its schema), and problem responses
 operation really gives — checked by sending bad requests of each kind to every operation."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -166,5 +167,4 @@ def test_cryptocity_openapi_writes_the_served_document_without_a_server(spec, tm
     out = tmp_path / "openapi.json"
     result = CliRunner().invoke(main, ["openapi", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    import json
     assert json.loads(out.read_text()) == spec  # the document depends on the code only, not on the city

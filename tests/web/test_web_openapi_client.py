@@ -20,6 +20,7 @@ from databases import copy_sqlite
 from sandbox.web import create_app
 from web_support import curl_commands, serve
 
+pytestmark = pytest.mark.slow  # a generation (~6 s) and a live server
 CLIENT_CONFIG = "post_hooks: []\n"
 
 
