@@ -63,5 +63,5 @@ def openapi_json():
 def docs():
     from ..docs_page import markdown, markdown_inline, sections
     spec = current_app.extensions["cryptocity_spec"]()
-    return render_template("docs.html", spec=spec, intro=markdown(spec["info"].get("description")), inline=markdown_inline,
-                           sections=sections(spec, request.host_url))
+    return render_template("docs.html", spec=spec, intro=markdown(spec["info"].get("description")),
+                           inline=markdown_inline, sections=sections(spec, request.host_url))
