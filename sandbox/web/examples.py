@@ -159,9 +159,15 @@ def problem_example(status: int, *, path: str, method: str, arguments: list[str]
     if status == 402:
         return problem_document(402, "card_declined", "not enough money, even after selling crypto",
                                 title="Card declined", response_code="51")
-    if status == 403:
-        role = "customer" if policy is None or "customer" not in policy.roles else "merchant"
-        return problem_document(403, "forbidden", f"a {role} key may not call {upper} {path}")
+    if status == 403:  # the refusal auth.authorize gives first, as it words it
+        roles = policy.roles if policy is not None else frozenset()
+        for role in ("customer", "merchant"):
+            if role not in roles:
+                return problem_document(403, "forbidden", f"a {role} key may not call {upper} {path}")
+        if upper not in ("GET", "HEAD") and not policy.regulator_write:
+            return problem_document(403, "forbidden", "a regulator key may read everything but cannot make "
+                                    "this change")
+        return problem_document(403, "forbidden", "a customer key sees only its own data (owner cust:aigerim)")
     if status == 404:
         if arguments:
             return problem_document(404, "not_found", f"no {arguments[0].removesuffix('_id')} 42 is visible to "
