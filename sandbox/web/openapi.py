@@ -158,8 +158,11 @@ def _split_summary(operation: dict) -> None:
     text = " ".join(operation.get("summary", "").split())
     if operation.get("description") or len(text) <= 90:
         return
-    first, *rest = re.split(r"(?<=[.;:])\s", text, maxsplit=1)
-    if len(first) > 120:
+    first, *rest = re.split(r"(?<=\.)\s(?=[A-Z0-9`])", text, maxsplit=1)
+    if len(first) > 120 and ": " in first[:120]:  # a long first sentence: its head up to the colon
+        head, tail = first.split(": ", 1)
+        first, rest = head, [tail[:1].upper() + tail[1:] + (" " + rest[0] if rest else "")]
+    elif len(first) > 120:
         first, rest = first[:117].rsplit(" ", 1)[0] + "...", [text]
     operation["summary"] = first.rstrip(".;:")
     if rest:
