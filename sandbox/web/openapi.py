@@ -7,7 +7,8 @@ for every operation, from what the code itself declares:
 * the problem responses an operation can really give, derived from its access policy, its path,
   its method and body (``error_statuses``), checked against the running app by the tests;
 * an example on every request body and every response body: the view's own (``example=`` on
-  ``@blp.arguments`` / ``@blp.response``), else one built from the schema (``examples.py``);
+  ``@blp.arguments`` / ``@blp.response``), else the schema's named one, else one built from the
+  schema (``examples.py``);
   each problem response carries the problem that status really answers for that operation.
 """
 from __future__ import annotations
@@ -31,7 +32,6 @@ LEDGER_BLUEPRINTS = frozenset({"system", "accounts", "transfers", "clock", "ledg
 STATUS_DESCRIPTIONS = {
     400: "Bad request: no `Idempotency-Key` on a POST, or a body that is not a JSON object",
     401: "No API key, or an unknown or revoked one",
-    402: "Card declined (a problem with the ISO 8583 `response_code`)",
     403: "This key's role may not call this operation",
     404: "Not found, or not visible to this key",
     409: "Conflict: the `Idempotency-Key` was used for a different request, or the resource's state refuses it",
