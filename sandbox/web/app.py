@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import copy
 import logging
 import secrets
 from typing import Any
@@ -21,9 +20,10 @@ from ledger.db import is_retryable
 from ledger.errors import DomainError
 
 from . import api as api_modules
+from . import openapi
 from .auth import check_policies, check_request
 from .conventions import IdConverter, require_idempotency_key
-from .problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_domain_error, from_http_exception,
+from .problems import (Problem, ProblemSchema, from_domain_error, from_http_exception,
                        is_domain_error, problem_response)
 from .services import WebServices
 
@@ -70,13 +70,15 @@ def create_app(ledger_or_services: Any, config: dict | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     api.spec.components.schema("Problem", schema=ProblemSchema)
+    for converter, schema in openapi.PATH_PARAMETER_SCHEMAS.items():  # typed path parameters in the document
+        api.register_converter(converter, lambda _converter, schema=schema: dict(schema))
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     for module in api_modules.modules():
         api.register_blueprint(module.blp)
         if hasattr(module, "init_app"):
             module.init_app(app)
-    app.extensions["cryptocity_spec"] = _spec_builder(api)
+    app.extensions["cryptocity_spec"] = _spec_builder(api, app)
 
     from .dashboard import bp as dashboard_bp
     app.register_blueprint(dashboard_bp)
@@ -170,29 +172,12 @@ def _register_error_handlers(app: Flask) -> None:
                                 "nothing it did not commit, and the log has the details")
 
 
-def _spec_builder(api: Api):
-    """The OpenAPI document, with every error response documented as problem+json."""
+def _spec_builder(api: Api, app: Flask):
+    """The OpenAPI document, finished once (openapi.py: operation ids, problem responses, examples)."""
     cache: dict = {}
 
     def build() -> dict:
         if "spec" not in cache:
-            spec = copy.deepcopy(api.spec.to_dict())
-            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for response in spec.get("components", {}).get("responses", {}).values():
-                response["content"] = copy.deepcopy(problem)
-            spec["security"] = [{"bearer": []}, {"apiKey": []}]
-            for path, operations in spec.get("paths", {}).items():
-                for method, operation in operations.items():
-                    if not isinstance(operation, dict) or method == "parameters":
-                        continue
-                    if path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
-                        operation["security"] = []
-                    for status in ("400", "401", "403", "404", "409", "413", "422", "503"):
-                        operation.setdefault("responses", {}).setdefault(
-                            status, {"description": "problem", "content": copy.deepcopy(problem)})
-                    if path == "/docs":
-                        operation["responses"]["200"] = {"description": "HTML",
-                                                         "content": {"text/html": {"schema": {"type": "string"}}}}
-            cache["spec"] = spec
+            cache["spec"] = openapi.build(api.spec.to_dict(), app)
         return cache["spec"]
     return build

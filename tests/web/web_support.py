@@ -1,6 +1,8 @@
 """Helpers for the web tests: a seeded city (two customers, a merchant, keys per role)."""
 from __future__ import annotations
 
+import html
+import re
 import threading
 from dataclasses import dataclass
 
@@ -51,3 +53,10 @@ def serve(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def curl_commands(page: str) -> dict[str, str]:
+    """operationId -> the curl example the /docs page shows for it."""
+    found = re.findall(r'<article class="op" id="([^"]+)">.*?<pre class="curl"><code>(.*?)</code></pre>', page,
+                       flags=re.S)
+    return {op_id: html.unescape(command) for op_id, command in found}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
@@ -61,4 +61,7 @@ def openapi_json():
 @access(public=True)
 @blp.doc(summary="Browsable API documentation (HTML, rendered from the OpenAPI document)")
 def docs():
-    return render_template("docs.html", spec=current_app.extensions["cryptocity_spec"]())
+    from ..docs_page import markdown, markdown_inline, sections
+    spec = current_app.extensions["cryptocity_spec"]()
+    return render_template("docs.html", spec=spec, intro=markdown(spec["info"].get("description")),
+                           inline=markdown_inline, sections=sections(spec, request.host_url))
