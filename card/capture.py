@@ -99,7 +99,8 @@ def capture(service, uow, authorization_id: int, amount_minor: int | None = None
     _event(uow, authorization_id, CAPTURED, amount, note, key)
     if released:
         _event(uow, authorization_id, "released", released, "rest of the hold released at clearing", None)
-    return {**authorization(uow, authorization_id), "sold": sold, "over_captured_minor": extra}
+    return {**authorization(uow, authorization_id), "sold": sold, "over_captured_minor": extra,
+            "conversion_fee_charged_minor": fee}
 
 
 def _charge_extra(service, uow, card, extra: int, authorization_id: int) -> tuple[list[dict], int, int]:

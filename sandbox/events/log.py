@@ -226,7 +226,7 @@ def _flush(uow, box: _Outbox) -> None:
 # paid for it. What the card programme's decision app said (its metadata) stays with the programme.
 HIDDEN_FROM = {"customer": frozenset({"flags", "decision_metadata"}),
                "merchant": frozenset({"flags", "sold", "shortfall_minor", "conversion_fee_minor", "customer",
-                                      "bought_back", "conversion_fee_returned_minor", "decision", "decision_detail",
+                                      "bought_back", "conversion_fee_charged_minor", "conversion_fee_returned_minor", "decision", "decision_detail",
                                       "decision_metadata"})}
 
 

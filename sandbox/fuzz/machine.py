@@ -99,9 +99,11 @@ class CityMachine(RuleBasedStateMachine):
         run = self.run
         # 1. the ledger's invariants, the KZTE peg and the audit chain
         self.city.verify()
-        # 2. money: every conversion fee a purchase reports reaches the programme's fee account
-        if verb == "pay" and error is None and getattr(outcome, "status", None) == "approved":
-            self.fees += outcome.conversion_fee_minor
+        # 2. money: every conversion fee a step reports (a purchase's; an over-capture's JIT sale) reaches the
+        # programme's fee account, and every fee a refund reports as returned leaves it
+        if error is None and (verb != "pay" or getattr(outcome, "status", None) == "approved"):
+            self.fees += getattr(outcome, "conversion_fee_minor", 0) or 0
+            self.fees -= getattr(outcome, "conversion_fee_returned_minor", 0) or 0
         have = self.city.account_balance(FEE_ACCOUNT)
         if have != self.fees:
             raise InvariantBroken(f"after {verb}: the fee account {FEE_ACCOUNT} holds {amount(have, 'KZT')}, "

@@ -48,7 +48,8 @@ def event_extras(outcome: dict, more: dict) -> dict:
     """Fields a clearing step's event adds: ``final`` of a capture, the over-capture, what a policy bought back
     (a merchant does not see ``sold``, ``bought_back`` or the conversion fee returned)."""
     out = dict(more)
-    for name in ("over_captured_minor", "conversion_fee_returned_minor", "released_minor"):
+    for name in ("over_captured_minor", "conversion_fee_charged_minor", "conversion_fee_returned_minor",
+                 "released_minor"):
         if name in outcome:
             out[name] = outcome[name]
     for name in ("sold", "bought_back"):

@@ -65,6 +65,10 @@ class ClearingResult(Result):
     merchant_id: str
     reference: str
     replayed: bool = False
+    # what this step charged or gave back of the card's conversion fee: an over-capture the bank account
+    # could not pay sells crypto just in time (charged); a refund's buy-back may return the fee
+    conversion_fee_minor: int = 0
+    conversion_fee_returned_minor: int = 0
 
 
 def pay(city: CityContext, uow, *, actor: str, merchant: str, amount_minor: int, ref: str,
@@ -183,4 +187,5 @@ def _clearing_result(row: dict, replayed: bool) -> ClearingResult:
     reference = key.removeprefix("pay:")
     return ClearingResult(int(row["id"]), row["status"], int(row["amount_minor"]), int(row["captured_minor"]),
                           int(row["reversed_minor"]), int(row["refunded_minor"]), row["merchant_id"], reference,
-                          replayed)
+                          replayed, int(row.get("conversion_fee_charged_minor") or 0),
+                          int(row.get("conversion_fee_returned_minor") or 0))

@@ -67,13 +67,18 @@ def test_a_cafe_tip_over_captures_within_the_tolerance_and_sells_crypto_for_it(c
     assert not_final.value.code == "invalid_request"
     assert city.balances("aigerim") == before          # refusals change nothing
     mark = city.last_event_id()
+    fees = city.account_balance("fees:card-programme:KZT")
     tipped = city.capture(ref="dinner", amount_minor=12_000_00)
     assert (tipped.status, tipped.captured_minor) == ("captured", 12_000_00)
+    # the JIT sale for the tip charges the conversion fee, and the capture says so (found by cryptocity fuzz)
+    assert tipped.conversion_fee_minor > 0
+    assert city.account_balance("fees:card-programme:KZT") - fees == tipped.conversion_fee_minor
     after = city.balances("aigerim")
     assert after["USDT"] < before["USDT"]              # the tip was short: USDT sold just in time for it
     assert city.account_balance(KZT_CAFE) == 12_000_00 - 12_000_00 * 150 // 10_000
     [(kind, data)] = events_since(city, mark)
     assert kind == "authorization.captured" and data["over_captured_minor"] == 2_000_00
+    assert data["conversion_fee_charged_minor"] == tipped.conversion_fee_minor
     assert [leg["asset"] for leg in data["sold"]] == ["USDT"]
     # the sale for the tip is a disposal on her tax statement, like the purchase's own
     refs = [line["reference"] for line in city.tax_statement("aigerim", 2025).to_dict()["disposals"]]
@@ -187,11 +192,12 @@ def test_refund_buy_back_returns_the_crypto_at_the_refund_time_price_with_the_fe
     before = city.balances("aigerim")
     fees = city.account_balance("fees:card-programme:KZT")
     mark = city.last_event_id()
-    city.refund(ref="tv", amount_minor=4_000_00)       # 40 %: 40 % of the crypto share and of the fee
-    city.refund(ref="tv")
+    refunds = [city.refund(ref="tv", amount_minor=4_000_00),   # 40 %: 40 % of the crypto share and of the fee
+               city.refund(ref="tv")]
     got = events_since(city, mark)
     assert [t for t, _ in got] == ["authorization.refunded", "authorization.refunded"]
     returned = [d["conversion_fee_returned_minor"] for _, d in got]
+    assert [r.conversion_fee_returned_minor for r in refunds] == returned
     assert sum(returned) == sale.conversion_fee_minor and returned[0] == sale.conversion_fee_minor * 4 // 10
     assert city.account_balance("fees:card-programme:KZT") == fees - sale.conversion_fee_minor
     bought = sum(_bought(d)["USDT"] for _, d in got)
