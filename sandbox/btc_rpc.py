@@ -396,3 +396,16 @@ class BtcRpcServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def start_for_city(city, *, port: int, user: str, password: str, host: str = "127.0.0.1") -> BtcRpcServer:
+    """Serve ``city``'s Bitcoin chain (``cryptocity serve --btc-rpc-port``): each call in a unit of work at
+    the city's time. Every worker of a several-worker server binds the same port (SO_REUSEPORT; the kernel
+    spreads the connections), so the port answers as long as any worker lives."""
+    node = city.btc_node
+    rpc = BitcoinRpc(node, write=city.ctx.transaction, read=city.ctx.read,
+                     fee_rate_sat_vb=city.ctx.custodian.config.btc_fee_rate_sat_vb)
+
+    class Shared(BtcRpcServer):
+        allow_reuse_port = True
+    return Shared(rpc, user=user, password=password, host=host, port=port).start()

@@ -1,9 +1,11 @@
-"""The city's embedded chains in one process: KZTE's in-process EVM and the Bitcoin regtest node behind
-the custodian, started on first use, and this process's ownership of the Bitcoin chain.
+"""The city's embedded chains: KZTE's in-process EVM and the Bitcoin regtest node behind the custodian,
+started on first use.
 
-Both live in this process's memory. KZTE's chain is a mirror of the ledger's journal
-(``sandbox/kzte_mirror.py``), so every process may keep its own. The Bitcoin chain is not: only one
-process per database may do on-chain work (``require_chains_shared``).
+The Bitcoin chain lives in the database (``wallet.bitcoin.node``): every process serving the city uses
+the same chain, and a restart continues it. KZTE's chain lives in this process's memory as a mirror of
+the ledger's journal (``sandbox/kzte_mirror.py``), so every process may keep its own. A verb that needs a
+chain living in one process's memory refuses when several processes serve the city
+(``require_chains_shared``); Bitcoin verbs no longer need it.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ class EmbeddedChains:
         self._issuer_lock = threading.Lock()
         self._custodian = None
         self._btc_node = None
-        self.custody_lock = threading.RLock()   # the embedded regtest node is not thread-safe
+        self.custody_lock = threading.RLock()   # one on-chain verb at a time in this process
         self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
 
@@ -131,7 +133,8 @@ class EmbeddedChains:
 
     @property
     def custodian(self):
-        """The exchange's BTC custodian on the embedded regtest node (HD keys from the seed), built on first use."""
+        """The exchange's BTC custodian on the regtest chain in the city's database (HD keys from the seed),
+        built on first use."""
         if self._custodian is None:
             with self.custody_lock:
                 if self._custodian is None:
@@ -139,7 +142,7 @@ class EmbeddedChains:
                     from wallet.custodian import Custodian, WalletConfig
                     from wallet.keys import HDKeys, MasterSeed
 
-                    node = RegtestNode(self.clock, seed=self.seed)
+                    node = RegtestNode(self.ledger, seed=self.seed)
                     conf = dict(self.cfg.custody.confirmations)
                     # The travel rule's threshold is the city's, in tenge (custody.travel_rule_threshold),
                     # checked by ``withdraw`` at the model price; the custodian's own is set out of reach.

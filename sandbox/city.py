@@ -115,15 +115,15 @@ class CryptoCity:
         return self.run(custody.faucet, actor=actor, asset=asset, amount_minor=amount_minor)
 
     def onchain_deposit(self, *, actor: str, amount_minor: int) -> custody.OnchainDeposited:
-        return self.run(custody.onchain_deposit, retries=0, actor=actor, amount_minor=amount_minor)
+        return self.run(custody.onchain_deposit, actor=actor, amount_minor=amount_minor)
 
     def deposit_address(self, *, actor: str, chain: str = "bitcoin") -> str:
         return self.run(custody.deposit_address, actor=actor, chain=chain)
 
     def withdraw(self, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,
                  travel_rule: dict | None = None) -> dict:
-        """See ``services.withdrawals.withdraw`` (never retried: the chain lives in this process)."""
-        return self.run(withdrawals.withdraw, retries=0, actor=actor, asset=asset, address=address,
+        """See ``services.withdrawals.withdraw`` (the chain is in the database: a retry repeats nothing)."""
+        return self.run(withdrawals.withdraw, actor=actor, asset=asset, address=address,
                         amount_minor=amount_minor, key=key, travel_rule=travel_rule)
 
     def whitelist_address(self, *, actor: str, chain: str = "bitcoin", address: str) -> withdrawals.Whitelisted:

@@ -167,9 +167,17 @@ class Custodian:
         """The customer's deposit address on ``chain``: allocated once (next derivation index), then stable."""
         self._node(chain)
 
-        def allocate(uow):
-            row = uow.conn.execute(select(t.addresses.c.address).where(
+        def find(uow):
+            return uow.conn.execute(select(t.addresses.c.address).where(
                 t.addresses.c.chain == chain, t.addresses.c.role == "deposit", t.addresses.c.owner == owner)).first()
+
+        def allocate(uow):
+            row = find(uow)
+            if row:
+                return row.address
+            # two processes allocating at once would both take the next index: one at a time
+            uow.advisory_lock(f"wallet:addresses:{chain}")
+            row = find(uow)
             if row:
                 return row.address
             index = uow.conn.execute(select(func.coalesce(func.max(t.addresses.c.derivation_index) + 1, 0)).where(

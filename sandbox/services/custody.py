@@ -83,13 +83,15 @@ def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int) ->
     city_state.require_customer(uow.conn, actor)
     check_deposit(city, "BTC", amount_minor)
     city.licences.require(city.custodian_id, "custody", uow.now())
-    city.require_chains_shared("an on-chain deposit")
     with city.custody_lock:
         custodian = city.custodian
+        # The chain (in the database, shared by every process) is locked first, then the ledger's accounts:
+        # every on-chain verb takes its locks in that order.
+        city.btc_node.lock(uow)
         address = custodian.deposit_address(actor, "bitcoin", uow=uow)
-        txid = city.btc_node.faucet(address, amount_minor)
+        txid = city.btc_node.faucet(address, amount_minor, uow=uow)
         confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-        city.btc_node.mine(confirmations)
+        city.btc_node.mine(confirmations, uow=uow)
         credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
     audit.append(uow, city.custodian_id, "funds.deposit", actor, {
         "customer": actor, "asset": "BTC", "amount_minor": amount_minor, "txid": txid, "address": address,

@@ -152,7 +152,7 @@ def onchain_deposit(body: dict, actor: str):
         out = custody.onchain_deposit(city.ctx, uow, actor=actor, amount_minor=body["amount_minor"])
         return {"actor": actor, "txid": out.txid, "address": out.address, "confirmations": out.confirmations,
                 "amount_minor": body["amount_minor"]}, 201
-    return json_response(*idempotent_write(compute, retries=0))
+    return json_response(*idempotent_write(compute))
 
 
 # ------------------------------------------------------------------ withdrawals
@@ -223,7 +223,7 @@ def withdraw(body: dict, actor: str):
                                    amount_minor=body["amount_minor"], key=g.idempotency_key,
                                    travel_rule=dict(travel_rule) if travel_rule is not None else None)
         return out, 201
-    return json_response(*idempotent_write(compute, retries=0))
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/<name:actor>/withdrawals")
