@@ -43,6 +43,12 @@ class EmbeddedChains:
         self.custody_lock = threading.RLock()   # one on-chain verb at a time in this process
         self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
+        self.ledger.add_check("btc_chain_holds_ledger", self._btc_chain_problem)
+
+    def _btc_chain_problem(self, conn) -> str | None:
+        """``verify()``: the chain in the database holds at the custodian's addresses what the ledger says."""
+        from types import SimpleNamespace
+        return self.custodian.chain_problem("BTC", uow=SimpleNamespace(conn=conn))
 
     def release_chains(self) -> None:
         if self._chain_claim is not None:

@@ -131,6 +131,10 @@ class Custodian:
         if chain == "bitcoin":
             self.btc.lock(uow)
 
+    def _height(self, chain: str, uow) -> int:
+        """The chain's tip; Bitcoin's as the caller's unit of work sees it (the blocks it mined count)."""
+        return self.btc.height(uow=uow) if chain == "bitcoin" else self._node(chain).height()
+
     def _node(self, chain: str, required: bool = True):
         node = self.btc if chain == "bitcoin" else self.evm
         if node is None and required:
@@ -233,8 +237,7 @@ class Custodian:
         return self._credit_confirmed(uow)
 
     def _record(self, scanner: str, chain: str, asset: str, uow=None) -> None:
-        node = self._node(chain)
-        tip = node.height(uow=uow)
+        tip = self._height(chain, uow)
 
         def record(uow):
             cursor = uow.conn.execute(select(t.scan_cursors.c.next_height).where(
@@ -297,7 +300,7 @@ class Custodian:
         for dep in pending:
             chain = dep["chain"]
             if chain not in tips:
-                tips[chain] = self._node(chain).height(uow=uow)
+                tips[chain] = self._height(chain, uow)
             confirmations = tips[chain] - int(dep["block_height"]) + 1
             if confirmations < self.config.confirmations.get(dep["asset"], 1):
                 continue
@@ -396,7 +399,9 @@ class Custodian:
         """Mark broadcast withdrawals ``confirmed`` once they have the asset's confirmations."""
         done = []
         for row in self.withdrawals(status="broadcast", uow=uow):
-            confirmations = self._node(row["chain"]).confirmations(row["txid"], uow=uow) or 0
+            node = self._node(row["chain"])
+            confirmations = (node.confirmations(row["txid"], uow=uow) if row["chain"] == "bitcoin"
+                             else node.confirmations(row["txid"])) or 0
             if confirmations >= self.config.confirmations.get(row["asset"], 1):
                 def mark(uow, row=row):
                     uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == row["id"],
@@ -669,6 +674,20 @@ class Custodian:
         token = self.tokens[asset]
         raw = sum(self.evm.token_balance(token.address, a) for a in addresses)
         return minor_to_token(raw, token.ledger_decimals, token.token_decimals) if raw else 0
+
+    def chain_problem(self, asset: str, *, uow=None) -> str | None:
+        """None when the custodian's addresses hold on chain at least what the ledger says they hold
+        (``-balance(external:chain:<asset>)``); otherwise the shortfall in words. More is allowed: coins paid
+        to a deposit address that no scan has credited yet."""
+        with self._reading(uow) as reader:
+            balance = reader.conn.execute(select(lt.accounts.c.balance_minor).where(
+                lt.accounts.c.code == f"external:chain:{asset}")).scalar()
+        ledger_onchain = -int(balance or 0)
+        onchain = self.onchain_holdings_minor(asset, uow=uow)
+        if onchain < ledger_onchain:
+            return (f"the custodian's {asset} addresses hold {onchain} on chain but the ledger says they hold "
+                    f"{ledger_onchain}: {ledger_onchain - onchain} missing from the chain")
+        return None
 
     def reserves_report(self, asset: str, *, uow=None) -> dict[str, Any]:
         """Customer liabilities (Merkle sum root) against on-chain holdings of the custodian's addresses."""

@@ -139,3 +139,23 @@ def test_a_city_served_by_two_gunicorn_workers_credits_every_on_chain_deposit_on
             city.close()
     finally:
         stop_server(server)
+
+
+def test_verify_proves_the_chain_holds_what_the_ledger_says(sqlite_url):
+    from sqlalchemy import update
+
+    from wallet import tables
+    city = CryptoCity.from_config("crypto-city", db=sqlite_url, seed=7)
+    try:
+        city.onboard(actor="aigerim", kyc_tier="full")
+        arrived = city.onchain_deposit(actor="aigerim", amount_minor=100_000)
+        city.verify()
+        with city.ledger.unit_of_work() as uow:   # a coin vanishes from the chain behind the ledger's back
+            uow.conn.execute(update(tables.btc_outputs).where(tables.btc_outputs.c.txid == arrived.txid)
+                             .values(spent_by="ff" * 32))
+            uow.commit()
+        with pytest.raises(Exception) as broken:
+            city.verify()
+        assert "btc_chain_holds_ledger" in str(broken.value) or "100000 missing from the chain" in str(broken.value)
+    finally:
+        city.close()
