@@ -45,7 +45,9 @@ REJECT_REASONS = {
 }
 
 
-class RpcError(Exception):
+class _RpcFault(Exception):
+    """A JSON-RPC error answer (bitcoind's code and message): the protocol's, not a refusal of the domain."""
+
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -60,10 +62,10 @@ def to_sats(value: Any) -> int:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise RpcError(-3, "Invalid amount") from None
+        raise _RpcFault(-3, "Invalid amount") from None
     sats = amount * SATS
     if sats != sats.to_integral_value() or sats <= 0:
-        raise RpcError(-3, "Invalid amount")
+        raise _RpcFault(-3, "Invalid amount")
     return int(sats)
 
 
@@ -85,11 +87,11 @@ class BitcoinRpc:
     def call(self, method: str, params: list) -> Any:
         handler = getattr(self, f"rpc_{method}", None) if isinstance(method, str) and method.isidentifier() else None
         if handler is None:
-            raise RpcError(RPC_METHOD_NOT_FOUND, "Method not found")
+            raise _RpcFault(RPC_METHOD_NOT_FOUND, "Method not found")
         try:
             return handler(*params)
         except TypeError:
-            raise RpcError(RPC_INVALID_PARAMETER, f"wrong parameters for {method}") from None
+            raise _RpcFault(RPC_INVALID_PARAMETER, f"wrong parameters for {method}") from None
 
     # -- chain --------------------------------------------------------------------------
     def rpc_getblockcount(self) -> int:
@@ -101,7 +103,7 @@ class BitcoinRpc:
     def rpc_getblockhash(self, height) -> str:
         block = self.node.block(height=_int(height, "height")) if _int(height, "height") >= 0 else None
         if block is None:
-            raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
+            raise _RpcFault(RPC_INVALID_PARAMETER, "Block height out of range")
         return block.hash
 
     def rpc_getblockchaininfo(self) -> dict:
@@ -121,7 +123,7 @@ class BitcoinRpc:
         def read(uow):
             block = self.node.block(block_hash=str(block_hash), uow=uow)
             if block is None:
-                raise RpcError(RPC_INVALID_ADDRESS, "Block not found")
+                raise _RpcFault(RPC_INVALID_ADDRESS, "Block not found")
             tip = self.node.height(uow=uow)
             following = self.node.block(height=block.height + 1, uow=uow) if block.height < tip else None
             return block, tip, following
@@ -146,7 +148,7 @@ class BitcoinRpc:
         def read(uow):
             found = self.node.transaction(str(txid), uow=uow)
             if found is None:
-                raise RpcError(RPC_INVALID_ADDRESS, "No such mempool or blockchain transaction. Use gettransaction "
+                raise _RpcFault(RPC_INVALID_ADDRESS, "No such mempool or blockchain transaction. Use gettransaction "
                                                     "for wallet transactions.")
             tx, height = found
             block = None if height is None else self.node.block(height=height, uow=uow)
@@ -179,14 +181,14 @@ class BitcoinRpc:
             raw = bytes.fromhex(str(hexstring))
             tx = CTransaction.deserialize(raw)
         except Exception:  # noqa: BLE001 - anything that is not a transaction
-            raise RpcError(RPC_DESERIALIZATION, "TX decode failed") from None
+            raise _RpcFault(RPC_DESERIALIZATION, "TX decode failed") from None
         try:
             return self._write(lambda uow: self.node.send_raw_transaction(tx, uow=uow))
         except DomainError as refused:
             if refused.code == "double_spend" and "already broadcast" in str(refused):
-                raise RpcError(RPC_ALREADY_IN_CHAIN, f"txn-already-known ({refused})") from None
+                raise _RpcFault(RPC_ALREADY_IN_CHAIN, f"txn-already-known ({refused})") from None
             code, reason = REJECT_REASONS.get(refused.code, (RPC_VERIFY_REJECTED, "bad-txns"))
-            raise RpcError(code, f"{reason} ({refused})") from None
+            raise _RpcFault(code, f"{reason} ({refused})") from None
 
     def rpc_getmempoolinfo(self) -> dict:
         def read(uow):
@@ -206,7 +208,7 @@ class BitcoinRpc:
         _address(self.node, address)
         blocks = _int(nblocks, "nblocks")
         if not 0 <= blocks <= 1000:
-            raise RpcError(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 1000")
+            raise _RpcFault(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 1000")
         return self._write(lambda uow: self.node.mine(blocks, uow=uow)) if blocks else []
 
     def rpc_sendtoaddress(self, address, amount, *_ignored) -> str:
@@ -218,13 +220,13 @@ class BitcoinRpc:
         if action in ("abort", "status"):
             return False if action == "abort" else None
         if action != "start" or not isinstance(scanobjects, list):
-            raise RpcError(RPC_INVALID_PARAMETER, "scantxoutset start needs a list of scan objects")
+            raise _RpcFault(RPC_INVALID_PARAMETER, "scantxoutset start needs a list of scan objects")
         addresses = []
         for item in scanobjects:
             desc = item.get("desc") if isinstance(item, dict) else item
             match = re.fullmatch(r"addr\(([^)]+)\)(#\w+)?", str(desc))
             if not match:
-                raise RpcError(RPC_INVALID_PARAMETER, "only addr(<address>) descriptors are supported")
+                raise _RpcFault(RPC_INVALID_PARAMETER, "only addr(<address>) descriptors are supported")
             addresses.append(_address(self.node, match.group(1)))
 
         def read(uow):
@@ -261,7 +263,7 @@ class BitcoinRpc:
 
 def _int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RpcError(RPC_INVALID_PARAMETER, f"{name} must be a whole number")
+        raise _RpcFault(RPC_INVALID_PARAMETER, f"{name} must be a whole number")
     return value
 
 
@@ -271,7 +273,7 @@ def _address(node, address) -> str:
     try:
         return validate_address("bitcoin", str(address))
     except BadAddress:
-        raise RpcError(RPC_INVALID_ADDRESS, "Invalid address") from None
+        raise _RpcFault(RPC_INVALID_ADDRESS, "Invalid address") from None
 
 
 def _address_of(node, script: bytes) -> str | None:
@@ -328,12 +330,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_BODY_BYTES:
-            self._send(413 if length else 400, _encode(_reply(None, None, RpcError(RPC_PARSE_ERROR, "Parse error"))))
+            self._send(413 if length else 400, _encode(_reply(None, None, _RpcFault(RPC_PARSE_ERROR, "Parse error"))))
             return
         try:
             request = json.loads(self.rfile.read(length))
         except ValueError:
-            self._send(500, _encode(_reply(None, None, RpcError(RPC_PARSE_ERROR, "Parse error"))))
+            self._send(500, _encode(_reply(None, None, _RpcFault(RPC_PARSE_ERROR, "Parse error"))))
             return
         if isinstance(request, list):
             replies = [self.server.answer(item) for item in request[:MAX_BATCH]]
@@ -343,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, _encode(reply))
 
 
-def _reply(request_id, result, error: RpcError | None = None) -> dict:
+def _reply(request_id, result, error: _RpcFault | None = None) -> dict:
     return {"result": result, "error": None if error is None else {"code": error.code, "message": str(error)},
             "id": request_id}
 
@@ -377,14 +379,14 @@ class BtcRpcServer(ThreadingHTTPServer):
 
     def answer(self, request) -> tuple[int, dict]:
         if not isinstance(request, dict) or not isinstance(request.get("params", []), (list, type(None))):
-            return 500, _reply(None, None, RpcError(RPC_INVALID_REQUEST, "Invalid Request object"))
+            return 500, _reply(None, None, _RpcFault(RPC_INVALID_REQUEST, "Invalid Request object"))
         request_id = request.get("id")
         try:
             return 200, _reply(request_id, self.rpc.call(request.get("method"), request.get("params") or []))
-        except RpcError as error:
+        except _RpcFault as error:
             return (404 if error.code == RPC_METHOD_NOT_FOUND else 500), _reply(request_id, None, error)
         except DomainError as error:
-            return 500, _reply(request_id, None, RpcError(RPC_MISC, str(error)))
+            return 500, _reply(request_id, None, _RpcFault(RPC_MISC, str(error)))
 
     def start(self) -> "BtcRpcServer":
         self._thread = threading.Thread(target=self.serve_forever, name="btc-rpc", daemon=True)
