@@ -27,7 +27,7 @@ ALICE, BOB = KEYS.key("bitcoin", "deposit", 0), KEYS.key("bitcoin", "deposit", 1
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('btc-rpc') / 'chain.db'}")
-    db.migrate()
+    db.migrate(["ledger", "wallet"])
     node = RegtestNode(Ledger(db, ManualClock()), seed=3)
     server = BtcRpcServer(BitcoinRpc(node), user="satoshi", password="hunter2").start()
     yield node, server, BitcoindRPC(server.url("hunter2"), mine_to_address=BOB.address)

@@ -64,7 +64,7 @@ def test_bad_addresses_refused(chain, address):
 def _ledger(tmp_path):
     from ledger import Database, Ledger
     db = Database(f"sqlite:///{tmp_path / 'chain.db'}")
-    db.migrate()
+    db.migrate(["ledger", "wallet"])   # the chain's tables and what they depend on
     return Ledger(db, ManualClock())
 
 

@@ -28,7 +28,7 @@ def rpc_chain(tmp_path_factory):
     from ledger import Database, Ledger, ManualClock
     from sandbox.btc_rpc import BitcoinRpc, BtcRpcServer
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('rpc-chain') / 'chain.db'}")
-    db.migrate()
+    db.migrate(["ledger", "wallet"])
     server = BtcRpcServer(BitcoinRpc(RegtestNode(Ledger(db, ManualClock()), seed=7)), user="alice",
                           password="s3cret").start()
     yield server.url("s3cret")

@@ -99,6 +99,7 @@ def _post(port: int, path: str, token: str, key: str, body: dict) -> tuple[int, 
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_a_city_served_by_two_gunicorn_workers_credits_every_on_chain_deposit_once(pg_url, tmp_path):
     port, rpc_port = _free_port(), _free_port()
     server = start_server(pg_url, port, 2, log_path=tmp_path / "server.log",
