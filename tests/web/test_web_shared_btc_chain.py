@@ -65,8 +65,21 @@ def test_two_processes_share_one_chain_and_a_restart_continues_it(db_url):
         assert a.balances("aigerim")["BTC"] == b.balances("aigerim")["BTC"] == expected
         assert a.balances("bolat")["BTC"] == expected
         assert a.btc_node.height() == b.btc_node.height()
-        first = a.withdraw(actor="aigerim", address=outside(1), amount_minor=50_000, key="w-a")
-        second = b.withdraw(actor="bolat", address=outside(2), amount_minor=50_000, key="w-b")
+        sent, failures = {}, []
+
+        def withdraw(city, actor: str, n: int) -> None:
+            try:
+                sent[actor] = city.withdraw(actor=actor, address=outside(n), amount_minor=50_000, key=f"w-{actor}")
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+        threads = [threading.Thread(target=withdraw, args=(a, "aigerim", 1)),
+                   threading.Thread(target=withdraw, args=(b, "bolat", 2))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        first, second = sent["aigerim"], sent["bolat"]
         assert first["txid"] != second["txid"] and {first["status"], second["status"]} == {"confirmed"}
         assert a.btc_node.balance_sat([outside(1)]) == b.btc_node.balance_sat([outside(1)]) == 50_000
         assert b.btc_node.confirmations(first["txid"]) >= 1
