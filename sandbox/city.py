@@ -58,7 +58,8 @@ class CryptoCity:
                     seed: int | None = None, *, chains_shared: bool = True) -> "CryptoCity":
         """Build a city from a preset name, a YAML path or a CityConfig, on ``db`` (default: a fresh SQLite
         file under .cryptocity/). ``seed`` overrides the configuration's seed. ``chains_shared=False``:
-        several processes serve this city, so on-chain verbs are refused (``chain_not_shared``)."""
+        several processes serve this city, so a verb needing a chain that lives in one process's memory
+        is refused (``chain_not_shared``); the Bitcoin chain is in the database and needs no such care."""
         cfg = config if isinstance(config, CityConfig) else load_config(config)
         seed = cfg.sandbox.seed if seed is None else seed
         if db is None:
