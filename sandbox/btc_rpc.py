@@ -1,9 +1,6 @@
-"""The city's Bitcoin chain over bitcoind's JSON-RPC: a small HTTP server (standard library) answering the
-subset of bitcoind methods that wallets and block explorers use, behind bitcoind's basic authentication.
-
-``cryptocity serve --btc-rpc-port N`` starts it beside the web app; tests start it on a free port. Every
-call runs in a unit of work of its own against the chain in the database (``wallet.bitcoin.node``), so
-any number of processes may serve the same chain.
+"""The city's Bitcoin chain as bitcoind's JSON-RPC methods: the subset that wallets and block explorers use,
+answered from the chain in the database (``wallet.bitcoin.node``), each call in a unit of work of its own,
+so any number of processes may serve the same chain. The HTTP server is ``btc_rpc_server.py``.
 
 Methods: getblockchaininfo, getblockcount, getbestblockhash, getblockhash, getblock, getrawtransaction,
 sendrawtransaction, generatetoaddress, getmempoolinfo, estimatesmartfee, scantxoutset (``addr(...)``
@@ -12,13 +9,8 @@ wallet). Blocks carry no coinbase subsidy; the faucet is where coins come from.
 """
 from __future__ import annotations
 
-import base64
-import hmac
-import json
 import re
-import threading
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from bitcoin.core import CTransaction, b2x
@@ -26,8 +18,6 @@ from bitcoin.core import CTransaction, b2x
 from ledger.errors import DomainError
 
 SATS = 100_000_000
-MAX_BODY_BYTES = 4_000_000
-MAX_BATCH = 100
 DIFFICULTY = 4.656542373906925e-10   # regtest's minimum difficulty (nBits 0x207fffff)
 # bitcoind's error codes
 RPC_MISC, RPC_INVALID_PARAMETER, RPC_INVALID_ADDRESS, RPC_DESERIALIZATION = -1, -8, -5, -22
@@ -45,7 +35,7 @@ REJECT_REASONS = {
 }
 
 
-class _RpcFault(Exception):
+class RpcFault(Exception):
     """A JSON-RPC error answer (bitcoind's code and message): the protocol's, not a refusal of the domain."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -62,10 +52,10 @@ def to_sats(value: Any) -> int:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise _RpcFault(-3, "Invalid amount") from None
+        raise RpcFault(-3, "Invalid amount") from None
     sats = amount * SATS
     if sats != sats.to_integral_value() or sats <= 0:
-        raise _RpcFault(-3, "Invalid amount")
+        raise RpcFault(-3, "Invalid amount")
     return int(sats)
 
 
@@ -87,11 +77,11 @@ class BitcoinRpc:
     def call(self, method: str, params: list) -> Any:
         handler = getattr(self, f"rpc_{method}", None) if isinstance(method, str) and method.isidentifier() else None
         if handler is None:
-            raise _RpcFault(RPC_METHOD_NOT_FOUND, "Method not found")
+            raise RpcFault(RPC_METHOD_NOT_FOUND, "Method not found")
         try:
             return handler(*params)
-        except TypeError:
-            raise _RpcFault(RPC_INVALID_PARAMETER, f"wrong parameters for {method}") from None
+        except (TypeError, ValueError):
+            raise RpcFault(RPC_INVALID_PARAMETER, f"wrong parameters for {method}") from None
 
     # -- chain --------------------------------------------------------------------------
     def rpc_getblockcount(self) -> int:
@@ -101,9 +91,10 @@ class BitcoinRpc:
         return self._read(lambda uow: self.node.block(height=self.node.height(uow=uow), uow=uow)).hash
 
     def rpc_getblockhash(self, height) -> str:
-        block = self.node.block(height=_int(height, "height")) if _int(height, "height") >= 0 else None
+        height = _int(height, "height")
+        block = self.node.block(height=height) if height >= 0 else None
         if block is None:
-            raise _RpcFault(RPC_INVALID_PARAMETER, "Block height out of range")
+            raise RpcFault(RPC_INVALID_PARAMETER, "Block height out of range")
         return block.hash
 
     def rpc_getblockchaininfo(self) -> dict:
@@ -118,12 +109,12 @@ class BitcoinRpc:
                 "pruned": False, "warnings": ""}
 
     def rpc_getblock(self, block_hash, verbosity=1):
-        verbosity = int(verbosity) if not isinstance(verbosity, bool) else int(verbosity)
+        verbosity = int(verbosity)   # bitcoind takes true/false for 1/0 too
 
         def read(uow):
             block = self.node.block(block_hash=str(block_hash), uow=uow)
             if block is None:
-                raise _RpcFault(RPC_INVALID_ADDRESS, "Block not found")
+                raise RpcFault(RPC_INVALID_ADDRESS, "Block not found")
             tip = self.node.height(uow=uow)
             following = self.node.block(height=block.height + 1, uow=uow) if block.height < tip else None
             return block, tip, following
@@ -148,7 +139,7 @@ class BitcoinRpc:
         def read(uow):
             found = self.node.transaction(str(txid), uow=uow)
             if found is None:
-                raise _RpcFault(RPC_INVALID_ADDRESS, "No such mempool or blockchain transaction. Use gettransaction "
+                raise RpcFault(RPC_INVALID_ADDRESS, "No such mempool or blockchain transaction. Use gettransaction "
                                                     "for wallet transactions.")
             tx, height = found
             block = None if height is None else self.node.block(height=height, uow=uow)
@@ -164,8 +155,8 @@ class BitcoinRpc:
 
     def rpc_gettxout(self, txid, n, include_mempool=True):
         def read(uow):
-            return self.node.output(str(txid), _int(n, "n"), uow=uow), self.node.height(uow=uow), uow
-        out, tip, _ = self._read(read)
+            return self.node.output(str(txid), _int(n, "n"), uow=uow), self.node.height(uow=uow)
+        out, tip = self._read(read)
         if out is None or (out["block_height"] is None and not include_mempool):
             return None
         if out["spent_by"] is not None and (include_mempool or self.node.confirmations(out["spent_by"])):
@@ -181,14 +172,14 @@ class BitcoinRpc:
             raw = bytes.fromhex(str(hexstring))
             tx = CTransaction.deserialize(raw)
         except Exception:  # noqa: BLE001 - anything that is not a transaction
-            raise _RpcFault(RPC_DESERIALIZATION, "TX decode failed") from None
+            raise RpcFault(RPC_DESERIALIZATION, "TX decode failed") from None
         try:
             return self._write(lambda uow: self.node.send_raw_transaction(tx, uow=uow))
         except DomainError as refused:
             if refused.code == "double_spend" and "already broadcast" in str(refused):
-                raise _RpcFault(RPC_ALREADY_IN_CHAIN, f"txn-already-known ({refused})") from None
+                raise RpcFault(RPC_ALREADY_IN_CHAIN, f"txn-already-known ({refused})") from None
             code, reason = REJECT_REASONS.get(refused.code, (RPC_VERIFY_REJECTED, "bad-txns"))
-            raise _RpcFault(code, f"{reason} ({refused})") from None
+            raise RpcFault(code, f"{reason} ({refused})") from None
 
     def rpc_getmempoolinfo(self) -> dict:
         def read(uow):
@@ -208,7 +199,7 @@ class BitcoinRpc:
         _address(self.node, address)
         blocks = _int(nblocks, "nblocks")
         if not 0 <= blocks <= 1000:
-            raise _RpcFault(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 1000")
+            raise RpcFault(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 1000")
         return self._write(lambda uow: self.node.mine(blocks, uow=uow)) if blocks else []
 
     def rpc_sendtoaddress(self, address, amount, *_ignored) -> str:
@@ -220,13 +211,13 @@ class BitcoinRpc:
         if action in ("abort", "status"):
             return False if action == "abort" else None
         if action != "start" or not isinstance(scanobjects, list):
-            raise _RpcFault(RPC_INVALID_PARAMETER, "scantxoutset start needs a list of scan objects")
+            raise RpcFault(RPC_INVALID_PARAMETER, "scantxoutset start needs a list of scan objects")
         addresses = []
         for item in scanobjects:
             desc = item.get("desc") if isinstance(item, dict) else item
             match = re.fullmatch(r"addr\(([^)]+)\)(#\w+)?", str(desc))
             if not match:
-                raise _RpcFault(RPC_INVALID_PARAMETER, "only addr(<address>) descriptors are supported")
+                raise RpcFault(RPC_INVALID_PARAMETER, "only addr(<address>) descriptors are supported")
             addresses.append(_address(self.node, match.group(1)))
 
         def read(uow):
@@ -263,7 +254,7 @@ class BitcoinRpc:
 
 def _int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _RpcFault(RPC_INVALID_PARAMETER, f"{name} must be a whole number")
+        raise RpcFault(RPC_INVALID_PARAMETER, f"{name} must be a whole number")
     return value
 
 
@@ -273,7 +264,7 @@ def _address(node, address) -> str:
     try:
         return validate_address("bitcoin", str(address))
     except BadAddress:
-        raise _RpcFault(RPC_INVALID_ADDRESS, "Invalid address") from None
+        raise RpcFault(RPC_INVALID_ADDRESS, "Invalid address") from None
 
 
 def _address_of(node, script: bytes) -> str | None:
@@ -295,119 +286,3 @@ def _script(script: bytes, address: str | None) -> dict:
 
 def _merkle(raw: bytes) -> str:
     return raw[36:68][::-1].hex()
-
-
-# -- HTTP ------------------------------------------------------------------------------
-def _encode(value: Any) -> bytes:
-    """JSON with amounts as exact decimal numbers (as bitcoind writes them), never through a float."""
-    def mark(o):
-        if isinstance(o, Decimal):
-            return f"\x00BTC:{o:.8f}\x00"
-        raise TypeError(type(o).__name__)
-    text = json.dumps(value, default=mark)
-    return re.sub(r'"\\u0000BTC:(-?[0-9.]+)\\u0000"', r"\1", text).encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: "BtcRpcServer"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *_args) -> None:   # quiet: the web app's log is the one to read
-        return
-
-    def _send(self, status: int, body: bytes, extra: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        if not self.server.authorized(self.headers.get("Authorization", "")):
-            self._send(401, b"", {"WWW-Authenticate": 'Basic realm="jsonrpc"'})
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY_BYTES:
-            self._send(413 if length else 400, _encode(_reply(None, None, _RpcFault(RPC_PARSE_ERROR, "Parse error"))))
-            return
-        try:
-            request = json.loads(self.rfile.read(length))
-        except ValueError:
-            self._send(500, _encode(_reply(None, None, _RpcFault(RPC_PARSE_ERROR, "Parse error"))))
-            return
-        if isinstance(request, list):
-            replies = [self.server.answer(item) for item in request[:MAX_BATCH]]
-            self._send(200, _encode([reply for _, reply in replies]))
-            return
-        status, reply = self.server.answer(request)
-        self._send(status, _encode(reply))
-
-
-def _reply(request_id, result, error: _RpcFault | None = None) -> dict:
-    return {"result": result, "error": None if error is None else {"code": error.code, "message": str(error)},
-            "id": request_id}
-
-
-class BtcRpcServer(ThreadingHTTPServer):
-    """bitcoind's JSON-RPC over ``rpc`` (a ``BitcoinRpc``) on ``host:port`` (0: a free port), behind
-    ``user``/``password`` basic authentication. ``start()`` serves from a daemon thread."""
-
-    daemon_threads = True
-
-    def __init__(self, rpc: BitcoinRpc, *, user: str, password: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        if not user or not password:
-            raise ValueError("the Bitcoin RPC server needs a user and a password (like bitcoind's rpcauth)")
-        super().__init__((host, port), _Handler)
-        self.rpc = rpc
-        self._expected = base64.b64encode(f"{user}:{password}".encode()).decode()
-        self.user = user
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def url(self, password: str) -> str:
-        """The URL a ``BitcoindRPC`` connects with."""
-        return f"http://{self.user}:{password}@{self.server_address[0]}:{self.port}/"
-
-    def authorized(self, header: str) -> bool:
-        scheme, _, value = header.partition(" ")
-        return scheme.lower() == "basic" and hmac.compare_digest(value.strip().encode(), self._expected.encode())
-
-    def answer(self, request) -> tuple[int, dict]:
-        if not isinstance(request, dict) or not isinstance(request.get("params", []), (list, type(None))):
-            return 500, _reply(None, None, _RpcFault(RPC_INVALID_REQUEST, "Invalid Request object"))
-        request_id = request.get("id")
-        try:
-            return 200, _reply(request_id, self.rpc.call(request.get("method"), request.get("params") or []))
-        except _RpcFault as error:
-            return (404 if error.code == RPC_METHOD_NOT_FOUND else 500), _reply(request_id, None, error)
-        except DomainError as error:
-            return 500, _reply(request_id, None, _RpcFault(RPC_MISC, str(error)))
-
-    def start(self) -> "BtcRpcServer":
-        self._thread = threading.Thread(target=self.serve_forever, name="btc-rpc", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-
-def start_for_city(city, *, port: int, user: str, password: str, host: str = "127.0.0.1") -> BtcRpcServer:
-    """Serve ``city``'s Bitcoin chain (``cryptocity serve --btc-rpc-port``): each call in a unit of work at
-    the city's time. Every worker of a several-worker server binds the same port (SO_REUSEPORT; the kernel
-    spreads the connections), so the port answers as long as any worker lives."""
-    node = city.btc_node
-    rpc = BitcoinRpc(node, write=city.ctx.transaction, read=city.ctx.read,
-                     fee_rate_sat_vb=city.ctx.custodian.config.btc_fee_rate_sat_vb)
-
-    class Shared(BtcRpcServer):
-        allow_reuse_port = True
-    return Shared(rpc, user=user, password=password, host=host, port=port).start()

@@ -67,7 +67,7 @@ def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: in
         from .app import create_app
         city = build_services(db_url, city_config, seed, workers=workers)
         if btc_rpc:   # bitcoind's JSON-RPC over the city's chain (every worker, one port)
-            from sandbox.btc_rpc import start_for_city
+            from sandbox.btc_rpc_server import start_for_city
             start_for_city(city, **btc_rpc)
         if webhooks:  # this process's webhook dispatcher (each worker starts its own, after the fork)
             from sandbox.webhooks import background

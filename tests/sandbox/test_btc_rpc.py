@@ -13,7 +13,8 @@ import pytest
 from bitcoin.core import CBlock, COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTransaction, lx
 
 from ledger import Database, Ledger, ManualClock
-from sandbox.btc_rpc import BitcoinRpc, BtcRpcServer
+from sandbox.btc_rpc import BitcoinRpc
+from sandbox.btc_rpc_server import BtcRpcServer
 from wallet.bitcoin.node import GENESIS_HASH, RegtestNode
 from wallet.bitcoin.rpc import BitcoindRPC
 from wallet.bitcoin.transactions import build_spend, script_for_address, sign_p2wpkh

@@ -26,7 +26,8 @@ def rpc_chain(tmp_path_factory):
     """The city's JSON-RPC server over a chain in a database of its own (as a bitcoind would be: the
     custodian's ledger commits apart from the chain), shared by the module's tests."""
     from ledger import Database, Ledger, ManualClock
-    from sandbox.btc_rpc import BitcoinRpc, BtcRpcServer
+    from sandbox.btc_rpc import BitcoinRpc
+    from sandbox.btc_rpc_server import BtcRpcServer
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('rpc-chain') / 'chain.db'}")
     db.migrate(["ledger", "wallet"])
     server = BtcRpcServer(BitcoinRpc(RegtestNode(Ledger(db, ManualClock()), seed=7)), user="alice",
