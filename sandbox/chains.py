@@ -17,6 +17,7 @@ from ledger.db import lock_key
 from .errors import ChainNotShared
 
 MAX_BTC_SAT = 21_000_000 * 100_000_000   # every bitcoin there will ever be, in satoshi
+BTC_CHAIN_CHECK = "BTC on chain at the custodian's addresses >= what the ledger says they hold"
 
 
 class LazyIssuer:
@@ -43,7 +44,7 @@ class EmbeddedChains:
         self.custody_lock = threading.RLock()   # one on-chain verb at a time in this process
         self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
-        self.ledger.add_check("btc_chain_holds_ledger", self._btc_chain_problem)
+        self.ledger.add_check(BTC_CHAIN_CHECK, self._btc_chain_problem)
 
     def _btc_chain_problem(self, conn) -> str | None:
         """``verify()``: the chain in the database holds at the custodian's addresses what the ledger says."""
