@@ -51,18 +51,20 @@ class Block:
 
 
 class RegtestNode:
-    """A Bitcoin regtest chain in the database of ``ledger`` (one chain per database, named ``name``)."""
+    """The Bitcoin regtest chain in the database of ``ledger`` (one per database). ``seed`` only matters
+    when the chain is created: it goes into every faucet payment, so the same seed and the same calls give
+    the same chain; a chain that exists keeps the seed it was created with."""
 
     chain = "bitcoin"
+    name = "regtest"   # the row of wallet_btc_chain
 
-    def __init__(self, ledger, *, seed: int | str = 0, hrp: str = "bcrt", name: str = "regtest") -> None:
+    def __init__(self, ledger, *, seed: int | str = 0, hrp: str = "bcrt") -> None:
         self.ledger = ledger
         self.hrp = hrp
-        self.name = name
         self._seed = str(seed)
 
     def __repr__(self) -> str:
-        return f"RegtestNode({self.name!r})"
+        return f"RegtestNode({self.ledger.db.dialect})"
 
     # -- units of work ----------------------------------------------------------------------
     @contextmanager
