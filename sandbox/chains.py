@@ -57,9 +57,11 @@ class EmbeddedChains:
             self._chain_claim = None
 
     def require_chains_shared(self, what: str) -> None:
-        """Refuse an on-chain verb unless this process may use the city's embedded Bitcoin chain.
+        """Refuse an on-chain verb unless this process may use a chain that lives in one process's memory.
+        No Bitcoin verb calls it any more (that chain is in the database); kept for a chain that still lives
+        in memory.
 
-        That chain lives in one process's memory, so it must be the only process doing on-chain work on
+        Such a chain lives in one process's memory, so it must be the only process doing on-chain work on
         this database: otherwise each would have its own chain (identical txids, deposits dropped by the
         credit-once rule). Refused when the city is served by several workers (``chains_shared=False``)
         or when another process (another ``serve``, a script) already owns the chain of this database —

@@ -4,7 +4,9 @@ Tested against the city's own node (``cryptocity serve --btc-rpc-port N``, ``san
 answers the same methods a ``bitcoind -regtest`` does. A real bitcoind needs ``-txindex`` (for
 ``confirmations``) and a funded node wallet (for ``faucet``, which uses ``sendtoaddress``). ``unspent`` uses
 ``scantxoutset`` (confirmed coins) and drops those already spent in the mempool (``gettxout``).
-The ``uow=`` arguments of the node interface are accepted and ignored: this chain commits on its own.
+The ``uow=`` arguments of the node interface are accepted and ignored: this chain commits on its own, so
+on SQLite the node behind the URL must not keep its chain in the file the custodian's ledger writes to
+(SQLite has one writer: the custodian's open transaction would block the node's).
 """
 from __future__ import annotations
 
