@@ -165,6 +165,8 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
                f"database: {redact(db_url)}  workers: {workers}")
+    if btc_rpc:
+        click.echo(f"bitcoind JSON-RPC on http://{shown}:{btc_rpc_port}/  (regtest; user {btc_rpc_user})")
     if workers == 1:
         from .server_errors import ProblemRequestHandler
         app = factory()
