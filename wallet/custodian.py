@@ -240,6 +240,9 @@ class Custodian:
         tip = self._height(chain, uow)
 
         def record(uow):
+            # scanners in several processes would insert the same outputs (the unique constraint would
+            # refuse the second one's whole transaction): one scanner of a chain at a time
+            uow.advisory_lock(f"wallet:scan:{scanner}")
             cursor = uow.conn.execute(select(t.scan_cursors.c.next_height).where(
                 t.scan_cursors.c.scanner == scanner)).scalar()
             start = 0 if cursor is None else int(cursor)
