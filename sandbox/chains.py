@@ -1,10 +1,12 @@
-"""The city's embedded chains in one process: KZTE's in-process EVM and the Bitcoin regtest node behind
-the custodian, started on first use, and this process's ownership of the Bitcoin chain; or, with
-``evm_url``, KZTE, ETH and USDT on the city's one shared EVM node (``sandbox/shared_evm.py``).
+"""The city's chains: the Bitcoin regtest node behind the custodian and KZTE's in-process EVM, started
+on first use; or, with ``evm_url``, KZTE, ETH and USDT on the city's one shared EVM node
+(``sandbox/shared_evm.py``).
 
-Both live in this process's memory. KZTE's chain is a mirror of the ledger's journal
-(``sandbox/kzte_mirror.py``), so every process may keep its own. The Bitcoin chain is not: only one
-process per database may do on-chain work (``require_chains_shared``).
+The Bitcoin chain lives in the database (``wallet.bitcoin.node``): every process serving the city uses
+the same chain, and a restart continues it. KZTE's chain lives in this process's memory as a mirror of
+the ledger's journal (``sandbox/kzte_mirror.py``), so every process may keep its own. A verb that needs a
+chain living in one process's memory refuses when several processes serve the city
+(``require_chains_shared``); Bitcoin verbs no longer need it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ledger.db import lock_key
 from .errors import ChainNotShared
 
 MAX_BTC_SAT = 21_000_000 * 100_000_000   # every bitcoin there will ever be, in satoshi
+BTC_CHAIN_CHECK = "BTC on chain at the custodian's addresses >= what the ledger says they hold"
 
 
 class LazyIssuer:
@@ -44,9 +47,15 @@ class EmbeddedChains:
         self._issuer_lock = threading.RLock()
         self._custodian = None
         self._btc_node = None
-        self.custody_lock = threading.RLock()   # the embedded regtest node is not thread-safe
+        self.custody_lock = threading.RLock()   # one on-chain verb at a time in this process
         self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
+        self.ledger.add_check(BTC_CHAIN_CHECK, self._btc_chain_problem)
+
+    def _btc_chain_problem(self, conn) -> str | None:
+        """``verify()``: the chain in the database holds at the custodian's addresses what the ledger says."""
+        from types import SimpleNamespace
+        return self.custodian.chain_problem("BTC", uow=SimpleNamespace(conn=conn))
 
     def release_chains(self) -> None:
         if self._chain_claim is not None:
@@ -54,9 +63,11 @@ class EmbeddedChains:
             self._chain_claim = None
 
     def require_chains_shared(self, what: str) -> None:
-        """Refuse an on-chain verb unless this process may use the city's embedded Bitcoin chain.
+        """Refuse an on-chain verb unless this process may use a chain that lives in one process's memory.
+        No Bitcoin verb calls it any more (that chain is in the database); kept for a chain that still lives
+        in memory.
 
-        That chain lives in one process's memory, so it must be the only process doing on-chain work on
+        Such a chain lives in one process's memory, so it must be the only process doing on-chain work on
         this database: otherwise each would have its own chain (identical txids, deposits dropped by the
         credit-once rule). Refused when the city is served by several workers (``chains_shared=False``)
         or when another process (another ``serve``, a script) already owns the chain of this database —
@@ -211,7 +222,8 @@ class EmbeddedChains:
 
     @property
     def custodian(self):
-        """The exchange's BTC custodian on the embedded regtest node (HD keys from the seed), built on first use."""
+        """The exchange's BTC custodian on the regtest chain in the city's database (HD keys from the seed),
+        built on first use."""
         if self._custodian is None:
             with self.custody_lock:
                 if self._custodian is None:
@@ -219,7 +231,7 @@ class EmbeddedChains:
                     from wallet.custodian import Custodian, WalletConfig
                     from wallet.keys import HDKeys, MasterSeed
 
-                    node = RegtestNode(self.clock, seed=self.seed)
+                    node = RegtestNode(self.ledger, seed=self.seed)
                     conf = dict(self.cfg.custody.confirmations)
                     # The travel rule's threshold is the city's, in tenge (custody.travel_rule_threshold),
                     # checked by ``withdraw`` at the model price; the custodian's own is set out of reach.

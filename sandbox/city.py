@@ -61,8 +61,9 @@ class CryptoCity:
                     evm_url: str | None = None) -> "CryptoCity":
         """Build a city from a preset name, a YAML path or a CityConfig, on ``db`` (default: a fresh SQLite
         file under .cryptocity/). ``seed`` overrides the configuration's seed. ``chains_shared=False``:
-        several processes serve this city, so on-chain verbs are refused (``chain_not_shared``). ``evm_url``
-        (default ``$CRYPTOCITY_EVM_URL``): the city's shared EVM node (anvil) for KZTE, ETH and USDT."""
+        several processes serve this city, so a verb needing a chain that lives in one process's memory
+        is refused (``chain_not_shared``); the Bitcoin chain is in the database and needs no such care.
+        ``evm_url`` (default ``$CRYPTOCITY_EVM_URL``): the city's shared EVM node (anvil) for KZTE, ETH and USDT."""
         cfg = config if isinstance(config, CityConfig) else load_config(config)
         seed = cfg.sandbox.seed if seed is None else seed
         if db is None:
@@ -121,7 +122,10 @@ class CryptoCity:
         return self.run(custody.faucet, actor=actor, asset=asset, amount_minor=amount_minor)
 
     def onchain_deposit(self, *, actor: str, amount_minor: int, asset: str = "BTC") -> custody.OnchainDeposited:
-        return self.run(custody.onchain_deposit, retries=0, actor=actor, amount_minor=amount_minor, asset=asset)
+        # BTC commits with the ledger (its chain is in the database), so a deadlock may retry it whole; a
+        # transaction sent to the EVM node cannot be taken back, so that one is never retried
+        return self.run(custody.onchain_deposit, **({} if asset == "BTC" else {"retries": 0}), actor=actor,
+                        amount_minor=amount_minor, asset=asset)
 
     def scan_evm_deposits(self, *, mine_blocks: int = 0) -> int:
         """Credit ETH and test-USDT deposits sent to deposit addresses on the shared EVM node (see
@@ -133,8 +137,8 @@ class CryptoCity:
 
     def withdraw(self, *, actor: str, asset: str = "BTC", address: str, amount_minor: int, key: str,
                  travel_rule: dict | None = None) -> dict:
-        """See ``services.withdrawals.withdraw`` (never retried: the chain lives in this process)."""
-        return self.run(withdrawals.withdraw, retries=0, actor=actor, asset=asset, address=address,
+        """See ``services.withdrawals.withdraw`` (the chain is in the database: a retry repeats nothing)."""
+        return self.run(withdrawals.withdraw, actor=actor, asset=asset, address=address,
                         amount_minor=amount_minor, key=key, travel_rule=travel_rule)
 
     def whitelist_address(self, *, actor: str, chain: str = "bitcoin", address: str) -> withdrawals.Whitelisted:

@@ -7,8 +7,8 @@ only what is the same in every process or is versioned by the database:
 * caches stamped with the database version they were built at — the licence states
   (``sandbox_city.licences_version``), the price model (the audit sequence of the last clock advance
   replayed into it), the exchange's books (their own sequence numbers, see ``exchange/service.py``);
-* the embedded chains (an in-process regtest node and EVM), which live in this process only — see
-  ``chain_owner`` for how a city refuses on-chain verbs when several processes serve it.
+* the embedded chains (``sandbox/chains.py``): the Bitcoin regtest chain is in the database (every process
+  uses the same one); KZTE's EVM lives in this process as a mirror of the ledger's journal.
 
 Mutable state that any process may change — customers, KYC tiers, the clock, balances — is read from
 the database inside the unit of work that uses it. ``begin(uow)`` is the first statement of every unit

@@ -125,6 +125,16 @@ class Custodian:
         self.tokens[asset] = token
         return token
 
+    def _lock_chain(self, uow, chain: str) -> None:
+        """The node's writer lock, taken before any ledger account is locked (a broadcast takes it anyway,
+        later): every writer then locks chain-then-accounts, never the other way round."""
+        if chain == "bitcoin":
+            self.btc.lock(uow)
+
+    def _height(self, chain: str, uow) -> int:
+        """The chain's tip; Bitcoin's as the caller's unit of work sees it (the blocks it mined count)."""
+        return self.btc.height(uow=uow) if chain == "bitcoin" else self._node(chain).height()
+
     def _node(self, chain: str, required: bool = True):
         node = self.btc if chain == "bitcoin" else self.evm
         if node is None and required:
@@ -161,9 +171,17 @@ class Custodian:
         """The customer's deposit address on ``chain``: allocated once (next derivation index), then stable."""
         self._node(chain)
 
-        def allocate(uow):
-            row = uow.conn.execute(select(t.addresses.c.address).where(
+        def find(uow):
+            return uow.conn.execute(select(t.addresses.c.address).where(
                 t.addresses.c.chain == chain, t.addresses.c.role == "deposit", t.addresses.c.owner == owner)).first()
+
+        def allocate(uow):
+            row = find(uow)
+            if row:
+                return row.address
+            # two processes allocating at once would both take the next index: one at a time
+            uow.advisory_lock(f"wallet:addresses:{chain}")
+            row = find(uow)
             if row:
                 return row.address
             index = uow.conn.execute(select(func.coalesce(func.max(t.addresses.c.derivation_index) + 1, 0)).where(
@@ -219,10 +237,12 @@ class Custodian:
         return self._credit_confirmed(uow)
 
     def _record(self, scanner: str, chain: str, asset: str, uow=None) -> None:
-        node = self._node(chain)
-        tip = node.height()
+        tip = self._height(chain, uow)
 
         def record(uow):
+            # scanners in several processes would insert the same outputs (the unique constraint would
+            # refuse the second one's whole transaction): one scanner of a chain at a time
+            uow.advisory_lock(f"wallet:scan:{scanner}")
             cursor = uow.conn.execute(select(t.scan_cursors.c.next_height).where(
                 t.scan_cursors.c.scanner == scanner)).scalar()
             start = 0 if cursor is None else int(cursor)
@@ -230,7 +250,7 @@ class Custodian:
             if end < start:
                 return
             known = self._deposit_addresses(uow, chain)
-            for found in self._find(chain, asset, start, end, known):
+            for found in self._find(chain, asset, start, end, known, uow):
                 txid, index, address, raw, height = found
                 exists = uow.conn.execute(select(t.deposits.c.id).where(
                     t.deposits.c.chain == chain, t.deposits.c.txid == txid,
@@ -252,12 +272,12 @@ class Custodian:
                                  .values(next_height=end + 1))
         self._write(uow, record)
 
-    def _find(self, chain: str, asset: str, start: int, end: int, known: dict) -> list[tuple]:
+    def _find(self, chain: str, asset: str, start: int, end: int, known: dict, uow=None) -> list[tuple]:
         if not known:
             return []
         if chain == "bitcoin":
             return [(u.txid, u.vout, u.address, u.amount_sat, u.height)
-                    for u in self.btc.outputs_in_blocks(start, end) if u.address in known]
+                    for u in self.btc.outputs_in_blocks(start, end, uow=uow) if u.address in known]
         by_lower = {a.lower(): a for a in known}
         if asset == "ETH":
             own = [self.hot_address("ethereum"), self.cold_address("ethereum")]
@@ -287,7 +307,7 @@ class Custodian:
         for dep in pending:
             chain = dep["chain"]
             if chain not in tips:
-                tips[chain] = self._node(chain).height()
+                tips[chain] = self._height(chain, uow)
             confirmations = tips[chain] - int(dep["block_height"]) + 1
             if confirmations < self.config.confirmations.get(dep["asset"], 1):
                 continue
@@ -359,6 +379,7 @@ class Custodian:
 
         def run(uow):
             uow.advisory_lock(f"wallet:{chain}")
+            self._lock_chain(uow, chain)
             plan = self._plan(uow, chain, asset, canonical, amount_minor)
             customer = self.customer_account(uow, owner, asset)
             now = uow.now()
@@ -385,7 +406,9 @@ class Custodian:
         """Mark broadcast withdrawals ``confirmed`` once they have the asset's confirmations."""
         done = []
         for row in self.withdrawals(status="broadcast", uow=uow):
-            confirmations = self._node(row["chain"]).confirmations(row["txid"]) or 0
+            node = self._node(row["chain"])
+            confirmations = (node.confirmations(row["txid"], uow=uow) if row["chain"] == "bitcoin"
+                             else node.confirmations(row["txid"])) or 0
             if confirmations >= self.config.confirmations.get(row["asset"], 1):
                 def mark(uow, row=row):
                     uow.conn.execute(update(t.withdrawals).where(t.withdrawals.c.id == row["id"],
@@ -424,7 +447,7 @@ class Custodian:
         deposit = self._write(uow, collect)
         keys = {self.hot_address("bitcoin"): self.keys.key("bitcoin", "hot", 0)}
         keys.update({a: self.keys.key("bitcoin", "deposit", idx) for a, (_, idx) in deposit.items()})
-        return [(u, keys[u.address]) for u in self.btc.unspent(list(keys), min_conf=1)]
+        return [(u, keys[u.address]) for u in self.btc.unspent(list(keys), min_conf=1, uow=uow)]
 
     def _plan(self, uow, chain: str, asset: str, to: str, amount_minor: int) -> dict | None:
         """What the hot wallet would send, or None when it cannot cover it now."""
@@ -451,7 +474,7 @@ class Custodian:
 
     def _broadcast(self, uow, plan: dict) -> str:
         if plan["chain"] == "bitcoin":
-            return self.btc.send_raw_transaction(plan["spend"].tx)
+            return self.btc.send_raw_transaction(plan["spend"].tx, uow=uow)
         hot = self.keys.key("ethereum", "hot", 0)
         if plan["asset"] == "ETH":
             sent = self.evm.send_eth(hot, plan["to"], plan["amount_minor"])
@@ -492,6 +515,7 @@ class Custodian:
         for row in self.withdrawals(status="pending_cold", uow=uow):
             def run(uow, row=row):
                 uow.advisory_lock(f"wallet:{row['chain']}")
+                self._lock_chain(uow, row["chain"])
                 current = uow.conn.execute(select(t.withdrawals.c.status).where(
                     t.withdrawals.c.id == row["id"])).scalar_one()
                 if current != "pending_cold":
@@ -542,12 +566,13 @@ class Custodian:
 
         def run(uow):
             uow.advisory_lock(f"wallet:{chain}")
+            self._lock_chain(uow, chain)
             if chain == "bitcoin":
                 if role == "hot":
                     candidates = self._hot_btc_candidates(uow)
                 else:
                     cold = self.keys.key("bitcoin", "cold", 0)
-                    candidates = [(u, cold) for u in self.btc.unspent([cold.address], min_conf=1)]
+                    candidates = [(u, cold) for u in self.btc.unspent([cold.address], min_conf=1, uow=uow)]
                 total = sum(u.amount_sat for u, _ in candidates)
                 # the moved amount arrives in full; the fee is paid on top (posted to the custodian's account)
                 send = max(amount_minor, DUST_SAT)
@@ -556,7 +581,7 @@ class Custodian:
                                     self.config.btc_fee_rate_sat_vb, hrp=self.keys.btc_hrp)
                 uow.transfer(move(self.custody_account(uow, "BTC").id, self.chain_account(uow, "BTC").id,
                                   spend.fee_sat), memo=f"network fee of {role} transfer", kind="network_fee")
-                return self.btc.send_raw_transaction(spend.tx)
+                return self.btc.send_raw_transaction(spend.tx, uow=uow)
             key = self.keys.key("ethereum", role, 0)
             if asset == "ETH":
                 sent = self.evm.send_eth(key, to, amount_minor)
@@ -614,14 +639,16 @@ class Custodian:
     def fund_custody(self, asset: str, amount_minor: int, *, uow=None) -> str:
         """Sandbox: the custodian's own coins arrive at its hot wallet (faucet) and its custody account."""
         chain = _chain_of(asset, self.tokens)
-        if asset == "BTC":
-            txid = self.btc.faucet(self.hot_address(chain), amount_minor)
-        elif asset == "ETH":
+        txid = None
+        if asset == "ETH":
             txid = self.evm.faucet(self.hot_address(chain), amount_minor)
-        else:
+        elif asset != "BTC":
             raise UnsupportedAsset("fund token custody by transferring tokens to the hot wallet")
 
         def post(uow):
+            nonlocal txid
+            if asset == "BTC":   # the coins and their posting commit together
+                txid = self.btc.faucet(self.hot_address(chain), amount_minor, uow=uow)
             uow.transfer(move(self.chain_account(uow, asset).id, self.custody_account(uow, asset).id, amount_minor),
                          key=f"wallet:fund:{chain}:{txid}", memo="custodian's own funds", kind="deposit")
         self._write(uow, post)
@@ -644,16 +671,30 @@ class Custodian:
     def onchain_holdings_minor(self, asset: str, *, uow=None) -> int:
         """What every custodian address (deposit, hot, cold) holds on chain, in ledger minor units."""
         chain = _chain_of(asset, self.tokens)
-        with self._reading(uow) as uow:
-            addresses = list(self._deposit_addresses(uow, chain))
+        with self._reading(uow) as reader:
+            addresses = list(self._deposit_addresses(reader, chain))
         addresses += [self.hot_address(chain), self.cold_address(chain)]
         if chain == "bitcoin":
-            return self.btc.balance_sat(addresses, min_conf=0)
+            return self.btc.balance_sat(addresses, min_conf=0, uow=uow)
         if asset == "ETH":
             return sum(self.evm.balance_wei(a) for a in addresses) // 10**9
         token = self.tokens[asset]
         raw = sum(self.evm.token_balance(token.address, a) for a in addresses)
         return minor_to_token(raw, token.ledger_decimals, token.token_decimals) if raw else 0
+
+    def chain_problem(self, asset: str, *, uow=None) -> str | None:
+        """None when the custodian's addresses hold on chain at least what the ledger says they hold
+        (``-balance(external:chain:<asset>)``); otherwise the shortfall in words. More is allowed: coins paid
+        to a deposit address that no scan has credited yet."""
+        with self._reading(uow) as reader:
+            balance = reader.conn.execute(select(lt.accounts.c.balance_minor).where(
+                lt.accounts.c.code == f"external:chain:{asset}")).scalar()
+        ledger_onchain = -int(balance or 0)
+        onchain = self.onchain_holdings_minor(asset, uow=uow)
+        if onchain < ledger_onchain:
+            return (f"the custodian's {asset} addresses hold {onchain} on chain but the ledger says they hold "
+                    f"{ledger_onchain}: {ledger_onchain - onchain} missing from the chain")
+        return None
 
     def reserves_report(self, asset: str, *, uow=None) -> dict[str, Any]:
         """Customer liabilities (Merkle sum root) against on-chain holdings of the custodian's addresses."""

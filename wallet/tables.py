@@ -1,8 +1,10 @@
-"""The wallet's tables (SQLAlchemy Core). ``migrations/versions/wallet_0001_initial.py`` creates them."""
+"""The wallet's tables (SQLAlchemy Core). ``migrations/versions/wallet_0001_initial.py`` creates them; the
+regtest chain's (``btc_*``) come from ``wallet_0002_chain.py``."""
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    PrimaryKeyConstraint,
     Column,
     Index,
     Integer,
@@ -104,3 +106,47 @@ evm_contracts = Table(
 # The scanner's and the dispatcher's look-ups by status (migration wallet_0001).
 Index("ix_wallet_deposits_status", deposits.c.status, deposits.c.chain)
 Index("ix_wallet_withdrawals_status", withdrawals.c.status, withdrawals.c.id)
+
+# The embedded Bitcoin regtest chain (wallet/bitcoin/node.py), shared by every process on the database.
+# One row per chain: its tip and counters; writers lock it (with the advisory lock "wallet:btc-chain").
+btc_chain = Table(
+    "wallet_btc_chain", metadata,
+    Column("name", String(16), primary_key=True),
+    Column("seed", String(64), nullable=False),
+    Column("tip_height", BigInteger, nullable=False),
+    Column("tip_hash", String(64), nullable=False),
+    Column("faucet_count", BigInteger, nullable=False),
+    Column("tx_count", BigInteger, nullable=False),  # order of acceptance into the mempool
+)
+
+btc_blocks = Table(
+    "wallet_btc_blocks", metadata,
+    Column("height", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("time", Timestamp, nullable=False),
+    Column("raw", Text, nullable=False),  # the serialized block (header and transactions), hex
+)
+
+btc_transactions = Table(
+    "wallet_btc_transactions", metadata,
+    Column("txid", String(64), primary_key=True),
+    Column("raw", Text, nullable=False),  # hex, witness included
+    Column("block_height", BigInteger),   # NULL while in the mempool
+    Column("position", BigInteger, nullable=False),
+    Column("fee_sat", BigInteger, nullable=False),
+)
+
+btc_outputs = Table(
+    "wallet_btc_outputs", metadata,
+    Column("txid", String(64), nullable=False),
+    Column("vout", Integer, nullable=False),
+    Column("amount_sat", BigInteger, nullable=False),
+    Column("script", String(200), nullable=False),  # scriptPubKey, hex
+    Column("address", String(100)),                  # P2WPKH outputs only
+    Column("spent_by", String(64)),                  # NULL: unspent (the UTXO set, mempool included)
+    PrimaryKeyConstraint("txid", "vout", name="pk_wallet_btc_outputs"),
+)
+
+Index("ix_wallet_btc_transactions_block", btc_transactions.c.block_height, btc_transactions.c.position)
+Index("ix_wallet_btc_outputs_address", btc_outputs.c.address, btc_outputs.c.spent_by)

@@ -25,7 +25,8 @@ def _free_port() -> int:
 
 
 def start_server(db_url: str, port: int, workers: int, config_path: Path | None = None,
-                 seed: int | None = None, log_path: Path | None = None) -> subprocess.Popen:
+                 seed: int | None = None, log_path: Path | None = None,
+                 extra_args: list[str] | None = None) -> subprocess.Popen:
     """``cryptocity serve`` in its own session. Its output goes to ``log_path`` (a file, never a pipe:
     Flask's server logs every request, and a pipe nobody reads fills up and stalls the server)."""
     code = "from sandbox.web.serve import serve_command; serve_command()"
@@ -37,6 +38,7 @@ def start_server(db_url: str, port: int, workers: int, config_path: Path | None 
         args += ["--config", str(config_path)]
     if seed is not None:
         args += ["--seed", str(seed)]
+    args += extra_args or []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log_path = log_path or Path(tempfile.mkdtemp(prefix="cryptocity-bench-http-")) / "server.log"
     with open(log_path, "wb") as log:

@@ -92,13 +92,15 @@ def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int, as
         raise UnknownAsset(f"on-chain deposits are {', '.join(ONCHAIN_ASSETS)}, not {asset}", asset=str(asset)[:16])
     city.licences.require(city.custodian_id, "custody", uow.now())
     if asset == "BTC":
-        city.require_chains_shared("an on-chain deposit")
         with city.custody_lock:
             custodian = city.custodian
+            # The chain (in the database, shared by every process) is locked first, then the ledger's
+            # accounts: every on-chain verb takes its locks in that order.
+            city.btc_node.lock(uow)
             address = custodian.deposit_address(actor, "bitcoin", uow=uow)
-            txid = city.btc_node.faucet(address, amount_minor)
+            txid = city.btc_node.faucet(address, amount_minor, uow=uow)
             confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-            city.btc_node.mine(confirmations)
+            city.btc_node.mine(confirmations, uow=uow)
             credited = [d for d in custodian.scan(uow=uow) if d.get("owner") == actor]
     else:
         txid, address, confirmations, credited = _evm_deposit(city, uow, actor, asset, amount_minor)

@@ -6,9 +6,8 @@ from the exchange's treasury on the regtest chain: mined to the custodian's cold
 needed (its own coins, ``custody:custodian:BTC``), moved to the hot wallet when it is short, broadcast and
 mined to the configured confirmations. Not a taxable disposal, but the coins' FIFO lots leave with them.
 
-The chain lives in this process's memory: a caller must not retry a unit of work that broadcast
-(``CityContext.transaction(fn, retries=0)``), and a city served by several processes refuses (see
-``CityContext.require_chains_shared``).
+The chain lives in the database (``wallet.bitcoin.node``): what a withdrawal mines and broadcasts commits
+or rolls back with its ledger postings, and every process serving the city sees the same chain.
 """
 from __future__ import annotations
 
@@ -95,8 +94,8 @@ def _fund_treasury(city: CityContext, uow, custodian, amount_sat: int) -> str:
     reserve (its own coins, ``custody:custodian:BTC``), from which withdrawals of balances that entered
     through the faucet or ``deposit`` (ledger only) are paid out on chain."""
     cold = custodian.cold_address("bitcoin")
-    txid = city.btc_node.faucet(cold, amount_sat)
-    city.btc_node.mine(1)
+    txid = city.btc_node.faucet(cold, amount_sat, uow=uow)
+    city.btc_node.mine(1, uow=uow)
     done = uow.transfer([Posting(custodian.chain_account(uow, "BTC").id, -amount_sat),
                          Posting(custodian.custody_account(uow, "BTC").id, amount_sat)],
                         key=f"city:treasury:bitcoin:{txid}", kind="deposit",
@@ -112,10 +111,10 @@ def _refill_hot(city: CityContext, uow, custodian, row: dict) -> str:
     the block that makes it spendable."""
     need = int(row["amount_minor"]) + int(row["fee_minor"])
     cold = custodian.cold_address("bitcoin")
-    if city.btc_node.balance_sat([cold], min_conf=1) < need + REFILL_MARGIN_SAT:
+    if city.btc_node.balance_sat([cold], min_conf=1, uow=uow) < need + REFILL_MARGIN_SAT:
         _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
     txid = custodian.refill_from_cold("BTC", need, uow=uow)
-    city.btc_node.mine(1)
+    city.btc_node.mine(1, uow=uow)
     audit.append(uow, city.custodian_id, "custody.hot_refilled", "BTC",
                  {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"])})
     return txid
@@ -177,7 +176,6 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
     wallet_key = _wallet_key(actor, key)
     first = _row(uow, wallet_key)
     if first is None:
-        city.require_chains_shared("a withdrawal")
         _check_travel_rule(city, amount_minor, travel_rule)
     with city.custody_lock:
         custodian = _ready_custody(city, uow)
@@ -191,9 +189,9 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
             row = _row(uow, wallet_key)
         if row["status"] == "broadcast" and row["txid"]:
             want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-            have = city.btc_node.confirmations(row["txid"])
+            have = city.btc_node.confirmations(row["txid"], uow=uow)
             if have is not None and have < want:
-                city.btc_node.mine(want - have)
+                city.btc_node.mine(want - have, uow=uow)
             custodian.refresh_withdrawals(uow=uow)
             row = _row(uow, wallet_key)
     _audit(city, uow, row)

@@ -54,19 +54,23 @@ def build_services(db_url: str, city_config: Any = None, seed: int | None = None
                    evm_url: str | None = None):
     """What the app runs on: the whole CryptoCity from ``city_config`` (a CityConfig; default the
     ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
-    (nothing is set up or funded again); ``seed`` only matters for a new city. With several ``workers``
-    each has its own embedded Bitcoin chain, so BTC on-chain verbs answer 503 ``chain_not_shared``;
-    with ``evm_url`` (the shared EVM node) every worker's ETH, USDT and KZTE are on that one node."""
+    (nothing is set up or funded again); ``seed`` only matters for a new city. The Bitcoin chain is in the
+    database; with ``evm_url`` (the shared EVM node) every worker's ETH, USDT and KZTE are on that one node;
+    with several ``workers`` and no such node, a verb needing the EVM answers 503 ``chain_not_shared``."""
     from sandbox.city import CryptoCity
     cfg = city_config if city_config is not None else load_city_config(DEFAULT_CONFIG)
     return CryptoCity.from_config(cfg, db=db_url, seed=seed, chains_shared=workers == 1, evm_url=evm_url)
 
 
 def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
-                workers: int = 1, webhooks: bool = True, evm_url: str | None = None) -> Callable[[], Any]:
+                workers: int = 1, webhooks: bool = True, evm_url: str | None = None,
+                btc_rpc: dict | None = None) -> Callable[[], Any]:
     def make():
         from .app import create_app
         city = build_services(db_url, city_config, seed, workers=workers, evm_url=evm_url)
+        if btc_rpc:   # bitcoind's JSON-RPC over the city's chain (every worker, one port)
+            from sandbox.btc_rpc_server import start_for_city
+            start_for_city(city, **btc_rpc)
         if webhooks:  # this process's webhook dispatcher (each worker starts its own, after the fork)
             from sandbox.webhooks import background
             background.start(city.ledger)
@@ -149,11 +153,21 @@ def check_workers(db_url: str, workers: int) -> None:
 @click.option("--count-round-trips", is_flag=True, default=False,
               help="Answer every request with an X-Round-Trips header: the statements, BEGINs and COMMITs "
                    "it sent to the database (what `cryptocity bench http` reports).")
+@click.option("--btc-rpc-port", default=None, type=click.IntRange(1, 65535),
+              help="Also answer bitcoind's JSON-RPC on this port (the city's regtest chain; see docs/wallet.md).")
+@click.option("--btc-rpc-user", default="cryptocity", show_default=True, help="The RPC's basic-auth user.")
+@click.option("--btc-rpc-password", envvar="CRYPTOCITY_BTC_RPC_PASSWORD", default=None,
+              help="The RPC's basic-auth password (or CRYPTOCITY_BTC_RPC_PASSWORD); required with --btc-rpc-port.")
 def serve_command(config_name: str | None, db_url: str | None, seed: int | None, host: str, port: int,
                   workers: int, open_dashboard: bool | None, webhooks: bool, start_anvil: bool, anvil_host: str, anvil_port: int,
-                  anvil_state: str, state_interval_s: int, evm_url: str | None, count_round_trips: bool) -> None:
+                  anvil_state: str, state_interval_s: int, evm_url: str | None, count_round_trips: bool,
+                  btc_rpc_port: int | None, btc_rpc_user: str, btc_rpc_password: str | None) -> None:
     """Serve the JSON API (/docs, /openapi.json) and the dashboard (/)."""
     db_url = resolve_db_url(db_url)
+    if btc_rpc_port and not btc_rpc_password:
+        raise click.UsageError("--btc-rpc-port needs a password: --btc-rpc-password or CRYPTOCITY_BTC_RPC_PASSWORD")
+    btc_rpc = (dict(port=btc_rpc_port, user=btc_rpc_user, password=btc_rpc_password, host=host)
+               if btc_rpc_port else None)
     check_workers(db_url, workers)
     if open_dashboard is None:
         open_dashboard = is_loopback(host)
@@ -172,8 +186,8 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     try:
         evm_url = node.url if node is not None else evm_url
         factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks,
-                              evm_url=evm_url)
-        run_server(factory, host, port, workers, open_dashboard, db_url, evm_url)
+                              evm_url=evm_url, btc_rpc=btc_rpc)
+        run_server(factory, host, port, workers, open_dashboard, db_url, evm_url, btc_rpc)
     finally:
         if node is not None:
             node.stop()   # a final state dump, then exit
@@ -195,12 +209,14 @@ def start_evm_node(host: str, port: int, state_path: str, state_interval_s: int)
 
 
 def run_server(factory, host: str, port: int, workers: int, open_dashboard: bool, db_url: str,
-               evm_url: str | None) -> None:
+               evm_url: str | None, btc_rpc: dict | None = None) -> None:
     shown = "localhost" if is_loopback(host) else host
     mode = "open: you are the operator" if open_dashboard else "sign in with an API key"
     click.echo(f"Crypto City on http://{shown}:{port}/  (dashboard, {mode})  API docs: /docs  "
                f"database: {redact(db_url)}  workers: {workers}"
                + (f"  EVM: {evm_url}" if evm_url else ""))
+    if btc_rpc:
+        click.echo(f"bitcoind JSON-RPC on http://{shown}:{btc_rpc['port']}/  (regtest; user {btc_rpc['user']})")
     if workers == 1:
         from .server_errors import ProblemRequestHandler
         app = factory()

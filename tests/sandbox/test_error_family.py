@@ -21,7 +21,9 @@ NOT_REFUSALS = {"sandbox.yamlsafe.YamlError", "sandbox.cli_support.CliProblem", 
                 # a test server that would not start, a pytest item's failed expectations, a property run's
                 # finding: not refusals
                 "sandbox.scenarios.live.LiveCityError", "sandbox.scenarios.pytest_plugin.ScenarioFailed",
-                "sandbox.fuzz.machine.InvariantBroken"}
+                "sandbox.fuzz.machine.InvariantBroken",
+                # a JSON-RPC error answer of the city's bitcoind-compatible server: the protocol's, not a refusal
+                "sandbox.btc_rpc.RpcFault"}
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

@@ -1,4 +1,5 @@
-"""Bitcoin custody on the embedded regtest node: deposit -> confirmations -> credit -> withdrawal."""
+"""Bitcoin custody: deposit -> confirmations -> credit -> withdrawal, on the embedded regtest node (its chain
+in the database) and through ``BitcoindRPC`` against the city's own bitcoind-compatible JSON-RPC server."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 from ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
 from wallet import tables
 from wallet.bitcoin.node import RegtestNode
+from wallet.bitcoin.rpc import BitcoindRPC
 from wallet.custodian import Custodian, WalletConfig
 from wallet.errors import AddressBlocked, AddressNotWhitelisted, BadAddress, BroadcastFailed, TravelRuleRequired
 from wallet.keys import HDKeys, MasterSeed
@@ -19,10 +21,29 @@ TRAVEL = {"originator_name": "Aigerim Abenova", "originator_account": "cust:1",
           "beneficiary_account": "bcrt1q-external"}
 
 
-@pytest.fixture
-def custody(ledger, clock, request):
+@pytest.fixture(scope="module")
+def rpc_chain(tmp_path_factory):
+    """The city's JSON-RPC server over a chain in a database of its own (as a bitcoind would be: the
+    custodian's ledger commits apart from the chain), shared by the module's tests."""
+    from ledger import Database, Ledger, ManualClock
+    from sandbox.btc_rpc import BitcoinRpc
+    from sandbox.btc_rpc_server import BtcRpcServer
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('rpc-chain') / 'chain.db'}")
+    db.migrate(["ledger", "wallet"])
+    server = BtcRpcServer(BitcoinRpc(RegtestNode(Ledger(db, ManualClock()), seed=7)), user="alice",
+                          password="s3cret").start()
+    yield server.url("s3cret")
+    server.stop()
+    db.dispose()
+
+
+@pytest.fixture(params=["embedded", "bitcoind-rpc"])
+def custody(ledger, request):
     keys = HDKeys(MasterSeed.for_sandbox(request.node.name))
-    node = RegtestNode(clock, seed=7)
+    if request.param == "embedded":
+        node = RegtestNode(ledger, seed=7)
+    else:
+        node = BitcoindRPC(request.getfixturevalue("rpc_chain"), mine_to_address=keys.address("bitcoin", "cold", 999))
     config = WalletConfig(confirmations={"BTC": 2}, hot_ceiling_minor={"BTC": 3_000_000},
                           travel_rule_threshold_minor={"BTC": 1_000_000})
     return Custodian(ledger, keys, btc=node, config=config), node, keys
@@ -33,7 +54,8 @@ def external(keys, i=0):
 
 
 def snapshot(c):
-    return c.balance_minor(ALICE, "BTC"), c.balance_minor(BOB, "BTC"), len(c.withdrawals()), sorted(c.btc.utxos)
+    return (c.balance_minor(ALICE, "BTC"), c.balance_minor(BOB, "BTC"), len(c.withdrawals()), c.btc.height(),
+            c.onchain_holdings_minor("BTC"))
 
 
 def deposit(c, node, owner, sats):
@@ -127,7 +149,7 @@ def test_failed_broadcast_leaves_balances_as_they_were(custody, ledger, monkeypa
     deposit(c, node, ALICE, 1_000_000)
     before = snapshot(c)
 
-    def refuse(tx):
+    def refuse(tx, **_):
         raise BroadcastFailed("the node is down")
     monkeypatch.setattr(node, "send_raw_transaction", refuse)
     with pytest.raises(BroadcastFailed):
@@ -170,23 +192,23 @@ def test_hot_cold_sweep_and_pending_cold_withdrawal(custody, ledger):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["pay", "mine", "scan", "restart"]), st.integers(0, 2),
                           st.integers(1_000, 5_000_000)), min_size=1, max_size=25))
-def test_scanner_credits_each_output_once_whatever_the_order(ledger, clock, steps):
+def test_scanner_credits_each_output_once_whatever_the_order(ledger, steps):
     """Whatever mix of payments, blocks, scans and scanner restarts: every customer ends with exactly
     the outputs paid to them that have enough confirmations, and the ledger balances."""
     test_scanner_credits_each_output_once_whatever_the_order.runs = getattr(
         test_scanner_credits_each_output_once_whatever_the_order, "runs", 0) + 1
     run = test_scanner_credits_each_output_once_whatever_the_order.runs
     keys = HDKeys(MasterSeed.for_sandbox(f"prop-{run}"))
-    node = RegtestNode(clock, seed=run)
+    node = RegtestNode(ledger, seed=run)
     c = Custodian(ledger, keys, btc=node, config=WalletConfig(confirmations={"BTC": 2}))
     owners = [f"cust:p{run}-{i}" for i in range(3)]
-    with ledger.unit_of_work() as uow:  # one database follows one chain: each example brings a new chain
+    with ledger.unit_of_work() as uow:  # the chain in the database goes on: rescan it from the start
         uow.conn.execute(tables.scan_cursors.delete())
         uow.commit()
-    paid: list[tuple[str, str]] = []
+    paid: list[tuple[str, str, int]] = []
     for action, who, sats in steps:
         if action == "pay":
-            paid.append((owners[who], node.faucet(c.deposit_address(owners[who], "bitcoin"), sats)))
+            paid.append((owners[who], node.faucet(c.deposit_address(owners[who], "bitcoin"), sats), sats))
         elif action == "mine":
             node.mine(1)
         elif action == "scan":
@@ -198,7 +220,6 @@ def test_scanner_credits_each_output_once_whatever_the_order(ledger, clock, step
                 uow.commit()
     c.scan()
     for owner in owners:
-        expected = sum(node.outputs[(txid, 0)].amount_sat for o, txid in paid
-                       if o == owner and (node.confirmations(txid) or 0) >= 2)
+        expected = sum(sats for o, txid, sats in paid if o == owner and (node.confirmations(txid) or 0) >= 2)
         assert c.balance_minor(owner, "BTC") == expected
     ledger.verify()

@@ -1,225 +1,305 @@
-"""The embedded in-process regtest node: mempool, blocks, UTXO set, confirmations and a faucet.
+"""The embedded regtest node: a Bitcoin chain kept in the wallet's tables, so every process on the database
+sees one chain (blocks, transactions, the UTXO set and the mempool) and a restart continues it.
 
-Every transaction is validated before it enters the mempool (and so before any block):
-inputs exist and are unspent (also against the mempool), outputs do not exceed inputs (the
-difference is the fee), and every input carries a valid P2WPKH signature.
+Every transaction is validated before it enters the mempool (and so before any block): inputs exist and
+are unspent (also against the mempool), outputs do not exceed inputs (the difference is the fee), and every
+input carries a valid P2WPKH BIP143 signature (``validation.py``). Mempool acceptance and mining run under
+one lock per chain — the advisory lock ``wallet:btc-chain`` and the chain's row locked ``FOR UPDATE`` on
+PostgreSQL, SQLite's single writer — so two processes never accept conflicting spends or mine the same
+height. Blocks are real serialized blocks (regtest header, proof of work at the regtest target) starting
+at Bitcoin's own regtest genesis; block times come from the unit of work's sandbox time.
 
-Why we verify signatures ourselves: python-bitcoinlib's ``VerifyScript`` does not evaluate
-witness programs, so for each P2WPKH input we compute the BIP143 digest with
-``SignatureHash(scriptCode, tx, i, SIGHASH_ALL, amount=..., sigversion=SIGVERSION_WITNESS_V0)``,
-check the witness public key hashes to the output's program, and verify the DER signature
-with libsecp256k1 (coincurve). Time comes from the clock passed in; block hashes from the
-seed and contents, so the same seed and the same calls give the same chain.
+Each method takes the caller's unit of work as ``uow=`` (what it writes commits with the caller's writes);
+called without one it runs in a transaction of its own.
 """
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
-import coincurve
-from bip_utils.bech32 import SegwitBech32Encoder
-from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTransaction
-from bitcoin.core.script import SIGHASH_ALL, CScript
+from bitcoin.core import COutPoint, CBlock, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTransaction, lx
+from bitcoin.core import CoreRegTestParams
+from bitcoin.core.script import CScript
+from sqlalchemy import func, insert, select, update
 
-from ..errors import (BadSignature, DoubleSpend, InvalidTransaction, MissingInput, OutputsExceedInputs,
-                      Unsigned)
-from .transactions import Utxo, hash160, script_for_address, sighash
+from .. import tables as t
+from ..errors import InvalidTransaction
+from .transactions import Utxo, script_for_address
+from .validation import MAX_MONEY_SAT, Coin, address_of, check_transaction, decode, txid_of
 
-MAX_MONEY_SAT = 21_000_000 * 100_000_000
 MAX_MEMPOOL = 10_000
 MAX_BLOCKS_PER_CALL = 1_000
+LOCK = "wallet:btc-chain"
+GENESIS = CoreRegTestParams.GENESIS_BLOCK
+GENESIS_HASH = GENESIS.GetHash()[::-1].hex()
+BLOCK_VERSION = 0x20000000
+REGTEST_BITS = 0x207FFFFF
+REGTEST_TARGET = 0x7FFFFF << (8 * (0x20 - 3))
 
 
-def _txid(tx: CTransaction) -> str:
-    return tx.GetTxid()[::-1].hex()
-
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Block:
     height: int
     hash: str
+    prev_hash: str
     time: datetime
-    txids: list[str] = field(default_factory=list)
+    raw: bytes
 
-
-@dataclass
-class _Output:
-    amount_sat: int
-    script: bytes
-    address: str | None
+    def transactions(self) -> list[CTransaction]:
+        return list(CBlock.deserialize(self.raw).vtx)
 
 
 class RegtestNode:
-    """An in-memory Bitcoin regtest chain. Not thread-safe: the custodian serialises access."""
+    """The Bitcoin regtest chain in the database of ``ledger`` (one per database). ``seed`` only matters
+    when the chain is created: it goes into every faucet payment, so the same seed and the same calls give
+    the same chain; a chain that exists keeps the seed it was created with."""
 
     chain = "bitcoin"
+    name = "regtest"   # the row of wallet_btc_chain
 
-    def __init__(self, clock, *, seed: int | str = 0, hrp: str = "bcrt") -> None:
-        self.clock = clock
+    def __init__(self, ledger, *, seed: int | str = 0, hrp: str = "bcrt") -> None:
+        self.ledger = ledger
         self.hrp = hrp
-        self._seed = str(seed).encode()
-        self._faucet_counter = 0
-        self.txs: dict[str, CTransaction] = {}
-        self.tx_height: dict[str, int | None] = {}
-        self.outputs: dict[tuple[str, int], _Output] = {}
-        self.utxos: set[tuple[str, int]] = set()  # confirmed and mempool outputs not yet spent
-        self.spent_by: dict[tuple[str, int], str] = {}
-        self.mempool: list[str] = []
-        self.blocks: list[Block] = []
-        self._append_block([])  # genesis
+        self._seed = str(seed)
+
+    def __repr__(self) -> str:
+        return f"RegtestNode({self.ledger.db.dialect})"
+
+    # -- units of work ----------------------------------------------------------------------
+    @contextmanager
+    def _reading(self, uow):
+        if uow is not None:
+            yield uow.conn
+            return
+        with self.ledger.unit_of_work(read_only=True) as own:
+            yield own.conn
+
+    def _write(self, uow, fn):
+        if uow is not None:
+            return fn(uow)
+        return self.ledger.transaction(fn)
+
+    def lock(self, uow) -> dict:
+        """Take the chain's writer lock in ``uow`` (held until it ends) and return the chain's row, creating
+        the chain (its genesis block) on first use. A caller that will lock ledger accounts too takes this
+        first, so every writer takes the locks in one order."""
+        uow.advisory_lock(LOCK)
+        c = t.btc_chain.c
+        row = uow.conn.execute(select(t.btc_chain).where(c.name == self.name).with_for_update()).mappings().first()
+        if row is None:
+            row = dict(name=self.name, seed=self._seed[:64], tip_height=0, tip_hash=GENESIS_HASH, faucet_count=0,
+                       tx_count=0)
+            uow.conn.execute(insert(t.btc_chain).values(**row))
+            uow.conn.execute(insert(t.btc_blocks).values(
+                height=0, hash=GENESIS_HASH, prev_hash="00" * 32,
+                time=datetime.fromtimestamp(GENESIS.nTime, timezone.utc), raw=GENESIS.serialize().hex()))
+        return dict(row)
 
     # -- chain state ----------------------------------------------------------------------
-    def height(self) -> int:
-        return len(self.blocks) - 1
+    def height(self, *, uow=None) -> int:
+        with self._reading(uow) as conn:
+            tip = conn.execute(select(t.btc_chain.c.tip_height).where(t.btc_chain.c.name == self.name)).scalar()
+        return int(tip or 0)
 
-    def confirmations(self, txid: str) -> int | None:
+    def confirmations(self, txid: str, *, uow=None) -> int | None:
         """0 while in the mempool, ``tip - height + 1`` once mined, None if unknown."""
-        if txid not in self.tx_height:
-            return None
-        height = self.tx_height[txid]
-        return 0 if height is None else self.height() - height + 1
+        with self._reading(uow) as conn:
+            row = conn.execute(select(t.btc_transactions.c.block_height).where(
+                t.btc_transactions.c.txid == str(txid).lower())).first()
+            if row is None:
+                return None
+            tip = conn.execute(select(t.btc_chain.c.tip_height).where(t.btc_chain.c.name == self.name)).scalar()
+        return 0 if row.block_height is None else int(tip) - int(row.block_height) + 1
 
-    def _address(self, script: bytes) -> str | None:
-        if len(script) == 22 and script[0] == 0 and script[1] == 20:
-            return SegwitBech32Encoder.Encode(self.hrp, 0, script[2:])
-        return None
+    def outputs_in_blocks(self, from_height: int, to_height: int, *, uow=None) -> list[Utxo]:
+        """Every output paying a P2WPKH address in blocks ``from_height..to_height`` (inclusive), in block order."""
+        x, o = t.btc_transactions.c, t.btc_outputs.c
+        with self._reading(uow) as conn:
+            rows = conn.execute(
+                select(o.txid, o.vout, o.amount_sat, o.address, x.block_height)
+                .join(t.btc_transactions, x.txid == o.txid)
+                .where(x.block_height >= max(from_height, 0), x.block_height <= to_height, o.address.is_not(None))
+                .order_by(x.block_height, x.position, o.vout)).all()
+        return [Utxo(r.txid, int(r.vout), int(r.amount_sat), r.address, int(r.block_height)) for r in rows]
 
-    def outputs_in_blocks(self, from_height: int, to_height: int) -> list[Utxo]:
-        """Every output paying a P2WPKH address in blocks ``from_height..to_height`` (inclusive)."""
-        found = []
-        for block in self.blocks[max(from_height, 0): min(to_height, self.height()) + 1]:
-            for txid in block.txids:
-                for vout, out in enumerate(self.txs[txid].vout):
-                    address = self._address(bytes(out.scriptPubKey))
-                    if address is not None:
-                        found.append(Utxo(txid, vout, out.nValue, address, block.height))
-        return found
-
-    def unspent(self, addresses, *, min_conf: int = 1) -> list[Utxo]:
-        """Unspent outputs at ``addresses`` with at least ``min_conf`` confirmations, not spent in the mempool."""
-        wanted = set(addresses)
+    def unspent(self, addresses, *, min_conf: int = 1, mempool_spends: bool = True, uow=None) -> list[Utxo]:
+        """Unspent outputs at ``addresses`` with at least ``min_conf`` confirmations, not spent in the mempool
+        (``mempool_spends=False``: not spent in a block — the view of bitcoind's ``scantxoutset``)."""
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return []
+        x, o = t.btc_transactions.c, t.btc_outputs.c
+        with self._reading(uow) as conn:
+            tip = int(conn.execute(select(t.btc_chain.c.tip_height).where(t.btc_chain.c.name == self.name)).scalar()
+                      or 0)
+            rows = conn.execute(
+                select(o.txid, o.vout, o.amount_sat, o.address, x.block_height)
+                .join(t.btc_transactions, x.txid == o.txid)
+                .where(o.address.in_(wanted), o.spent_by.is_(None) if mempool_spends else
+                       (o.spent_by.is_(None) | o.spent_by.in_(select(x.txid).where(x.block_height.is_(None)))))
+                .order_by(o.txid, o.vout)).all()
         result = []
-        for txid, vout in sorted(self.utxos):
-            out = self.outputs[(txid, vout)]
-            if out.address in wanted and (self.confirmations(txid) or 0) >= min_conf:
-                result.append(Utxo(txid, vout, out.amount_sat, out.address, self.tx_height[txid]))
+        for r in rows:
+            confirmations = 0 if r.block_height is None else tip - int(r.block_height) + 1
+            if confirmations >= min_conf:
+                height = None if r.block_height is None else int(r.block_height)
+                result.append(Utxo(r.txid, int(r.vout), int(r.amount_sat), r.address, height))
         return result
 
-    def balance_sat(self, addresses, *, min_conf: int = 1) -> int:
-        return sum(u.amount_sat for u in self.unspent(addresses, min_conf=min_conf))
+    def balance_sat(self, addresses, *, min_conf: int = 1, uow=None) -> int:
+        return sum(u.amount_sat for u in self.unspent(addresses, min_conf=min_conf, uow=uow))
+
+    def mempool(self, *, uow=None) -> list[str]:
+        """The txids waiting for a block, in the order they were accepted."""
+        x = t.btc_transactions.c
+        with self._reading(uow) as conn:
+            return list(conn.execute(select(x.txid).where(x.block_height.is_(None)).order_by(x.position)).scalars())
 
     # -- writes ---------------------------------------------------------------------------
-    def faucet(self, address: str, amount_sat: int) -> str:
-        """Pay ``amount_sat`` to ``address`` from nowhere (a coinbase-like sandbox deposit); returns the txid."""
-        if not isinstance(amount_sat, int) or not 0 < amount_sat <= MAX_MONEY_SAT:
+    def faucet(self, address: str, amount_sat: int, *, uow=None) -> str:
+        """Pay ``amount_sat`` to ``address`` from nowhere (a coinbase-like sandbox deposit); returns the txid.
+        Each payment's marker carries the chain's faucet counter, so no two payments share a txid."""
+        if not isinstance(amount_sat, int) or isinstance(amount_sat, bool) or not 0 < amount_sat <= MAX_MONEY_SAT:
             raise InvalidTransaction("a faucet payment must be a positive whole number of sats")
-        self._faucet_counter += 1
-        marker = CScript([self._faucet_counter.to_bytes(8, "big"), b"cryptocity-faucet:" + self._seed])
-        tx = CTransaction.from_tx(CMutableTransaction(
-            [CMutableTxIn(COutPoint(), marker)], [CMutableTxOut(amount_sat, script_for_address(address, self.hrp))]))
-        self._accept(tx)
-        return _txid(tx)
+        script = script_for_address(address, self.hrp)
 
-    def send_raw_transaction(self, tx: CTransaction | bytes) -> str:
+        def pay(uow):
+            state = self.lock(uow)
+            count = int(state["faucet_count"]) + 1
+            uow.conn.execute(update(t.btc_chain).where(t.btc_chain.c.name == self.name).values(faucet_count=count))
+            marker = CScript([count.to_bytes(8, "big"), b"cryptocity-faucet:" + state["seed"].encode()])
+            tx = CTransaction.from_tx(CMutableTransaction([CMutableTxIn(COutPoint(), marker)],
+                                                          [CMutableTxOut(amount_sat, script)]))
+            self._accept(uow, state, tx, fee_sat=0)
+            return txid_of(tx)
+        return self._write(uow, pay)
+
+    def send_raw_transaction(self, tx: CTransaction | bytes, *, uow=None) -> str:
         """Validate ``tx`` and put it in the mempool; returns its txid or raises a typed refusal."""
         if isinstance(tx, (bytes, bytearray)):
-            try:
-                tx = CTransaction.deserialize(bytes(tx))
-            except Exception:  # noqa: BLE001
-                raise InvalidTransaction("the transaction bytes cannot be decoded") from None
-        self.validate(tx)
-        self._accept(tx)
-        return _txid(tx)
+            tx = decode(tx)
 
-    def validate(self, tx: CTransaction) -> int:
+        def send(uow):
+            state = self.lock(uow)
+            fee = self._check(uow.conn, tx)
+            self._accept(uow, state, tx, fee_sat=fee)
+            return txid_of(tx)
+        return self._write(uow, send)
+
+    def validate(self, tx: CTransaction, *, uow=None) -> int:
         """Check ``tx`` against the UTXO set and mempool; returns the fee in sats. Changes nothing."""
-        txid = _txid(tx)
-        if not tx.vin or not tx.vout:
-            raise InvalidTransaction("a transaction needs at least one input and one output", txid=txid)
-        if txid in self.txs:
-            raise DoubleSpend("this transaction was already broadcast", txid=txid)
-        seen = set()
-        total_in = 0
-        prevouts = []
-        for vin in tx.vin:
-            key = (vin.prevout.hash[::-1].hex(), vin.prevout.n)
-            if key in seen:
-                raise DoubleSpend("the transaction spends the same coin twice", txid=txid, input=f"{key[0]}:{key[1]}")
-            seen.add(key)
-            if key in self.spent_by:
-                raise DoubleSpend(f"coin {key[0]}:{key[1]} was already spent by {self.spent_by[key]}",
-                                  txid=txid, input=f"{key[0]}:{key[1]}")
-            if key not in self.utxos:
-                raise MissingInput(f"coin {key[0]}:{key[1]} does not exist", txid=txid, input=f"{key[0]}:{key[1]}")
-            out = self.outputs[key]
-            total_in += out.amount_sat
-            prevouts.append(out)
-        total_out = 0
-        for out in tx.vout:
-            if not 0 <= out.nValue <= MAX_MONEY_SAT:
-                raise InvalidTransaction("an output amount is out of range", txid=txid)
-            total_out += out.nValue
-        if total_out > total_in:
-            raise OutputsExceedInputs(f"outputs pay {total_out} sats but inputs hold only {total_in}",
-                                      txid=txid, inputs_sat=total_in, outputs_sat=total_out)
-        witnesses = tx.wit.vtxinwit if tx.wit is not None else ()
-        for index, out in enumerate(prevouts):
-            stack = list(witnesses[index].scriptWitness.stack) if index < len(witnesses) else []
-            if not stack:
-                raise Unsigned(f"input {index} carries no signature", txid=txid, input_index=index)
-            if len(out.script) != 22 or out.script[:2] != b"\x00\x14":
-                raise BadSignature(f"input {index} spends a non-P2WPKH output", txid=txid, input_index=index)
-            if len(stack) != 2 or hash160(stack[1]) != out.script[2:]:
-                raise BadSignature(f"input {index} is signed with a key that does not own the coin",
-                                   txid=txid, input_index=index)
-            sig, pub = stack
-            if not sig or sig[-1] != SIGHASH_ALL:
-                raise BadSignature(f"input {index} uses an unsupported signature hash type", txid=txid,
-                                   input_index=index)
-            digest = sighash(tx, index, out.script[2:], out.amount_sat)
-            try:
-                ok = coincurve.PublicKey(pub).verify(sig[:-1], digest, hasher=None)
-            except Exception:  # noqa: BLE001 - malformed key or DER
-                ok = False
-            if not ok:
-                raise BadSignature(f"the signature of input {index} does not verify", txid=txid, input_index=index)
-        return total_in - total_out
+        with self._reading(uow) as conn:
+            return self._check(conn, tx)
 
-    def _accept(self, tx: CTransaction) -> None:
-        if len(self.mempool) >= MAX_MEMPOOL:
+    def _check(self, conn, tx: CTransaction) -> int:
+        o = t.btc_outputs.c
+
+        def coin(txid: str, vout: int) -> Coin | None:
+            row = conn.execute(select(o.amount_sat, o.script, o.spent_by).where(o.txid == txid, o.vout == vout)).first()
+            return None if row is None else Coin(int(row.amount_sat), bytes.fromhex(row.script), row.spent_by)
+        known = conn.execute(select(t.btc_transactions.c.txid).where(
+            t.btc_transactions.c.txid == txid_of(tx))).first() is not None
+        return check_transaction(tx, coin, known=known)
+
+    def _accept(self, uow, state: dict, tx: CTransaction, *, fee_sat: int) -> None:
+        conn = uow.conn
+        waiting = conn.execute(select(func.count()).select_from(t.btc_transactions).where(
+            t.btc_transactions.c.block_height.is_(None))).scalar()
+        if waiting >= MAX_MEMPOOL:
             raise InvalidTransaction("the mempool is full: mine a block first")
-        txid = _txid(tx)
-        self.txs[txid] = tx
-        self.tx_height[txid] = None
+        txid = txid_of(tx)
+        position = int(state["tx_count"]) + 1
+        state["tx_count"] = position
+        conn.execute(update(t.btc_chain).where(t.btc_chain.c.name == self.name).values(tx_count=position))
+        conn.execute(insert(t.btc_transactions).values(txid=txid, raw=tx.serialize().hex(), block_height=None,
+                                                       position=position, fee_sat=fee_sat))
+        o = t.btc_outputs.c
         for vin in tx.vin:
             if not vin.prevout.is_null():
-                key = (vin.prevout.hash[::-1].hex(), vin.prevout.n)
-                self.spent_by[key] = txid
-                self.utxos.discard(key)
-        for vout, out in enumerate(tx.vout):
-            script = bytes(out.scriptPubKey)
-            self.outputs[(txid, vout)] = _Output(out.nValue, script, self._address(script))
-            self.utxos.add((txid, vout))
-        self.mempool.append(txid)
+                conn.execute(update(t.btc_outputs).where(o.txid == vin.prevout.hash[::-1].hex(),
+                                                         o.vout == vin.prevout.n).values(spent_by=txid))
+        conn.execute(insert(t.btc_outputs), [
+            dict(txid=txid, vout=n, amount_sat=out.nValue, script=bytes(out.scriptPubKey).hex(),
+                 address=address_of(bytes(out.scriptPubKey), self.hrp), spent_by=None)
+            for n, out in enumerate(tx.vout)])
 
-    def mine(self, blocks: int = 1) -> list[str]:
+    def mine(self, blocks: int = 1, *, uow=None) -> list[str]:
         """Mine ``blocks`` blocks (the first takes the whole mempool); returns their hashes."""
-        if not 1 <= blocks <= MAX_BLOCKS_PER_CALL:
+        if not isinstance(blocks, int) or not 1 <= blocks <= MAX_BLOCKS_PER_CALL:
             raise ValueError(f"mine between 1 and {MAX_BLOCKS_PER_CALL} blocks at a time")
-        hashes = []
-        for _ in range(blocks):
-            txids, self.mempool = self.mempool, []
-            hashes.append(self._append_block(txids).hash)
-        return hashes
 
-    def _append_block(self, txids: list[str]) -> Block:
-        height = len(self.blocks)
-        prev = self.blocks[-1].hash if self.blocks else "00" * 32
-        now = self.clock.now()
-        material = "|".join([prev, str(height), now.isoformat(), *txids]).encode() + self._seed
-        block = Block(height, hashlib.sha256(hashlib.sha256(material).digest()).digest()[::-1].hex(), now, txids)
-        for txid in txids:
-            self.tx_height[txid] = height
-        self.blocks.append(block)
-        return block
+        def run(uow):
+            state = self.lock(uow)
+            x = t.btc_transactions.c
+            waiting = uow.conn.execute(select(x.txid, x.raw).where(x.block_height.is_(None))
+                                       .order_by(x.position)).all()
+            txs = [CTransaction.deserialize(bytes.fromhex(r.raw)) for r in waiting]
+            hashes = []
+            height, prev = int(state["tip_height"]), state["tip_hash"]
+            when = uow.now()
+            for _ in range(blocks):
+                height += 1
+                prev = self._append_block(uow, height, prev, when, txs)
+                hashes.append(prev)
+                txs = []
+            if waiting:
+                uow.conn.execute(update(t.btc_transactions).where(
+                    x.txid.in_([r.txid for r in waiting])).values(block_height=height - blocks + 1))
+            uow.conn.execute(update(t.btc_chain).where(t.btc_chain.c.name == self.name)
+                             .values(tip_height=height, tip_hash=prev))
+            return hashes
+        return self._write(uow, run)
+
+    def _append_block(self, uow, height: int, prev: str, when: datetime, txs: list[CTransaction]) -> str:
+        merkle = CBlock.build_merkle_tree_from_txs(txs)[-1] if txs else b"\x00" * 32
+        nonce = 0
+        while True:   # regtest's target passes about every second header
+            block = CBlock(nVersion=BLOCK_VERSION, hashPrevBlock=lx(prev), hashMerkleRoot=merkle,
+                           nTime=int(when.timestamp()), nBits=REGTEST_BITS, nNonce=nonce, vtx=txs)
+            digest = block.GetHash()
+            if int.from_bytes(digest, "little") <= REGTEST_TARGET:
+                break
+            nonce += 1
+        block_hash = digest[::-1].hex()
+        uow.conn.execute(insert(t.btc_blocks).values(height=height, hash=block_hash, prev_hash=prev, time=when,
+                                                     raw=block.serialize().hex()))
+        return block_hash
+
+    # -- reads for the JSON-RPC server ------------------------------------------------------
+    def block(self, *, height: int | None = None, block_hash: str | None = None, uow=None) -> Block | None:
+        """The block at ``height`` or with ``block_hash``, None if the chain has none such."""
+        b = t.btc_blocks.c
+        query = select(t.btc_blocks).where(b.height == height if block_hash is None else b.hash == block_hash.lower())
+        with self._reading(uow) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            if height == 0 or block_hash == GENESIS_HASH:   # a chain nobody has written to yet
+                return Block(0, GENESIS_HASH, "00" * 32, datetime.fromtimestamp(GENESIS.nTime, timezone.utc),
+                             GENESIS.serialize())
+            return None
+        return Block(int(row.height), row.hash, row.prev_hash, row.time, bytes.fromhex(row.raw))
+
+    def transaction(self, txid: str, *, uow=None) -> tuple[CTransaction, int | None] | None:
+        """The transaction ``txid`` and the height of its block (None: in the mempool), or None if unknown."""
+        x = t.btc_transactions.c
+        with self._reading(uow) as conn:
+            row = conn.execute(select(x.raw, x.block_height).where(x.txid == str(txid).lower())).first()
+        if row is None:
+            return None
+        return CTransaction.deserialize(bytes.fromhex(row.raw)), row.block_height
+
+    def output(self, txid: str, vout: int, *, uow=None) -> dict | None:
+        """One output and whether it is spent (``spent_by``), with its transaction's block height."""
+        x, o = t.btc_transactions.c, t.btc_outputs.c
+        with self._reading(uow) as conn:
+            row = conn.execute(select(o.amount_sat, o.script, o.address, o.spent_by, x.block_height)
+                               .join(t.btc_transactions, x.txid == o.txid)
+                               .where(o.txid == str(txid).lower(), o.vout == vout)).mappings().first()
+        return None if row is None else dict(row)
+
+    def mempool_fees_sat(self, *, uow=None) -> int:
+        x = t.btc_transactions.c
+        with self._reading(uow) as conn:
+            return int(conn.execute(select(func.coalesce(func.sum(x.fee_sat), 0))
+                                    .where(x.block_height.is_(None))).scalar())

@@ -158,7 +158,7 @@ def onchain_deposit(body: dict, actor: str):
                                       asset=body["asset"])
         return {"actor": actor, "txid": out.txid, "address": out.address, "confirmations": out.confirmations,
                 "amount_minor": body["amount_minor"]}, 201
-    return json_response(*idempotent_write(compute, retries=0))
+    return json_response(*idempotent_write(compute))
 
 
 # ------------------------------------------------------------------ withdrawals
@@ -229,7 +229,7 @@ def withdraw(body: dict, actor: str):
                                    amount_minor=body["amount_minor"], key=g.idempotency_key,
                                    travel_rule=dict(travel_rule) if travel_rule is not None else None)
         return out, 201
-    return json_response(*idempotent_write(compute, retries=0))
+    return json_response(*idempotent_write(compute))
 
 
 @blp.route("/<name:actor>/withdrawals")

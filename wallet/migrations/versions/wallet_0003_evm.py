@@ -8,7 +8,7 @@ from alembic import op
 from ledger.types import Timestamp
 
 revision = "wallet_0003"
-down_revision = "wallet_0001"
+down_revision = "wallet_0002_chain"
 branch_labels = None
 depends_on = None
 
