@@ -64,6 +64,7 @@ class WalletConfig:
     travel_rule_threshold_minor: dict[str, int] = field(default_factory=lambda: {
         "BTC": 1_000_000, "ETH": 300_000_000, "USDT": 1_000_000_000})  # ~USD 1 000
     btc_fee_rate_sat_vb: int = 2
+    coinbase_maturity: int = 100   # confirmations before a block reward may be credited (Bitcoin's rule)
     token_withdrawal_fee_minor: dict[str, int] = field(default_factory=lambda: {"USDT": 1_000_000})
 
 
@@ -285,7 +286,10 @@ class Custodian:
             if chain not in tips:
                 tips[chain] = self._node(chain).height()
             confirmations = tips[chain] - int(dep["block_height"]) + 1
-            if confirmations < self.config.confirmations.get(dep["asset"], 1):
+            required = self.config.confirmations.get(dep["asset"], 1)
+            if chain == "bitcoin" and dep["txid"] in getattr(self.btc, "coinbase_txids", ()):
+                required = max(required, self.config.coinbase_maturity)
+            if confirmations < required:
                 continue
 
             def credit(uow, dep=dep):

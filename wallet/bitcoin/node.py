@@ -66,6 +66,7 @@ class RegtestNode:
         self.utxos: set[tuple[str, int]] = set()  # confirmed and mempool outputs not yet spent
         self.spent_by: dict[tuple[str, int], str] = {}
         self.mempool: list[str] = []
+        self.coinbase_txids: set[str] = set()   # block rewards: spendable only after coinbase maturity
         self.blocks: list[Block] = []
         self._append_block([])  # genesis
 
@@ -120,6 +121,22 @@ class RegtestNode:
             [CMutableTxIn(COutPoint(), marker)], [CMutableTxOut(amount_sat, script_for_address(address, self.hrp))]))
         self._accept(tx)
         return _txid(tx)
+
+    def coinbase(self, address: str, amount_sat: int, tag: str) -> str:
+        """A block reward of ``amount_sat`` to ``address`` (a coinbase: no coins spent), mined with the next
+        block; ``tag`` makes it unique (a farm and its reward count). A custodian credits it only after
+        coinbase maturity (``WalletConfig.coinbase_maturity``)."""
+        if not isinstance(amount_sat, int) or not 0 < amount_sat <= MAX_MONEY_SAT:
+            raise InvalidTransaction("a block reward must be a positive whole number of sats")
+        marker = CScript([b"cryptocity-coinbase:" + tag.encode()[:80] + b":" + self._seed])
+        tx = CTransaction.from_tx(CMutableTransaction(
+            [CMutableTxIn(COutPoint(), marker)], [CMutableTxOut(amount_sat, script_for_address(address, self.hrp))]))
+        txid = _txid(tx)
+        if txid in self.txs:
+            raise DoubleSpend("this block reward was already paid", txid=txid)
+        self._accept(tx)
+        self.coinbase_txids.add(txid)
+        return txid
 
     def send_raw_transaction(self, tx: CTransaction | bytes) -> str:
         """Validate ``tx`` and put it in the mempool; returns its txid or raises a typed refusal."""
