@@ -14,6 +14,7 @@ POWER_SOURCES = (GRID, OWN_OFFGRID)
 _IDENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_HASHRATE_THS = 10**9          # a million PH/s: more than the whole network
 MAX_EFFICIENCY_MJ = 1_000_000     # 1 000 J/TH: older than any machine still running
+MAX_LOAD_KW = 10**9               # a terawatt
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class FarmSpec:
         draw_mw = power_mw(hashrate_ths, eff)
         if max_load_kw is None:
             max_load_w = -(-draw_mw // 1_000_000) * 1000
-        elif not isinstance(max_load_kw, int) or isinstance(max_load_kw, bool) or max_load_kw * 1_000_000 < draw_mw:
+        elif (not isinstance(max_load_kw, int) or isinstance(max_load_kw, bool) or max_load_kw * 1_000_000 < draw_mw
+              or max_load_kw > MAX_LOAD_KW):
             raise InvalidFarm(f"maximum load is a whole number of kW at least the machines' draw "
                               f"({draw_mw / 1_000_000:.3f} kW)", field="max_load_kw")
         else:
