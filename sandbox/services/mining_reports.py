@@ -78,6 +78,20 @@ def summary(city: CityContext, uow) -> dict:
     }
 
 
+def regulator_section(city: CityContext, uow) -> dict:
+    """The mining lines of the regulator's summary: farms, levy, coins mined, sold (on the AIFC exchange)
+    and seized, and the detection cases."""
+    farms = farm_rows(city, uow) if store.any_farm(uow.conn) else []
+    cases = store.cases(uow.conn) if farms else []
+    return {"farms": len(farms), "licensed_farms": sum(1 for f in farms if f["licensed"]),
+            **{k: sum(f[k] for f in farms) for k in ("levy_paid_minor", "levy_unpaid_minor", "mined_sat",
+                                                     "sold_sat", "seized_sat")},
+            "cases_open": sum(1 for c in cases if c["status"] == "open"),
+            "cases_closed": sum(1 for c in cases if c["status"] == "closed"),
+            "sales": [{"farm": f["farm"], "sold_sat": f["sold_sat"], "proceeds_minor": f["sale_proceeds_minor"]}
+                      for f in farms if f["sold_sat"]]}
+
+
 def _balance(uow, code: str) -> int:
     acct = uow.find_account(code)
     return 0 if acct is None else acct.balance_minor

@@ -20,6 +20,7 @@ from ..context import CityContext
 from ..errors import AuditTampered
 from ..tax import Acquisition, Disposal, TaxStatement
 from ..tax import statement as tax_statement_of
+from . import mining_reports
 
 MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
@@ -131,6 +132,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
                      for s, n, q, v in volume],
         "kzte": reserves,
         "licences": licences,
+        "mining": mining_reports.regulator_section(city, uow),
         "invariants": invariants,
     }
 

@@ -27,7 +27,7 @@ bp = Blueprint("dashboard", __name__, template_folder=str(WEB_DIR / "templates")
 OPEN_OPERATOR = Principal(0, "operator", None, "open dashboard")
 NAV = (("dashboard.overview", "Overview"), ("dashboard.pos", "POS terminal"), ("dashboard.wallet", "Wallet & card"),
        ("dashboard.orderbook", "Order book"), ("dashboard.explorer", "Ledger explorer"),
-       ("dashboard.regulator", "Regulator"), ("dashboard.webhooks", "Webhooks"))
+       ("dashboard.regulator", "Regulator"), ("dashboard.mining", "Mining"), ("dashboard.webhooks", "Webhooks"))
 PAGE = 50
 
 
