@@ -138,3 +138,22 @@ def test_the_power_allotted_to_mining_caps_the_licensed_farms_load(tmp_path_fact
         _farm(city, "third", hashrate_ths=20_000, location="pavlodar-2")   # 0.68 MW more still fits
     finally:
         city.close()
+
+
+def test_a_farms_days_come_out_the_same_on_every_database(db_url):
+    city = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
+    try:
+        _farm(city, "steppe-hash", sell_pct=50)
+        _farm(city, "shadow", kzt_minor=0, hashrate_ths=20_000, licensed=False)
+        city.advance("1d")
+        city.advance("1d")
+        report = city.farm_report("steppe-hash")
+        assert (report["levy_paid_minor"], report["mined_sat"], report["credited_sat"]) == (
+            2 * 15_504_000, 2 * 5_343_750, 5_343_750)
+        assert report["sold_sat"] == 5_343_750 // 2 // 1000 * 1000          # half a reward, whole lots
+        assert city.detect().cases[0]["location"] == "ekibastuz"
+        closed = city.close_farm(farm="shadow")
+        assert (closed.evaded_levy_minor, closed.seized_sat) == (6_528_000, 1_125_000)
+        city.verify()
+    finally:
+        city.close()
