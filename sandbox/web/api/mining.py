@@ -57,6 +57,51 @@ class Empty(Strict):
     pass
 
 
+class FarmRegisteredSchema(Strict):
+    farm = ma.fields.String(required=True)
+    location = ma.fields.String(required=True)
+    power_kw = ma.fields.String(required=True, metadata={"description": "the machines' draw, kW"})
+    licence_id = ma.fields.String(required=True, allow_none=True)
+    deposit_address = ma.fields.String(required=True, metadata={"description": "where its rewards are paid"})
+    status = ma.fields.String(required=True)
+
+
+class MeterSchema(Strict):
+    farm = ma.fields.String(required=True)
+    meter_working = ma.fields.Boolean(required=True)
+    status = ma.fields.String(required=True)
+
+
+class LevyPaidSchema(Strict):
+    farm = ma.fields.String(required=True)
+    levies = ma.fields.Integer(required=True)
+    paid_minor = ma.fields.Integer(required=True, metadata={"description": "tiyn"})
+    status = ma.fields.String(required=True)
+
+
+class DetectedSchema(Strict):
+    examined = ma.fields.Integer(required=True, metadata={"description": "substation readings examined"})
+    flagged_days = ma.fields.Integer(required=True)
+    cases = ma.fields.List(ma.fields.Dict(), required=True)
+    status = ma.fields.String(required=True)
+
+
+class ClosedSchema(Strict):
+    farm = ma.fields.String(required=True)
+    case_id = ma.fields.Integer(required=True)
+    evaded_levy_minor = ma.fields.Integer(required=True)
+    seized_sat = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+
+
+class FarmReportSchema(Strict):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    farm = ma.fields.String(required=True)
+    tax = ma.fields.Dict(required=True, metadata={"description": "revenue, levy, power bill, profit, CIT (tiyn)"})
+
+
 @blp.route("")
 @access("regulator")
 @blp.response(200, MiningSummary)
@@ -69,7 +114,7 @@ def summary():
 
 @blp.route("/farms/<name:farm>")
 @access("regulator")
-@blp.response(200, ma.Schema.from_dict({}, name="FarmReport"))
+@blp.response(200, FarmReportSchema)
 def farm(farm: str):
     """One farm: its figures, latest meter readings and levies, flags and tax report (corporate income tax
     on its profit)."""
@@ -85,6 +130,7 @@ def _write(fn, **kwargs):
 @blp.route("/farms", methods=["POST"])
 @access()
 @blp.arguments(FarmIn)
+@blp.response(200, FarmRegisteredSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def register(body: dict):
     """Register an onboarded customer as a farm (licensed: a digital_mining licence from the configured
@@ -96,6 +142,7 @@ def register(body: dict):
 @blp.route("/farms/<name:farm>/meter", methods=["POST"])
 @access()
 @blp.arguments(MeterIn)
+@blp.response(200, MeterSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def meter(body: dict, farm: str):
     """Break (``working: false``: days assessed at maximum load) or repair the farm's meter."""
@@ -105,6 +152,7 @@ def meter(body: dict, farm: str):
 @blp.route("/farms/<name:farm>/pay-levy", methods=["POST"])
 @access()
 @blp.arguments(Empty)
+@blp.response(200, LevyPaidSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def pay_levy(body: dict, farm: str):
     """Pay every unpaid levy of the farm from its tenge account (all or nothing)."""
@@ -114,6 +162,7 @@ def pay_levy(body: dict, farm: str):
 @blp.route("/detect", methods=["POST"])
 @access("regulator")
 @blp.arguments(Empty)
+@blp.response(200, DetectedSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def detect(body: dict):
     """Run the detection rule over the grid operator's new substation readings; cases open where load is
@@ -124,6 +173,7 @@ def detect(body: dict):
 @blp.route("/farms/<name:farm>/close", methods=["POST"])
 @access("regulator")
 @blp.arguments(CloseIn)
+@blp.response(200, ClosedSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def close(body: dict, farm: str):
     """Close the farm on the case open at its location and seize its output to the state-held account."""
