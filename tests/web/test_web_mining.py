@@ -52,3 +52,19 @@ def test_farms_levy_detection_and_closure_over_the_api(cc_client, cc):
     regulator = get(cc_client, "/api/v1/reports/regulator", reg).json
     assert regulator["mining"]["farms"] == 2 and regulator["mining"]["cases_closed"] == 1
     assert get(cc_client, "/api/v1/ledger/verify", op).json["ok"]
+
+
+def test_a_farms_licence_is_in_the_register_and_the_regulator_suspends_it_like_any_other(cc_client, cc):
+    op, reg = cc.keys["operator"], cc.keys["regulator"]
+    cc.onboard(actor="licensed-farm", kyc_tier="full", deposits={"BTC": 1_000_000})
+    cc.register_farm(farm="licensed-farm", location="pavlodar", hashrate_ths=100, efficiency_j_per_th=34)
+    page = get(cc_client, "/api/v1/licences?limit=200", reg).json["items"]
+    row = next(item for item in page if item["id"] == "MDDIAI-DM-licensed-farm")
+    assert (row["holder"], row["scope"], row["status"]) == ("licensed-farm", "digital_mining", "active")
+    assert row["regulator_name"] == "Ministry of Digital Development, Innovation and Aerospace Industry"
+    assert post(cc_client, "/api/v1/licences/MDDIAI-DM-licensed-farm/suspend", reg, "s-1",
+                {"reason": "inspection"}).status_code == 200
+    refused = post(cc_client, "/api/v1/customers/licensed-farm/orders", op, "o-1",
+                   {"instrument": "BTC/KZT", "side": "sell", "type": "market", "qty_minor": 100_000})
+    assert refused.json["code"] == "not_licensed", refused.json
+    assert any(lic["id"] == "MDDIAI-DM-licensed-farm" for lic in cc.regulator_summary()["licences"])
