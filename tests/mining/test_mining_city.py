@@ -99,6 +99,11 @@ def test_an_illegal_farm_is_detected_closed_and_its_output_seized_without_breaki
     assert refused.value.code == "farm_closed"
     summary = city.mining_summary()
     assert any(c["farms"] == ["hidden"] and c["status"] == "closed" for c in summary["cases"])
+    from sandbox import reports
+    regulator = city.regulator_summary()
+    assert regulator["mining"]["cases_closed"] >= 1 and regulator["mining"]["seized_sat"] > 0
+    assert "<h2>Mining</h2>" in reports.render(regulator, "html")
+    assert "mining.seized_sat" in reports.render(regulator, "csv")
     city.verify()
 
 
