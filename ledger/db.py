@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from .checkpoint import CHECKPOINTER, SAFETY_NET_PAGES
 
 # Packages that ship migrations, in dependency order.
-KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
+KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "mining", "sandbox")
 # serialization_failure, deadlock_detected, unique_violation (a concurrent twin claimed the same key
 # first: the next attempt reads its result), lock_not_available (NOWAIT / lock_timeout).
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505", "55P03"})

@@ -235,7 +235,8 @@ class EmbeddedChains:
                     conf = dict(self.cfg.custody.confirmations)
                     # The travel rule's threshold is the city's, in tenge (custody.travel_rule_threshold),
                     # checked by ``withdraw`` at the model price; the custodian's own is set out of reach.
-                    wallet_cfg = WalletConfig(confirmations=conf, travel_rule_threshold_minor={"BTC": MAX_BTC_SAT})
+                    wallet_cfg = WalletConfig(confirmations=conf, travel_rule_threshold_minor={"BTC": MAX_BTC_SAT},
+                                              coinbase_maturity=self.cfg.mining.coinbase_maturity_blocks)
                     self._btc_node = node
                     self._custodian = Custodian(self.ledger, HDKeys(MasterSeed.for_sandbox(f"city:{self.seed}")),
                                                 btc=node, config=wallet_cfg)

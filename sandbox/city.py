@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from . import events as event_log
 from .config import CityConfig, load_config
+from .city_mining import MiningVerbs
 from .context import CityContext
 from .rules import CustomerProfile
 from .services import (
@@ -48,7 +49,7 @@ from .tax import TaxStatement
 DEFAULT_DB_DIR = Path(".cryptocity")
 
 
-class CryptoCity:
+class CryptoCity(MiningVerbs):
     """The whole sandbox behind one object (see the module docstring)."""
 
     def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True,

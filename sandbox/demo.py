@@ -179,7 +179,17 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
     res2 = city.pay(actor=aigerim.id, merchant="zone-market", amount_minor=groceries, ref="aigerim-groceries")
     _payment_line(console, who, "Zone Market", res2, names)
     city.capture(ref="aigerim-groceries")
+    # A licensed mining farm runs through the same day (docs/mining.md).
+    city.onboard(actor="steppe-hash", kyc_tier="full", resident=True, aifc_investor=False,
+                 deposits={"KZT": 1_000_000_00})
+    farm = city.register_farm(farm="steppe-hash", location="ekibastuz", hashrate_ths=95_000, efficiency_j_per_th=34)
     city.advance(timedelta(days=1))
+    mined = city.farm_report("steppe-hash")
+    console.print(f"Meanwhile Steppe Hash, a mining farm at Ekibastuz licensed by the ministry ({farm.licence_id}), "
+                  f"draws {farm.power_kw} kW from the grid: its meter read {mined['metered_kwh']} kWh for the day and "
+                  f"the levy of 2 KZT/kWh, {_money(mined['levy_paid_minor'], 'KZT')}, was paid from its tenge account; "
+                  f"its share of the block rewards, {_money(mined['mined_sat'], 'BTC')}, waits 100 blocks on the "
+                  "regtest chain before it is credited.")
     # The whole purchase: the merchant pays it less the share of its fee (MDR) that the acquirer returns.
     refund = groceries
     city.refund(ref="aigerim-groceries", amount_minor=refund)

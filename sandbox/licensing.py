@@ -85,7 +85,8 @@ class LicenceRegistry:
                 for lic in holder.licences:
                     states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
                                                lic.valid_until, lic.renewable))
-        return cls(states, {r.id: r.name for r in cfg.regulators}, {r.kind: r.id for r in cfg.regulators})
+        names = {cfg.mining.regulator_id: cfg.mining.regulator_name} | {r.id: r.name for r in cfg.regulators}
+        return cls(states, names, {r.kind: r.id for r in cfg.regulators})
 
     def states(self) -> list[LicenceState]:
         return list(self._by_id.values())

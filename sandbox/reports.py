@@ -71,6 +71,11 @@ td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.bad{color:#b00}.o
 <h2>Licences</h2><table><tr><th>id</th><th>holder</th><th>regulator</th><th>scope</th><th>status</th></tr>
 {% for l in s.licences %}<tr><td>{{ l.id }}</td><td>{{ l.holder }}</td><td>{{ l.regulator }}</td><td>{{ l.scope }}</td>
 <td class="{{ 'ok' if l.status == 'active' else 'bad' }}">{{ l.status }}</td></tr>{% endfor %}</table>
+{% if s.mining and s.mining.farms %}<h2>Mining</h2><table>
+<tr><th>farms (licensed)</th><td>{{ s.mining.farms }} ({{ s.mining.licensed_farms }})</td></tr>
+<tr><th>levy paid / unpaid</th><td>{{ money(s.mining.levy_paid_minor, 'KZT') }} / {{ money(s.mining.levy_unpaid_minor, 'KZT') }}</td></tr>
+<tr><th>BTC mined / sold on the exchange / seized</th><td>{{ money(s.mining.mined_sat, 'BTC') }} / {{ money(s.mining.sold_sat, 'BTC') }} / {{ money(s.mining.seized_sat, 'BTC') }}</td></tr>
+<tr><th>detection cases open / closed</th><td>{{ s.mining.cases_open }} / {{ s.mining.cases_closed }}</td></tr></table>{% endif %}
 <h2>Invariants</h2><p class="{{ 'ok' if s.invariants.verified else 'bad' }}">{{ s.invariants.summary }}</p>
 </body></html>
 """)

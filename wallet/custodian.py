@@ -64,6 +64,7 @@ class WalletConfig:
     travel_rule_threshold_minor: dict[str, int] = field(default_factory=lambda: {
         "BTC": 1_000_000, "ETH": 300_000_000, "USDT": 1_000_000_000})  # ~USD 1 000
     btc_fee_rate_sat_vb: int = 2
+    coinbase_maturity: int = 100   # confirmations before a block reward may be credited (Bitcoin's rule)
     token_withdrawal_fee_minor: dict[str, int] = field(default_factory=lambda: {"USDT": 1_000_000})
 
 
@@ -309,7 +310,10 @@ class Custodian:
             if chain not in tips:
                 tips[chain] = self._height(chain, uow)
             confirmations = tips[chain] - int(dep["block_height"]) + 1
-            if confirmations < self.config.confirmations.get(dep["asset"], 1):
+            required = self.config.confirmations.get(dep["asset"], 1)
+            if chain == "bitcoin" and getattr(self.btc, "is_coinbase", None) and self.btc.is_coinbase(dep["txid"], uow=uow):
+                required = max(required, self.config.coinbase_maturity)
+            if confirmations < required:
                 continue
 
             def credit(uow, dep=dep):

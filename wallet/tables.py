@@ -2,8 +2,10 @@
 regtest chain's (``btc_*``) come from ``wallet_0002_chain.py``."""
 from __future__ import annotations
 
+from sqlalchemy import false
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     PrimaryKeyConstraint,
     Column,
     Index,
@@ -135,6 +137,7 @@ btc_transactions = Table(
     Column("block_height", BigInteger),   # NULL while in the mempool
     Column("position", BigInteger, nullable=False),
     Column("fee_sat", BigInteger, nullable=False),
+    Column("coinbase", Boolean, nullable=False, server_default=false()),   # a block reward (mining)
 )
 
 btc_outputs = Table(

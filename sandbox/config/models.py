@@ -312,6 +312,34 @@ class MerchantCfg(Base):
     licences: list[Licence] = Field(default_factory=list, max_length=10)
 
 
+class MiningCfg(Base):
+    """Digital mining (docs/mining.md). Defaults are Kazakhstan's: the levy on mining electricity of
+    2 KZT/kWh from the unified grid and 1 KZT/kWh from own or renewable power off it (from 1 Jan 2024),
+    assessed at maximum load without a working meter. The network figures are assumptions (2025)."""
+    regulator_id: Ident = "mddiai"
+    regulator_name: str = "Ministry of Digital Development, Innovation and Aerospace Industry"
+    licence_years: Annotated[int, Field(ge=1, le=10)] = 3
+    levy_grid_tiyn_per_kwh: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+    levy_offgrid_tiyn_per_kwh: Annotated[int, Field(ge=0, le=1_000_000)] = 100
+    levy_period_days: Annotated[int, Field(ge=1, le=92)] = 1
+    levy_grace_days: Annotated[int, Field(ge=0, le=365)] = 3
+    # the farm's power bill, for its profit (an assumption: 0 leaves it out; the levy is always counted)
+    tariff_tiyn_per_kwh: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    # power allotted to mining (MW) that caps the licensed farms' total load; None: no cap
+    surplus_power_mw: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    block_interval_s: Annotated[int, Field(ge=1, le=86_400)] = 600
+    block_subsidy_sat: Annotated[int, Field(ge=0, le=5_000_000_000)] = 312_500_000
+    network_hashrate_ths: Annotated[int, Field(ge=1, le=10**12)] = 800_000_000
+    coinbase_maturity_blocks: Annotated[int, Field(ge=1, le=1000)] = 100
+    max_blocks_per_advance: Annotated[int, Field(ge=1, le=100_000)] = 4320
+    # the grid operator: a location's ordinary load (kW), the noise of its meter and the detection rule
+    grid_baseline_kw: dict[Ident, Annotated[int, Field(ge=0, le=10**9)]] = Field(default_factory=dict, max_length=1000)
+    default_baseline_kw: Annotated[int, Field(ge=0, le=10**9)] = 2000
+    grid_noise_bps: Bps = 200
+    detection_tolerance_bps: Bps = 500
+    min_unexplained_kwh: Annotated[int, Field(ge=0, le=10**9)] = 100
+
+
 class CityConfig(Base):
     sandbox: SandboxSection
     regulators: list[Regulator] = Field(min_length=1, max_length=20)
@@ -326,6 +354,7 @@ class CityConfig(Base):
     kyc: KycCfg
     aml: AmlCfg
     tax: TaxCfg = TaxCfg()
+    mining: MiningCfg = MiningCfg()
     merchants: list[MerchantCfg] = Field(default_factory=list, max_length=MAX_LIST)
 
     def regulator(self, regulator_id: str) -> Regulator | None:

@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "licence.suspended", "licence.reinstated", "licence.renewed",
     "aml.flag_raised",
     "clock.advanced",
+    "mining.reward", "mining.levy_charged", "mining.farm_closed",
 )
 _TYPES = frozenset(EVENT_TYPES)
 

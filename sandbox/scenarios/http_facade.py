@@ -289,6 +289,24 @@ class HttpFacade:
         return self._call("POST", f"/api/v1/licences/{licence_id}/renew",
                           {"valid_until": valid_until.isoformat(), "reason": reason})
 
+    # ------------------------------------------------------------------ mining (locations are namespaced too)
+    def register_farm(self, *, farm: str, location: str, **declared: Any) -> dict:
+        body = {"farm": self.ns(farm), "location": self.ns(location)} | {
+            k: v for k, v in declared.items() if v is not None}
+        return self._call("POST", "/api/v1/mining/farms", body)
+
+    def meter(self, *, farm: str, working: bool) -> dict:
+        return self._call("POST", f"/api/v1/mining/farms/{self.ns(farm)}/meter", {"working": working})
+
+    def pay_levy(self, *, farm: str) -> dict:
+        return self._call("POST", f"/api/v1/mining/farms/{self.ns(farm)}/pay-levy", {})
+
+    def detect(self) -> dict:
+        return self._call("POST", "/api/v1/mining/detect", {})
+
+    def close_farm(self, *, farm: str, reason: str = "") -> dict:
+        return self._call("POST", f"/api/v1/mining/farms/{self.ns(farm)}/close", {"reason": reason})
+
     # ------------------------------------------------------------------ reading
     def balances(self, actor: str) -> dict[str, int]:
         out: dict[str, int] = {}

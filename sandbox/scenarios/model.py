@@ -282,6 +282,40 @@ class AdvanceArgs(M):
         return {"by": value} if isinstance(value, str) else value
 
 
+class RegisterFarmArgs(M):
+    """A farm: an actor (onboarded) that runs machines at ``location`` (docs/mining.md)."""
+    farm: Name
+    location: Name
+    power_source: Literal["grid", "own_offgrid"] = "grid"
+    hashrate_ths: int = Field(ge=1, le=10**9)
+    efficiency_j_per_th: Number
+    max_load_kw: int | None = Field(default=None, ge=1, le=10**9)
+    meter_working: bool = True
+    licensed: bool = True
+    sell_pct: int = Field(default=0, ge=0, le=100)
+
+
+class MeterArgs(M):
+    farm: Name
+    working: bool
+
+
+class FarmArgs(M):       # pay_levy
+    farm: Name
+
+
+class CloseFarmArgs(M):
+    farm: Name
+    reason: str = Field(default="", max_length=200)
+
+
+class DetectArgs(M):     # detect: no arguments (``- detect: {}``)
+    @model_validator(mode="before")
+    @classmethod
+    def _none(cls, value: object) -> object:
+        return {} if value is None else value
+
+
 # --- expectations -------------------------------------------------------------------------
 MAX_EVENT_PATTERNS = 100
 
@@ -435,6 +469,11 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "suspend_licence": (LicenceArgs, StepExpect),
     "reinstate_licence": (LicenceArgs, StepExpect),
     "renew_licence": (RenewArgs, StepExpect),
+    "register_farm": (RegisterFarmArgs, StepExpect),
+    "meter": (MeterArgs, StepExpect),
+    "pay_levy": (FarmArgs, StepExpect),
+    "detect": (DetectArgs, StepExpect),
+    "close_farm": (CloseFarmArgs, StepExpect),
     "expect": (ExpectBlock, None),
 }
 VERBS = tuple(STEP_MODELS)

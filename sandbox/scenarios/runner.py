@@ -21,6 +21,8 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     flags(actor) -> list of rule names or (rule, reason), every flag raised for the actor so far
     tax_statement(actor, year) -> TaxStatement (or its to_dict())
     verify()                                   raises if an invariant is broken
+    register_farm(farm, location, power_source, hashrate_ths, efficiency_j_per_th, max_load_kw, meter_working,
+                  licensed, sell_pct)        meter(farm, working)   pay_levy(farm)   detect()   close_farm(farm, reason)
 
 A step result may be an object or a dict; ``status`` defaults to "ok". A raised exception
 with a ``code`` attribute becomes status "error" with that code (expectable with ``error:``).
@@ -122,6 +124,19 @@ def _call(facade: Any, step: Step) -> Any:
         return facade.whitelist_address(actor=a.actor, chain=a.chain, address=address)
     if v in ("suspend_licence", "reinstate_licence"):
         return getattr(facade, v)(licence_id=a.licence, reason=a.reason)
+    if v == "register_farm":
+        return facade.register_farm(farm=a.farm, location=a.location, power_source=a.power_source,
+                                    hashrate_ths=a.hashrate_ths, efficiency_j_per_th=str(a.efficiency_j_per_th),
+                                    max_load_kw=a.max_load_kw, meter_working=a.meter_working, licensed=a.licensed,
+                                    sell_pct=a.sell_pct)
+    if v == "meter":
+        return facade.meter(farm=a.farm, working=a.working)
+    if v == "pay_levy":
+        return facade.pay_levy(farm=a.farm)
+    if v == "detect":
+        return facade.detect()
+    if v == "close_farm":
+        return facade.close_farm(farm=a.farm, reason=a.reason)
     raise AssertionError(f"unhandled verb {v}")  # pragma: no cover - the loader admits only known verbs
 
 

@@ -20,4 +20,7 @@ stable ``code``, having changed nothing the caller will commit.
 | ``licences``     | suspend_licence, reinstate_licence, renew_licence |
 | ``clock``        | advance |
 | ``reports``      | regulator_summary, tax_statement, flags, verify |
+| ``mining``       | register_farm, set_meter, pay_levy, on_advance (called by ``clock.advance``) |
+| ``mining_cases`` | detect, close_farm (with ``mining_grid``: the grid operator's substation readings) |
+| ``mining_reports`` | summary, farm_report, regulator_section (``mining_guard``: may a farm sell) |
 """

@@ -14,6 +14,7 @@ from .. import audit, city_state, events
 from ..clock import parse_duration
 from ..context import CityContext
 from ..errors import InvalidDuration
+from . import mining
 from .result import Result
 
 
@@ -41,6 +42,7 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     lapsed: list[dict] = []
     expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
     placed = city.exchange.market_makers.requote(uow, now)
+    mining.on_advance(city, uow, head.now, now)   # farms mine, meters are read, levies charged
     seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
                                                                             "orders_requoted": placed})
     city_state.set_now(uow.conn, now)

@@ -20,6 +20,7 @@ from ..context import CityContext
 from ..errors import AuditTampered
 from ..tax import Acquisition, Disposal, TaxStatement
 from ..tax import statement as tax_statement_of
+from . import mining_reports
 
 MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
@@ -104,6 +105,10 @@ def regulator_summary(city: CityContext, uow) -> dict:
             state = city.licences.get(lic.id)
             licences.append({"id": lic.id, "holder": holder.id, "regulator": lic.regulator, "scope": lic.scope,
                              "status": state.status(now)})
+    known = {row["id"] for row in licences}   # then licences granted at run time (a mining farm's)
+    licences += [{"id": lic.id, "holder": lic.participant, "regulator": lic.regulator, "scope": lic.scope,
+                  "status": lic.status(now)} for lic in sorted(city.licences.states(), key=lambda x: x.id)
+                 if lic.id not in known]
     try:
         report = verify(city)
         invariants = {"verified": True, "summary": report.summary(), "checks": list(report.checks)}
@@ -136,6 +141,7 @@ def regulator_summary(city: CityContext, uow) -> dict:
                      for s, n, q, v in volume],
         "kzte": reserves,
         "licences": licences,
+        "mining": mining_reports.regulator_section(city, uow),
         "invariants": invariants,
     }
 

@@ -14,7 +14,7 @@ from ..events import snapshots
 from ..context import CityContext
 from ..errors import OrderNotFound
 from ..tax import ACQUISITION, DISPOSAL, tax_events
-from . import customers
+from . import customers, mining_guard
 from .result import Result
 
 
@@ -40,6 +40,7 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
     customer = customers.require(uow, actor)
     city.licences.require(city.exchange_id, "trading_facility", uow.now())
     customers.require_can_trade(city, uow, actor)
+    farm_sale = side == "sell" and mining_guard.require_may_sell(city, uow, actor)   # a farm needs its licence
     inst = city.exchange.instruments.get(instrument)
     if side == "buy" and inst.quote == "KZT":
         _fund_exchange_account(city, uow, actor, customer.bank_ledger_account_id,
@@ -61,6 +62,9 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
                   "tax": tax})
     if not res.replayed:
         _order_events(uow, res, instrument)
+        if farm_sale:
+            mining_guard.record_sale(uow, actor, res.order_id, res.filled_qty_minor,
+                                     res.quote_filled_minor - res.fee_minor, "exchange")
     return res
 
 

@@ -32,6 +32,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "order_not_found": 404, "city_required": 503, "chain_not_shared": 503, "evm_state_lost": 503,
     "nothing_to_capture": 409, "nothing_to_reverse": 409, "nothing_to_refund": 409,
     "nothing_to_expire": 409,
+    # mining
+    "unknown_farm": 404, "farm_closed": 409, "nothing_owed": 409, "no_case": 409,
 }
 
 

@@ -16,7 +16,7 @@ from ledger import Database
 METADATA = [("ledger", "ledger.tables"), ("wallet", "wallet.tables"), ("stablecoin", "stablecoin.tables"),
             ("exchange", "exchange.tables"), ("card", "card.tables"), ("sandbox", "sandbox.tables"),
             ("sandbox", "sandbox.apikeys"), ("sandbox", "sandbox.events.tables"),
-            ("sandbox", "sandbox.webhooks.tables"), ("sandbox", "sandbox.gateway.tables")]
+            ("sandbox", "sandbox.webhooks.tables"), ("sandbox", "sandbox.gateway.tables"), ("mining", "mining.tables")]
 
 
 def _differences(db: Database, metadata) -> list:

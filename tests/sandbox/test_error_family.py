@@ -14,7 +14,7 @@ import pytest
 
 from ledger.errors import DomainError
 
-PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "sandbox")
+PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "mining", "sandbox")
 # Exceptions that are not refusals of the domain: plumbing of a parser, a form, the CLI and the HTTP layer.
 NOT_REFUSALS = {"sandbox.yamlsafe.YamlError", "sandbox.cli_support.CliProblem", "sandbox.web.problems.Problem",
                 "sandbox.web.dashboard.pos.FormError", "ledger.db.DatabaseUrlError",

@@ -175,6 +175,34 @@ class RegtestNode:
             return txid_of(tx)
         return self._write(uow, pay)
 
+    def coinbase(self, address: str, amount_sat: int, tag: str, *, uow=None) -> str:
+        """A block reward of ``amount_sat`` to ``address`` (a coinbase: no coins spent), mined with the next
+        block; ``tag`` makes it unique (a farm and its reward count), and the same tag and amount give the
+        same transaction, paid once. A custodian credits it only after coinbase maturity
+        (``WalletConfig.coinbase_maturity``; ``is_coinbase`` tells it which)."""
+        if not isinstance(amount_sat, int) or isinstance(amount_sat, bool) or not 0 < amount_sat <= MAX_MONEY_SAT:
+            raise InvalidTransaction("a block reward must be a positive whole number of sats")
+        script = script_for_address(address, self.hrp)
+
+        def pay(uow):
+            state = self.lock(uow)
+            marker = CScript([b"cryptocity-coinbase:" + tag.encode()[:80] + b":" + state["seed"].encode()])
+            tx = CTransaction.from_tx(CMutableTransaction([CMutableTxIn(COutPoint(), marker)],
+                                                          [CMutableTxOut(amount_sat, script)]))
+            txid = txid_of(tx)
+            known = uow.conn.execute(select(t.btc_transactions.c.txid).where(
+                t.btc_transactions.c.txid == txid)).first() is not None
+            if not known:   # the same reward asked for again (a retried advance): paid once
+                self._accept(uow, state, tx, fee_sat=0, coinbase=True)
+            return txid
+        return self._write(uow, pay)
+
+    def is_coinbase(self, txid: str, *, uow=None) -> bool:
+        """True for a block reward (``coinbase``): spendable, and credited, only after coinbase maturity."""
+        with self._reading(uow) as conn:
+            return bool(conn.execute(select(t.btc_transactions.c.coinbase).where(
+                t.btc_transactions.c.txid == str(txid).lower())).scalar())
+
     def send_raw_transaction(self, tx: CTransaction | bytes, *, uow=None) -> str:
         """Validate ``tx`` and put it in the mempool; returns its txid or raises a typed refusal."""
         if isinstance(tx, (bytes, bytearray)):
@@ -202,7 +230,7 @@ class RegtestNode:
             t.btc_transactions.c.txid == txid_of(tx))).first() is not None
         return check_transaction(tx, coin, known=known)
 
-    def _accept(self, uow, state: dict, tx: CTransaction, *, fee_sat: int) -> None:
+    def _accept(self, uow, state: dict, tx: CTransaction, *, fee_sat: int, coinbase: bool = False) -> None:
         conn = uow.conn
         waiting = conn.execute(select(func.count()).select_from(t.btc_transactions).where(
             t.btc_transactions.c.block_height.is_(None))).scalar()
@@ -213,7 +241,7 @@ class RegtestNode:
         state["tx_count"] = position
         conn.execute(update(t.btc_chain).where(t.btc_chain.c.name == self.name).values(tx_count=position))
         conn.execute(insert(t.btc_transactions).values(txid=txid, raw=tx.serialize().hex(), block_height=None,
-                                                       position=position, fee_sat=fee_sat))
+                                                       position=position, fee_sat=fee_sat, coinbase=coinbase))
         o = t.btc_outputs.c
         for vin in tx.vin:
             if not vin.prevout.is_null():

@@ -88,10 +88,13 @@ def participants(limit: int, after_id: int | None = None):
 @blp.arguments(PageQuery, location="query", as_kwargs=True)
 @blp.response(200, LicencePage)
 def licences(limit: int, after_id: int | None = None):
-    """Every licence with its state at sandbox time."""
+    """Every licence with its state at sandbox time: the configuration's, then those granted at run time."""
     city = require_city()
     now = city.now()
     items = [licence_dict(city, city.licences.get(lic.id), now) for _, h in _holders(city) for lic in h.licences]
+    known = {item["id"] for item in items}   # then licences granted at run time (a mining farm's)
+    items += [licence_dict(city, lic, now) for lic in sorted(city.licences.states(), key=lambda x: x.id)
+              if lic.id not in known]
     return seq_page(items, limit, after_id)
 
 

@@ -43,6 +43,8 @@ class RegulatorSummary(Strict):
     exchange = ma.fields.List(ma.fields.Dict(), required=True)
     kzte = ma.fields.Dict(required=True, metadata={"description": "reserves vs supply (attestation)"})
     licences = ma.fields.List(ma.fields.Dict(), required=True)
+    mining = ma.fields.Dict(metadata={"description": "farms, levy paid and unpaid, BTC mined, sold and seized, "
+                                                     "detection cases (docs/mining.md)"})
     invariants = ma.fields.Dict(required=True)
     custody_onchain = ma.fields.Dict(metadata={
         "description": "with a shared EVM node: per asset (ETH, USDT) what the custodian's addresses hold on "

@@ -6,6 +6,7 @@ live event feed).
     pos.py           POS terminal: pay, see the JIT crypto sale and balances move; capture/reverse/refund
     wallet.py        a customer's balances, card, controls, funding order and statement
     orderbook.py     depth, recent trades, 24 h stats and an SVG candle chart per instrument
+    mining.py        farms, power, levy accrued and paid, coins mined and sold, detection cases
     regulator.py     licences (suspend/reinstate), AML flags, declines, KZTE reserves, report downloads
     customers.py     onboard a customer with deposits, faucet top-ups (operator only)
     clock.py         advance the sandbox clock by an hour, a day or a week (operator only)
@@ -15,7 +16,7 @@ live event feed).
 
 Pages that need the CryptoCity facade explain how to start one when the app runs on a bare ledger.
 """
-from . import clock, customers, ledger_pages, live, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
+from . import clock, customers, ledger_pages, live, mining, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
 from .core import bp
 
 __all__ = ["bp"]

@@ -30,7 +30,7 @@ OPEN_OPERATOR = Principal(0, "operator", None, "open dashboard")
 NAV = (("dashboard.overview", N_("Overview")), ("dashboard.pos", N_("POS terminal")),
        ("dashboard.wallet", N_("Wallet & card")), ("dashboard.orderbook", N_("Order book")),
        ("dashboard.explorer", N_("Ledger explorer")),
-       ("dashboard.regulator", N_("Regulator")), ("dashboard.webhooks", N_("Webhooks")))
+       ("dashboard.regulator", N_("Regulator")), ("dashboard.mining", N_("Mining")), ("dashboard.webhooks", N_("Webhooks")))
 PAGE = 50
 
 

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("block_height", sa.BigInteger),
         sa.Column("position", sa.BigInteger, nullable=False),
         sa.Column("fee_sat", sa.BigInteger, nullable=False),
+        sa.Column("coinbase", sa.Boolean, nullable=False, server_default=sa.false()),
     )
     op.create_index("ix_wallet_btc_transactions_block", "wallet_btc_transactions", ["block_height", "position"])
     op.create_table(
