@@ -4,16 +4,13 @@ on first use; or, with ``evm_url``, KZTE, ETH and USDT on the city's one shared 
 
 The Bitcoin chain lives in the database (``wallet.bitcoin.node``): every process serving the city uses
 the same chain, and a restart continues it. KZTE's chain lives in this process's memory as a mirror of
-the ledger's journal (``sandbox/kzte_mirror.py``), so every process may keep its own. A verb that needs a
-chain living in one process's memory refuses when several processes serve the city
-(``require_chains_shared``); Bitcoin verbs no longer need it.
+the ledger's journal (``sandbox/kzte_mirror.py``), so every process may keep its own. ETH and test-USDT
+custody needs the shared node (``require_evm_shared``). So any number of processes may serve one city.
 """
 from __future__ import annotations
 
 import threading
 from typing import Any
-
-from ledger.db import lock_key
 
 from .errors import ChainNotShared
 
@@ -34,21 +31,17 @@ class LazyIssuer:
 class EmbeddedChains:
     """Mixin of ``CityContext``: it needs ``cfg``, ``seed``, ``db``, ``ledger`` and ``clock``."""
 
-    def init_chains(self, chains_shared: bool, evm_url: str | None = None) -> None:
+    def init_chains(self, evm_url: str | None = None) -> None:
         # The shared EVM node's URL (anvil; sandbox/shared_evm.py): then KZTE, ETH and USDT live on it for
         # every process, and on-chain EVM verbs need no single owner. None: KZTE on an in-process chain.
         self.evm_url = evm_url or None
         self._shared_evm = None
         self._evm_custodian = None
-        # False when several processes serve this city while its chains live in one process's memory
-        # (``cryptocity serve --workers N``): on-chain verbs are then refused, never diverged.
-        self.chains_shared = chains_shared
         self._issuer = None
         self._issuer_lock = threading.RLock()
         self._custodian = None
         self._btc_node = None
         self.custody_lock = threading.RLock()   # one on-chain verb at a time in this process
-        self._chain_claim = None                 # this process's ownership of the embedded chain
         self.blocklist_loaded = False
         self.ledger.add_check(BTC_CHAIN_CHECK, self._btc_chain_problem)
 
@@ -58,53 +51,7 @@ class EmbeddedChains:
         return self.custodian.chain_problem("BTC", uow=SimpleNamespace(conn=conn))
 
     def release_chains(self) -> None:
-        if self._chain_claim is not None:
-            self._chain_claim.close()   # releases the lock (file lock or the session's advisory lock)
-            self._chain_claim = None
-
-    def require_chains_shared(self, what: str) -> None:
-        """Refuse an on-chain verb unless this process may use a chain that lives in one process's memory.
-        No Bitcoin verb calls it any more (that chain is in the database); kept for a chain that still lives
-        in memory.
-
-        Such a chain lives in one process's memory, so it must be the only process doing on-chain work on
-        this database: otherwise each would have its own chain (identical txids, deposits dropped by the
-        credit-once rule). Refused when the city is served by several workers (``chains_shared=False``)
-        or when another process (another ``serve``, a script) already owns the chain of this database —
-        ownership is a lock held for the life of the process: a PostgreSQL session advisory lock, or an
-        exclusive lock on a file beside the SQLite database, both released by ``close()`` or by exit."""
-        if not self.chains_shared:
-            raise ChainNotShared(
-                f"{what} needs the city's blockchain, which lives in one server process, but this city is "
-                "served by several processes; serve it with one process (`cryptocity serve --workers 1`) "
-                "for on-chain deposits and withdrawals — everything else works with several")
-        if self._chain_claim is None:
-            with self.custody_lock:
-                if self._chain_claim is None:
-                    self._chain_claim = self._claim_chain(what)
-
-    def _claim_chain(self, what: str):
-        refused = ChainNotShared(
-            f"{what} needs the city's blockchain, which lives in the memory of the process that first used it, "
-            "and another process on this database owns it; do on-chain work through that process, or stop it — "
-            "one process per database for on-chain deposits and withdrawals")
-        if self.db.is_sqlite:
-            import fcntl
-            path = self.db.url.split(":///", 1)[-1].split("?", 1)[0] + ".chain-owner"
-            handle = open(path, "a")  # noqa: SIM115 - held open for the life of the claim
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                raise refused from None
-            return handle
-        conn = self.db.engine.connect()
-        if not conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)",
-                                    {"k": lock_key("sandbox:embedded-chain")}).scalar():
-            conn.close()
-            raise refused
-        conn.commit()
-        return conn
+        """Nothing to release: the Bitcoin chain is in the database, the EVM is in-process or one node."""
 
     @property
     def shared_evm(self):

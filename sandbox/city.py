@@ -52,19 +52,16 @@ DEFAULT_DB_DIR = Path(".cryptocity")
 class CryptoCity(MiningVerbs):
     """The whole sandbox behind one object (see the module docstring)."""
 
-    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True,
+    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *,
                  evm_url: str | None = None) -> None:
-        self.ctx = CityContext(cfg, db_url, seed, chains_shared=chains_shared, evm_url=evm_url)
+        self.ctx = CityContext(cfg, db_url, seed, evm_url=evm_url)
 
     @classmethod
     def from_config(cls, config: "str | Path | CityConfig" = "crypto-city", db: str | None = None,
-                    seed: int | None = None, *, chains_shared: bool = True,
-                    evm_url: str | None = None) -> "CryptoCity":
+                    seed: int | None = None, *, evm_url: str | None = None) -> "CryptoCity":
         """Build a city from a preset name, a YAML path or a CityConfig, on ``db`` (default: a fresh SQLite
-        file under .cryptocity/). ``seed`` overrides the configuration's seed. ``chains_shared=False``:
-        several processes serve this city, so a verb needing a chain that lives in one process's memory
-        is refused (``chain_not_shared``); the Bitcoin chain is in the database and needs no such care.
-        ``evm_url`` (default ``$CRYPTOCITY_EVM_URL``): the city's shared EVM node (anvil) for KZTE, ETH and USDT."""
+        file under .cryptocity/). ``seed`` overrides the configuration's seed. Any number of processes may
+        open one city: the Bitcoin chain is in the database. ``evm_url`` (default ``$CRYPTOCITY_EVM_URL``): the city's shared EVM node (anvil) for KZTE, ETH and USDT."""
         cfg = config if isinstance(config, CityConfig) else load_config(config)
         seed = cfg.sandbox.seed if seed is None else seed
         if db is None:
@@ -75,7 +72,7 @@ class CryptoCity(MiningVerbs):
             db = f"sqlite:///{path}"
         if evm_url is None:
             evm_url = os.environ.get("CRYPTOCITY_EVM_URL") or None
-        return cls(cfg, db, seed, chains_shared=chains_shared, evm_url=evm_url)
+        return cls(cfg, db, seed, evm_url=evm_url)
 
     # ------------------------------------------------------------------ running services
     def run(self, service: Callable[..., Any], /, *, retries: int | None = None, **kwargs: Any) -> Any:

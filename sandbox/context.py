@@ -43,7 +43,7 @@ class CityContext(EmbeddedChains):
     in the unit of work, shared caches change under ``_state_lock``. The embedded chains (KZTE's EVM, the
     Bitcoin regtest node) come from ``sandbox/chains.py``."""
 
-    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *, chains_shared: bool = True,
+    def __init__(self, cfg: CityConfig, db_url: str, seed: int, *,
                  evm_url: str | None = None) -> None:
         started = time.perf_counter()
         self.cfg = cfg
@@ -62,7 +62,7 @@ class CityContext(EmbeddedChains):
         self.issuer_id = cfg.stablecoin.issuer
         self.custodian_id = cfg.custody.custodian
         self.exchange = build_exchange(self.ledger, cfg, self.seed, created)
-        self.init_chains(chains_shared, evm_url)
+        self.init_chains(evm_url)
         from card import CardService, ClearingPolicy
 
         from .funding import ExchangeFunder

@@ -56,10 +56,10 @@ def build_services(db_url: str, city_config: Any = None, seed: int | None = None
     ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
     (nothing is set up or funded again); ``seed`` only matters for a new city. The Bitcoin chain is in the
     database; with ``evm_url`` (the shared EVM node) every worker's ETH, USDT and KZTE are on that one node;
-    with several ``workers`` and no such node, a verb needing the EVM answers 503 ``chain_not_shared``."""
+    without one, ETH and USDT custody answers 503 ``chain_not_shared``."""
     from sandbox.city import CryptoCity
     cfg = city_config if city_config is not None else load_city_config(DEFAULT_CONFIG)
-    return CryptoCity.from_config(cfg, db=db_url, seed=seed, chains_shared=workers == 1, evm_url=evm_url)
+    return CryptoCity.from_config(cfg, db=db_url, seed=seed, evm_url=evm_url)
 
 
 def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
