@@ -352,16 +352,17 @@ def test_suspending_the_exchange_declines_crypto_funded_purchases_until_reinstat
 def test_the_price_chart_is_deterministic_inline_svg():
     from datetime import datetime, timedelta, timezone
 
-    from sandbox.web.dashboard.svg_chart import candles_svg
+    from sandbox.charts.svg import candles_svg
     start = datetime(2025, 6, 1, 9, tzinfo=timezone.utc)
     candles = [{"start": start + timedelta(hours=i), "open": 100 + i, "high": 110 + i, "low": 95 + i,
-                "close": 104 + i - 3 * (i % 2)} for i in range(6)]
-    draw = lambda cs: candles_svg(cs, price_label=str, time_label=lambda t: t.strftime("%H:%M"), unit="KZT")  # noqa: E731
+                "close": 104 + i - 3 * (i % 2), "volume_minor": 10 + i} for i in range(6)]
+    draw = lambda cs: candles_svg(cs, price_label=str, volume_label=str, time_label=lambda t: t.strftime("%H:%M"),  # noqa: E731
+                                  title="BTC/KZT 1h candles", base="BTC")
     svg = draw(candles)
     assert svg == draw(candles) and svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<rect") == 6 and "<script" not in svg and "http" not in svg.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
-    assert "No trades" in draw([]) and draw([candles[0]]).count("<rect") == 1
+    assert svg.count('class="box"') == 6 and "<script" not in svg and "http" not in svg.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    assert "No trades in this window yet" in draw([]) and draw([candles[0]]).count('class="box"') == 1
 
 
 # ------------------------------------------------------------------ onboarding from the dashboard

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
+from markupsafe import Markup
+
 from sandbox import reports
+from sandbox.charts import gather as charts
 
 from ..auth import access
 from ..problems import is_domain_error
@@ -52,7 +55,8 @@ def regulator():
     if city is None:
         return needs_city("Regulator", "licences, AML flags, KZTE reserves versus supply, and report downloads")
     summary = city.regulator_summary()
-    return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary),
+    drawn = {name: Markup(svg) for name, svg in charts.regulator_charts(city, summary).items()}
+    return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary), charts=drawn,
                            licences=_licences(city, summary), can_act=principal().role in ("operator", "regulator"),
                            formats=reports.FORMATS, now=city.now())
 
