@@ -25,7 +25,9 @@ def _style(*colors: str) -> Style:
     return Style(background="transparent", plot_background="transparent", foreground=INK,
                  foreground_strong=INK, foreground_subtle=LINE, colors=colors or (BLUE,),
                  font_family="system-ui, sans-serif", label_font_size=12, major_label_font_size=12,
-                 legend_font_size=13, title_font_size=15, value_font_size=11, tooltip_font_size=12)
+                 legend_font_size=13, title_font_size=15, value_font_size=11, tooltip_font_size=12,
+                 no_data_font_size=20, guide_stroke_dasharray="2,4", major_guide_stroke_dasharray="2,4",
+                 guide_stroke_color=LINE, major_guide_stroke_color=LINE, opacity=".85", transition="0ms")
 
 
 def _config(chart_id: str, title: str, style: Style, **more) -> dict:
@@ -52,15 +54,16 @@ def depth_svg(bids: list[tuple[int, int]], asks: list[tuple[int, int]], *, quote
     """Cumulative quantity against price for each side (``series.depth_steps`` output, best first), drawn
     as steps: at a price, the height is what a market order would fill up to that price."""
     chart = pygal.XY(**_config("depth", title, _style(UP, DOWN), fill=True, show_dots=True, dots_size=2,
-                               x_value_formatter=quote_label, value_formatter=base_label, x_label_rotation=0,
-                               stroke_style={"width": 2}))
+                               x_value_formatter=quote_label, value_formatter=base_label,
+                               stroke_style={"width": 2}, x_label_rotation=15))
     for name, steps in (("Bids (buy up to this price)", bids), ("Asks (sell down to this price)", asks)):
         points, before = [], 0
         for price_minor, cum_minor in steps:
             points += [(price_minor, before), (price_minor, cum_minor)]
             before = cum_minor
-        chart.add(name, [{"value": p, "label": f"{quote_label(p[0])}: {base_label(p[1])} in total"}
-                         for p in points] or [None])
+        if points:  # no series at all: pygal draws only its no-data text
+            chart.add(name, [{"value": p, "label": f"{quote_label(p[0])}: {base_label(p[1])} in total"}
+                             for p in points])
     return render(chart, "depth")
 
 
@@ -84,17 +87,25 @@ def candles_svg(candles: list[dict], *, price_label: Callable[[int], str], volum
     two SVGs with the same intervals. ``candles``: exchange candles, oldest first."""
     colors = tuple(UP if c["close"] >= c["open"] else DOWN for c in candles) or (UP,)
     labels = [time_label(c["start"]) for c in candles]
+    scale = {}
+    if candles:  # the price axis spans the candles, not zero to the price (pygal's boxes start at zero)
+        low, high = min(c["low"] for c in candles), max(c["high"] for c in candles)
+        pad = max(1, (high - low) // 10, high // 2000)
+        scale = {"zero": low - pad, "range": (low - pad, high + pad)}
     price = _Candles(**_config("candles", title, _style(*colors), show_legend=False, value_formatter=price_label,
                                no_data_text="No trades in this window yet",
-                               x_label_rotation=0, **_axis(len(candles))))
+                               x_label_rotation=0, **_axis(len(candles)), **scale))
+    price.x_labels = labels  # pygal pads each series to the labels' length: _box_points reads the first four
     for label, c in zip(labels, candles):
         price.add(label, [c["open"], c["high"], c["low"], c["close"]])
     volume = pygal.Bar(**_config("volume", f"Volume ({base}) per interval", _style(BLUE), show_legend=False,
                                  no_data_text="No trades in this window yet",
-                                 height=160, value_formatter=volume_label, x_label_rotation=0,
+                                 height=180, value_formatter=volume_label, x_label_rotation=0,
+                                 y_labels_major_count=3, show_minor_y_labels=False,
                                  **_axis(len(candles))))
-    volume.x_labels = labels
-    volume.add(f"Volume {base}", [c["volume_minor"] for c in candles] or [None])
+    if candles:
+        volume.x_labels = labels
+        volume.add(f"Volume {base}", [c["volume_minor"] for c in candles])
     return render(price, "candles") + render(volume, "volume")
 
 
@@ -104,20 +115,31 @@ def kzte_svg(history: list[tuple], *, money: Callable[[int, str], str], time_lab
     chart = pygal.Line(**_config("kzte", "KZTE reserve versus supply", _style(UP, BLUE), fill=False,
                                  value_formatter=lambda v: money(v, "KZT"), x_label_rotation=0, dots_size=3,
                                  stroke_style={"width": 2}, **_axis(len(history))))
-    chart.x_labels = [time_label(at) for at, _, _ in history]
-    chart.add("Tenge reserve (KZT)", [{"value": r, "label": money(r, "KZT")} for _, r, _ in history] or [None])
-    chart.add("KZTE supply", [{"value": s, "label": money(s, "KZTE")} for _, _, s in history] or [None])
+    if history:
+        chart.x_labels = [time_label(at) for at, _, _ in history]
+        chart.add("Tenge reserve (KZT)", [{"value": r, "label": money(r, "KZT")} for _, r, _ in history])
+        chart.add("KZTE supply", [{"value": s, "label": money(s, "KZTE")} for _, _, s in history])
     return render(chart, "kzte")
 
 
+def _short(reason: str, limit: int = 44) -> str:
+    """A decline reason short enough for an axis label: its words before any {placeholder}, cut at a word."""
+    text = reason.split("{")[0].strip().removesuffix(" of").strip()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def declines_svg(by_code: list[tuple[str, int]], *, reasons: dict[str, str] | None = None) -> str:
-    """How many purchases each response code declined, one bar per code."""
+    """How many purchases each response code declined, one bar per code (labelled with one reason)."""
     reasons = reasons or {}
+    most = max((n for _, n in by_code), default=0)
+    step = max(1, -(-most // 8))
     chart = pygal.HorizontalBar(**_config("declines", "Declines by response code", _style(DOWN),
-                                          show_legend=False, height=max(160, 70 + 34 * len(by_code)),
-                                          value_formatter=lambda v: f"{int(v)}", print_values=True))
-    chart.x_labels = [f"{code} {reasons.get(code, '')}".strip()[:48] for code, _ in by_code]
-    chart.add("Declines", [{"value": n, "label": f"code {code}"} for code, n in by_code] or [None])
+                                          show_legend=False, height=max(160, 80 + 40 * len(by_code)),
+                                          value_formatter=lambda v: f"{v:g}", print_values=True,
+                                          y_labels=list(range(0, most + step, step)) if by_code else None))
+    if by_code:
+        chart.x_labels = [f"{code} · {_short(reasons.get(code, ''))}".strip(" ·") for code, _ in by_code]
+        chart.add("Declines", [{"value": n, "label": f"code {code}: {reasons.get(code, '')}"} for code, n in by_code])
     return render(chart, "declines")
 
 
@@ -126,7 +148,8 @@ def hourly_svg(hours: list[dict], *, money: Callable[[int, str], str], time_labe
     chart = pygal.Bar(**_config("hourly", "Card volume per hour (approved, KZT)", _style(UP), show_legend=False,
                                 value_formatter=lambda v: money(v, "KZT"), x_label_rotation=0,
                                 **_axis(len(hours))))
-    chart.x_labels = [time_label(h["hour"]) for h in hours]
-    chart.add("Approved", [{"value": h["approved_minor"],
-                            "label": f"{h['approved']} approved, {h['declined']} declined"} for h in hours] or [None])
+    if hours:
+        chart.x_labels = [time_label(h["hour"]) for h in hours]
+        chart.add("Approved", [{"value": h["approved_minor"],
+                                "label": f"{h['approved']} approved, {h['declined']} declined"} for h in hours])
     return render(chart, "hourly")
