@@ -33,7 +33,7 @@ def _style(*colors: str) -> Style:
 def _config(chart_id: str, title: str, style: Style, **more) -> dict:
     return {"title": title, "style": style, "js": [], "disable_xml_declaration": True, "width": 760,
             "height": 300, "explicit_size": False, "show_legend": True, "legend_at_bottom": True,
-            "legend_at_bottom_columns": 3, "print_values": False, "truncate_label": -1,
+            "legend_at_bottom_columns": 2, "print_values": False, "truncate_label": -1, "truncate_legend": -1,
             "classes": ["pygal-chart", "chart", f"chart-{chart_id}"], "no_data_text": "No data yet",
             "margin": 8, **more}
 
