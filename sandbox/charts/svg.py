@@ -9,10 +9,15 @@ the values stay readable without JavaScript in each point's ``<desc>`` and the a
 from __future__ import annotations
 
 import re
+import sys
 from typing import Callable
 
 import pygal
 from pygal.style import Style
+
+# pygal appends a legacy import hook (for its map plugins, unused here) that makes every later import on
+# Python 3.11 warn "PluginImportFixer.find_spec() not found"; take it off the import path again.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
 INK, MUTED, LINE = "#1d2433", "#5d6679", "#d9dee8"
 UP, DOWN, BLUE, AMBER = "#0b6e4f", "#a3261b", "#2662c9", "#8a5a00"

@@ -1,17 +1,26 @@
-"""The charts' numbers equal the stored facts, and the SVG is deterministic and self-contained.
+"""The charts' numbers equal the stored facts, and the SVG is deterministic and self-contained; the report's
+zipped CSV tables, HTML page and PDF (page 1 rendered to PNG by pdftoppm).
 
 One seeded city per module: card purchases funded by BTC over four sandbox hours (captured), two declines
 (codes 59 and 61), a KZTE mint and a redemption.
 """
 from __future__ import annotations
 
+import csv
+import io
+import os
 import re
+import shutil
+import struct
+import subprocess
+import zipfile
 from collections import Counter
 
 import pytest
 
 from card.response_codes import is_approval
 from ledger import format_amount
+from sandbox import report_tables, reports
 from sandbox.charts import gather, history, series, svg
 from sandbox.charts.money_path import money_path_svg
 from sandbox.city import CryptoCity
@@ -127,3 +136,55 @@ def test_the_money_path_follows_the_purchase(city):
     declined = money_path_svg({"response_code": "59", "reason": "merchant on the blocklist", "amount_minor": 5},
                               None, money=money)
     assert "no money moved" in declined and "Merchant" not in declined
+
+
+# ------------------------------------------------------------------ the report's forms
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def summary(city) -> dict:
+    return city.regulator_summary()
+
+
+def test_the_zipped_csv_is_one_real_table_per_file_and_the_same_bytes_each_time(summary):
+    packed = reports.render(summary, "csv-zip")
+    assert packed == reports.render(summary, "csv-zip")
+    with zipfile.ZipFile(io.BytesIO(packed)) as archive:
+        names = archive.namelist()
+        assert "regulator-report/declines.csv" in names and "regulator-report/card_by_day.csv" in names
+        assert {info.date_time for info in archive.infolist()} == {report_tables.ZIP_TIMESTAMP}
+        declines = list(csv.DictReader(io.StringIO(archive.read("regulator-report/declines.csv").decode())))
+        kzte = next(csv.DictReader(io.StringIO(archive.read("regulator-report/kzte_reserves.csv").decode())))
+    assert [(d["response_code"], int(d["count"]), int(d["amount_minor"])) for d in declines] == [
+        (d["response_code"], d["count"], d["amount_minor"]) for d in summary["declines"]]
+    assert int(kzte["reserve_kzt_minor"]) == 7_000_00 and kzte["peg_holds"] == "true"
+
+
+def test_the_html_report_reads_like_the_dashboard(city, summary):
+    page = reports.render(summary, "html", city.ledger.assets, gather.report_charts(city, summary))
+    words = re.sub(r"<style>.*?</style>|<svg.*?</svg>", "", page, flags=re.S)
+    assert format_amount(sum(PURCHASES_MINOR), "KZT") in words and 'class="tiles"' in words
+    assert "None" not in words and "True" not in words and str(sum(PURCHASES_MINOR)) not in words
+    assert page.count("<svg") == 6  # five charts, the price chart with its volume below
+    assert ".tile {" in page  # the dashboard's own stylesheet
+
+
+def test_the_pdf_report_renders_its_first_page(city, summary, tmp_path):
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        message = "pdftoppm (poppler-utils) not found; run .ci/setup-browser to install it"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(reports.render(summary, "pdf", city.ledger.assets, gather.report_charts(city, summary)))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run([pdftoppm, "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                    str(tmp_path / "page1")], check=True, timeout=60)
+    png = (tmp_path / "page1.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    width, height = struct.unpack(">II", png[16:24])
+    assert abs(width - 413) <= 2 and abs(height - 585) <= 2  # A4 portrait at 50 dpi
+    assert len(png) > 10_000  # not a blank page: text, tiles and tables
