@@ -1,5 +1,5 @@
 """The path of one authorization's money as a flow diagram, drawn with drawsvg: customer's crypto →
-AIFC exchange → customer's bank account → merchant, each arrow labelled with what moved and each box with
+AIFC exchange (or the KZTE issuer, which redeems KZTE one to one) → customer's bank account → merchant, each arrow labelled with what moved and each box with
 the fee taken there. pygal has no flow chart; four boxes and three arrows are the honest picture.
 
 Deterministic (fixed layout, integer amounts formatted by the caller's ``money``); no script, no ids.
@@ -54,8 +54,13 @@ def money_path_svg(result: dict, purchase: dict | None, *, money: Callable[[int,
     exchange_fee = sum(leg["fee_minor"] for leg in legs)
     conversion_fee = result.get("conversion_fee_minor") or 0
     _box(d, xs[0], "Customer's crypto", sold, cls="crypto")
-    _box(d, xs[1], "AIFC exchange", [f"sold for {money(proceeds + exchange_fee, 'KZT')}",
-                                     f"exchange fee {money(exchange_fee, 'KZT')}"] if legs else ["not used"],
+    # KZTE is not traded: the issuer redeems it for tenge one to one (no exchange fee)
+    kzte = {leg["asset"] == "KZTE" for leg in legs}
+    middle = {frozenset({True}): "KZTE issuer", frozenset({False}): "AIFC exchange"}.get(frozenset(kzte),
+                                                                                        "Exchange + issuer")
+    verb = "redeemed for" if kzte == {True} else "sold for"
+    _box(d, xs[1], middle, [f"{verb} {money(proceeds + exchange_fee, 'KZT')}",
+                            f"exchange fee {money(exchange_fee, 'KZT')}"] if legs else ["not used"],
          cls="exchange")
     _box(d, xs[2], "Customer's bank", [f"+{money(proceeds, 'KZT')}", f"card fee {money(conversion_fee, 'KZT')}",
                                        f"held {money(amount, 'KZT')}"], cls="bank")
