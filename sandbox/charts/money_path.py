@@ -10,8 +10,8 @@ from typing import Callable
 
 import drawsvg as dw
 
-WIDTH, HEIGHT = 900, 210
-BOX_W, BOX_H, TOP = 190, 120, 44
+WIDTH, HEIGHT = 960, 210
+BOX_W, BOX_H, TOP = 176, 120, 44
 GAP = (WIDTH - 4 * BOX_W) / 3
 INK, MUTED, LINE, OK, BAD, FILL = "#1d2433", "#5d6679", "#b8c0d0", "#0b6e4f", "#a3261b", "#f6f7fb"
 
@@ -56,14 +56,15 @@ def money_path_svg(result: dict, purchase: dict | None, *, money: Callable[[int,
     _box(d, xs[0], "Customer's crypto", sold, cls="crypto")
     # KZTE is not traded: the issuer redeems it for tenge one to one (no exchange fee)
     kzte = {leg["asset"] == "KZTE" for leg in legs}
-    middle = {frozenset({True}): "KZTE issuer", frozenset({False}): "AIFC exchange"}.get(frozenset(kzte),
-                                                                                        "Exchange + issuer")
+    middle = {frozenset({True}): "KZTE issuer", frozenset({True, False}): "Exchange + issuer"}.get(
+        frozenset(kzte), "AIFC exchange")
     verb = "redeemed for" if kzte == {True} else "sold for"
     _box(d, xs[1], middle, [f"{verb} {money(proceeds + exchange_fee, 'KZT')}",
                             f"exchange fee {money(exchange_fee, 'KZT')}"] if legs else ["not used"],
          cls="exchange")
-    _box(d, xs[2], "Customer's bank", [f"+{money(proceeds, 'KZT')}", f"card fee {money(conversion_fee, 'KZT')}",
-                                       f"held {money(amount, 'KZT')}"], cls="bank")
+    credited = [f"+{money(proceeds, 'KZT')}", f"card fee {money(conversion_fee, 'KZT')}"] if legs else [
+        "its own tenge paid"]
+    _box(d, xs[2], "Customer's bank", [*credited, f"held {money(amount, 'KZT')}"], cls="bank")
     status = (purchase or {}).get("status") or "approved"
     captured = (purchase or {}).get("captured_minor") or 0
     merchant_fee = (purchase or {}).get("merchant_fee_minor") or 0

@@ -40,7 +40,7 @@ def _config(chart_id: str, title: str, style: Style, **more) -> dict:
             "height": 300, "explicit_size": False, "show_legend": True, "legend_at_bottom": True,
             "legend_at_bottom_columns": 2, "print_values": False, "truncate_label": -1, "truncate_legend": -1,
             "classes": ["pygal-chart", "chart", f"chart-{chart_id}"], "no_data_text": "No data yet",
-            "margin": 8, **more}
+            "margin": 8, "margin_right": 48, **more}  # room for the last time label
 
 
 def _axis(count: int) -> dict:
@@ -61,7 +61,7 @@ def depth_svg(bids: list[tuple[int, int]], asks: list[tuple[int, int]], *, quote
     chart = pygal.XY(**_config("depth", title, _style(UP, DOWN), fill=True, show_dots=True, dots_size=2,
                                x_value_formatter=quote_label, value_formatter=base_label,
                                stroke_style={"width": 2}, x_label_rotation=15))
-    for name, steps in (("Bids (buy up to this price)", bids), ("Asks (sell down to this price)", asks)):
+    for name, steps in (("Bids (buyers)", bids), ("Asks (sellers)", asks)):
         points, before = [], 0
         for price_minor, cum_minor in steps:
             points += [(price_minor, before), (price_minor, cum_minor)]
@@ -119,11 +119,14 @@ def kzte_svg(history: list[tuple], *, money: Callable[[int, str], str], time_lab
     the supply line (the peg)."""
     chart = pygal.Line(**_config("kzte", "KZTE reserve versus supply", _style(UP, BLUE), fill=False,
                                  value_formatter=lambda v: money(v, "KZT"), x_label_rotation=0, dots_size=3,
-                                 stroke_style={"width": 2}, **_axis(len(history))))
+                                 **_axis(len(history))))
     if history:
         chart.x_labels = [time_label(at) for at, _, _ in history]
-        chart.add("Tenge reserve (KZT)", [{"value": r, "label": money(r, "KZT")} for _, r, _ in history])
-        chart.add("KZTE supply", [{"value": s, "label": money(s, "KZTE")} for _, _, s in history])
+        # drawn wide under a dashed supply line: at the peg the two coincide and both must stay visible
+        chart.add("Tenge reserve (KZT)", [{"value": r, "label": money(r, "KZT")} for _, r, _ in history],
+                  stroke_style={"width": 6})
+        chart.add("KZTE supply", [{"value": s, "label": money(s, "KZTE")} for _, _, s in history],
+                  stroke_style={"width": 2, "dasharray": "8,5"})
     return render(chart, "kzte")
 
 
