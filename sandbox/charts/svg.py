@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import datetime, timezone
 from typing import Callable
 
 import pygal
@@ -115,18 +116,28 @@ def candles_svg(candles: list[dict], *, price_label: Callable[[int], str], volum
 
 
 def kzte_svg(history: list[tuple], *, money: Callable[[int, str], str], time_label: Callable[[object], str]) -> str:
-    """Tenge reserve and KZTE supply after each mint or redemption: the reserve line must never be below
-    the supply line (the peg)."""
-    chart = pygal.Line(**_config("kzte", "KZTE reserve versus supply", _style(UP, BLUE), fill=False,
-                                 value_formatter=lambda v: money(v, "KZT"), x_label_rotation=0, dots_size=3,
-                                 **_axis(len(history))))
-    if history:
-        chart.x_labels = [time_label(at) for at, _, _ in history]
-        # drawn wide under a dashed supply line: at the peg the two coincide and both must stay visible
-        chart.add("Tenge reserve (KZT)", [{"value": r, "label": money(r, "KZT")} for _, r, _ in history],
-                  stroke_style={"width": 6})
-        chart.add("KZTE supply", [{"value": s, "label": money(s, "KZTE")} for _, _, s in history],
-                  stroke_style={"width": 2, "dasharray": "8,5"})
+    """Tenge reserve and KZTE supply after each mint or redemption, on a time axis, as steps (a balance holds
+    between events): the reserve line must never be below the supply line (the peg)."""
+    # the reserve drawn wide under a dashed supply line: at the peg the two coincide and both must show
+    lines = ("inline:#chart-kzte .serie-0 .line{stroke-width:7}"
+             "#chart-kzte .serie-1 .line{stroke-width:2.5;stroke-dasharray:9,6}")
+    chart = pygal.XY(**_config("kzte", "KZTE reserve versus supply", _style(UP, BLUE), fill=False,
+                               value_formatter=lambda v: money(v, "KZT"), dots_size=3, x_label_rotation=0,
+                               x_value_formatter=lambda ts: time_label(datetime.fromtimestamp(ts, timezone.utc)),
+                               css=["file://style.css", "file://graph.css", lines]))
+    for index, (name, asset) in enumerate((("Tenge reserve (KZT)", "KZT"), ("KZTE supply", "KZTE"))):
+        points, before = [], None
+        for at, *values in history:
+            ts = at.timestamp()
+            if before is not None:  # the step: the old value up to the new event's time
+                points.append({"value": (ts, before), "label": money(before, asset)})
+            before = values[index]
+            points.append({"value": (ts, before), "label": money(before, asset)})
+        if points:
+            chart.add(name, points)
+    if len(history) > 1:  # five labels across the span (pygal's own would crowd the axis with long dates)
+        first, last = history[0][0].timestamp(), history[-1][0].timestamp()
+        chart.x_labels = [round(first + (last - first) * i / 4) for i in range(5)]
     return render(chart, "kzte")
 
 

@@ -117,7 +117,7 @@ def test_every_page_with_a_chart_shows_it_with_the_citys_data(browser, site, cit
 
     browser.get(site + "/regulator")
     kzte = chart(browser, "#kzte-chart")
-    assert count(kzte, "circle.dot") == 4  # reserve and supply, after the mint and after the redemption
+    assert count(kzte, "circle.dot") == 6  # reserve and supply after the mint, then a step down at the redemption
     assert format_amount(7_000_00, "KZTE") in texts(kzte)
     declines = chart(browser, "#declines-chart")
     assert count(declines, "rect.rect") == 2 and "59" in texts(declines) and "61" in texts(declines)
@@ -146,4 +146,4 @@ def test_every_page_with_a_chart_shows_it_with_the_citys_data(browser, site, cit
     page.write_bytes(urllib.request.urlopen(site + "/regulator/report.html", timeout=60).read())
     browser.get(page.as_uri())
     assert len(browser.find_elements(By.CSS_SELECTOR, "figure.chart-box svg")) == 6
-    assert count(chart(browser, "figure.chart-box"), "circle.dot") == 4  # the first: KZTE reserve vs supply
+    assert count(chart(browser, "figure.chart-box"), "circle.dot") == 6  # the first: KZTE reserve vs supply
