@@ -128,8 +128,8 @@ def test_the_money_path_follows_the_purchase(city):
     drawn = money_path_svg(approved, {"status": "captured", "captured_minor": 1_500_00, "merchant_fee_minor": 22_50},
                            money=money)
     texts = re.findall(r">([^<>]+)</text>", drawn)
-    for expected in ("Customer's crypto", "0.00002836 BTC", "AIFC exchange", "exchange fee 1.50 KZT",
-                     "+1 503.00 KZT", "card fee 15.00 KZT", "merchant fee 22.50 KZT", "paid 1 477.50 KZT"):
+    for expected in ("Customer's crypto", "0.00002836 BTC", "AIFC exchange", "for 1 504.50 KZT", "fee 1.50 KZT",
+                     "+1 503.00 KZT", "card fee 15.00 KZT", "fee 22.50 KZT", "paid 1 477.50 KZT"):
         assert expected in texts, expected
     assert drawn == money_path_svg(approved, {"status": "captured", "captured_minor": 1_500_00,
                                               "merchant_fee_minor": 22_50}, money=money)
