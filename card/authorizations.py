@@ -71,10 +71,10 @@ def id_by_key(uow, idempotency_key: str) -> int | None:
 
 
 def purchase_by_key(uow, idempotency_key: str) -> dict | None:
-    """A purchase as the POS terminal shows it (cardholder, merchant, status, amounts), or None."""
+    """A purchase as the POS terminal shows it (cardholder, merchant, status, amounts, merchant fee), or None."""
     a = t.authorizations.c
     row = uow.conn.execute(select(a.id, a.cardholder_id, a.merchant_id, a.amount_minor, a.status, a.response_code,
-                                  a.captured_minor, a.reversed_minor, a.refunded_minor)
+                                  a.captured_minor, a.reversed_minor, a.refunded_minor, a.merchant_fee_minor)
                            .where(a.idempotency_key == idempotency_key)).first()
     return None if row is None else dict(row._mapping)
 

@@ -273,7 +273,9 @@ def run_scenarios(files: tuple[str, ...], junit_path: str | None, html_path: str
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "csv-zip", "html", "pdf"]), default="json",
+              show_default=True, help="csv: key,value rows; csv-zip: one CSV per table, zipped; html and pdf: "
+                                      "for people, with charts.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), help="Write here (default: stdout).")
 @click.option("--config", "config_name", default="crypto-city", show_default=True, help="Preset name or YAML path.")
 @click.option("--seed", default=7, show_default=True)
@@ -291,10 +293,20 @@ def report(fmt: str, out_path: str | None, config_name: str, seed: int, db_url: 
     db_url = db_url or DEFAULT_DB
     open_existing(db_url, need_city=True).dispose()
     city = CryptoCity.from_config(config_name, db=db_url, seed=seed)
-    text = render(city.regulator_summary(), fmt, city.ledger.assets)
+    summary = city.regulator_summary()
+    charts = []
+    if fmt in ("html", "pdf"):  # the same pictures as the dashboard (sandbox/charts/)
+        from .charts.gather import report_charts
+        charts = report_charts(city, summary)
+    text = render(summary, fmt, city.ledger.assets, charts)
     if out_path:
-        Path(out_path).write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            Path(out_path).write_bytes(text)
+        else:
+            Path(out_path).write_text(text, encoding="utf-8")
         click.echo(f"{fmt.upper()} report written to {out_path}")
+    elif isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
     else:
         click.echo(text, nl=False)
 

@@ -1,21 +1,39 @@
-"""The regulator report in three forms: JSON (machines), CSV (spreadsheets), HTML (a page to hand out).
+"""The regulator report in five forms, all rendered from the same ``CryptoCity.regulator_summary()`` dict
+so they never disagree:
 
-All three render the same ``CryptoCity.regulator_summary()`` dict, so they never disagree. JSON and CSV
-keep amounts as integers of minor units (``*_minor``) for programs and spreadsheets; the HTML page is
-for people and writes every amount with ``ledger.amounts.format_amount`` ("510 000.00 KZT").
+- ``json``: the summary itself, for programs;
+- ``csv``: the summary flattened to ``key,value`` rows (one file; for a quick grep);
+- ``csv-zip``: real tables, one CSV per table (card totals, card by day, declines, AML flags, exchange
+  volume, KZTE reserves, licences, invariant checks), zipped with fixed timestamps (``report_tables``);
+- ``html``: a page for people, styled like the dashboard (its stylesheet inlined), every amount written
+  with ``ledger.amounts.format_amount`` ("510 000.00 KZT"), no ``None``/``True`` (a dash, yes/no), and
+  the charts given (``sandbox.charts.gather.report_charts``);
+- ``pdf``: that page printed by WeasyPrint.
+
+JSON and the CSVs keep amounts as integers of minor units (``*_minor``) for programs and spreadsheets.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import datetime
+from pathlib import Path
 
 from jinja2 import Environment
 
 from ledger.amounts import format_amount
 from ledger.assets import DEFAULT_REGISTRY, AssetRegistry
 
-FORMATS = ("json", "csv", "html")
+from .report_tables import to_csv_zip
+
+FORMATS = ("json", "csv", "csv-zip", "html", "pdf")
+BINARY = frozenset({"csv-zip", "pdf"})   # rendered as bytes
+EXTENSIONS = {"csv-zip": "zip"}          # a download's file extension where it is not the format's name
+MEDIA = {"json": "application/json", "csv": "text/csv", "csv-zip": "application/zip", "html": "text/html",
+         "pdf": "application/pdf"}
+_HERE = Path(__file__).resolve().parent
+_CSS = _HERE / "web" / "static" / "style.css"
 
 
 def to_json(summary: dict) -> str:
@@ -39,56 +57,55 @@ def to_csv(summary: dict) -> str:
     return out.getvalue()
 
 
-_KZTE_ASSETS = {"reserve_minor": "KZT", "excess_reserve_minor": "KZT", "supply_minor": "KZTE",
-                "liability_minor": "KZTE"}
-_HTML = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Regulator report — {{ s.city }}</title>
-<style>body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #999;padding:.3em .6em;text-align:left}.bad{color:#b00}.ok{color:#070}</style></head>
-<body><h1>Regulator report — {{ s.city }}</h1><p>Sandbox time {{ s.at }}; days are calendar days in {{ s.timezone }}</p>
-<h2>Card payments</h2><table>{% for k, v in s.card.items() %}<tr><th>{{ k|replace('_minor', ' amount')|replace('_', ' ') }}</th>
-<td>{{ money(v, 'KZT') if k.endswith('_minor') else v }}</td></tr>{% endfor %}</table>
-<h2>Card payments by day ({{ s.timezone }})</h2><table><tr><th>day</th><th>authorizations</th><th>approved</th><th>declined</th><th>approved amount</th></tr>
-{% for d in s.card_by_day %}<tr><td>{{ d.day }}</td><td>{{ d.authorizations }}</td><td>{{ d.approved }}</td><td>{{ d.declined }}</td><td>{{ money(d.approved_minor, 'KZT') }}</td></tr>
-{% else %}<tr><td colspan="5">no card payments</td></tr>{% endfor %}</table>
-<h2>Declines by reason</h2><table><tr><th>code</th><th>reason</th><th>count</th><th>total</th><th>for example</th></tr>
-{% for d in s.declines %}<tr><td>{{ d.response_code }}</td><td>{{ d.reason }}</td><td>{{ d.count }}</td>
-<td>{{ money(d.amount_minor, 'KZT') }}</td><td>{{ d.example }}</td></tr>{% else %}
-<tr><td colspan="5">none</td></tr>{% endfor %}</table>
-<h2>AML flags</h2><table><tr><th>customer</th><th>merchant</th><th>rule</th><th>reason</th></tr>
-{% for f in s.aml_flags.flagged %}<tr><td>{{ f.customer }}</td><td>{{ f.merchant }}</td><td>{{ f.rule }}</td><td>{{ f.reason }}</td></tr>
-{% else %}<tr><td colspan="4">none</td></tr>{% endfor %}</table>
-<h2>Exchange volume</h2><table><tr><th>instrument</th><th>trades</th><th>quantity</th><th>notional</th></tr>
-{% for e in s.exchange %}{% set base, quote = e.symbol.split('/') %}<tr><td>{{ e.symbol }}</td><td>{{ e.trades }}</td>
-<td>{{ money(e.qty_minor, base) }}</td><td>{{ money(e.notional_minor, quote) }}</td></tr>
-{% else %}<tr><td colspan="4">no trades</td></tr>{% endfor %}</table>
-<h2>KZTE reserves vs supply</h2><table>{% for k, v in s.kzte.items() %}<tr><th>{{ k|replace('_minor', '')|replace('_', ' ') }}</th>
-<td>{{ money(v, kzte_assets[k]) if k in kzte_assets and v is not none else v }}</td></tr>{% endfor %}</table>
-{% if s.custody_onchain %}<h2>Custody on the shared EVM node vs the ledger</h2><table><tr><th>asset</th><th>on chain</th>
-<th>ledger</th><th>difference</th></tr>{% for a, c in s.custody_onchain.items() %}<tr><td>{{ a }}</td>
-<td>{{ money(c.onchain_minor, a) }}</td><td>{{ money(c.ledger_minor, a) }}</td>
-<td class="{{ 'ok' if c.agrees else 'bad' }}">{{ money(c.difference_minor, a) }}</td></tr>{% endfor %}</table>{% endif %}
-<h2>Licences</h2><table><tr><th>id</th><th>holder</th><th>regulator</th><th>scope</th><th>status</th></tr>
-{% for l in s.licences %}<tr><td>{{ l.id }}</td><td>{{ l.holder }}</td><td>{{ l.regulator }}</td><td>{{ l.scope }}</td>
-<td class="{{ 'ok' if l.status == 'active' else 'bad' }}">{{ l.status }}</td></tr>{% endfor %}</table>
-{% if s.mining and s.mining.farms %}<h2>Mining</h2><table>
-<tr><th>farms (licensed)</th><td>{{ s.mining.farms }} ({{ s.mining.licensed_farms }})</td></tr>
-<tr><th>levy paid / unpaid</th><td>{{ money(s.mining.levy_paid_minor, 'KZT') }} / {{ money(s.mining.levy_unpaid_minor, 'KZT') }}</td></tr>
-<tr><th>BTC mined / sold on the exchange / seized</th><td>{{ money(s.mining.mined_sat, 'BTC') }} / {{ money(s.mining.sold_sat, 'BTC') }} / {{ money(s.mining.seized_sat, 'BTC') }}</td></tr>
-<tr><th>detection cases open / closed</th><td>{{ s.mining.cases_open }} / {{ s.mining.cases_closed }}</td></tr></table>{% endif %}
-<h2>Invariants</h2><p class="{{ 'ok' if s.invariants.verified else 'bad' }}">{{ s.invariants.summary }}</p>
-</body></html>
-""")
+def _text(value) -> str:  # noqa: ANN001
+    """How the page writes a value that is not an amount: a dash for nothing, yes/no for a flag."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
-def to_html(summary: dict, assets: AssetRegistry = DEFAULT_REGISTRY) -> str:
-    """The page to hand out; ``assets`` is the city's registry (its assets' decimals)."""
-    return _HTML.render(s=summary, kzte_assets=_KZTE_ASSETS,
-                        money=lambda amount_minor, asset: format_amount(amount_minor, asset, assets))
+def _when(value) -> str:  # noqa: ANN001
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return text[:19].replace("T", " ")
 
 
-def render(summary: dict, fmt: str, assets: AssetRegistry = DEFAULT_REGISTRY) -> str:
+_ENV = Environment(autoescape=True)
+_ENV.filters["when"] = _when
+
+
+def to_html(summary: dict, assets: AssetRegistry = DEFAULT_REGISTRY, charts: list[tuple[str, str]] = ()) -> str:
+    """The page to hand out; ``assets`` is the city's registry (its assets' decimals); ``charts``: (heading,
+    SVG) pairs drawn by ``sandbox.charts`` (trusted markup: our own renderer's output)."""
+    def money(amount_minor, asset: str) -> str:  # noqa: ANN001
+        return "—" if amount_minor is None else format_amount(int(amount_minor), asset, assets)
+    template = _ENV.from_string((_HERE / "report.html").read_text(encoding="utf-8"))
+    return template.render(s=summary, money=money, text=_text, charts=list(charts),
+                           css=_CSS.read_text(encoding="utf-8") if _CSS.exists() else "")
+
+
+def to_pdf(summary: dict, assets: AssetRegistry = DEFAULT_REGISTRY, charts: list[tuple[str, str]] = ()) -> bytes:
+    """The HTML page printed to PDF by WeasyPrint (A4; the charts are vector graphics in it)."""
+    from weasyprint import HTML  # imported here: it loads pango, which only this format needs
+
+    return HTML(string=to_html(summary, assets, charts), base_url=str(_HERE)).write_pdf()
+
+
+def render(summary: dict, fmt: str, assets: AssetRegistry = DEFAULT_REGISTRY,
+           charts: list[tuple[str, str]] = ()) -> str | bytes:
+    """The summary in ``fmt`` (one of ``FORMATS``): text, or bytes for ``BINARY`` formats. Only ``html``
+    and ``pdf`` draw ``charts``."""
     assert fmt in FORMATS, f"format must be one of {FORMATS}"
     if fmt == "html":
-        return to_html(summary, assets)
+        return to_html(summary, assets, charts)
+    if fmt == "pdf":
+        return to_pdf(summary, assets, charts)
+    if fmt == "csv-zip":
+        return to_csv_zip(summary)
     return {"json": to_json, "csv": to_csv}[fmt](summary)
+
+
+def filename(fmt: str, stamp: str = "") -> str:
+    """A download's file name: ``regulator-report[-stamp].ext``."""
+    return f"regulator-report{'-' + stamp if stamp else ''}.{EXTENSIONS.get(fmt, fmt)}"

@@ -245,8 +245,14 @@ def test_regulator_report_json_and_csv_and_tax_statements(cc_client, cc):
     assert report["invariants"]["verified"] is True
     csv = get(cc_client, "/api/v1/reports/regulator.csv", cc.keys["operator"])
     assert csv.status_code == 200 and csv.mimetype == "text/csv" and "card.approved,1" in csv.get_data(as_text=True)
+    tables = get(cc_client, "/api/v1/reports/regulator.zip", cc.keys["regulator"])
+    assert tables.mimetype == "application/zip" and tables.data.startswith(b"PK")
+    assert get(cc_client, "/api/v1/reports/regulator.zip", cc.keys["regulator"]).data == tables.data
+    pdf = get(cc_client, "/api/v1/reports/regulator.pdf", cc.keys["regulator"])
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     for token in ("aigerim", "coffee"):
-        assert get(cc_client, "/api/v1/reports/regulator", cc.keys[token]).status_code == 403
+        for path in ("/api/v1/reports/regulator", "/api/v1/reports/regulator.zip", "/api/v1/reports/regulator.pdf"):
+            assert get(cc_client, path, cc.keys[token]).status_code == 403
     tax = get(cc_client, "/api/v1/customers/aigerim/tax-statements/2025", cc.keys["aigerim"]).json
     assert tax["resident"] is True and tax["disposals"][0]["source"] == "card" and tax["pit_rate_pct"] == "10"
     assert get(cc_client, "/api/v1/customers/aigerim/aml-flags", cc.keys["aigerim"]).status_code == 403

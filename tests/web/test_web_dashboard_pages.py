@@ -12,6 +12,7 @@ import io
 import json
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_every_city_page_renders_for_the_open_operator(shared_city):
     assert client.get("/wallet?customer=nobody").status_code == 404
 
 
-def test_report_downloads_in_three_formats(shared_city):
+def test_report_downloads_in_every_format(shared_city):
     client = open_client(shared_city)
     as_json = client.get("/regulator/report.json")
     assert as_json.status_code == 200 and as_json.mimetype == "application/json"
@@ -142,8 +143,15 @@ def test_report_downloads_in_three_formats(shared_city):
     assert json.loads(as_json.data)["city"] == shared_city.cfg.sandbox.name
     rows = list(csv.reader(io.StringIO(client.get("/regulator/report.csv").get_data(as_text=True))))
     assert rows[0] == ["key", "value"] and any(r[0] == "card.authorizations" for r in rows)
-    assert b"Regulator report" in client.get("/regulator/report.html").data
-    assert client.get("/regulator/report.pdf").status_code == 404
+    page = client.get("/regulator/report.html").get_data(as_text=True)
+    assert "Regulator report" in page and 'id="chart-kzte"' in page and "None" not in page
+    tables = client.get("/regulator/report.csv-zip")
+    assert tables.mimetype == "application/zip" and '.zip"' in tables.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(tables.data)) as archive:
+        assert "regulator-report/declines.csv" in archive.namelist()
+    pdf = client.get("/regulator/report.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert client.get("/regulator/report.xml").status_code == 404
 
 
 def test_a_bare_ledger_app_explains_how_to_start_a_city(city):
@@ -352,16 +360,17 @@ def test_suspending_the_exchange_declines_crypto_funded_purchases_until_reinstat
 def test_the_price_chart_is_deterministic_inline_svg():
     from datetime import datetime, timedelta, timezone
 
-    from sandbox.web.dashboard.svg_chart import candles_svg
+    from sandbox.charts.svg import candles_svg
     start = datetime(2025, 6, 1, 9, tzinfo=timezone.utc)
     candles = [{"start": start + timedelta(hours=i), "open": 100 + i, "high": 110 + i, "low": 95 + i,
-                "close": 104 + i - 3 * (i % 2)} for i in range(6)]
-    draw = lambda cs: candles_svg(cs, price_label=str, time_label=lambda t: t.strftime("%H:%M"), unit="KZT")  # noqa: E731
+                "close": 104 + i - 3 * (i % 2), "volume_minor": 10 + i} for i in range(6)]
+    draw = lambda cs: candles_svg(cs, price_label=str, volume_label=str, time_label=lambda t: t.strftime("%H:%M"),  # noqa: E731
+                                  title="BTC/KZT 1h candles", base="BTC")
     svg = draw(candles)
     assert svg == draw(candles) and svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<rect") == 6 and "<script" not in svg and "http" not in svg.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
-    assert "No trades" in draw([]) and draw([candles[0]]).count("<rect") == 1
+    assert svg.count('class="box"') == 6 and "<script" not in svg and "http" not in svg.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    assert "No trades in this window yet" in draw([]) and draw([candles[0]]).count('class="box"') == 1
 
 
 # ------------------------------------------------------------------ onboarding from the dashboard

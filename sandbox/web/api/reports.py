@@ -1,6 +1,6 @@
-"""Reports: the regulator's summary (JSON and CSV, the same dict ``cryptocity report`` renders), a
-customer's tax statement for a year (the customer's own), and AML flags (operator and regulator only:
-a customer is never told it was flagged — no tipping-off)."""
+"""Reports: the regulator's summary (JSON, CSV, zipped CSV tables and PDF: the same dict ``cryptocity report``
+renders), a customer's tax statement for a year (the customer's own), and AML flags (operator and regulator
+only: a customer is never told it was flagged — no tipping-off)."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -96,6 +96,34 @@ def regulator_report_csv():
     summary = require_city().regulator_summary()
     return Response(report_formats.to_csv(summary), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="regulator-report.csv"'})
+
+
+@blp.route("/reports/regulator.zip")
+@access("regulator")
+@blp.doc(responses={"200": {"description": "the summary as tables: one CSV per table (card totals, card by day, "
+                                           "declines, AML flags, exchange volume, KZTE reserves, licences, "
+                                           "invariant checks), zipped",
+                            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+def regulator_report_zip():
+    """The regulator summary as one CSV per table in a zip (the same bytes for the same summary)."""
+    summary = require_city().regulator_summary()
+    return Response(report_formats.render(summary, "csv-zip"), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{report_formats.filename("csv-zip")}"'})
+
+
+@blp.route("/reports/regulator.pdf")
+@access("regulator")
+@blp.doc(responses={"200": {"description": "the report for people (amounts formatted, tables, charts) as a PDF",
+                            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+def regulator_report_pdf():
+    """The regulator report printed to PDF, with the dashboard's charts."""
+    from sandbox.charts.gather import report_charts
+
+    city = require_city()
+    summary = city.regulator_summary()
+    body = report_formats.render(summary, "pdf", city.ledger.assets, report_charts(city, summary))
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{report_formats.filename("pdf")}"'})
 
 
 @blp.route("/customers/<name:actor>/tax-statements/<int(min=2000, max=2100):year>")

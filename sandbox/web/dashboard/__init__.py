@@ -10,7 +10,7 @@ live event feed).
     regulator.py     licences (suspend/reinstate), AML flags, declines, KZTE reserves, report downloads
     customers.py     onboard a customer with deposits, faucet top-ups (operator only)
     clock.py         advance the sandbox clock by an hour, a day or a week (operator only)
-    svg_chart.py     the deterministic inline-SVG candlestick chart
+    (charts)         depth, candles, reserves, declines, hourly volume, money path: sandbox/charts/
     live.py          the live event feed's stream (EventSource, static/live-feed.js) and the webhooks page
     city_data.py     read-only look-ups over the city's tables that the facade has no verb for
 

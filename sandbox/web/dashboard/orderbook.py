@@ -1,5 +1,6 @@
 """Order book: per instrument, the depth ladder (bids and asks with running totals), the latest trades,
-24-hour statistics and a candlestick chart drawn as inline SVG on the server."""
+24-hour statistics, a depth chart and price candles with volume (pygal SVG drawn on the server, see
+sandbox/charts/)."""
 from __future__ import annotations
 
 from flask import render_template, request
@@ -8,8 +9,9 @@ from markupsafe import Markup
 from exchange.service import INTERVALS
 
 from ..auth import access
-from .core import bp, city_or_none, needs_city, num, refused, when
-from .svg_chart import candles_svg
+from sandbox.charts import gather as charts
+
+from .core import bp, city_or_none, needs_city, refused
 
 DEPTH_LEVELS = 10
 TRADES_SHOWN = 20
@@ -49,11 +51,11 @@ def orderbook():
     best_ask = asks[0]["price"] if asks else None
     spread = best_ask - best_bid if best_bid is not None and best_ask is not None else None
     candles = city.exchange.candles(symbol, interval, CANDLES_SHOWN)
-    chart = candles_svg(candles, price_label=lambda p: num(p, inst.quote), unit=inst.quote,
-                        time_label=lambda t: when(t)[5:16], title=f"{symbol} {interval} candles")
+    drawn = charts.market_charts(city, symbol, interval, depth=depth, candles=candles)
     return render_template("orderbook.html", title=f"Order book {symbol}", inst=inst, symbols=symbols,
                            intervals=list(INTERVALS), interval=interval, bids=bids, asks=asks, seq=depth["seq"],
                            best_bid=best_bid, best_ask=best_ask, spread=spread,
                            trades=city.exchange.recent_trades(symbol, TRADES_SHOWN),
-                           stats=city.exchange.stats_24h(symbol), chart=Markup(chart), candles=candles,
+                           stats=city.exchange.stats_24h(symbol), candles=candles,
+                           chart=Markup(drawn["candles"]), depth_chart=Markup(drawn["depth"]),
                            now=city.now())

@@ -8,9 +8,11 @@ last result and the balances before it are kept in the signed session for the re
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 
 from ledger.amounts import parse_amount
 from ledger.errors import DomainError
+from sandbox.charts.money_path import money_path_svg
 
 from ..auth import access
 from ..problems import is_domain_error
@@ -89,6 +91,7 @@ def _render(status: int = 200, error: str | None = None, form: dict | None = Non
             after = last["before"]
         result["balances"] = _balance_rows(last["before"], after)
         result["purchase"] = city_data.purchase(city, last["ref"])
+        result["money_path"] = Markup(money_path_svg(last["result"], result["purchase"], money=money))
     form = form or {}
     if not form and result:  # keep the last choices for the next purchase
         form = {"customer": result["actor"], "merchant": result["merchant"]}

@@ -1,5 +1,6 @@
 """Regulator: licences and their state at sandbox time (suspend / reinstate), AML flags, declines by
-reason, card volumes, KZTE reserves against supply, invariants, and the report as JSON, CSV or HTML.
+reason, card volumes, KZTE reserves against supply, invariants, their charts, and the report as JSON, CSV
+(key,value or zipped tables), HTML or PDF.
 
 Rendering never starts the KZTE token (an in-process EVM, seconds to deploy): until a verb has needed
 it, reserves and the issuer's liability come from the ledger and the page says the on-chain supply is
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
+from markupsafe import Markup
+
 from sandbox import reports
+from sandbox.charts import gather as charts
 
 from ..auth import access
 from ..problems import is_domain_error
@@ -19,7 +23,6 @@ from .core import bp, city_or_none, needs_city, principal, refused
 # loads web3, ~1.5 s, which a page that only reads two balances should not pay; a test keeps them equal).
 RESERVE_CODE = "reserve:kzte-issuer:KZT"
 ISSUANCE_CODE = "external:kzte-issuer:KZTE"
-MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 LICENCE_ACTIONS = {"suspend": "suspend_licence", "reinstate": "reinstate_licence"}
 REASON_MAX = 200
 
@@ -52,7 +55,8 @@ def regulator():
     if city is None:
         return needs_city("Regulator", "licences, AML flags, KZTE reserves versus supply, and report downloads")
     summary = city.regulator_summary()
-    return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary),
+    drawn = {name: Markup(svg) for name, svg in charts.regulator_charts(city, summary).items()}
+    return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary), charts=drawn,
                            licences=_licences(city, summary), can_act=principal().role in ("operator", "regulator"),
                            formats=reports.FORMATS, now=city.now())
 
@@ -84,10 +88,12 @@ def regulator_licence():
 def regulator_report(fmt: str):
     city = city_or_none()
     if city is None:
-        return needs_city("Regulator report", "the regulator report as JSON, CSV or HTML")
+        return needs_city("Regulator report", "the regulator report as JSON, CSV, zipped CSV tables, HTML or PDF")
     if fmt not in reports.FORMATS:
         return refused(f"The report comes as {', '.join(reports.FORMATS)}.", 404, "Unknown format")
-    body = reports.render(city.regulator_summary(), fmt, city.ledger.assets)
+    summary = city.regulator_summary()
+    drawn = charts.report_charts(city, summary) if fmt in ("html", "pdf") else []
+    body = reports.render(summary, fmt, city.ledger.assets, drawn)
     stamp = city.now().strftime("%Y%m%dT%H%M")
-    return Response(body, mimetype=MEDIA[fmt], headers={
-        "Content-Disposition": f'attachment; filename="regulator-report-{stamp}.{fmt}"'})
+    return Response(body, mimetype=reports.MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{reports.filename(fmt, stamp)}"'})

@@ -1,0 +1,47 @@
+"""The stored history the charts plot, read from a city through the packages that own the tables:
+authorizations (card), ledger entries of the KZTE issuer's accounts (ledger). Read-only, bounded, no
+in-memory state: every process draws the same charts from the same database."""
+from __future__ import annotations
+
+from card import authorizations
+
+from . import series
+
+# The issuer's ledger accounts (stablecoin.issuer.RESERVE_CODE / ISSUANCE_CODE; importing that module loads
+# web3, which a chart should not pay for; tests/sandbox/test_charts.py keeps them equal).
+RESERVE_CODE = "reserve:kzte-issuer:KZT"
+ISSUANCE_CODE = "external:kzte-issuer:KZTE"
+MAX_AUTHORIZATIONS = 100_000
+MAX_ENTRIES = 20_000
+PAGE = 1000
+
+
+def card_rows(city) -> list:
+    """Every authorization (oldest first, bounded) with its time, amount and response code."""
+    return city.ctx.read(lambda uow: authorizations.for_report(uow, limit=MAX_AUTHORIZATIONS))
+
+
+def _entries(uow, code: str) -> list[dict]:
+    account = uow.find_account(code)
+    if account is None:
+        return []
+    out: list[dict] = []
+    after_id = None
+    while len(out) < MAX_ENTRIES:
+        page = uow.history(account.id, after_id=after_id, limit=PAGE)
+        out.extend(page)
+        if len(page) < PAGE:
+            break
+        after_id = page[-1]["entry_id"]
+    return out
+
+
+def kzte_history(city) -> list[tuple]:
+    """(at, tenge reserve_minor, KZTE supply_minor) after each mint or redemption, oldest first.
+
+    The supply is the issuer's KZTE liability in the ledger (the negative of its issuance account), which
+    ``ledger.verify()`` proves equal to the supply on chain whenever the token is live."""
+    def read(uow):
+        return _entries(uow, RESERVE_CODE), _entries(uow, ISSUANCE_CODE)
+    reserve, issuance = city.ctx.read(read)
+    return series.merge_steps(series.balance_steps(reserve), series.balance_steps(issuance, sign=-1))
