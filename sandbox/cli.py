@@ -341,7 +341,8 @@ def _register_optional_commands() -> None:
                                          ("sandbox.web.serve", "serve_command", "serve"),
                                          ("sandbox.webhooks.cli", "webhooks_command", "webhooks"),
                                          ("sandbox.webhooks.listen", "listen_command", "listen"),
-                                         ("sandbox.fuzz.cli", "fuzz_command", "fuzz")):
+                                         ("sandbox.fuzz.cli", "fuzz_command", "fuzz"),
+                                         ("sandbox.workshop.cli", "workshop_command", "workshop")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
