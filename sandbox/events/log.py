@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "licence.suspended", "licence.reinstated", "licence.renewed",
     "aml.flag_raised",
     "clock.advanced",
+    "incident.started", "incident.resolved",
 )
 _TYPES = frozenset(EVENT_TYPES)
 
