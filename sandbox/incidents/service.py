@@ -95,7 +95,10 @@ def check(city, kind: str, params: dict | None) -> dict:
         address = params.get("address")
         if not isinstance(address, str) or not address.strip():
             raise InvalidIncident("address is required: the KZTE holder address (0x…) to freeze", field="address")
-        return {"address": address.strip()}
+        from web3 import Web3
+        address = address.strip()
+        # one spelling per address (the checksummed one), so the incident names what the chain froze
+        return {"address": Web3.to_checksum_address(address) if Web3.is_address(address) else address}
     if kind == "aml_alert_wave":
         return {"count": _int(params, "count", 1, MAX_WAVE, default=5)}
     return {}
@@ -133,8 +136,7 @@ def start(city, uow, *, kind: str, params: dict | None = None, by: str = "operat
         outcome = {"state": licences.suspend_licence(city, uow, licence_id=params["licence_id"], reason=reason).state}
     elif kind == "kzte_address_frozen":
         from ..services import stablecoin
-        frozen = stablecoin.set_address_frozen(city, uow, address=params["address"], frozen=True, by=by, reason=reason)
-        params = {"address": frozen.address}
+        stablecoin.set_address_frozen(city, uow, address=params["address"], frozen=True, by=by, reason=reason)
     tables.set_outcome(conn, incident_id, outcome)
     audit.append(uow, by, "incident.started", str(incident_id), {"kind": kind, **params})
     row = tables.get(conn, incident_id)
