@@ -88,7 +88,7 @@ def start_incident(body: dict):
     return json_response(row.to_dict(), status, headers)
 
 
-@blp.route("/<int:incident_id>/resolve", methods=["POST"])
+@blp.route("/<id:incident_id>/resolve", methods=["POST"])
 @access()
 @blp.response(200, IncidentSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
