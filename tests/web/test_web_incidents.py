@@ -170,3 +170,22 @@ def test_the_host_starts_and_resolves_an_incident_from_the_regulator_page(cc, cc
                           follow_redirects=True)
     assert f'id="incident-status-{incident["id"]}">resolved' in done.get_data(as_text=True)
     cc.verify()
+
+
+def test_another_process_on_the_database_sees_the_gateway_down_and_the_crash(cc, cc_client, tmp_path):
+    from sandbox.city import CryptoCity
+    other = CryptoCity.from_config("crypto-city", db=f"sqlite:///{tmp_path / 'city.db'}", seed=7)
+    try:
+        down = start(cc, cc_client, {"kind": "gateway_down"}).json
+        paid = other.pay(actor="aigerim", merchant="zone-market", amount_minor=1_000_00, ref="elsewhere")
+        assert paid.to_dict()["decision"] == "webhook_error"
+        resolve(cc, cc_client, down["id"])
+        crash = start(cc, cc_client, {"kind": "price_crash", "percent": 40, "minutes": 10, "assets": ["BTC"],
+                                      "walk": False}).json
+        assert crash["status"] == "active"
+        other.advance("10m")   # the other process moves the clock: its makers requote at the crashed price
+        fell = other.ctx.exchange.price_model.price_minor("BTC") / crash["outcome"]["before_minor"]["BTC"]
+        assert 0.58 < fell < 0.62
+        other.verify()
+    finally:
+        other.close()

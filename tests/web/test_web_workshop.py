@@ -176,3 +176,20 @@ def test_a_phone_pays_at_the_pos_without_scrolling_sideways(workshop):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_the_command_refuses_a_database_that_already_holds_people(workshop, tmp_path):
+    from click.testing import CliRunner
+
+    from sandbox.cli import main
+    city, _sheet, _paths, _base = workshop
+    out = CliRunner().invoke(main, ["workshop", "--db", city.ctx.db.url, "--no-serve", "--out", str(tmp_path)])
+    assert out.exit_code == 2 and "already holds a city with customers" in out.output
+    assert not (tmp_path / "participants.html").exists()
+
+
+def test_the_codes_point_where_phones_reach_the_server():
+    from sandbox.workshop.cli import default_public_url, lan_address
+    assert default_public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert default_public_url("10.1.2.3", 9000) == "http://10.1.2.3:9000"
+    assert default_public_url("0.0.0.0", 8000) == f"http://{lan_address()}:8000"
