@@ -57,10 +57,10 @@ def build(*, db_url: str, config_name: str, seed: int, customers: int, merchants
         raise click.UsageError(f"{redact(db_url)} already holds a city with customers; a workshop starts from a "
                                "fresh database (leave out --db, or give a new one)")
     history = build_history(city, customers=customers, merchants=merchants, days=days, seed=seed)
-    echo(f"History: {days} sandbox days, {len(history.customers)} customers, {len(history.merchants)} merchants, "
-         f"{history.purchases_approved} purchases approved, {history.purchases_declined} declined, "
-         f"{history.deposits} deposits, {history.trades} trades, licence {history.licence_incident} suspended "
-         "and reinstated on day 2")
+    echo(f"History: {days} sandbox day{'s' if days > 1 else ''}, {len(history.customers)} customers, "
+         f"{len(history.merchants)} merchants, {history.purchases_approved} purchases approved, "
+         f"{history.purchases_declined} declined, {history.deposits} deposits, {history.trades} trades, "
+         f"licence {history.licence_incident} suspended and reinstated once")
     sheet = make_keys(city, public_url, history.customers, history.merchants)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, pdf_path = out_dir / "participants.html", out_dir / "participants.pdf"
@@ -94,15 +94,15 @@ def _customers(uow) -> int:
 def workshop_command(customers: int, merchants: int, days: int, seed: int, config_name: str, db_url: str | None,
                      host: str, port: int, public_url: str | None, out_dir: str, serve: bool) -> None:
     """A city with a seeded history, the participants' sheet (keys, cards, QR codes), then the server."""
+    public_url = (public_url or default_public_url(host, port)).rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise click.UsageError(f"--public-url {public_url!r}: give a full address, like http://192.168.1.20:{port}")
     if db_url is None:
         path = DEFAULT_DIR / f"workshop-seed-{seed}.db"
         DEFAULT_DIR.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         db_url = f"sqlite:///{path}"
-    public_url = (public_url or default_public_url(host, port)).rstrip("/")
-    if not public_url.startswith(("http://", "https://")):
-        raise click.UsageError(f"--public-url {public_url!r}: give a full address, like http://192.168.1.20:{port}")
     city, sheet, (html_path, pdf_path) = build(db_url=db_url, config_name=config_name, seed=seed, customers=customers,
                                                merchants=merchants, days=days, public_url=public_url,
                                                out_dir=Path(out_dir))
