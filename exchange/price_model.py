@@ -33,8 +33,26 @@ DEFAULT_DYNAMICS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class PriceShock:
+    """A crash: ``asset``'s price falls by ``percent`` %, in a straight line from ``start`` over ``minutes``,
+    and stays down (the random walk goes on from the lower level)."""
+    asset: str
+    start: datetime
+    minutes: int
+    percent: int
+
+    def factor(self, at: datetime) -> Decimal:
+        """What is left of the price at ``at`` (1 before the crash, 1 - percent/100 once it is over)."""
+        if at <= self.start:
+            return Decimal(1)
+        done = min(Decimal(1), Decimal(int((at - self.start).total_seconds())) / Decimal(self.minutes * 60))
+        return 1 - Decimal(self.percent) / 100 * done
+
+
 class PriceModel:
-    """Prices per asset (in the quote the dynamics were given in) as the sandbox clock advances."""
+    """Prices per asset (in the quote the dynamics were given in) as the sandbox clock advances; ``shocks``
+    (``PriceShock``) bend them down from their start."""
 
     def __init__(self, seed: int = 0, dynamics: dict[str, AssetDynamics] | None = None,
                  start: datetime | None = None) -> None:
@@ -43,10 +61,16 @@ class PriceModel:
         self._price = {a: Decimal(d.start_price_minor) for a, d in self.dynamics.items()}
         self._rng = {a: random.Random(_seed_for(seed, a)) for a in self.dynamics}
         self._at: datetime | None = start
+        self.shocks: tuple[PriceShock, ...] = ()
 
     def price_minor(self, asset: str) -> int:
-        """The model price of ``asset`` now (int quote minor per whole unit)."""
-        return int(self._price[asset])
+        """The model price of ``asset`` now (int quote minor per whole unit), after any shock."""
+        price = self._price[asset]
+        if self._at is not None:
+            for shock in self.shocks:
+                if shock.asset == asset:
+                    price *= shock.factor(self._at)
+        return max(1, int(price))
 
     def advance(self, now: datetime) -> dict[str, int]:
         """Move every asset's price to sandbox time ``now`` (no-op if ``now`` is not later)."""

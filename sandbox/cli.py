@@ -355,7 +355,8 @@ def _register_optional_commands() -> None:
                                          ("sandbox.webhooks.listen", "listen_command", "listen"),
                                          ("sandbox.fuzz.cli", "fuzz_command", "fuzz"),
                                          ("sandbox.scenarios.compare_cli", "compare_command", "compare"),
-                                         ("sandbox.web.openapi_cli", "openapi_command", "openapi")):
+                                         ("sandbox.web.openapi_cli", "openapi_command", "openapi"),
+                                         ("sandbox.workshop.cli", "workshop_command", "workshop")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:

@@ -54,6 +54,7 @@ EVENT_TYPES = (
     "aml.flag_raised",
     "clock.advanced",
     "mining.reward", "mining.levy_charged", "mining.farm_closed",
+    "incident.started", "incident.resolved",
 )
 _TYPES = frozenset(EVENT_TYPES)
 

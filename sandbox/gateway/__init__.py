@@ -30,6 +30,7 @@ from card.decisions import Decision
 from card.precheck import Proposal, precheck
 
 from ..errors import CityError
+from ..incidents.service import gateway_down
 from ..webhooks import signing
 from . import store
 from .client import DecisionClient
@@ -38,6 +39,7 @@ REQUEST_TYPE = "authorization.request"
 MAX_METADATA_BYTES = 2000
 STAND_INS = ("approve_with_sandbox_rules", "decline")
 _client = DecisionClient()
+DOWN = object()   # ``ask``'s look-up found the gateway down by an incident
 
 
 class InvalidAnswer(CityError):
@@ -102,11 +104,16 @@ def ask(cards, ledger, read, programme, *, merchant_id: str, amount_minor: Any, 
         if proposal is None:
             return None
         endpoint = store.resolve(uow, proposal.card.id, programme)
+        down = gateway_down(uow.conn)
+        if down is not None:   # an incident: the gateway is unreachable, whether or not an app is set
+            return DOWN, endpoint.stand_in if endpoint is not None else programme.stand_in, down
         return None if endpoint is None else (proposal, endpoint, uow.now())
 
     found = read(look)   # the read-only unit of work is closed before the app is asked
     if found is None:
         return None
+    if found[0] is DOWN:
+        return stand_in(found[1], rc.WEBHOOK_ERROR, f"the decision gateway is down (incident {found[2]})")
     proposal, endpoint, at = found
     body = json.dumps(request_payload(proposal, ref=reference, at=at, deadline_ms=endpoint.deadline_ms,
                                       partial_approval=programme.partial_approval), separators=(",", ":"))

@@ -8,7 +8,9 @@ from sqlalchemy import delete, insert, select, text
 from .tables import decision_endpoints as t
 
 PROGRAMME = "programme"
-_ANY = text("SELECT 1 FROM sandbox_decision_endpoints LIMIT 1")
+# a decision URL set at runtime, or the gateway down by an incident (sandbox/incidents/): one statement
+_ANY = text("SELECT 1 FROM sandbox_decision_endpoints UNION ALL SELECT 1 FROM sandbox_incidents "
+            "WHERE kind = 'gateway_down' AND resolved_at IS NULL LIMIT 1")
 # on the purchase's path: parametrised SQL on the unit of work's cursor (ledger.fastpath), not Core
 _RESOLVE = ("SELECT scope, url, secret, deadline_ms, stand_in FROM sandbox_decision_endpoints "
             "WHERE scope IN (:card, :programme)")
@@ -29,7 +31,8 @@ class Endpoint:
 
 
 def any_set(conn) -> bool:
-    """Whether any decision URL was set at runtime (one indexed read: the no-gateway path's only cost)."""
+    """Whether any decision URL was set at runtime or an incident has the gateway down (one indexed read:
+    the no-gateway path's only cost)."""
     return conn.execute(_ANY).first() is not None
 
 

@@ -121,7 +121,8 @@ CASES = [
 # Written by the tests below (an exchange fill, the chain verbs).
 ELSEWHERE = {"trade.created", "order.filled", "kzte.minted", "kzte.redeemed", "kzte.address_frozen",
              "kzte.address_unfrozen", "deposit.pending", "withdrawal.created", "withdrawal.confirmed",
-             "mining.reward", "mining.levy_charged", "mining.farm_closed"}   # tests/mining/
+             "mining.reward", "mining.levy_charged", "mining.farm_closed",   # tests/mining/
+             "incident.started", "incident.resolved"}   # incidents: tests/web/test_web_incidents.py
 
 
 def test_every_event_type_is_covered_by_a_case():

@@ -313,7 +313,10 @@ def test_a_merchant_key_clears_only_its_own_purchases(crypto_city, city_file):
     coffee_ref = pay(operator)[1]["ref"]
     market_ref = pay(operator, merchant="zone-market")[1]["ref"]
     client = key_client(crypto_city, city_file.keys["coffee"])
-    assert client.get("/pos").status_code == 403
+    terminal = client.get("/pos")   # the shop's own terminal: its purchases, no pay form
+    assert terminal.status_code == 200
+    shown = terminal.get_data(as_text=True)
+    assert f'data-ref="{coffee_ref}"' in shown and market_ref not in shown and 'id="pay-form"' not in shown
     assert client.get("/wallet?customer=aigerim").status_code == 403
     csrf = field(client.get("/orderbook").get_data(as_text=True), "csrf")  # from the sign-out form
     for ref, status in ((market_ref, 403), (coffee_ref, 303)):

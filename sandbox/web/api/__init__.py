@@ -9,7 +9,7 @@ from typing import Iterator
 
 NOW = ("system", "accounts", "transfers", "clock", "ledger_admin")
 LATER = ("participants", "customers", "wallets", "exchange", "stablecoin", "cards", "pos", "network", "scenarios",
-         "reports", "events", "webhooks", "network_messages", "decisions", "mining")
+         "reports", "events", "webhooks", "network_messages", "decisions", "mining", "incidents")
 PREFIX = "/api/v1"
 
 

@@ -11,12 +11,13 @@ live event feed).
     customers.py     onboard a customer with deposits, faucet top-ups (operator only)
     clock.py         advance the sandbox clock by an hour, a day or a week (operator only)
     (charts)         depth, candles, reserves, declines, hourly volume, money path: sandbox/charts/
+    workshop.py      the participant sheet of a `cryptocity workshop` server (operator only)
     live.py          the live event feed's stream (EventSource, static/live-feed.js) and the webhooks page
     city_data.py     read-only look-ups over the city's tables that the facade has no verb for
 
 Pages that need the CryptoCity facade explain how to start one when the app runs on a bare ledger.
 """
-from . import clock, customers, ledger_pages, live, mining, orderbook, pos, regulator, wallet  # noqa: F401 - each registers its routes
+from . import clock, customers, ledger_pages, live, mining, orderbook, pos, regulator, wallet, workshop  # noqa: F401 - each registers its routes
 from .core import bp
 
 __all__ = ["bp"]

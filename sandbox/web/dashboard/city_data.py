@@ -71,6 +71,13 @@ def purchase(city, ref: str) -> dict | None:
     return city.ctx.read(lambda uow: authorizations.purchase_by_key(uow, pay_key(ref)))
 
 
+def merchant_purchases(city, merchant_id: str, limit: int = 20) -> list[dict]:
+    """The merchant's latest ``limit`` authorizations, newest first, with the POS reference each was paid
+    with (what the terminal's capture and refund buttons name)."""
+    rows = city.ctx.read(lambda uow: authorizations.of_merchant(uow, merchant_id, limit=authorizations.MAX_PAGE))
+    return [{**r.__dict__, "ref": (r.idempotency_key or "").removeprefix("pay:")} for r in reversed(rows[-limit:])]
+
+
 def counts(city) -> dict:
     """How many customers (with a card) and merchants the city has."""
     return city.ctx.read(issuing.counts)

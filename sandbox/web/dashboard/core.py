@@ -156,8 +156,11 @@ def new_ref(prefix: str) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
-    if request.method == "POST":
-        token = request.form.get("api_key", "").strip()
+    # A workshop sheet's QR code brings the key in the link (/login?key=…&next=/pos): a phone signs in by
+    # opening it. Only sign-in happens on that GET; the key then lives in the session cookie as usual.
+    linked = request.args.get("key", "").strip() if request.method == "GET" else ""
+    if request.method == "POST" or linked:
+        token = linked or request.form.get("api_key", "").strip()
         with services().ledger.unit_of_work(read_only=True) as uow:
             found = resolve_key(uow.conn, token)
         if found is not None:

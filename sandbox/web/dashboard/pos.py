@@ -67,9 +67,8 @@ def _form_scope():
     """(customers, merchants) this key may choose from, or a refusal response."""
     city = city_or_none()
     who = principal()
-    if who.role == "merchant":
-        return refused("The POS terminal takes the operator's key or the paying customer's own key; a merchant "
-                       "key captures and refunds through the API.")
+    if who.role == "merchant":   # the shop's own terminal: its purchases to capture and refund (no pay form)
+        return [], city_data.merchants(city, only=who.subject)
     only = who.subject if who.role == "customer" else None
     return city_data.customers(city, only=only), city_data.merchants(city)
 
@@ -98,8 +97,10 @@ def _render(status: int = 200, error: str | None = None, form: dict | None = Non
     can_clear = principal().role == "operator" or (
         principal().role == "merchant" and result is not None and principal().subject == result["merchant"])
     steps = NEXT_STEPS.get((result.get("purchase") or {}).get("status"), ()) if result and can_clear else ()
+    shop_purchases = city_data.merchant_purchases(city, principal().subject) if principal().role == "merchant" else None
     return render_template("pos.html", title="POS terminal", customers=people, merchants=shops, result=result,
-                           error=error, form=form, ref=new_ref("pos"), can_pay=principal().role != "regulator",
+                           error=error, form=form, ref=new_ref("pos"), shop_purchases=shop_purchases,
+                           can_pay=principal().role not in ("regulator", "merchant"),
                            steps=steps, partial=PARTIAL, clearing_ref=new_ref("clr"),
                            kyc_tiers=list(city.cfg.kyc.tiers)), status
 
@@ -116,6 +117,8 @@ def pos():
     form = {k: (request.form.get(k) or "").strip() for k in ("customer", "merchant", "amount", "ref", "channel",
                                                              "expiry")}
     who = principal()
+    if who.role == "merchant":
+        return refused("Customers pay from their own phones; a merchant key captures and refunds its purchases.")
     if who.role == "customer" and form["customer"] != who.subject:
         return refused("A customer key pays only with its own card.", 403)
     scope = _form_scope()

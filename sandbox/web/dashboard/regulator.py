@@ -25,6 +25,8 @@ RESERVE_CODE = "reserve:kzte-issuer:KZT"
 ISSUANCE_CODE = "external:kzte-issuer:KZTE"
 LICENCE_ACTIONS = {"suspend": "suspend_licence", "reinstate": "reinstate_licence"}
 REASON_MAX = 200
+INCIDENTS_SHOWN = 20
+INCIDENT_FIELDS = ("percent", "minutes", "address", "count")
 
 
 def _kzte(city, summary: dict) -> dict:
@@ -55,10 +57,14 @@ def regulator():
     if city is None:
         return needs_city("Regulator", "licences, AML flags, KZTE reserves versus supply, and report downloads")
     summary = city.regulator_summary()
+    from sandbox import incidents
     drawn = {name: Markup(svg) for name, svg in charts.regulator_charts(city, summary).items()}
     return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary), charts=drawn,
                            licences=_licences(city, summary), can_act=principal().role in ("operator", "regulator"),
-                           formats=reports.FORMATS, now=city.now())
+                           formats=reports.FORMATS, now=city.now(),
+                           incidents=city.read(lambda ctx, uow: incidents.listing(uow, INCIDENTS_SHOWN)),
+                           incident_kinds=incidents.KINDS, incident_labels=incidents.LABELS,
+                           can_start_incidents=principal().role == "operator")
 
 
 @bp.route("/regulator/licences", methods=["POST"])
@@ -81,6 +87,45 @@ def regulator_licence():
     else:
         flash(f"Licence {licence_id} is now {out['state']}.", "ok")
     return redirect(url_for("dashboard.regulator") + "#licences", code=303)
+
+
+@bp.route("/regulator/incidents", methods=["POST"])
+@access()   # the operator (the workshop host) only
+def regulator_incident():
+    """Set off an incident from the form (sandbox/incidents/); only the fields the form filled are sent."""
+    from sandbox import incidents
+    city = city_or_none()
+    if city is None:
+        return needs_city("Regulator", "set off incidents")
+    kind = request.form.get("kind", "")
+    params = {k: request.form.get(k, "").strip() for k in INCIDENT_FIELDS if request.form.get(k, "").strip()}
+    try:
+        row = incidents.trigger(city, kind, params, by=principal().role)
+    except Exception as error:  # noqa: BLE001 - typed refusals become a message; others propagate
+        if not is_domain_error(error):
+            raise
+        flash(f"Incident refused: {error}", "error")
+    else:
+        flash(f"Incident {row.id} ({incidents.LABELS[row.kind]}) is {row.status}.", "ok")
+    return redirect(url_for("dashboard.regulator") + "#incidents", code=303)
+
+
+@bp.route("/regulator/incidents/<int:incident_id>/resolve", methods=["POST"])
+@access()
+def regulator_incident_resolve(incident_id: int):
+    from sandbox import incidents
+    city = city_or_none()
+    if city is None:
+        return needs_city("Regulator", "resolve incidents")
+    try:
+        row = city.run(incidents.resolve, incident_id=incident_id, by=principal().role, retries=0)
+    except Exception as error:  # noqa: BLE001
+        if not is_domain_error(error):
+            raise
+        flash(f"Resolve refused: {error}", "error")
+    else:
+        flash(f"Incident {row.id} ({incidents.LABELS[row.kind]}) is {row.status}.", "ok")
+    return redirect(url_for("dashboard.regulator") + "#incidents", code=303)
 
 
 @bp.route("/regulator/report.<fmt>")

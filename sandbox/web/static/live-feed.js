@@ -4,7 +4,7 @@
   "use strict";
   var MAX_ITEMS = 25;
   var SUMMARY_KEYS = ["status", "response_code", "reason", "amount_minor", "asset", "actor", "customer",
-                      "merchant", "symbol", "side", "licence", "now"];
+                      "merchant", "symbol", "side", "licence", "now", "label", "id"];
 
   function summary(data) {
     var parts = [];
