@@ -217,11 +217,10 @@ def _aml_wave(facade, row) -> dict:
 
 def _restart_chain(city, uow) -> int:
     """Mine the held deposits to their confirmations and credit them (each with its ``deposit.confirmed``)."""
-    if getattr(city, "_custodian", None) is None:
-        return 0   # this process never started the chain: no deposit is waiting in it
     confirmations = max(1, city.cfg.custody.confirmations.get("BTC", 1))
     with city.custody_lock:
-        city.btc_node.mine(confirmations)
+        city.btc_node.lock(uow)   # the chain is in the database: any process restarts it
+        city.btc_node.mine(confirmations, uow=uow)
         credited = city.custodian.scan(uow=uow)
     for dep in credited:
         events.emit(uow, "deposit.confirmed", {"object": "deposit", "customer": dep.get("owner"), "asset": dep.get("asset"),
