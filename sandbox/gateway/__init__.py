@@ -30,7 +30,7 @@ from card.decisions import Decision
 from card.precheck import Proposal, precheck
 
 from ..errors import CityError
-from ..incidents.service import gateway_down
+from ..incidents.state import gateway_down
 from ..webhooks import signing
 from . import store
 from .client import DecisionClient

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from exchange.price_model import PriceShock
 
 from .. import audit, events
 from ..errors import CityError
 from . import tables
+from .state import chain_halted, gateway_down, price_shocks  # noqa: F401 - the hot paths' reads, here too
 
 KINDS = ("price_crash", "licence_suspended", "kzte_address_frozen", "aml_alert_wave", "gateway_down", "chain_halt")
 LASTING = frozenset({"licence_suspended", "kzte_address_frozen", "gateway_down", "chain_halt"})  # until resolved
@@ -230,22 +230,6 @@ def _restart_chain(city, uow) -> int:
     return len(credited)
 
 
-# ---------------------------------------------------------------------------------- reads on hot paths
-def gateway_down(conn) -> int | None:
-    """The id of the open ``gateway_down`` incident, or None (one indexed read)."""
-    return tables.open_of_kind(conn, "gateway_down")
-
-
-def chain_halted(conn) -> int | None:
-    """The id of the open ``chain_halt`` incident, or None."""
-    return tables.open_of_kind(conn, "chain_halt")
-
-
-def price_shocks(conn) -> tuple[PriceShock, ...]:
-    """Every price crash's shocks, oldest first (resolved ones too: the price stays where it fell)."""
-    return tuple(PriceShock(asset, row.started_at, row.params["minutes"], row.params["percent"])
-                 for row in tables.of_kind(conn, "price_crash") for asset in row.params["assets"])
-
-
+# the hot paths' reads live in state.py
 def listing(uow, limit: int = 50) -> list[tables.IncidentRow]:
     return tables.latest(uow.conn, limit)

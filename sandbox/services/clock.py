@@ -15,7 +15,7 @@ from ..clock import parse_duration
 from ..context import CityContext
 from ..errors import InvalidDuration
 from . import mining
-from ..incidents.service import price_shocks
+from ..incidents.state import price_shocks
 from .result import Result
 
 

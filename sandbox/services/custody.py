@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import audit, city_state, events
 from ..context import CityContext
 from ..errors import InvalidAmount, UnknownAsset
-from ..incidents.service import chain_halted
+from ..incidents.state import chain_halted
 from ..tax import ACQUISITION, tax_events
 from .result import Result
 

@@ -155,7 +155,7 @@ def on_advance(city: CityContext, uow, previous: datetime, now: datetime) -> Non
         return
     registry = LicenceRegistry.from_config(city.cfg, city_state.load_licences(conn))
     farms = store.farms(conn)
-    from ..incidents.service import chain_halted
+    from ..incidents.state import chain_halted
     if chain_halted(conn) is None:   # a halted chain mines nothing; the farms' intervals wait for the restart
         _mine(city, uow, farms, registry, previous, now)
     for farm in farms:

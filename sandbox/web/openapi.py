@@ -49,6 +49,9 @@ TEXT_EXAMPLES = {
     "text/csv": "section,key,value\nlicences,active,12\n",
     "text/event-stream": 'id: 42\nevent: authorization.created\ndata: {"id": 42, "type": "authorization.created"}\n\n',
     "text/html": "<!doctype html>...",
+    # binary bodies: what their first bytes say they are (a client saves them as files)
+    "application/pdf": "%PDF-1.7 ... (a PDF document, binary)",
+    "application/zip": "PK... (a zip archive of CSV files, binary)",
 }
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

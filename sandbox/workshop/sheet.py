@@ -65,9 +65,7 @@ def make_keys(city, public_url: str, customers: list[str], merchants: list[str],
                 tokens[(role, subject)] = create_key(uow.conn, role, subject, now=now,
                                                      label=f"{label}: participant").token
         uow.commit()
-    from ..web.dashboard import city_data
-    names = {c.actor: c for c in city_data.customers(city)}
-    shops = {m.id: m for m in city_data.merchants(city)}
+    names, shops = _people(city)
     out = []
     for (role, subject), token in tokens.items():
         url = join_url(public_url, token, role)
@@ -157,3 +155,30 @@ def render_pdf(sheet: Sheet) -> bytes:
     """The same page as a PDF (A4), through WeasyPrint."""
     from weasyprint import HTML
     return HTML(string=render_html(sheet)).write_pdf()
+
+
+@dataclass(frozen=True)
+class _Person:
+    card_id: int
+    full_name: str | None
+
+
+@dataclass(frozen=True)
+class _Shop:
+    name: str
+
+
+def _people(city) -> tuple[dict[str, _Person], dict[str, _Shop]]:
+    """Customers (their first card, full name) and merchants by id, read here rather than through the
+    dashboard's helpers (which import this module's page)."""
+    from card import issuing
+
+    from .. import city_state
+
+    def read(uow):
+        rows = issuing.first_cards(uow, limit=10_000)
+        profiles = city_state.profiles(uow.conn, [row[0] for row in rows])
+        people = {actor: _Person(card_id, profiles[actor].full_name if actor in profiles else None)
+                  for actor, card_id, _pan, _status in rows}
+        return people, {m.id: _Shop(m.name) for m in issuing.merchants(uow, limit=10_000)}
+    return city.ctx.read(read)

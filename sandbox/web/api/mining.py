@@ -38,7 +38,7 @@ class FarmIn(Strict):
     location = ma.fields.String(required=True, metadata={"example": "ekibastuz"})
     power_source = ma.fields.String(load_default="grid", validate=ma.validate.OneOf(["grid", "own_offgrid"]))
     hashrate_ths = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 10**9))
-    efficiency_j_per_th = ma.fields.Decimal(required=True, as_string=True, metadata={"example": "34"})
+    efficiency_j_per_th = ma.fields.Decimal(required=True, as_string=True, metadata={"example": 34})
     max_load_kw = ma.fields.Integer(load_default=None, allow_none=True, strict=True, validate=ma.validate.Range(1, 10**9))
     meter_working = ma.fields.Boolean(load_default=True)
     licensed = ma.fields.Boolean(load_default=True)
