@@ -56,6 +56,8 @@ class RegimeRun:
     refused: str | None = None
     # after the last step: "verified" (every ledger invariant, the KZTE peg, the audit chain) or the problem
     invariants: str = ""
+    # when the scenario runs mining farms: the levy collected, BTC mined and sold, the flags raised
+    mining: dict[str, Any] | None = None
 
     def totals(self) -> dict[str, Any]:
         count = lambda what: sum(s.outcome == what for s in self.steps)   # noqa: E731
@@ -68,7 +70,7 @@ class RegimeRun:
     def to_dict(self) -> dict[str, Any]:
         return {"preset": self.preset, "name": self.name, "crypto_payments_allowed": self.crypto_payments_allowed,
                 "seed": self.seed, "refused": self.refused, "invariants": self.invariants, "steps": [dataclasses.asdict(s) for s in self.steps],
-                "totals": self.totals()}
+                "totals": self.totals(), "mining": self.mining}
 
 
 def scenario_under(path: str | Path, preset: str) -> Scenario:
@@ -114,6 +116,7 @@ def run_under(preset: str, scenario: Scenario) -> RegimeRun:
         city = CryptoCity.from_config(cfg, db=f"sqlite:///{Path(workdir) / 'city.db'}", seed=scenario.seed)
         try:
             _run_steps(city, scenario, run)
+            run.mining = _mining(city)
             try:
                 city.verify()
                 run.invariants = "verified"
@@ -166,6 +169,17 @@ def _answer(outcome: Any, error: BaseException | None) -> tuple[str, str | None,
     if status in ("approved", "declined"):
         return status, code, str(_get(outcome, "reason") or "") if status == "declined" else ""
     return "ok", code, ""
+
+
+def _mining(city: Any) -> dict[str, Any] | None:
+    """The mining figures a regime is compared on, or None when the scenario ran no farm."""
+    summary = city.mining_summary()
+    if not summary["farms"]:
+        return None
+    t = summary["totals"]
+    return {"farms": len(summary["farms"]), "levy_revenue_minor": summary["levy_revenue_minor"],
+            "levy_unpaid_minor": t["levy_unpaid_minor"], "mined_sat": t["mined_sat"], "sold_sat": t["sold_sat"],
+            "seized_sat": t["seized_sat"], "flags": sorted({f["rule"] for f in summary["flags"]})}
 
 
 def _fees(city: Any) -> dict[str, int]:

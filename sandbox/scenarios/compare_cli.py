@@ -71,6 +71,17 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+def _mining_lines(m: dict | None) -> str:
+    if not m:
+        return ""
+    from ledger.amounts import format_amount
+    return (f"\nmining: {m['farms']} farm(s), levy collected {_kzt(m['levy_revenue_minor'])}"
+            + (f" (unpaid {_kzt(m['levy_unpaid_minor'])})" if m["levy_unpaid_minor"] else "")
+            + f"\nBTC mined {format_amount(m['mined_sat'], 'BTC')}, sold {format_amount(m['sold_sat'], 'BTC')}"
+            + (f", seized {format_amount(m['seized_sat'], 'BTC')}" if m["seized_sat"] else "")
+            + f"\nflags {', '.join(m['flags']) or 'none'}")
+
+
 def print_table(scenario_path: str, runs: list[RegimeRun]) -> None:
     """The side-by-side table: one row per step, one column per regime, totals last."""
     from rich.console import Console
@@ -98,5 +109,6 @@ def print_table(scenario_path: str, runs: list[RegimeRun]) -> None:
         f"{t['approved']} approved, {t['declined']} declined, {t['errors']} errors\n"
         f"fees {_kzt(t['fees_total_minor'])}\nincome tax {_kzt(t['pit_minor'])}\n"
         f"{t['expectations_failed']} of the file's expectations failed"
-        + (f"\ninvariants {_escape(r.invariants)}" if r.invariants else "") for r, t in ((r, r.totals()) for r in runs)))
+        + (f"\ninvariants {_escape(r.invariants)}" if r.invariants else "") + _mining_lines(r.mining)
+        for r, t in ((r, r.totals()) for r in runs)))
     Console(width=TABLE_WIDTH, highlight=False).print(table)

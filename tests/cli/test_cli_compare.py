@@ -111,3 +111,22 @@ steps:
     assert pakistan["steps"] == [] and pakistan["refused"] == (
         "merchants[5].licences[0].regulator: unknown regulator 'alatau-zone'; declared regulators: pcc-sandbox, "
         "pk-central-bank, pcc-cohort")
+
+
+def test_compare_shows_levy_revenue_btc_mined_and_sold_and_flags_under_each_regime():
+    farm = str(ROOT / "scenarios" / "19-mining-licensed-farm-levy.yaml")
+    args = ["compare", "crypto-city", "pakistan-pcc-sandbox", "--scenario", farm, "--format", "json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    kazakh, pakistan = (r["mining"] for r in json.loads(result.output)["regimes"])
+    # the same farm mines the same coins; the Kazakh levy of 2 KZT/kWh is collected, Pakistan documents none
+    assert kazakh["mined_sat"] == pakistan["mined_sat"] > 0 and kazakh["sold_sat"] == pakistan["sold_sat"] > 0
+    assert kazakh["levy_revenue_minor"] > 0 and pakistan["levy_revenue_minor"] == 0
+    table = CliRunner().invoke(main, args[:-2])
+    assert "levy collected" in table.output and "BTC mined" in table.output and "flags" in table.output
+
+
+def test_the_pakistan_surplus_power_caps_the_farms_load():
+    from sandbox.config.loader import load_config
+    mining = load_config("pakistan-pcc-sandbox").mining
+    assert mining.surplus_power_mw == 2000 and load_config("crypto-city").mining.surplus_power_mw is None
