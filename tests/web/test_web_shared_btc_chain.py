@@ -10,15 +10,11 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from datetime import datetime, timezone
 
 import pytest
 
-from ledger import Database
-from sandbox.apikeys import create_key
-from sandbox.bench.http import HOST, _free_port, start_server, stop_server, wait_ready
+from sandbox.bench.http import HOST
 from sandbox.city import CryptoCity
-from wallet.bitcoin.rpc import BitcoindRPC
 from wallet.keys import HDKeys, MasterSeed
 
 OUTSIDE = HDKeys(MasterSeed.for_sandbox("someone else's wallet"))
@@ -111,48 +107,8 @@ def _post(port: int, path: str, token: str, key: str, body: dict) -> tuple[int, 
     return response.status, json.loads(response.read() or b"{}")
 
 
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_a_city_served_by_two_gunicorn_workers_credits_every_on_chain_deposit_once(pg_url, tmp_path):
-    port, rpc_port = _free_port(), _free_port()
-    server = start_server(pg_url, port, 2, log_path=tmp_path / "server.log",
-                          extra_args=["--btc-rpc-port", str(rpc_port), "--btc-rpc-password", "s3cret"])
-    try:
-        wait_ready(port, server)
-        db = Database(pg_url)
-        with db.engine.begin() as conn:
-            operator = create_key(conn, "operator", None, now=datetime(2025, 6, 1, tzinfo=timezone.utc)).token
-        db.dispose()
-        status, _ = _post(port, "/api/v1/customers", operator, "onboard-1", {"actor": "aigerim", "kyc_tier": "full"})
-        assert status == 201
-        txids = []
-        for n in range(4):   # whichever worker takes each request
-            status, body = _post(port, "/api/v1/customers/aigerim/onchain-deposits", operator, f"dep-{n}",
-                                 {"amount_minor": 100_000})
-            assert status == 201, body
-            txids.append(body["txid"])
-        assert len(set(txids)) == 4
-        sent = []
-        for n in range(2):
-            status, body = _post(port, "/api/v1/customers/aigerim/withdrawals", operator, f"wd-{n}",
-                                 {"address": outside(10 + n), "amount_minor": 20_000})
-            assert status == 201 and body["status"] == "confirmed", body
-            sent.append(body["txid"])
-        assert len(set(sent)) == 2
-        node = BitcoindRPC(f"http://cryptocity:s3cret@{HOST}:{rpc_port}/")   # the chain, as bitcoin-cli sees it
-        assert node.balance_sat([outside(10), outside(11)]) == 40_000
-        assert all(node.confirmations(txid) >= 1 for txid in txids + sent)
-        city = CryptoCity.from_config("crypto-city", db=pg_url)
-        try:
-            assert city.balances("aigerim")["BTC"] == 4 * 100_000 - 40_000 - sum(
-                w["fee_minor"] for w in city.withdrawals("aigerim"))
-            assert city.btc_node.height() == node.height()
-            city.verify()
-            _reserves_agree(city)
-        finally:
-            city.close()
-    finally:
-        stop_server(server)
+# Several gunicorn workers and a second server over one PostgreSQL, both chains shared, a restart of
+# everything: tests/web/test_web_shared_evm_serve.py (the scale-out test).
 
 
 def test_verify_proves_the_chain_holds_what_the_ledger_says(sqlite_url):
