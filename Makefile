@@ -56,6 +56,12 @@ test: $(DEV_STAMP)
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache chains/node_modules
 
+# Screenshots of every dashboard page at 1024x768 and 390x844 into docs/screenshots/ (needs headless
+# Chromium: .ci/setup-browser).
+.PHONY: screenshots
+screenshots: $(DEV_STAMP)
+	$(BIN)/python scripts/screenshots.py docs/screenshots
+
 # The dashboard's message catalogues (docs/dashboard.md#languages-english-russian-kazakh): extract the
 # texts marked in the templates and sandbox/i18n, then add new ones to the Russian and Kazakh .po files.
 .PHONY: catalogues

@@ -21,7 +21,8 @@ DAY_STEPS = 4                           # the clock moves on in quarter days: th
 PURCHASES_PER_STEP = 2
 PURCHASE_RANGE_KZT = (800, 9_000)       # far below every tier's per-purchase limit and the AML threshold
 TRADE_RANGE_KZT = (5_000, 25_000)
-DEPOSIT_RANGE_KZT = (10_000, 60_000)
+DEPOSIT_RANGE_USDT = (20, 120)          # whole USDT (about 10 000 to 60 000 KZT)
+USDT_MICRO = 10**6
 INCIDENT_DAY, INCIDENT_STEP = 2, 1      # the licence incident: day 2, second quarter
 INCIDENT_LENGTH = timedelta(hours=4)
 INCIDENT_REASON = "workshop history: late filing of the exchange's quarterly prudential return"
@@ -72,8 +73,10 @@ def build_history(city, *, customers: int, merchants: int, days: int, seed: int)
             for n in range(PURCHASES_PER_STEP):
                 ok = _purchase(city, rng, rng.choice(people), rng.choice(shops), f"workshop-d{day}q{quarter}-{n}")
                 approved, declined = approved + ok, declined + (not ok)
+            # deposits of crypto, not tenge: the people short of tenge stay so, and their card keeps selling
+            # crypto just in time, which is what a workshop comes to see
             actor = rng.choice(people)
-            city.deposit(actor=actor, asset="KZT", amount_minor=rng.randrange(*DEPOSIT_RANGE_KZT) * 100)
+            city.deposit(actor=actor, asset="USDT", amount_minor=rng.randrange(*DEPOSIT_RANGE_USDT) * USDT_MICRO)
             deposits += 1
             trades += _trade(city, rng, rng.choice(people))
     if days < INCIDENT_DAY:   # a short history still shows the incident, at its end
