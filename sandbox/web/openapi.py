@@ -68,7 +68,8 @@ def error_statuses(*, path: str, method: str, blueprint: str, policy, operation:
 
     * 401 on every operation that needs a key; 403 where some role's key is refused (auth.authorize);
     * 404 where the path or the body names something (an id the router, the owner check or the
-      service may not find: a path argument, a body's ``…_id`` or ``pan``);
+      service may not find: a path argument, a body's ``…_id``, ``pan`` or a field marked
+      ``x-names-something``);
     * 400 and 409 on every POST (``Idempotency-Key`` missing, or reused for another request) and 400
       on a PUT (a body that is not JSON); 413 on every request with a body;
     * 422 where there is a body or query arguments to validate, and on every write (the sandbox's
@@ -114,7 +115,8 @@ def _names_something(operation: dict, schemas: dict | None) -> bool:
     schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
     while "$ref" in schema and schemas is not None:
         schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
-    return any(name.endswith("_id") or name == "pan" for name in schema.get("properties", {}))
+    return any(name.endswith("_id") or name == "pan" or prop.get("x-names-something")
+               for name, prop in schema.get("properties", {}).items())
 
 
 def rule_path(rule: str) -> str:

@@ -21,7 +21,9 @@ from sandbox.web import create_app
 from web_support import curl_commands, serve
 
 pytestmark = pytest.mark.slow  # a generation (~6 s) and a live server
-CLIENT_CONFIG = "post_hooks: []\n"
+# the report downloads (a zip, a PDF) come to the client as bytes
+CLIENT_CONFIG = ("post_hooks: []\ncontent_type_overrides:\n  application/zip: application/octet-stream\n"
+                 "  application/pdf: application/octet-stream\n")
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,8 @@ class MiningSummary(Strict):
 
 
 class FarmIn(Strict):
-    farm = ma.fields.String(required=True, metadata={"description": "an onboarded customer (the farm's company)"})
+    farm = ma.fields.String(required=True, metadata={"description": "an onboarded customer (the farm's company)",
+                                                     "x-names-something": True})   # 404 when it is not
     location = ma.fields.String(required=True, metadata={"example": "ekibastuz"})
     power_source = ma.fields.String(load_default="grid", validate=ma.validate.OneOf(["grid", "own_offgrid"]))
     hashrate_ths = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 10**9))
