@@ -109,11 +109,13 @@ def _wanted(patterns: list) -> str:
     return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") for p in patterns) + "]"
 
 
-def _in_order(patterns: list, events: list[dict]) -> bool:
-    """Each pattern matches an event, in the patterns' order (other events may come between)."""
+def _in_order(patterns: list, events: list[dict], matches: Any = None) -> bool:
+    """Each pattern matches an event (``matches(pattern, event)``, by default type and data), in the
+    patterns' order (other events may come between)."""
+    matches = matches or _event_matches
     at = 0
     for pattern in patterns:
-        while at < len(events) and not _event_matches(pattern, events[at]):
+        while at < len(events) and not matches(pattern, events[at]):
             at += 1
         if at == len(events):
             return False

@@ -189,17 +189,6 @@ def _matches(pattern: Any, delivery: dict) -> bool:
                                                                              delivery["attempts"], ""))
 
 
-def _in_order(patterns: list, deliveries: list[dict]) -> bool:
-    at = 0
-    for pattern in patterns:
-        while at < len(deliveries) and not _matches(pattern, deliveries[at]):
-            at += 1
-        if at == len(deliveries):
-            return False
-        at += 1
-    return True
-
-
 def _wanted(patterns: list) -> str:
     return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") + (
         f" attempts {_range_text(p.attempts)}" if p.attempts else "") for p in patterns) + "]"
@@ -233,7 +222,7 @@ def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, faca
     every event so far. Like a tester waiting for a callback, it waits — up to the receiver's
     ``within_ms`` — until each such event the receiver subscribes to has arrived and the patterns match
     (a retried delivery's ``attempts`` grows meanwhile); a POST whose signature did not verify fails it."""
-    from .matching import ExpectationResult, _events_after
+    from .matching import ExpectationResult, _events_after, _in_order
     if not wants_deliveries(expect) or receivers is None or port is None:
         return []
     events = _events_after(facade, None if step.verb == "expect" else mark)
@@ -250,7 +239,7 @@ def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, faca
                 if exact:
                     ok = len(got) == len(patterns) and all(_matches(p, d) for p, d in zip(patterns, got))
                 else:
-                    ok = _in_order(patterns, got)
+                    ok = _in_order(patterns, got, _matches)
                 ok = ok and not missing and not forged
                 if ok or time.monotonic() >= deadline:
                     break

@@ -17,6 +17,7 @@ import zxingcpp
 from PIL import Image
 from werkzeug.serving import make_server
 
+from browser_support import headless_chromium
 from sandbox.workshop.cli import build
 from sandbox.workshop.history import build_history
 from sandbox.workshop.sheet import qr_png, render_html
@@ -137,45 +138,27 @@ def test_the_history_is_deterministic_and_the_ledger_balances(workshop, tmp_path
 def test_a_phone_pays_at_the_pos_without_scrolling_sideways(workshop):
     """Headless Chromium at 390 x 844 (a phone): the customer's link, then the POS terminal and a purchase;
     neither page is wider than the screen."""
-    import os
-    import tempfile
-    chromium, driver_path = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or ""
-    if not (os.path.exists(chromium) and driver_path):
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("headless Chromium not found; run .ci/setup-browser")
-        pytest.skip("headless Chromium not found; run .ci/setup-browser to install it")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
     _city, sheet, _paths, base = workshop
-    profile = tempfile.mkdtemp(prefix="cryptocity-phone-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 f"--user-data-dir={profile}", "--window-size=390,844", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
-                                                                          "pixelRatio": 3}})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    with headless_chromium(390, 844, phone=True) as driver:
+        _pay_on_a_phone(driver, sheet, base, By, Select)
+
+
+def _pay_on_a_phone(driver, sheet, base, By, Select) -> None:  # noqa: N803 - selenium's names
     overflow = "return [document.documentElement.scrollWidth, window.innerWidth]"
-    try:
-        customer = sheet.of_role("customer")[2]
-        driver.get(customer.url)
-        assert "Wallet" in driver.title
-        wide, screen = driver.execute_script(overflow)
-        assert screen == 390 and wide <= screen, "the wallet page scrolls sideways"
-        driver.get(f"{base}/pos")
-        Select(driver.find_element(By.ID, "merchant")).select_by_index(0)
-        driver.find_element(By.ID, "amount").send_keys("1200")
-        driver.find_element(By.ID, "pay").click()
-        assert driver.find_element(By.ID, "auth-status").text in ("APPROVED", "DECLINED")
-        wide, screen = driver.execute_script(overflow)
-        assert wide <= screen, f"the POS result page is {wide} px wide on a {screen} px phone"
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    customer = sheet.of_role("customer")[2]
+    driver.get(customer.url)
+    assert "Wallet" in driver.title
+    wide, screen = driver.execute_script(overflow)
+    assert screen == 390 and wide <= screen, "the wallet page scrolls sideways"
+    driver.get(f"{base}/pos")
+    Select(driver.find_element(By.ID, "merchant")).select_by_index(0)
+    driver.find_element(By.ID, "amount").send_keys("1200")
+    driver.find_element(By.ID, "pay").click()
+    assert driver.find_element(By.ID, "auth-status").text in ("APPROVED", "DECLINED")
+    wide, screen = driver.execute_script(overflow)
+    assert wide <= screen, f"the POS result page is {wide} px wide on a {screen} px phone"
 
 
 def test_the_command_refuses_a_database_that_already_holds_people(workshop, tmp_path):
