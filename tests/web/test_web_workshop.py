@@ -156,7 +156,9 @@ def _pay_on_a_phone(driver, sheet, base, By, Select) -> None:  # noqa: N803 - se
     Select(driver.find_element(By.ID, "merchant")).select_by_index(0)
     driver.find_element(By.ID, "amount").send_keys("1200")
     driver.find_element(By.ID, "pay").click()
-    assert driver.find_element(By.ID, "auth-status").text in ("APPROVED", "DECLINED")
+    from selenium.webdriver.support.ui import WebDriverWait
+    status = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "auth-status"))[0]   # the result page
+    assert status.text in ("APPROVED", "DECLINED")
     wide, screen = driver.execute_script(overflow)
     assert wide <= screen, f"the POS result page is {wide} px wide on a {screen} px phone"
 
