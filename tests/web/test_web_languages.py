@@ -128,6 +128,12 @@ def test_every_decline_reason_of_the_card_is_marked_for_translation():
     assert sorted(DECLINE_REASONS) == sorted(REASONS.values())
 
 
+def test_every_incident_is_marked_for_translation():
+    from sandbox.i18n.marked import INCIDENT_LABELS
+    from sandbox.incidents.service import LABELS
+    assert sorted(INCIDENT_LABELS) == sorted(LABELS.values())
+
+
 @pytest.mark.parametrize("lang", ["ru", "kk"])
 def test_every_page_renders_in_both_languages(client, lang):
     client.delete_cookie("lang")
@@ -162,5 +168,6 @@ def test_the_regulators_incident_form_is_translated(client, lang, heading, start
     page = text(client.get(f"/regulator?lang={lang}"))
     assert 'id="incident-form"' in page                                     # the open dashboard acts as the host
     assert heading in page and start in page and header in page
+    assert {"ru": ">Обвал цены</option>", "kk": ">Баға құлдырауы</option>"}[lang] in page   # the incidents to pick
     assert ">Start</button>" not in page and "No incidents yet." not in page
     client.delete_cookie("lang")
