@@ -1,6 +1,7 @@
 """Texts the dashboard shows that are not in a template: the card's decline reasons (one per ISO
 response code, ``card.response_codes.REASONS``; a test keeps this list equal to it), an authorization's
-status and the clearing buttons. Marked here for the catalogues; translated where they are shown."""
+status, the clearing buttons and the incidents. Marked here for the catalogues; translated where they are
+shown."""
 from __future__ import annotations
 
 from . import N_
@@ -29,3 +30,7 @@ DECLINE_REASONS = (
 STATUSES = (N_("approved"), N_("declined"))
 
 CLEARING_ACTIONS = (N_("Capture"), N_("Reverse"), N_("Refund"))
+
+# the incidents a workshop host sets off (``sandbox.incidents.service.LABELS``; a test keeps them equal)
+INCIDENT_LABELS = (N_("Price crash"), N_("Licence suspended"), N_("KZTE address frozen"), N_("AML alert wave"),
+                   N_("Decision gateway down"), N_("Chain halt"))
