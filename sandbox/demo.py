@@ -186,8 +186,8 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
     city.advance(timedelta(days=1))
     mined = city.farm_report("steppe-hash")
     console.print(f"Meanwhile Steppe Hash, a mining farm at Ekibastuz licensed by the ministry ({farm.licence_id}), "
-                  f"draws {farm.power_kw} kW from the grid: its meter read {mined['metered_kwh']} kWh for the day and "
-                  f"the levy of 2 KZT/kWh, {_money(mined['levy_paid_minor'], 'KZT')}, was paid from its tenge account; "
+                  f"draws {_quantity(farm.power_kw)} kW from the grid: its meter read {_quantity(mined['metered_kwh'])} "
+                  f"kWh for the day and the levy of 2 KZT/kWh, {_money(mined['levy_paid_minor'], 'KZT')}, was paid from its tenge account; "
                   f"its share of the block rewards, {_money(mined['mined_sat'], 'BTC')}, waits 100 blocks on the "
                   "regtest chain before it is credited.")
     # The whole purchase: the merchant pays it less the share of its fee (MDR) that the acquirer returns.
@@ -243,3 +243,11 @@ def _story(city, console: Console, rng: random.Random, names: dict[str, str], se
         console.print(inv["summary"])
         raise SystemExit(1)
 
+
+def _quantity(text: str) -> str:
+    """A decimal string (kW, kWh) as people read it: thousands grouped, no trailing zeros ("3 230", "0.5")."""
+    from decimal import Decimal
+    value = Decimal(text).normalize()
+    whole, _, frac = f"{value:f}".partition(".")
+    grouped = f"{int(whole):,}".replace(",", " ")
+    return f"{grouped}.{frac}" if frac else grouped
