@@ -61,11 +61,15 @@ def _wants_events(expect: Any) -> bool:
                                    or getattr(expect, "events_exactly", None) is not None)
 
 
+def wants_deliveries(expect: Any) -> bool:
+    """The expectation names webhook deliveries (``webhooks`` or ``webhooks_exactly``)."""
+    return expect is not None and (getattr(expect, "webhooks", None) is not None
+                                   or getattr(expect, "webhooks_exactly", None) is not None)
+
+
 def _event_mark(facade: Any, expect: Any) -> Any:
     """The newest event id before a step whose ``expect`` names events (the step's events come after it)."""
-    wants_deliveries = expect is not None and (getattr(expect, "webhooks", None) is not None
-                                               or getattr(expect, "webhooks_exactly", None) is not None)
-    if not (_wants_events(expect) or wants_deliveries) or not hasattr(facade, "last_event_id"):
+    if not (_wants_events(expect) or wants_deliveries(expect)) or not hasattr(facade, "last_event_id"):
         return _NO_MARK
     return facade.last_event_id()
 
@@ -94,19 +98,28 @@ def _event_matches(pattern: Any, event: dict) -> bool:
     return event["type"] == pattern.type and _data_matches(pattern.data, event["data"])
 
 
-def _shown(events: list[dict], patterns: list) -> str:
-    """The events as a failure line shows them: each type with the fields the patterns asked about."""
+def _shown(events: list[dict], patterns: list, *, nothing: str = "no events") -> str:
+    """The events (or webhook deliveries) as a failure line shows them: each type with the fields the
+    patterns asked about, and a delivery's POSTs when it took more than one."""
     keys = sorted({k for p in patterns for k in p.data})
     parts = []
     for e in events[:20]:
         fields = {k: e["data"][k] for k in keys if k in e["data"]}
-        parts.append(e["type"] + (f" {fields}" if fields else ""))
+        posts = e.get("attempts", 1)
+        parts.append(e["type"] + (f" {fields}" if fields else "") + (f" ×{posts}" if posts > 1 else ""))
     more = f" … and {len(events) - 20} more" if len(events) > 20 else ""
-    return "[" + ", ".join(parts) + more + "]" if parts else "no events"
+    return "[" + ", ".join(parts) + more + "]" if parts else nothing
+
+
+def _range_text(want: Any) -> str:
+    return ", ".join(f"{op} {bound}" for op, bound in (("=", want.equals), (">=", want.at_least),
+                                                      ("<=", want.at_most)) if bound is not None)
 
 
 def _wanted(patterns: list) -> str:
-    return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") for p in patterns) + "]"
+    """The patterns as a failure line shows them (a delivery pattern's ``attempts`` too)."""
+    return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") + (
+        f" attempts {_range_text(p.attempts)}" if getattr(p, "attempts", None) else "") for p in patterns) + "]"
 
 
 def _in_order(patterns: list, events: list[dict], matches: Any = None) -> bool:

@@ -29,11 +29,10 @@ POLL_S = 0.02
 
 @dataclass
 class Delivery:
-    """One POST the receiver got: the event it carried, which attempt it was, whether it verified."""
+    """One POST the receiver got: the event it carried and whether its signature verified."""
     event_id: str
     type: str
     data: dict
-    attempt: int
     verified: bool
 
 
@@ -58,6 +57,7 @@ class Receivers:
         self._thread = threading.Thread(target=self._server.serve_forever, name="scenario-webhooks", daemon=True)
         self._thread.start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
+        self._port: WebhookPort | None = None
 
     def register(self, port: "WebhookPort") -> None:
         """Create one endpoint per receiver in the city (its secret kept for verifying)."""
@@ -71,7 +71,7 @@ class Receivers:
         """Delete the endpoints (a server must not go on retrying to a receiver that is gone), then stop."""
         try:
             for receiver in self._receivers.values():
-                if receiver.endpoint_id is not None and getattr(self, "_port", None) is not None:
+                if receiver.endpoint_id is not None and self._port is not None:
                     self._port.delete_endpoint(receiver.endpoint_id)
         finally:
             self._server.shutdown()
@@ -112,9 +112,8 @@ class Receivers:
             return 400
         with self._lock:
             if len(receiver.deliveries) < MAX_DELIVERIES:
-                attempt = 1 + sum(1 for d in receiver.deliveries if d.event_id == event.get("id"))
                 receiver.deliveries.append(Delivery(str(event.get("id")), str(event.get("type")),
-                                                    event.get("data") or {}, attempt, verified))
+                                                    event.get("data") or {}, verified))
         return receiver.answer if verified else 400
 
     def _handler(self):
@@ -189,32 +188,6 @@ def _matches(pattern: Any, delivery: dict) -> bool:
                                                                              delivery["attempts"], ""))
 
 
-def _wanted(patterns: list) -> str:
-    return "[" + ", ".join(p.type + (f" {p.data}" if p.data else "") + (
-        f" attempts {_range_text(p.attempts)}" if p.attempts else "") for p in patterns) + "]"
-
-
-def _range_text(want: Any) -> str:
-    return ", ".join(f"{op} {bound}" for op, bound in (("=", want.equals), (">=", want.at_least), (
-        "<=", want.at_most)) if bound is not None)
-
-
-def _shown(deliveries: list[dict], patterns: list, waited: int) -> str:
-    keys = sorted({k for p in patterns for k in p.data})
-    parts = []
-    for d in deliveries[:20]:
-        fields = {k: d["data"][k] for k in keys if k in d["data"]}
-        parts.append(d["type"] + (f" {fields}" if fields else "") + (f" ×{d['attempts']}" if d["attempts"] > 1 else ""))
-    more = f" … and {len(deliveries) - 20} more" if len(deliveries) > 20 else ""
-    missing = f"; {waited} not delivered" if waited else ""
-    return ("[" + ", ".join(parts) + more + "]" if parts else "no deliveries") + missing
-
-
-def wants_deliveries(expect: Any) -> bool:
-    return expect is not None and (getattr(expect, "webhooks", None) is not None
-                                   or getattr(expect, "webhooks_exactly", None) is not None)
-
-
 def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, facade: Any, step: Any, expect: Any,
                      mark: Any, specs: dict[str, Any]) -> list:
     """``webhooks:`` (per receiver, these deliveries in this order, others may come between) and
@@ -222,7 +195,7 @@ def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, faca
     every event so far. Like a tester waiting for a callback, it waits — up to the receiver's
     ``within_ms`` — until each such event the receiver subscribes to has arrived and the patterns match
     (a retried delivery's ``attempts`` grows meanwhile); a POST whose signature did not verify fails it."""
-    from .matching import ExpectationResult, _events_after, _in_order
+    from .matching import ExpectationResult, _events_after, _in_order, _shown, _wanted, wants_deliveries
     if not wants_deliveries(expect) or receivers is None or port is None:
         return []
     events = _events_after(facade, None if step.verb == "expect" else mark)
@@ -244,7 +217,7 @@ def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, faca
                 if ok or time.monotonic() >= deadline:
                     break
                 time.sleep(POLL_S)
-            shown = _shown(got, patterns, missing)
+            shown = _shown(got, patterns, nothing="no deliveries") + (f"; {missing} not delivered" if missing else "")
             if forged:
                 shown += f"; {forged} POSTs with a signature that did not verify"
             label = f"{what} delivered to {name} " + ("are exactly" if exact else "include, in order")
