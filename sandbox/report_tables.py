@@ -49,7 +49,21 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list]]]:
         ("licences.csv", ["id", "holder", "regulator", "scope", "status"],
          [[lic["id"], lic["holder"], lic["regulator"], lic["scope"], lic["status"]] for lic in summary["licences"]]),
         ("invariant_checks.csv", ["check"], [[str(c)] for c in inv.get("checks", [])]),
-    ]
+    ] + _optional(summary)
+
+
+def _optional(summary: dict) -> list[tuple[str, list[str], list[list]]]:
+    """The sections a city has only with a shared EVM node (custody on chain) or with mining farms."""
+    out = []
+    if summary.get("custody_onchain"):
+        out.append(("custody_onchain.csv", ["asset", "onchain_minor", "ledger_minor", "difference_minor", "agrees"],
+                    [[a, c["onchain_minor"], c["ledger_minor"], c["difference_minor"], c["agrees"]]
+                     for a, c in summary["custody_onchain"].items()]))
+    mining = summary.get("mining") or {}
+    if mining.get("farms"):
+        out.append(("mining.csv", ["figure", "value"],
+                    [[k, v] for k, v in mining.items() if not isinstance(v, (list, dict))]))
+    return out
 
 
 def to_csv_text(header: list[str], rows: list[list]) -> str:

@@ -4,7 +4,8 @@ so they never disagree:
 - ``json``: the summary itself, for programs;
 - ``csv``: the summary flattened to ``key,value`` rows (one file; for a quick grep);
 - ``csv-zip``: real tables, one CSV per table (card totals, card by day, declines, AML flags, exchange
-  volume, KZTE reserves, licences, invariant checks), zipped with fixed timestamps (``report_tables``);
+  volume, KZTE reserves, licences, invariant checks; custody on chain and mining when the city has them),
+  zipped with fixed timestamps (``report_tables``);
 - ``html``: a page for people, styled like the dashboard (its stylesheet inlined), every amount written
   with ``ledger.amounts.format_amount`` ("510 000.00 KZT"), no ``None``/``True`` (a dash, yes/no), and
   the charts given (``sandbox.charts.gather.report_charts``);
@@ -28,7 +29,6 @@ from ledger.assets import DEFAULT_REGISTRY, AssetRegistry
 from .report_tables import to_csv_zip
 
 FORMATS = ("json", "csv", "csv-zip", "html", "pdf")
-BINARY = frozenset({"csv-zip", "pdf"})   # rendered as bytes
 EXTENSIONS = {"csv-zip": "zip"}          # a download's file extension where it is not the format's name
 MEDIA = {"json": "application/json", "csv": "text/csv", "csv-zip": "application/zip", "html": "text/html",
          "pdf": "application/pdf"}
@@ -94,7 +94,7 @@ def to_pdf(summary: dict, assets: AssetRegistry = DEFAULT_REGISTRY, charts: list
 
 def render(summary: dict, fmt: str, assets: AssetRegistry = DEFAULT_REGISTRY,
            charts: list[tuple[str, str]] = ()) -> str | bytes:
-    """The summary in ``fmt`` (one of ``FORMATS``): text, or bytes for ``BINARY`` formats. Only ``html``
+    """The summary in ``fmt`` (one of ``FORMATS``): text, or bytes for ``csv-zip`` and ``pdf``. Only ``html``
     and ``pdf`` draw ``charts``."""
     assert fmt in FORMATS, f"format must be one of {FORMATS}"
     if fmt == "html":

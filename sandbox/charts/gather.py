@@ -29,7 +29,7 @@ def regulator_charts(city, summary: dict) -> dict[str, str]:
         reasons.setdefault(d["response_code"], d["reason"])
     return {
         "kzte": svg.kzte_svg(history.kzte_history(city), money=money, time_label=label),
-        "declines": svg.declines_svg(series.declines_by_code(rows), reasons=reasons),
+        "declines": svg.declines_svg(series.declines_by_code(summary.get("declines", [])), reasons=reasons),
         "hourly": svg.hourly_svg(series.hourly_card_volume(rows, city.cfg.sandbox.zone), money=money,
                                  time_label=label),
     }

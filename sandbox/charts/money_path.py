@@ -10,6 +10,8 @@ from typing import Callable
 
 import drawsvg as dw
 
+from card.response_codes import is_approval
+
 WIDTH, HEIGHT = 800, 196  # drawn in the POS result column (about 750 px): text stays near its own size
 BOX_W, BOX_H, TOP = 164, 118, 40
 GAP = (WIDTH - 4 - 4 * BOX_W) / 3  # 2 px kept at each side for the boxes' strokes
@@ -38,7 +40,7 @@ def _arrow(d: dw.Drawing, x0: float, x1: float, label: str, *, colour: str) -> N
 def money_path_svg(result: dict, purchase: dict | None, *, money: Callable[[int, str], str]) -> str:
     """``result``: the authorization result (``AuthorizationResult.to_dict()``); ``purchase``: its stored row
     now (status, captured, merchant fee) or None. A declined purchase moved no money: the diagram says so."""
-    approved = result.get("response_code") in ("00", "10")
+    approved = is_approval(result.get("response_code") or "")
     amount = result.get("amount_minor") or 0
     legs = result.get("sold") or []
     d = dw.Drawing(WIDTH, HEIGHT, viewBox=f"0 0 {WIDTH} {HEIGHT}", class_="chart money-path", role="img",

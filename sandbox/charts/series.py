@@ -20,9 +20,11 @@ def depth_steps(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def declines_by_code(rows) -> list[tuple[str, int]]:
-    """(response code, how many declines) for every declined authorization row, by code."""
-    counts = Counter(r.response_code for r in rows if not is_approval(r.response_code))
+def declines_by_code(declines: list[dict]) -> list[tuple[str, int]]:
+    """(response code, how many declines) by code, from the summary's ``declines`` (one line per reason)."""
+    counts: Counter = Counter()
+    for d in declines:
+        counts[d["response_code"]] += d["count"]
     return sorted(counts.items())
 
 

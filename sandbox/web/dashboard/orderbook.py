@@ -15,7 +15,7 @@ from .core import bp, city_or_none, needs_city, refused
 
 DEPTH_LEVELS = 10
 TRADES_SHOWN = 20
-CANDLES_SHOWN = 48
+CANDLES_SHOWN = charts.CANDLES_SHOWN   # the page shows what the chart draws
 
 
 def _ladder(levels: list[tuple[int, int]], base_unit: int) -> list[dict]:
