@@ -18,6 +18,12 @@ class FarmExists(MiningError):
     code = "farm_exists"
 
 
+class LicenceIdTaken(MiningError):
+    """The farm's licence id is already another licence's: a farm never takes over a licence it was not
+    granted (suspending the farm would suspend that licence)."""
+    code = "licence_id_taken"
+
+
 class UnknownFarm(MiningError):
     code = "unknown_farm"
 

@@ -11,11 +11,11 @@ class MiningVerbs:
 
     def register_farm(self, *, farm: str, location: str, power_source: str = "grid", hashrate_ths: int,
                       efficiency_j_per_th: Any, max_load_kw: int | None = None, meter_working: bool = True,
-                      licensed: bool = True, sell_pct: int = 0, licence_id: str | None = None) -> mining.FarmRegistered:
+                      licensed: bool = True, sell_pct: int = 0) -> mining.FarmRegistered:
         """See ``services.mining.register_farm``."""
         return self.run(mining.register_farm, farm=farm, location=location, power_source=power_source,
                         hashrate_ths=hashrate_ths, efficiency_j_per_th=efficiency_j_per_th, max_load_kw=max_load_kw,
-                        meter_working=meter_working, licensed=licensed, sell_pct=sell_pct, licence_id=licence_id)
+                        meter_working=meter_working, licensed=licensed, sell_pct=sell_pct)
 
     def meter(self, *, farm: str, working: bool) -> mining.MeterChanged:
         """Break (``working=False``) or repair a farm's meter."""

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from ledger import Posting
 from mining import FarmSpec, energy_wh, levy as levy_rules, max_load_wh, share_reward, store
 from mining.consumption import DAY_S
-from mining.errors import FarmExists, FarmClosed, LevyUnpaid, NothingOwed, PowerAllocationExceeded, UnknownFarm
+from mining.errors import (FarmClosed, FarmExists, LevyUnpaid, LicenceIdTaken, NothingOwed, PowerAllocationExceeded,
+                           UnknownFarm)
 
 from .. import audit, city_state, events
 from ..context import CityContext
@@ -62,7 +63,7 @@ def _farm(uow, farm_id: str) -> dict:
 
 def register_farm(city: CityContext, uow, *, farm: str, location: str, power_source: str, hashrate_ths: int,
                   efficiency_j_per_th, max_load_kw: int | None = None, meter_working: bool = True,
-                  licensed: bool = True, sell_pct: int = 0, licence_id: str | None = None) -> FarmRegistered:
+                  licensed: bool = True, sell_pct: int = 0) -> FarmRegistered:
     """Register the onboarded customer ``farm`` as a mining farm. Checks, in order: an onboarded actor,
     the declaration (``FarmSpec.declare``), not a farm already, and for a licensed farm the power allotted
     to mining (``mining.surplus_power_mw``). A licensed farm gets a ``digital_mining`` licence from the
@@ -83,7 +84,10 @@ def register_farm(city: CityContext, uow, *, farm: str, location: str, power_sou
                 "allotted to mining", farm=farm, allotted_mw=m.surplus_power_mw)
     lic_id = None
     if licensed:
-        lic_id = licence_id or f"{m.regulator_id.upper()}-DM-{farm}"[:64]
+        lic_id = f"{m.regulator_id.upper()}-DM-{farm}"[:64]
+        if any(lic.id == lic_id for lic in city_state.load_licences(uow.conn)):   # a long name, cut at 64
+            raise LicenceIdTaken(f"the licence id {lic_id} belongs to another licence; choose a shorter farm "
+                                 "name", farm=farm, licence_id=lic_id)
         _grant_licence(city, uow, LicenceState(lic_id, farm, m.regulator_id, SCOPE, now,
                                                now + timedelta(days=365 * m.licence_years), True))
     store.insert_farm(uow.conn, spec, licensed=licensed, licence_id=lic_id, at=now)

@@ -11,10 +11,12 @@ from mining.errors import FarmClosed, NoUnexplainedLoad, UnknownFarm
 
 from .. import audit, events
 from ..context import CityContext
-from . import licences
+from . import licences, trading
 from .result import Result
 
 SEIZED_ACCOUNT = "state:seized:BTC"
+
+ORDERS_PAGE = 500   # a closing farm's open orders are cancelled a page at a time
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,11 @@ def close_farm(city: CityContext, uow, *, farm: str, reason: str = "") -> FarmCl
     store.update_farm(uow.conn, farm, status="closed", closed_at=now, drawn_wh=drawn, metered_until=now)
     if row["licence_id"]:
         licences.suspend_licence(city, uow, licence_id=row["licence_id"], reason=reason or "farm closed")
+    # the farm's resting orders are cancelled first: the coins they held are seized with the rest, and no
+    # order of a closed farm fills afterwards
+    while orders := city.exchange.open_orders(uow, farm, limit=ORDERS_PAGE):
+        for order in orders:
+            trading.cancel_order(city, uow, order_id=order.order_id)
     held = uow.find_account(f"customer:{farm}:BTC")
     seized = 0 if held is None else uow.balance(held.id).available_minor
     if seized:

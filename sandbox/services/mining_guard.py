@@ -18,10 +18,7 @@ def require_may_sell(city: CityContext, uow, actor: str) -> bool:
         return False
     if farm["status"] == "closed":
         raise FarmClosed(f"farm {actor} was closed by the regulator; it cannot sell", farm=actor)
-    from ..licensing import LicenceRegistry
-    from .. import city_state
-    registry = LicenceRegistry.from_config(city.cfg, city_state.load_licences(uow.conn))
-    registry.require(actor, SCOPE, uow.now())
+    city.licences.require(actor, SCOPE, uow.now())   # the registry every unit of work keeps current
     return True
 
 

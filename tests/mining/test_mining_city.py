@@ -162,3 +162,41 @@ def test_a_farms_days_come_out_the_same_on_every_database(db_url):
         city.verify()
     finally:
         city.close()
+
+
+def test_a_farm_never_takes_over_a_licence_it_was_not_granted(city):
+    # two long names cut to the same licence id: the second farm is refused and the first keeps its licence
+    first, second = "a" * 54 + "-first", "a" * 54 + "-later"
+    _farm(city, first, location="semey")
+    licences_before = {lic["id"]: lic["status"] for lic in city.regulator_summary()["licences"]}
+    with pytest.raises(DomainError) as refused:
+        _farm(city, second, location="semey")
+    assert refused.value.code == "licence_id_taken"
+    assert {lic["id"]: lic["status"] for lic in city.regulator_summary()["licences"]} == licences_before
+    assert [f["farm"] for f in city.mining_summary()["farms"]].count(second) == 0
+    city.verify()
+
+
+def test_closing_a_farm_cancels_its_resting_orders_and_seizes_what_they_held(tmp_path_factory):
+    city = _city(tmp_path_factory, "resting")
+    try:
+        _farm(city, "resting", location="ust-kamenogorsk")
+        _farm(city, "shadow", kzt_minor=0, location="ust-kamenogorsk", hashrate_ths=20_000, licensed=False)
+        city.advance("1d")
+        city.advance("1d")
+        btc = city.balances("resting")["BTC"]
+        assert btc > 2_000
+        # a sell far above the market rests on the book, holding half the farm's coins
+        resting = btc // 2 // 1000 * 1000                     # whole lots of 1 000 sat
+        city.place_order(actor="resting", instrument="BTC/KZT", side="sell", type="limit", qty_minor=resting,
+                         price_minor=1_000_000_000_00)
+        assert city.balances("resting")["BTC"] == btc - resting
+        assert [c["location"] for c in city.detect().cases] == ["ust-kamenogorsk"]
+        closed = city.close_farm(farm="resting", reason="on the case")
+        assert closed.seized_sat == btc                       # the resting order's coins too
+        assert city.balances("resting")["BTC"] == 0
+        with city.ledger.unit_of_work(read_only=True) as uow:
+            assert city.exchange.open_orders(uow, "resting") == []
+        city.verify()
+    finally:
+        city.close()
