@@ -53,6 +53,8 @@ def to_sats(value: Any) -> int:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise RpcFault(-3, "Invalid amount") from None
+    if not amount.is_finite():   # Infinity and NaN: an invalid amount, not an internal error
+        raise RpcFault(-3, "Invalid amount")
     sats = amount * SATS
     if sats != sats.to_integral_value() or sats <= 0:
         raise RpcFault(-3, "Invalid amount")

@@ -51,7 +51,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.authorized(self.headers.get("Authorization", "")):
             self._send(401, b"", {"WWW-Authenticate": 'Basic realm="jsonrpc"'})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         if not 0 < length <= MAX_BODY_BYTES:
             self._send(413 if length else 400, _encode(_reply(None, None, RpcFault(RPC_PARSE_ERROR, "Parse error"))))
             return
@@ -61,7 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, _encode(_reply(None, None, RpcFault(RPC_PARSE_ERROR, "Parse error"))))
             return
         if isinstance(request, list):
-            replies = [self.server.answer(item) for item in request[:MAX_BATCH]]
+            if not 0 < len(request) <= MAX_BATCH:   # refused whole: never answer part of a batch
+                self._send(400, _encode(_reply(None, None, RpcFault(
+                    RPC_INVALID_REQUEST, f"a batch holds 1 to {MAX_BATCH} requests"))))
+                return
+            replies = [self.server.answer(item) for item in request]
             self._send(200, _encode([reply for _, reply in replies]))
             return
         status, reply = self.server.answer(request)

@@ -46,12 +46,14 @@ class EmbeddedChains:
         self.ledger.add_check(BTC_CHAIN_CHECK, self._btc_chain_problem)
 
     def _btc_chain_problem(self, conn) -> str | None:
-        """``verify()``: the chain in the database holds at the custodian's addresses what the ledger says."""
+        """``verify()``: the chain in the database holds at the custodian's addresses what the ledger says.
+        The chain's writer lock first, so no withdrawal commits between reading the ledger and the chain
+        (READ COMMITTED would otherwise see the ledger before it and the chain after it)."""
         from types import SimpleNamespace
-        return self.custodian.chain_problem("BTC", uow=SimpleNamespace(conn=conn))
 
-    def release_chains(self) -> None:
-        """Nothing to release: the Bitcoin chain is in the database, the EVM is in-process or one node."""
+        from wallet.bitcoin.node import LOCK
+        self.ledger.db.advisory_lock(conn, LOCK)
+        return self.custodian.chain_problem("BTC", uow=SimpleNamespace(conn=conn))
 
     @property
     def shared_evm(self):

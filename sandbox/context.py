@@ -307,5 +307,4 @@ class CityContext(EmbeddedChains):
         return price * qty_minor // self.assets.unit(asset)
 
     def close(self) -> None:
-        self.release_chains()
         self.db.dispose()

@@ -89,6 +89,8 @@ def onchain_deposit(city: CityContext, uow, *, actor: str, amount_minor: int, as
     ETH (gwei) or USDT (micro-USDT) on the city's shared EVM node, paid by its faucet account."""
     city_state.require_customer(uow.conn, actor)
     check_deposit(city, asset, amount_minor)
+    if amount_minor == 0:   # refused before any lock is taken or any address allocated
+        raise InvalidAmount("a deposit must be more than zero")
     if asset not in ONCHAIN_ASSETS:
         raise UnknownAsset(f"on-chain deposits are {', '.join(ONCHAIN_ASSETS)}, not {asset}", asset=str(asset)[:16])
     city.licences.require(city.custodian_id, "custody", uow.now())

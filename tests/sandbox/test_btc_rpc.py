@@ -119,6 +119,13 @@ def test_credentials_methods_and_requests_are_checked(chain):
     status, batch = _raw(server, [{"id": 8, "method": "getblockcount", "params": []},
                                   {"id": 9, "method": "getbestblockhash", "params": []}])
     assert status == 200 and [r["id"] for r in batch] == [8, 9] and batch[0]["result"] == node.height()
+    height = node.height()
+    status, too_many = _raw(server, [{"id": n, "method": "generatetoaddress", "params": [1, BOB.address]}
+                                     for n in range(101)])
+    assert (status, too_many["error"]["code"]) == (400, -32600) and node.height() == height   # none of it ran
+    for amount in ("Infinity", "NaN"):
+        refused = _raw(server, {"id": 10, "method": "sendtoaddress", "params": [BOB.address, amount]})[1]
+        assert refused["error"]["code"] == -3
     assert "hunter2" not in repr(rpc)
 
 

@@ -130,3 +130,17 @@ def test_verify_proves_the_chain_holds_what_the_ledger_says(sqlite_url):
         assert "100000 missing from the chain" in str(broken.value)
     finally:
         city.close()
+
+
+def test_an_on_chain_deposit_of_nothing_is_refused_before_the_chain_is_touched(sqlite_url):
+    city = CryptoCity.from_config("crypto-city", db=sqlite_url, seed=7)
+    try:
+        city.onboard(actor="aigerim", kyc_tier="full")
+        height, balances = city.btc_node.height(), city.balances("aigerim")
+        with pytest.raises(Exception) as refused:
+            city.onchain_deposit(actor="aigerim", amount_minor=0)
+        assert refused.value.code == "invalid_amount"
+        assert (city.btc_node.height(), city.balances("aigerim")) == (height, balances)
+        city.verify()
+    finally:
+        city.close()
