@@ -30,6 +30,7 @@ from .chains import EmbeddedChains, LazyIssuer
 from .city_parts import AssetBook, build_exchange, fund_market_makers, permitted_kinds
 from .clock import SandboxClock
 from .config import CityConfig
+from .incidents.state import price_shocks
 from .licensing import LicenceRegistry
 from .rules import CustomerProfile, SandboxRules
 from .rules.history import card_history
@@ -108,8 +109,8 @@ class CityContext(EmbeddedChains):
             return fn(uow)
 
     def begin(self, uow) -> datetime:
-        """First statement of every unit of work: read the city's time and licence version, fix the unit
-        of work's instant, and catch this process's caches up if another process moved them."""
+        """First statement of every unit of work: read the city's time and version (licences, price crashes),
+        fix the unit of work's instant, and catch this process's caches up if another process moved them."""
         state = city_state.tick_in(uow)
         if state is None:   # a bare database being set up
             return uow.now()
@@ -126,6 +127,8 @@ class CityContext(EmbeddedChains):
                 if version != self._licences_version:
                     self.install_licences(LicenceRegistry.from_config(self.cfg, city_state.load_licences(uow.conn)),
                                           version)
+                # price crashes (sandbox/incidents/) are the database's: starting one bumps the version
+                self.exchange.price_model.shocks = price_shocks(uow.conn)
         self.apply_trading(now)
         return now
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 
-from .. import audit, events
+from .. import audit, city_state, events
 from ..errors import CityError
 from . import tables
 from .state import chain_halted, gateway_down, price_shocks  # noqa: F401 - the hot paths' reads, here too
@@ -126,10 +126,12 @@ def start(city, uow, *, kind: str, params: dict | None = None, by: str = "operat
     outcome: dict = {}
     if kind == "price_crash":
         outcome = {"before_minor": {a: city.exchange.price_model.price_minor(a) for a in params["assets"]}}
-        shocks = price_shocks(conn)
+        # every process reloads the crashes when the city's version moves (CityContext.begin); this one
+        # prices with it at once, in this unit of work (the follow-up advance requotes the makers)
+        city_state.bump_licences_version(conn)
         model = city.exchange.price_model
         previous = model.shocks
-        model.shocks = shocks
+        model.shocks = price_shocks(conn)
         uow.after_rollback(lambda: setattr(model, "shocks", previous))
     elif kind == "licence_suspended":
         from ..services import licences

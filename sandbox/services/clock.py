@@ -15,7 +15,6 @@ from ..clock import parse_duration
 from ..context import CityContext
 from ..errors import InvalidDuration
 from . import mining
-from ..incidents.state import price_shocks
 from .result import Result
 
 
@@ -38,8 +37,6 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     head = city_state.head(uow.conn, for_update=True)
     now = max(head.now, uow.now()) + delta
     publish = city.advance_price_model(uow, head.now, now)
-    # price crashes (sandbox/incidents/) are the database's: the makers requote at the crashed price
-    city.exchange.price_model.shocks = price_shocks(uow.conn)
     # Every row this advance writes carries the new time (a caller's unit of work may have read the old one).
     uow.move_time_to(now)
     lapsed: list[dict] = []
