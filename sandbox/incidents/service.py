@@ -98,7 +98,9 @@ def check(city, kind: str, params: dict | None) -> dict:
         from web3 import Web3
         address = address.strip()
         # one spelling per address (the checksummed one), so the incident names what the chain froze
-        return {"address": Web3.to_checksum_address(address) if Web3.is_address(address) else address}
+        if not Web3.is_address(address):   # refused here, before the incident is written
+            raise InvalidIncident(f"address must be a 0x… EVM address, not {address[:60]!r}", field="address")
+        return {"address": Web3.to_checksum_address(address)}
     if kind == "aml_alert_wave":
         return {"count": _int(params, "count", 1, MAX_WAVE, default=5)}
     return {}

@@ -147,6 +147,8 @@ def test_refusals_name_what_is_wrong_and_change_nothing(cc, cc_client):
     crash = start(cc, cc_client, {"kind": "price_crash", "percent": 120, "minutes": 5})
     assert crash.status_code == 422 and crash.json["code"] == "invalid_incident" and "percent" in crash.json["detail"]
     assert start(cc, cc_client, {"kind": "kzte_address_frozen"}).json["code"] == "invalid_incident"
+    not_evm = start(cc, cc_client, {"kind": "kzte_address_frozen", "address": "bcrt1qnotanevmaddress"}).json
+    assert not_evm["code"] == "invalid_incident" and "EVM address" in not_evm["detail"]
     assert resolve(cc, cc_client, 999).status_code == 404
     customer = post(cc_client, cc.keys["aigerim"], "/api/v1/incidents", {"kind": "gateway_down"})
     assert customer.status_code == 403
