@@ -137,12 +137,12 @@ def _run_steps(city: Any, scenario: Scenario, run: RegimeRun) -> None:
         except Exception as error:  # noqa: BLE001 - a regime may refuse an actor: recorded, the rest still runs
             run.steps.append(StepOutcome(0, f"onboard {name}", "error", None, _error_text(error), {}, 0, 0))
     saved: dict[str, Any] = {}
+    fees_before, pit_before = _fees(city), _pit(city, actors, start_year)   # then each step's after, carried on
     for step in scenario.steps:
         if step.verb == "expect":
             failed = sum(not r.passed for r in match_block(city, step))
             run.steps.append(StepOutcome(step.index, _label(step), "checked", None, "", {}, 0, failed))
             continue
-        fees_before, pit_before = _fees(city), _pit(city, actors, start_year)
         outcome, error = None, None
         try:
             step = step.filled(saved)
@@ -154,11 +154,12 @@ def _run_steps(city: Any, scenario: Scenario, run: RegimeRun) -> None:
         if step.save is not None:
             saved[step.save] = as_saved(outcome, error)
         checks = match_step(step, outcome, error)
-        fees_after = _fees(city)
+        fees_after, pit_after = _fees(city), _pit(city, actors, start_year)
         run.steps.append(StepOutcome(
             step.index, _label(step), *_answer(outcome, error),
             {kind: fees_after[kind] - fees_before[kind] for kind in fees_after if fees_after[kind] != fees_before[kind]},
-            _pit(city, actors, start_year) - pit_before, sum(not c.passed for c in checks)))
+            pit_after - pit_before, sum(not c.passed for c in checks)))
+        fees_before, pit_before = fees_after, pit_after
 
 
 def _answer(outcome: Any, error: BaseException | None) -> tuple[str, str | None, str]:

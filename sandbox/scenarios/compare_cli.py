@@ -74,7 +74,6 @@ def _escape(text: str) -> str:
 def _mining_lines(m: dict | None) -> str:
     if not m:
         return ""
-    from ledger.amounts import format_amount
     return (f"\nmining: {m['farms']} farm(s), levy collected {_kzt(m['levy_revenue_minor'])}"
             + (f" (unpaid {_kzt(m['levy_unpaid_minor'])})" if m["levy_unpaid_minor"] else "")
             + f"\nBTC mined {format_amount(m['mined_sat'], 'BTC')}, sold {format_amount(m['sold_sat'], 'BTC')}"
