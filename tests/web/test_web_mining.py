@@ -68,3 +68,5 @@ def test_a_farms_licence_is_in_the_register_and_the_regulator_suspends_it_like_a
                    {"instrument": "BTC/KZT", "side": "sell", "type": "market", "qty_minor": 100_000})
     assert refused.json["code"] == "not_licensed", refused.json
     assert any(lic["id"] == "MDDIAI-DM-licensed-farm" for lic in cc.regulator_summary()["licences"])
+    assert cc.balances("licensed-farm")["BTC"] == 1_000_000   # the refused sale changed nothing
+    cc.verify()
