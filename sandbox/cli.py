@@ -37,28 +37,49 @@ class _FriendlyGroup(click.Group):
             raise CliProblem(problem) from None
 
 
-@click.group(cls=_FriendlyGroup)
+# Commands whose modules load only when the command runs (or --help lists them): `cryptocity keys create`
+# then starts without Flask, the scenario runner or the benchmarks, about half the start-up time.
+LAZY_COMMANDS = {"keys": ("sandbox.apikeys", "keys_command"),
+                 "serve": ("sandbox.web.serve", "serve_command"),
+                 "webhooks": ("sandbox.webhooks.cli", "webhooks_command"),
+                 "listen": ("sandbox.webhooks.listen", "listen_command"),
+                 "fuzz": ("sandbox.fuzz.cli", "fuzz_command"),
+                 "compare": ("sandbox.scenarios.compare_cli", "compare_command"),
+                 "openapi": ("sandbox.web.openapi_cli", "openapi_command"),
+                 "workshop": ("sandbox.workshop.cli", "workshop_command")}
+
+
+class _LazyGroup(click.Group):
+    """A group some of whose commands are named by (module, attribute) and imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attribute = self.lazy[cmd_name]
+            self.add_command(getattr(importlib.import_module(module_name), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class _CityGroup(_FriendlyGroup, _LazyGroup):
+    """The top-level group: friendly refusals, lazily imported commands."""
+
+
+@click.group(cls=_CityGroup, lazy=LAZY_COMMANDS)
 @click.version_option(package_name="cryptocity")
 def main() -> None:
     """Crypto City payments sandbox: an AIFC exchange, custodial wallets, the KZTE
     stablecoin and a crypto card with just-in-time funding, in one regulatory sandbox."""
 
 
-@main.group()
+@main.group(cls=_LazyGroup, lazy={name: (f"sandbox.bench.{name}", "command") for name in BENCHMARKS})
 def bench() -> None:
     """Benchmarks that print figures and ratios (never pass/fail)."""
-
-
-def _register_benchmarks() -> None:
-    for name in BENCHMARKS:
-        try:
-            module = importlib.import_module(f"sandbox.bench.{name}")
-        except ModuleNotFoundError:
-            continue  # that part of the product has not landed yet
-        bench.add_command(module.command, name)
-
-
-_register_benchmarks()
 
 
 @main.command()
@@ -345,25 +366,3 @@ def schema_scenario() -> None:
 
     from .scenarios.schema import scenario_json_schema
     click.echo(json.dumps(scenario_json_schema(), indent=2, sort_keys=True, ensure_ascii=False))
-
-
-def _register_optional_commands() -> None:
-    """Commands of parts that may not have landed yet (the web layer)."""
-    for module_name, attribute, name in (("sandbox.apikeys", "keys_command", "keys"),
-                                         ("sandbox.web.serve", "serve_command", "serve"),
-                                         ("sandbox.webhooks.cli", "webhooks_command", "webhooks"),
-                                         ("sandbox.webhooks.listen", "listen_command", "listen"),
-                                         ("sandbox.fuzz.cli", "fuzz_command", "fuzz"),
-                                         ("sandbox.scenarios.compare_cli", "compare_command", "compare"),
-                                         ("sandbox.web.openapi_cli", "openapi_command", "openapi"),
-                                         ("sandbox.workshop.cli", "workshop_command", "workshop")):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        command = getattr(module, attribute, None)
-        if command is not None:
-            main.add_command(command, name)
-
-
-_register_optional_commands()
