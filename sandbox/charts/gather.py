@@ -1,6 +1,8 @@
 """Which charts a page or the report shows, drawn from a city's stored history (read-only)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ledger.amounts import format_amount
 
 from . import history, series, svg
@@ -20,9 +22,10 @@ def _time_label(city):
     return lambda at: at.astimezone(tz).strftime("%m-%d %H:%M")
 
 
-def regulator_charts(city, summary: dict) -> dict[str, str]:
-    """KZTE reserve versus supply, declines by code and card volume per hour, as SVG by name."""
-    money, label = _money(city), _time_label(city)
+def regulator_charts(city, summary: dict, *, money: Callable[[int, str], str] | None = None) -> dict[str, str]:
+    """KZTE reserve versus supply, declines by code and card volume per hour, as SVG by name. ``money``
+    formats an amount (a page passes its language's; default: the ledger's English format)."""
+    money, label = money or _money(city), _time_label(city)
     rows = history.card_rows(city)
     reasons: dict[str, str] = {}
     for d in summary.get("declines", []):
@@ -36,9 +39,11 @@ def regulator_charts(city, summary: dict) -> dict[str, str]:
 
 
 def market_charts(city, symbol: str, interval: str = "1h", *, depth: dict | None = None,
-                  candles: list[dict] | None = None) -> dict[str, str]:
-    """The instrument's depth (cumulative, per side) and its candles with volume, as SVG by name."""
-    money = _money(city)
+                  candles: list[dict] | None = None, money: Callable[[int, str], str] | None = None
+                  ) -> dict[str, str]:
+    """The instrument's depth (cumulative, per side) and its candles with volume, as SVG by name (``money``
+    as for ``regulator_charts``)."""
+    money = money or _money(city)
     inst = next(i for i in city.exchange.instruments if i.symbol == symbol)
     depth = depth if depth is not None else city.exchange.depth(symbol, DEPTH_LEVELS)
     candles = candles if candles is not None else city.exchange.candles(symbol, interval, CANDLES_SHOWN)

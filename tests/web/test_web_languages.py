@@ -171,3 +171,17 @@ def test_the_regulators_incident_form_is_translated(client, lang, heading, start
     assert {"ru": ">Обвал цены</option>", "kk": ">Баға құлдырауы</option>"}[lang] in page   # the incidents to pick
     assert ">Start</button>" not in page and "No incidents yet." not in page
     client.delete_cookie("lang")
+
+
+def test_the_charts_speak_the_pages_language(client):
+    """The order book's depth chart and the regulator's charts format amounts as their page does."""
+    client.delete_cookie("lang")
+    for path in ("/orderbook?symbol=BTC/KZT", "/regulator"):
+        ru = text(client.get(f"{path}&lang=ru" if "?" in path else f"{path}?lang=ru"))
+        en = text(client.get(f"{path}&lang=en" if "?" in path else f"{path}?lang=en"))
+        ru_svg = " ".join(re.findall(r"<svg.*?</svg>", ru, re.S))
+        en_svg = " ".join(re.findall(r"<svg.*?</svg>", en, re.S))
+        assert re.search(r"\d,\d{2}\xa0KZT", ru_svg), path          # 38 000 000,00 KZT: comma, no-break space
+        assert not re.search(r"\d\.\d{2} KZT", ru_svg), path
+        assert re.search(r"\d\.\d{2} KZT", en_svg), path            # English keeps the ledger's format
+    client.delete_cookie("lang")

@@ -11,7 +11,7 @@ from exchange.service import INTERVALS
 from ..auth import access
 from sandbox.charts import gather as charts
 
-from .core import bp, city_or_none, needs_city, refused
+from .core import bp, city_or_none, money, needs_city, refused
 
 DEPTH_LEVELS = 10
 TRADES_SHOWN = 20
@@ -51,7 +51,7 @@ def orderbook():
     best_ask = asks[0]["price"] if asks else None
     spread = best_ask - best_bid if best_bid is not None and best_ask is not None else None
     candles = city.exchange.candles(symbol, interval, CANDLES_SHOWN)
-    drawn = charts.market_charts(city, symbol, interval, depth=depth, candles=candles)
+    drawn = charts.market_charts(city, symbol, interval, depth=depth, candles=candles, money=money)
     return render_template("orderbook.html", title=f"Order book {symbol}", inst=inst, symbols=symbols,
                            intervals=list(INTERVALS), interval=interval, bids=bids, asks=asks, seq=depth["seq"],
                            best_bid=best_bid, best_ask=best_ask, spread=spread,

@@ -17,7 +17,7 @@ from sandbox.charts import gather as charts
 
 from ..auth import access
 from ..problems import is_domain_error
-from .core import bp, city_or_none, needs_city, principal, refused
+from .core import bp, city_or_none, money, needs_city, principal, refused
 
 # The issuer's ledger accounts, as the charts name them (not from stablecoin.issuer: importing it loads
 # web3, ~1.5 s, which a page that only reads two balances should not pay; a test keeps them equal).
@@ -57,7 +57,7 @@ def regulator():
         return needs_city("Regulator", "licences, AML flags, KZTE reserves versus supply, and report downloads")
     summary = city.regulator_summary()
     from sandbox import incidents
-    drawn = {name: Markup(svg) for name, svg in charts.regulator_charts(city, summary).items()}
+    drawn = {name: Markup(svg) for name, svg in charts.regulator_charts(city, summary, money=money).items()}
     return render_template("regulator.html", title="Regulator", s=summary, kzte=_kzte(city, summary), charts=drawn,
                            licences=_licences(city, summary), can_act=principal().role in ("operator", "regulator"),
                            formats=reports.FORMATS, now=city.now(),
