@@ -55,12 +55,13 @@ def message_id(pay_key: str) -> str:
 
 
 def decide(ctx, *, merchant_id: str, amount_minor: Any, ref: str, card_id: int | None = None,
-           pan: str | None = None, client: DecisionClient | None = None) -> Decision | None:
+           pan: str | None = None, client: DecisionClient | None = None, wanted_known: bool = False
+           ) -> Decision | None:
     """Ask the card's decision app for the purchase ``ref`` of the city ``ctx`` (see the module
-    docstring); None when no app is asked."""
+    docstring); None when no app is asked. ``wanted_known``: the caller has just found ``wanted``."""
     from ..services.payments import pay_key
     return ask(ctx.cards, ctx.ledger, ctx.read, ctx.cfg.card, merchant_id=merchant_id, amount_minor=amount_minor,
-               key=pay_key(ref), reference=ref, card_id=card_id, pan=pan, client=client)
+               key=pay_key(ref), reference=ref, card_id=card_id, pan=pan, client=client, wanted_known=wanted_known)
 
 
 def wanted(ledger, programme) -> bool:
@@ -86,16 +87,16 @@ def decide_pay(ctx, *, actor: str, merchant: str, amount_minor: Any, ref: str) -
     found = ctx.read(look)
     if found is None or found[0] is None:
         return None
-    return decide(ctx, merchant_id=found[1], amount_minor=amount_minor, ref=ref, card_id=found[0])
+    return decide(ctx, merchant_id=found[1], amount_minor=amount_minor, ref=ref, card_id=found[0], wanted_known=True)
 
 
 def ask(cards, ledger, read, programme, *, merchant_id: str, amount_minor: Any, key: str, reference: str,
-        card_id: int | None = None, pan: str | None = None, client: DecisionClient | None = None
-        ) -> Decision | None:
+        card_id: int | None = None, pan: str | None = None, client: DecisionClient | None = None,
+        wanted_known: bool = False) -> Decision | None:
     """``decide`` for a card service ``cards`` on ``ledger``: ``read(fn)`` runs ``fn(uow)`` in a read-only
     unit of work, ``programme`` has the ``CardProgrammeCfg`` decision fields, ``key`` is the card's
     idempotency key of the purchase."""
-    if not wanted(ledger, programme):
+    if not wanted_known and not wanted(ledger, programme):
         return None
 
     def look(uow):
