@@ -66,11 +66,12 @@ class BitcoinRpc:
     (the city passes its own, so blocks carry the city's time); by default the node's ledger's."""
 
     def __init__(self, node, *, write: Callable | None = None, read: Callable | None = None,
-                 fee_rate_sat_vb: int = 2) -> None:
+                 fee_rate_sat_vb: int = 2, halted: Callable[[Any], int | None] | None = None) -> None:
         self.node = node
         self._write = write or node.ledger.transaction
         self._read = read or self._own_read
         self.fee_rate_sat_vb = fee_rate_sat_vb
+        self._halted = halted   # halted(uow): the id of a chain halt that stops mining (a city's incident), or None
 
     def _own_read(self, fn):
         with self.node.ledger.unit_of_work(read_only=True) as uow:
@@ -202,7 +203,14 @@ class BitcoinRpc:
         blocks = _int(nblocks, "nblocks")
         if not 0 <= blocks <= 1000:
             raise RpcFault(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 1000")
-        return self._write(lambda uow: self.node.mine(blocks, uow=uow)) if blocks else []
+        return self._write(lambda uow: self._mine(uow, blocks)) if blocks else []
+
+    def _mine(self, uow, blocks: int) -> list[str]:
+        halted = self._halted(uow) if self._halted is not None else None
+        if halted is not None:   # a workshop's chain halt: no block until the host resolves it
+            raise RpcFault(RPC_MISC, f"the chain is halted (sandbox incident {halted}): no block is mined "
+                                     "until the incident is resolved")
+        return self.node.mine(blocks, uow=uow)
 
     def rpc_sendtoaddress(self, address, amount, *_ignored) -> str:
         _address(self.node, address)

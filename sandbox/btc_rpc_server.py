@@ -136,9 +136,11 @@ def start_for_city(city, *, port: int, user: str, password: str, host: str = "12
     """Serve ``city``'s Bitcoin chain (``cryptocity serve --btc-rpc-port``): each call in a unit of work at
     the city's time. Every worker of a several-worker server binds the same port (SO_REUSEPORT; the kernel
     spreads the connections), so the port answers as long as any worker lives."""
+    from .incidents.state import chain_halted
     node = city.btc_node
     rpc = BitcoinRpc(node, write=city.ctx.transaction, read=city.ctx.read,
-                     fee_rate_sat_vb=city.ctx.custodian.config.btc_fee_rate_sat_vb)
+                     fee_rate_sat_vb=city.ctx.custodian.config.btc_fee_rate_sat_vb,
+                     halted=lambda uow: chain_halted(uow.conn))
 
     class Shared(BtcRpcServer):
         allow_reuse_port = True

@@ -17,8 +17,10 @@ Each kind has a real effect, made through the part of the city it concerns:
   rules decline).
 - ``gateway_down``: the bank's decision gateway is unreachable: every authorization takes the programme's
   stand-in decision (``approve_with_sandbox_rules`` or ``decline``), with no app asked; until resolved.
-- ``chain_halt``: no blocks are mined: on-chain deposits are seen (pending) but do not confirm or credit;
-  resolving mines them to their confirmations and credits them.
+- ``chain_halt``: no blocks are mined: on-chain deposits are seen (pending) but do not confirm or credit,
+  BTC withdrawals wait (broadcast with 0 confirmations, or for a hot-wallet refill that cannot confirm),
+  farms mine nothing and the node's ``generatetoaddress`` is refused; resolving mines the deposits and
+  the withdrawals to their confirmations, credits the deposits and confirms the withdrawals.
 
 State lives in ``sandbox_incidents`` (every process reads it there); each start and resolution writes its
 audit entry and its ``incident.started`` / ``incident.resolved`` event in the same transaction.
@@ -169,6 +171,8 @@ def resolve(city, uow, *, incident_id: int, by: str = "operator", outcome: dict 
         stablecoin.set_address_frozen(city, uow, address=row.params["address"], frozen=False, by=by, reason=reason)
     elif row.kind == "chain_halt":
         done["deposits_credited"] = _restart_chain(city, uow)
+        from ..services import withdrawals
+        done["withdrawals_confirmed"] = len(withdrawals.confirm_waiting(city, uow))
     elif row.kind == "price_crash":
         done["after_minor"] = {a: city.exchange.price_model.price_minor(a) for a in row.params["assets"]}
     tables.mark_resolved(conn, row.id, at=uow.now(), outcome=done)

@@ -19,6 +19,7 @@ from wallet import queries as wallet_queries
 
 from .. import audit, city_state, events
 from ..context import CityContext
+from ..incidents.state import chain_halted
 from ..errors import (
     DustAmount,
     InvalidAmount,
@@ -181,21 +182,49 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
         custodian = _ready_custody(city, uow)
         row = custodian.withdraw(actor, "BTC", canonical, amount_minor, key=wallet_key, travel_rule=travel_rule,
                                  uow=uow)
-        for _ in range(3):   # an older pending withdrawal may take the refill first
-            if row["status"] != "pending_cold":
-                break
-            _refill_hot(city, uow, custodian, row)
-            custodian.process_pending(uow=uow)
-            row = _row(uow, wallet_key)
-        if row["status"] == "broadcast" and row["txid"]:
-            want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-            have = city.btc_node.confirmations(row["txid"], uow=uow)
-            if have is not None and have < want:
-                city.btc_node.mine(want - have, uow=uow)
-            custodian.refresh_withdrawals(uow=uow)
+        if chain_halted(uow.conn) is None:
+            row = _send_and_confirm(city, uow, custodian, row, wallet_key)
+        else:   # a chain halt (sandbox/incidents/): no block is mined, so the withdrawal waits — broadcast
+            # (in the mempool, 0 confirmations) or pending_cold (a refill could not confirm) — until the
+            # restart sends and confirms it (``confirm_waiting``)
             row = _row(uow, wallet_key)
     _audit(city, uow, row)
     return as_dict(row)
+
+
+def _send_and_confirm(city: CityContext, uow, custodian, row: dict, wallet_key: str) -> dict:
+    """Refill the hot wallet if the withdrawal waits for it, then mine it to the configured confirmations."""
+    for _ in range(3):   # an older pending withdrawal may take the refill first
+        if row["status"] != "pending_cold":
+            break
+        _refill_hot(city, uow, custodian, row)
+        custodian.process_pending(uow=uow)
+        row = _row(uow, wallet_key)
+    if row["status"] == "broadcast" and row["txid"]:
+        want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
+        have = city.btc_node.confirmations(row["txid"], uow=uow)
+        if have is not None and have < want:
+            city.btc_node.mine(want - have, uow=uow)
+        custodian.refresh_withdrawals(uow=uow)
+        row = _row(uow, wallet_key)
+    return row
+
+
+def confirm_waiting(city: CityContext, uow) -> list[dict]:
+    """After a chain halt: send the BTC withdrawals that waited for a refill, mine every waiting one to
+    its confirmations, and write ``withdrawal.confirmed`` for each that now has them. Returns those."""
+    done = []
+    with city.custody_lock:
+        custodian = _ready_custody(city, uow)
+        waiting = (custodian.withdrawals(status="pending_cold", uow=uow)
+                   + custodian.withdrawals(status="broadcast", uow=uow))
+        for row in sorted((r for r in waiting if r["chain"] == "bitcoin"), key=lambda r: r["id"]):
+            row = _send_and_confirm(city, uow, custodian, row, row["idempotency_key"])
+            if row["status"] == "confirmed":
+                done.append(row)
+                events.emit(uow, "withdrawal.confirmed", dict(as_dict(row), object="withdrawal"),
+                            customer=row["owner"])
+    return done
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,36 @@ def test_a_chain_halt_holds_onchain_deposits_until_the_chain_restarts(cc, cc_cli
     cc.verify()
 
 
+def test_a_chain_halt_holds_withdrawals_and_the_nodes_mining_until_the_chain_restarts(cc, cc_client):
+    from sandbox.btc_rpc_server import start_for_city   # what `serve --btc-rpc-port` starts
+    from wallet.bitcoin.rpc import BitcoindRPC
+    from wallet.errors import ChainError
+    from wallet.keys import HDKeys, MasterSeed
+
+    dest = HDKeys(MasterSeed.for_sandbox("outside-wallet")).address("bitcoin", "deposit", 0)
+    halt = start(cc, cc_client, {"kind": "chain_halt"})
+    assert halt.status_code == 201
+    height = cc.btc_node.height()
+    sent = cc.withdraw(actor="aigerim", address=dest, amount_minor=100_000, key="halted-1")
+    assert sent["status"] in ("broadcast", "pending_cold")   # in the mempool, or waiting for a refill
+    assert cc.btc_node.height() == height and cc.btc_node.balance_sat([dest]) == 0   # no block was mined
+    server = start_for_city(cc, port=0, user="host", password="workshop")
+    try:   # an outside tool on the node's bitcoind JSON-RPC cannot mine either
+        with pytest.raises(ChainError, match="the chain is halted"):
+            BitcoindRPC(server.url("workshop"), mine_to_address=dest).mine(1)
+    finally:
+        server.stop()
+    assert cc.btc_node.height() == height
+    assert [t for t, _ in event_types(cc, "withdrawal.created", "withdrawal.confirmed")] == ["withdrawal.created"]
+    done = resolve(cc, cc_client, halt.json["id"])
+    assert done.status_code == 200 and done.json["outcome"]["withdrawals_confirmed"] == 1
+    (after,) = cc.withdrawals("aigerim")
+    assert after["status"] == "confirmed" and cc.btc_node.balance_sat([dest]) == 100_000
+    assert [t for t, _ in event_types(cc, "withdrawal.created", "withdrawal.confirmed")] == [
+        "withdrawal.created", "withdrawal.confirmed"]
+    cc.verify()
+
+
 @pytest.mark.slow
 def test_a_frozen_kzte_address_is_frozen_on_chain_until_resolved(cc, cc_client):
     address = "0x00000000000000000000000000000000000d0e0F"
