@@ -108,6 +108,7 @@ steps:
     assert result.exit_code == 0, result.output
     aifc, pakistan = json.loads(result.output)["regimes"]
     assert aifc["refused"] is None and aifc["steps"][0]["outcome"] == "approved"   # tenge pays under any regime
+    assert aifc["invariants"] == "verified"   # compare verifies each regime's ledger after its run
     assert pakistan["steps"] == [] and pakistan["refused"] == (
         "merchants[5].licences[0].regulator: unknown regulator 'alatau-zone'; declared regulators: pcc-sandbox, "
         "pk-central-bank, pcc-cohort")
@@ -118,7 +119,9 @@ def test_compare_shows_levy_revenue_btc_mined_and_sold_and_flags_under_each_regi
     args = ["compare", "crypto-city", "pakistan-pcc-sandbox", "--scenario", farm, "--format", "json"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    kazakh, pakistan = (r["mining"] for r in json.loads(result.output)["regimes"])
+    regimes = json.loads(result.output)["regimes"]
+    assert [r["invariants"] for r in regimes] == ["verified", "verified"]
+    kazakh, pakistan = (r["mining"] for r in regimes)
     # the same farm mines the same coins; the Kazakh levy of 2 KZT/kWh is collected, Pakistan documents none
     assert kazakh["mined_sat"] == pakistan["mined_sat"] > 0 and kazakh["sold_sat"] == pakistan["sold_sat"] > 0
     assert kazakh["levy_revenue_minor"] > 0 and pakistan["levy_revenue_minor"] == 0

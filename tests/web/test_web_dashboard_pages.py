@@ -324,6 +324,7 @@ def test_a_merchant_key_clears_only_its_own_purchases(crypto_city, city_file):
         assert client.post("/pos/clearing", data=data).status_code == status
     statuses = {p["merchant_id"]: p["status"] for p in purchases(crypto_city)}
     assert statuses == {"alatau-coffee": "captured", "zone-market": "approved"}
+    crypto_city.verify()
 
 
 def test_the_regulator_reads_every_wallet_suspends_licences_and_cannot_pay(crypto_city, city_file):

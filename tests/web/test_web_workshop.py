@@ -140,9 +140,10 @@ def test_a_phone_pays_at_the_pos_without_scrolling_sideways(workshop):
     neither page is wider than the screen."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
-    _city, sheet, _paths, base = workshop
+    city, sheet, _paths, base = workshop
     with headless_chromium(390, 844, phone=True) as driver:
         _pay_on_a_phone(driver, sheet, base, By, Select)
+    city.verify()
 
 
 def _pay_on_a_phone(driver, sheet, base, By, Select) -> None:  # noqa: N803 - selenium's names
