@@ -50,7 +50,7 @@ def load_city_config(preset_or_path: str | None):
         raise click.UsageError(f"--config {preset_or_path}: {error}") from None
 
 
-def build_services(db_url: str, city_config: Any = None, seed: int | None = None, *, workers: int = 1,
+def build_services(db_url: str, city_config: Any = None, seed: int | None = None, *,
                    evm_url: str | None = None):
     """What the app runs on: the whole CryptoCity from ``city_config`` (a CityConfig; default the
     ``crypto-city`` preset) on ``db_url``. Opening a database that already holds a city joins it
@@ -63,11 +63,11 @@ def build_services(db_url: str, city_config: Any = None, seed: int | None = None
 
 
 def app_factory(db_url: str, app_config: dict, city_config: Any = None, seed: int | None = None, *,
-                workers: int = 1, webhooks: bool = True, evm_url: str | None = None,
+                webhooks: bool = True, evm_url: str | None = None,
                 btc_rpc: dict | None = None) -> Callable[[], Any]:
     def make():
         from .app import create_app
-        city = build_services(db_url, city_config, seed, workers=workers, evm_url=evm_url)
+        city = build_services(db_url, city_config, seed, evm_url=evm_url)
         if btc_rpc:   # bitcoind's JSON-RPC over the city's chain (every worker, one port)
             from sandbox.btc_rpc_server import start_for_city
             start_for_city(city, **btc_rpc)
@@ -146,7 +146,8 @@ def check_workers(db_url: str, workers: int) -> None:
                                    "--state-interval seconds and at stop.")
 @click.option("--state-interval", "state_interval_s", default=5, show_default=True, type=click.IntRange(1, 3600),
               help="With --anvil: seconds between state dumps; a crash (kill -9) loses at most this much "
-                   "of the chain, which `cryptocity verify` then reports as a difference with the ledger.")
+                   "of the chain, which the ledger's verify (GET /api/v1/ledger/verify, the regulator report) then "
+                   "reports as a difference with the ledger.")
 @click.option("--evm-url", default=None, envvar="CRYPTOCITY_EVM_URL", metavar="URL",
               help="Use a shared EVM node already running at URL (anvil started once elsewhere) "
                    "[env: CRYPTOCITY_EVM_URL].")
@@ -185,7 +186,7 @@ def serve_command(config_name: str | None, db_url: str | None, seed: int | None,
     node = start_evm_node(anvil_host, anvil_port, anvil_state, state_interval_s) if start_anvil else None
     try:
         evm_url = node.url if node is not None else evm_url
-        factory = app_factory(db_url, app_config, city_config, seed, workers=workers, webhooks=webhooks,
+        factory = app_factory(db_url, app_config, city_config, seed, webhooks=webhooks,
                               evm_url=evm_url, btc_rpc=btc_rpc)
         run_server(factory, host, port, workers, open_dashboard, db_url, evm_url, btc_rpc)
     finally:
