@@ -214,10 +214,16 @@ class CityContext(EmbeddedChains):
 
     def holder_of(self, scope: str, default: str) -> str:
         """The configured participant licensed for ``scope`` (e.g. the exchange for trading_facility)."""
+        return self.licence_of(scope, default)[0]
+
+    def licence_of(self, scope: str, default_holder: str = "") -> tuple[str, str | None]:
+        """(holder, licence id) of the first configured licence for ``scope``; (``default_holder``, None)
+        when the configuration grants none."""
         for p in self.cfg.participants:
-            if any(lic.scope == scope for lic in p.licences):
-                return p.id
-        return default
+            for lic in p.licences:
+                if lic.scope == scope:
+                    return p.id, lic.id
+        return default_holder, None
 
     # ------------------------------------------------------------------ versioned caches
     def _replay_advances(self, conn) -> None:

@@ -63,7 +63,7 @@ def _int(params: dict, name: str, low: int, high: int, default: int | None = Non
     value = params.get(name, default)
     if value is None:
         raise InvalidIncident(f"{name} is required: a whole number from {low} to {high}", field=name)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():   # not "²"
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise InvalidIncident(f"{name} must be a whole number from {low} to {high}, got {str(value)[:40]!r}",
@@ -89,7 +89,7 @@ def check(city, kind: str, params: dict | None) -> dict:
         return {"percent": _int(params, "percent", 1, MAX_PERCENT), "minutes": _int(params, "minutes", 1, MAX_MINUTES),
                 "assets": sorted(set(assets)), "walk": params.get("walk", True) is not False}
     if kind == "licence_suspended":
-        licence_id = params.get("licence_id") or _trading_licence(city.cfg)
+        licence_id = params.get("licence_id") or city.licence_of("trading_facility")[1]
         if not isinstance(licence_id, str):
             raise InvalidIncident("licence_id is a licence id, like AFSA-TF-001", field="licence_id")
         return {"licence_id": licence_id}
@@ -108,20 +108,13 @@ def check(city, kind: str, params: dict | None) -> dict:
     return {}
 
 
-def _trading_licence(cfg) -> str | None:
-    """The exchange's trading-facility licence in the configuration (the default to suspend)."""
-    for participant in cfg.participants:
-        for lic in participant.licences:
-            if lic.scope == "trading_facility":
-                return lic.id
-    return None
-
-
 def start(city, uow, *, kind: str, params: dict | None = None, by: str = "operator") -> tables.IncidentRow:
     """Record the incident and make its immediate effect (see the module docstring) in ``uow``; the
     multi-step part of a price crash's walk and of an AML wave is ``follow_up``'s, after the commit."""
     params = check(city, kind, params)
     conn = uow.conn
+    if kind in ONE_AT_A_TIME:   # checked under a lock: two processes never both open the same kind
+        uow.advisory_lock(f"sandbox:incident:{kind}")
     if kind in ONE_AT_A_TIME and tables.open_of_kind(conn, kind) is not None:
         raise IncidentExists(f"a {LABELS[kind].lower()} incident is already going on; resolve it first", kind=kind)
     now = uow.now()

@@ -42,15 +42,6 @@ class History:
     licence_incident: str
 
 
-def trading_licence(city) -> str:
-    """The id of the exchange's trading-facility licence in this city's configuration."""
-    for participant in city.cfg.participants:
-        for lic in participant.licences:
-            if lic.scope == "trading_facility":
-                return lic.id
-    raise LookupError("this city's configuration licenses no trading facility")
-
-
 def build_history(city, *, customers: int, merchants: int, days: int, seed: int) -> History:
     """Populate ``city`` (a fresh ``CryptoCity``) with ``customers`` people and ``merchants`` shops, then
     play ``days`` sandbox days of purchases, deposits and trades with one licence incident (see the module
@@ -61,7 +52,9 @@ def build_history(city, *, customers: int, merchants: int, days: int, seed: int)
     rng = random.Random(f"workshop:{seed}")
     approved, declined = made.purchases_approved, made.purchases_declined
     deposits, trades = made.deposits, made.trades
-    licence = trading_licence(city)
+    licence = city.ctx.licence_of("trading_facility")[1]
+    if licence is None:
+        raise LookupError("this city's configuration licenses no trading facility")
     step = timedelta(days=1) / DAY_STEPS
     for day in range(1, days + 1):
         for quarter in range(DAY_STEPS):
