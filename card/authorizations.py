@@ -19,6 +19,7 @@ _ROW_FIELDS = ("id", "idempotency_key", "merchant_id", "response_code", "reason"
 _SELECT = f"SELECT {', '.join(_ROW_FIELDS)} FROM card_authorizations"
 _BY_ID = _SELECT + " WHERE id = :id"
 _OF_MERCHANT = _SELECT + " WHERE merchant_id = :merchant AND id > :after ORDER BY id LIMIT :limit"
+_LATEST_OF_MERCHANT = _SELECT + " WHERE merchant_id = :merchant ORDER BY id DESC LIMIT :limit"
 _MERCHANT_OF = "SELECT merchant_id FROM card_authorizations WHERE id = :id"
 
 
@@ -54,6 +55,12 @@ def of_merchant(uow, merchant_id: str, *, after_id: int | None = None, limit: in
     """The merchant's authorizations (approved and declined), oldest first, after ``after_id``."""
     rows = uow.sql.all(_OF_MERCHANT, {"merchant": str(merchant_id), "after": int(after_id or 0),
                                       "limit": max(1, min(int(limit), MAX_PAGE))})
+    return [_row(r) for r in rows]
+
+
+def latest_of_merchant(uow, merchant_id: str, *, limit: int = 20) -> list[AuthorizationRow]:
+    """The merchant's newest ``limit`` authorizations (approved and declined), newest first."""
+    rows = uow.sql.all(_LATEST_OF_MERCHANT, {"merchant": str(merchant_id), "limit": max(1, min(int(limit), MAX_PAGE))})
     return [_row(r) for r in rows]
 
 

@@ -74,8 +74,8 @@ def purchase(city, ref: str) -> dict | None:
 def merchant_purchases(city, merchant_id: str, limit: int = 20) -> list[dict]:
     """The merchant's latest ``limit`` authorizations, newest first, with the POS reference each was paid
     with (what the terminal's capture and refund buttons name)."""
-    rows = city.ctx.read(lambda uow: authorizations.of_merchant(uow, merchant_id, limit=authorizations.MAX_PAGE))
-    return [{**r.__dict__, "ref": (r.idempotency_key or "").removeprefix("pay:")} for r in reversed(rows[-limit:])]
+    rows = city.ctx.read(lambda uow: authorizations.latest_of_merchant(uow, merchant_id, limit=limit))
+    return [{**r.__dict__, "ref": (r.idempotency_key or "").removeprefix("pay:")} for r in rows]
 
 
 def counts(city) -> dict:
