@@ -382,8 +382,8 @@ class Custodian:
         payload_json = json.dumps(payload.to_dict(), sort_keys=True) if payload else None
 
         def run(uow):
+            self._lock_chain(uow, chain)   # chain first, as every on-chain writer (mining, deposits) takes it
             uow.advisory_lock(f"wallet:{chain}")
-            self._lock_chain(uow, chain)
             plan = self._plan(uow, chain, asset, canonical, amount_minor)
             customer = self.customer_account(uow, owner, asset)
             now = uow.now()
@@ -518,8 +518,8 @@ class Custodian:
         sent = []
         for row in self.withdrawals(status="pending_cold", uow=uow):
             def run(uow, row=row):
+                self._lock_chain(uow, row["chain"])   # chain first (see withdraw)
                 uow.advisory_lock(f"wallet:{row['chain']}")
-                self._lock_chain(uow, row["chain"])
                 current = uow.conn.execute(select(t.withdrawals.c.status).where(
                     t.withdrawals.c.id == row["id"])).scalar_one()
                 if current != "pending_cold":
@@ -569,8 +569,8 @@ class Custodian:
         chain = _chain_of(asset, self.tokens)
 
         def run(uow):
+            self._lock_chain(uow, chain)   # chain first, as every on-chain writer (mining, deposits) takes it
             uow.advisory_lock(f"wallet:{chain}")
-            self._lock_chain(uow, chain)
             if chain == "bitcoin":
                 if role == "hot":
                     candidates = self._hot_btc_candidates(uow)
