@@ -20,9 +20,12 @@ def parse_efficiency_mj(value) -> int:
     if isinstance(value, bool):
         raise ValueError("efficiency is a number of J/TH")
     try:
-        scaled = Decimal(str(value)) * MJ_PER_J
-    except InvalidOperation:
-        raise ValueError(f"efficiency is a number of J/TH, got {value!r}") from None
+        given = Decimal(str(value))
+        if not given.is_finite() or abs(given) > 10**6:   # "Infinity", "1e999999999": no real machine
+            raise ValueError(f"efficiency is a number of J/TH, got {str(value)[:40]!r}")
+        scaled = given * MJ_PER_J
+    except (InvalidOperation, ArithmeticError):
+        raise ValueError(f"efficiency is a number of J/TH, got {str(value)[:40]!r}") from None
     if scaled != scaled.to_integral_value():
         raise ValueError("efficiency has at most 3 decimals (J/TH)")
     return int(scaled)

@@ -33,6 +33,11 @@ class FarmClosed(MiningError):
     code = "farm_closed"
 
 
+class TooManyFarms(MiningError):
+    """The city has as many farms as it keeps (``store.MAX_ROWS``): every advance meters each of them."""
+    code = "too_many_farms"
+
+
 class PowerAllocationExceeded(MiningError):
     """Registering the farm would take the licensed farms' total load past the power allotted to mining."""
     code = "power_allocation_exceeded"

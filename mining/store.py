@@ -35,6 +35,10 @@ def farms(conn, *, status: str | None = None) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+def farm_count(conn) -> int:
+    return int(conn.execute(select(func.count()).select_from(t.farms)).scalar_one())
+
+
 def any_farm(conn) -> bool:
     return conn.execute(select(t.farms.c.id).limit(1)).first() is not None
 
@@ -54,9 +58,10 @@ def add_reading(conn, farm_id: str, start: datetime, end: datetime, wh: int, ass
     conn.execute(insert(t.readings).values(farm_id=farm_id, day_start=start, day_end=end, wh=wh, assessed=assessed))
 
 
-def readings(conn, farm_id: str) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(t.readings).where(t.readings.c.farm_id == farm_id)
-                                          .order_by(t.readings.c.id).limit(MAX_ROWS)).mappings()]
+def readings(conn, farm_id: str, limit: int = MAX_ROWS) -> list[dict]:
+    """The farm's newest ``limit`` meter readings, oldest of them first."""
+    query = select(t.readings).where(t.readings.c.farm_id == farm_id).order_by(t.readings.c.id.desc()).limit(limit)
+    return [dict(r) for r in reversed(conn.execute(query).mappings().all())]
 
 
 def add_levy(conn, farm_id: str, start: datetime, end: datetime, wh: int, rate: int, levy_minor: int,
@@ -73,6 +78,24 @@ def levies(conn, farm_id: str | None = None, *, status: str | None = None) -> li
     if status is not None:
         query = query.where(t.levies.c.status == status)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def newest_levies(conn, farm_id: str, limit: int) -> list[dict]:
+    """The farm's newest ``limit`` levies, oldest of them first."""
+    query = select(t.levies).where(t.levies.c.farm_id == farm_id).order_by(t.levies.c.id.desc()).limit(limit)
+    return [dict(r) for r in reversed(conn.execute(query).mappings().all())]
+
+
+def levy_totals(conn) -> dict[str, dict[str, int]]:
+    """``{farm: {"paid": tiyn, "unpaid": tiyn, "wh": metered Wh}}`` over every levy (not a page of them)."""
+    out: dict[str, dict[str, int]] = {}
+    rows = conn.execute(select(t.levies.c.farm_id, t.levies.c.status, func.sum(t.levies.c.levy_minor),
+                               func.sum(t.levies.c.wh)).group_by(t.levies.c.farm_id, t.levies.c.status))
+    for farm_id, status, levy_minor, wh in rows:
+        by = out.setdefault(farm_id, {"paid": 0, "unpaid": 0, "wh": 0})
+        by[status] = by.get(status, 0) + int(levy_minor or 0)
+        by["wh"] += int(wh or 0)
+    return out
 
 
 def update_levy(conn, levy_id: int, **values) -> None:

@@ -7,6 +7,7 @@ makers are the house: their fills are neither taxed here nor evented."""
 from __future__ import annotations
 
 from exchange.results import MakerFill, take_maker_fills
+from mining import store as mining_store
 
 from . import audit, city_state, events
 from .events import snapshots
@@ -31,9 +32,23 @@ def record(city, uow) -> None:
                       "tax": [e for f in mine for e in _tax(city, f)]})
         for f in mine:
             events.emit(uow, "trade.created", _trade(f), customer=owner)
+        _farm_sales(uow, owner, mine)
         for order_id in sorted({f.order_id for f in mine if f.order_filled}):
             filled = city.exchange.order(uow, order_id)
             events.emit(uow, "order.filled", snapshots.order(filled, instrument=filled.symbol), customer=owner)
+
+
+def _farm_sales(uow, owner: str, fills: list[MakerFill]) -> None:
+    """A mining farm's resting BTC sell filled later: the farm's sale, as an immediate fill is recorded
+    (``services.trading.place_order``)."""
+    sold = [f for f in fills if f.side == "sell" and f.symbol.split("/")[0] == "BTC"]
+    if not sold:
+        return
+    if mining_store.farm(uow.conn, owner) is None:
+        return
+    for f in sold:
+        mining_store.add_sale(uow.conn, owner, f.order_id, f.qty_minor, f.notional_minor - f.fee_minor, "exchange",
+                              uow.now())
 
 
 def _tax(city, fill: MakerFill) -> list[dict]:

@@ -15,7 +15,7 @@ from ledger import Posting
 from mining import FarmSpec, energy_wh, levy as levy_rules, max_load_wh, share_reward, store
 from mining.consumption import DAY_S
 from mining.errors import (FarmClosed, FarmExists, LevyUnpaid, LicenceIdTaken, NothingOwed, PowerAllocationExceeded,
-                           UnknownFarm)
+                           TooManyFarms, UnknownFarm)
 
 from .. import audit, city_state, events
 from ..context import CityContext
@@ -69,11 +69,16 @@ def register_farm(city: CityContext, uow, *, farm: str, location: str, power_sou
     to mining (``mining.surplus_power_mw``). A licensed farm gets a ``digital_mining`` licence from the
     configured regulator; ``licensed=False`` is a farm the regulator does not know of (an illegal one)."""
     city_state.require_customer(uow.conn, farm)
+    # Under the licences' lock from the first check: two processes registering at once must not both pass
+    # the power cap or the licence-id check (READ COMMITTED sees neither's uncommitted farm).
+    uow.advisory_lock(city_state.LICENCE_LOCK)
     spec = FarmSpec.declare(farm_id=farm, location=location, power_source=power_source, hashrate_ths=hashrate_ths,
                             efficiency_j_per_th=efficiency_j_per_th, max_load_kw=max_load_kw,
                             meter_working=meter_working, sell_pct=sell_pct)
     if store.farm(uow.conn, farm) is not None:
         raise FarmExists(f"{farm} is already a registered farm", farm=farm)
+    if store.farm_count(uow.conn) >= store.MAX_ROWS:   # every advance meters each farm: a bound on that work
+        raise TooManyFarms(f"the city has {store.MAX_ROWS} farms, as many as it keeps", farm=farm)
     m = city.cfg.mining
     now = uow.now()
     if licensed and m.surplus_power_mw is not None:
@@ -102,7 +107,7 @@ def register_farm(city: CityContext, uow, *, farm: str, location: str, power_sou
 
 
 def _grant_licence(city: CityContext, uow, state: LicenceState) -> None:
-    uow.advisory_lock(city_state.LICENCE_LOCK)
+    """Seed ``state``; the caller holds ``city_state.LICENCE_LOCK``."""
     city_state.seed_licences(uow.conn, [state])
     version = city_state.bump_licences_version(uow.conn)
     registry = LicenceRegistry.from_config(city.cfg, city_state.load_licences(uow.conn))

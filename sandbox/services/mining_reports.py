@@ -8,9 +8,12 @@ from mining import store
 from mining.errors import UnknownFarm
 from mining.levy import cit_minor
 
-from .. import city_state
 from ..context import CityContext
-from ..licensing import LicenceRegistry
+from .mining_cases import SEIZED_ACCOUNT
+from .mining_guard import SCOPE
+
+
+SHOWN = 60   # the newest readings and levies a farm's report lists
 
 
 def _kwh(wh: int) -> str:
@@ -20,17 +23,13 @@ def _kwh(wh: int) -> str:
 def farm_rows(city: CityContext, uow) -> list[dict]:
     """Every farm with its power, licence, levy accrued and paid, coins mined, credited and sold."""
     conn = uow.conn
-    registry = LicenceRegistry.from_config(city.cfg, city_state.load_licences(conn))
+    registry = city.licences   # kept current by every unit of work (CityContext.begin)
     rewards = store.reward_totals(conn)
     sales = store.sale_totals(conn)
-    levies: dict[str, dict[str, int]] = {}
-    for row in store.levies(conn):
-        by = levies.setdefault(row["farm_id"], {"paid": 0, "unpaid": 0, "wh": 0})
-        by[row["status"]] += row["levy_minor"]
-        by["wh"] += row["wh"]
+    levies = store.levy_totals(conn)
     out = []
     for farm in store.farms(conn):
-        lic = registry.find(farm["id"], "digital_mining")
+        lic = registry.find(farm["id"], SCOPE)
         mined = rewards.get(farm["id"], {})
         lev = levies.get(farm["id"], {"paid": 0, "unpaid": 0, "wh": 0})
         sold_sat, proceeds = sales.get(farm["id"], (0, 0))
@@ -73,7 +72,7 @@ def summary(city: CityContext, uow) -> dict:
                    "closed_at": c["closed_at"].isoformat() if c["closed_at"] else None} for c in cases],
         "flags": [{"farm": f["farm_id"], "location": f["location"], "rule": f["rule"], "reason": f["reason"],
                    "at": f["at"].isoformat()} for f in store.flags(uow.conn)],
-        "seized_btc_sat": _balance(uow, "state:seized:BTC"),
+        "seized_btc_sat": _balance(uow, SEIZED_ACCOUNT),
         "levy_revenue_minor": _balance(uow, "state:treasury:KZT"),
     }
 
@@ -111,10 +110,10 @@ def farm_report(city: CityContext, uow, farm: str) -> dict:
     profit = revenue - levy - power_bill
     cit_bps = int(city.cfg.tax.cit_pct * 100)
     return {**row, "readings": [{"day_start": r["day_start"].isoformat(), "kwh": _kwh(r["wh"]),
-                                 "assessed_at_max_load": bool(r["assessed"])} for r in store.readings(uow.conn, farm)][-60:],
+                                 "assessed_at_max_load": bool(r["assessed"])} for r in store.readings(uow.conn, farm, SHOWN)],
             "levies": [{"levy_id": v["id"], "period_end": v["period_end"].isoformat(), "kwh": _kwh(v["wh"]),
                         "rate_tiyn_per_kwh": v["rate_tiyn_per_kwh"], "levy_minor": v["levy_minor"],
-                        "status": v["status"]} for v in store.levies(uow.conn, farm)][-60:],
+                        "status": v["status"]} for v in store.newest_levies(uow.conn, farm, SHOWN)],
             "flags": [{"rule": f["rule"], "reason": f["reason"]} for f in store.flags(uow.conn, farm)],
             "tax": {"revenue_minor": revenue, "levy_minor": levy, "power_bill_minor": power_bill,
                     "profit_minor": profit, "cit_pct": str(city.cfg.tax.cit_pct), "cit_minor": cit_minor(profit, cit_bps)}}

@@ -40,8 +40,10 @@ def place_order(city: CityContext, uow, *, actor: str, instrument: str, side: st
     customer = customers.require(uow, actor)
     city.licences.require(city.exchange_id, "trading_facility", uow.now())
     customers.require_can_trade(city, uow, actor)
-    farm_sale = side == "sell" and mining_guard.require_may_sell(city, uow, actor)   # a farm needs its licence
     inst = city.exchange.instruments.get(instrument)
+    # a farm selling its output (BTC) needs its licence, and the sale is the farm's; its other trades are a
+    # customer's like any other
+    farm_sale = side == "sell" and inst.base == "BTC" and mining_guard.require_may_sell(city, uow, actor)
     if side == "buy" and inst.quote == "KZT":
         _fund_exchange_account(city, uow, actor, customer.bank_ledger_account_id,
                                _tenge_needed(inst, qty_minor, quote_qty_minor, price_minor))

@@ -59,9 +59,11 @@ def test_an_unpaid_levy_is_flagged_then_suspends_the_licence_and_a_suspended_far
     city.advance("1d")
     assert _levies(city, "broke-farm")[-1][3] == "unpaid"
     assert "levy_unpaid" in [f["rule"] for f in city.farm_report("broke-farm")["flags"]]
+    before = (city.balances("broke-farm"), _levies(city, "broke-farm"))
     with pytest.raises(DomainError) as refused:
         city.pay_levy(farm="broke-farm")
     assert refused.value.code == "levy_unpaid"
+    assert (city.balances("broke-farm"), _levies(city, "broke-farm")) == before   # the refusal changed nothing
     city.advance("3d")
     assert city.farm_report("broke-farm")["licence_status"] == "suspended"
     with pytest.raises(DomainError) as refused:
@@ -74,6 +76,14 @@ def test_an_unpaid_levy_is_flagged_then_suspends_the_licence_and_a_suspended_far
     city.reinstate_licence(licence_id="MDDIAI-DM-broke-farm", reason="levy paid")
     assert city.sell(actor="broke-farm", instrument="BTC/KZT", qty_minor=100_000).filled_qty_minor == 100_000
     assert city.farm_report("broke-farm")["sold_sat"] == 100_000
+    # a sell that rests on the book and is bought later is the farm's sale too
+    ask = min(p for p, _ in city.ctx.exchange.depth("BTC/KZT", 1)["asks"])
+    resting = city.place_order(actor="broke-farm", instrument="BTC/KZT", side="sell", type="limit",
+                               qty_minor=100_000, price_minor=ask - 100)   # the best ask, alone at the front
+    assert resting.filled_qty_minor == 0
+    city.onboard(actor="buyer", kyc_tier="full", deposits={"KZT": 100_000_000_00})
+    city.buy(actor="buyer", instrument="BTC/KZT", quote_qty_minor=(ask - 100) * 1_000_000 // 10**8 * 2)
+    assert city.farm_report("broke-farm")["sold_sat"] == 200_000
     city.verify()
 
 
@@ -141,6 +151,7 @@ def test_the_power_allotted_to_mining_caps_the_licensed_farms_load(tmp_path_fact
             _farm(city, "second", location="pavlodar")
         assert refused.value.code == "power_allocation_exceeded"
         _farm(city, "third", hashrate_ths=20_000, location="pavlodar-2")   # 0.68 MW more still fits
+        city.verify()
     finally:
         city.close()
 

@@ -45,6 +45,13 @@ def test_17_5_joules_per_terahash_is_exact_and_finer_efficiencies_are_refused():
     assert refused.value.details["field"] == "efficiency_j_per_th"
 
 
+@pytest.mark.parametrize("efficiency", ["Infinity", "-inf", float("inf"), "nan", "1e999999999"])
+def test_an_efficiency_that_is_no_number_of_joules_is_a_typed_refusal(efficiency):
+    with pytest.raises(InvalidFarm) as refused:
+        FarmSpec.declare(farm_id="f", location="l", power_source="grid", hashrate_ths=95, efficiency_j_per_th=efficiency)
+    assert refused.value.details["field"] == "efficiency_j_per_th"
+
+
 def test_a_declaration_is_refused_at_its_first_fault_in_a_fixed_order():
     with pytest.raises(InvalidFarm) as refused:
         FarmSpec.declare(farm_id="f", location="bad place", power_source="coal", hashrate_ths=0, efficiency_j_per_th=0)
