@@ -310,10 +310,9 @@ class Custodian:
             if chain not in tips:
                 tips[chain] = self._height(chain, uow)
             confirmations = tips[chain] - int(dep["block_height"]) + 1
-            required = self.config.confirmations.get(dep["asset"], 1)
-            if chain == "bitcoin" and getattr(self.btc, "is_coinbase", None) and self.btc.is_coinbase(dep["txid"], uow=uow):
-                required = max(required, self.config.coinbase_maturity)
-            if confirmations < required:
+            if confirmations < self.config.confirmations.get(dep["asset"], 1):
+                continue
+            if chain == "bitcoin" and self._immature_coinbase(dep["txid"], confirmations, uow):
                 continue
 
             def credit(uow, dep=dep):
@@ -451,7 +450,19 @@ class Custodian:
         deposit = self._write(uow, collect)
         keys = {self.hot_address("bitcoin"): self.keys.key("bitcoin", "hot", 0)}
         keys.update({a: self.keys.key("bitcoin", "deposit", idx) for a, (_, idx) in deposit.items()})
-        return [(u, keys[u.address]) for u in self.btc.unspent(list(keys), min_conf=1, uow=uow)]
+        coins = self.btc.unspent(list(keys), min_conf=1, uow=uow)
+        tip = self._height("bitcoin", uow) if coins else 0
+        # a farm's block reward at a deposit address is spendable only after coinbase maturity, as it is
+        # credited only then (``_credit_confirmed``)
+        return [(u, keys[u.address]) for u in coins
+                if not self._immature_coinbase(u.txid, tip - int(u.height) + 1, uow)]
+
+    def _immature_coinbase(self, txid: str, confirmations: int, uow) -> bool:
+        """A block reward with fewer than ``coinbase_maturity`` confirmations (asked only of young coins,
+        and only of a node that records rewards: the sandbox's own)."""
+        if confirmations >= self.config.coinbase_maturity or not hasattr(self.btc, "is_coinbase"):
+            return False
+        return self.btc.is_coinbase(txid, uow=uow)
 
     def _plan(self, uow, chain: str, asset: str, to: str, amount_minor: int) -> dict | None:
         """What the hot wallet would send, or None when it cannot cover it now."""

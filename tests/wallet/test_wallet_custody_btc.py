@@ -223,3 +223,22 @@ def test_scanner_credits_each_output_once_whatever_the_order(ledger, steps):
         expected = sum(sats for o, txid, sats in paid if o == owner and (node.confirmations(txid) or 0) >= 2)
         assert c.balance_minor(owner, "BTC") == expected
     ledger.verify()
+
+
+def test_a_block_reward_is_neither_credited_nor_spent_before_coinbase_maturity(ledger):
+    """A farm's reward at its deposit address: the hot wallet may not spend it, nor the ledger credit it,
+    until it has ``coinbase_maturity`` confirmations (Bitcoin's rule: 100)."""
+    keys = HDKeys(MasterSeed.for_sandbox("coinbase-maturity"))
+    node = RegtestNode(ledger, seed=7)
+    c = Custodian(ledger, keys, btc=node, config=WalletConfig(confirmations={"BTC": 1}, coinbase_maturity=5))
+    address = c.deposit_address(ALICE, "bitcoin")
+    reward = node.coinbase(address, 312_500_000, "farm-1")
+    node.mine(4)
+    c.scan()
+    assert c.balance_minor(ALICE, "BTC") == 0
+    assert reward not in {u.txid for u, _ in c._hot_btc_candidates(None)}
+    node.mine(1)   # the fifth confirmation
+    c.scan()
+    assert c.balance_minor(ALICE, "BTC") == 312_500_000
+    assert reward in {u.txid for u, _ in c._hot_btc_candidates(None)}
+    ledger.verify()
