@@ -223,7 +223,8 @@ def run_scenario(scenario: Scenario, factory: FacadeFactory, clock: Callable[[],
     try:
         facade = factory(scenario.config, scenario.seed)
         if scenario.webhooks:   # before the set-up, so its events are delivered too
-            receivers, port = Receivers(scenario.webhooks), WebhookPort(facade)
+            receivers = Receivers(scenario.webhooks)   # its server is shut down at the end even if the port fails
+            port = WebhookPort(facade)
             receivers.register(port)
         for name, actor in scenario.actors.items():
             facade.onboard(actor=name, kyc_tier=actor.kyc, resident=actor.resident, aifc_investor=actor.aifc_investor,

@@ -5,7 +5,7 @@ the first step the runner starts one loopback HTTP server for them, registers on
 per receiver in the city (``/r/<name>`` on that server), and from then on every delivery the city makes
 is received, its Standard Webhooks signature verified with the endpoint's secret, and recorded.
 
-``webhooks:`` on a step (or in an ``expect`` step) then waits — up to ``webhooks_within_ms`` — until every
+``webhooks:`` on a step (or in an ``expect`` step) then waits — up to the receiver's ``within_ms`` — until every
 event the step wrote (or every event so far) that the receiver subscribes to has arrived, and matches
 the deliveries against the patterns. In process the runner delivers by running the city's dispatcher
 (real HTTP to the loopback server); against ``--server`` the server's own dispatcher does, so the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,12 +90,14 @@ class Receivers:
         """The deliveries of ``event_ids`` in the events' order, each once with the number of POSTs it took
         so far (``{"id", "type", "data", "attempts"}``); how many have not arrived; how many POSTs did not
         verify."""
-        posts = [d for d in self.received(name) if d.event_id in set(event_ids)]
+        wanted = set(event_ids)
+        posts = [d for d in self.received(name) if d.event_id in wanted]
         first: dict[str, Delivery] = {}
         for d in posts:
             first.setdefault(d.event_id, d)
-        got = [{"id": i, "type": first[i].type, "data": first[i].data,
-                "attempts": sum(1 for d in posts if d.event_id == i)} for i in event_ids if i in first]
+        attempts = Counter(d.event_id for d in posts)
+        got = [{"id": i, "type": first[i].type, "data": first[i].data, "attempts": attempts[i]}
+               for i in event_ids if i in first]
         return got, len(event_ids) - len(got), sum(1 for d in posts if not d.verified)
 
     def _record(self, name: str, headers: Any, body: bytes) -> int:
@@ -195,11 +198,19 @@ def match_deliveries(receivers: Receivers | None, port: WebhookPort | None, faca
     every event so far. Like a tester waiting for a callback, it waits — up to the receiver's
     ``within_ms`` — until each such event the receiver subscribes to has arrived and the patterns match
     (a retried delivery's ``attempts`` grows meanwhile); a POST whose signature did not verify fails it."""
-    from .matching import ExpectationResult, _events_after, _in_order, _shown, _wanted, wants_deliveries
+    from .matching import ExpectationResult, _error_text, wants_deliveries
     if not wants_deliveries(expect) or receivers is None or port is None:
         return []
-    events = _events_after(facade, None if step.verb == "expect" else mark)
     what = "webhooks for this step's events" if step.verb != "expect" else "webhooks so far"
+    try:
+        return _match_deliveries(step, expect, facade, mark, receivers, port, specs, what)
+    except Exception as error:  # noqa: BLE001 - a failed read is a failed expectation, as for events
+        return [ExpectationResult(what, "deliveries", _error_text(error), step.label, False)]
+
+
+def _match_deliveries(step, expect, facade, mark, receivers, port, specs, what: str) -> list:
+    from .matching import ExpectationResult, _events_after, _in_order, _shown, _wanted
+    events = _events_after(facade, None if step.verb == "expect" else mark)
     out = []
     for exact, wanted in ((False, expect.webhooks or {}), (True, expect.webhooks_exactly or {})):
         for name, patterns in wanted.items():
