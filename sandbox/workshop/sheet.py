@@ -71,19 +71,14 @@ def make_keys(city, public_url: str, customers: list[str], merchants: list[str],
         url = join_url(public_url, token, role)
         if role == "customer":
             card = city.reveal_card(card_id=names[subject].card_id, by="operator")
-            iban = city.read(lambda ctx, uow, s=subject: _iban(uow, s))
-            out.append(Participant(role, subject, names[subject].full_name or subject, token, url, iban, card.pan,
+            person = names[subject]
+            out.append(Participant(role, subject, person.full_name or subject, token, url, person.iban, card.pan,
                                    card.expiry, card.cvv))
         elif role == "merchant":
             out.append(Participant(role, subject, shops[subject].name, token, url))
         else:
             out.append(Participant(role, None, "Workshop host", token, url))
     return Sheet(city.cfg.sandbox.name, public_url.rstrip("/") + "/", out)
-
-
-def _iban(uow, actor: str) -> str:
-    from ..services import customers
-    return customers.customer(uow, actor).iban
 
 
 def qr_svg(url: str) -> str:
@@ -161,6 +156,7 @@ def render_pdf(sheet: Sheet) -> bytes:
 class _Person:
     card_id: int
     full_name: str | None
+    iban: str | None
 
 
 @dataclass(frozen=True)
@@ -178,7 +174,8 @@ def _people(city) -> tuple[dict[str, _Person], dict[str, _Shop]]:
     def read(uow):
         rows = issuing.first_cards(uow, limit=10_000)
         profiles = city_state.profiles(uow.conn, [row[0] for row in rows])
-        people = {actor: _Person(card_id, profiles[actor].full_name if actor in profiles else None)
+        people = {actor: _Person(card_id, profiles[actor].full_name if actor in profiles else None,
+                                 profiles[actor].iban if actor in profiles else None)
                   for actor, card_id, _pan, _status in rows}
         return people, {m.id: _Shop(m.name) for m in issuing.merchants(uow, limit=10_000)}
     return city.ctx.read(read)
