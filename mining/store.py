@@ -116,13 +116,6 @@ def update_reward(conn, txid: str, **values) -> None:
     conn.execute(update(t.rewards).where(t.rewards.c.txid == txid).values(**values))
 
 
-def rewards(conn, farm_id: str | None = None) -> list[dict]:
-    query = select(t.rewards).order_by(t.rewards.c.id.desc()).limit(MAX_ROWS)
-    if farm_id is not None:
-        query = query.where(t.rewards.c.farm_id == farm_id)
-    return [dict(r) for r in conn.execute(query).mappings()]
-
-
 def reward_totals(conn) -> dict[str, dict[str, int]]:
     """``{farm: {status: sat}}`` over every reward."""
     out: dict[str, dict[str, int]] = {}

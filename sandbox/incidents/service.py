@@ -36,7 +36,6 @@ from . import tables
 from .state import chain_halted, gateway_down, price_shocks  # noqa: F401 - the hot paths' reads, here too
 
 KINDS = ("price_crash", "licence_suspended", "kzte_address_frozen", "aml_alert_wave", "gateway_down", "chain_halt")
-LASTING = frozenset({"licence_suspended", "kzte_address_frozen", "gateway_down", "chain_halt"})  # until resolved
 ONE_AT_A_TIME = frozenset({"gateway_down", "chain_halt"})
 MAX_PERCENT, MAX_MINUTES, MAX_WAVE = 95, 7 * 24 * 60, 50
 WALK_STEPS = 10

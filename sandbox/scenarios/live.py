@@ -3,7 +3,6 @@ own, with an operator key. What the pytest plugin's ``live_city`` fixture and th
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..anvil import free_port
+
 READY_TIMEOUT_S = 60
 _CLI = "from sandbox.cli import main; main()"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveCityError(RuntimeError):

@@ -64,7 +64,7 @@ def _balance_rows(before: dict[str, int] | None, after: dict[str, int]) -> list[
 
 
 def _form_scope():
-    """(customers, merchants) this key may choose from, or a refusal response."""
+    """(customers, merchants) this key may choose from."""
     city = city_or_none()
     who = principal()
     if who.role == "merchant":   # the shop's own terminal: its purchases to capture and refund (no pay form)
@@ -76,8 +76,6 @@ def _form_scope():
 def _render(status: int = 200, error: str | None = None, form: dict | None = None):
     city = city_or_none()
     scope = _form_scope()
-    if not isinstance(scope[0], list):
-        return scope
     people, shops = scope
     last = session.get("pos_last")
     shown = request.args.get("ref")
@@ -122,8 +120,6 @@ def pos():
     if who.role == "customer" and form["customer"] != who.subject:
         return refused("A customer key pays only with its own card.", 403)
     scope = _form_scope()
-    if not isinstance(scope[0], list):
-        return scope
     try:
         if form["customer"] not in {c.actor for c in scope[0]}:
             raise FormError("Choose a customer card from the list")
