@@ -21,7 +21,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
 
 from ledger.amounts import format_amount
 from ledger.assets import DEFAULT_REGISTRY, AssetRegistry
@@ -71,7 +71,7 @@ def _when(value) -> str:  # noqa: ANN001
     return text[:19].replace("T", " ")
 
 
-_ENV = Environment(autoescape=True)
+_ENV = Environment(loader=FileSystemLoader(_HERE), autoescape=True)   # compiles report.html once per process
 _ENV.filters["when"] = _when
 
 
@@ -80,7 +80,7 @@ def to_html(summary: dict, assets: AssetRegistry = DEFAULT_REGISTRY, charts: lis
     SVG) pairs drawn by ``sandbox.charts`` (trusted markup: our own renderer's output)."""
     def money(amount_minor, asset: str) -> str:  # noqa: ANN001
         return "—" if amount_minor is None else format_amount(int(amount_minor), asset, assets)
-    template = _ENV.from_string((_HERE / "report.html").read_text(encoding="utf-8"))
+    template = _ENV.get_template("report.html")
     return template.render(s=summary, money=money, text=_text, charts=list(charts),
                            css=_CSS.read_text(encoding="utf-8") if _CSS.exists() else "")
 

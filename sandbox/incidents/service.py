@@ -135,7 +135,8 @@ def start(city, uow, *, kind: str, params: dict | None = None, by: str = "operat
     elif kind == "kzte_address_frozen":
         from ..services import stablecoin
         stablecoin.set_address_frozen(city, uow, address=params["address"], frozen=True, by=by, reason=reason)
-    tables.set_outcome(conn, incident_id, outcome)
+    if outcome:   # the insert stored an empty one
+        tables.set_outcome(conn, incident_id, outcome)
     audit.append(uow, by, "incident.started", str(incident_id), {"kind": kind, **params})
     row = tables.get(conn, incident_id)
     events.emit(uow, "incident.started", {**row.to_dict(), "label": LABELS[kind]})
