@@ -3,7 +3,7 @@
 SQLite copies the WAL back into the database file (a "checkpoint") when the WAL grows
 past ``wal_autocheckpoint`` pages, on the thread of whichever commit crossed the line;
 with ``synchronous=NORMAL`` that commit then pays the checkpoint's fsyncs. Measured on
-``bench card``: an authorization dirties ~30 pages, so every ~30th one took 15-25 ms
+``bench card``: an authorization dirties ~30 pages (4 KiB ones), so every ~30th one took 15-25 ms
 instead of 1.5 ms (p99 20 ms, a third of all the time spent).
 
 One daemon thread per process runs PASSIVE checkpoints — which never block writers or
@@ -21,7 +21,7 @@ from collections import deque
 from urllib.parse import quote
 
 INTERVAL_S = 0.25
-SAFETY_NET_PAGES = 8_000  # 32 MiB of WAL with 4 KiB pages
+SAFETY_NET_PAGES = 32_000  # 32 MiB of WAL with the 1 KiB pages of a new file (db.SQLITE_PAGE_SIZE)
 
 
 class Checkpointer:

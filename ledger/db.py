@@ -52,6 +52,12 @@ _ROUND_TRIPS: ContextVar[list[int] | None] = ContextVar("cryptocity_round_trips"
 
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# A new SQLite file gets 1 KiB pages, not the default 4 KiB. A commit writes every page it dirtied to the WAL
+# (and checksums it), and a card purchase dirties ~35 pages across a dozen tables and their indexes for
+# well under 1 KiB of new rows each; measured on `bench card` (alternating runs, 2 cores): ~700 → ~1 150
+# authorizations/s, raw INSERT+COMMIT unchanged; 512 bytes gained nothing more. An existing file keeps the
+# page size it was created with (it cannot change while in WAL mode).
+SQLITE_PAGE_SIZE = 1024
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 URL_FORMS = ("sqlite:///PATH, a file path ending in .db, .sqlite or .sqlite3, "
              "or postgresql://USER@HOST/DBNAME")
@@ -425,6 +431,7 @@ def _install_sqlite_conventions(engine: Engine, path: str) -> None:
         cursor = dbapi_connection.cursor()
         # first: switching a fresh file to WAL takes a lock
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # a no-op unless the file is new and empty
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: durable across application crashes; the last commits may be lost on power loss.
         cursor.execute("PRAGMA synchronous=NORMAL")
