@@ -47,30 +47,64 @@ _NEW_HEAD = "INSERT INTO sandbox_audit_head (id, seq, hash) VALUES (1, :seq, :ha
 # PostgreSQL: the entry and the head's move in one statement (a data-modifying CTE; SQLite has none).
 _INSERT_MOVING_HEAD = ("WITH moved AS (UPDATE sandbox_audit_head SET seq = :seq, hash = :hash WHERE id = 1) "
                        + _INSERT)
+# PostgreSQL, an entry chained at COMMIT: one statement locks the head, numbers and hashes the entry in SQL
+# (sha256 over the same text ``entry_hash`` hashes: prev hash + the canonical JSON, whose only part unknown
+# before the head is read is the seq), moves the head (created at seq 0 for the very first entry) and writes
+# the entry. It goes out in the COMMIT's pipelined round trip, so the chain's lock is held for the commit
+# alone, not for the rest of the request; before, every audited purchase held it from the audit call to the
+# COMMIT, and concurrent purchases queued behind it.
+_CHAIN_AT_COMMIT = (
+    "WITH head AS (SELECT seq, hash FROM sandbox_audit_head WHERE id = 1 FOR UPDATE), "
+    "entry AS (SELECT COALESCE(h.seq, 0) + 1 AS seq, COALESCE(h.hash, :genesis) AS prev "
+    "FROM (SELECT 1) AS one LEFT JOIN head AS h ON TRUE), "
+    "hashed AS (SELECT seq, prev, encode(sha256(convert_to(prev || :body_before_seq || seq::text || "
+    ":body_after_seq, 'UTF8')), 'hex') AS hash FROM entry), "
+    "moved AS (INSERT INTO sandbox_audit_head (id, seq, hash) SELECT 1, seq, hash FROM hashed "
+    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash) "
+    "INSERT INTO sandbox_audit_log (seq, at, actor, action, subject, details, prev_hash, hash) "
+    "SELECT seq, :at, :actor, :action, :subject, :details, prev, hash FROM hashed")
 CHAIN_LOCK = "sandbox:audit"
 PENDING_HEAD = "sandbox.audit.pending_head"   # UnitOfWork.scratch: (seq, hash) of the entry queued for the commit
+CHAINED_AT_COMMIT = "sandbox.audit.chained_at_commit"   # UnitOfWork.scratch: an entry is numbered at COMMIT (PG)
+
+
+def _body_around_seq(at_us: int, actor: str, action: str, subject: str, details_json: str) -> tuple[str, str]:
+    """The canonical JSON that ``entry_hash`` hashes, cut where the seq goes: (before, after). Its keys are
+    sorted, so ``seq`` always sits between ``details`` and ``subject``."""
+    before = canonical({"action": action, "actor": actor, "at_us": at_us, "details": json.loads(details_json)})
+    return before[:-1] + ',"seq":', ',"subject":' + canonical(subject) + "}"
 
 
 def append(uow, actor: str, action: str, subject: str, details: dict | None = None,
-           at: datetime | None = None, *, at_commit: bool = False) -> int:
-    """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq.
+           at: datetime | None = None, *, at_commit: bool = False) -> int | None:
+    """Append one entry inside ``uow`` (it commits or rolls back with the change it records); return its seq,
+    or None for an entry numbered at COMMIT (below).
 
     Round trips: PostgreSQL two (the head read under its row lock; the entry inserted and the head moved
     in one statement), SQLite three (its single writer needs no lock). ``at_commit``: the entry's write
-    goes out with the COMMIT (``UnitOfWork.write_at_commit``; on PostgreSQL no round trip of its own), for
-    an entry nothing in the unit of work reads back; the appends after it in the same unit of work are
-    queued the same way, after it."""
+    goes out with the COMMIT (``UnitOfWork.write_at_commit``), for an entry nothing in the unit of work reads
+    back; the appends after it in the same unit of work are queued the same way, after it. On PostgreSQL such
+    an entry costs no round trip of its own and is numbered, hashed and chained by the COMMIT's pipeline
+    itself (``_CHAIN_AT_COMMIT``), so its seq is not known here."""
     details_json = canonical(details or {})
     if len(details_json) > MAX_DETAILS_CHARS:
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")
     at = at or uow.now()
+    actor, action, subject = actor[:120], action[:80], subject[:200]
     # Parametrised SQL on the unit of work's own cursor (ledger.fastpath), not Core: every audited change
     # (each card payment) pays these; ``at`` goes in as BIGINT microseconds (Timestamp).
     sql = uow.sql
     pg = not uow.ledger.db.is_sqlite
+    if pg and (at_commit or uow.scratch.get(CHAINED_AT_COMMIT)):
+        before, after = _body_around_seq(to_micros(at), actor, action, subject, details_json)
+        uow.write_at_commit(_CHAIN_AT_COMMIT, {"genesis": GENESIS, "body_before_seq": before,
+                                               "body_after_seq": after, "at": to_micros(at), "actor": actor,
+                                               "action": action, "subject": subject, "details": details_json})
+        uow.scratch[CHAINED_AT_COMMIT] = True   # an append after this one must chain after it: at COMMIT too
+        return None
     queued = uow.scratch.get(PENDING_HEAD)   # an entry of this unit of work waits for the commit: chain after it
     if queued is not None:
-        head, at_commit = queued, True   # the head row is already locked (or SQLite's writer held) by us
+        head, at_commit = queued, True   # SQLite's writer is already held by us
     else:
         head = sql.one(_HEAD_LOCKED if pg else _HEAD)
         if head is None and pg:   # the very first entry: no row to lock yet, so the advisory lock orders appenders
@@ -78,8 +112,8 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
             head = sql.one(_HEAD_LOCKED)   # another appender may have written it meanwhile: lock it then
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     digest = entry_hash(prev, seq, at, actor, action, subject, details_json)
-    entry = {"seq": seq, "at": to_micros(at), "actor": actor[:120], "action": action[:80],
-             "subject": subject[:200], "details": details_json, "prev": prev, "hash": digest}
+    entry = {"seq": seq, "at": to_micros(at), "actor": actor, "action": action,
+             "subject": subject, "details": details_json, "prev": prev, "hash": digest}
     write = uow.write_at_commit if at_commit else sql.run
     if head is not None and pg:
         write(_INSERT_MOVING_HEAD, entry)
