@@ -67,7 +67,27 @@ def _gunicorn_refusal(exc: BaseException) -> tuple[int, str] | None:
 
 
 class ProblemThreadWorker(ThreadWorker):
-    """gunicorn's threaded worker, answering the requests it refuses itself with problem+json."""
+    """gunicorn's threaded worker, answering the requests it refuses itself with problem+json, and taking a
+    new connection only while one of its threads is free.
+
+    Why the second: the workers share one listening socket, and a keep-alive connection stays with the
+    worker that accepted it. gunicorn's worker accepts while it has fewer than ``worker_connections`` (1 000),
+    so the first worker to wake took nearly every client: in ``bench http`` one worker ran at 85 % of a core,
+    GIL-bound, the other at 8 %, with a fifth of the machine idle. A worker whose threads are all serving
+    now leaves new connections in the socket's queue for a worker with a free thread."""
+
+    def _all_threads_serving(self) -> bool:
+        serving = self.nr_conns - len(self.keepalived_conns) - len(self.pending_conns)
+        return serving >= self.cfg.threads
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        # gunicorn's loop asks again after every event (a request finished) and at least once a second
+        super().set_accept_enabled(enabled and not self._all_threads_serving())
+
+    def accept(self, listener) -> None:  # noqa: ANN001 - gunicorn's signature
+        super().accept(listener)
+        if self._all_threads_serving():
+            super().set_accept_enabled(False)
 
     def handle_error(self, req, client, addr, exc):  # noqa: ANN001 - gunicorn's signature
         refusal = _gunicorn_refusal(exc)
