@@ -9,7 +9,7 @@ instead of 1.5 ms (p99 20 ms, a third of all the time spent).
 One daemon thread per process runs PASSIVE checkpoints — which never block writers or
 readers — every ``INTERVAL_S`` on each database that committed since its last pass, on
 its own connection (sqlite3 releases the GIL while it works, so commits go on). Each
-connection's own autocheckpoint stays as a safety net (``SAFETY_NET_PAGES``) for when
+connection's own autocheckpoint stays as a safety net (``SAFETY_NET_BYTES``) for when
 the thread falls behind. A forked child (a gunicorn worker) starts its own thread.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import deque
 from urllib.parse import quote
 
 INTERVAL_S = 0.25
-SAFETY_NET_PAGES = 32_000  # 32 MiB of WAL with the 1 KiB pages of a new file (db.SQLITE_PAGE_SIZE)
+SAFETY_NET_BYTES = 32 * 1024 * 1024   # of WAL: in pages of the file's own size (1 KiB for a new file, 4 KiB before)
 
 
 class Checkpointer:

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from .checkpoint import CHECKPOINTER, SAFETY_NET_PAGES
+from .checkpoint import CHECKPOINTER, SAFETY_NET_BYTES
 
 # Packages that ship migrations, in dependency order.
 KNOWN_PACKAGES = ("ledger", "wallet", "stablecoin", "exchange", "card", "mining", "sandbox")
@@ -53,7 +53,7 @@ _ROUND_TRIPS: ContextVar[list[int] | None] = ContextVar("cryptocity_round_trips"
 
 SQLITE_BUSY_TIMEOUT_S = 30
 # A new SQLite file gets 1 KiB pages, not the default 4 KiB. A commit writes every page it dirtied to the WAL
-# (and checksums it), and a card purchase dirties ~35 pages across a dozen tables and their indexes for
+# (and checksums it), and a card purchase dirties ~50 pages across a dozen tables and their indexes for
 # well under 1 KiB of new rows each; measured on `bench card` (alternating runs, 2 cores): ~700 → ~1 150
 # authorizations/s, raw INSERT+COMMIT unchanged; 512 bytes gained nothing more. An existing file keeps the
 # page size it was created with (it cannot change while in WAL mode).
@@ -437,7 +437,8 @@ def _install_sqlite_conventions(engine: Engine, path: str) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         # Checkpoints run on a background thread (ledger.checkpoint); this is only the safety net.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+        page_bytes = cursor.execute("PRAGMA page_size").fetchone()[0]
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_BYTES // page_bytes}")
         cursor.close()
 
     @event.listens_for(engine, "commit")
