@@ -84,8 +84,9 @@ class ProblemThreadWorker(ThreadWorker):
         # gunicorn's loop asks again after every event (a request finished) and at least once a second
         super().set_accept_enabled(enabled and not self._all_threads_serving())
 
-    def accept(self, listener) -> None:  # noqa: ANN001 - gunicorn's signature
-        super().accept(listener)
+    def enqueue_req(self, conn) -> None:  # noqa: ANN001 - gunicorn's signature
+        # every way a connection reaches a thread: a new one accepted, a kept-alive or pending one readable
+        super().enqueue_req(conn)
         if self._all_threads_serving():
             super().set_accept_enabled(False)
 
@@ -106,6 +107,12 @@ class ProblemThreadWorker(ThreadWorker):
             util.write_nonblock(client, head + body)
         except Exception:  # noqa: BLE001 - the client may be gone; gunicorn does the same
             self.log.debug("Failed to send error message.")
+
+
+# The worker above extends gunicorn 27's threaded worker (pinned in pyproject.toml): fail loudly, at import,
+# on a release without the parts it builds on.
+if not all(hasattr(ThreadWorker, name) for name in ("set_accept_enabled", "enqueue_req")):
+    raise ImportError("sandbox.web.server_errors needs gunicorn 27's threaded worker: pip install 'gunicorn>=27,<28'")
 
 
 class ProblemRequestHandler(WSGIRequestHandler):
