@@ -49,7 +49,7 @@ _INSERT_MOVING_HEAD = ("WITH moved AS (UPDATE sandbox_audit_head SET seq = :seq,
                        + _INSERT)
 # PostgreSQL, an entry chained at COMMIT: one statement locks the head, numbers and hashes the entry in SQL
 # (sha256 over the same text ``entry_hash`` hashes: prev hash + the canonical JSON, whose only part unknown
-# before the head is read is the seq), moves the head (created at seq 0 for the very first entry) and writes
+# before the head is read is the seq), moves the head (or creates it, with the very first entry) and writes
 # the entry. It goes out in the COMMIT's pipelined round trip, so the chain's lock is held for the commit
 # alone, not for the rest of the request; before, every audited purchase held it from the audit call to the
 # COMMIT, and concurrent purchases queued behind it.
@@ -85,7 +85,9 @@ def append(uow, actor: str, action: str, subject: str, details: dict | None = No
     goes out with the COMMIT (``UnitOfWork.write_at_commit``), for an entry nothing in the unit of work reads
     back; the appends after it in the same unit of work are queued the same way, after it. On PostgreSQL such
     an entry costs no round trip of its own and is numbered, hashed and chained by the COMMIT's pipeline
-    itself (``_CHAIN_AT_COMMIT``), so its seq is not known here."""
+    itself (``_CHAIN_AT_COMMIT``), so its seq is not known here — nor that of an append after it in the same
+    unit of work. The very first entry of an empty chain written this way races no other: a city writes its
+    ``city.created`` entry (at once) before anything else."""
     details_json = canonical(details or {})
     if len(details_json) > MAX_DETAILS_CHARS:
         raise AuditError(f"audit details longer than {MAX_DETAILS_CHARS} characters")

@@ -55,5 +55,6 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
             customer=row["cardholder_id"], merchant=row["merchant_id"])
     events.emit(uow, "clock.advanced", {"object": "clock", "now": now.isoformat(), "previous": head.now.isoformat(),
                                         "expired_holds": expired})
+    assert seq is not None, "a clock advance is audited at once, never after a purchase's entry in one unit of work"
     uow.after_commit(lambda: publish(seq))
     return Advanced(now.isoformat(), expired)
