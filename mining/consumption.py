@@ -21,11 +21,12 @@ def parse_efficiency_mj(value) -> int:
         raise ValueError("efficiency is a number of J/TH")
     try:
         given = Decimal(str(value))
-        if not given.is_finite() or abs(given) > 10**6:   # "Infinity", "1e999999999": no real machine
-            raise ValueError(f"efficiency is a number of J/TH, got {str(value)[:40]!r}")
-        scaled = given * MJ_PER_J
-    except (InvalidOperation, ArithmeticError):
-        raise ValueError(f"efficiency is a number of J/TH, got {str(value)[:40]!r}") from None
+    except InvalidOperation:
+        given = None
+    # copy_abs, not abs(): abs() rounds to the context and 1e999999999 overflows it
+    if given is None or not given.is_finite() or given.copy_abs() > 10**6:   # "Infinity", "1e999999999"
+        raise ValueError(f"efficiency is a number of J/TH, got {str(value)[:40]!r}")
+    scaled = given * MJ_PER_J
     if scaled != scaled.to_integral_value():
         raise ValueError("efficiency has at most 3 decimals (J/TH)")
     return int(scaled)

@@ -58,10 +58,15 @@ def add_reading(conn, farm_id: str, start: datetime, end: datetime, wh: int, ass
     conn.execute(insert(t.readings).values(farm_id=farm_id, day_start=start, day_end=end, wh=wh, assessed=assessed))
 
 
+def _newest(conn, table, farm_id: str, limit: int) -> list[dict]:
+    """The farm's newest ``limit`` rows of ``table``, oldest of them first."""
+    query = select(table).where(table.c.farm_id == farm_id).order_by(table.c.id.desc()).limit(limit)
+    return [dict(r) for r in reversed(conn.execute(query).mappings().all())]
+
+
 def readings(conn, farm_id: str, limit: int = MAX_ROWS) -> list[dict]:
     """The farm's newest ``limit`` meter readings, oldest of them first."""
-    query = select(t.readings).where(t.readings.c.farm_id == farm_id).order_by(t.readings.c.id.desc()).limit(limit)
-    return [dict(r) for r in reversed(conn.execute(query).mappings().all())]
+    return _newest(conn, t.readings, farm_id, limit)
 
 
 def add_levy(conn, farm_id: str, start: datetime, end: datetime, wh: int, rate: int, levy_minor: int,
@@ -82,8 +87,7 @@ def levies(conn, farm_id: str | None = None, *, status: str | None = None) -> li
 
 def newest_levies(conn, farm_id: str, limit: int) -> list[dict]:
     """The farm's newest ``limit`` levies, oldest of them first."""
-    query = select(t.levies).where(t.levies.c.farm_id == farm_id).order_by(t.levies.c.id.desc()).limit(limit)
-    return [dict(r) for r in reversed(conn.execute(query).mappings().all())]
+    return _newest(conn, t.levies, farm_id, limit)
 
 
 def levy_totals(conn) -> dict[str, dict[str, int]]:
