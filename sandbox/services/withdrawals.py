@@ -194,36 +194,48 @@ def withdraw(city: CityContext, uow, *, actor: str, asset: str = "BTC", address:
 
 def _send_and_confirm(city: CityContext, uow, custodian, row: dict, wallet_key: str) -> dict:
     """Refill the hot wallet if the withdrawal waits for it, then mine it to the configured confirmations."""
+    row = _send(city, uow, custodian, row, wallet_key)
+    _confirm(city, uow, custodian, [row])
+    return _row(uow, wallet_key)
+
+
+def _send(city: CityContext, uow, custodian, row: dict, wallet_key: str) -> dict:
+    """The withdrawal as it stands once sent: refilled from cold first if it waits for the hot wallet."""
     for _ in range(3):   # an older pending withdrawal may take the refill first
         if row["status"] != "pending_cold":
             break
         _refill_hot(city, uow, custodian, row)
         custodian.process_pending(uow=uow)
         row = _row(uow, wallet_key)
-    if row["status"] == "broadcast" and row["txid"]:
-        want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
-        have = city.btc_node.confirmations(row["txid"], uow=uow)
-        if have is not None and have < want:
-            city.btc_node.mine(want - have, uow=uow)
-        custodian.refresh_withdrawals(uow=uow)
-        row = _row(uow, wallet_key)
     return row
+
+
+def _confirm(city: CityContext, uow, custodian, rows: list[dict]) -> None:
+    """Mine the broadcast ones of ``rows`` to the configured confirmations (the blocks they all need, once),
+    then let the custodian mark them confirmed (one pass over its withdrawals)."""
+    sent = [row["txid"] for row in rows if row["status"] == "broadcast" and row["txid"]]
+    if not sent:
+        return
+    want = max(1, city.cfg.custody.confirmations.get("BTC", 1))
+    have = [city.btc_node.confirmations(txid, uow=uow) for txid in sent]
+    fewest = min(h for h in have if h is not None) if any(h is not None for h in have) else want
+    if fewest < want:
+        city.btc_node.mine(want - fewest, uow=uow)
+    custodian.refresh_withdrawals(uow=uow)
 
 
 def confirm_waiting(city: CityContext, uow) -> list[dict]:
     """After a chain halt: send the BTC withdrawals that waited for a refill, mine every waiting one to
     its confirmations, and write ``withdrawal.confirmed`` for each that now has them. Returns those."""
-    done = []
     with city.custody_lock:
         custodian = _ready_custody(city, uow)
         waiting = (custodian.withdrawals(status="pending_cold", uow=uow)
                    + custodian.withdrawals(status="broadcast", uow=uow))
-        for row in sorted((r for r in waiting if r["chain"] == "bitcoin"), key=lambda r: r["id"]):
-            row = _send_and_confirm(city, uow, custodian, row, row["idempotency_key"])
-            if row["status"] == "confirmed":
-                done.append(row)
-                events.emit(uow, "withdrawal.confirmed", dict(as_dict(row), object="withdrawal"),
-                            customer=row["owner"])
+        keys = [r["idempotency_key"] for r in sorted(waiting, key=lambda r: r["id"]) if r["chain"] == "bitcoin"]
+        _confirm(city, uow, custodian, [_send(city, uow, custodian, _row(uow, key), key) for key in keys])
+        done = [row for row in (_row(uow, key) for key in keys) if row["status"] == "confirmed"]
+        for row in done:
+            events.emit(uow, "withdrawal.confirmed", dict(as_dict(row), object="withdrawal"), customer=row["owner"])
     return done
 
 

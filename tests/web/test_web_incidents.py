@@ -157,6 +157,25 @@ def test_a_chain_halt_holds_withdrawals_and_the_nodes_mining_until_the_chain_res
     cc.verify()
 
 
+
+def test_the_restart_sends_and_confirms_every_withdrawal_the_halt_held(cc, cc_client):
+    """Several withdrawals wait through one halt; the restart confirms each, with its own event."""
+    from wallet.keys import HDKeys, MasterSeed
+    outside = HDKeys(MasterSeed.for_sandbox("outside-wallets"))
+    dests = [outside.address("bitcoin", "deposit", i) for i in range(3)]
+    for actor in ("erlan", "dana"):
+        onboard_btc_holder(cc, actor)
+    halt = start(cc, cc_client, {"kind": "chain_halt"})
+    for i, actor in enumerate(("erlan", "dana", "erlan")):
+        cc.withdraw(actor=actor, address=dests[i], amount_minor=50_000 + i, key=f"held-{i}")
+    assert cc.btc_node.balance_sat(dests) == 0
+    done = resolve(cc, cc_client, halt.json["id"])
+    assert done.status_code == 200 and done.json["outcome"]["withdrawals_confirmed"] == 3
+    assert [w["status"] for a in ("erlan", "dana") for w in cc.withdrawals(a)] == ["confirmed"] * 3
+    assert [cc.btc_node.balance_sat([d]) for d in dests] == [50_000, 50_001, 50_002]
+    assert [t for t, _ in event_types(cc, "withdrawal.confirmed")] == ["withdrawal.confirmed"] * 3
+    cc.verify()
+
 @pytest.mark.slow
 def test_a_frozen_kzte_address_is_frozen_on_chain_until_resolved(cc, cc_client):
     address = "0x00000000000000000000000000000000000d0e0F"
