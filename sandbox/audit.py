@@ -64,8 +64,10 @@ _CHAIN_AT_COMMIT = (
     "INSERT INTO sandbox_audit_log (seq, at, actor, action, subject, details, prev_hash, hash) "
     "SELECT seq, :at, :actor, :action, :subject, :details, prev, hash FROM hashed")
 CHAIN_LOCK = "sandbox:audit"
-PENDING_HEAD = "sandbox.audit.pending_head"   # UnitOfWork.scratch: (seq, hash) of the entry queued for the commit
-CHAINED_AT_COMMIT = "sandbox.audit.chained_at_commit"   # UnitOfWork.scratch: an entry is numbered at COMMIT (PG)
+# UnitOfWork.scratch: SQLite, the (seq, hash) of the entry queued for the commit; PostgreSQL, that an entry
+# queued for the commit is numbered there (each kind of database uses only its own marker)
+PENDING_HEAD = "sandbox.audit.pending_head"
+CHAINED_AT_COMMIT = "sandbox.audit.chained_at_commit"
 
 
 def _body_around_seq(at_us: int, actor: str, action: str, subject: str, details_json: str) -> tuple[str, str]:
