@@ -94,15 +94,6 @@ def flags_of(uow, cardholder_id: str, *, limit: int = 10_000) -> list[tuple[str,
     return [tuple(f) for row in rows for f in (row or [])]
 
 
-def for_report(uow, *, limit: int = 100_000) -> list:
-    """Every authorization with what a regulator's report counts, oldest first (bounded)."""
-    a = t.authorizations.c
-    return uow.conn.execute(select(a.cardholder_id, a.merchant_id, a.amount_minor, a.response_code, a.reason,
-                                   a.reason_template, a.status, a.captured_minor, a.refunded_minor, a.reversed_minor,
-                                   a.shortfall_minor, a.conversion_fee_minor, a.flags, a.created_at)
-                            .order_by(a.id).limit(limit)).all()
-
-
 def volumes(uow) -> dict:
     """City-wide authorizations: count, approved, declined, approved/captured/refunded amounts (tiyn)."""
     a = t.authorizations.c

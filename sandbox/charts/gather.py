@@ -26,14 +26,14 @@ def regulator_charts(city, summary: dict, *, money: Callable[[int, str], str] | 
     """KZTE reserve versus supply, declines by code and card volume per hour, as SVG by name. ``money``
     formats an amount (a page passes its language's; default: the ledger's English format)."""
     money, label = money or _money(city), _time_label(city)
-    rows = history.card_rows(city)
+    buckets = history.card_buckets(city, series.HOURS_SHOWN)
     reasons: dict[str, str] = {}
     for d in summary.get("declines", []):
         reasons.setdefault(d["response_code"], d["reason"])
     return {
         "kzte": svg.kzte_svg(history.kzte_history(city), money=money, time_label=label),
         "declines": svg.declines_svg(series.declines_by_code(summary.get("declines", [])), reasons=reasons),
-        "hourly": svg.hourly_svg(series.hourly_card_volume(rows, city.cfg.sandbox.zone), money=money,
+        "hourly": svg.hourly_svg(series.hourly_card_volume(buckets, city.cfg.sandbox.zone), money=money,
                                  time_label=label),
     }
 

@@ -1,9 +1,9 @@
 """The stored history the charts plot, read from a city through the packages that own the tables:
-authorizations (card), ledger entries of the KZTE issuer's accounts (ledger). Read-only, bounded, no
+authorizations (card, added up per 15 minutes), ledger entries of the KZTE issuer's accounts (ledger). Read-only, bounded, no
 in-memory state: every process draws the same charts from the same database."""
 from __future__ import annotations
 
-from card import authorizations
+from card import report as card_report
 
 from . import series
 
@@ -11,14 +11,16 @@ from . import series
 # web3, which a chart should not pay for; tests/sandbox/test_charts.py keeps them equal).
 RESERVE_CODE = "reserve:kzte-issuer:KZT"
 ISSUANCE_CODE = "external:kzte-issuer:KZTE"
-MAX_AUTHORIZATIONS = 100_000
 MAX_ENTRIES = 20_000
 PAGE = 1000
 
 
-def card_rows(city) -> list:
-    """Every authorization (oldest first, bounded) with its time, amount and response code."""
-    return city.ctx.read(lambda uow: authorizations.for_report(uow, limit=MAX_AUTHORIZATIONS))
+def card_buckets(city, hours: int) -> list[card_report.Bucket]:
+    """The 15-minute buckets of card activity (oldest first) that the last ``hours`` hours with activity
+    need: those hours span at most ``hours + 1`` hours of real time (a DST change back repeats one) from
+    the newest bucket's hour, which began less than an hour before that bucket."""
+    per_hour = 3_600_000_000 // card_report.BUCKET_MICROS
+    return city.ctx.read(lambda uow: card_report.buckets(uow, limit=(hours + 2) * per_hour))
 
 
 def _entries(uow, code: str) -> list[dict]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, tzinfo
 
-from card.response_codes import is_approval
+HOURS_SHOWN = 48
 
 
 def depth_steps(levels: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -28,26 +28,24 @@ def declines_by_code(declines: list[dict]) -> list[tuple[str, int]]:
     return sorted(counts.items())
 
 
-def hourly_card_volume(rows, tz: tzinfo, *, hours: int = 48) -> list[dict]:
+def hourly_card_volume(buckets, tz: tzinfo, *, hours: int = HOURS_SHOWN) -> list[dict]:
     """Approved amount and counts per hour (in ``tz``) over the last ``hours`` hours with card activity,
-    empty hours included so the gaps show; oldest first. ``rows`` need ``created_at``, ``amount_minor``,
-    ``response_code``."""
-    if not rows:
+    empty hours included so the gaps show; oldest first. ``buckets``: ``card.report.Bucket``s (``start``,
+    ``approved``, ``approved_minor``, ``declined``) covering at least those hours."""
+    if not buckets:
         return []
-    buckets: dict[datetime, dict] = {}
-    for r in rows:
-        hour = r.created_at.astimezone(tz).replace(minute=0, second=0, microsecond=0)
-        b = buckets.setdefault(hour, {"approved_minor": 0, "approved": 0, "declined": 0})
-        if is_approval(r.response_code):
-            b["approved_minor"] += r.amount_minor
-            b["approved"] += 1
-        else:
-            b["declined"] += 1
-    last = max(buckets)
-    first = max(min(buckets), last - timedelta(hours=hours - 1))
+    by_hour: dict[datetime, dict] = {}
+    for b in buckets:
+        hour = b.start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        h = by_hour.setdefault(hour, {"approved_minor": 0, "approved": 0, "declined": 0})
+        h["approved_minor"] += b.approved_minor
+        h["approved"] += b.approved
+        h["declined"] += b.declined
+    last = max(by_hour)
+    first = max(min(by_hour), last - timedelta(hours=hours - 1))
     out, hour = [], first
     while hour <= last:
-        out.append({"hour": hour, **buckets.get(hour, {"approved_minor": 0, "approved": 0, "declined": 0})})
+        out.append({"hour": hour, **by_hour.get(hour, {"approved_minor": 0, "approved": 0, "declined": 0})})
         hour += timedelta(hours=1)
     return out
 

@@ -9,10 +9,9 @@ Reads only. The regulator's summary is deterministic for a seed (no wall clock, 
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 from card import authorizations
-from card.response_codes import is_approval
+from card import report as card_report
 from exchange import queries as exchange_queries
 
 from .. import audit, city_state
@@ -22,7 +21,6 @@ from ..tax import Acquisition, Disposal, TaxStatement
 from ..tax import statement as tax_statement_of
 from . import mining_reports
 
-MAX_ROWS = 100_000
 MAX_TAX_ROWS = 1_000_000
 MAX_FLAG_ROWS = 10_000
 MAX_DAYS = 366   # the per-day figures cover the latest year of days with card activity
@@ -72,24 +70,14 @@ def regulator_summary(city: CityContext, uow) -> dict:
     """What the regulators read: card volumes, declines by code and reason, AML flags, exchange volume,
     KZTE reserves vs supply (attestation), licence states and whether invariants hold."""
     now = uow.now()
-    rows = authorizations.for_report(uow, limit=MAX_ROWS)
+    totals = card_report.totals(uow)
     volume = exchange_queries.volume_by_symbol(uow)
-    approved = [r for r in rows if is_approval(r.response_code)]
-    declined = [r for r in rows if not is_approval(r.response_code)]
-    declines: dict[tuple[str, str], dict] = {}
-    for r in declined:  # rows written before card_0003 have no template: their reason stands for itself
-        row = declines.setdefault((r.response_code, r.reason_template or r.reason),
-                                  {"count": 0, "amount_minor": 0, "example": r.reason})
-        row["count"] += 1
-        row["amount_minor"] += r.amount_minor
-    by_rule: Counter = Counter()
-    flagged = []
-    for r in rows:
-        for rule, reason in (r.flags or []):
-            by_rule[rule] += 1
-            flagged.append({"customer": r.cardholder_id, "merchant": r.merchant_id, "rule": rule, "reason": reason,
-                            "response_code": r.response_code})
-    by_day = _card_days(rows, city.cfg.sandbox.zone)
+    declines = card_report.decline_groups(uow)
+    by_rule = card_report.flags_by_rule(uow)
+    flagged = [{"customer": r.cardholder_id, "merchant": r.merchant_id, "rule": rule, "reason": reason,
+                "response_code": r.response_code} for r in card_report.flagged(uow) for rule, reason in r.flags]
+    by_day = card_days(card_report.buckets(uow, limit=(MAX_DAYS + 1) * card_report.BUCKETS_PER_DAY_MAX),
+                       city.cfg.sandbox.zone)
     city.start_issuer_if_issued()
     if city.issuer_started:
         from stablecoin import attest
@@ -125,18 +113,18 @@ def regulator_summary(city: CityContext, uow) -> dict:
         "city": city.cfg.sandbox.name,
         "timezone": city.cfg.sandbox.timezone,
         "card": {
-            "authorizations": len(rows), "approved": len(approved), "declined": len(declined),
-            "approved_minor": sum(r.amount_minor for r in approved),
-            "captured_minor": sum(r.captured_minor for r in approved),
-            "refunded_minor": sum(r.refunded_minor for r in approved),
-            "reversed_minor": sum(r.reversed_minor for r in approved),
-            "crypto_funded_minor": sum(r.shortfall_minor for r in approved),
-            "conversion_fees_minor": sum(r.conversion_fee_minor for r in approved),
+            "authorizations": totals.authorizations, "approved": totals.approved, "declined": totals.declined,
+            "approved_minor": totals.approved_minor,
+            "captured_minor": totals.captured_minor,
+            "refunded_minor": totals.refunded_minor,
+            "reversed_minor": totals.reversed_minor,
+            "crypto_funded_minor": totals.crypto_funded_minor,
+            "conversion_fees_minor": totals.conversion_fees_minor,
         },
         "card_by_day": by_day,
-        "declines": [{"response_code": code, "reason": template, **row}
-                     for (code, template), row in sorted(declines.items())],
-        "aml_flags": {"by_rule": dict(sorted(by_rule.items())), "flagged": flagged[:1000]},
+        "declines": [{"response_code": g.response_code, "reason": g.reason, "count": g.count,
+                      "amount_minor": g.amount_minor, "example": g.example} for g in declines],
+        "aml_flags": {"by_rule": by_rule, "flagged": flagged[:card_report.MAX_FLAGGED_ROWS]},
         "exchange": [{"symbol": s, "trades": int(n), "qty_minor": int(q or 0), "notional_minor": int(v or 0)}
                      for s, n, q, v in volume],
         "kzte": reserves,
@@ -146,17 +134,18 @@ def regulator_summary(city: CityContext, uow) -> dict:
     }
 
 
-def _card_days(rows, tz) -> list[dict]:
-    """Authorizations per calendar day in ``tz`` (the days the card's daily limits count), oldest first."""
-    days: dict[str, dict] = {}
-    for r in rows:
-        day = r.created_at.astimezone(tz).date().isoformat()
-        d = days.setdefault(day, {"day": day, "authorizations": 0, "approved": 0, "declined": 0,
-                                  "approved_minor": 0})
-        d["authorizations"] += 1
-        if is_approval(r.response_code):
-            d["approved"] += 1
-            d["approved_minor"] += r.amount_minor
-        else:
-            d["declined"] += 1
-    return [days[day] for day in sorted(days)[-MAX_DAYS:]]
+def card_days(buckets: list[card_report.Bucket], tz, *, days: int = MAX_DAYS) -> list[dict]:
+    """Authorizations per calendar day in ``tz`` (the days the card's daily limits count), oldest first: the
+    latest ``days`` days with card activity. ``buckets`` (oldest first) must hold every bucket of those days:
+    the newest ``(days + 1) * BUCKETS_PER_DAY_MAX`` do (a day has at most that many), and the oldest day they
+    reach, which may be cut, is then not among the latest ``days``."""
+    by_day: dict[str, dict] = {}
+    for b in buckets:
+        day = b.start.astimezone(tz).date().isoformat()
+        d = by_day.setdefault(day, {"day": day, "authorizations": 0, "approved": 0, "declined": 0,
+                                    "approved_minor": 0})
+        d["authorizations"] += b.approved + b.declined
+        d["approved"] += b.approved
+        d["declined"] += b.declined
+        d["approved_minor"] += b.approved_minor
+    return [by_day[day] for day in sorted(by_day)[-days:]]

@@ -174,3 +174,28 @@ def test_city_clearing_with_a_key_happens_once_and_is_audited_once(city):
         actions = list(uow.conn.execute(select(audit_log.c.action)).scalars())
     assert actions.count("card.capture") == 1 and actions.count("card.refund") == 1
     city.verify()
+
+
+def test_city_regulator_summary_counts_every_authorization_past_a_hundred_thousand(city):
+    """The summary added up the first 100 000 authorizations it read, so a city that had made more (a long
+    load test) showed too few; the database now adds them all up."""
+    from sqlalchemy import insert
+
+    from card.tables import authorizations
+    city.onboard(actor="aliya", kyc_tier="full", resident=True, aifc_investor=False, deposits={"KZT": 10_000_00})
+    assert city.pay(actor="aliya", merchant="zone-market", amount_minor=1_000_00, ref="real").status == "approved"
+    at = city.clock.now()
+    declined = [dict(idempotency_key=f"bulk-{i}", request_hash="h", card_id=None, cardholder_id=None,
+                     merchant_id="zone-market", amount_minor=1_00, response_code="14", reason="no such card",
+                     reason_template="no such card", status="declined", shortfall_minor=0, conversion_fee_minor=0,
+                     captured_minor=0, reversed_minor=0, refunded_minor=0, flags=[], created_at=at)
+                for i in range(100_000)]
+    with city.ledger.unit_of_work() as uow:
+        uow.conn.execute(insert(authorizations), declined)
+        uow.commit()
+    s = city.regulator_summary()
+    assert (s["card"]["authorizations"], s["card"]["approved"], s["card"]["declined"]) == (100_001, 1, 100_000)
+    assert s["card"]["approved_minor"] == 1_000_00
+    assert [(d["response_code"], d["count"], d["amount_minor"]) for d in s["declines"]] == [("14", 100_000, 100_000_00)]
+    assert sum(d["authorizations"] for d in s["card_by_day"]) == 100_001
+    city.verify()
