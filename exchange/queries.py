@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import and_, select
+from sqlalchemy import BigInteger, and_, func, select, type_coerce
 
 from . import tables as t
 
@@ -62,3 +62,60 @@ def open_order_ids(uow, owner: str, *, symbol: str | None = None, after_id: int 
         cond.append(o.id > after_id)
     return list(uow.conn.execute(select(o.id).where(and_(*cond)).order_by(o.id)
                                  .limit(max(1, min(int(limit), MAX_PAGE)))).scalars())
+
+
+# -- market data: candles and 24-hour figures, added up by the database ---------------------------------
+# Integer division truncates towards zero on both databases; shifting by a whole number of buckets first
+# floors the times before 1970 too (year 1 is -6.2e16 µs; a day is 8.64e10 µs).
+_SHIFT_MICROS = 10**6 * 86_400 * 10**6
+
+
+def _price_of(uow, trade_ids) -> dict[int, int]:  # noqa: ANN001
+    tr = t.trades.c
+    ids = sorted(set(trade_ids))
+    return dict(uow.conn.execute(select(tr.id, tr.price_minor).where(tr.id.in_(ids))).all()) if ids else {}
+
+
+def candles(uow, symbol: str, since: datetime, until: datetime, interval_s: int) -> list[dict]:
+    """OHLCV candles of ``symbol``'s trades in (``since``, ``until``], one per ``interval_s`` seconds since
+    the epoch that had trades, oldest first: open and close are the first and last trade's prices (by id)."""
+    tr = t.trades.c
+    width = interval_s * 10**6
+    assert _SHIFT_MICROS % width == 0, "the shift must be a whole number of buckets"
+    bucket = ((type_coerce(tr.created_at, BigInteger) + _SHIFT_MICROS) // width).label("bucket")
+    inner = select(bucket, tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
+        tr.symbol == symbol, tr.created_at > since, tr.created_at <= until).subquery()
+    rows = uow.conn.execute(
+        select(inner.c.bucket, func.min(inner.c.id), func.max(inner.c.id), func.max(inner.c.price_minor),
+               func.min(inner.c.price_minor), func.sum(inner.c.qty_minor), func.sum(inner.c.notional_minor),
+               func.count()).group_by(inner.c.bucket).order_by(inner.c.bucket)).all()
+    price = _price_of(uow, [r[1] for r in rows] + [r[2] for r in rows])
+    return [{"start": datetime.fromtimestamp((int(b) * width - _SHIFT_MICROS) // 10**6, timezone.utc),
+             "open": price[first], "high": int(high), "low": int(low), "close": price[last],
+             "volume_minor": int(qty), "quote_volume_minor": int(notional), "trades": int(count)}
+            for b, first, last, high, low, qty, notional, count in rows]
+
+
+@dataclass(frozen=True)
+class Window:
+    """``symbol``'s trades in a time window: first and last price (by id), high, low, volumes, count."""
+    open: int | None
+    high: int | None
+    low: int | None
+    last: int | None
+    volume_minor: int
+    quote_volume_minor: int
+    trades: int
+
+
+def window(uow, symbol: str, since: datetime, until: datetime) -> Window:
+    """The figures of ``symbol``'s trades in (``since``, ``until``]."""
+    tr = t.trades.c
+    first, last, high, low, qty, notional, count = uow.conn.execute(
+        select(func.min(tr.id), func.max(tr.id), func.max(tr.price_minor), func.min(tr.price_minor),
+               func.coalesce(func.sum(tr.qty_minor), 0), func.coalesce(func.sum(tr.notional_minor), 0), func.count())
+        .where(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).one()
+    if not count:
+        return Window(None, None, None, None, 0, 0, 0)
+    price = _price_of(uow, (first, last))
+    return Window(price[first], int(high), int(low), price[last], int(qty), int(notional), int(count))

@@ -27,6 +27,7 @@ from ledger.errors import InsufficientFunds, LedgerError
 from ledger.transfers import request_hash
 from ledger.types import to_micros
 
+from . import queries
 from . import tables as t
 from .book import BUY, SELL, Book, Order
 from .errors import (IdempotencyConflict, InsufficientBalance, InvalidOrder, LotSizeViolation,
@@ -778,41 +779,19 @@ class Exchange:
         limit = max(1, min(int(limit), MAX_CANDLES))
         until = until or self.ledger.clock.now()
         since = until - timedelta(seconds=secs * limit)
-        out: dict[int, dict] = {}
-        for at, p, q, n in self._trades_between(symbol, since, until):
-            bucket = int(at.timestamp()) // secs * secs
-            c = out.get(bucket)
-            if c is None:
-                out[bucket] = {"start": datetime.fromtimestamp(bucket, at.tzinfo), "open": p, "high": p, "low": p,
-                               "close": p, "volume_minor": q, "quote_volume_minor": n, "trades": 1}
-            else:
-                c["high"], c["low"], c["close"] = max(c["high"], p), min(c["low"], p), p
-                c["volume_minor"] += q
-                c["quote_volume_minor"] += n
-                c["trades"] += 1
-        return [out[k] for k in sorted(out)]
+        with self.ledger.unit_of_work(read_only=True) as uow:
+            return queries.candles(uow, symbol, since, until, secs)
 
     def stats_24h(self, symbol: str, *, until: datetime | None = None) -> dict:
         """Open, high, low, last price, base and quote volume and trade count over the last 24 h."""
         self.instruments.get(symbol)
         until = until or self.ledger.clock.now()
-        rows = self._trades_between(symbol, until - timedelta(hours=24), until)
-        if not rows:
-            return {"symbol": symbol, "open": None, "high": None, "low": None, "last": None, "volume_minor": 0,
-                    "quote_volume_minor": 0, "trades": 0, "change_bps": None}
-        prices = [r[1] for r in rows]
-        return {"symbol": symbol, "open": prices[0], "high": max(prices), "low": min(prices), "last": prices[-1],
-                "volume_minor": sum(r[2] for r in rows), "quote_volume_minor": sum(r[3] for r in rows),
-                "trades": len(rows), "change_bps": (prices[-1] - prices[0]) * BPS // prices[0]}
-
-    MAX_TRADES_SCANNED = 100_000
-
-    def _trades_between(self, symbol: str, since: datetime, until: datetime) -> list[tuple]:
-        tr = t.trades.c
         with self.ledger.unit_of_work(read_only=True) as uow:
-            return uow.conn.execute(select(tr.created_at, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
-                and_(tr.symbol == symbol, tr.created_at > since, tr.created_at <= until)).order_by(tr.id)
-                .limit(self.MAX_TRADES_SCANNED)).all()
+            w = queries.window(uow, symbol, until - timedelta(hours=24), until)
+        change = None if w.open is None else (w.last - w.open) * BPS // w.open
+        return {"symbol": symbol, "open": w.open, "high": w.high, "low": w.low, "last": w.last,
+                "volume_minor": w.volume_minor, "quote_volume_minor": w.quote_volume_minor, "trades": w.trades,
+                "change_bps": change}
 
 
 _FINAL_KEYS = ("qty", "rem", "filled", "qf", "st", "why")
