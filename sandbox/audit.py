@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import JSON, cast, func, select
 
 from ledger.errors import DomainError
 from ledger.types import to_micros
@@ -142,9 +142,22 @@ def has_entry(conn, action: str, subject: str) -> bool:
                         .limit(1)).first() is not None
 
 
-def entries_of(conn, actions: tuple[str, ...], *, limit: int) -> list[tuple[datetime, str]]:
-    """(at, details JSON) of the entries whose action is one of ``actions``, in order (bounded)."""
-    return conn.execute(select(audit_log.c.at, audit_log.c.details).where(audit_log.c.action.in_(actions))
+def _customer_of(conn):  # noqa: ANN001, ANN202
+    """The details' ``customer`` field, read by the database (the details are canonical JSON text)."""
+    if conn.dialect.name == "postgresql":
+        return cast(audit_log.c.details, JSON)["customer"].as_string()
+    return func.json_extract(audit_log.c.details, "$.customer")
+
+
+def entries_of(conn, actions: tuple[str, ...], *, customer: str | None = None,
+               limit: int) -> list[tuple[datetime, str]]:
+    """(at, details JSON) of the entries whose action is one of ``actions`` (and whose details name
+    ``customer``, if given: the database picks them, however many other customers' entries there are),
+    in order (bounded)."""
+    where = [audit_log.c.action.in_(actions)]
+    if customer is not None:
+        where.append(_customer_of(conn) == customer)
+    return conn.execute(select(audit_log.c.at, audit_log.c.details).where(*where)
                         .order_by(audit_log.c.seq).limit(limit)).all()
 
 

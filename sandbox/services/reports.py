@@ -41,10 +41,8 @@ def tax_statement(city: CityContext, uow, actor: str, year: int) -> TaxStatement
     the tax events in the audit log, so every process gives the same statement."""
     customer = city_state.require_customer(uow.conn, actor)
     acquisitions, disposals = [], []
-    for at, details in audit.entries_of(uow.conn, TAX_ACTIONS, limit=MAX_TAX_ROWS):
+    for at, details in audit.entries_of(uow.conn, TAX_ACTIONS, customer=actor, limit=MAX_TAX_ROWS):
         d = json.loads(details)
-        if d.get("customer") != actor:
-            continue
         for e in d.get("tax", []):
             if e["kind"] == "acquisition":
                 acquisitions.append(Acquisition(at, e["asset"], e["qty_minor"], e["kzt_minor"], e["source"]))

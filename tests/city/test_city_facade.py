@@ -199,3 +199,20 @@ def test_city_regulator_summary_counts_every_authorization_past_a_hundred_thousa
     assert [(d["response_code"], d["count"], d["amount_minor"]) for d in s["declines"]] == [("14", 100_000, 100_000_00)]
     assert sum(d["authorizations"] for d in s["card_by_day"]) == 100_001
     city.verify()
+
+
+def test_city_tax_statement_holds_only_its_customers_events(db_url):
+    """The database picks the customer's tax events (their details name the customer): a name that is the
+    start of another's, or another's events in between, never enter the statement."""
+    city = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
+    for actor in ("ali", "aliya", "ali.b"):
+        city.onboard(actor=actor, kyc_tier="full", resident=True, aifc_investor=False, deposits={"BTC": BTC // 100})
+    for n, actor in enumerate(("aliya", "ali", "ali.b", "ali")):
+        assert city.pay(actor=actor, merchant="alatau-coffee", amount_minor=(n + 1) * 1_000_00, ref=f"p{n}").status == "approved"
+    year = city.clock.now().year
+    ali = city.tax_statement("ali", year)
+    assert [line.reference for line in ali.lines] == ["p1", "p3"]
+    assert [line.reference for line in city.tax_statement("aliya", year).lines] == ["p0"]
+    assert [line.reference for line in city.tax_statement("ali.b", year).lines] == ["p2"]
+    city.verify()
+    city.close()
