@@ -20,7 +20,10 @@ from .errors import (AuthorizationNotFound, IdempotencyConflict, InvalidAuthoriz
 from .issuing import get_card, get_merchant
 
 ACQUIRER_FEE_OWNER = "card-acquirer"
-MAX_EXPIRY_BATCH = 10_000
+# Authorizations one unit of work expires: each writes an event, and the event log takes at most 5 000 per
+# unit of work (sandbox.events.MAX_EVENTS_PER_UNIT), with room left for the clock's own.
+MAX_EXPIRY_PER_UNIT = 2_000
+_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
 
 
 def _auth(uow, authorization_id: int, *, lock: bool = True):
@@ -179,25 +182,32 @@ def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunde
     return refunded_after * fee_minor // captured_minor - refunded_before * fee_minor // captured_minor
 
 
-def expire_holds(service, uow, *, expired: list | None = None) -> int:
-    """Expire holds past their date on the sandbox clock and mark their authorizations expired (each one
-    appended to ``expired`` as a dict, when given)."""
-    uow.expire_holds()
+def expire_holds(service, uow, *, expired: list | None = None, limit: int | None = None) -> int:
+    """Expire holds past their date on the sandbox clock, the oldest first and at most ``limit``, and mark
+    their authorizations expired (captured, when a partial capture took part: it keeps what it took); how
+    many authorizations, each appended to ``expired`` as a dict when given. ``uow.holds_due()`` then says
+    whether more are due: a sweep is bounded, so a clock advance past thousands of open purchases is
+    finished by further units of work (``sandbox.services.clock.sweep``). ``limit``: at most
+    ``MAX_EXPIRY_PER_UNIT`` (the default)."""
+    hold_ids: list[int] = []
+    limit = MAX_EXPIRY_PER_UNIT if limit is None else max(1, min(int(limit), MAX_EXPIRY_PER_UNIT))
+    uow.expire_holds(limit=limit, expired_ids=hold_ids)
     a = t.authorizations
-    rows = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
-                                   a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
-                                   a.c.captured_minor)
-                            .where(a.c.status == APPROVED).order_by(a.c.id).limit(MAX_EXPIRY_BATCH)).all()
+    rows = []
+    for i in range(0, len(hold_ids), _IDS_PER_QUERY):
+        rows += uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
+                                        a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
+                                        a.c.captured_minor)
+                                 .where(a.c.status == APPROVED, a.c.hold_id.in_(hold_ids[i:i + _IDS_PER_QUERY]))).all()
     count = 0
-    for auth_id, hold_id, amount, reversed_minor, card_id, created_at, holder, merchant_id, key, captured in rows:
-        if uow.get_hold(hold_id).status == "expired":
-            released = amount - captured - reversed_minor  # partial captures keep what they took
-            uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=CAPTURED if captured else EXPIRED_AUTH,
-                                                                       reversed_minor=amount - captured))
-            bump_usage(uow, card_id, created_at, -released, 0, tz=service.timezone)
-            _event(uow, auth_id, EXPIRED_AUTH, released, "hold expired without clearing", None)
-            if expired is not None:
-                expired.append({"id": auth_id, "card_id": card_id, "cardholder_id": holder, "merchant_id": merchant_id,
-                                "idempotency_key": key, "released_minor": released})
-            count += 1
+    for auth_id, _hold, amount, reversed_minor, card_id, created_at, holder, merchant_id, key, captured in sorted(rows):
+        released = amount - captured - reversed_minor  # partial captures keep what they took
+        uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=CAPTURED if captured else EXPIRED_AUTH,
+                                                                   reversed_minor=amount - captured))
+        bump_usage(uow, card_id, created_at, -released, 0, tz=service.timezone)
+        _event(uow, auth_id, EXPIRED_AUTH, released, "hold expired without clearing", None)
+        if expired is not None:
+            expired.append({"id": auth_id, "card_id": card_id, "cardholder_id": holder, "merchant_id": merchant_id,
+                            "idempotency_key": key, "released_minor": released})
+        count += 1
     return count

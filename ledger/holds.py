@@ -235,10 +235,17 @@ def void(uow: UnitOfWork, hold_id: int, *, amount_minor: int | None = None) -> H
                    resolved_at=uow.now() if remaining == 0 else None)
 
 
-def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH) -> int:
-    """Mark pending holds whose expiry has passed on the sandbox clock as expired; return how many."""
+def _due(uow: UnitOfWork):  # noqa: ANN202
+    return and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= uow.now())
+
+
+def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH,
+           expired_ids: list[int] | None = None) -> int:
+    """Mark pending holds whose expiry has passed on the sandbox clock as expired, the oldest first and at
+    most ``limit`` of them (1..MAX_EXPIRY_BATCH); return how many (their ids appended to ``expired_ids``)."""
     now = uow.now()
-    cond = and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= now)
+    limit = max(1, min(int(limit), MAX_EXPIRY_BATCH))
+    cond = _due(uow)
     if account_id is not None:
         cond = and_(cond, t.holds.c.account_id == account_id)
     found = uow.conn.execute(select(t.holds.c.id, t.holds.c.account_id).where(cond).order_by(t.holds.c.id)
@@ -258,7 +265,14 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
         _event(uow, hold_id, acct, "expired", -remaining)
         uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
             status=EXPIRED, remaining_minor=0, resolved_at=now))
+        if expired_ids is not None:
+            expired_ids.append(hold_id)
     return len(rows)
+
+
+def any_due(uow: UnitOfWork) -> bool:
+    """Whether a pending hold's expiry has passed on the sandbox clock (``expire`` has more to do)."""
+    return uow.conn.execute(select(t.holds.c.id).where(_due(uow)).limit(1)).first() is not None
 
 
 def _credited_ids(to: Sequence[tuple[int, int]]) -> list[int]:

@@ -512,8 +512,14 @@ class UnitOfWork:
     def void_hold(self, hold_id: int, *, amount_minor: int | None = None) -> _holds.Hold:
         return _holds.void(self, hold_id, amount_minor=amount_minor)
 
-    def expire_holds(self) -> int:
-        return _holds.expire(self)
+    def expire_holds(self, *, limit: int = _holds.MAX_EXPIRY_BATCH, expired_ids: list[int] | None = None) -> int:
+        """Expire the pending holds past their date on the sandbox clock, oldest first, at most ``limit``;
+        how many (their ids appended to ``expired_ids``)."""
+        return _holds.expire(self, limit=limit, expired_ids=expired_ids)
+
+    def holds_due(self) -> bool:
+        """Whether any pending hold is past its date on the sandbox clock (not expired yet)."""
+        return _holds.any_due(self)
 
     def idempotent(self, scope: str, key: str, request: Any, compute: Callable[[], Any]) -> Any:
         return _idem.run_once(self, scope, key, request, compute)

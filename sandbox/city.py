@@ -17,6 +17,7 @@ reading the city's clock row, and everything a decision needs is read from the d
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +42,7 @@ from .services.payments import PaymentResult  # noqa: F401 - part of the facade'
 from .tax import TaxStatement
 
 DEFAULT_DB_DIR = Path(".cryptocity")
+MAX_SWEEPS = 1_000   # batches of expiring holds after one advance (card.clearing.MAX_EXPIRY_PER_UNIT each)
 
 
 class CryptoCity(CardVerbs, MiningVerbs):
@@ -161,8 +163,23 @@ class CryptoCity(CardVerbs, MiningVerbs):
 
     # ------------------------------------------------------------------ time and licences
     def advance(self, delta: timedelta | str) -> clock.Advanced:
-        """Move the sandbox clock (for every process on this database)."""
-        return self.run(clock.advance, delta=delta)
+        """Move the sandbox clock (for every process on this database); every hold it leaves past its date
+        is expired before it returns (thousands of them in batches, a unit of work each)."""
+        done = self.run(clock.advance, delta=delta)
+        if not done.expiry_pending:
+            return done
+        return replace(done, expired_holds=done.expired_holds + self.sweep_expired(), expiry_pending=False)
+
+    def sweep_expired(self) -> int:
+        """Expire the holds past their date that an advance left (``Advanced.expiry_pending``), a bounded
+        batch per unit of work; how many authorizations expired."""
+        total = 0
+        for _ in range(MAX_SWEEPS):
+            swept = self.run(clock.sweep)
+            total += swept.expired_holds
+            if not swept.expiry_pending:
+                break
+        return total
 
     def advance_in(self, uow, delta: timedelta | str) -> clock.Advanced:
         """``advance`` inside the caller's unit of work (which must have begun: ``ctx.begin(uow)``)."""

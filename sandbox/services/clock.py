@@ -23,6 +23,15 @@ class Advanced(Result):
     now: str
     expired_holds: int
     status: str = "ok"
+    # More holds were due than one unit of work expires (card.clearing.MAX_EXPIRY_PER_UNIT): ``sweep`` (the
+    # facade's ``sweep_expired``) expires the rest, a batch per unit of work.
+    expiry_pending: bool = False
+
+
+@dataclass(frozen=True)
+class Swept(Result):
+    expired_holds: int
+    expiry_pending: bool
 
 
 def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
@@ -41,11 +50,32 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     uow.move_time_to(now)
     lapsed: list[dict] = []
     expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
+    pending = uow.holds_due()
     placed = city.exchange.market_makers.requote(uow, now)
     mining.on_advance(city, uow, head.now, now)   # farms mine, meters are read, levies charged
     seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
                                                                             "orders_requoted": placed})
     city_state.set_now(uow.conn, now)
+    _expired_events(uow, lapsed)
+    events.emit(uow, "clock.advanced", {"object": "clock", "now": now.isoformat(), "previous": head.now.isoformat(),
+                                        "expired_holds": expired})
+    assert seq is not None, "a clock advance is audited at once, never after a purchase's entry in one unit of work"
+    uow.after_commit(lambda: publish(seq))
+    return Advanced(now.isoformat(), expired, expiry_pending=pending)
+
+
+def sweep(city: CityContext, uow) -> Swept:
+    """Expire another batch of the holds past their date (what an advance left when more were due than one
+    unit of work expires), each authorization with its ``authorization.expired``; audited."""
+    lapsed: list[dict] = []
+    expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
+    if expired:
+        audit.append(uow, "sandbox", "card.holds_expired", uow.now().isoformat(), {"expired_holds": expired})
+        _expired_events(uow, lapsed)
+    return Swept(expired, uow.holds_due())
+
+
+def _expired_events(uow, lapsed: list[dict]) -> None:
     for row in lapsed:
         events.emit(uow, "authorization.expired", {
             "object": "authorization", "authorization_id": row["id"],
@@ -53,8 +83,3 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
             "customer": row["cardholder_id"], "merchant_id": row["merchant_id"], "status": "expired",
             "released_minor": row["released_minor"], "currency": "KZT"},
             customer=row["cardholder_id"], merchant=row["merchant_id"])
-    events.emit(uow, "clock.advanced", {"object": "clock", "now": now.isoformat(), "previous": head.now.isoformat(),
-                                        "expired_holds": expired})
-    assert seq is not None, "a clock advance is audited at once, never after a purchase's entry in one unit of work"
-    uow.after_commit(lambda: publish(seq))
-    return Advanced(now.isoformat(), expired)

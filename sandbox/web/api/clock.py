@@ -47,11 +47,18 @@ def advance(body: dict):
     On a city, holds past their expiry expire and market makers requote at the new prices."""
     city = services().city
     if city is not None:
+        pending: list[bool] = []
+
         def advance_city(uow):
             # In the request's one unit of work: the advance and the stored response commit together,
             # so a replay never moves the clock twice.
-            return {"now": clock_service.advance(city.ctx, uow, delta=timedelta(seconds=body["seconds"])).now}, 200
-        return json_response(*idempotent_write(advance_city))
+            done = clock_service.advance(city.ctx, uow, delta=timedelta(seconds=body["seconds"]))
+            pending.append(done.expiry_pending)
+            return {"now": done.now}, 200
+        answer = idempotent_write(advance_city)
+        if any(pending):   # more holds were due than one unit of work expires: the rest, a batch per unit
+            city.sweep_expired()
+        return json_response(*answer)
     clock = services().clock
     if not hasattr(clock, "advance"):
         raise Problem(409, "clock_not_manual", "this server runs on a clock that cannot be advanced")
