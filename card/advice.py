@@ -56,6 +56,7 @@ from .authorization import (
 )
 from .errors import CardNotFound, IdempotencyConflict, InvalidRequest, MerchantNotFound
 from .funding import conversion_fee
+from .hold_duration import hold_days_at
 from .issuing import Card, purchase_snapshot
 from .pan import is_valid_pan
 from .ports import FundingUnavailable
@@ -145,7 +146,7 @@ def book(service, uow, *, amount_minor, merchant_id: str, idempotency_key: str, 
             credit_line_owner(bank_id), "KZT", "external")
         uow.transfer([Posting(credit.id, -debt), Posting(bank_id, debt)],
                      memo=f"card credit line: advice at {merchant.id} booked short")
-    hold = uow.hold(bank_id, amount_minor, expires_at=now + timedelta(days=service.hold_days),
+    hold = uow.hold(bank_id, amount_minor, expires_at=now + timedelta(days=hold_days_at(service, merchant.mcc)),
                     memo=f"card {card.id} at {merchant.id} (advice)")
     at = to_micros(now)
     code = auth_code_for(idempotency_key)

@@ -40,6 +40,7 @@ from .controls import Usage, evaluate
 from .errors import InvalidRequest
 from .funding import conversion_fee, plan_funding
 from .funding import shortfall as compute_shortfall
+from .hold_duration import hold_days_at
 from .issuing import CLOSED, FROZEN, Card, MerchantRecord, PurchaseSnapshot, purchase_snapshot
 from .pan import is_expired, is_valid_pan
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
@@ -386,7 +387,7 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
                 if amount <= 0:
                     raise _Decline(rc.INSUFFICIENT_FUNDS, rc.reason(rc.INSUFFICIENT_FUNDS), card, flags)
         try:
-            hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=service.hold_days),
+            hold = uow.hold(bank_id, amount, expires_at=now + timedelta(days=hold_days_at(service, merchant.mcc)),
                             memo=f"card {card.id} at {merchant.id}")
         except InsufficientFunds:
             raise _Decline(rc.INSUFFICIENT_FUNDS, "the bank account cannot cover the amount", card, flags)

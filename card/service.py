@@ -13,11 +13,11 @@ from . import refunds as _refunds
 from . import issuing as _issuing
 from . import kinds as _kinds
 from . import statements as _statements
+from .hold_duration import DEFAULT_EXTENDED_HOLD_DAYS, DEFAULT_HOLD_DAYS
 from .policy import ClearingPolicy
 from .ports import AllowAll, Funder, Rules
 
 DEFAULT_DEADLINE_MS = 2_000  # Stripe Issuing's real-time window; Marqeta's JIT gateway allows 3 s
-DEFAULT_HOLD_DAYS = 7
 
 
 class CardService:
@@ -28,7 +28,8 @@ class CardService:
     and monthly limits and counts, and the ``day`` of a statement line. Timestamps stay UTC."""
 
     def __init__(self, ledger, funder: Funder, rules: Rules | None = None, *, deadline_ms: int = DEFAULT_DEADLINE_MS,
-                 hold_days: int = DEFAULT_HOLD_DAYS, monotonic: Callable[[], float] = time.perf_counter,
+                 hold_days: int = DEFAULT_HOLD_DAYS, extended_hold_days: int = DEFAULT_EXTENDED_HOLD_DAYS,
+                 monotonic: Callable[[], float] = time.perf_counter,
                  timezone: tzinfo = UTC, permitted_kinds: frozenset[str] = _kinds.PILOT_KINDS,
                  policy: ClearingPolicy | None = None) -> None:
         self.ledger = ledger
@@ -40,6 +41,7 @@ class CardService:
         self.rules = rules or AllowAll()
         self.deadline_ms = deadline_ms
         self.hold_days = hold_days
+        self.extended_hold_days = extended_hold_days   # lodging and vehicle rental (card/hold_expiry.py)
         self.monotonic = monotonic
         self._fee_ids: dict[str, int] = {}
 

@@ -70,7 +70,8 @@ class CityContext(EmbeddedChains):
         self.funder = ExchangeFunder(self.exchange, LazyIssuer(self))
         self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history, exchange_id=self.exchange_id)
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
-                                 hold_days=cfg.card.hold_expiry_days, timezone=cfg.sandbox.zone,
+                                 hold_days=cfg.card.hold_expiry_days,
+                                 extended_hold_days=cfg.card.extended_hold_expiry_days, timezone=cfg.sandbox.zone,
                                  permitted_kinds=permitted_kinds(cfg),
                                  policy=ClearingPolicy(dict(cfg.card.over_capture_tolerance_bps),
                                                        cfg.card.refund_policy, cfg.card.refund_conversion_fee,

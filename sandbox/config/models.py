@@ -231,6 +231,8 @@ class CardProgrammeCfg(Base):
     funding_mode: Literal["combine", "fallback"] = "combine"
     slippage_cap_bps: Bps = 200
     hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 7
+    # lodging and vehicle rental (MCC 7011, 7512 and the chains' 3351-3999): the networks' extended authorizations
+    extended_hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 30
     auth_deadline_ms: Annotated[int, Field(ge=100, le=30_000)] = 2000
     mdr_bps: Bps = 150
     # ATM withdrawals (MCC 6010/6011) and P2P transfers (4829/6012): the 2025 pilot permitted neither (57)

@@ -220,6 +220,37 @@ def test_card_purchase_partial_reversal_then_capture(ledger):
     ledger.verify()
 
 
+def test_card_holds_at_a_hotel_and_a_car_rental_last_a_month(ledger, clock):
+    """Lodging and vehicle rental get the networks' extended authorization (the final amount comes at the end
+    of the stay): their holds outlast a week, then expire like any other."""
+    cards, card = setup_city(ledger, hold_days=7, extended_hold_days=30)
+    cards.register_merchant("hotel", "Rixos Borovoe", "7011", in_zone=True)
+    cards.register_merchant("chain", "Hilton Astana", "3504", in_zone=True)     # a hotel chain's own code
+    cards.register_merchant("cars", "Steppe Car Rental", "7512", in_zone=True)
+    for merchant in ("cafe", "hotel", "chain", "cars"):
+        assert cards.authorize(card_id=card.id, amount_minor=2_000_00, merchant_id=merchant,
+                               idempotency_key=f"stay-{merchant}").approved
+    clock.advance(timedelta(days=8))
+    assert cards.expire_holds() == 1                                    # the café's, after a week
+    assert [line["status"] for line in cards.card_statement(card.id)] == ["expired", "approved", "approved",
+                                                                          "approved"]
+    clock.advance(timedelta(days=21))                                   # day 29: still reserved
+    assert cards.expire_holds() == 0
+    clock.advance(timedelta(days=1))                                    # day 30
+    assert cards.expire_holds() == 3
+    assert _bal(ledger, "bank:cust:1:KZT")[1] == 0                      # nothing held any more
+    ledger.verify()
+
+
+@pytest.mark.parametrize("mcc, extended", [("7011", True), ("3501", True), ("3999", True), ("3351", True),
+                                           ("3500", True), ("7512", True), ("3350", False), ("4000", False),
+                                           ("5814", False), ("7010", False), ("", False), ("70111", False)])
+def test_card_extended_authorization_categories(mcc, extended):
+    from card.hold_duration import hold_days, is_extended
+    assert is_extended(mcc) is extended
+    assert hold_days(mcc, standard_days=7, extended_days=30) == (30 if extended else 7)
+
+
 def test_card_hold_expires_on_sandbox_clock(ledger, clock):
     cards, card = setup_city(ledger, hold_days=7)
     r = cards.authorize(card_id=card.id, amount_minor=2_000_00, merchant_id="cafe", idempotency_key="exp")
