@@ -3,7 +3,6 @@ stored authorization in Python gives — on both databases, across a DST change,
 for rows written before the reason templates — and the regulator's summary counts every authorization."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
