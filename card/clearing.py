@@ -6,6 +6,8 @@ stays in the customer's bank account. A programme may buy it back on a refund or
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import insert, select, update
 
 from ledger import Posting, format_amount
@@ -24,6 +26,8 @@ ACQUIRER_FEE_OWNER = "card-acquirer"
 # unit of work (sandbox.events.MAX_EVENTS_PER_UNIT), with room left for the clock's own.
 MAX_EXPIRY_PER_UNIT = 2_000
 _IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
+# Open purchases old enough to have run out, read per sweep (live ones too: a hotel's lasts a month)
+MAX_SCANNED = 20_000
 
 
 def _auth(uow, authorization_id: int, *, lock: bool = True):
@@ -183,24 +187,34 @@ def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunde
 
 
 def expire_holds(service, uow, *, expired: list | None = None, limit: int | None = None) -> int:
-    """Expire holds past their date on the sandbox clock, the oldest first and at most ``limit``, and mark
-    their authorizations expired (captured, when a partial capture took part: it keeps what it took); how
-    many authorizations, each appended to ``expired`` as a dict when given. ``uow.holds_due()`` then says
-    whether more are due: a sweep is bounded, so a clock advance past thousands of open purchases is
-    finished by further units of work (``sandbox.services.clock.sweep``). ``limit``: at most
-    ``MAX_EXPIRY_PER_UNIT`` (the default)."""
-    hold_ids: list[int] = []
+    """Expire holds past their date on the sandbox clock, the oldest first, and mark the authorizations whose
+    hold has run out expired (captured, when a partial capture took part: it keeps what it took) — at most
+    ``limit`` (default and most ``MAX_EXPIRY_PER_UNIT``); how many, each appended to ``expired`` as a dict
+    when given. ``uow.holds_due()`` (or a full batch) says more are due: a sweep is bounded, so a clock
+    advance past thousands of open purchases is finished by further units of work
+    (``sandbox.services.clock.sweep``)."""
     limit = MAX_EXPIRY_PER_UNIT if limit is None else max(1, min(int(limit), MAX_EXPIRY_PER_UNIT))
-    uow.expire_holds(limit=limit, expired_ids=hold_ids)
+    uow.expire_holds(limit=limit)
+    # The purchases whose hold has run out: swept just now, or before, when a debit or a new hold on the bank
+    # account found it past its date (the ledger expires those by itself). A hold lasts at least the shorter
+    # of the programme's two durations, so only purchases that old can have one.
+    oldest = uow.now() - timedelta(days=min(service.hold_days, service.extended_hold_days))
     a = t.authorizations
-    rows = []
-    for i in range(0, len(hold_ids), _IDS_PER_QUERY):
-        rows += uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
-                                        a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
-                                        a.c.captured_minor)
-                                 .where(a.c.status == APPROVED, a.c.hold_id.in_(hold_ids[i:i + _IDS_PER_QUERY]))).all()
+    rows: list = []
+    after = 0
+    for _ in range(MAX_SCANNED // _IDS_PER_QUERY):
+        page = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
+                                       a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
+                                       a.c.captured_minor)
+                                .where(a.c.status == APPROVED, a.c.created_at <= oldest, a.c.id > after)
+                                .order_by(a.c.id).limit(_IDS_PER_QUERY)).all()
+        gone = uow.expired_among([r[1] for r in page if r[1] is not None])
+        rows += [r for r in page if r[1] in gone]
+        if len(page) < _IDS_PER_QUERY or len(rows) >= limit:
+            break
+        after = page[-1][0]
     count = 0
-    for auth_id, _hold, amount, reversed_minor, card_id, created_at, holder, merchant_id, key, captured in sorted(rows):
+    for auth_id, _hold, amount, reversed_minor, card_id, created_at, holder, merchant_id, key, captured in rows[:limit]:
         released = amount - captured - reversed_minor  # partial captures keep what they took
         uow.conn.execute(update(a).where(a.c.id == auth_id).values(status=CAPTURED if captured else EXPIRED_AUTH,
                                                                    reversed_minor=amount - captured))

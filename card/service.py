@@ -41,7 +41,7 @@ class CardService:
         self.rules = rules or AllowAll()
         self.deadline_ms = deadline_ms
         self.hold_days = hold_days
-        self.extended_hold_days = extended_hold_days   # lodging and vehicle rental (card/hold_expiry.py)
+        self.extended_hold_days = extended_hold_days   # lodging and vehicle rental (card/hold_duration.py)
         self.monotonic = monotonic
         self._fee_ids: dict[str, int] = {}
 
@@ -119,7 +119,14 @@ class CardService:
                                                                      key=key))
 
     def expire_holds(self) -> int:
-        return self.ledger.transaction(lambda uow: _clearing.expire_holds(self, uow))
+        """Expire every hold past its date and mark its authorization (a batch of at most
+        ``clearing.MAX_EXPIRY_PER_UNIT`` per transaction, until none is due); how many authorizations."""
+        total = 0
+        while True:
+            done, due = self.ledger.transaction(lambda uow: (_clearing.expire_holds(self, uow), uow.holds_due()))
+            total += done
+            if done < _clearing.MAX_EXPIRY_PER_UNIT and not due:
+                return total
 
     def rebuild_usage(self, uow) -> int:
         """Recount the spend counters in ``uow`` in this programme's calendar (after its time zone changed)."""

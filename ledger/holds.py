@@ -270,6 +270,19 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
     return len(rows)
 
 
+_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
+
+
+def expired_among(uow: UnitOfWork, hold_ids: Sequence[int]) -> set[int]:
+    """The holds among ``hold_ids`` whose status is expired."""
+    ids = sorted({int(i) for i in hold_ids})
+    found: set[int] = set()
+    for i in range(0, len(ids), _IDS_PER_QUERY):
+        found.update(uow.conn.execute(select(t.holds.c.id).where(
+            t.holds.c.id.in_(ids[i:i + _IDS_PER_QUERY]), t.holds.c.status == EXPIRED)).scalars())
+    return found
+
+
 def any_due(uow: UnitOfWork) -> bool:
     """Whether a pending hold's expiry has passed on the sandbox clock (``expire`` has more to do)."""
     return uow.conn.execute(select(t.holds.c.id).where(_due(uow)).limit(1)).first() is not None

@@ -168,18 +168,26 @@ class CryptoCity(CardVerbs, MiningVerbs):
         done = self.run(clock.advance, delta=delta)
         if not done.expiry_pending:
             return done
-        return replace(done, expired_holds=done.expired_holds + self.sweep_expired(), expiry_pending=False)
+        swept, pending = self._sweep(MAX_SWEEPS)
+        return replace(done, expired_holds=done.expired_holds + swept, expiry_pending=pending)
 
     def sweep_expired(self) -> int:
-        """Expire the holds past their date that an advance left (``Advanced.expiry_pending``), a bounded
-        batch per unit of work; how many authorizations expired."""
-        total = 0
-        for _ in range(MAX_SWEEPS):
+        """Expire the holds past their date that an advance left (``Advanced.expiry_pending``: more were due
+        than one unit of work expires), a bounded batch per unit of work; how many authorizations expired.
+        Safe to call at any time, from any process: with none due it only reads."""
+        if not self.ctx.read(lambda uow: uow.holds_due()):
+            return 0
+        return self._sweep(MAX_SWEEPS)[0]
+
+    def _sweep(self, batches: int) -> tuple[int, bool]:
+        total, pending = 0, True
+        for _ in range(batches):
             swept = self.run(clock.sweep)
             total += swept.expired_holds
-            if not swept.expiry_pending:
+            pending = swept.expiry_pending
+            if not pending:
                 break
-        return total
+        return total, pending
 
     def advance_in(self, uow, delta: timedelta | str) -> clock.Advanced:
         """``advance`` inside the caller's unit of work (which must have begun: ``ctx.begin(uow)``)."""
@@ -220,7 +228,9 @@ class CryptoCity(CardVerbs, MiningVerbs):
         return event_log.format_id(seq) if seq else None
 
     def regulator_summary(self) -> dict:
-        return self.read(reports.regulator_summary)
+        """What the regulators read (``services.reports.regulator_summary``), its card figures from one state
+        of the database: totals, days and declines agree while purchases go on."""
+        return self.ctx.read(lambda uow: reports.regulator_summary(self.ctx, uow), snapshot=True)
 
     def verify(self):
         """Prove the ledger's invariants, the KZTE peg and the audit chain (raises naming the first problem)."""

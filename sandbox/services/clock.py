@@ -1,8 +1,9 @@
 """The sandbox clock: time moves only when told, for every process on the database.
 
-An advance writes the new time, expires the holds that ran out, lets the market makers requote at the
-new prices, and appends ``clock.advanced`` — all in the caller's unit of work; nothing moves in any
-process's memory unless that unit of work commits."""
+An advance writes the new time, expires the holds that ran out (at most ``card.clearing.MAX_EXPIRY_PER_UNIT``
+of them: ``Advanced.expiry_pending`` says more are due, and ``sweep`` expires the rest, a batch per unit of
+work), lets the market makers requote at the new prices, and appends ``clock.advanced`` — all in the
+caller's unit of work; nothing moves in any process's memory unless that unit of work commits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     uow.move_time_to(now)
     lapsed: list[dict] = []
     expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
-    pending = uow.holds_due()
+    pending = expired >= clearing.MAX_EXPIRY_PER_UNIT or uow.holds_due()
     placed = city.exchange.market_makers.requote(uow, now)
     mining.on_advance(city, uow, head.now, now)   # farms mine, meters are read, levies charged
     seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
@@ -72,7 +73,7 @@ def sweep(city: CityContext, uow) -> Swept:
     if expired:
         audit.append(uow, "sandbox", "card.holds_expired", uow.now().isoformat(), {"expired_holds": expired})
         _expired_events(uow, lapsed)
-    return Swept(expired, uow.holds_due())
+    return Swept(expired, expired >= clearing.MAX_EXPIRY_PER_UNIT or uow.holds_due())
 
 
 def _expired_events(uow, lapsed: list[dict]) -> None:

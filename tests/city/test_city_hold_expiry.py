@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 
 from card import clearing
 from card.tables import authorizations
+from ledger import move
 from sandbox.apikeys import create_key
 from sandbox.city import CryptoCity
+from sandbox.services import clock
 from sandbox.tables import audit_log
 from sandbox.web import create_app
 
@@ -89,5 +91,29 @@ def test_thousands_of_open_purchases_do_not_stop_the_clock(sqlite_url):
     city = _city_with_open_purchases(sqlite_url, 5_001)
     done = city.advance("8d")
     assert done.expired_holds == 5_001 and _statuses(city) == {"expired": 5_001}
+    city.verify()
+    city.close()
+
+
+def test_a_hold_the_ledger_expired_by_itself_still_expires_its_purchase(db_url, monkeypatch):
+    """A debit or a new hold on a bank account expires that account's holds past their date by itself (the
+    ledger's own sweep); the card marks their purchases at the next advance all the same."""
+    monkeypatch.setattr(clearing, "MAX_EXPIRY_PER_UNIT", 1)
+    city = CryptoCity.from_config("crypto-city", db=db_url, seed=7)
+    city.onboard(actor="c0", kyc_tier="full", resident=True, deposits={"KZT": 1_000_00})
+    for n in range(2):
+        assert city.pay(actor="c0", merchant="zone-market", amount_minor=400_00, ref=f"p{n}").status == "approved"
+    done = city.run(clock.advance, delta="8d")           # one batch only: the second hold is left past its date
+    assert (done.expired_holds, done.expiry_pending) == (1, True)
+
+    def spend(uow):   # 900 KZT leave the bank account: the ledger expires the second hold to make room
+        bank = uow.find_account("bank:c0:KZT")
+        world = uow.find_account("external:world:KZT") or uow.open_account("world", "KZT", "external")
+        uow.transfer(move(bank.id, world.id, 900_00), memo="a transfer out")
+    city.ledger.transaction(spend)
+    assert _statuses(city) == {"expired": 1, "approved": 1}
+    city.advance("1h")
+    assert _statuses(city) == {"expired": 2}
+    assert len(_expired_events(city)) == 2
     city.verify()
     city.close()
