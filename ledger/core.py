@@ -32,11 +32,15 @@ class Ledger:
         db.migrate(packages)
         return cls(db, clock)
 
-    def unit_of_work(self, *, read_only: bool = False, autocommit: bool = False) -> UnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False, autocommit: bool = False,
+                     snapshot: bool = False) -> UnitOfWork:
         """A new unit of work; use as a context manager and call ``commit()`` to keep its writes.
         ``autocommit`` (reads only): no transaction at all, each statement on its own — for one or two
-        independent lookups (an API key), which then cost no BEGIN and no ROLLBACK round trip."""
-        return UnitOfWork(self, read_only=read_only or autocommit, autocommit=autocommit)
+        independent lookups (an API key), which then cost no BEGIN and no ROLLBACK round trip.
+        ``snapshot`` (reads only): every statement sees the same state of the database (PostgreSQL's
+        REPEATABLE READ; a SQLite read transaction always does), for a report whose figures must agree."""
+        return UnitOfWork(self, read_only=read_only or autocommit or snapshot, autocommit=autocommit,
+                          snapshot=snapshot)
 
     def transaction(self, fn: Callable[[UnitOfWork], Any], *, retries: int = MAX_RETRIES) -> Any:
         """Run ``fn(uow)`` and commit; retry the whole unit on serialization failures and deadlocks.

@@ -44,6 +44,8 @@ STATEMENT_COUNT = "cryptocity_statements"   # Connection.info key: statements se
 # (psycopg's own BEGIN waits for its answer first): the DBAPI connection's info holds it until then.
 PENDING_BEGIN = "cryptocity_pending_begin"
 PG_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+# A read-only unit of work that must see one state of the database in all its statements (a report)
+PG_SNAPSHOT_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 # Connection.info key: the unit of work's cursor while it holds back writes (``UnitOfWork.defer``); a statement
 # sent through SQLAlchemy sends them first.
 DEFERRED = "cryptocity_deferred"

@@ -49,8 +49,8 @@ from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
 from .accounts import Account, Balance
-from .db import (AUTOCOMMIT, DEFERRED, PENDING_BEGIN, PG_BEGIN, READ_ONLY, STATEMENT_COUNT, can_pipeline, pipelined,
-                 lock_key, statement_round_trip)
+from .db import (AUTOCOMMIT, DEFERRED, PENDING_BEGIN, PG_BEGIN, PG_SNAPSHOT_BEGIN, READ_ONLY, STATEMENT_COUNT,
+                 can_pipeline, lock_key, pipelined, statement_round_trip)
 from .fastpath import BoundSql
 
 if TYPE_CHECKING:
@@ -212,18 +212,19 @@ class UnitOfWork:
     package remembers within this unit of work only (for instance a book it verified under its lock); a
     savepoint that rolls back restores it, and it ends with the unit of work."""
 
-    def __init__(self, ledger: Ledger, *, read_only: bool = False, autocommit: bool = False) -> None:
+    def __init__(self, ledger: Ledger, *, read_only: bool = False, autocommit: bool = False,
+                 snapshot: bool = False) -> None:
         self.ledger = ledger
         self._writes = not (read_only or autocommit)
         if self._writes:
             ledger.db.write_turn()   # SQLite: queue behind this process's other writers (ledger/db.py)
         try:
-            self._open(ledger, read_only, autocommit)
+            self._open(ledger, read_only, autocommit, snapshot)
         except BaseException:
             self._end_turn()
             raise
 
-    def _open(self, ledger: Ledger, read_only: bool, autocommit: bool) -> None:
+    def _open(self, ledger: Ledger, read_only: bool, autocommit: bool, snapshot: bool = False) -> None:
         self._conn = ledger.db.engine.connect()
         if autocommit:
             # No BEGIN, no ROLLBACK: every statement reads on its own (PostgreSQL's driver in autocommit;
@@ -240,9 +241,12 @@ class UnitOfWork:
             if read_only:
                 options[READ_ONLY] = True
             self._conn = self._conn.execution_options(**options)
-            self._conn.info[PENDING_BEGIN] = PG_BEGIN
+            self._conn.info[PENDING_BEGIN] = PG_SNAPSHOT_BEGIN if snapshot else PG_BEGIN
         elif read_only:
-            self._conn = self._conn.execution_options(**{READ_ONLY: True})
+            options = {READ_ONLY: True}
+            if snapshot and not ledger.db.is_sqlite:
+                options["isolation_level"] = "REPEATABLE READ"
+            self._conn = self._conn.execution_options(**options)
         try:
             self._tx = self._conn.begin()
         except BaseException:
@@ -520,6 +524,11 @@ class UnitOfWork:
     def holds_due(self) -> bool:
         """Whether any pending hold is past its date on the sandbox clock (not expired yet)."""
         return _holds.any_due(self)
+
+    def expired_among(self, hold_ids: Sequence[int]) -> set[int]:
+        """Which of ``hold_ids`` have expired (by a sweep, or when a debit or a new hold on their account
+        found them past their date)."""
+        return _holds.expired_among(self, hold_ids)
 
     def idempotent(self, scope: str, key: str, request: Any, compute: Callable[[], Any]) -> Any:
         return _idem.run_once(self, scope, key, request, compute)

@@ -103,9 +103,10 @@ class CityContext(EmbeddedChains):
             return self.ledger.transaction(work)
         return self.ledger.transaction(work, retries=retries)
 
-    def read(self, fn: Callable[[Any], Any]) -> Any:
-        """Run ``fn(uow)`` in a read-only unit of work at the city's time (no write lock on SQLite)."""
-        with self.ledger.unit_of_work(read_only=True) as uow:
+    def read(self, fn: Callable[[Any], Any], *, snapshot: bool = False) -> Any:
+        """Run ``fn(uow)`` in a read-only unit of work at the city's time (no write lock on SQLite);
+        ``snapshot``: all its statements see one state of the database (a report's figures agree)."""
+        with self.ledger.unit_of_work(read_only=True, snapshot=snapshot) as uow:
             self.begin(uow)
             return fn(uow)
 

@@ -298,3 +298,17 @@ def test_history_filters_by_time(ledger, cast, clock):
         page = uow.history(cast.bob, until=start + timedelta(days=1))
         assert len(page) == 1
     ledger.verify()
+
+
+def test_a_snapshot_reads_one_state_of_the_database_while_others_commit(ledger, cast):
+    """A report's unit of work (``snapshot=True``) sees the same balances in every statement, even after
+    another unit of work commits a transfer between two of its reads; a plain read-only one on PostgreSQL
+    (READ COMMITTED) would see the new balance in its second statement."""
+    alice, bob = cast.alice, cast.bob
+    with ledger.unit_of_work(snapshot=True) as report:
+        first = report.balance(alice).ledger_minor
+        ledger.transaction(lambda uow: uow.transfer(move(alice, bob, 1_00)))
+        assert report.balance(alice).ledger_minor == first
+    with ledger.unit_of_work(read_only=True) as later:
+        assert later.balance(alice).ledger_minor == first - 1_00
+    ledger.verify()
