@@ -24,6 +24,7 @@ BUCKETS_PER_DAY_MAX = 100     # a 25-hour day (a DST change back)
 # floors the times before 1970 too (year 1 is -6.2e16 µs).
 _SHIFT_BUCKETS = 10**8
 MAX_DECLINE_GROUPS = 1_000
+_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
 MAX_FLAGGED_ROWS = 1_000
 
 _a = t.authorizations.c
@@ -97,7 +98,9 @@ def decline_groups(uow, *, limit: int = MAX_DECLINE_GROUPS) -> list[DeclineGroup
         .where(~_APPROVED).group_by(_a.response_code, reason).order_by(_a.response_code, reason)
         .limit(max(1, min(int(limit), MAX_DECLINE_GROUPS)))).all()
     firsts = [g[4] for g in groups]
-    examples = dict(uow.conn.execute(select(_a.id, _a.reason).where(_a.id.in_(firsts))).all()) if firsts else {}
+    examples: dict[int, str] = {}
+    for i in range(0, len(firsts), _IDS_PER_QUERY):
+        examples.update(uow.conn.execute(select(_a.id, _a.reason).where(_a.id.in_(firsts[i:i + _IDS_PER_QUERY]))).all())
     out = [DeclineGroup(code, template, int(count), int(amount), examples[first])
            for code, template, count, amount, first in groups]
     # Sorted as Python sorts strings: the same order on both databases, whatever PostgreSQL's collation.
@@ -128,12 +131,21 @@ def flagged(uow, *, limit: int = MAX_FLAGGED_ROWS) -> list[Flagged]:
             for holder, merchant, code, flags in rows]
 
 
-def buckets(uow, *, limit: int) -> list[Bucket]:
-    """The newest ``limit`` 15-minute buckets that hold authorizations, oldest first."""
+def latest_at(uow) -> datetime | None:
+    """When the newest authorization was made (None: none yet)."""
+    return uow.conn.execute(select(func.max(_a.created_at))).scalar()
+
+
+def buckets(uow, *, limit: int, since: datetime | None = None) -> list[Bucket]:
+    """The newest ``limit`` 15-minute buckets that hold authorizations (made at or after ``since``, when
+    given: a chart of the last hours reads only those), oldest first."""
     shifted = (type_coerce(_a.created_at, BigInteger) + BUCKET_MICROS * _SHIFT_BUCKETS) // BUCKET_MICROS
+    query = select(shifted.label("bucket"), _total(case((_APPROVED, 1), else_=0)),
+                   _total(case((_APPROVED, _a.amount_minor), else_=0)), _total(case((_APPROVED, 0), else_=1)))
+    if since is not None:
+        query = query.where(_a.created_at >= since)
     rows = uow.conn.execute(
-        select(shifted.label("bucket"), _total(case((_APPROVED, 1), else_=0)),
-               _total(case((_APPROVED, _a.amount_minor), else_=0)), _total(case((_APPROVED, 0), else_=1)))
+        query
         .group_by(literal_column("bucket")).order_by(literal_column("bucket").desc())
         .limit(max(1, int(limit)))).all()
     return [Bucket(from_micros((int(b) - _SHIFT_BUCKETS) * BUCKET_MICROS), int(ok), int(ok_minor), int(no))

@@ -70,10 +70,16 @@ def open_order_ids(uow, owner: str, *, symbol: str | None = None, after_id: int 
 _SHIFT_MICROS = 10**6 * 86_400 * 10**6
 
 
+_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
+
+
 def _price_of(uow, trade_ids) -> dict[int, int]:  # noqa: ANN001
     tr = t.trades.c
     ids = sorted(set(trade_ids))
-    return dict(uow.conn.execute(select(tr.id, tr.price_minor).where(tr.id.in_(ids))).all()) if ids else {}
+    prices: dict[int, int] = {}
+    for i in range(0, len(ids), _IDS_PER_QUERY):
+        prices.update(uow.conn.execute(select(tr.id, tr.price_minor).where(tr.id.in_(ids[i:i + _IDS_PER_QUERY]))).all())
+    return prices
 
 
 def candles(uow, symbol: str, since: datetime, until: datetime, interval_s: int) -> list[dict]:
@@ -81,7 +87,8 @@ def candles(uow, symbol: str, since: datetime, until: datetime, interval_s: int)
     the epoch that had trades, oldest first: open and close are the first and last trade's prices (by id)."""
     tr = t.trades.c
     width = interval_s * 10**6
-    assert _SHIFT_MICROS % width == 0, "the shift must be a whole number of buckets"
+    if _SHIFT_MICROS % width:
+        raise ValueError(f"candles of {interval_s} s do not divide the epoch shift")
     bucket = ((type_coerce(tr.created_at, BigInteger) + _SHIFT_MICROS) // width).label("bucket")
     inner = select(bucket, tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
         tr.symbol == symbol, tr.created_at > since, tr.created_at <= until).subquery()

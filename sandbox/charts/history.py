@@ -3,6 +3,8 @@ authorizations (card, added up per 15 minutes), ledger entries of the KZTE issue
 in-memory state: every process draws the same charts from the same database."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from card import report as card_report
 
 from . import series
@@ -20,7 +22,13 @@ def card_buckets(city, hours: int) -> list[card_report.Bucket]:
     need: those hours span at most ``hours + 1`` hours of real time (a DST change back repeats one) from
     the newest bucket's hour, which began less than an hour before that bucket."""
     per_hour = 3_600_000_000 // card_report.BUCKET_MICROS
-    return city.ctx.read(lambda uow: card_report.buckets(uow, limit=(hours + 2) * per_hour))
+
+    def read(uow):
+        latest = card_report.latest_at(uow)
+        if latest is None:
+            return []
+        return card_report.buckets(uow, limit=(hours + 2) * per_hour, since=latest - timedelta(hours=hours + 2))
+    return city.ctx.read(read)
 
 
 def _entries(uow, code: str) -> list[dict]:

@@ -231,7 +231,7 @@ class CardProgrammeCfg(Base):
     funding_mode: Literal["combine", "fallback"] = "combine"
     slippage_cap_bps: Bps = 200
     hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 7
-    # lodging and vehicle rental (MCC 7011, 7512 and the chains' 3351-3999): the networks' extended authorizations
+    # lodging, cruises and vehicle rental (card/hold_duration.py): the networks' extended authorizations
     extended_hold_expiry_days: Annotated[int, Field(ge=1, le=31)] = 30
     auth_deadline_ms: Annotated[int, Field(ge=100, le=30_000)] = 2000
     mdr_bps: Bps = 150
@@ -252,6 +252,13 @@ class CardProgrammeCfg(Base):
     decision_deadline_ms: Annotated[int, Field(ge=500, le=3000)] = 2000
     stand_in: Literal["approve_with_sandbox_rules", "decline"] = "decline"
     partial_approval: bool = False
+
+    @model_validator(mode="after")
+    def _extended_holds_last_longer(self):
+        if self.extended_hold_expiry_days < self.hold_expiry_days:
+            raise ValueError(f"extended_hold_expiry_days ({self.extended_hold_expiry_days}) may not be shorter "
+                             f"than hold_expiry_days ({self.hold_expiry_days})")
+        return self
 
     @model_validator(mode="after")
     def _decision_secret_with_url(self):

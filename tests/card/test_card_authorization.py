@@ -243,7 +243,8 @@ def test_card_holds_at_a_hotel_and_a_car_rental_last_a_month(ledger, clock):
 
 
 @pytest.mark.parametrize("mcc, extended", [("7011", True), ("3501", True), ("3999", True), ("3351", True),
-                                           ("3500", True), ("7512", True), ("3350", False), ("4000", False),
+                                           ("3500", True), ("7512", True), ("7513", True), ("7519", True),
+                                           ("4411", True), ("7514", False), ("3350", False), ("4000", False),
                                            ("5814", False), ("7010", False), ("", False), ("70111", False)])
 def test_card_extended_authorization_categories(mcc, extended):
     from card.hold_duration import hold_days, is_extended
