@@ -36,7 +36,7 @@ from . import decisions as _decisions
 from . import response_codes as rc
 from . import tables as t
 from . import verification
-from .controls import Usage, evaluate
+from .controls import SpendControls, Usage, evaluate
 from .errors import InvalidRequest
 from .funding import conversion_fee, plan_funding
 from .funding import shortfall as compute_shortfall
@@ -150,13 +150,33 @@ def _periods(at: datetime, tz: tzinfo) -> tuple[str, str]:
     return f"d:{month}-{local.day:02d}", f"m:{month}"
 
 
-def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo) -> Usage:
+def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo, controls: SpendControls | None = None) -> Usage:
     """Approved spend (minus reversals) and approvals on the card in the programme's day and month of ``at``
-    (calendar of ``tz``)."""
+    (calendar of ``tz``); with ``controls`` that limit them, its week's and its lifetime spend too."""
     day, month = _periods(at, tz)
     rows = {r[0]: (r[1], r[2]) for r in uow.sql.all(_SELECT_USAGE, {"card_id": card_id, "d": day, "m": month})}
     d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
-    return Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
+    usage = Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
+    return usage if controls is None else with_longer_windows(uow, card_id, at, usage, controls, tz=tz)
+
+
+# The week's and the lifetime spend come from the day and month counters every change already keeps (a
+# reversal gives back the period its purchase counted in), read only for a card that limits them.
+_LONGER_WINDOWS = ("SELECT COALESCE(SUM(CASE WHEN period IN (:w0, :w1, :w2, :w3, :w4, :w5, :w6) THEN amount_minor "
+                   "ELSE 0 END), 0), COALESCE(SUM(CASE WHEN period LIKE 'm:%' THEN amount_minor ELSE 0 END), 0) "
+                   "FROM card_usage WHERE card_id = :card_id")
+
+
+def with_longer_windows(uow, card_id: int, at: datetime, usage: Usage, controls: SpendControls, *,
+                        tz: tzinfo) -> Usage:
+    """``usage`` with the spend of the programme's week (Monday to Sunday, calendar of ``tz``) of ``at`` and of
+    the card's whole life added, when ``controls`` limit either (no read otherwise)."""
+    if controls.weekly_limit_minor is None and controls.lifetime_limit_minor is None:
+        return usage
+    monday = at.astimezone(tz).date() - timedelta(days=at.astimezone(tz).weekday())
+    days = {f"w{i}": f"d:{(monday + timedelta(days=i)).isoformat()}" for i in range(7)}
+    week, lifetime = uow.sql.one(_LONGER_WINDOWS, {"card_id": card_id, **days})
+    return replace(usage, week_amount_minor=int(week), lifetime_amount_minor=int(lifetime))
 
 
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int, *, tz: tzinfo) -> None:
@@ -342,9 +362,11 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
     if snap.usage is not None:
         # Read with the card: SQLite's single writer (BEGIN IMMEDIATE) kept every other unit of work out
         # since this one began. On PostgreSQL the counters are read here, under the holder's lock.
-        usage = Usage(day_amount_minor=snap.usage[0], day_count=snap.usage[1], month_amount_minor=snap.usage[2])
+        usage = with_longer_windows(uow, card.id, now, Usage(day_amount_minor=snap.usage[0], day_count=snap.usage[1],
+                                                             month_amount_minor=snap.usage[2]),
+                                    card.controls, tz=service.timezone)
     else:
-        usage = usage_of(uow, card.id, now, tz=service.timezone)
+        usage = usage_of(uow, card.id, now, tz=service.timezone, controls=card.controls)
     control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone)
     if not control.allowed:
         raise _Decline(control.code, control.reason, card, template=control.reason_template)

@@ -22,6 +22,8 @@ class SpendControls:
     daily_limit_minor: int | None = DEFAULT_DAILY_LIMIT_MINOR
     monthly_limit_minor: int | None = None
     daily_count_limit: int | None = None
+    weekly_limit_minor: int | None = None     # Monday to Sunday in the programme's calendar
+    lifetime_limit_minor: int | None = None   # everything the card ever spent
     allowed_mccs: frozenset[str] | None = None  # None: every category not blocked
     blocked_mccs: frozenset[str] = field(default=DEFAULT_BLOCKED_MCCS)
     zone_only: bool = False
@@ -29,7 +31,8 @@ class SpendControls:
     def to_dict(self) -> dict:
         return {"per_transaction_limit_minor": self.per_transaction_limit_minor,
                 "daily_limit_minor": self.daily_limit_minor, "monthly_limit_minor": self.monthly_limit_minor,
-                "daily_count_limit": self.daily_count_limit,
+                "daily_count_limit": self.daily_count_limit, "weekly_limit_minor": self.weekly_limit_minor,
+                "lifetime_limit_minor": self.lifetime_limit_minor,
                 "allowed_mccs": None if self.allowed_mccs is None else sorted(self.allowed_mccs),
                 "blocked_mccs": sorted(self.blocked_mccs), "zone_only": self.zone_only}
 
@@ -40,6 +43,8 @@ class SpendControls:
                    daily_limit_minor=data.get("daily_limit_minor"),
                    monthly_limit_minor=data.get("monthly_limit_minor"),
                    daily_count_limit=data.get("daily_count_limit"),
+                   weekly_limit_minor=data.get("weekly_limit_minor"),
+                   lifetime_limit_minor=data.get("lifetime_limit_minor"),
                    allowed_mccs=None if allowed is None else frozenset(allowed),
                    blocked_mccs=frozenset(data.get("blocked_mccs", DEFAULT_BLOCKED_MCCS)),
                    zone_only=bool(data.get("zone_only", False)))
@@ -47,10 +52,13 @@ class SpendControls:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the card already spent (approved, not reversed) in the current day and month."""
+    """What the card already spent (approved, not reversed) in the current day and month, and — read only for
+    a card that limits them — in the current week and in its whole life."""
     day_amount_minor: int = 0
     day_count: int = 0
     month_amount_minor: int = 0
+    week_amount_minor: int = 0
+    lifetime_amount_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ ALLOW = ControlDecision(None, "within the card's spend controls")
 PER_TRANSACTION_LIMIT = "amount exceeds the per-transaction limit of {limit}"
 DAILY_LIMIT = "would exceed the daily limit of {limit} ({spent} already spent today)"
 MONTHLY_LIMIT = "would exceed the monthly limit of {limit} ({spent} already spent this month)"
+WEEKLY_LIMIT = "would exceed the weekly limit of {limit} ({spent} already spent this week)"
+LIFETIME_LIMIT = "would exceed the card's lifetime limit of {limit} ({spent} already spent)"
 
 
 def _over(template: str, **amounts_minor: int) -> ControlDecision:
@@ -81,14 +91,17 @@ def _over(template: str, **amounts_minor: int) -> ControlDecision:
 
 
 def evaluate(controls: SpendControls, usage: Usage, amount_minor: int, mcc: str, in_zone: bool) -> ControlDecision:
-    """Check in fixed order: amount limits (61), count limit (65), category and zone (57)."""
+    """Check in fixed order: amount limits (61: per purchase, day, week, month, lifetime), count limit (65),
+    category and zone (57)."""
     if controls.per_transaction_limit_minor is not None and amount_minor > controls.per_transaction_limit_minor:
         return _over(PER_TRANSACTION_LIMIT, limit=controls.per_transaction_limit_minor)
-    if controls.daily_limit_minor is not None and usage.day_amount_minor + amount_minor > controls.daily_limit_minor:
-        return _over(DAILY_LIMIT, limit=controls.daily_limit_minor, spent=usage.day_amount_minor)
-    if (controls.monthly_limit_minor is not None
-            and usage.month_amount_minor + amount_minor > controls.monthly_limit_minor):
-        return _over(MONTHLY_LIMIT, limit=controls.monthly_limit_minor, spent=usage.month_amount_minor)
+    for template, limit, spent in (
+            (DAILY_LIMIT, controls.daily_limit_minor, usage.day_amount_minor),
+            (WEEKLY_LIMIT, controls.weekly_limit_minor, usage.week_amount_minor),
+            (MONTHLY_LIMIT, controls.monthly_limit_minor, usage.month_amount_minor),
+            (LIFETIME_LIMIT, controls.lifetime_limit_minor, usage.lifetime_amount_minor)):
+        if limit is not None and spent + amount_minor > limit:
+            return _over(template, limit=limit, spent=spent)
     if controls.daily_count_limit is not None and usage.day_count + 1 > controls.daily_count_limit:
         return ControlDecision(rc.COUNT_LIMIT, f"the card allows {controls.daily_count_limit} purchases a day")
     if mcc in controls.blocked_mccs:

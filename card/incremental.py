@@ -39,7 +39,7 @@ from .authorization import (
     usage_of,
 )
 from .clearing import _auth
-from .controls import PER_TRANSACTION_LIMIT, Usage, evaluate
+from .controls import PER_TRANSACTION_LIMIT, evaluate
 from .errors import IdempotencyConflict, InvalidAuthorizationState
 from .funding import shortfall as compute_shortfall
 from .issuing import CLOSED, FROZEN, get_card, get_merchant
@@ -132,9 +132,9 @@ def _approve(service, uow, row, extra, key: str | None) -> IncrementResult:
     if limit is not None and held + extra > limit:
         raise _Decline(rc.AMOUNT_LIMIT, PER_TRANSACTION_LIMIT.format(limit=format_amount(limit, "KZT")))
     merchant = get_merchant(uow, row.merchant_id)
-    used = usage_of(uow, card.id, row.created_at, tz=service.timezone)
-    control = evaluate(replace(controls, per_transaction_limit_minor=None),
-                       Usage(used.day_amount_minor, 0, used.month_amount_minor), extra, merchant.mcc, merchant.in_zone)
+    used = usage_of(uow, card.id, row.created_at, tz=service.timezone, controls=controls)
+    control = evaluate(replace(controls, per_transaction_limit_minor=None), replace(used, day_count=0), extra,
+                       merchant.mcc, merchant.in_zone)
     if not control.allowed:
         raise _Decline(control.code, control.reason)
     bank_id = card.bank_ledger_account_id

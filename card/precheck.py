@@ -55,8 +55,8 @@ def precheck(service, uow, *, amount_minor, merchant_id: str, idempotency_key: s
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT_MINOR:
         return None
-    if not evaluate(card.controls, usage_of(uow, card.id, now, tz=service.timezone), amount, merchant.mcc,
-                    merchant.in_zone).allowed:
+    used = usage_of(uow, card.id, now, tz=service.timezone, controls=card.controls)
+    if not evaluate(card.controls, used, amount, merchant.mcc, merchant.in_zone).allowed:
         return None
     available = uow.balance(card.bank_ledger_account_id).available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)

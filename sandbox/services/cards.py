@@ -66,6 +66,8 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
     new = SpendControls(per_transaction_limit_minor=controls.get("per_transaction_limit_minor"),
                         daily_limit_minor=controls.get("daily_limit_minor"),
                         monthly_limit_minor=controls.get("monthly_limit_minor"),
+                        weekly_limit_minor=controls.get("weekly_limit_minor"),
+                        lifetime_limit_minor=controls.get("lifetime_limit_minor"),
                         daily_count_limit=controls.get("daily_count_limit"),
                         allowed_mccs=None if allowed is None else frozenset(allowed),
                         blocked_mccs=blocked, zone_only=bool(controls.get("zone_only", False)))

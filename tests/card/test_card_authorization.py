@@ -286,3 +286,38 @@ def test_card_reversal_gives_back_daily_limit(ledger):
     assert cards.authorize(card_id=card.id, amount_minor=1_00, merchant_id="cafe",
                            idempotency_key="e").response_code == rc.COUNT_LIMIT
     ledger.verify()
+
+
+def test_card_weekly_limit_counts_monday_to_sunday_and_a_reversal_gives_back(ledger, clock):
+    cards, card = setup_city(ledger, tenge_minor=100_000_00)
+    cards.update_settings(card.id, controls=SpendControls(daily_limit_minor=None, weekly_limit_minor=3_000_00))
+    clock.advance(timedelta(days=1))                    # Monday 2 June 2025 (the clock starts on a Sunday)
+    pay = lambda key, amount: cards.authorize(card_id=card.id, amount_minor=amount, merchant_id="cafe",  # noqa: E731
+                                              idempotency_key=key)
+    assert pay("mon", 2_000_00).approved
+    clock.advance(timedelta(days=2))
+    wednesday = pay("wed", 1_000_00)
+    assert wednesday.approved                          # 3 000 of 3 000
+    clock.advance(timedelta(days=1))
+    over = pay("thu", 1)
+    assert over.response_code == rc.AMOUNT_LIMIT
+    assert over.reason == "would exceed the weekly limit of 3 000.00 KZT (3 000.00 KZT already spent this week)"
+    cards.reverse(wednesday.authorization_id)          # given back to the week it counted in
+    assert pay("thu-again", 1_000_00).approved
+    clock.advance(timedelta(days=4))                    # Monday 9 June: a new week
+    assert pay("next-mon", 3_000_00).approved
+    ledger.verify()
+
+
+def test_card_lifetime_limit_counts_every_month(ledger, clock):
+    cards, card = setup_city(ledger, tenge_minor=100_000_00)
+    cards.update_settings(card.id, controls=SpendControls(daily_limit_minor=None, lifetime_limit_minor=5_000_00))
+    for month in range(4):                             # June to September: 4 000 in all
+        assert cards.authorize(card_id=card.id, amount_minor=1_000_00, merchant_id="cafe",
+                               idempotency_key=f"m{month}").approved
+        clock.advance(timedelta(days=31))
+    assert cards.authorize(card_id=card.id, amount_minor=1_000_00, merchant_id="cafe", idempotency_key="last").approved
+    over = cards.authorize(card_id=card.id, amount_minor=1, merchant_id="cafe", idempotency_key="one-more")
+    assert (over.response_code, over.reason) == (
+        rc.AMOUNT_LIMIT, "would exceed the card's lifetime limit of 5 000.00 KZT (5 000.00 KZT already spent)")
+    ledger.verify()

@@ -313,3 +313,25 @@ def test_a_server_without_a_city_answers_503_on_city_endpoints(client, city):
     assert post(client, "/api/v1/customers", op, "k", {"actor": "x"}).status_code == 503
     spec = client.get("/openapi.json").json
     assert "/api/v1/merchants/{merchant_id}/authorizations" in spec["paths"]
+
+
+def test_a_cardholder_sets_a_weekly_and_a_lifetime_limit(cc, cc_client):
+    me, coffee = cc.keys["aigerim"], cc.keys["coffee"]
+    card_id = cc.info["aigerim"]["card_id"]
+    controls = {"per_transaction_limit_minor": 250_000_00, "daily_limit_minor": 100_000_00, "daily_count_limit": 20,
+                "weekly_limit_minor": 2_000_00, "lifetime_limit_minor": 50_000_00}
+    set_ = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me), json=controls)
+    assert set_.status_code == 200, set_.json
+    assert (set_.json["controls"]["weekly_limit_minor"], set_.json["controls"]["lifetime_limit_minor"]) == \
+        (2_000_00, 50_000_00)
+    assert get(cc_client, f"/api/v1/cards/{card_id}", me).json["controls"]["weekly_limit_minor"] == 2_000_00
+    first = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "w-1",
+                 {"card_id": card_id, "amount_minor": 1_500_00}).json
+    assert first["response_code"] == "00"
+    over = post(cc_client, "/api/v1/merchants/alatau-coffee/authorizations", coffee, "w-2",
+                {"card_id": card_id, "amount_minor": 600_00}).json
+    assert over["response_code"] == "61" and "weekly limit of 2 000.00 KZT" in over["reason"]
+    floats = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me),
+                           json={**controls, "weekly_limit_minor": 2000.5})
+    assert floats.status_code == 422
+    cc.verify()

@@ -36,6 +36,10 @@ class ControlsSchema(Strict):
     per_transaction_limit_minor = amount_field(required=True, allow_none=True)
     daily_limit_minor = amount_field(required=True, allow_none=True)
     monthly_limit_minor = amount_field(required=False, load_default=None, allow_none=True)
+    weekly_limit_minor = amount_field(required=False, load_default=None, allow_none=True,
+                                      description="tiyn a week, Monday to Sunday in the programme's calendar")
+    lifetime_limit_minor = amount_field(required=False, load_default=None, allow_none=True,
+                                        description="tiyn over the card's whole life")
     daily_count_limit = ma.fields.Integer(required=True, allow_none=True, strict=True,
                                           validate=ma.validate.Range(1, 10_000))
     allowed_mccs = ma.fields.List(MCC, load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
@@ -65,6 +69,8 @@ class ControlsOut(Strict):
     per_transaction_limit_minor = ma.fields.Integer(allow_none=True, required=True)
     daily_limit_minor = ma.fields.Integer(allow_none=True, required=True)
     monthly_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    weekly_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    lifetime_limit_minor = ma.fields.Integer(allow_none=True, required=True)
     daily_count_limit = ma.fields.Integer(allow_none=True, required=True)
     allowed_mccs = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
     blocked_mccs = ma.fields.List(ma.fields.String(), required=True)
