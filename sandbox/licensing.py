@@ -35,6 +35,44 @@ class UnknownLicence(LicensingError):
     code = "unknown_licence"
 
 
+class LicenceExpired(LicensingError):
+    """A renewal asked for a licence that has already expired: the participant applies anew."""
+
+    code = "licence_expired"
+
+
+class RenewalTooLate(LicensingError):
+    """A renewal asked later than the regulator's notice before expiry."""
+
+    code = "renewal_too_late"
+
+
+class RenewalTooLong(LicensingError):
+    """A renewal that would extend the licence further than the regulator grants at once."""
+
+    code = "renewal_too_long"
+
+
+@dataclass(frozen=True)
+class RenewalRule:
+    """A regulator's terms for renewing its licences (``config.models.Regulator``)."""
+    notice_months: int = 0
+    max_months: int | None = None
+
+
+def months_before(at: datetime, months: int) -> datetime:
+    """``at`` moved ``months`` calendar months back (the 31st becomes the month's last day)."""
+    return _add_months(at, -months)
+
+
+def _add_months(at: datetime, months: int) -> datetime:
+    index = at.year * 12 + at.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (datetime(year + (month == 12), month % 12 + 1, 1) - datetime(year, month, 1)).days
+    return at.replace(year=year, month=month, day=min(at.day, last))
+
+
 @dataclass
 class LicenceState:
     id: str
@@ -70,10 +108,12 @@ class LicenceRegistry:
     """All licences of a city, keyed by licence id."""
 
     def __init__(self, licences: list[LicenceState], regulator_names: dict[str, str] | None = None,
-                 regulator_by_kind: dict[str, str] | None = None) -> None:
+                 regulator_by_kind: dict[str, str] | None = None,
+                 renewal_rules: dict[str, RenewalRule] | None = None) -> None:
         self._by_id = {lic.id: lic for lic in licences}
         self.regulator_names = regulator_names or {}
         self._regulator_by_kind = regulator_by_kind or {}
+        self._rules = renewal_rules or {}
 
     @classmethod
     def from_config(cls, cfg: CityConfig, states: list[LicenceState] | None = None) -> "LicenceRegistry":
@@ -86,7 +126,8 @@ class LicenceRegistry:
                     states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
                                                lic.valid_until, lic.renewable))
         names = {cfg.mining.regulator_id: cfg.mining.regulator_name} | {r.id: r.name for r in cfg.regulators}
-        return cls(states, names, {r.kind: r.id for r in cfg.regulators})
+        rules = {r.id: RenewalRule(r.renewal_notice_months, r.max_renewal_months) for r in cfg.regulators}
+        return cls(states, names, {r.kind: r.id for r in cfg.regulators}, rules)
 
     def states(self) -> list[LicenceState]:
         return list(self._by_id.values())
@@ -151,11 +192,29 @@ class LicenceRegistry:
         return lic
 
     def renew(self, licence_id: str, until: datetime, at: datetime) -> LicenceState:
+        """Extend ``licence_id`` to ``until``, asked at ``at``. Refused, in this order: not renewable; expired
+        (an expired licence is applied for anew, not renewed); asked later than the regulator's notice
+        before expiry; not extending it; extending it further than the regulator grants at once."""
         lic = self.get(licence_id)
         if not lic.renewable:
             raise LicensingError(f"licence {lic.id} is not renewable")
+        rule = self._rules.get(lic.regulator, RenewalRule())
+        regulator = self.regulator_names.get(lic.regulator, lic.regulator)
+        if at >= lic.valid_until:
+            raise LicenceExpired(f"licence {lic.id} expired on {lic.valid_until.isoformat()}: an expired licence "
+                                 "is not renewed; the participant applies for a new one", licence_id=lic.id)
+        deadline = months_before(lic.valid_until, rule.notice_months)
+        if rule.notice_months and at > deadline:
+            raise RenewalTooLate(f"{regulator} takes renewal applications at least {rule.notice_months} months "
+                                 f"before a licence expires: licence {lic.id} had to be renewed by "
+                                 f"{deadline.isoformat()}", licence_id=lic.id, deadline=deadline.isoformat())
         if until <= lic.valid_until:
             raise LicensingError(f"renewal must extend beyond {lic.valid_until.isoformat()}")
+        if rule.max_months is not None and until > _add_months(lic.valid_until, rule.max_months):
+            longest = _add_months(lic.valid_until, rule.max_months)
+            raise RenewalTooLong(f"{regulator} renews a licence for at most {rule.max_months} months at a time: "
+                                 f"licence {lic.id} can run to {longest.isoformat()} at most", licence_id=lic.id,
+                                 longest=longest.isoformat())
         lic.valid_until = until
         self._log(lic, at, "renew", until.isoformat())
         return lic

@@ -160,6 +160,10 @@ class Regulator(Base):
     id: Ident
     name: str
     kind: RegulatorKind
+    # Renewal on application (AFSA's FinTech Lab: at least 2 months before expiry, for 2-year licences): how many
+    # months before a licence ends its renewal must be asked for, and how far one renewal may extend it.
+    renewal_notice_months: Annotated[int, Field(ge=0, le=24)] = 0
+    max_renewal_months: Annotated[int, Field(ge=1, le=120)] | None = None
 
 
 class Licence(Base):

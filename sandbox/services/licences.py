@@ -40,8 +40,9 @@ def reinstate_licence(city: CityContext, uow, *, licence_id: str, reason: str = 
 
 def renew_licence(city: CityContext, uow, *, licence_id: str, valid_until: datetime,
                   reason: str = "") -> LicenceChanged:
-    """Extend a renewable licence to ``valid_until``; refused with ``licensing_error`` if it is not
-    renewable or the date does not extend it."""
+    """Extend a renewable licence to ``valid_until`` on its regulator's terms (``LicenceRegistry.renew``):
+    refused with ``licensing_error`` if it is not renewable or the date does not extend it, and with
+    ``licence_expired``, ``renewal_too_late`` or ``renewal_too_long``."""
     if not isinstance(valid_until, datetime):
         raise InvalidDate(f"valid_until is a date and time, got {valid_until!r}")
     return _change(city, uow, "renew", licence_id, reason, until=utc(valid_until))

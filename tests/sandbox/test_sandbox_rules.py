@@ -52,6 +52,36 @@ def test_licence_validity_window(licences):
     assert lic.status(datetime(2028, 1, 1, tzinfo=timezone.utc)) == "active"
 
 
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_afsa_renews_on_application_at_least_two_months_ahead_for_two_years_at_most(licences):
+    """AFSA's FinTech Lab: 2-year licences, renewable on application at least 2 months before expiry (the
+    presets' ``renewal_notice_months: 2``, ``max_renewal_months: 24``). AFSA-TF-001 runs to 1 January 2027."""
+    from sandbox.licensing import LicenceExpired, RenewalTooLate, RenewalTooLong
+    with pytest.raises(RenewalTooLong, match="at most 24 months") as long:
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1, 0, 0, 1), T0)
+    assert long.value.code == "renewal_too_long" and long.value.details["longest"] == "2029-01-01T00:00:00+00:00"
+    with pytest.raises(RenewalTooLate, match="at least 2 months before") as late:
+        licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2026, 11, 1, 0, 0, 1))
+    assert late.value.code == "renewal_too_late" and late.value.details["deadline"] == "2026-11-01T00:00:00+00:00"
+    with pytest.raises(LicenceExpired, match="applies for a new one"):
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2027, 1, 1))
+    lic = licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2026, 11, 1))   # on the last day it may
+    assert lic.valid_until == utc(2028, 1, 1)
+    # the same rule from the new end: the next renewal is due by 1 November 2027, for 24 months at most
+    assert licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2027, 10, 31)).valid_until == utc(2030, 1, 1)
+
+
+@pytest.mark.parametrize("at, months, back", [
+    (utc(2027, 3, 31), 1, utc(2027, 2, 28)), (utc(2028, 3, 31), 1, utc(2028, 2, 29)),
+    (utc(2027, 1, 1), 2, utc(2026, 11, 1)), (utc(2027, 1, 15, 9, 30), 14, utc(2025, 11, 15, 9, 30))])
+def test_months_before_counts_calendar_months(at, months, back):
+    from sandbox.licensing import months_before
+    assert months_before(at, months) == back
+
+
 def test_coffee_in_zone_approved_and_out_of_zone_crypto_refused(city, licences):
     assert evaluate(ctx(150_000), BASIC, [], city, licences).decline_code is None
     d = evaluate(ctx(150_000, BOOKS), BASIC, [], city, licences)

@@ -335,3 +335,20 @@ def test_a_cardholder_sets_a_weekly_and_a_lifetime_limit(cc, cc_client):
                            json={**controls, "weekly_limit_minor": 2000.5})
     assert floats.status_code == 422
     cc.verify()
+
+
+def test_a_regulator_renews_on_afsa_terms_over_http(cc_client, cc):
+    """AFSA renews for 2 years at most, asked at least 2 months before the licence ends (1 January 2027)."""
+    reg = cc.keys["regulator"]
+    too_long = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-1",
+                    {"valid_until": "2029-06-01T00:00:00+00:00"})
+    assert too_long.status_code == 422 and too_long.json["code"] == "renewal_too_long"
+    renewed = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-2",
+                   {"valid_until": "2029-01-01T00:00:00+00:00"})
+    assert renewed.status_code == 200, renewed.json
+    cc.advance("1250d")                                    # 2 November 2028: too late for the 2029 end
+    late = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-3",
+                {"valid_until": "2030-01-01T00:00:00+00:00"})
+    assert late.status_code == 409 and late.json["code"] == "renewal_too_late"
+    assert "2028-11-01" in late.json["detail"]
+    cc.verify()

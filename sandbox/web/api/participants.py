@@ -154,8 +154,10 @@ class RenewSchema(ReasonSchema):
 @blp.response(200, LicenceSchema)
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def renew(body: dict, licence_id: str):
-    """Extend a renewable licence to ``valid_until`` (regulator or operator); a licence that is not
-    renewable, or a date that does not extend it, is refused (``licensing_error``)."""
+    """Extend a renewable licence to ``valid_until`` (regulator or operator) on its regulator's terms. Refused:
+    not renewable or not extending it (``licensing_error``), expired (``licence_expired``), asked later than the
+    regulator's notice before expiry (``renewal_too_late``: AFSA, 2 months), further than one renewal grants
+    (``renewal_too_long``: AFSA, 24 months)."""
     return _change(licence_id, body, "renew")
 
 
