@@ -162,9 +162,11 @@ def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo, controls: SpendCont
 
 # The week's and the lifetime spend come from the day and month counters every change already keeps (a
 # reversal gives back the period its purchase counted in), read only for a card that limits them.
-_LONGER_WINDOWS = ("SELECT COALESCE(SUM(CASE WHEN period IN (:w0, :w1, :w2, :w3, :w4, :w5, :w6) THEN amount_minor "
-                   "ELSE 0 END), 0), COALESCE(SUM(CASE WHEN period LIKE 'm:%' THEN amount_minor ELSE 0 END), 0) "
-                   "FROM card_usage WHERE card_id = :card_id")
+# Day keys sort as their dates ('d:2025-06-02'), so the week is one range of the primary key, the months another.
+_LONGER_WINDOWS = ("SELECT COALESCE(SUM(CASE WHEN period <= :sunday THEN amount_minor ELSE 0 END), 0), "
+                   "COALESCE(SUM(CASE WHEN period >= 'm:' THEN amount_minor ELSE 0 END), 0) FROM card_usage "
+                   "WHERE card_id = :card_id AND ((period >= :monday AND period <= :sunday) "
+                   "OR (period >= 'm:' AND period < 'm;'))")
 
 
 def with_longer_windows(uow, card_id: int, at: datetime, usage: Usage, controls: SpendControls, *,
@@ -174,8 +176,8 @@ def with_longer_windows(uow, card_id: int, at: datetime, usage: Usage, controls:
     if controls.weekly_limit_minor is None and controls.lifetime_limit_minor is None:
         return usage
     monday = at.astimezone(tz).date() - timedelta(days=at.astimezone(tz).weekday())
-    days = {f"w{i}": f"d:{(monday + timedelta(days=i)).isoformat()}" for i in range(7)}
-    week, lifetime = uow.sql.one(_LONGER_WINDOWS, {"card_id": card_id, **days})
+    week, lifetime = uow.sql.one(_LONGER_WINDOWS, {"card_id": card_id, "monday": f"d:{monday.isoformat()}",
+                                                   "sunday": f"d:{(monday + timedelta(days=6)).isoformat()}"})
     return replace(usage, week_amount_minor=int(week), lifetime_amount_minor=int(lifetime))
 
 
@@ -191,17 +193,21 @@ def rebuild_usage(uow, tz: tzinfo) -> int:
     ``tz``; returns how many counters were written.
 
     For a programme whose time zone changed: a counter kept in the old calendar would be given back,
-    on a reversal, to a period its purchase was never counted in. The counters are derived data: an
-    approval counts once with what is still spent (amount minus what was reversed or released).
+    on a reversal, to a period its purchase was never counted in. The counters are derived data, counted
+    as the purchase path counts them: an approval (a force post and an advice too, not a refund without a
+    purchase) once, with what it took — what was captured, over-captures included, plus what is still
+    held (neither captured nor reversed or released).
     """
     a = t.authorizations
     totals: dict[tuple[int, str], list[int]] = {}
-    rows = uow.conn.execute(select(a.c.card_id, a.c.created_at, a.c.amount_minor, a.c.reversed_minor)
-                            .where(a.c.response_code.in_(sorted(rc.APPROVALS))))
-    for card_id, created_at, amount_minor, reversed_minor in rows:
+    rows = uow.conn.execute(select(a.c.card_id, a.c.created_at, a.c.amount_minor, a.c.captured_minor,
+                                   a.c.reversed_minor)
+                            .where(a.c.response_code.in_(sorted(rc.APPROVALS)), a.c.kind != _kinds.UNLINKED_REFUND))
+    for card_id, created_at, amount_minor, captured_minor, reversed_minor in rows:
+        spent = captured_minor + max(0, amount_minor - captured_minor - reversed_minor)
         for period in _periods(created_at, tz):
             total = totals.setdefault((card_id, period), [0, 0])
-            total[0] += amount_minor - reversed_minor
+            total[0] += spent
             total[1] += 1
     uow.conn.execute(delete(t.usage))
     if totals:

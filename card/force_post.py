@@ -28,7 +28,7 @@ from .errors import CardNotFound, ClearingUnfunded, IdempotencyConflict, Invalid
 from .funding import shortfall as compute_shortfall
 from .issuing import find_card, get_merchant
 
-FORCE_POST, UNLINKED_REFUND, PURCHASE = "force_post", "unlinked_refund", "purchase"
+from .kinds import FORCE_POST, PURCHASE, UNLINKED_REFUND  # noqa: F401 - the kinds written here
 
 
 def request_hash(kind: str, merchant_id: str, amount_minor, card_id, pan) -> str:

@@ -17,6 +17,9 @@ from .errors import InvalidRequest
 PURCHASE, ATM_WITHDRAWAL, P2P = "purchase", "atm_withdrawal", "p2p"
 KINDS = (PURCHASE, ATM_WITHDRAWAL, P2P)
 PILOT_KINDS = frozenset({PURCHASE})
+# What a row records when no authorization came first (card/force_post.py): cleared without one, and a
+# refund with no purchase.
+FORCE_POST, UNLINKED_REFUND = "force_post", "unlinked_refund"
 MCCS_OF: dict[str, frozenset[str]] = {ATM_WITHDRAWAL: CASH_MCCS, P2P: P2P_MCCS}
 _KIND_OF_MCC = {mcc: kind for kind, mccs in MCCS_OF.items() for mcc in mccs}
 _SAID = {ATM_WITHDRAWAL: "ATM withdrawals (cash)", P2P: "person-to-person transfers"}

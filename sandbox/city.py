@@ -199,8 +199,10 @@ class CryptoCity(CardVerbs, MiningVerbs):
     def reinstate_licence(self, *, licence_id: str, reason: str = "") -> licences.LicenceChanged:
         return self.run(licences.reinstate_licence, licence_id=licence_id, reason=reason)
 
-    def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "") -> licences.LicenceChanged:
-        return self.run(licences.renew_licence, licence_id=licence_id, valid_until=valid_until, reason=reason)
+    def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "",
+                      applied_at: datetime | None = None) -> licences.LicenceChanged:
+        return self.run(licences.renew_licence, licence_id=licence_id, valid_until=valid_until, reason=reason,
+                        applied_at=applied_at)
 
     # ------------------------------------------------------------------ reading
     def balances(self, actor: str) -> dict[str, int]:

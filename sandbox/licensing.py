@@ -41,6 +41,13 @@ class LicenceExpired(LicensingError):
     code = "licence_expired"
 
 
+class RenewalTooEarly(LicensingError):
+    """A renewal asked before the regulator takes applications: more than one renewal's length ahead of expiry
+    (renewals cannot be stacked into a licence of any length)."""
+
+    code = "renewal_too_early"
+
+
 class RenewalTooLate(LicensingError):
     """A renewal asked later than the regulator's notice before expiry."""
 
@@ -67,6 +74,8 @@ def months_before(at: datetime, months: int) -> datetime:
 
 def _add_months(at: datetime, months: int) -> datetime:
     index = at.year * 12 + at.month - 1 + months
+    if not 12 <= index < 10_000 * 12:   # beyond the years a datetime holds: as far as it goes
+        return (datetime.min if index < 12 else datetime.max).replace(tzinfo=at.tzinfo)
     year, month = divmod(index, 12)
     month += 1
     last = (datetime(year + (month == 12), month % 12 + 1, 1) - datetime(year, month, 1)).days
@@ -191,20 +200,33 @@ class LicenceRegistry:
             self._log(lic, at, "reinstate", reason)
         return lic
 
-    def renew(self, licence_id: str, until: datetime, at: datetime) -> LicenceState:
-        """Extend ``licence_id`` to ``until``, asked at ``at``. Refused, in this order: not renewable; expired
-        (an expired licence is applied for anew, not renewed); asked later than the regulator's notice
-        before expiry; not extending it; extending it further than the regulator grants at once."""
+    def renew(self, licence_id: str, until: datetime, at: datetime, *,
+              applied_at: datetime | None = None) -> LicenceState:
+        """Extend ``licence_id`` to ``until``, decided at ``at`` on an application made at ``applied_at``
+        (default: ``at``; the regulator's terms apply to when the participant applied). Refused, in this
+        order: not renewable; applied after the decision; expired when applied for (an expired licence is
+        applied for anew, not renewed); applied for earlier than one renewal's length before expiry; later
+        than the regulator's notice before expiry; not extending it; extending it further than the
+        regulator grants at once."""
         lic = self.get(licence_id)
         if not lic.renewable:
             raise LicensingError(f"licence {lic.id} is not renewable")
+        applied = at if applied_at is None else applied_at
+        if applied > at:
+            raise LicensingError(f"an application made at {applied.isoformat()} cannot be decided earlier, at "
+                                 f"{at.isoformat()}")
         rule = self._rules.get(lic.regulator, RenewalRule())
         regulator = self.regulator_names.get(lic.regulator, lic.regulator)
-        if at >= lic.valid_until:
+        if applied >= lic.valid_until:
             raise LicenceExpired(f"licence {lic.id} expired on {lic.valid_until.isoformat()}: an expired licence "
                                  "is not renewed; the participant applies for a new one", licence_id=lic.id)
+        if rule.max_months is not None and applied < months_before(lic.valid_until, rule.max_months):
+            opens = months_before(lic.valid_until, rule.max_months)
+            raise RenewalTooEarly(f"{regulator} takes renewal applications for licence {lic.id} from "
+                                  f"{opens.isoformat()}, {rule.max_months} months before it ends", licence_id=lic.id,
+                                  opens=opens.isoformat())
         deadline = months_before(lic.valid_until, rule.notice_months)
-        if rule.notice_months and at > deadline:
+        if rule.notice_months and applied > deadline:
             raise RenewalTooLate(f"{regulator} takes renewal applications at least {rule.notice_months} months "
                                  f"before a licence expires: licence {lic.id} had to be renewed by "
                                  f"{deadline.isoformat()}", licence_id=lic.id, deadline=deadline.isoformat())
@@ -216,7 +238,8 @@ class LicenceRegistry:
                                  f"licence {lic.id} can run to {longest.isoformat()} at most", licence_id=lic.id,
                                  longest=longest.isoformat())
         lic.valid_until = until
-        self._log(lic, at, "renew", until.isoformat())
+        self._log(lic, at, "renew", until.isoformat() + ("" if applied_at is None else
+                                                           f" (applied {applied_at.isoformat()})"))
         return lic
 
     @staticmethod

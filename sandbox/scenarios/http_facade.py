@@ -285,9 +285,12 @@ class HttpFacade:
     def reinstate_licence(self, *, licence_id: str, reason: str = "") -> dict:
         return self._call("POST", f"/api/v1/licences/{licence_id}/reinstate", {"reason": reason})
 
-    def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "") -> dict:
-        return self._call("POST", f"/api/v1/licences/{licence_id}/renew",
-                          {"valid_until": valid_until.isoformat(), "reason": reason})
+    def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "",
+                      applied_at: datetime | None = None) -> dict:
+        body = {"valid_until": valid_until.isoformat(), "reason": reason}
+        if applied_at is not None:
+            body["applied_at"] = applied_at.isoformat()
+        return self._call("POST", f"/api/v1/licences/{licence_id}/renew", body)
 
     # ------------------------------------------------------------------ mining (locations are namespaced too)
     def register_farm(self, *, farm: str, location: str, **declared: Any) -> dict:

@@ -111,6 +111,7 @@ class RenewArgs(M):
     licence: Name
     valid_until: Instant
     reason: str = Field(default="", max_length=200)
+    applied_at: Instant | None = None   # when the participant applied (default: the step's time)
 
 
 class WithdrawArgs(M):

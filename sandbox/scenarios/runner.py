@@ -113,7 +113,8 @@ def _call(facade: Any, step: Step) -> Any:
     if v == "set_kyc":
         return facade.set_kyc_tier(actor=a.actor, kyc_tier=a.tier, reason=a.reason)
     if v == "renew_licence":
-        return facade.renew_licence(licence_id=a.licence, valid_until=a.valid_until, reason=a.reason)
+        return facade.renew_licence(licence_id=a.licence, valid_until=a.valid_until, reason=a.reason,
+                                    applied_at=a.applied_at)
     if v == "withdraw":
         address = a.address or facade.deposit_address(actor=a.to, chain="bitcoin")
         key = a.key or f"scenario:{step.index}:{a.actor}"

@@ -321,3 +321,38 @@ def test_card_lifetime_limit_counts_every_month(ledger, clock):
     assert (over.response_code, over.reason) == (
         rc.AMOUNT_LIMIT, "would exceed the card's lifetime limit of 5 000.00 KZT (5 000.00 KZT already spent)")
     ledger.verify()
+
+
+def test_card_counters_rebuilt_equal_the_counters_kept(ledger, clock):
+    """A time-zone change recounts the day and month counters from the authorizations (the week's and the
+    lifetime limits add them up): the recount must give what the purchase path kept — over-captures
+    counted, released remainders not, a refund with no purchase not at all."""
+    from sqlalchemy import select
+
+    from card import tables as t
+    from card.policy import ClearingPolicy
+    cards, card = setup_city(ledger, tenge_minor=100_000_00, policy=ClearingPolicy({"5814": 2_000}))
+    pay = lambda key, amount: cards.authorize(card_id=card.id, amount_minor=amount, merchant_id="cafe",  # noqa: E731
+                                              idempotency_key=key)
+    cards.capture(pay("tip", 1_000_00).authorization_id, 1_150_00)                # over-captured by a tip
+    cards.capture(pay("part", 2_000_00).authorization_id, 500_00)                 # the rest released
+    cards.reverse(pay("void", 700_00).authorization_id)
+    pay("open", 300_00)
+    cards.force_post(merchant_id="cafe", amount_minor=400_00, key="forced", card_id=card.id)
+    cards.unlinked_refund(merchant_id="cafe", amount_minor=500_00, key="returned", card_id=card.id)
+    clock.advance(timedelta(days=1))
+    pay("expires", 900_00)
+    clock.advance(timedelta(days=8))
+    assert cards.expire_holds() == 2                                              # "open" and "expires"
+
+    def counters():
+        with ledger.unit_of_work(read_only=True) as uow:
+            return {(p, a, n) for p, a, n in uow.conn.execute(
+                select(t.usage.c.period, t.usage.c.amount_minor, t.usage.c.count)).all() if a or n}
+    kept = counters()
+    assert ("m:2025-06", 1_150_00 + 500_00 + 400_00, 6) in kept
+    with ledger.unit_of_work() as uow:
+        cards.rebuild_usage(uow)
+        uow.commit()
+    assert counters() == kept
+    ledger.verify()

@@ -5,7 +5,7 @@ import pytest
 
 from card.ports import AuthorizationContext, Merchant
 from sandbox.config import load_config
-from sandbox.licensing import LicenceRegistry, NotLicensed
+from sandbox.licensing import LicenceRegistry, LicensingError, NotLicensed
 from sandbox.rules import CustomerProfile, PastAuthorization, SandboxRules, evaluate
 
 T0 = datetime(2025, 6, 2, 12, 0, tzinfo=timezone.utc)
@@ -59,7 +59,7 @@ def utc(*args) -> datetime:
 def test_afsa_renews_on_application_at_least_two_months_ahead_for_two_years_at_most(licences):
     """AFSA's FinTech Lab: 2-year licences, renewable on application at least 2 months before expiry (the
     presets' ``renewal_notice_months: 2``, ``max_renewal_months: 24``). AFSA-TF-001 runs to 1 January 2027."""
-    from sandbox.licensing import LicenceExpired, RenewalTooLate, RenewalTooLong
+    from sandbox.licensing import LicenceExpired, RenewalTooEarly, RenewalTooLate, RenewalTooLong
     with pytest.raises(RenewalTooLong, match="at most 24 months") as long:
         licences.renew("AFSA-TF-001", utc(2029, 1, 1, 0, 0, 1), T0)
     assert long.value.code == "renewal_too_long" and long.value.details["longest"] == "2029-01-01T00:00:00+00:00"
@@ -68,15 +68,23 @@ def test_afsa_renews_on_application_at_least_two_months_ahead_for_two_years_at_m
     assert late.value.code == "renewal_too_late" and late.value.details["deadline"] == "2026-11-01T00:00:00+00:00"
     with pytest.raises(LicenceExpired, match="applies for a new one"):
         licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2027, 1, 1))
-    lic = licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2026, 11, 1))   # on the last day it may
+    # applied in time, decided after the deadline (even after expiry): the application's date counts
+    lic = licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2027, 1, 15), applied_at=utc(2026, 11, 1))
     assert lic.valid_until == utc(2028, 1, 1)
-    # the same rule from the new end: the next renewal is due by 1 November 2027, for 24 months at most
+    with pytest.raises(LicensingError, match="cannot be decided earlier"):
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2026, 6, 1), applied_at=utc(2026, 7, 1))
+    # no stacking: the next application opens 24 months before the new end, 1 January 2026
+    with pytest.raises(RenewalTooEarly, match="from 2026-01-01") as early:
+        licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2025, 12, 31))
+    assert early.value.code == "renewal_too_early"
     assert licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2027, 10, 31)).valid_until == utc(2030, 1, 1)
 
 
 @pytest.mark.parametrize("at, months, back", [
     (utc(2027, 3, 31), 1, utc(2027, 2, 28)), (utc(2028, 3, 31), 1, utc(2028, 2, 29)),
-    (utc(2027, 1, 1), 2, utc(2026, 11, 1)), (utc(2027, 1, 15, 9, 30), 14, utc(2025, 11, 15, 9, 30))])
+    (utc(2027, 1, 1), 2, utc(2026, 11, 1)), (utc(2027, 1, 15, 9, 30), 14, utc(2025, 11, 15, 9, 30)),
+    (utc(1, 2, 1), 3, datetime.min.replace(tzinfo=timezone.utc)),      # before the first year: as far as it goes
+    (utc(9999, 12, 1), -1, datetime.max.replace(tzinfo=timezone.utc))])
 def test_months_before_counts_calendar_months(at, months, back):
     from sandbox.licensing import months_before
     assert months_before(at, months) == back

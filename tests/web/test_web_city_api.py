@@ -351,4 +351,7 @@ def test_a_regulator_renews_on_afsa_terms_over_http(cc_client, cc):
                 {"valid_until": "2030-01-01T00:00:00+00:00"})
     assert late.status_code == 409 and late.json["code"] == "renewal_too_late"
     assert "2028-11-01" in late.json["detail"]
+    in_time = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-4",   # applied in time, decided now
+                   {"valid_until": "2030-01-01T00:00:00+00:00", "applied_at": "2028-10-31T00:00:00+00:00"})
+    assert in_time.status_code == 200 and in_time.json["valid_until"].startswith("2030-01-01"), in_time.json
     cc.verify()

@@ -204,8 +204,9 @@ def reveal(card_id: int):
 @blp.arguments(ControlsSchema)
 @blp.response(200, CardSchema)
 def put_controls(body: dict, card_id: int):
-    """Replace the card's spend controls (idempotent by nature: the same body twice is the same state).
-    Limits above the programme's are refused (422); the programme's blocked categories stay blocked."""
+    """Replace the card's spend controls (idempotent by nature: the same body twice is the same state): an
+    optional limit left out (monthly, weekly, lifetime) is removed. Limits above the programme's are refused
+    (422); the programme's blocked categories stay blocked."""
     city = require_city()
 
     def change(uow):

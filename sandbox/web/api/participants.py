@@ -111,7 +111,7 @@ def licence(licence_id: str):
 def _change(licence_id: str, body: dict, verb: str):
     city = require_city()
     city.licences.get(licence_id)  # 404 before anything is claimed
-    until = {"valid_until": body["valid_until"]} if verb == "renew" else {}
+    until = {"valid_until": body["valid_until"], "applied_at": body.get("applied_at")} if verb == "renew" else {}
 
     def compute(uow):
         getattr(licence_service, f"{verb}_licence")(city.ctx, uow, licence_id=licence_id, reason=body["reason"],
@@ -146,6 +146,9 @@ def reinstate(body: dict, licence_id: str):
 class RenewSchema(ReasonSchema):
     valid_until = ma.fields.AwareDateTime(required=True, metadata={"description": "the new end of validity "
                                                                                  "(with its zone), later than now"})
+    applied_at = ma.fields.AwareDateTime(load_default=None, metadata={
+        "description": "when the participant applied (default now): the regulator's notice before expiry is "
+                       "counted from it"})
 
 
 @blp.route("/licences/<name:licence_id>/renew", methods=["POST"])
@@ -155,9 +158,10 @@ class RenewSchema(ReasonSchema):
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
 def renew(body: dict, licence_id: str):
     """Extend a renewable licence to ``valid_until`` (regulator or operator) on its regulator's terms. Refused:
-    not renewable or not extending it (``licensing_error``), expired (``licence_expired``), asked later than the
-    regulator's notice before expiry (``renewal_too_late``: AFSA, 2 months), further than one renewal grants
-    (``renewal_too_long``: AFSA, 24 months)."""
+    not renewable or not extending it (``licensing_error``), expired when applied for (``licence_expired``),
+    applied for more than one renewal's length before expiry (``renewal_too_early``), later than the
+    regulator's notice (``renewal_too_late``: AFSA, 2 months), further than one renewal grants
+    (``renewal_too_long``: AFSA, 24 months). ``applied_at``: when the participant applied (default now)."""
     return _change(licence_id, body, "renew")
 
 
