@@ -25,9 +25,9 @@ ACQUIRER_FEE_OWNER = "card-acquirer"
 # Authorizations one unit of work expires: each writes an event, and the event log takes at most 5 000 per
 # unit of work (sandbox.events.MAX_EVENTS_PER_UNIT), with room left for the clock's own.
 MAX_EXPIRY_PER_UNIT = 2_000
-_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
-# Open purchases old enough to have run out, read per sweep (live ones too: a hotel's lasts a month)
+# Open purchases old enough to have run out, read per sweep in pages (live ones too: a hotel's lasts a month)
 MAX_SCANNED = 20_000
+_PAGE = 500
 
 
 def _auth(uow, authorization_id: int, *, lock: bool = True):
@@ -186,11 +186,17 @@ def fee_share(fee_minor: int, captured_minor: int, refunded_before: int, refunde
     return refunded_after * fee_minor // captured_minor - refunded_before * fee_minor // captured_minor
 
 
+def more_due(uow, expired: int) -> bool:
+    """After ``expire_holds`` marked ``expired`` authorizations in ``uow``: whether another sweep has work (its
+    batch was full, or holds are still past their date)."""
+    return expired >= MAX_EXPIRY_PER_UNIT or uow.holds_due()
+
+
 def expire_holds(service, uow, *, expired: list | None = None, limit: int | None = None) -> int:
     """Expire holds past their date on the sandbox clock, the oldest first, and mark the authorizations whose
     hold has run out expired (captured, when a partial capture took part: it keeps what it took) — at most
     ``limit`` (default and most ``MAX_EXPIRY_PER_UNIT``); how many, each appended to ``expired`` as a dict
-    when given. ``uow.holds_due()`` (or a full batch) says more are due: a sweep is bounded, so a clock
+    when given. ``more_due`` says whether another sweep has work: a sweep is bounded, so a clock
     advance past thousands of open purchases is finished by further units of work
     (``sandbox.services.clock.sweep``)."""
     limit = MAX_EXPIRY_PER_UNIT if limit is None else max(1, min(int(limit), MAX_EXPIRY_PER_UNIT))
@@ -202,15 +208,15 @@ def expire_holds(service, uow, *, expired: list | None = None, limit: int | None
     a = t.authorizations
     rows: list = []
     after = 0
-    for _ in range(MAX_SCANNED // _IDS_PER_QUERY):
+    for _ in range(MAX_SCANNED // _PAGE):
         page = uow.conn.execute(select(a.c.id, a.c.hold_id, a.c.amount_minor, a.c.reversed_minor, a.c.card_id,
                                        a.c.created_at, a.c.cardholder_id, a.c.merchant_id, a.c.idempotency_key,
                                        a.c.captured_minor)
                                 .where(a.c.status == APPROVED, a.c.created_at <= oldest, a.c.id > after)
-                                .order_by(a.c.id).limit(_IDS_PER_QUERY)).all()
+                                .order_by(a.c.id).limit(_PAGE)).all()
         gone = uow.expired_among([r[1] for r in page if r[1] is not None])
         rows += [r for r in page if r[1] in gone]
-        if len(page) < _IDS_PER_QUERY or len(rows) >= limit:
+        if len(page) < _PAGE or len(rows) >= limit:
             break
         after = page[-1][0]
     count = 0

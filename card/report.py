@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text, case, cast, func, literal_column, select, text, type_coerce
+from sqlalchemy import Text, case, cast, func, literal_column, select, text
 
-from ledger.types import from_micros
+from ledger.types import bucket_start, id_chunks, time_bucket
 
 from . import response_codes as rc
 from . import tables as t
@@ -20,11 +20,7 @@ from . import tables as t
 # hour and one local day (only the local mean times of before ~1920 are not).
 BUCKET_MICROS = 15 * 60 * 1_000_000
 BUCKETS_PER_DAY_MAX = 100     # a 25-hour day (a DST change back)
-# Integer division truncates towards zero on both databases; shifting by a whole number of buckets first
-# floors the times before 1970 too (year 1 is -6.2e16 µs).
-_SHIFT_BUCKETS = 10**8
 MAX_DECLINE_GROUPS = 1_000
-_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
 MAX_FLAGGED_ROWS = 1_000
 
 _a = t.authorizations.c
@@ -99,8 +95,8 @@ def decline_groups(uow, *, limit: int = MAX_DECLINE_GROUPS) -> list[DeclineGroup
         .limit(max(1, min(int(limit), MAX_DECLINE_GROUPS)))).all()
     firsts = [g[4] for g in groups]
     examples: dict[int, str] = {}
-    for i in range(0, len(firsts), _IDS_PER_QUERY):
-        examples.update(uow.conn.execute(select(_a.id, _a.reason).where(_a.id.in_(firsts[i:i + _IDS_PER_QUERY]))).all())
+    for chunk in id_chunks(firsts):
+        examples.update(uow.conn.execute(select(_a.id, _a.reason).where(_a.id.in_(chunk))).all())
     out = [DeclineGroup(code, template, int(count), int(amount), examples[first])
            for code, template, count, amount, first in groups]
     # Sorted as Python sorts strings: the same order on both databases, whatever PostgreSQL's collation.
@@ -139,8 +135,7 @@ def latest_at(uow) -> datetime | None:
 def buckets(uow, *, limit: int, since: datetime | None = None) -> list[Bucket]:
     """The newest ``limit`` 15-minute buckets that hold authorizations (made at or after ``since``, when
     given: a chart of the last hours reads only those), oldest first."""
-    shifted = (type_coerce(_a.created_at, BigInteger) + BUCKET_MICROS * _SHIFT_BUCKETS) // BUCKET_MICROS
-    query = select(shifted.label("bucket"), _total(case((_APPROVED, 1), else_=0)),
+    query = select(time_bucket(_a.created_at, BUCKET_MICROS).label("bucket"), _total(case((_APPROVED, 1), else_=0)),
                    _total(case((_APPROVED, _a.amount_minor), else_=0)), _total(case((_APPROVED, 0), else_=1)))
     if since is not None:
         query = query.where(_a.created_at >= since)
@@ -148,5 +143,5 @@ def buckets(uow, *, limit: int, since: datetime | None = None) -> list[Bucket]:
         query
         .group_by(literal_column("bucket")).order_by(literal_column("bucket").desc())
         .limit(max(1, int(limit)))).all()
-    return [Bucket(from_micros((int(b) - _SHIFT_BUCKETS) * BUCKET_MICROS), int(ok), int(ok_minor), int(no))
+    return [Bucket(bucket_start(b, BUCKET_MICROS), int(ok), int(ok_minor), int(no))
             for b, ok, ok_minor, no in reversed(rows)]

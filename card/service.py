@@ -121,11 +121,14 @@ class CardService:
     def expire_holds(self) -> int:
         """Expire every hold past its date and mark its authorization (a batch of at most
         ``clearing.MAX_EXPIRY_PER_UNIT`` per transaction, until none is due); how many authorizations."""
+        def batch(uow) -> tuple[int, bool]:
+            done = _clearing.expire_holds(self, uow)
+            return done, _clearing.more_due(uow, done)
         total = 0
         while True:
-            done, due = self.ledger.transaction(lambda uow: (_clearing.expire_holds(self, uow), uow.holds_due()))
+            done, more = self.ledger.transaction(batch)
             total += done
-            if done < _clearing.MAX_EXPIRY_PER_UNIT and not due:
+            if not more:
                 return total
 
     def rebuild_usage(self, uow) -> int:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import and_, func, select
+
+from ledger.types import bucket_start, id_chunks, time_bucket
 
 from . import tables as t
 
@@ -65,20 +67,11 @@ def open_order_ids(uow, owner: str, *, symbol: str | None = None, after_id: int 
 
 
 # -- market data: candles and 24-hour figures, added up by the database ---------------------------------
-# Integer division truncates towards zero on both databases; shifting by a whole number of buckets first
-# floors the times before 1970 too (year 1 is -6.2e16 µs; a day is 8.64e10 µs).
-_SHIFT_MICROS = 10**6 * 86_400 * 10**6
-
-
-_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
-
-
 def _price_of(uow, trade_ids) -> dict[int, int]:  # noqa: ANN001
     tr = t.trades.c
-    ids = sorted(set(trade_ids))
     prices: dict[int, int] = {}
-    for i in range(0, len(ids), _IDS_PER_QUERY):
-        prices.update(uow.conn.execute(select(tr.id, tr.price_minor).where(tr.id.in_(ids[i:i + _IDS_PER_QUERY]))).all())
+    for chunk in id_chunks(trade_ids):
+        prices.update(uow.conn.execute(select(tr.id, tr.price_minor).where(tr.id.in_(chunk))).all())
     return prices
 
 
@@ -87,9 +80,7 @@ def candles(uow, symbol: str, since: datetime, until: datetime, interval_s: int)
     the epoch that had trades, oldest first: open and close are the first and last trade's prices (by id)."""
     tr = t.trades.c
     width = interval_s * 10**6
-    if _SHIFT_MICROS % width:
-        raise ValueError(f"candles of {interval_s} s do not divide the epoch shift")
-    bucket = ((type_coerce(tr.created_at, BigInteger) + _SHIFT_MICROS) // width).label("bucket")
+    bucket = time_bucket(tr.created_at, width).label("bucket")
     inner = select(bucket, tr.id, tr.price_minor, tr.qty_minor, tr.notional_minor).where(
         tr.symbol == symbol, tr.created_at > since, tr.created_at <= until).subquery()
     rows = uow.conn.execute(
@@ -97,7 +88,7 @@ def candles(uow, symbol: str, since: datetime, until: datetime, interval_s: int)
                func.min(inner.c.price_minor), func.sum(inner.c.qty_minor), func.sum(inner.c.notional_minor),
                func.count()).group_by(inner.c.bucket).order_by(inner.c.bucket)).all()
     price = _price_of(uow, [r[1] for r in rows] + [r[2] for r in rows])
-    return [{"start": datetime.fromtimestamp((int(b) * width - _SHIFT_MICROS) // 10**6, timezone.utc),
+    return [{"start": bucket_start(b, width),
              "open": price[first], "high": int(high), "low": int(low), "close": price[last],
              "volume_minor": int(qty), "quote_volume_minor": int(notional), "trades": int(count)}
             for b, first, last, high, low, qty, notional, count in rows]

@@ -19,7 +19,7 @@ from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, LedgerError, UnbalancedTransfer)
 from .errors import ZERO_AMOUNT, DomainError
-from .types import from_micros, to_micros
+from .types import from_micros, id_chunks, to_micros
 from .transfers import MAX_MEMO_LENGTH, MAX_POSTINGS, Posting, TransferResult, check_key, request_hash, transfer
 
 if TYPE_CHECKING:
@@ -239,10 +239,9 @@ def _due(uow: UnitOfWork):  # noqa: ANN202
     return and_(t.holds.c.status == PENDING, t.holds.c.expires_at.is_not(None), t.holds.c.expires_at <= uow.now())
 
 
-def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH,
-           expired_ids: list[int] | None = None) -> int:
+def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_EXPIRY_BATCH) -> int:
     """Mark pending holds whose expiry has passed on the sandbox clock as expired, the oldest first and at
-    most ``limit`` of them (1..MAX_EXPIRY_BATCH); return how many (their ids appended to ``expired_ids``)."""
+    most ``limit`` of them (1..MAX_EXPIRY_BATCH); return how many."""
     now = uow.now()
     limit = max(1, min(int(limit), MAX_EXPIRY_BATCH))
     cond = _due(uow)
@@ -265,21 +264,15 @@ def expire(uow: UnitOfWork, *, account_id: int | None = None, limit: int = MAX_E
         _event(uow, hold_id, acct, "expired", -remaining)
         uow.conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(
             status=EXPIRED, remaining_minor=0, resolved_at=now))
-        if expired_ids is not None:
-            expired_ids.append(hold_id)
     return len(rows)
-
-
-_IDS_PER_QUERY = 500   # SQLite binds at most 999 variables a statement
 
 
 def expired_among(uow: UnitOfWork, hold_ids: Sequence[int]) -> set[int]:
     """The holds among ``hold_ids`` whose status is expired."""
-    ids = sorted({int(i) for i in hold_ids})
     found: set[int] = set()
-    for i in range(0, len(ids), _IDS_PER_QUERY):
-        found.update(uow.conn.execute(select(t.holds.c.id).where(
-            t.holds.c.id.in_(ids[i:i + _IDS_PER_QUERY]), t.holds.c.status == EXPIRED)).scalars())
+    for chunk in id_chunks(hold_ids):
+        found.update(uow.conn.execute(select(t.holds.c.id).where(t.holds.c.id.in_(chunk),
+                                                                 t.holds.c.status == EXPIRED)).scalars())
     return found
 
 

@@ -516,10 +516,10 @@ class UnitOfWork:
     def void_hold(self, hold_id: int, *, amount_minor: int | None = None) -> _holds.Hold:
         return _holds.void(self, hold_id, amount_minor=amount_minor)
 
-    def expire_holds(self, *, limit: int = _holds.MAX_EXPIRY_BATCH, expired_ids: list[int] | None = None) -> int:
+    def expire_holds(self, *, limit: int = _holds.MAX_EXPIRY_BATCH) -> int:
         """Expire the pending holds past their date on the sandbox clock, oldest first, at most ``limit``;
-        how many (their ids appended to ``expired_ids``)."""
-        return _holds.expire(self, limit=limit, expired_ids=expired_ids)
+        how many."""
+        return _holds.expire(self, limit=limit)
 
     def holds_due(self) -> bool:
         """Whether any pending hold is past its date on the sandbox clock (not expired yet)."""

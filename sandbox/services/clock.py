@@ -51,7 +51,7 @@ def advance(city: CityContext, uow, *, delta: timedelta | str) -> Advanced:
     uow.move_time_to(now)
     lapsed: list[dict] = []
     expired = clearing.expire_holds(city.cards, uow, expired=lapsed)
-    pending = expired >= clearing.MAX_EXPIRY_PER_UNIT or uow.holds_due()
+    pending = clearing.more_due(uow, expired)
     placed = city.exchange.market_makers.requote(uow, now)
     mining.on_advance(city, uow, head.now, now)   # farms mine, meters are read, levies charged
     seq = audit.append(uow, "sandbox", "clock.advanced", now.isoformat(), {"expired_holds": expired,
@@ -73,7 +73,7 @@ def sweep(city: CityContext, uow) -> Swept:
     if expired:
         audit.append(uow, "sandbox", "card.holds_expired", uow.now().isoformat(), {"expired_holds": expired})
         _expired_events(uow, lapsed)
-    return Swept(expired, expired >= clearing.MAX_EXPIRY_PER_UNIT or uow.holds_due())
+    return Swept(expired, clearing.more_due(uow, expired))
 
 
 def _expired_events(uow, lapsed: list[dict]) -> None:
