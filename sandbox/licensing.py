@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dateutil.relativedelta import relativedelta
+
 from ledger.errors import DomainError
 
 from .config.models import CityConfig
@@ -68,18 +70,12 @@ class RenewalRule:
 
 
 def months_before(at: datetime, months: int) -> datetime:
-    """``at`` moved ``months`` calendar months back (the 31st becomes the month's last day)."""
-    return _add_months(at, -months)
-
-
-def _add_months(at: datetime, months: int) -> datetime:
-    index = at.year * 12 + at.month - 1 + months
-    if not 12 <= index < 10_000 * 12:   # beyond the years a datetime holds: as far as it goes
-        return (datetime.min if index < 12 else datetime.max).replace(tzinfo=at.tzinfo)
-    year, month = divmod(index, 12)
-    month += 1
-    last = (datetime(year + (month == 12), month % 12 + 1, 1) - datetime(year, month, 1)).days
-    return at.replace(year=year, month=month, day=min(at.day, last))
+    """``at`` moved ``months`` calendar months back (the 31st becomes the month's last day); past the first or
+    last year a datetime holds, as far as it goes."""
+    try:
+        return at - relativedelta(months=months)
+    except (ValueError, OverflowError):
+        return (datetime.min if months > 0 else datetime.max).replace(tzinfo=at.tzinfo)
 
 
 @dataclass
@@ -220,11 +216,13 @@ class LicenceRegistry:
         if applied >= lic.valid_until:
             raise LicenceExpired(f"licence {lic.id} expired on {lic.valid_until.isoformat()}: an expired licence "
                                  "is not renewed; the participant applies for a new one", licence_id=lic.id)
-        if rule.max_months is not None and applied < months_before(lic.valid_until, rule.max_months):
+        if rule.max_months is not None:
             opens = months_before(lic.valid_until, rule.max_months)
-            raise RenewalTooEarly(f"{regulator} takes renewal applications for licence {lic.id} from "
-                                  f"{opens.isoformat()}, {rule.max_months} months before it ends", licence_id=lic.id,
-                                  opens=opens.isoformat())
+            longest = months_before(lic.valid_until, -rule.max_months)   # that many months after it ends
+            if applied < opens:
+                raise RenewalTooEarly(f"{regulator} takes renewal applications for licence {lic.id} from "
+                                      f"{opens.isoformat()}, {rule.max_months} months before it ends",
+                                      licence_id=lic.id, opens=opens.isoformat())
         deadline = months_before(lic.valid_until, rule.notice_months)
         if rule.notice_months and applied > deadline:
             raise RenewalTooLate(f"{regulator} takes renewal applications at least {rule.notice_months} months "
@@ -232,8 +230,7 @@ class LicenceRegistry:
                                  f"{deadline.isoformat()}", licence_id=lic.id, deadline=deadline.isoformat())
         if until <= lic.valid_until:
             raise LicensingError(f"renewal must extend beyond {lic.valid_until.isoformat()}")
-        if rule.max_months is not None and until > _add_months(lic.valid_until, rule.max_months):
-            longest = _add_months(lic.valid_until, rule.max_months)
+        if rule.max_months is not None and until > longest:
             raise RenewalTooLong(f"{regulator} renews a licence for at most {rule.max_months} months at a time: "
                                  f"licence {lic.id} can run to {longest.isoformat()} at most", licence_id=lic.id,
                                  longest=longest.isoformat())

@@ -44,9 +44,10 @@ def renew_licence(city: CityContext, uow, *, licence_id: str, valid_until: datet
     ``applied_at`` (default now; ``LicenceRegistry.renew``): refused with ``licensing_error`` if it is not
     renewable or the date does not extend it, and with ``licence_expired``, ``renewal_too_early``,
     ``renewal_too_late`` or ``renewal_too_long``."""
-    for name, value in (("valid_until", valid_until), ("applied_at", applied_at)):
-        if not isinstance(value, datetime) and not (name == "applied_at" and value is None):
-            raise InvalidDate(f"{name} is a date and time, got {value!r}")
+    if not isinstance(valid_until, datetime):
+        raise InvalidDate(f"valid_until is a date and time, got {valid_until!r}")
+    if applied_at is not None and not isinstance(applied_at, datetime):
+        raise InvalidDate(f"applied_at is a date and time, got {applied_at!r}")
     return _change(city, uow, "renew", licence_id, reason, until=utc(valid_until),
                    applied_at=None if applied_at is None else utc(applied_at))
 
