@@ -8,7 +8,7 @@ with just-in-time crypto funding through a Funder port, clearing, reversal, refu
 """
 from . import response_codes
 from .authorization import AuthorizationResult
-from .controls import DEFAULT_BLOCKED_MCCS, SpendControls, Usage
+from .controls import DEFAULT_BLOCKED_MCCS, ScopedLimit, SpendControls, Usage
 from .errors import CardError
 from .funding import FundingPlan, FundingSettings, plan_funding
 from .iban import make_iban, validate_iban
@@ -20,7 +20,7 @@ from .ports import (AllowAll, AuthorizationContext, Capacity, Funder, FundingLeg
 from .service import CardService
 from .simple_funder import FixedPriceFunder
 
-__all__ = ["response_codes", "AuthorizationResult", "DEFAULT_BLOCKED_MCCS", "SpendControls", "Usage", "CardError",
+__all__ = ["response_codes", "AuthorizationResult", "DEFAULT_BLOCKED_MCCS", "ScopedLimit", "SpendControls", "Usage", "CardError",
            "FundingPlan", "FundingSettings", "plan_funding", "make_iban", "validate_iban", "BankAccount", "Card",
            "MerchantRecord", "make_pan", "AllowAll", "AuthorizationContext", "Capacity", "Funder", "FundingLeg",
            "FundingShort", "FundingUnavailable", "Merchant", "Rules", "RulesDecision", "CardService",

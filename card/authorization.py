@@ -36,13 +36,14 @@ from . import decisions as _decisions
 from . import response_codes as rc
 from . import tables as t
 from . import verification
-from .controls import SpendControls, Usage, evaluate
+from .controls import TRANSACTION, SpendControls, Usage, evaluate
 from .errors import InvalidRequest
 from .funding import conversion_fee, plan_funding
 from .funding import shortfall as compute_shortfall
 from .hold_duration import hold_days_at
 from .issuing import CLOSED, FROZEN, Card, MerchantRecord, PurchaseSnapshot, purchase_snapshot
 from .pan import is_expired, is_valid_pan
+from .scoped_usage import scoped_usage
 from .ports import AuthorizationContext, FundingShort, FundingUnavailable, Merchant
 
 MAX_KEY_LENGTH = 255
@@ -156,29 +157,48 @@ def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo, controls: SpendCont
     day, month = _periods(at, tz)
     rows = {r[0]: (r[1], r[2]) for r in uow.sql.all(_SELECT_USAGE, {"card_id": card_id, "d": day, "m": month})}
     d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
-    usage = Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]))
+    usage = Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]),
+                  month_count=int(m[1]))
     return usage if controls is None else with_longer_windows(uow, card_id, at, usage, controls, tz=tz)
+
+
+def complete_usage(uow, card_id: int, at: datetime, usage: Usage, controls: SpendControls, *, tz: tzinfo,
+                   mcc: str, merchant_id: str | None) -> Usage:
+    """``usage`` (the day's and month's counters) with what ``controls`` also limit for a purchase at
+    ``merchant_id`` (category ``mcc``): the week's and the lifetime usage, and the usage at each scope of
+    the card's scoped limits that the purchase matches. No read for a card that limits none of them."""
+    usage = with_longer_windows(uow, card_id, at, usage, controls, tz=tz)
+    rules = tuple(rule for rule in controls.scoped_for(mcc, merchant_id) if rule.window != TRANSACTION) \
+        if controls.scoped_limits else ()
+    if not rules:   # a per-transaction limit needs no history
+        return usage
+    return replace(usage, scoped=scoped_usage(uow, card_id, at, rules, tz=tz))
 
 
 # The week's and the lifetime spend come from the day and month counters every change already keeps (a
 # reversal gives back the period its purchase counted in), read only for a card that limits them.
 # Day keys sort as their dates ('d:2025-06-02'), so the week is one range of the primary key, the months another.
-_LONGER_WINDOWS = ("SELECT COALESCE(SUM(CASE WHEN period <= :sunday THEN amount_minor ELSE 0 END), 0), "
-                   "COALESCE(SUM(CASE WHEN period >= 'm:' THEN amount_minor ELSE 0 END), 0) FROM card_usage "
-                   "WHERE card_id = :card_id AND ((period >= :monday AND period <= :sunday) "
-                   "OR (period >= 'm:' AND period < 'm;'))")
+# The months are matched with LIKE, not as a range: under a language collation (a PostgreSQL database
+# created with one) ';' sorts before ':', and a range up to 'm;' would hold no month at all.
+_LONGER_WINDOWS = ("SELECT COALESCE(SUM(CASE WHEN period LIKE 'd:%' THEN amount_minor ELSE 0 END), 0), "
+                   "COALESCE(SUM(CASE WHEN period LIKE 'm:%' THEN amount_minor ELSE 0 END), 0), "
+                   "COALESCE(SUM(CASE WHEN period LIKE 'd:%' THEN count ELSE 0 END), 0), "
+                   "COALESCE(SUM(CASE WHEN period LIKE 'm:%' THEN count ELSE 0 END), 0) FROM card_usage "
+                   "WHERE card_id = :card_id AND ((period >= :monday AND period <= :sunday) OR period LIKE 'm:%')")
 
 
 def with_longer_windows(uow, card_id: int, at: datetime, usage: Usage, controls: SpendControls, *,
                         tz: tzinfo) -> Usage:
-    """``usage`` with the spend of the programme's week (Monday to Sunday, calendar of ``tz``) of ``at`` and of
-    the card's whole life added, when ``controls`` limit either (no read otherwise)."""
-    if controls.weekly_limit_minor is None and controls.lifetime_limit_minor is None:
+    """``usage`` with the spend and the purchases of the programme's week (Monday to Sunday, calendar of
+    ``tz``) of ``at`` and of the card's whole life added, when ``controls`` limit either (no read otherwise)."""
+    if not controls.reads_longer_windows:
         return usage
     monday = at.astimezone(tz).date() - timedelta(days=at.astimezone(tz).weekday())
-    week, lifetime = uow.sql.one(_LONGER_WINDOWS, {"card_id": card_id, "monday": f"d:{monday.isoformat()}",
-                                                   "sunday": f"d:{(monday + timedelta(days=6)).isoformat()}"})
-    return replace(usage, week_amount_minor=int(week), lifetime_amount_minor=int(lifetime))
+    week, lifetime, week_count, lifetime_count = uow.sql.one(
+        _LONGER_WINDOWS, {"card_id": card_id, "monday": f"d:{monday.isoformat()}",
+                          "sunday": f"d:{(monday + timedelta(days=6)).isoformat()}"})
+    return replace(usage, week_amount_minor=int(week), lifetime_amount_minor=int(lifetime),
+                   week_count=int(week_count), lifetime_count=int(lifetime_count))
 
 
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int, *, tz: tzinfo) -> None:
@@ -368,12 +388,13 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
     if snap.usage is not None:
         # Read with the card: SQLite's single writer (BEGIN IMMEDIATE) kept every other unit of work out
         # since this one began. On PostgreSQL the counters are read here, under the holder's lock.
-        usage = with_longer_windows(uow, card.id, now, Usage(day_amount_minor=snap.usage[0], day_count=snap.usage[1],
-                                                             month_amount_minor=snap.usage[2]),
-                                    card.controls, tz=service.timezone)
+        usage = Usage(day_amount_minor=snap.usage[0], day_count=snap.usage[1], month_amount_minor=snap.usage[2],
+                      month_count=snap.usage[3])
     else:
-        usage = usage_of(uow, card.id, now, tz=service.timezone, controls=card.controls)
-    control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone)
+        usage = usage_of(uow, card.id, now, tz=service.timezone)
+    usage = complete_usage(uow, card.id, now, usage, card.controls, tz=service.timezone, mcc=merchant.mcc,
+                           merchant_id=merchant.id)
+    control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone, merchant.id)
     if not control.allowed:
         raise _Decline(control.code, control.reason, card, template=control.reason_template)
     bank_id = card.bank_ledger_account_id

@@ -36,6 +36,13 @@ class InvalidAuthorizationState(CardError):
     code = "invalid_authorization_state"
 
 
+class InvalidSpendControls(CardError):
+    """Spend controls that cannot be kept: a count that is not a positive whole number, a scoped limit with
+    no scope or no limit, more scoped limits than a card may have."""
+
+    code = "invalid_spend_controls"
+
+
 class AmountTooLarge(CardError):
     code = "amount_too_large"
 

@@ -21,7 +21,7 @@ answer (statements show it; a retry with the same key gets it again).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
@@ -36,10 +36,11 @@ from .authorization import (
     _Decline,
     _fund,
     bump_usage,
+    complete_usage,
     usage_of,
 )
 from .clearing import _auth
-from .controls import PER_TRANSACTION_LIMIT, evaluate
+from .controls import evaluate
 from .errors import IdempotencyConflict, InvalidAuthorizationState
 from .funding import shortfall as compute_shortfall
 from .issuing import CLOSED, FROZEN, get_card, get_merchant
@@ -128,13 +129,13 @@ def _approve(service, uow, row, extra, key: str | None) -> IncrementResult:
         raise _Decline(rc.RESTRICTED_CARD, f"the card is {card.status}")
     held = row.amount_minor - row.reversed_minor
     controls = card.controls
-    limit = controls.per_transaction_limit_minor
-    if limit is not None and held + extra > limit:
-        raise _Decline(rc.AMOUNT_LIMIT, PER_TRANSACTION_LIMIT.format(limit=format_amount(limit, "KZT")))
     merchant = get_merchant(uow, row.merchant_id)
-    used = usage_of(uow, card.id, row.created_at, tz=service.timezone, controls=controls)
-    control = evaluate(replace(controls, per_transaction_limit_minor=None), replace(used, day_count=0), extra,
-                       merchant.mcc, merchant.in_zone)
+    used = complete_usage(uow, card.id, row.created_at, usage_of(uow, card.id, row.created_at, tz=service.timezone),
+                          controls, tz=service.timezone, mcc=merchant.mcc, merchant_id=merchant.id)
+    # The increment adds to a purchase already counted: the per-transaction limits apply to what it then
+    # holds in all, the other amount limits to the increment; no count is checked.
+    control = evaluate(controls, used, extra, merchant.mcc, merchant.in_zone, merchant.id, counts=False,
+                       already_held_minor=held)
     if not control.allowed:
         raise _Decline(control.code, control.reason)
     bank_id = card.bank_ledger_account_id

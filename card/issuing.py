@@ -143,11 +143,16 @@ def register_merchant(uow, merchant_id: str, name: str, mcc: str, *, in_zone: bo
     return get_merchant(uow, merchant_id)
 
 
-def get_merchant(uow, merchant_id: str) -> MerchantRecord:
+def find_merchant(uow, merchant_id: str) -> MerchantRecord | None:
     row = uow.sql.one(_MERCHANT_BY_ID, {"merchant_id": str(merchant_id)})
-    if row is None:
+    return None if row is None else MerchantRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+
+
+def get_merchant(uow, merchant_id: str) -> MerchantRecord:
+    merchant = find_merchant(uow, merchant_id)
+    if merchant is None:
         raise MerchantNotFound(f"no merchant {merchant_id!r} is registered")
-    return MerchantRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+    return merchant
 
 
 def merchant_id_by_name(uow, name: str) -> str | None:
@@ -236,13 +241,13 @@ class PurchaseSnapshot:
     key_request_hash: str | None
     card: Card | None
     merchant: MerchantRecord | None
-    usage: tuple[int, int, int] | None   # (day amount, day count, month amount); None when not read
+    usage: tuple[int, int, int, int] | None   # (day amount, day count, month amount, month count); None: not read
 
 
 _SNAPSHOT_COLS = ("SELECT a.id, a.request_hash, c.id, c.pan, c.expiry_month, c.expiry_year, c.status, c.cardholder_id, "
                   "c.bank_account_id, b.ledger_account_id, c.wallet_owner, c.funding, c.controls, m.id, m.name, m.mcc, "
                   "m.in_zone, m.settlement_account_id, m.mdr_bps")
-_SNAPSHOT_USAGE_COLS = ", ud.amount_minor, ud.count, um.amount_minor"
+_SNAPSHOT_USAGE_COLS = ", ud.amount_minor, ud.count, um.amount_minor, um.count"
 _SNAPSHOT_FROM = (" FROM (SELECT 1 AS one) q LEFT JOIN card_authorizations a ON a.idempotency_key = :key "
                   "LEFT JOIN card_cards c ON {card} LEFT JOIN card_bank_accounts b ON b.id = c.bank_account_id "
                   "LEFT JOIN card_merchants m ON m.id = :merchant_id")
@@ -270,7 +275,7 @@ def purchase_snapshot(uow, *, key: str, merchant_id: str, card_id: int | None = 
     merchant = None if row[13] is None else MerchantRecord(row[13], row[14], row[15], bool(row[16]), row[17], row[18])
     usage = None
     if periods is not None:
-        usage = (int(row[19] or 0), int(row[20] or 0), int(row[21] or 0))
+        usage = (int(row[19] or 0), int(row[20] or 0), int(row[21] or 0), int(row[22] or 0))
     return PurchaseSnapshot(row[0], row[1], card, merchant, usage)
 
 

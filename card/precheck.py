@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import response_codes as rc
-from .authorization import MAX_AMOUNT_MINOR, _Request, usage_of
+from .authorization import MAX_AMOUNT_MINOR, _Request, complete_usage, usage_of
 from .controls import evaluate
 from .decisions import fundable_shortfall
 from .funding import conversion_fee, plan_funding
@@ -55,8 +55,9 @@ def precheck(service, uow, *, amount_minor, merchant_id: str, idempotency_key: s
     amount = req.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT_MINOR:
         return None
-    used = usage_of(uow, card.id, now, tz=service.timezone, controls=card.controls)
-    if not evaluate(card.controls, used, amount, merchant.mcc, merchant.in_zone).allowed:
+    used = complete_usage(uow, card.id, now, usage_of(uow, card.id, now, tz=service.timezone), card.controls,
+                          tz=service.timezone, mcc=merchant.mcc, merchant_id=merchant.id)
+    if not evaluate(card.controls, used, amount, merchant.mcc, merchant.in_zone, merchant.id).allowed:
         return None
     available = uow.balance(card.bank_ledger_account_id).available_minor
     short = compute_shortfall(amount, available, card.funding.spend_tenge_first)

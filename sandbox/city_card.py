@@ -88,6 +88,11 @@ class CardVerbs:
     def unfreeze_card(self, *, card_id: int, by: str):
         return self.run(cards.unfreeze_card, card_id=card_id, by=by)
 
+    def set_card_controls(self, *, actor: str, changes: dict):
+        """Change the named spend controls of ``actor``'s card (the API's names; the others stay), as its
+        holder would: tightening the programme's limits only."""
+        return self.run(cards.change_controls, actor=actor, changes=changes)
+
     def card_details(self, actor: str) -> dict:
         """The expiry and CVV of the actor's card, as its holder would type them (the operator's reveal)."""
         card_id = self.ctx.read(lambda uow: customers.require(uow, actor).card_id)

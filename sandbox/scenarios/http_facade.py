@@ -197,6 +197,14 @@ class HttpFacade:
         revealed = self._call("POST", f"/api/v1/cards/{card_id}/reveal", {})
         return {"expiry": revealed["expiry"], "cvv": revealed["cvv"]}
 
+    def set_card_controls(self, *, actor: str, changes: dict) -> dict:
+        card_id = self._card_id(actor)
+        current = self._call("GET", f"/api/v1/cards/{card_id}")["controls"]
+        for rule in current.get("scoped_limits", ()):   # the API takes a scoped limit with one scope named
+            for unnamed in [k for k in ("mcc", "merchant_id") if rule.get(k) is None]:
+                del rule[unnamed]
+        return self._call("PUT", f"/api/v1/cards/{card_id}/controls", {**current, **changes})
+
     def _card_id(self, actor: str) -> int:
         return self._cards.get(actor) or self._call("GET", f"/api/v1/customers/{self.ns(actor)}")["card_id"]
 

@@ -107,6 +107,81 @@ class KycArgs(M):
     reason: str = Field(default="", max_length=200)
 
 
+class ScopedLimitArgs(M):
+    """A limit on the purchases at one merchant category (``mcc``) or one ``merchant``: ``amount`` (tenge)
+    and/or ``count`` over ``window`` (docs/card.md#spend-controls)."""
+    window: Literal["transaction", "day", "week", "month", "lifetime"]
+    mcc: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
+    merchant: Name | None = None
+    amount: Amount | None = None
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_scope_and_a_limit(self) -> "ScopedLimitArgs":
+        if (self.mcc is None) == (self.merchant is None):
+            raise ValueError("name exactly one of mcc or merchant")
+        if self.amount is None and self.count is None:
+            raise ValueError("give amount, count or both")
+        if self.amount is not None and self.amount.asset != "KZT":
+            raise ValueError("a limit is in tenge (KZT)")
+        if self.window == "transaction" and self.count is not None:
+            raise ValueError("a per-transaction limit is an amount; counts are per day, week, month or lifetime")
+        return self
+
+
+_CONTROL_AMOUNTS = {"per_transaction": "per_transaction_limit_minor", "daily": "daily_limit_minor",
+                    "weekly": "weekly_limit_minor", "monthly": "monthly_limit_minor",
+                    "lifetime": "lifetime_limit_minor"}
+_CONTROL_COUNTS = ("daily_count", "weekly_count", "monthly_count", "lifetime_count")
+
+
+class ControlsArgs(M):
+    """Change the spend controls of the actor's card: only those named change (``null`` removes a limit);
+    ``scoped``, when given, replaces the card's scoped limits."""
+    actor: Name
+    per_transaction: Amount | None = None
+    daily: Amount | None = None
+    weekly: Amount | None = None
+    monthly: Amount | None = None
+    lifetime: Amount | None = None
+    daily_count: int | None = Field(default=None, ge=1, le=10_000)
+    weekly_count: int | None = Field(default=None, ge=1, le=1_000_000)
+    monthly_count: int | None = Field(default=None, ge=1, le=1_000_000)
+    lifetime_count: int | None = Field(default=None, ge=1, le=1_000_000)
+    allowed_mccs: list[Annotated[str, Field(pattern=r"^\d{4}$")]] | None = Field(default=None, max_length=200)
+    zone_only: bool | None = None
+    scoped: list[ScopedLimitArgs] | None = Field(default=None, max_length=20)
+
+    @model_validator(mode="after")
+    def _tenge(self) -> "ControlsArgs":
+        for name in _CONTROL_AMOUNTS:
+            amount = getattr(self, name)
+            if amount is not None and amount.asset != "KZT":
+                raise ValueError(f"{name} is a limit in tenge (KZT)")
+        return self
+
+    def changes(self) -> dict:
+        """The controls named, in the API's names (``PUT /api/v1/cards/{id}/controls``)."""
+        given = self.model_fields_set
+        out: dict = {}
+        for name, api in _CONTROL_AMOUNTS.items():
+            if name in given:
+                amount = getattr(self, name)
+                out[api] = None if amount is None else amount.amount_minor
+        for name in _CONTROL_COUNTS:
+            if name in given:
+                out[f"{name}_limit"] = getattr(self, name)
+        for name in ("allowed_mccs", "zone_only"):
+            if name in given:
+                out[name] = getattr(self, name) if name == "allowed_mccs" else bool(self.zone_only)
+        if "scoped" in given:
+            out["scoped_limits"] = [
+                {"window": s.window, **({"mcc": s.mcc} if s.mcc else {"merchant_id": s.merchant}),
+                 "amount_limit_minor": None if s.amount is None else s.amount.amount_minor, "count_limit": s.count}
+                for s in self.scoped or ()]
+        return out
+
+
 class RenewArgs(M):
     licence: Name
     valid_until: Instant
@@ -227,6 +302,7 @@ STEP_MODELS: dict[str, tuple[type[M], type[M] | None]] = {
     "advance": (AdvanceArgs, StepExpect),
     "advance_to": (AdvanceToArgs, StepExpect),
     "set_kyc": (KycArgs, StepExpect),
+    "set_controls": (ControlsArgs, StepExpect),
     "withdraw": (WithdrawArgs, StepExpect),
     "whitelist": (WhitelistArgs, StepExpect),
     "suspend_licence": (LicenceArgs, StepExpect),

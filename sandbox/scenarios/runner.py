@@ -12,6 +12,7 @@ The runner calls these facade methods (keyword arguments, amounts in minor units
     expire(ref)                                force_post / unlinked_refund(actor, merchant, amount_minor, ref)
     advance(delta: timedelta)                  now() -> aware datetime (for advance_to and a step's at:)
     set_kyc_tier(actor, kyc_tier, reason)      renew_licence(licence_id, valid_until, reason)
+    set_card_controls(actor, changes: dict)    (the API's control names; only those given change)
     withdraw(actor, asset, address, amount_minor, key)   whitelist_address(actor, chain, address)
     deposit_address(actor, chain)              account_balance(code) -> int
     increment(ref, amount_minor) -> result with status, response_code, reason (a bigger hold)
@@ -112,6 +113,8 @@ def _call(facade: Any, step: Step) -> Any:
         return advance_to(facade, a.at)
     if v == "set_kyc":
         return facade.set_kyc_tier(actor=a.actor, kyc_tier=a.tier, reason=a.reason)
+    if v == "set_controls":
+        return facade.set_card_controls(actor=a.actor, changes=a.changes())
     if v == "renew_licence":
         return facade.renew_licence(licence_id=a.licence, valid_until=a.valid_until, reason=a.reason,
                                     applied_at=a.applied_at)

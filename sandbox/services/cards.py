@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from card import Card, SpendControls, issuing
+from card import Card, ScopedLimit, SpendControls, issuing
+from card.errors import InvalidSpendControls
 from ledger import format_amount
 
 from .. import audit, events
 from ..events import snapshots
 from ..city_parts import programme_blocked_mccs
 from ..context import CityContext
+from . import customers
 from ..errors import (
     ControlAboveProgrammeLimit,
     InvalidFundingOrder,
@@ -61,6 +63,12 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
             raise ControlAboveProgrammeLimit(
                 f"{name} may be at most the card programme's {shown} (got {value!r}); a card's own controls can "
                 "only tighten the programme's", control=name)
+    for rule in controls.get("scoped_limits") or ():
+        merchant_id = rule.get("merchant_id")
+        if merchant_id is not None and issuing.find_merchant(uow, merchant_id) is None:
+            # a typo would otherwise be a limit that never applies
+            raise InvalidSpendControls(f"a scoped limit names merchant {merchant_id!r}, which is not registered",
+                                       control="merchant_id")
     blocked = frozenset(controls.get("blocked_mccs") or ()) | programme_blocked_mccs(city.cfg)
     allowed = controls.get("allowed_mccs")
     new = SpendControls(per_transaction_limit_minor=controls.get("per_transaction_limit_minor"),
@@ -69,9 +77,21 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
                         weekly_limit_minor=controls.get("weekly_limit_minor"),
                         lifetime_limit_minor=controls.get("lifetime_limit_minor"),
                         daily_count_limit=controls.get("daily_count_limit"),
+                        weekly_count_limit=controls.get("weekly_count_limit"),
+                        monthly_count_limit=controls.get("monthly_count_limit"),
+                        lifetime_count_limit=controls.get("lifetime_count_limit"),
                         allowed_mccs=None if allowed is None else frozenset(allowed),
-                        blocked_mccs=blocked, zone_only=bool(controls.get("zone_only", False)))
+                        blocked_mccs=blocked, zone_only=bool(controls.get("zone_only", False)),
+                        scoped_limits=tuple(ScopedLimit.from_dict(rule) for rule in controls.get("scoped_limits") or ()))
     return _store_settings(uow, card_id, by, "controls", new)
+
+
+def change_controls(city: CityContext, uow, *, actor: str, changes: dict) -> Card:
+    """Change only the controls ``changes`` names (the API's names) on ``actor``'s card, by its holder: the
+    others stay as they are (``update_controls`` replaces the whole set)."""
+    card_id = customers.require(uow, actor).card_id
+    current = issuing.get_card(uow, card_id).controls.to_dict()
+    return update_controls(city, uow, card_id=card_id, by=actor, controls={**current, **changes})
 
 
 def update_funding(city: CityContext, uow, *, card_id: int, by: str, order: list[str], mode: str | None = None,

@@ -12,6 +12,7 @@ from flask import g
 from flask_smorest import Blueprint
 
 from card import statements
+from card.controls import MAX_COUNT_LIMIT, MAX_SCOPED_LIMITS, WINDOWS
 from card.pan import mask_pan
 from sandbox.services import card_verification
 from sandbox.services import cards as card_service
@@ -32,6 +33,39 @@ blp = Blueprint("cards", __name__, url_prefix=f"{PREFIX}/cards", description="Cr
 MCC = ma.fields.String(validate=ma.validate.Regexp(r"^\d{4}$"))
 
 
+COUNT = dict(strict=True, validate=ma.validate.Range(1, MAX_COUNT_LIMIT))
+
+
+class ScopedLimitSchema(Strict):
+    window = ma.fields.String(required=True, validate=ma.validate.OneOf(WINDOWS), metadata={
+        "description": "one purchase (`transaction`, amount only), the day, the week (Monday to Sunday), the "
+                       "month (the programme's calendar) or the card's `lifetime`"})
+    mcc = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\d{4}$"))
+    merchant_id = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(1, 64))
+    amount_limit_minor = amount_field(required=False, load_default=None, allow_none=True,
+                                      description="tiyn spent at the scope in the window")
+    count_limit = ma.fields.Integer(load_default=None, allow_none=True, **COUNT,
+                                    metadata={"description": "purchases at the scope in the window"})
+
+    @ma.validates_schema
+    def _one_scope_and_a_limit(self, data: dict, **_kwargs) -> None:
+        if (data.get("mcc") is None) == (data.get("merchant_id") is None):
+            raise ma.ValidationError("name exactly one of mcc or merchant_id")
+        if data.get("amount_limit_minor") is None and data.get("count_limit") is None:
+            raise ma.ValidationError("set amount_limit_minor, count_limit or both")
+        if data["window"] == "transaction" and data.get("count_limit") is not None:
+            raise ma.ValidationError("a per-transaction limit is an amount; counts are per day, week, month "
+                                     "or lifetime")
+
+
+class ScopedLimitOut(Strict):
+    window = ma.fields.String(required=True)
+    mcc = ma.fields.String(allow_none=True, required=True)
+    merchant_id = ma.fields.String(allow_none=True, required=True)
+    amount_limit_minor = ma.fields.Integer(allow_none=True, required=True)
+    count_limit = ma.fields.Integer(allow_none=True, required=True)
+
+
 class ControlsSchema(Strict):
     per_transaction_limit_minor = amount_field(required=True, allow_none=True)
     daily_limit_minor = amount_field(required=True, allow_none=True)
@@ -42,9 +76,17 @@ class ControlsSchema(Strict):
                                         description="tiyn over the card's whole life")
     daily_count_limit = ma.fields.Integer(required=True, allow_none=True, strict=True,
                                           validate=ma.validate.Range(1, 10_000))
+    weekly_count_limit = ma.fields.Integer(load_default=None, allow_none=True, **COUNT,
+                                           metadata={"description": "purchases a week (65 once reached)"})
+    monthly_count_limit = ma.fields.Integer(load_default=None, allow_none=True, **COUNT)
+    lifetime_count_limit = ma.fields.Integer(load_default=None, allow_none=True, **COUNT)
     allowed_mccs = ma.fields.List(MCC, load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
     blocked_mccs = ma.fields.List(MCC, load_default=list, validate=ma.validate.Length(max=200))
     zone_only = ma.fields.Boolean(load_default=False)
+    scoped_limits = ma.fields.List(ma.fields.Nested(ScopedLimitSchema), load_default=list,
+                                   validate=ma.validate.Length(max=MAX_SCOPED_LIMITS), metadata={
+                                       "description": "limits that count only purchases at one merchant category "
+                                                      "or one merchant, checked after the card-wide ones"})
 
 
 class FundingSchema(Strict):
@@ -72,9 +114,13 @@ class ControlsOut(Strict):
     weekly_limit_minor = ma.fields.Integer(allow_none=True, required=True)
     lifetime_limit_minor = ma.fields.Integer(allow_none=True, required=True)
     daily_count_limit = ma.fields.Integer(allow_none=True, required=True)
+    weekly_count_limit = ma.fields.Integer(allow_none=True, required=True)
+    monthly_count_limit = ma.fields.Integer(allow_none=True, required=True)
+    lifetime_count_limit = ma.fields.Integer(allow_none=True, required=True)
     allowed_mccs = ma.fields.List(ma.fields.String(), allow_none=True, required=True)
     blocked_mccs = ma.fields.List(ma.fields.String(), required=True)
     zone_only = ma.fields.Boolean(required=True)
+    scoped_limits = ma.fields.List(ma.fields.Nested(ScopedLimitOut), required=True)
 
 
 class CardSchema(Strict):
@@ -205,8 +251,8 @@ def reveal(card_id: int):
 @blp.response(200, CardSchema)
 def put_controls(body: dict, card_id: int):
     """Replace the card's spend controls (idempotent by nature: the same body twice is the same state): an
-    optional limit left out (monthly, weekly, lifetime) is removed. Limits above the programme's are refused
-    (422); the programme's blocked categories stay blocked."""
+    optional limit left out (monthly, weekly, lifetime, the counts, the scoped limits) is removed. Limits
+    above the programme's are refused (422); the programme's blocked categories stay blocked."""
     city = require_city()
 
     def change(uow):
