@@ -31,6 +31,7 @@ from .rules import CustomerProfile
 from .services import (
     clock,
     custody,
+    custody_tiers,
     customers,
     licences,
     reports,
@@ -134,6 +135,13 @@ class CryptoCity(CardVerbs, MiningVerbs):
         """See ``services.withdrawals.withdraw`` (the chain is in the database: a retry repeats nothing)."""
         return self.run(withdrawals.withdraw, actor=actor, asset=asset, address=address,
                         amount_minor=amount_minor, key=key, travel_rule=travel_rule)
+
+    def custody_tiers(self) -> custody_tiers.CustodyTiers:
+        return self.read(custody_tiers.tiers)
+
+    def rebalance_custody(self, *, by: str = "operator") -> custody_tiers.CustodyTiers:
+        """Move BTC between the custodian's hot, warm and cold wallets to the configured shares."""
+        return self.run(custody_tiers.rebalance, by=by)
 
     def whitelist_address(self, *, actor: str, chain: str = "bitcoin", address: str) -> withdrawals.Whitelisted:
         """See ``services.withdrawals.whitelist_address``."""

@@ -92,6 +92,12 @@ class InvalidClearing(CityError):
     code = "invalid_clearing"
 
 
+class ChainHalted(CityError):
+    """The regtest chain is halted by an incident: nothing that needs a block can be done now."""
+
+    code = "chain_halted"
+
+
 class ControlAboveProgrammeLimit(CityError):
     code = "control_above_programme_limit"
 

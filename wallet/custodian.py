@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import and_, func, insert, select, update
 
@@ -48,6 +48,7 @@ from .evm import (
 )
 from .keys import HDKeys
 from .reserves import InclusionProof, MerkleSumTree
+from .tiers import COLD, HOT, TIERS, WARM, Move, TierTargets, plan
 from .travel_rule import TravelRule, check_travel_rule
 
 MAX_SCAN_BLOCKS = 2_000
@@ -147,6 +148,15 @@ class Custodian:
 
     def cold_address(self, chain: str) -> str:
         return self.keys.address(chain, "cold", 0)
+
+    def warm_address(self, chain: str) -> str:
+        return self.keys.address(chain, "warm", 0)
+
+    def tier_address(self, chain: str, tier: str) -> str:
+        """The address of the custodian's ``hot``, ``warm`` or ``cold`` wallet on ``chain``."""
+        if tier not in TIERS:
+            raise ValueError(f"a custody tier is one of {', '.join(TIERS)}, got {tier!r}")
+        return self.keys.address(chain, tier, 0)
 
     # -- ledger accounts ------------------------------------------------------------------
     @staticmethod
@@ -281,7 +291,7 @@ class Custodian:
                     for u in self.btc.outputs_in_blocks(start, end, uow=uow) if u.address in known]
         by_lower = {a.lower(): a for a in known}
         if asset == "ETH":
-            own = [self.hot_address("ethereum"), self.cold_address("ethereum")]
+            own = [self.tier_address("ethereum", tier) for tier in TIERS]
             transfers = self.evm.eth_transfers(start, end, known, exclude_from=own)
         else:
             transfers = self.evm.token_transfers(self.tokens[asset].address, start, end, known)
@@ -563,6 +573,47 @@ class Custodian:
         raw = self.evm.token_balance(token.address, hot)
         return minor_to_token(raw, token.ledger_decimals, token.token_decimals)  # floor to ledger units
 
+    def tier_balances_minor(self, asset: str, *, uow=None) -> dict[str, int]:
+        """What the hot wallet (its address and, on Bitcoin, the deposit addresses whose keys are online),
+        the warm wallet and the cold wallet hold of ``asset`` on chain, confirmed, in ledger minor units."""
+        chain = _chain_of(asset, self.tokens)
+        held = {HOT: self.hot_balance_minor(asset, uow=uow)}
+        for tier in (WARM, COLD):
+            address = self.tier_address(chain, tier)
+            if chain == "bitcoin":
+                held[tier] = self.btc.balance_sat([address], min_conf=1, uow=uow)
+            elif asset == "ETH":
+                held[tier] = self.evm.balance_wei(address) // 10**9
+            else:
+                token = self.tokens[asset]
+                raw = self.evm.token_balance(token.address, address)
+                held[tier] = minor_to_token(raw, token.ledger_decimals, token.token_decimals)
+        return held
+
+    def move_between_tiers(self, asset: str, source: str, destination: str, amount_minor: int, *,
+                           uow=None) -> str:
+        """Send ``amount_minor`` from one of the custodian's tiers to another (the network fee paid on top,
+        by the custodian); returns the txid."""
+        chain = _chain_of(asset, self.tokens)
+        if source == destination or destination not in TIERS or source not in TIERS:
+            raise ValueError(f"a move goes between two different tiers of {', '.join(TIERS)}")
+        return self._internal_send(asset, source, self.tier_address(chain, destination), amount_minor, uow)
+
+    def rebalance(self, asset: str, targets: TierTargets, *, min_move_minor: int = 0, fee_reserve_minor: int = 0,
+                  uow=None, confirm: Callable[[], None] | None = None) -> list[tuple[Move, str]]:
+        """Bring the hot, warm and cold wallets to ``targets`` (``wallet.tiers.plan``): the moves made, each
+        with its txid; none when every tier is within the band already. ``confirm`` runs after each move
+        (a regtest chain mines a block there): a tier spends only confirmed coins, and the second move may
+        spend what the first brought."""
+        made = []
+        held = self.tier_balances_minor(asset, uow=uow)
+        for step in plan(held, targets, min_move_minor=min_move_minor, fee_reserve_minor=fee_reserve_minor):
+            made.append((step, self.move_between_tiers(asset, step.source, step.destination, step.amount_minor,
+                                                       uow=uow)))
+            if confirm is not None:
+                confirm()
+        return made
+
     def sweep_to_cold(self, asset: str, *, uow=None) -> str | None:
         """Move whatever the hot wallet holds above its ceiling to the cold address; returns the txid."""
         excess = self.hot_balance_minor(asset, uow=uow) - self.config.hot_ceiling_minor.get(asset, 2**62)
@@ -586,12 +637,12 @@ class Custodian:
                 if role == "hot":
                     candidates = self._hot_btc_candidates(uow)
                 else:
-                    cold = self.keys.key("bitcoin", "cold", 0)
-                    candidates = [(u, cold) for u in self.btc.unspent([cold.address], min_conf=1, uow=uow)]
+                    own = self.keys.key("bitcoin", role, 0)
+                    candidates = [(u, own) for u in self.btc.unspent([own.address], min_conf=1, uow=uow)]
                 total = sum(u.amount_sat for u, _ in candidates)
                 # the moved amount arrives in full; the fee is paid on top (posted to the custodian's account)
                 send = max(amount_minor, DUST_SAT)
-                change_to = self.hot_address("bitcoin") if role == "hot" else self.cold_address("bitcoin")
+                change_to = self.tier_address("bitcoin", role)
                 spend = build_spend(candidates, [(to, min(send, total))], change_to,
                                     self.config.btc_fee_rate_sat_vb, hrp=self.keys.btc_hrp)
                 uow.transfer(move(self.custody_account(uow, "BTC").id, self.chain_account(uow, "BTC").id,
@@ -602,10 +653,10 @@ class Custodian:
                 sent = self.evm.send_eth(key, to, amount_minor)
             else:
                 token = self.tokens[asset]
-                if role == "cold":
+                if role != "hot":
                     gas = TOKEN_TRANSFER_GAS_LIMIT * self.evm.gas_price_gwei()
                     topup = self.evm.send_eth(self.keys.key("ethereum", "hot", 0), key.address, gas)
-                    self._post_gas(uow, topup.fee_gwei, "gas top-up of the cold wallet")
+                    self._post_gas(uow, topup.fee_gwei, f"gas top-up of the {role} wallet")
                 sent = self.evm.send_token(key, token.address, to,
                                            minor_to_token(amount_minor, token.token_decimals, token.ledger_decimals))
             self._post_gas(uow, sent.fee_gwei, f"network fee of {role} transfer")
@@ -684,11 +735,11 @@ class Custodian:
         return self.liability_tree(asset, uow=uow).proof(owner)
 
     def onchain_holdings_minor(self, asset: str, *, uow=None) -> int:
-        """What every custodian address (deposit, hot, cold) holds on chain, in ledger minor units."""
+        """What every custodian address (deposit, hot, warm, cold) holds on chain, in ledger minor units."""
         chain = _chain_of(asset, self.tokens)
         with self._reading(uow) as reader:
             addresses = list(self._deposit_addresses(reader, chain))
-        addresses += [self.hot_address(chain), self.cold_address(chain)]
+        addresses += [self.tier_address(chain, tier) for tier in TIERS]
         if chain == "bitcoin":
             return self.btc.balance_sat(addresses, min_conf=0, uow=uow)
         if asset == "ETH":

@@ -6,7 +6,7 @@ Paths (the custodian's address roles are BIP44 "accounts"):
 * Ethereum, BIP44: ``m/44'/60'/<role>'/0/<index>``
 
 with role 0 = customer deposit addresses (index = the customer's derivation index),
-1 = hot wallet, 2 = cold wallet. The seed is never logged, never part of ``repr``/``str``
+1 = hot wallet, 2 = cold wallet, 3 = warm wallet. The seed is never logged, never part of ``repr``/``str``
 and never in an error message.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from functools import lru_cache
 from bip_utils import Bip32Slip10Secp256k1, EthAddrEncoder
 from bip_utils.bech32 import SegwitBech32Encoder
 
-ROLE_DEPOSIT, ROLE_HOT, ROLE_COLD = 0, 1, 2
-ROLES = {"deposit": ROLE_DEPOSIT, "hot": ROLE_HOT, "cold": ROLE_COLD}
+ROLE_DEPOSIT, ROLE_HOT, ROLE_COLD, ROLE_WARM = 0, 1, 2, 3
+ROLES = {"deposit": ROLE_DEPOSIT, "hot": ROLE_HOT, "cold": ROLE_COLD, "warm": ROLE_WARM}
 BTC_HRP = {"regtest": "bcrt", "testnet": "tb", "mainnet": "bc"}
 SEED_ENV = "CRYPTOCITY_WALLET_SEED"
 MAX_INDEX = 2**31 - 1

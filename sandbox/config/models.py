@@ -210,9 +210,18 @@ class MarketMakerCfg(Base):
 class CustodyCfg(Base):
     custodian: Ident
     confirmations: dict[str, Annotated[int, Field(ge=0, le=1000)]]
-    hot_ceiling_pct: Pct = Decimal("5")
+    # The custodian's coins by tier, as a share of all it holds on chain: hot (online, pays withdrawals),
+    # warm (one step away), the rest cold (offline). ``POST /api/v1/custody/rebalance`` moves them there.
+    hot_pct: Pct = Field(Decimal("5"), validation_alias=renamed("hot_pct", "hot_ceiling_pct"))
+    warm_pct: Pct = Decimal("15")
     travel_rule_threshold_minor: AmountMinor = Field(
         validation_alias=renamed("travel_rule_threshold_minor", "travel_rule_threshold"))
+
+    @model_validator(mode="after")
+    def _tiers_fit(self):
+        if self.hot_pct + self.warm_pct > 100:
+            raise ValueError(f"hot_pct ({self.hot_pct}) and warm_pct ({self.warm_pct}) add up to more than 100")
+        return self
 
 
 class StablecoinCfg(Base):

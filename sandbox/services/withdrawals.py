@@ -108,16 +108,21 @@ def _fund_treasury(city: CityContext, uow, custodian, amount_sat: int) -> str:
 
 
 def _refill_hot(city: CityContext, uow, custodian, row: dict) -> str:
-    """Move what ``row`` needs from cold to hot (funding the treasury first when cold is short) and mine
-    the block that makes it spendable."""
+    """Move what ``row`` needs to the hot wallet — from the warm wallet when it holds enough, else from
+    cold (funding the treasury first when cold is short too) — and mine the block that makes it spendable."""
     need = int(row["amount_minor"]) + int(row["fee_minor"])
-    cold = custodian.cold_address("bitcoin")
-    if city.btc_node.balance_sat([cold], min_conf=1, uow=uow) < need + REFILL_MARGIN_SAT:
-        _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
-    txid = custodian.refill_from_cold("BTC", need, uow=uow)
+    warm = custodian.warm_address("bitcoin")
+    if city.btc_node.balance_sat([warm], min_conf=1, uow=uow) >= need + REFILL_MARGIN_SAT:
+        source = "warm"
+    else:
+        source = "cold"
+        cold = custodian.cold_address("bitcoin")
+        if city.btc_node.balance_sat([cold], min_conf=1, uow=uow) < need + REFILL_MARGIN_SAT:
+            _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
+    txid = custodian.move_between_tiers("BTC", source, "hot", need, uow=uow)
     city.btc_node.mine(1, uow=uow)
     audit.append(uow, city.custodian_id, "custody.hot_refilled", "BTC",
-                 {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"])})
+                 {"amount_minor": need, "txid": txid, "withdrawal_id": int(row["id"]), "from": source})
     return txid
 
 

@@ -29,7 +29,7 @@ STATUS_BY_CODE: dict[str, int] = {
     # the city facade
     "unknown_actor": 404, "unknown_reference": 404, "unknown_licence": 404, "unknown_instrument": 404,
     "already_onboarded": 409, "address_protected": 409, "licence_expired": 409, "renewal_too_late": 409,
-    "renewal_too_early": 409,
+    "renewal_too_early": 409, "chain_halted": 409,
     "order_not_found": 404, "city_required": 503, "chain_not_shared": 503, "evm_state_lost": 503,
     "nothing_to_capture": 409, "nothing_to_reverse": 409, "nothing_to_refund": 409,
     "nothing_to_expire": 409,

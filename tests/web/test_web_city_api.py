@@ -337,6 +337,68 @@ def test_a_cardholder_sets_a_weekly_and_a_lifetime_limit(cc, cc_client):
     cc.verify()
 
 
+def test_a_cardholder_limits_one_category_and_counts_over_http(cc, cc_client):
+    """Scoped limits (one merchant category, one merchant) and the weekly count, set over the API and
+    enforced at the POS: 61 and 65 with reasons that name the scope; bad shapes are 422 and change nothing."""
+    me, coffee, market = cc.keys["aigerim"], cc.keys["coffee"], cc.keys["market"]
+    card_id = cc.info["aigerim"]["card_id"]
+    controls = {"per_transaction_limit_minor": 250_000_00, "daily_limit_minor": 100_000_00, "daily_count_limit": 20,
+                "weekly_count_limit": 3,
+                "scoped_limits": [{"window": "day", "mcc": "5814", "amount_limit_minor": 2_000_00},
+                                  {"window": "week", "merchant_id": "zone-market", "count_limit": 1}]}
+    set_ = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me), json=controls)
+    assert set_.status_code == 200, set_.json
+    assert set_.json["controls"]["weekly_count_limit"] == 3
+    assert set_.json["controls"]["scoped_limits"] == [
+        {"window": "day", "mcc": "5814", "merchant_id": None, "amount_limit_minor": 2_000_00, "count_limit": None},
+        {"window": "week", "mcc": None, "merchant_id": "zone-market", "amount_limit_minor": None, "count_limit": 1}]
+    pay = lambda key, who, shop, amount: post(  # noqa: E731
+        cc_client, f"/api/v1/merchants/{shop}/authorizations", who, key, {"card_id": card_id, "amount_minor": amount}).json
+    assert pay("s-1", coffee, "alatau-coffee", 1_500_00)["response_code"] == "00"
+    over = pay("s-2", coffee, "alatau-coffee", 600_00)
+    assert over["response_code"] == "61" and "daily limit of 2 000.00 KZT at merchant category 5814" in over["reason"]
+    assert pay("s-3", market, "zone-market", 600_00)["response_code"] == "00"
+    again = pay("s-4", market, "zone-market", 600_00)
+    assert (again["response_code"], again["reason"]) == ("65", "the card allows 1 purchase a week at merchant zone-market")
+    assert pay("s-5", coffee, "alatau-coffee", 100_00)["response_code"] == "00"
+    third = pay("s-6", coffee, "alatau-coffee", 100_00)
+    assert (third["response_code"], third["reason"]) == ("65", "the card allows 3 purchases a week")
+    for bad in ({"window": "day", "amount_limit_minor": 1},                      # no scope
+                {"window": "day", "mcc": "5814"},                               # no limit
+                {"window": "transaction", "mcc": "5814", "count_limit": 2},
+                {"window": "hour", "mcc": "5814", "count_limit": 2}):
+        refused = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me),
+                                json={**controls, "scoped_limits": [bad]})
+        assert refused.status_code == 422, bad
+    typo = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me), json={
+        **controls, "scoped_limits": [{"window": "day", "merchant_id": "zone-markte", "count_limit": 1}]})
+    assert typo.status_code == 422 and typo.json["code"] == "invalid_spend_controls"
+    assert get(cc_client, f"/api/v1/cards/{card_id}", me).json["controls"] == set_.json["controls"]
+    again = cc_client.put(f"/api/v1/cards/{card_id}/controls", headers=auth(me), json=set_.json["controls"])
+    assert again.status_code == 200 and again.json["controls"] == set_.json["controls"]   # its own output reads back
+    page = cc_client.get("/wallet", headers=auth(me))
+    assert page.status_code == 200 and "MCC 5814" in page.text and "at most 3 purchases" in page.text
+    cc.verify()
+
+
+def test_the_operator_rebalances_custody_tiers_over_http(cc, cc_client):
+    """GET /custody/tiers (operator, regulator), POST /custody/rebalance (operator, idempotent): the custodian's
+    BTC moves to the configured 5 / 15 / 80 % on the regtest chain; a customer key sees neither."""
+    op, reg, me = cc.keys["operator"], cc.keys["regulator"], cc.keys["aigerim"]
+    cc.withdraw(actor="aigerim", address=cc.deposit_address(actor="bob"), amount_minor=100_000, key="tiers")
+    assert get(cc_client, "/api/v1/custody/tiers", reg).json["shares_bps"]["cold"] > 9_900
+    assert get(cc_client, "/api/v1/custody/tiers", me).status_code == 403
+    assert post(cc_client, "/api/v1/custody/rebalance", me, "r-0", {}).status_code == 403
+    done = post(cc_client, "/api/v1/custody/rebalance", op, "r-1", {})
+    assert done.status_code == 200, done.json
+    assert [(m["source"], m["destination"]) for m in done.json["moves"]] == [("cold", "warm"), ("warm", "hot")]
+    assert all(abs(done.json["shares_bps"][t] - done.json["targets_bps"][t]) <= 100 for t in ("hot", "warm", "cold"))
+    assert post(cc_client, "/api/v1/custody/rebalance", op, "r-1", {}).json == done.json   # a replay moves nothing
+    assert post(cc_client, "/api/v1/custody/rebalance", op, "r-2", {}).json["moves"] == []
+    assert get(cc_client, "/api/v1/custody/tiers", op).json["held_minor"] == done.json["held_minor"]
+    cc.verify()
+
+
 def test_a_regulator_renews_on_afsa_terms_over_http(cc_client, cc):
     """AFSA renews for 2 years at most, asked at least 2 months before the licence ends (1 January 2027)."""
     reg = cc.keys["regulator"]

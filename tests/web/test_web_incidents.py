@@ -127,6 +127,20 @@ def test_a_chain_halt_holds_onchain_deposits_until_the_chain_restarts(cc, cc_cli
     cc.verify()
 
 
+def test_a_chain_halt_refuses_a_custody_rebalance(cc, cc_client):
+    """A move between the custody tiers needs a block: refused (409) while the chain is halted, done after."""
+    operator = cc.keys["operator"]
+    cc.withdraw(actor="aigerim", address=cc.deposit_address(actor="bob"), amount_minor=100_000, key="treasury")
+    halt = start(cc, cc_client, {"kind": "chain_halt"})
+    height = cc.btc_node.height()
+    refused = post(cc_client, operator, "/api/v1/custody/rebalance", {})
+    assert refused.status_code == 409 and refused.json["code"] == "chain_halted"
+    assert cc.btc_node.height() == height and cc.custody_tiers().moves == ()
+    resolve(cc, cc_client, halt.json["id"])
+    assert len(cc.rebalance_custody().moves) == 2
+    cc.verify()
+
+
 def test_a_chain_halt_holds_withdrawals_and_the_nodes_mining_until_the_chain_restarts(cc, cc_client):
     from sandbox.btc_rpc_server import start_for_city   # what `serve --btc-rpc-port` starts
     from wallet.bitcoin.rpc import BitcoindRPC

@@ -9,7 +9,7 @@ from typing import Iterator
 
 NOW = ("system", "accounts", "transfers", "clock", "ledger_admin")
 LATER = ("participants", "customers", "wallets", "exchange", "stablecoin", "cards", "pos", "network", "scenarios",
-         "reports", "events", "webhooks", "network_messages", "decisions", "mining", "incidents")
+         "reports", "events", "webhooks", "network_messages", "decisions", "mining", "incidents", "custody")
 PREFIX = "/api/v1"
 
 
