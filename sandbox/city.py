@@ -208,9 +208,9 @@ class CryptoCity(CardVerbs, MiningVerbs):
         return self.run(licences.reinstate_licence, licence_id=licence_id, reason=reason)
 
     def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "",
-                      applied_at: datetime | None = None) -> licences.LicenceChanged:
+                      applied_at: datetime | None = None, exit_plan: str | None = None) -> licences.LicenceChanged:
         return self.run(licences.renew_licence, licence_id=licence_id, valid_until=valid_until, reason=reason,
-                        applied_at=applied_at)
+                        applied_at=applied_at, exit_plan=exit_plan)
 
     # ------------------------------------------------------------------ reading
     def balances(self, actor: str) -> dict[str, int]:

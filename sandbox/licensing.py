@@ -56,6 +56,16 @@ class RenewalTooLate(LicensingError):
     code = "renewal_too_late"
 
 
+class ExitPlanRequired(LicensingError):
+    """A renewal application without the exit plan the regulator asks for (AFSA's FinTech Lab): how the
+    participant would wind its business down in order, customers paid out, if the licence ended."""
+
+    code = "exit_plan_required"
+
+
+MAX_EXIT_PLAN_CHARS = 2_000
+
+
 class RenewalTooLong(LicensingError):
     """A renewal that would extend the licence further than the regulator grants at once."""
 
@@ -67,6 +77,7 @@ class RenewalRule:
     """A regulator's terms for renewing its licences (``config.models.Regulator``)."""
     notice_months: int = 0
     max_months: int | None = None
+    exit_plan: bool = False   # an application must carry an exit plan
 
 
 def months_before(at: datetime, months: int) -> datetime:
@@ -131,7 +142,8 @@ class LicenceRegistry:
                     states.append(LicenceState(lic.id, holder.id, lic.regulator, lic.scope, lic.valid_from,
                                                lic.valid_until, lic.renewable))
         names = {cfg.mining.regulator_id: cfg.mining.regulator_name} | {r.id: r.name for r in cfg.regulators}
-        rules = {r.id: RenewalRule(r.renewal_notice_months, r.max_renewal_months) for r in cfg.regulators}
+        rules = {r.id: RenewalRule(r.renewal_notice_months, r.max_renewal_months, r.renewal_requires_exit_plan)
+                 for r in cfg.regulators}
         return cls(states, names, {r.kind: r.id for r in cfg.regulators}, rules)
 
     def states(self) -> list[LicenceState]:
@@ -197,13 +209,14 @@ class LicenceRegistry:
         return lic
 
     def renew(self, licence_id: str, until: datetime, at: datetime, *,
-              applied_at: datetime | None = None) -> LicenceState:
+              applied_at: datetime | None = None, exit_plan: str | None = None) -> LicenceState:
         """Extend ``licence_id`` to ``until``, decided at ``at`` on an application made at ``applied_at``
-        (default: ``at``; the regulator's terms apply to when the participant applied). Refused, in this
-        order: not renewable; applied after the decision; expired when applied for (an expired licence is
-        applied for anew, not renewed); applied for earlier than one renewal's length before expiry; later
-        than the regulator's notice before expiry; not extending it; extending it further than the
-        regulator grants at once."""
+        (default: ``at``; the regulator's terms apply to when the participant applied) carrying
+        ``exit_plan``. Refused, in this order: not renewable; applied after the decision; expired when
+        applied for (an expired licence is applied for anew, not renewed); no exit plan where the regulator
+        asks for one; applied for earlier than one renewal's length before expiry; later than the
+        regulator's notice before expiry; not extending it; extending it further than the regulator grants
+        at once."""
         lic = self.get(licence_id)
         if not lic.renewable:
             raise LicensingError(f"licence {lic.id} is not renewable")
@@ -216,6 +229,12 @@ class LicenceRegistry:
         if applied >= lic.valid_until:
             raise LicenceExpired(f"licence {lic.id} expired on {lic.valid_until.isoformat()}: an expired licence "
                                  "is not renewed; the participant applies for a new one", licence_id=lic.id)
+        if exit_plan is not None and (not isinstance(exit_plan, str) or len(exit_plan) > MAX_EXIT_PLAN_CHARS):
+            raise LicensingError(f"an exit plan is a text of at most {MAX_EXIT_PLAN_CHARS} characters")
+        if rule.exit_plan and not (exit_plan or "").strip():
+            raise ExitPlanRequired(f"{regulator} renews licence {lic.id} only on an application with an exit plan "
+                                   "(how the business would wind down in order, customers paid out)",
+                                   licence_id=lic.id)
         if rule.max_months is not None:
             opens = months_before(lic.valid_until, rule.max_months)
             longest = months_before(lic.valid_until, -rule.max_months)   # that many months after it ends

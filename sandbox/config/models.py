@@ -164,6 +164,7 @@ class Regulator(Base):
     # months before a licence ends its renewal must be asked for, and how far one renewal may extend it.
     renewal_notice_months: Annotated[int, Field(ge=0, le=24)] = 0
     max_renewal_months: Annotated[int, Field(ge=1, le=120)] | None = None
+    renewal_requires_exit_plan: bool = False   # AFSA's FinTech Lab: an application carries an exit plan
 
 
 class Licence(Base):

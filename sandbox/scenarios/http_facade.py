@@ -294,10 +294,12 @@ class HttpFacade:
         return self._call("POST", f"/api/v1/licences/{licence_id}/reinstate", {"reason": reason})
 
     def renew_licence(self, *, licence_id: str, valid_until: datetime, reason: str = "",
-                      applied_at: datetime | None = None) -> dict:
+                      applied_at: datetime | None = None, exit_plan: str | None = None) -> dict:
         body = {"valid_until": valid_until.isoformat(), "reason": reason}
         if applied_at is not None:
             body["applied_at"] = applied_at.isoformat()
+        if exit_plan is not None:
+            body["exit_plan"] = exit_plan
         return self._call("POST", f"/api/v1/licences/{licence_id}/renew", body)
 
     # ------------------------------------------------------------------ mining (locations are namespaced too)

@@ -187,6 +187,7 @@ class RenewArgs(M):
     valid_until: Instant
     reason: str = Field(default="", max_length=200)
     applied_at: Instant | None = None   # when the participant applied (default: the step's time)
+    exit_plan: str | None = Field(default=None, min_length=1, max_length=2_000)   # AFSA asks for one
 
 
 class WithdrawArgs(M):

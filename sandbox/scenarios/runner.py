@@ -117,7 +117,7 @@ def _call(facade: Any, step: Step) -> Any:
         return facade.set_card_controls(actor=a.actor, changes=a.changes())
     if v == "renew_licence":
         return facade.renew_licence(licence_id=a.licence, valid_until=a.valid_until, reason=a.reason,
-                                    applied_at=a.applied_at)
+                                    applied_at=a.applied_at, exit_plan=a.exit_plan)
     if v == "withdraw":
         address = a.address or facade.deposit_address(actor=a.to, chain="bitcoin")
         key = a.key or f"scenario:{step.index}:{a.actor}"

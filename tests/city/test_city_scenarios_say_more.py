@@ -182,7 +182,7 @@ def test_kyc_licence_whitelist_and_withdraw_verbs(tmp_path):
   - set_kyc: {actor: dias, tier: none, reason: documents expired}
   - pay: {actor: dias, merchant: zone-market, amount: "100.00 KZT", ref: after-kyc}
     expect: {status: declined}
-  - renew_licence: {licence: AFSA-TF-001, valid_until: "2029-01-01T00:00:00+05:00"}
+  - renew_licence: {licence: AFSA-TF-001, valid_until: "2029-01-01T00:00:00+05:00", exit_plan: orderly wind-down}
   - whitelist: {actor: aigerim, to: dias}
   - withdraw: {actor: aigerim, address: "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", amount: "0.001 BTC"}
     expect: {status: error, error: address_not_whitelisted}

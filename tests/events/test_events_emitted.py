@@ -115,7 +115,8 @@ CASES = [
     ("reinstate", lambda c: c.suspend_licence(licence_id="AFSA-TF-001"),
      lambda c: c.reinstate_licence(licence_id="AFSA-TF-001", reason="passed"), ["licence.reinstated"]),
     ("reinstate an active licence", None, lambda c: c.reinstate_licence(licence_id="AFSA-TF-001"), []),
-    ("renew", None, lambda c: c.renew_licence(licence_id="AFSA-TF-001", valid_until=datetime(2028, 1, 1, tzinfo=UTC)),
+    ("renew", None, lambda c: c.renew_licence(licence_id="AFSA-TF-001", valid_until=datetime(2028, 1, 1, tzinfo=UTC),
+                                                   exit_plan="wind-down"),
      ["licence.renewed"]),
 ]
 # Written by the tests below (an exchange fill, the chain verbs).

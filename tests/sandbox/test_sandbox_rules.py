@@ -48,8 +48,11 @@ def test_licence_validity_window(licences):
         licences.require("aifc-exchange", "trading_facility", datetime(2027, 1, 1, tzinfo=timezone.utc))
     with pytest.raises(NotLicensed, match="valid only from"):
         licences.require("city-bank", "crypto_card_pilot", datetime(2025, 5, 1, tzinfo=timezone.utc))
-    lic = licences.renew("AFSA-TF-001", datetime(2029, 1, 1, tzinfo=timezone.utc), T0)
+    lic = licences.renew("AFSA-TF-001", datetime(2029, 1, 1, tzinfo=timezone.utc), T0, exit_plan=PLAN)
     assert lic.status(datetime(2028, 1, 1, tzinfo=timezone.utc)) == "active"
+
+
+PLAN = "orderly wind-down: trading stops, customers' coins returned within 30 days"
 
 
 def utc(*args) -> datetime:
@@ -61,23 +64,40 @@ def test_afsa_renews_on_application_at_least_two_months_ahead_for_two_years_at_m
     presets' ``renewal_notice_months: 2``, ``max_renewal_months: 24``). AFSA-TF-001 runs to 1 January 2027."""
     from sandbox.licensing import LicenceExpired, RenewalTooEarly, RenewalTooLate, RenewalTooLong
     with pytest.raises(RenewalTooLong, match="at most 24 months") as long:
-        licences.renew("AFSA-TF-001", utc(2029, 1, 1, 0, 0, 1), T0)
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1, 0, 0, 1), T0, exit_plan=PLAN)
     assert long.value.code == "renewal_too_long" and long.value.details["longest"] == "2029-01-01T00:00:00+00:00"
     with pytest.raises(RenewalTooLate, match="at least 2 months before") as late:
-        licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2026, 11, 1, 0, 0, 1))
+        licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2026, 11, 1, 0, 0, 1), exit_plan=PLAN)
     assert late.value.code == "renewal_too_late" and late.value.details["deadline"] == "2026-11-01T00:00:00+00:00"
     with pytest.raises(LicenceExpired, match="applies for a new one"):
-        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2027, 1, 1))
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2027, 1, 1), exit_plan=PLAN)
     # applied in time, decided after the deadline (even after expiry): the application's date counts
-    lic = licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2027, 1, 15), applied_at=utc(2026, 11, 1))
+    lic = licences.renew("AFSA-TF-001", utc(2028, 1, 1), utc(2027, 1, 15), applied_at=utc(2026, 11, 1),
+                         exit_plan=PLAN)
     assert lic.valid_until == utc(2028, 1, 1)
     with pytest.raises(LicensingError, match="cannot be decided earlier"):
-        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2026, 6, 1), applied_at=utc(2026, 7, 1))
+        licences.renew("AFSA-TF-001", utc(2029, 1, 1), utc(2026, 6, 1), applied_at=utc(2026, 7, 1),
+                       exit_plan=PLAN)
     # no stacking: the next application opens 24 months before the new end, 1 January 2026
     with pytest.raises(RenewalTooEarly, match="from 2026-01-01") as early:
-        licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2025, 12, 31))
+        licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2025, 12, 31), exit_plan=PLAN)
     assert early.value.code == "renewal_too_early"
-    assert licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2027, 10, 31)).valid_until == utc(2030, 1, 1)
+    assert licences.renew("AFSA-TF-001", utc(2030, 1, 1), utc(2027, 10, 31), exit_plan=PLAN).valid_until == \
+        utc(2030, 1, 1)
+
+
+def test_afsa_renews_only_on_an_application_with_an_exit_plan(licences):
+    """AFSA's FinTech Lab renews on application "with an exit plan": none (or a blank one) is refused, before
+    the dates are looked at."""
+    from sandbox.licensing import ExitPlanRequired
+    for plan in (None, "", "   "):
+        with pytest.raises(ExitPlanRequired, match="with an exit plan") as missing:
+            licences.renew("AFSA-TF-001", utc(2040, 1, 1), T0, exit_plan=plan)   # also far too long
+        assert missing.value.code == "exit_plan_required"
+    with pytest.raises(LicensingError, match="at most 2000 characters"):
+        licences.renew("AFSA-TF-001", utc(2028, 1, 1), T0, exit_plan="x" * 2001)
+    assert licences.renew("AFSA-TF-001", utc(2028, 1, 1), T0, exit_plan="customers paid out within 30 days") \
+        .valid_until == utc(2028, 1, 1)
 
 
 @pytest.mark.parametrize("at, months, back", [

@@ -400,20 +400,26 @@ def test_the_operator_rebalances_custody_tiers_over_http(cc, cc_client):
 
 
 def test_a_regulator_renews_on_afsa_terms_over_http(cc_client, cc):
-    """AFSA renews for 2 years at most, asked at least 2 months before the licence ends (1 January 2027)."""
+    """AFSA renews for 2 years at most, asked at least 2 months before the licence ends (1 January 2027), on an
+    application with an exit plan."""
     reg = cc.keys["regulator"]
+    no_plan = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-0",
+                   {"valid_until": "2029-01-01T00:00:00+00:00"})
+    assert no_plan.status_code == 422 and no_plan.json["code"] == "exit_plan_required"
+    plan = "wind down in 90 days; customers' coins returned from custody"
     too_long = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-1",
-                    {"valid_until": "2029-06-01T00:00:00+00:00"})
+                    {"valid_until": "2029-06-01T00:00:00+00:00", "exit_plan": plan})
     assert too_long.status_code == 422 and too_long.json["code"] == "renewal_too_long"
     renewed = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-2",
-                   {"valid_until": "2029-01-01T00:00:00+00:00"})
+                   {"valid_until": "2029-01-01T00:00:00+00:00", "exit_plan": plan})
     assert renewed.status_code == 200, renewed.json
     cc.advance("1250d")                                    # 2 November 2028: too late for the 2029 end
     late = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-3",
-                {"valid_until": "2030-01-01T00:00:00+00:00"})
+                {"valid_until": "2030-01-01T00:00:00+00:00", "exit_plan": plan})
     assert late.status_code == 409 and late.json["code"] == "renewal_too_late"
     assert "2028-11-01" in late.json["detail"]
     in_time = post(cc_client, "/api/v1/licences/AFSA-TF-001/renew", reg, "r-4",   # applied in time, decided now
-                   {"valid_until": "2030-01-01T00:00:00+00:00", "applied_at": "2028-10-31T00:00:00+00:00"})
+                   {"valid_until": "2030-01-01T00:00:00+00:00", "applied_at": "2028-10-31T00:00:00+00:00",
+                    "exit_plan": plan})
     assert in_time.status_code == 200 and in_time.json["valid_until"].startswith("2030-01-01"), in_time.json
     cc.verify()

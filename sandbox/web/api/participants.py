@@ -111,7 +111,8 @@ def licence(licence_id: str):
 def _change(licence_id: str, body: dict, verb: str):
     city = require_city()
     city.licences.get(licence_id)  # 404 before anything is claimed
-    until = {"valid_until": body["valid_until"], "applied_at": body.get("applied_at")} if verb == "renew" else {}
+    until = {"valid_until": body["valid_until"], "applied_at": body.get("applied_at"),
+             "exit_plan": body.get("exit_plan")} if verb == "renew" else {}
 
     def compute(uow):
         getattr(licence_service, f"{verb}_licence")(city.ctx, uow, licence_id=licence_id, reason=body["reason"],
@@ -149,6 +150,9 @@ class RenewSchema(ReasonSchema):
     applied_at = ma.fields.AwareDateTime(load_default=None, metadata={
         "description": "when the participant applied (default now): the regulator's notice before expiry is "
                        "counted from it"})
+    exit_plan = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(1, 2_000), metadata={
+        "description": "how the participant would wind its business down in order, customers paid out; "
+                       "required by a regulator that asks for one (AFSA)"})
 
 
 @blp.route("/licences/<name:licence_id>/renew", methods=["POST"])
@@ -161,7 +165,8 @@ def renew(body: dict, licence_id: str):
     not renewable or not extending it (``licensing_error``), expired when applied for (``licence_expired``),
     applied for more than one renewal's length before expiry (``renewal_too_early``), later than the
     regulator's notice (``renewal_too_late``: AFSA, 2 months), further than one renewal grants
-    (``renewal_too_long``: AFSA, 24 months). ``applied_at``: when the participant applied (default now)."""
+    (``renewal_too_long``: AFSA, 24 months), without the exit plan the regulator asks for
+    (``exit_plan_required``: AFSA). ``applied_at``: when the participant applied (default now)."""
     return _change(licence_id, body, "renew")
 
 
