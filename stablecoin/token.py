@@ -83,11 +83,15 @@ class Token:
     def burn(self, minter: str, amount_minor: int):
         return self._send("burn", minter, amount_minor)
 
-    def configure_minter(self, owner: str, minter: str, allowance_minor: int):
-        return self._send("configureMinter", owner, minter, allowance_minor)
+    def configure_minter(self, master_minter: str, minter: str, allowance_minor: int):
+        """Sent by the master minter (the deployer until ``set_master_minter``)."""
+        return self._send("configureMinter", master_minter, minter, allowance_minor)
 
-    def remove_minter(self, owner: str, minter: str):
-        return self._send("removeMinter", owner, minter)
+    def remove_minter(self, master_minter: str, minter: str):
+        return self._send("removeMinter", master_minter, minter)
+
+    def set_master_minter(self, owner: str, master_minter: str):
+        return self._send("updateMasterMinter", owner, master_minter)
 
     def transfer_ownership(self, owner: str, new_owner: str):
         return self._send("transferOwnership", owner, new_owner)
@@ -122,6 +126,7 @@ class Token:
     def balance_of(self, account: str) -> int: return self._view("balanceOf", account)
     def allowance(self, owner: str, spender: str) -> int: return self._view("allowance", owner, spender)
     def owner(self) -> str: return self._view("owner")
+    def master_minter(self) -> str: return self._view("masterMinter")
     def pauser(self) -> str: return self._view("pauser")
     def regulator(self) -> str: return self._view("regulator")
     def paused(self) -> bool: return self._view("paused")
@@ -136,7 +141,8 @@ class Token:
 
 def deploy(w3: Web3, owner: str, name: str = "Tenge stablecoin", symbol: str = "KZTE",
            decimals: int = 2) -> Token:
-    """Deploy kzte.vy from ``owner`` (who also becomes pauser and regulator) and return its wrapper."""
+    """Deploy kzte.vy from ``owner`` (who also becomes master minter, pauser and regulator) and return its
+    wrapper."""
     compiled = compile_kzte()
     factory = w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
     try:

@@ -1,8 +1,10 @@
 # pragma version ~=0.4.3
 """
 @title KZTE: a fiat-backed ERC-20 in the style of Circle's FiatToken
-@notice Roles: owner (assigns roles), minters with a minting allowance each,
-        a pauser (pause/unpause) and a regulator (freeze/unfreeze addresses).
+@notice Roles: owner (assigns the roles below), a master minter (configures and removes
+        minters, as FiatToken's masterMinter), minters with a minting allowance each,
+        a pauser (pause/unpause) and a regulator (freeze/unfreeze addresses: FiatToken's
+        blacklister).
         Every refusal reverts with a reason string.
 """
 
@@ -54,6 +56,9 @@ event PauserChanged:
 event RegulatorChanged:
     new_regulator: indexed(address)
 
+event MasterMinterChanged:
+    new_master_minter: indexed(address)
+
 name: public(String[64])
 symbol: public(String[32])
 decimals: public(uint8)
@@ -62,6 +67,7 @@ balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
 
 owner: public(address)
+masterMinter: public(address)
 pauser: public(address)
 regulator: public(address)
 paused: public(bool)
@@ -76,6 +82,7 @@ def __init__(_name: String[64], _symbol: String[32], _decimals: uint8):
     self.symbol = _symbol
     self.decimals = _decimals
     self.owner = msg.sender
+    self.masterMinter = msg.sender
     self.pauser = msg.sender
     self.regulator = msg.sender
     log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
@@ -87,6 +94,12 @@ def __init__(_name: String[64], _symbol: String[32], _decimals: uint8):
 @view
 def _only_owner():
     assert msg.sender == self.owner, "not the owner"
+
+
+@internal
+@view
+def _only_master_minter():
+    assert msg.sender == self.masterMinter, "not the master minter"
 
 
 @internal
@@ -175,7 +188,7 @@ def burn(amount: uint256):
 
 @external
 def configureMinter(minter: address, minting_allowance: uint256) -> bool:
-    self._only_owner()
+    self._only_master_minter()
     assert minter != empty(address), "zero address"
     self.isMinter[minter] = True
     self.minterAllowance[minter] = minting_allowance
@@ -185,7 +198,7 @@ def configureMinter(minter: address, minting_allowance: uint256) -> bool:
 
 @external
 def removeMinter(minter: address) -> bool:
-    self._only_owner()
+    self._only_master_minter()
     assert self.isMinter[minter], "not a minter"
     self.isMinter[minter] = False
     self.minterAllowance[minter] = 0
@@ -199,6 +212,14 @@ def transferOwnership(new_owner: address):
     assert new_owner != empty(address), "zero address"
     log OwnershipTransferred(previous_owner=self.owner, new_owner=new_owner)
     self.owner = new_owner
+
+
+@external
+def updateMasterMinter(new_master_minter: address):
+    self._only_owner()
+    assert new_master_minter != empty(address), "zero address"
+    self.masterMinter = new_master_minter
+    log MasterMinterChanged(new_master_minter=new_master_minter)
 
 
 @external

@@ -19,14 +19,16 @@ ZERO = "0x0000000000000000000000000000000000000000"
 @pytest.fixture(scope="module")
 def chain():
     w3 = Web3(EthereumTesterProvider())
-    owner, minter, alice, bob, carol, pauser, regulator = w3.eth.accounts[:7]
+    owner, minter, alice, bob, carol, pauser, regulator, master = w3.eth.accounts[:8]
     token = deploy(w3, owner, "Tenge stablecoin", "KZTE", 2)
-    token.configure_minter(owner, minter, 1_000_000)
+    assert token.master_minter() == owner   # the deployer holds every role at first
+    token.set_master_minter(owner, master)
+    token.configure_minter(master, minter, 1_000_000)
     token.set_pauser(owner, pauser)
     token.set_regulator(owner, regulator)
     token.mint(minter, alice, 10_000)
     return w3, token, dict(owner=owner, minter=minter, alice=alice, bob=bob, carol=carol,
-                           pauser=pauser, regulator=regulator)
+                           pauser=pauser, regulator=regulator, master=master)
 
 
 @pytest.fixture
@@ -48,6 +50,7 @@ def test_metadata_and_roles(env):
     token, w = env
     assert (token.name(), token.symbol(), token.decimals()) == ("Tenge stablecoin", "KZTE", 2)
     assert token.owner() == w["owner"] and token.pauser() == w["pauser"] and token.regulator() == w["regulator"]
+    assert token.master_minter() == w["master"]
     assert token.is_minter(w["minter"]) and not token.is_minter(w["alice"])
     assert token.total_supply() == 10_000 and token.balance_of(w["alice"]) == 10_000
 
@@ -194,16 +197,28 @@ def test_burn_reduces_supply_and_over_balance_is_refused(env):
 
 
 def test_role_administration_is_owner_only(env):
+    """The owner assigns the roles; minters are the master minter's to configure (FiatToken's split):
+    not the owner's once the role is handed over, and not a new owner's either."""
     token, w = env
-    refused("not the owner", token.configure_minter, w["alice"], w["alice"], 5)
+    refused("not the master minter", token.configure_minter, w["alice"], w["alice"], 5)
+    refused("not the master minter", token.configure_minter, w["owner"], w["alice"], 5)
+    refused("not the owner", token.set_master_minter, w["master"], w["alice"])
     refused("not the owner", token.set_pauser, w["alice"], w["alice"])
     refused("not the owner", token.set_regulator, w["alice"], w["alice"])
     refused("not the owner", token.transfer_ownership, w["alice"], w["alice"])
-    refused("zero address", token.configure_minter, w["owner"], ZERO, 5)
-    token.remove_minter(w["owner"], w["minter"])
+    refused("zero address", token.configure_minter, w["master"], ZERO, 5)
+    refused("zero address", token.set_master_minter, w["owner"], ZERO)
+    refused("not the master minter", token.remove_minter, w["owner"], w["minter"])
+    token.remove_minter(w["master"], w["minter"])
     assert not token.is_minter(w["minter"]) and token.minter_allowance(w["minter"]) == 0
     refused("not a minter", token.mint, w["minter"], w["bob"], 1)
-    refused("not a minter", token.remove_minter, w["owner"], w["minter"])
+    refused("not a minter", token.remove_minter, w["master"], w["minter"])
     token.transfer_ownership(w["owner"], w["carol"])
     assert token.owner() == w["carol"]
-    refused("not the owner", token.configure_minter, w["owner"], w["owner"], 5)
+    refused("not the owner", token.set_master_minter, w["owner"], w["owner"])
+    token.set_master_minter(w["carol"], w["bob"])
+    assert token.master_minter() == w["bob"]
+    assert [e["args"]["new_master_minter"] for e in token.events("MasterMinterChanged")] == [w["master"], w["bob"]]
+    refused("not the master minter", token.configure_minter, w["master"], w["alice"], 5)
+    token.configure_minter(w["bob"], w["alice"], 5)
+    assert token.is_minter(w["alice"]) and token.minter_allowance(w["alice"]) == 5
