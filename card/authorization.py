@@ -51,6 +51,8 @@ MAX_AMOUNT_MINOR = 10**15  # 10 trillion tenge: anything above is a typo, not a 
 APPROVED, DECLINED, CAPTURED, REVERSED, EXPIRED_AUTH, REFUNDED = (
     "approved", "declined", "captured", "reversed", "expired", "refunded")
 CONVERSION_FEE_OWNER = "card-programme"
+TENGE_ONLY_SHORT = ("the decision app could not decide and the programme's stand-in spends only the tenge on the "
+                    "bank account (no crypto is sold): it cannot cover the amount")
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,12 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
         if decision.amount(amount) != amount:
             amount = decision.amount(amount)
             short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
+        if decision.tenge_only:   # the stand-in switched the funding source: the account's tenge, nothing sold
+            short = 0
+            if amount > available:
+                if not (partial_approval and available > 0):
+                    raise _Decline(rc.INSUFFICIENT_FUNDS, TENGE_ONLY_SHORT, card, flags)
+                amount = available
     sold: list[dict] = []
     fee = 0
     # The sale's hold post (the maker's hold) and the purchase's hold: their two hold events in one

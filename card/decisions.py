@@ -10,7 +10,10 @@ passed:
   inoperative (``webhook_timeout`` / ``webhook_error``);
 * approved → the usual just-in-time approval, selling the assets in the app's ``funding`` order if it
   gave one; an ``amount_minor`` below the amount asked for approves that much with 10 partial approval;
-* the stand-in ``approve_with_sandbox_rules`` → exactly what the sandbox decides without an app.
+* the stand-in ``approve_with_sandbox_rules`` → exactly what the sandbox decides without an app;
+* the stand-in ``tenge_only`` (``tenge_only=True``; Marqeta's Commando Mode switches the funding source) →
+  the purchase is funded from the tenge on the bank account alone, no crypto sold: 51 when that is short
+  (with partial approval, what the account holds, 10).
 
 The decision is recorded on the authorization row (``decision``) with the amount asked for
 (``requested_minor``) whenever less was approved or an app was involved.
@@ -39,6 +42,7 @@ class Decision:
     metadata: dict[str, Any] = field(default_factory=dict)
     decline_code: str = rc.DO_NOT_HONOR
     detail: str = ""
+    tenge_only: bool = False   # fund from the bank account's tenge only: no just-in-time crypto sale
 
     def __post_init__(self) -> None:
         if self.outcome not in rc.DECISIONS:

@@ -264,7 +264,7 @@ class CardProgrammeCfg(Base):
     decision_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+", max_length=2000)] | None = None
     decision_secret: Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$", max_length=100)] | None = None
     decision_deadline_ms: Annotated[int, Field(ge=500, le=3000)] = 2000
-    stand_in: Literal["approve_with_sandbox_rules", "decline"] = "decline"
+    stand_in: Literal["approve_with_sandbox_rules", "decline", "tenge_only"] = "decline"
     partial_approval: bool = False
 
     @model_validator(mode="after")

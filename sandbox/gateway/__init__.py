@@ -12,7 +12,8 @@ such a card, ``decide`` runs BEFORE the purchase's write transaction:
 3. the answer becomes a ``card.decisions.Decision``: ``webhook_approved`` / ``webhook_declined``, or,
    on a timeout (``webhook_timeout``), a refused connection, a non-2xx status or an answer that is not
    a valid decision (``webhook_error``), the programme's stand-in: ``approve_with_sandbox_rules`` (the
-   sandbox decides as if there were no app) or ``decline`` (91).
+   sandbox decides as if there were no app), ``decline`` (91) or ``tenge_only`` (Marqeta's Commando Mode:
+   the stand-in switches the funding source to the tenge on the bank account; no crypto is sold).
 
 The caller then runs the usual write transaction with the decision (``payments.authorize(…,
 decision=…)``), which re-checks everything and records the decision on the authorization and in its
@@ -37,7 +38,9 @@ from .client import DecisionClient
 
 REQUEST_TYPE = "authorization.request"
 MAX_METADATA_BYTES = 2000
-STAND_INS = ("approve_with_sandbox_rules", "decline")
+# What decides when the app does not: the sandbox's own decision, a decline (91), or the card's tenge only
+# (Marqeta's Commando Mode: the stand-in switches the funding source — no crypto is sold, 51 if short).
+STAND_INS = ("approve_with_sandbox_rules", "decline", "tenge_only")
 _client = DecisionClient()
 DOWN = object()   # ``ask``'s look-up found the gateway down by an incident
 
@@ -134,6 +137,8 @@ def stand_in(kind: str, outcome: str, detail: str) -> Decision:
     """The programme's decision when its app gave none."""
     if kind == "approve_with_sandbox_rules":
         return Decision(outcome, True, detail=detail[:200])
+    if kind == "tenge_only":
+        return Decision(outcome, True, tenge_only=True, detail=f"stand-in tenge only: {detail}"[:200])
     return Decision(outcome, False, decline_code=rc.ISSUER_INOPERATIVE, detail=detail[:200])
 
 

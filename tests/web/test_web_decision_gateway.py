@@ -165,6 +165,25 @@ def test_a_refused_connection_and_a_500_are_webhook_errors(cc_client, cc, app_):
     cc.verify()
 
 
+def test_the_tenge_only_stand_in_switches_the_funding_source(cc_client, cc, app_):
+    """Marqeta's Commando Mode: with the app failing, the stand-in funds purchases from the bank account's
+    tenge alone — approved with nothing sold while the tenge covers it, 51 (nothing sold, nothing held)
+    when it does not, though her crypto could have paid."""
+    app_.decide = lambda data: (503, {"down": True})
+    set_programme_app(cc_client, cc, app_, stand_in="tenge_only")
+    start = cc.balances("aigerim")
+    small = buy(cc_client, cc, "c-1", 5_000_00)
+    assert small["response_code"] == "00"
+    event = created_event(cc, small["id"])
+    assert event["decision"] == "webhook_error" and event["decision_detail"] == "stand-in tenge only: HTTP 503"
+    before = cc.balances("aigerim")
+    assert before == {**start, "KZT": start["KZT"] - 5_000_00}   # her crypto untouched
+    big = buy(cc_client, cc, "c-2", before["KZT"] + 1_00)
+    assert big["response_code"] == "51" and "spends only the tenge" in big["reason"]
+    assert cc.balances("aigerim") == before
+    cc.verify()
+
+
 def test_a_retried_purchase_never_asks_the_app_again(cc_client, cc, app_):
     app_.decide = lambda data: (200, {"approved": True})
     set_programme_app(cc_client, cc, app_)
