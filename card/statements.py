@@ -6,6 +6,7 @@ from datetime import tzinfo
 from sqlalchemy import select
 
 from . import tables as t
+from .message_types import message_type
 
 MAX_STATEMENT_ROWS = 1_000
 
@@ -21,6 +22,7 @@ def _lines(uow, where, limit: int, *, tz: tzinfo) -> list[dict]:
         for e in uow.conn.execute(select(t.auth_events).where(t.auth_events.c.authorization_id.in_(ids))
                                   .order_by(t.auth_events.c.id)):
             events[e.authorization_id].append({"at": e.at.isoformat(), "kind": e.kind,
+                                               "message_type": message_type(e.kind),
                                                "amount_minor": e.amount_minor, "note": e.note})
         for leg in uow.conn.execute(select(t.funding_legs).where(t.funding_legs.c.authorization_id.in_(ids))
                                     .order_by(t.funding_legs.c.id)):

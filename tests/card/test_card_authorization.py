@@ -169,6 +169,7 @@ def test_card_purchase_capture_refund_balances_on_all_sides(ledger):
         cards.reverse(r.authorization_id)
     history = [e["kind"] for e in cards.customer_statement("cust:1")[0]["history"]]
     assert history == ["authorized", "captured", "refunded"]
+    assert [e["message_type"] for e in cards.customer_statement("cust:1")[0]["history"]] == ["0100", "0220", "0200"]
     ledger.verify()
 
 
@@ -216,6 +217,7 @@ def test_card_purchase_partial_reversal_then_capture(ledger):
     assert s["fees:card-programme:KZT"] == (100_00, 0)
     line = cards.card_statement(card.id)[0]
     assert [e["kind"] for e in line["history"]] == ["authorized", "reversed", "captured"]
+    assert [e["message_type"] for e in line["history"]] == ["0100", "0400", "0220"]   # ISO 8583 message types
     assert line["crypto_sold"][0]["asset"] == "USDT"
     ledger.verify()
 

@@ -106,6 +106,7 @@ def test_an_increment_raises_the_hold_and_sells_crypto_for_the_new_shortfall(pil
     assert (captured.captured_minor, captured.status) == (70_000_00, "captured")
     [line] = pilot.cards.customer_statement("aigerim")
     assert [h["kind"] for h in line["history"]] == ["authorized", "incremented", "captured"]
+    assert [h["message_type"] for h in line["history"]] == ["0100", "0100", "0220"]
     assert line["amount_minor"] == 70_000_00 and [leg["asset"] for leg in line["crypto_sold"]] == ["USDT"]
     pilot.verify()
 
@@ -169,6 +170,7 @@ def test_an_advice_is_booked_from_tenge_then_crypto_and_the_rest_becomes_a_debt(
     assert pilot.capture(ref="stand-in-1").captured_minor == 20_000_00
     [line] = pilot.cards.customer_statement("bob")
     assert [h["kind"] for h in line["history"]] == ["advice_booked", "credit_lent", "captured"]
+    assert [h["message_type"] for h in line["history"]] == ["0120", None, "0220"]   # ISO 8583
     assert line["history"][1]["amount_minor"] == booked.debt_minor
     # the debt is an open receivable until repaid from the bank account
     pilot.deposit(actor="bob", asset="KZT", amount_minor=50_000_00)

@@ -136,6 +136,10 @@ class CardSchema(Strict):
 class EventSchema(Strict):
     at = ma.fields.String(required=True)
     kind = ma.fields.String(required=True)
+    message_type = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "the ISO 8583 message behind it: 0100 authorization (and incremental), 0120 advice, "
+                       "0200 refund credit, 0220 completion (capture, force post), 0400 reversal; null for "
+                       "what the issuer records on its own (expiry, release)"})
     amount_minor = ma.fields.Integer(required=True)
     note = ma.fields.String(required=True)
 
