@@ -93,6 +93,13 @@ def latest(conn, limit: int = 50) -> list[IncidentRow]:
     return [_row(r) for r in rows]
 
 
+def going_on(conn, limit: int = 5) -> list[IncidentRow]:
+    """The incidents not resolved yet, newest first, at most ``limit``."""
+    rows = conn.execute(select(incidents).where(incidents.c.resolved_at.is_(None))
+                        .order_by(incidents.c.id.desc()).limit(max(1, min(int(limit), 50))))
+    return [_row(r) for r in rows]
+
+
 def of_kind(conn, kind: str) -> list[IncidentRow]:
     """Every incident of ``kind``, oldest first (price crashes: each bends the price model for good)."""
     return [_row(r) for r in conn.execute(select(incidents).where(incidents.c.kind == kind).order_by(incidents.c.id))]

@@ -86,6 +86,21 @@ def test_a_suspended_exchange_licence_declines_crypto_funded_purchases_until_res
     cc.verify()
 
 
+def test_participants_phones_show_the_incident_going_on(cc, cc_client):
+    """The host sets off an incident: the participants' own pages (the wallet, in Russian too) show it in a
+    banner while it goes on, and no longer once it is resolved."""
+    me = cc.keys["aigerim"]
+    assert 'id="incidents-now"' not in cc_client.get("/wallet", headers=auth(me)).text
+    halt = start(cc, cc_client, {"kind": "gateway_down"})
+    page = cc_client.get("/wallet", headers=auth(me)).text
+    banner = re.search(r'<p class="flash flash-error" role="alert" id="incidents-now">(.*?)</p>', page, re.S)
+    assert banner and "Incident in progress" in banner.group(1) and "Decision gateway down" in banner.group(1)
+    russian = cc_client.get("/wallet?lang=ru", headers=auth(me)).text
+    assert "Идёт инцидент" in russian
+    resolve(cc, cc_client, halt.json["id"])
+    assert 'id="incidents-now"' not in cc_client.get("/wallet", headers=auth(me)).text
+
+
 def test_with_the_gateway_down_purchases_take_the_stand_in_decision(cc, cc_client):
     answer = start(cc, cc_client, {"kind": "gateway_down"})
     assert answer.status_code == 201 and answer.json["status"] == "active"

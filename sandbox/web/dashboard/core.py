@@ -86,7 +86,22 @@ def slug(text: str) -> str:
 @bp.app_context_processor
 def _globals():
     return {"nav": NAV, "principal": g.get("principal"), "open_dashboard": current_app.config["OPEN_DASHBOARD"],
-            "csrf_token": _csrf_token, "has_city": services().city is not None}
+            "csrf_token": _csrf_token, "has_city": services().city is not None, "incidents_now": _incidents_now}
+
+
+INCIDENTS_IN_BANNER = 5
+
+
+def _incidents_now() -> list[tuple[str, object]]:
+    """(label, started at) of the incidents going on, newest first: every page shows them in a banner, the
+    participants' phones (wallet, POS) included, so the room sees what the host set off."""
+    city = services().city
+    if city is None:
+        return []
+    from sandbox.incidents import LABELS
+    from sandbox.incidents.tables import going_on
+    rows = city.ctx.read(lambda uow: going_on(uow.conn, INCIDENTS_IN_BANNER))
+    return [(LABELS.get(row.kind, row.kind), row.started_at) for row in rows]
 
 
 def _csrf_token() -> str:
