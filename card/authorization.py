@@ -410,7 +410,10 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
         known = getattr(service.funder, "known_accounts", None)
         holdings = known(card.wallet_owner, card.funding.order) if known is not None else []
     available = uow.lock_accounts([bank_id, *holdings])[bank_id].available_minor
-    short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
+    # The stand-in tenge_only switched the funding source: nothing will be sold, so the rules see no
+    # shortfall (a sale's own conditions — the exchange's licence, crypto payments allowed — do not apply).
+    tenge_only = decision is not None and decision.tenge_only
+    short = 0 if tenge_only else compute_shortfall(amount, available, card.funding.spend_tenge_first)
     ctx = AuthorizationContext(card.cardholder_id, card.id, Merchant(merchant.id, merchant.name, merchant.mcc,
                                                                      merchant.in_zone), amount, short, now)
     verdict = service.rules.check_authorization(uow, ctx)
@@ -424,9 +427,8 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
         card = decision.card_funding(card)
         if decision.amount(amount) != amount:
             amount = decision.amount(amount)
-            short = compute_shortfall(amount, available, card.funding.spend_tenge_first)
-        if decision.tenge_only:   # the stand-in switched the funding source: the account's tenge, nothing sold
-            short = 0
+            short = 0 if tenge_only else compute_shortfall(amount, available, card.funding.spend_tenge_first)
+        if tenge_only:   # the account's tenge alone pays
             if amount > available:
                 if not (partial_approval and available > 0):
                     raise _Decline(rc.INSUFFICIENT_FUNDS, TENGE_ONLY_SHORT, card, flags)

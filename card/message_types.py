@@ -23,7 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "incremented": ("0100", "0110"), "increment_denied": ("0100", "0110"),
     "advice_booked": ("0120", "0130"),
     "captured": ("0220", "0230"), "force_posted": ("0220", "0230"),
-    "refunded": ("0200", "0210"), "unlinked_refund": ("0200", "0210"),
+    "refunded": ("0200", "0210"),   # a refund of a purchase, and a refund with no purchase
     "reversed": ("0400", "0410"),
 }
 

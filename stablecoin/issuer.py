@@ -61,7 +61,8 @@ class Issuer:
     """Mints and burns KZTE through ``minter`` (a node-unlocked account holding the minter role).
 
     ``custodian`` is the on-chain address holding the tokens behind customers' ledger KZTE;
-    ``owner`` (the contract owner), when given, lets compensations restore the minter allowance.
+    ``owner`` (the contract owner), when given, lets compensations restore the minter allowance: through
+    the contract's master minter, whoever holds that role when the compensation runs.
     """
 
     def __init__(self, token: Token, *, minter: str, custodian: str, owner: str | None = None) -> None:
@@ -163,7 +164,7 @@ class Issuer:
     def _restore_allowance(self, amount_minor: int) -> None:
         if self.owner is not None:
             current = self.token.minter_allowance(self.minter)
-            self.token.configure_minter(self.owner, self.minter, current + amount_minor)
+            self.token.configure_minter(self.token.master_minter(), self.minter, current + amount_minor)
 
     # -- redeem ---------------------------------------------------------------------------
     def redeem(self, uow: UnitOfWork, holder_owner: str, amount_minor: int, to_account_id: int,

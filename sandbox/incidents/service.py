@@ -16,7 +16,8 @@ Each kind has a real effect, made through the part of the city it concerns:
   by customers of the city in turn (``follow_up``): each raises its AML flag (and is declined 59 where the
   rules decline).
 - ``gateway_down``: the bank's decision gateway is unreachable: every authorization takes the programme's
-  stand-in decision (``approve_with_sandbox_rules`` or ``decline``), with no app asked; until resolved.
+  stand-in decision (``approve_with_sandbox_rules``, ``decline`` or ``tenge_only``), with no app asked;
+  until resolved.
 - ``chain_halt``: no blocks are mined: on-chain deposits are seen (pending) but do not confirm or credit,
   BTC withdrawals wait (broadcast with 0 confirmations, or for a hot-wallet refill that cannot confirm),
   farms mine nothing and the node's ``generatetoaddress`` is refused; resolving mines the deposits and

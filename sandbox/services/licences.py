@@ -73,7 +73,7 @@ def _change(city: CityContext, uow, verb: str, licence_id: str, reason: str,
         details["valid_until"] = lic.valid_until.isoformat()
         if applied_at is not None:
             details["applied_at"] = applied_at.isoformat()
-        if exit_plan:
+        if exit_plan and exit_plan.strip():
             details["exit_plan"] = exit_plan
     audit.append(uow, lic.regulator, f"licence.{verb}", licence_id, details)
     events.emit(uow, LICENCE_EVENTS[verb], {"object": "licence", "licence_id": licence_id, "participant": lic.participant,

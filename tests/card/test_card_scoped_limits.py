@@ -179,3 +179,4 @@ def test_card_longer_windows_hold_under_a_language_collation(pg_url, clock):
     assert _pay(cards, card, "c", 100_00).approved
     assert _pay(cards, card, "d", 100_00).response_code == rc.COUNT_LIMIT
     ledger.verify()
+

@@ -100,7 +100,11 @@ def _incidents_now() -> list[tuple[str, object]]:
         return []
     from sandbox.incidents import LABELS
     from sandbox.incidents.tables import going_on
-    rows = city.ctx.read(lambda uow: going_on(uow.conn, INCIDENTS_IN_BANNER))
+    try:
+        rows = city.ctx.read(lambda uow: going_on(uow.conn, INCIDENTS_IN_BANNER))
+    except Exception:  # noqa: BLE001 - a banner that cannot be read must not take the page down with it
+        current_app.logger.warning("the incident banner could not be read", exc_info=True)
+        return []
     return [(LABELS.get(row.kind, row.kind), row.started_at) for row in rows]
 
 
