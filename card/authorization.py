@@ -153,15 +153,14 @@ def _periods(at: datetime, tz: tzinfo) -> tuple[str, str]:
     return f"d:{month}-{local.day:02d}", f"m:{month}"
 
 
-def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo, controls: SpendControls | None = None) -> Usage:
+def usage_of(uow, card_id: int, at: datetime, *, tz: tzinfo) -> Usage:
     """Approved spend (minus reversals) and approvals on the card in the programme's day and month of ``at``
-    (calendar of ``tz``); with ``controls`` that limit them, its week's and its lifetime spend too."""
+    (calendar of ``tz``); ``complete_usage`` adds what the card's controls also limit."""
     day, month = _periods(at, tz)
     rows = {r[0]: (r[1], r[2]) for r in uow.sql.all(_SELECT_USAGE, {"card_id": card_id, "d": day, "m": month})}
     d, m = rows.get(day, (0, 0)), rows.get(month, (0, 0))
-    usage = Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]),
-                  month_count=int(m[1]))
-    return usage if controls is None else with_longer_windows(uow, card_id, at, usage, controls, tz=tz)
+    return Usage(day_amount_minor=int(d[0]), day_count=int(d[1]), month_amount_minor=int(m[0]),
+                 month_count=int(m[1]))
 
 
 def complete_usage(uow, card_id: int, at: datetime, usage: Usage, controls: SpendControls, *, tz: tzinfo,

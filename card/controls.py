@@ -25,7 +25,6 @@ DEFAULT_DAILY_LIMIT_MINOR = 500_000_00
 # Sunday), the month, the card's whole life.
 TRANSACTION, DAY, WEEK, MONTH, LIFETIME = "transaction", "day", "week", "month", "lifetime"
 WINDOWS = (TRANSACTION, DAY, WEEK, MONTH, LIFETIME)
-COUNTED_WINDOWS = WINDOWS[1:]
 MAX_SCOPED_LIMITS = 20          # per card: each one matching a purchase costs a read
 MAX_COUNT_LIMIT = 1_000_000
 MAX_LIMIT_MINOR = 10**15

@@ -17,19 +17,17 @@ lent for an advice, crypto bought back for a refund) answer no message: ``None``
 """
 from __future__ import annotations
 
-# event kind -> (request MTI, response MTI)
-MESSAGES: dict[str, tuple[str, str]] = {
-    "authorized": ("0100", "0110"), "declined": ("0100", "0110"),
-    "incremented": ("0100", "0110"), "increment_denied": ("0100", "0110"),
-    "advice_booked": ("0120", "0130"),
-    "captured": ("0220", "0230"), "force_posted": ("0220", "0230"),
-    "refunded": ("0200", "0210"),   # a refund of a purchase, and a refund with no purchase
-    "reversed": ("0400", "0410"),
+# event kind -> the request's MTI (its response is the same with the function digit one up: 0100 -> 0110)
+MESSAGES: dict[str, str] = {
+    "authorized": "0100", "declined": "0100", "incremented": "0100", "increment_denied": "0100",
+    "advice_booked": "0120",
+    "captured": "0220", "force_posted": "0220",
+    "refunded": "0200",   # a refund of a purchase, and a refund with no purchase
+    "reversed": "0400",
 }
 
 
 def message_type(event_kind: str) -> str | None:
     """The ISO 8583 message type of the network message behind an event of ``event_kind`` (the request's:
     ``0100``, ``0120``, ``0200``, ``0220``, ``0400``), or None for an event the issuer records on its own."""
-    found = MESSAGES.get(event_kind)
-    return None if found is None else found[0]
+    return MESSAGES.get(event_kind)

@@ -15,7 +15,7 @@ from ledger.types import to_micros
 
 from . import kinds as _kinds
 from . import response_codes as rc
-from .controls import DAY, LIFETIME, MCC_SCOPE, MONTH, WEEK, ScopedLimit, WindowUsage
+from .controls import DAY, LIFETIME, MCC_SCOPE, MERCHANT_SCOPE, MONTH, WEEK, ScopedLimit, WindowUsage
 
 _SPENT = ("(a.captured_minor + CASE WHEN a.amount_minor - a.captured_minor - a.reversed_minor > 0 "
           "THEN a.amount_minor - a.captured_minor - a.reversed_minor ELSE 0 END)")
@@ -23,12 +23,12 @@ _IN = "a.created_at >= :{w}_from AND a.created_at < :{w}_to"
 _WINDOWED = (DAY, WEEK, MONTH)
 _SELECT = ("SELECT " + ", ".join(f"COALESCE(SUM(CASE WHEN {_IN.format(w=w)} THEN {_SPENT} ELSE 0 END), 0), "
                                  f"COALESCE(SUM(CASE WHEN {_IN.format(w=w)} THEN 1 ELSE 0 END), 0)" for w in _WINDOWED)
-           + f", COALESCE(SUM({_SPENT}), 0), COUNT(*) FROM card_authorizations a ")
+           + f", COALESCE(SUM({_SPENT}), 0), COUNT(*) FROM card_authorizations a")
 _WHERE = (f" WHERE a.card_id = :card_id AND a.response_code IN ({', '.join(repr(c) for c in sorted(rc.APPROVALS))}) "
           f"AND a.kind <> '{_kinds.UNLINKED_REFUND}'")
 _BY_SCOPE = {
-    MCC_SCOPE: _SELECT + "JOIN card_merchants m ON m.id = a.merchant_id" + _WHERE + " AND m.mcc = :value",
-    "merchant": _SELECT.rstrip() + _WHERE + " AND a.merchant_id = :value",
+    MCC_SCOPE: _SELECT + " JOIN card_merchants m ON m.id = a.merchant_id" + _WHERE + " AND m.mcc = :value",
+    MERCHANT_SCOPE: _SELECT + _WHERE + " AND a.merchant_id = :value",
 }
 
 

@@ -149,9 +149,6 @@ class Custodian:
     def cold_address(self, chain: str) -> str:
         return self.keys.address(chain, "cold", 0)
 
-    def warm_address(self, chain: str) -> str:
-        return self.keys.address(chain, "warm", 0)
-
     def tier_address(self, chain: str, tier: str) -> str:
         """The address of the custodian's ``hot``, ``warm`` or ``cold`` wallet on ``chain``."""
         if tier not in TIERS:
@@ -566,29 +563,25 @@ class Custodian:
         chain = _chain_of(asset, self.tokens)
         if chain == "bitcoin":
             return sum(u.amount_sat for u, _ in self._hot_btc_candidates(uow))
-        hot = self.hot_address("ethereum")
+        return self._held_at(asset, self.hot_address(chain), uow)
+
+    def _held_at(self, asset: str, address: str, uow=None) -> int:
+        """What one of the custodian's addresses holds of ``asset``, confirmed, in ledger minor units (a token
+        balance floored to ledger units)."""
+        if _chain_of(asset, self.tokens) == "bitcoin":
+            return self.btc.balance_sat([address], min_conf=1, uow=uow)
         if asset == "ETH":
-            return self.evm.balance_wei(hot) // 10**9
+            return self.evm.balance_wei(address) // 10**9
         token = self.tokens[asset]
-        raw = self.evm.token_balance(token.address, hot)
-        return minor_to_token(raw, token.ledger_decimals, token.token_decimals)  # floor to ledger units
+        return minor_to_token(self.evm.token_balance(token.address, address), token.ledger_decimals,
+                              token.token_decimals)
 
     def tier_balances_minor(self, asset: str, *, uow=None) -> dict[str, int]:
         """What the hot wallet (its address and, on Bitcoin, the deposit addresses whose keys are online),
         the warm wallet and the cold wallet hold of ``asset`` on chain, confirmed, in ledger minor units."""
         chain = _chain_of(asset, self.tokens)
-        held = {HOT: self.hot_balance_minor(asset, uow=uow)}
-        for tier in (WARM, COLD):
-            address = self.tier_address(chain, tier)
-            if chain == "bitcoin":
-                held[tier] = self.btc.balance_sat([address], min_conf=1, uow=uow)
-            elif asset == "ETH":
-                held[tier] = self.evm.balance_wei(address) // 10**9
-            else:
-                token = self.tokens[asset]
-                raw = self.evm.token_balance(token.address, address)
-                held[tier] = minor_to_token(raw, token.ledger_decimals, token.token_decimals)
-        return held
+        return {HOT: self.hot_balance_minor(asset, uow=uow),
+                **{tier: self._held_at(asset, self.tier_address(chain, tier), uow) for tier in (WARM, COLD)}}
 
     def move_between_tiers(self, asset: str, source: str, destination: str, amount_minor: int, *,
                            uow=None) -> str:
@@ -619,12 +612,11 @@ class Custodian:
         excess = self.hot_balance_minor(asset, uow=uow) - self.config.hot_ceiling_minor.get(asset, 2**62)
         if excess <= 0:
             return None
-        return self._internal_send(asset, "hot", self.cold_address(_chain_of(asset, self.tokens)), excess, uow)
+        return self.move_between_tiers(asset, HOT, COLD, excess, uow=uow)
 
     def refill_from_cold(self, asset: str, amount_minor: int, *, uow=None) -> str:
         """Move ``amount_minor`` from the cold wallet to the hot wallet (in production: an offline signature)."""
-        return self._internal_send(asset, "cold", self.hot_address(_chain_of(asset, self.tokens)), amount_minor,
-                                   uow)
+        return self.move_between_tiers(asset, COLD, HOT, amount_minor, uow=uow)
 
     def _internal_send(self, asset: str, role: str, to: str, amount_minor: int, uow=None) -> str:
         """A transfer between the custodian's own addresses: only the network fee touches the ledger."""

@@ -200,9 +200,6 @@ class HttpFacade:
     def set_card_controls(self, *, actor: str, changes: dict) -> dict:
         card_id = self._card_id(actor)
         current = self._call("GET", f"/api/v1/cards/{card_id}")["controls"]
-        for rule in current.get("scoped_limits", ()):   # the API takes a scoped limit with one scope named
-            for unnamed in [k for k in ("mcc", "merchant_id") if rule.get(k) is None]:
-                del rule[unnamed]
         return self._call("PUT", f"/api/v1/cards/{card_id}/controls", {**current, **changes})
 
     def _card_id(self, actor: str) -> int:

@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from card import ScopedLimit
+from card.errors import InvalidSpendControls
+
 from .expectations import (MAX_EVENT_PATTERNS, MAX_RECEIVERS, DeliveryPattern, EventPattern, ExpectBlock,  # noqa: F401
                            FlagsExpect, LineExpect, Outcome, SoldExpect, StepExpect, TaxExpect)
 from .values import (AMOUNT_SCHEMA, DURATION_SCHEMA, INSTANT_SCHEMA, NUMBER_SCHEMA, Amount, AmountRange,  # noqa: F401
@@ -117,16 +120,20 @@ class ScopedLimitArgs(M):
     count: int | None = Field(default=None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
-    def _one_scope_and_a_limit(self) -> "ScopedLimitArgs":
-        if (self.mcc is None) == (self.merchant is None):
-            raise ValueError("name exactly one of mcc or merchant")
-        if self.amount is None and self.count is None:
-            raise ValueError("give amount, count or both")
+    def _a_scoped_limit(self) -> "ScopedLimitArgs":
+        """Tenge, then the card package's own rules (one scope, a limit, no count per transaction)."""
         if self.amount is not None and self.amount.asset != "KZT":
             raise ValueError("a limit is in tenge (KZT)")
-        if self.window == "transaction" and self.count is not None:
-            raise ValueError("a per-transaction limit is an amount; counts are per day, week, month or lifetime")
+        try:
+            self.as_api()
+        except InvalidSpendControls as error:
+            raise ValueError(str(error)) from None
         return self
+
+    def as_api(self) -> dict:
+        """The limit as ``PUT /api/v1/cards/{id}/controls`` takes it (checked by ``card.ScopedLimit``)."""
+        return ScopedLimit(self.window, self.mcc, self.merchant, None if self.amount is None else
+                           self.amount.amount_minor, self.count).to_dict()
 
 
 _CONTROL_AMOUNTS = {"per_transaction": "per_transaction_limit_minor", "daily": "daily_limit_minor",
@@ -171,14 +178,12 @@ class ControlsArgs(M):
         for name in _CONTROL_COUNTS:
             if name in given:
                 out[f"{name}_limit"] = getattr(self, name)
-        for name in ("allowed_mccs", "zone_only"):
-            if name in given:
-                out[name] = getattr(self, name) if name == "allowed_mccs" else bool(self.zone_only)
+        if "allowed_mccs" in given:
+            out["allowed_mccs"] = self.allowed_mccs
+        if "zone_only" in given:
+            out["zone_only"] = bool(self.zone_only)
         if "scoped" in given:
-            out["scoped_limits"] = [
-                {"window": s.window, **({"mcc": s.mcc} if s.mcc else {"merchant_id": s.merchant}),
-                 "amount_limit_minor": None if s.amount is None else s.amount.amount_minor, "count_limit": s.count}
-                for s in self.scoped or ()]
+            out["scoped_limits"] = [s.as_api() for s in self.scoped or ()]
         return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from card import Card, ScopedLimit, SpendControls, issuing
+from card import Card, SpendControls, issuing
 from card.errors import InvalidSpendControls
 from ledger import format_amount
 
@@ -70,19 +70,7 @@ def update_controls(city: CityContext, uow, *, card_id: int, by: str, controls: 
             raise InvalidSpendControls(f"a scoped limit names merchant {merchant_id!r}, which is not registered",
                                        control="merchant_id")
     blocked = frozenset(controls.get("blocked_mccs") or ()) | programme_blocked_mccs(city.cfg)
-    allowed = controls.get("allowed_mccs")
-    new = SpendControls(per_transaction_limit_minor=controls.get("per_transaction_limit_minor"),
-                        daily_limit_minor=controls.get("daily_limit_minor"),
-                        monthly_limit_minor=controls.get("monthly_limit_minor"),
-                        weekly_limit_minor=controls.get("weekly_limit_minor"),
-                        lifetime_limit_minor=controls.get("lifetime_limit_minor"),
-                        daily_count_limit=controls.get("daily_count_limit"),
-                        weekly_count_limit=controls.get("weekly_count_limit"),
-                        monthly_count_limit=controls.get("monthly_count_limit"),
-                        lifetime_count_limit=controls.get("lifetime_count_limit"),
-                        allowed_mccs=None if allowed is None else frozenset(allowed),
-                        blocked_mccs=blocked, zone_only=bool(controls.get("zone_only", False)),
-                        scoped_limits=tuple(ScopedLimit.from_dict(rule) for rule in controls.get("scoped_limits") or ()))
+    new = SpendControls.from_dict({**controls, "blocked_mccs": blocked})
     return _store_settings(uow, card_id, by, "controls", new)
 
 

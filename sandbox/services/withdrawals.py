@@ -111,14 +111,11 @@ def _refill_hot(city: CityContext, uow, custodian, row: dict) -> str:
     """Move what ``row`` needs to the hot wallet — from the warm wallet when it holds enough, else from
     cold (funding the treasury first when cold is short too) — and mine the block that makes it spendable."""
     need = int(row["amount_minor"]) + int(row["fee_minor"])
-    warm = custodian.warm_address("bitcoin")
-    if city.btc_node.balance_sat([warm], min_conf=1, uow=uow) >= need + REFILL_MARGIN_SAT:
-        source = "warm"
-    else:
-        source = "cold"
-        cold = custodian.cold_address("bitcoin")
-        if city.btc_node.balance_sat([cold], min_conf=1, uow=uow) < need + REFILL_MARGIN_SAT:
-            _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
+    def held(tier: str) -> int:   # confirmed, at the tier's one address (the hot wallet is not read)
+        return city.btc_node.balance_sat([custodian.tier_address("bitcoin", tier)], min_conf=1, uow=uow)
+    source = "warm" if held("warm") >= need + REFILL_MARGIN_SAT else "cold"
+    if source == "cold" and held("cold") < need + REFILL_MARGIN_SAT:
+        _fund_treasury(city, uow, custodian, max(TREASURY_TRANCHE_SAT, need + REFILL_MARGIN_SAT))
     txid = custodian.move_between_tiers("BTC", source, "hot", need, uow=uow)
     city.btc_node.mine(1, uow=uow)
     audit.append(uow, city.custodian_id, "custody.hot_refilled", "BTC",
