@@ -29,6 +29,7 @@ from ledger import Posting
 from ledger.amounts import format_amount
 from ledger.db import is_retryable
 from ledger.errors import DomainError, InsufficientFunds
+from ledger.ids import with_id
 from ledger.types import to_micros
 
 from . import kinds as _kinds
@@ -129,6 +130,11 @@ _SELECT_USAGE = "SELECT period, amount_minor, count FROM card_usage WHERE card_i
 _BUMP_USAGE = ("INSERT INTO card_usage (card_id, period, amount_minor, count) VALUES (:card_id, :period, :amount, "
                ":count) ON CONFLICT (card_id, period) DO UPDATE SET amount_minor = card_usage.amount_minor + "
                "excluded.amount_minor, count = card_usage.count + excluded.count")
+# A purchase's day and month counters in one statement (two rows, never the same key twice).
+_BUMP_DAY_AND_MONTH = ("INSERT INTO card_usage (card_id, period, amount_minor, count) VALUES (:card_id, :d, :amount, "
+                       ":count), (:card_id, :m, :amount, :count) ON CONFLICT (card_id, period) DO UPDATE SET "
+                       "amount_minor = card_usage.amount_minor + excluded.amount_minor, "
+                       "count = card_usage.count + excluded.count")
 _KEY_TAKEN = "SELECT id, request_hash FROM card_authorizations WHERE idempotency_key = :key"
 _BY_KEY = select(t.authorizations).where(t.authorizations.c.idempotency_key == bindparam("key"))
 _INSERT_AUTH = (
@@ -137,6 +143,7 @@ _INSERT_AUTH = (
     "conversion_fee_minor, captured_minor, reversed_minor, refunded_minor, flags, created_at) VALUES (:key, :hash, "
     ":card_id, :cardholder_id, :merchant_id, :amount, :code, :reason, :template, :status, :auth_code, :hold_id, "
     ":shortfall, :fee, 0, 0, 0, :flags, :at) RETURNING id")
+_AUTH_IDS = "card_authorizations_id_seq"   # the table's own sequence (ledger.ids reserves from it)
 _INSERT_EVENT = ("INSERT INTO card_auth_events (authorization_id, at, kind, amount_minor, \"key\", note) "
                  "VALUES (:auth_id, :at, :kind, :amount, NULL, :note)")
 _INSERT_LEGS = ("INSERT INTO card_funding_legs (authorization_id, asset, sold_qty_minor, proceeds_minor, "
@@ -205,8 +212,8 @@ def with_longer_windows(uow, card_id: int, at: datetime, usage: Usage, controls:
 def bump_usage(uow, card_id: int, at: datetime, amount_minor: int, count: int, *, tz: tzinfo) -> None:
     """Add to the card's counters for the day and month of ``at`` in the calendar of ``tz`` (a purchase's own
     time: a reversal the next day or month gives back the period the purchase was counted in)."""
-    uow.defer(_BUMP_USAGE, [{"card_id": card_id, "period": period, "amount": amount_minor, "count": count}
-                            for period in _periods(at, tz)], many=True)
+    day, month = _periods(at, tz)
+    uow.defer(_BUMP_DAY_AND_MONTH, {"card_id": card_id, "d": day, "m": month, "amount": amount_minor, "count": count})
 
 
 def rebuild_usage(uow, tz: tzinfo) -> int:
@@ -434,6 +441,10 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
                 amount = available
     sold: list[dict] = []
     fee = 0
+    # A purchase that sells crypto holds the instrument's lock from its sale to the COMMIT, and other
+    # purchases wait for it: its hold's and its own row's ids are reserved with the sale's first statement
+    # (PostgreSQL, ledger.ids), so both rows go out with the COMMIT instead of a round trip each under it.
+    ids = uow.reserve_ids({_AUTH_IDS: 1}, holds=1) if short > 0 else None
     # The sale's hold post (the maker's hold) and the purchase's hold: their two hold events in one
     # statement. Inside the authorization's savepoint: if this raises, all of it is rolled back.
     with uow.hold_events_together():
@@ -452,10 +463,15 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
     code = auth_code_for(req.key)
     response = rc.APPROVED if amount == req.amount_minor else rc.PARTIAL_APPROVAL
     at = to_micros(now)
-    auth_id = uow.sql.insert_id(_INSERT_AUTH, dict(
-        key=req.key, hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id, merchant_id=merchant.id,
-        amount=amount, code=response, reason=rc.reason(response), template=None, status=APPROVED, auth_code=code,
-        hold_id=hold.id, shortfall=short, fee=fee, flags=json.dumps([list(f) for f in flags]), at=at))
+    row = dict(key=req.key, hash=req.hash, card_id=card.id, cardholder_id=card.cardholder_id, merchant_id=merchant.id,
+               amount=amount, code=response, reason=rc.reason(response), template=None, status=APPROVED,
+               auth_code=code, hold_id=hold.id, shortfall=short, fee=fee,
+               flags=json.dumps([list(f) for f in flags]), at=at)
+    if ids is not None:
+        auth_id = ids()[_AUTH_IDS][0]
+        uow.defer(with_id(_INSERT_AUTH), dict(row, id=auth_id))
+    else:
+        auth_id = uow.sql.insert_id(_INSERT_AUTH, row)
     bump_usage(uow, card.id, now, amount, 1, tz=service.timezone)
     if sold:
         uow.defer(_INSERT_LEGS, [dict(leg, authorization_id=auth_id) for leg in sold], many=True)

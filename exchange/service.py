@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from ledger import Ledger, Posting
 from ledger.amounts import format_amount
 from ledger.errors import InsufficientFunds, LedgerError
+from ledger.ids import with_id
 from ledger.transfers import request_hash
 from ledger.types import to_micros
 
@@ -53,6 +54,9 @@ MAX_CLIENT_ID = 64
 MARKET_COLLAR_BPS = 500           # default protection: 5% through the best opposite price (Coinbase Prime)
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 FEE_OWNER = "exchange"
+_ORDER_IDS, _TRADE_IDS = "exchange_orders_id_seq", "exchange_trades_id_seq"   # the tables' own sequences
+SALE_FILLS_AHEAD = 1              # fills of an instant sale whose trade and transfer ids are reserved ahead (most
+                                  # sales take one; a sale with more fills writes the others with RETURNING)
 
 # Hot-path statements as parametrised SQL on the unit of work's DBAPI cursor (ledger.fastpath): Core
 # spends ~100 µs of Python per statement, more than SQLite spends running it (measured on bench card).
@@ -87,7 +91,12 @@ _UPDATE_TAKER = (
     "quote_filled_minor = :qf, status = :st, reason = :why, priority = :prio, hold_left_minor = :hl, "
     "updated_at = :at WHERE id = :oid")
 _UPDATE_BOOK = "UPDATE exchange_books SET seq = :s, next_priority = :np WHERE symbol = :sym"
-_SELECT_BOOK = "SELECT seq, next_priority FROM exchange_books WHERE symbol = :sym"
+# The book's row and, unless its sequence number is the one cached (:cached), its open orders in
+# priority order: one round trip, and the orders are those of the same snapshot as the sequence number.
+_SELECT_BOOK = ("SELECT b.seq, b.next_priority, o.id, o.owner, o.side, o.price_minor, o.qty_minor, "
+                "o.remaining_minor, o.priority, o.hold_id, o.hold_left_minor, o.post_only "
+                "FROM exchange_books b LEFT JOIN exchange_orders o ON o.symbol = b.symbol AND o.status = 'open' "
+                "AND b.seq <> :cached WHERE b.symbol = :sym ORDER BY o.priority")
 
 
 def _expired_reason(otype: str, stopped: str | None) -> str:
@@ -150,34 +159,27 @@ class Exchange:
                     return verified[0]
         if lock:
             uow.advisory_lock(f"exchange:{symbol}")
-        conn = uow.conn
-        row = uow.sql.one(_SELECT_BOOK, {"sym": symbol})
-        stored = row is not None or lock   # the book's row exists (a first write inserts it just below)
-        if row is None:
+        with self._mutex:
+            cached = self._books.get(symbol)
+            cached_seq = -1 if cached is None else cached.seq
+        rows = uow.sql.all(_SELECT_BOOK, {"sym": symbol, "cached": cached_seq})
+        stored = bool(rows) or lock   # the book's row exists (a first write inserts it just below)
+        if not rows:
             if lock:
-                conn.execute(insert(t.books).values(symbol=symbol, seq=0, next_priority=1))
-            row = (0, 1)
+                uow.conn.execute(insert(t.books).values(symbol=symbol, seq=0, next_priority=1))
+            rows = [_NO_BOOK]
         with self._mutex:
             book = self._books.get(symbol)
-            if book is None or book.seq != row[0]:
-                book = self._rebuild(conn, symbol, row[0], row[1])
+            if book is None or book.seq != rows[0][0]:
+                if rows[0][0] == cached_seq and rows[0] is not _NO_BOOK:
+                    # the read left the orders out (the cache was current then), and another thread has
+                    # changed or dropped the cache since
+                    rows = uow.sql.all(_SELECT_BOOK, {"sym": symbol, "cached": -1}) or [_NO_BOOK]
+                book = _built(symbol, rows)
                 if lock:
                     self._books[symbol] = book
             if lock or (uow.exclusive and stored):
                 uow.memo[("exchange:book", symbol)] = (book, lock)
-        return book
-
-    def _rebuild(self, conn, symbol: str, seq: int, next_priority: int) -> Book:
-        book = Book(symbol, seq)
-        o = t.orders.c
-        rows = conn.execute(select(o.id, o.owner, o.side, o.price_minor, o.qty_minor, o.remaining_minor, o.priority,
-                                   o.hold_id, o.hold_left_minor, o.post_only)
-                            .where(and_(o.symbol == symbol, o.status == "open")).order_by(o.priority))
-        for r in rows:
-            order = Order(r[0], r[1], r[2], r[3], r[4], r[6], r[7], r[8], bool(r[9]))
-            order.remaining = r[5]
-            book.add(order)
-        book.next_priority = max(book.next_priority, next_priority)
         return book
 
     def _touch(self, uow, book: Book) -> None:
@@ -334,7 +336,7 @@ class Exchange:
     def _execute(self, uow, inst: Instrument, book: Book, owner: str, side: str, otype: str, tif: str,
                  price: int | None, limit: int | None, qty_minor: int, hold_amount: int, budget, post_only: bool,
                  stp: str, client: tuple[str, str] | None, proceeds_to: int | None = None,
-                 proceeds_split: tuple[int, int] | None = None) -> OrderResult:
+                 proceeds_split: tuple[int, int] | None = None, balance_read=None, ids=None) -> OrderResult:
         # -- refusals that must happen before anything is written: the match is worked out (post-only
         # would cross, fill-or-kill not fillable) on the book as it is, and applied once the order row exists
         plan = prepare(book, Order(0, owner, side, limit, qty_minor), limit_price=limit, tif=tif,
@@ -344,7 +346,10 @@ class Exchange:
                            symbol=inst.symbol)
         pay_asset = inst.quote if side == BUY else inst.base
         pay_acct = self._account(uow, owner, pay_asset, create=False)
-        available = uow.balance(pay_acct).available_minor if pay_acct is not None else 0
+        if pay_acct is None:
+            available = 0
+        else:
+            available = (balance_read or (lambda: uow.balance(pay_acct)))().available_minor
         if available < hold_amount:
             raise InsufficientBalance(
                 f"{owner} has {format_amount(available, pay_asset, self.ledger.assets)} available; this order "
@@ -366,7 +371,12 @@ class Exchange:
         if hold_id is None and not plan.rests:
             # The match is known before the row is written: write it once, as settling will leave it.
             written = _final_state(otype, qty_minor, plan, budget, inst.base_unit)
-            order_id = uow.sql.insert_id(_INSERT_ORDER_DONE, dict(row, **dict(zip(_FINAL_KEYS, written))))
+            row.update(zip(_FINAL_KEYS, written))
+            if ids is not None:   # its id reserved ahead (ledger.ids): no answer to wait for
+                order_id = ids()[_ORDER_IDS][0]
+                uow.defer(with_id(_INSERT_ORDER_DONE), dict(row, id=order_id))
+            else:
+                order_id = uow.sql.insert_id(_INSERT_ORDER_DONE, row)
         else:
             order_id = uow.sql.insert_id(_INSERT_ORDER, row)
         taker = Order(order_id, owner, side, limit, qty_minor, 0, hold_id, reserved, post_only)
@@ -377,7 +387,8 @@ class Exchange:
             self._proceeds_split[order_id] = list(proceeds_split)
         try:
             res = execute(book, taker, plan)
-            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget, written)
+            return self._settle(uow, inst, book, taker, otype, tif, price, qty_minor, res, budget, written,
+                                list(ids()[_TRADE_IDS]) if ids is not None else [])
         except BaseException:
             self._invalidate(inst.symbol)   # the book may be half-changed: rebuild from the database
             raise
@@ -387,7 +398,7 @@ class Exchange:
             self._proceeds_split.pop(order_id, None)
 
     def _settle(self, uow, inst, book, taker, otype, tif, price, qty_minor, res, budget,
-                written: tuple | None = None) -> OrderResult:
+                written: tuple | None = None, trade_ids: list[int] | None = None) -> OrderResult:
         conn = uow.conn
         sql = uow.sql
         now = uow.now()
@@ -423,10 +434,14 @@ class Exchange:
                                    buyer_final):
                 self._post(uow, seller, q, base_legs, final=seller_final)
                 self._post(uow, buyer, n + bf, quote_legs, final=buyer_final)
-            trade_id = sql.insert_id(_INSERT_TRADE, dict(
-                symbol=inst.symbol, seq=book.seq + 1, price_minor=p, qty_minor=q, notional_minor=n,
-                taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
-                seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, at=at))
+            trade = dict(symbol=inst.symbol, seq=book.seq + 1, price_minor=p, qty_minor=q, notional_minor=n,
+                         taker_side=taker.side, maker_order_id=maker.id, taker_order_id=taker.id, buyer=buyer.owner,
+                         seller=seller.owner, buyer_fee_minor=bf, seller_fee_minor=sf, at=at)
+            if trade_ids:   # an id reserved ahead (ledger.ids): the row goes out with the next statement
+                trade_id = trade_ids.pop(0)
+                uow.defer(with_id(_INSERT_TRADE), dict(trade, id=trade_id))
+            else:
+                trade_id = sql.insert_id(_INSERT_TRADE, trade)
             fills.append(Fill(trade_id, p, q, n, tf))
             # the maker's side of the trade, for the layer above (its owner's tax lots and events)
             made = uow.memo.get(MAKER_FILLS)
@@ -715,6 +730,12 @@ class Exchange:
                                    "to the proceeds needed", code=INVALID_AMOUNT)
             self._check_proceeds_account(uow, split_to, quote_asset)
             proceeds_split = proceeds_split if split_minor else None
+        # The round trip that takes the instrument's lock and reads the book also reads the seller's balance
+        # and reserves the ids of what the sale writes (ledger.ids): the order, its fills and their transfers.
+        # The rest then goes out with the statements that need answers: fewer round trips under the lock.
+        pay_acct = self._account(uow, owner, asset, create=False)
+        balance_read = None if pay_acct is None else uow.balance_later(pay_acct)
+        ids = uow.reserve_ids({_ORDER_IDS: 1, _TRADE_IDS: SALE_FILLS_AHEAD}, transfers=SALE_FILLS_AHEAD)
         book = self._book(uow, inst.symbol)
         quote = self._quote(inst, book, owner, proceeds_needed_minor)
         if quote.slippage_bps > slippage_cap_bps:
@@ -725,7 +746,7 @@ class Exchange:
                 slippage_cap_bps=slippage_cap_bps)
         result = self._execute(uow, inst, book, owner, SELL, MARKET, IOC, None, quote.worst_price_minor,
                                quote.base_qty_minor, quote.base_qty_minor, None, False, EXPIRE_TAKER, None,
-                               proceeds_to, proceeds_split)
+                               proceeds_to, proceeds_split, balance_read, ids)
         proceeds = result.quote_filled_minor - result.fee_minor
         assert result.filled_qty_minor == quote.base_qty_minor and proceeds >= proceeds_needed_minor, \
             "instant sell diverged from its quote"
@@ -795,6 +816,21 @@ class Exchange:
 
 
 _FINAL_KEYS = ("qty", "rem", "filled", "qf", "st", "why")
+
+
+_NO_BOOK = (0, 1) + (None,) * 10   # what a book not yet stored reads as
+
+
+def _built(symbol: str, rows: list[tuple]) -> Book:
+    """The book from ``_SELECT_BOOK``'s rows (read with a sequence number other than the book's)."""
+    book = Book(symbol, rows[0][0])
+    for r in rows:
+        if r[2] is not None:
+            order = Order(r[2], r[3], r[4], r[5], r[6], r[8], r[9], r[10], bool(r[11]))
+            order.remaining = r[7]
+            book.add(order)
+    book.next_priority = max(book.next_priority, rows[0][1])
+    return book
 
 
 def _final_state(otype: str, qty_minor: int, plan, budget, unit: int) -> tuple:

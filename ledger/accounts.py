@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from sqlalchemy import insert, select
 
@@ -139,7 +139,11 @@ def get_by_code(uow: UnitOfWork, code: str) -> Account:
 
 def get(uow: UnitOfWork, account_id: int) -> Account:
     fast = uow.ledger._fast
-    row = fast.one(uow.raw_cursor(), "account", {"a": account_id})
+    return from_row(uow, fast.one(uow.raw_cursor(), "account", {"a": account_id}), account_id)
+
+
+def from_row(uow: UnitOfWork, row: tuple | None, account_id: int) -> Account:
+    """The account of a row read by the ``account`` statement (None: there is no account ``account_id``)."""
     if row is None:
         raise AccountNotFound(f"no account with id {account_id}", account=account_id)
     return _kept(uow, _raw_account(row))
@@ -176,6 +180,32 @@ def lock_rows(uow: UnitOfWork, account_ids: Iterable[int]) -> dict[int, tuple]:
     if lock:
         held.update(rows)
     kept.update((i, row) for i, row in rows.items() if i in held)
+    return rows
+
+
+def lock_rows_later(uow: UnitOfWork, account_ids: Iterable[int]) -> Callable[[], dict[int, tuple]]:
+    """``lock_rows``, its statement sent with the next one the unit of work sends (PostgreSQL: in its round
+    trip, before it, so the lock order holds), and the rows given when the returned function is called —
+    which must be before anything relies on the locks being held. At once where there is nothing to send
+    or no round trip to share (SQLite, a set larger than one statement locks)."""
+    ids = sorted(set(account_ids))
+    held, kept = uow._locked_accounts, uow._account_rows
+    if not ids or all(i in kept for i in ids) or held.issuperset(ids) or len(ids) > MAX_LOCK_BATCH \
+            or not uow.raw_cursor().can_defer:
+        rows = lock_rows(uow, ids)
+        return lambda: rows
+    names = ", ".join(f":i{n}" for n in range(len(ids)))
+    ahead = uow.sql.read_ahead(f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
+                               f"WHERE id IN ({names}) ORDER BY id FOR UPDATE", {f"i{n}": v for n, v in enumerate(ids)})
+    done: list[dict[int, tuple]] = []
+
+    def rows() -> dict[int, tuple]:
+        if not done:
+            found = {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in ahead.all()}
+            held.update(found)
+            kept.update(found)
+            done.append(found)
+        return done[0]
     return rows
 
 

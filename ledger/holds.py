@@ -9,12 +9,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from sqlalchemy import and_, select, update
 
+from . import ids as _ids
 from . import tables as t
-from .accounts import lock_rows, note_held
+from .accounts import lock_rows, lock_rows_later, note_held
 from .amounts import format_amount, require_minor
 from .errors import (AccountNotFound, HoldExceeded, HoldExpired, HoldNotFound, HoldNotPending,
                      IdempotencyConflict, InsufficientFunds, InvalidTransfer, LedgerError, UnbalancedTransfer)
@@ -87,10 +88,19 @@ def place(uow: UnitOfWork, account_id: int, amount_minor: int, *, expires_at: da
                 account=code, available_minor=balance - held, needed_minor=amount_minor)
     now = uow.now()
     fast, cursor = uow.ledger._fast, uow.raw_cursor()
-    hold_id = fast.insert_id(cursor, "insert_hold", {
-        "aid": account_id, "asset": asset, "amount": amount_minor, "key": key, "hash": digest, "memo": memo,
-        "at": to_micros(now), "expires": None if expires_at is None else to_micros(expires_at)})
-    _add_held(uow, account_id, amount_minor)
+    params = {"aid": account_id, "asset": asset, "amount": amount_minor, "key": key, "hash": digest, "memo": memo,
+              "at": to_micros(now), "expires": None if expires_at is None else to_micros(expires_at)}
+    reserved = None if key is not None else _ids.take(uow, _ids.HOLDS)
+    if reserved is not None:   # PostgreSQL, an id reserved ahead (ledger.ids): sent with the next statement
+        hold_id = reserved()
+        fast.later(cursor, "place_hold_with_id", dict(params, id=hold_id))
+        note_held(uow, account_id, amount_minor)
+    elif fast.is_pg:   # one statement there (a data-modifying CTE), two on SQLite
+        hold_id = fast.insert_id(cursor, "place_hold", params)
+        note_held(uow, account_id, amount_minor)
+    else:
+        hold_id = fast.insert_id(cursor, "insert_hold", params)
+        _add_held(uow, account_id, amount_minor)
     _event(uow, hold_id, account_id, "placed", amount_minor)
     known = uow.ledger._hold_accounts
     uow.after_commit(lambda: _remember(known, hold_id, account_id))
@@ -130,15 +140,22 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
     # Every account the post touches (the held one and the credited ones) in one ascending lock, then
     # the hold: the lock order of ledger.unit_of_work, the same as a transfer between those accounts.
     # The replay is looked up under those locks: a concurrent twin with the same key has committed by then.
-    _lock_accounts_of(uow, hold_id, _credited_ids(to) + _credited_ids(also))
-    if key is not None:
-        previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
-        if previous is not None:
-            return previous
-    elif not final:
-        result = _post_progress(uow, hold_id, to, amount_minor, memo, also)
+    credited = _credited_ids(to) + _credited_ids(also)
+    if key is None and not final:
+        # A post that may leave the hold pending: the accounts' locks go out with its guarded update of
+        # the hold (PostgreSQL: one round trip, the locks first), where an exchange fill holds its book's lock.
+        account_id = _account_of(uow, hold_id)
+        locked = lock_rows_later(uow, [*credited, account_id] if account_id is not None else credited)
+        result = _post_progress(uow, hold_id, to, amount_minor, memo, also, locked)
+        locked()   # held from here on, whatever the post did
         if result is not None:
             return result
+    else:
+        _lock_accounts_of(uow, hold_id, credited)
+        if key is not None:
+            previous = replay_post(uow, key, hold_id, amount_minor, [*to, *also] if also else to)
+            if previous is not None:
+                return previous
     hold = _pending(uow, hold_id)
     amount = hold.remaining_minor if amount_minor is None else require_minor(amount_minor)
     if amount <= 0:
@@ -168,11 +185,12 @@ def post(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], *, amount
 
 
 def _post_progress(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]], amount_minor: int | None,
-                   memo: str, also: tuple[Posting, ...]) -> TransferResult | None:
+                   memo: str, also: tuple[Posting, ...], locked: Callable[[], dict]) -> TransferResult | None:
     """A well-formed post of part of a hold that stays pending (an exchange fill of a resting order), with
     the hold's read and update as ONE guarded ``UPDATE … RETURNING``. None (nothing done) when the post
     does not have that shape or the hold is not pending, has expired, or would be used up: ``post``
-    then reads the hold and refuses, or posts, as it always has."""
+    then reads the hold and refuses, or posts, as it always has. ``locked``: the accounts' locks, started
+    by the caller (``lock_rows_later``), taken before the hold's update and recorded before the transfer."""
     amount = amount_minor
     if type(amount) is not int or amount <= 0:
         return None
@@ -183,6 +201,7 @@ def _post_progress(uow: UnitOfWork, hold_id: int, to: Sequence[tuple[int, int]],
     fast, cursor = uow.ledger._fast, uow.raw_cursor()
     params = {"hid": hold_id, "amount": amount}
     row = fast.one(cursor, "post_progress", {**params, "now": to_micros(uow.now())})
+    locked()
     if row is None:
         return None
     account_id, hold_memo = row

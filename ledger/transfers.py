@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 from sqlalchemy import bindparam, select
 
+from . import ids as _ids
 from . import tables as t
 from .accounts import lock_rows, note_balance, note_held
 from .amounts import format_amount, require_minor
@@ -110,29 +111,33 @@ def transfer(uow: UnitOfWork, postings: Sequence[Posting], *, key: str | None = 
     fast = uow.ledger._fast
     cursor = fast.cursor(uow)
     now = uow.now()
-    # Claim the key first: a replay (or a concurrent twin, which waits for the first to commit) finds it taken.
-    transfer_id = fast.insert_transfer(cursor, {"key": key, "hash": digest, "kind": kind, "memo": memo,
-                                                "hold_id": hold_id, "at": to_micros(now)})
-    if transfer_id is None:
-        return _replay(uow, key, digest)
-    try:
-        rows = _checked_rows(uow, postings, release)
-    except LedgerError:
-        # Callers may catch a refusal and go on in the same unit of work (a card walking its
-        # funding order): release the claimed key so the refused request leaves nothing behind.
-        # Only a refusal: after a database error the transaction is aborted (PostgreSQL) and no
-        # statement may run on it any more; the whole unit of work rolls back and is retried.
-        fast.delete_transfer(cursor, transfer_id)
-        raise
     at = to_micros(now)
-    fast.insert_entries(cursor, [{"tid": transfer_id, "aid": p.account_id, "asset": rows[p.account_id][0],
-                                  "amount": p.amount_minor, "at": at} for p in postings])
-    if release is None:
-        fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor} for p in postings])
+    row = {"key": key, "hash": digest, "kind": kind, "memo": memo, "hold_id": hold_id, "at": at}
+    reserved = None if key is not None else _ids.take(uow, _ids.TRANSFERS)
+    if reserved is not None:
+        # No key to claim, and an id reserved ahead (ledger.ids): checked first, then written with the
+        # entries, in the statements that go out with the next one that needs an answer.
+        rows = _checked_rows(uow, postings, release)
+        transfer_id = reserved()
+        fast.later(cursor, "insert_transfer_with_id", dict(row, id=transfer_id))
     else:
-        fast.apply_deltas(cursor, [{"aid": p.account_id, "delta": p.amount_minor,
-                                    "held": -release[1] if p.account_id == release[0] else 0} for p in postings],
-                          held=True)
+        # Claim the key first: a replay (or a concurrent twin, which waits for the first to commit) finds it taken.
+        transfer_id = fast.insert_transfer(cursor, row)
+        if transfer_id is None:
+            return _replay(uow, key, digest)
+        try:
+            rows = _checked_rows(uow, postings, release)
+        except LedgerError:
+            # Callers may catch a refusal and go on in the same unit of work (a card walking its
+            # funding order): release the claimed key so the refused request leaves nothing behind.
+            # Only a refusal: after a database error the transaction is aborted (PostgreSQL) and no
+            # statement may run on it any more; the whole unit of work rolls back and is retried.
+            fast.delete_transfer(cursor, transfer_id)
+            raise
+    fast.post_entries(cursor, transfer_id, at, [
+        (p.account_id, rows[p.account_id][0], p.amount_minor,
+         -release[1] if release is not None and p.account_id == release[0] else 0) for p in postings])
+    if release is not None:
         note_held(uow, release[0], -release[1])
     for p in postings:
         note_balance(uow, p.account_id, p.amount_minor)

@@ -45,6 +45,7 @@ from sqlalchemy import and_, func, select
 
 from . import accounts as _accounts
 from . import holds as _holds
+from . import ids as _ids
 from . import idempotency as _idem
 from . import tables as t
 from . import transfers as _transfers
@@ -501,6 +502,14 @@ class UnitOfWork:
              key: str | None = None, memo: str = "") -> _holds.Hold:
         return _holds.place(self, account_id, amount_minor, expires_at=expires_at, key=key, memo=memo)
 
+    def reserve_ids(self, counts: dict[str, int] | None = None, *, transfers: int = 0,
+                    holds: int = 0) -> Callable[[], dict[str, list[int]]] | None:
+        """Reserve ids (PostgreSQL) for rows of a package's own tables (``counts``: ``{sequence: n}``) and for
+        the key-less transfers and holds this unit of work is about to make, in one statement sent with the
+        next one: each such row is then written without a round trip of its own (``ledger.ids``). None
+        on SQLite, where nothing is reserved."""
+        return _ids.reserve(self, counts or {}, transfers=transfers, holds=holds)
+
     def hold_events_together(self):
         """The hold events written in the block go out as one statement when it ends (``ledger.holds.events_together``)."""
         return _holds.events_together(self)
@@ -534,6 +543,21 @@ class UnitOfWork:
         return _idem.run_once(self, scope, key, request, compute)
 
     # -- queries ---------------------------------------------------------------------------
+    def balance_later(self, account_id: int) -> Callable[[], Balance]:
+        """``balance(account_id)``, read with the next statement this unit of work sends (PostgreSQL: in its
+        round trip) and given when the returned function is called; at once if this unit of work holds the
+        row, or where there are no round trips to share (SQLite). ``AccountNotFound`` for an id with no
+        account."""
+        if _accounts.kept_row(self, account_id) is not None or not self.raw_cursor().can_defer:
+            balance = self.balance(account_id)
+            return lambda: balance
+        ahead = self.sql.read_ahead("account", {"a": account_id})
+
+        def read() -> Balance:
+            acct = _accounts.from_row(self, ahead.one(), account_id)
+            return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)
+        return read
+
     def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:
         """Ledger, held and available balance now, or as of a past sandbox time."""
         if as_of is None:
