@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from card import response_codes as rc
 from card.decisions import Decision
@@ -73,6 +73,14 @@ def wanted(ledger, programme) -> bool:
         return True
     with ledger.unit_of_work(autocommit=True) as uow:
         return store.any_set(uow.conn)
+
+
+def wanted_later(uow, programme) -> Callable[[], bool]:
+    """``wanted``, its read sent with the next statement of ``uow`` (a POS request's: the API key check's
+    own, one round trip and no unit of work of its own), answered when called."""
+    if programme.decision_url:
+        return lambda: True
+    return store.any_set_later(uow)
 
 
 def decide_pay(ctx, *, actor: str, merchant: str, amount_minor: Any, ref: str) -> Decision | None:

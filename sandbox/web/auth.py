@@ -46,11 +46,18 @@ class Access:
     scope: str | None = None  # "owner": a list view filtered to the caller's own data
     shared: bool = False  # any valid key may call it: it holds nobody's data (e.g. the clock)
     regulator_write: bool = field(default=False)
+    # (name, fn(uow) -> answer()) reads the view needs before its own transaction, sent with the key's
+    # check (one round trip, no unit of work of their own); answered in ``g.ahead[name]``
+    ahead: tuple[tuple[str, Callable], ...] = ()
 
 
-def access(*roles: str, public: bool = False, scope: str | None = None, shared: bool = False) -> Callable:
-    """Declare who may call a view. Operator is always allowed; regulator may always read."""
-    policy = Access(frozenset(roles), public, scope, shared, regulator_write="regulator" in roles)
+def access(*roles: str, public: bool = False, scope: str | None = None, shared: bool = False,
+           ahead: dict[str, Callable] | None = None) -> Callable:
+    """Declare who may call a view. Operator is always allowed; regulator may always read. ``ahead``:
+    ``{name: fn(uow)}`` reads started with the key's check, ``fn`` returning the function that answers
+    (``uow.sql.read_ahead``); a request the check lets through finds the answers in ``g.ahead``."""
+    policy = Access(frozenset(roles), public, scope, shared, regulator_write="regulator" in roles,
+                    ahead=tuple((ahead or {}).items()))
 
     def decorate(fn):
         setattr(fn, ACCESS_ATTR, policy)
@@ -116,8 +123,9 @@ def check_request() -> None:
     # BEGIN and ROLLBACK round trips on every request (the view opens its own unit of work).
     with services().ledger.unit_of_work(autocommit=True) as uow:
         key = resolve_key_ahead(uow, token)
-        # The owners the scope check may need, read before the key's answer is looked at: on PostgreSQL the
-        # key's read goes out with the first of them, one round trip for both.
+        # The view's own reads ahead and the owners the scope check may need, read before the key's answer
+        # is looked at: on PostgreSQL they all go out together, one round trip.
+        later = [(name, read(uow)) for name, read in policy.ahead]
         owners = _owners(uow) if not policy.shared else {}
         principal = key()
         if principal is None:
@@ -125,6 +133,7 @@ def check_request() -> None:
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         g.principal = principal
         authorize(principal, policy, uow, owners)
+        g.ahead = {name: answer() for name, answer in later}
 
 
 def _owners(uow) -> dict[str, Callable[[], str | None]]:

@@ -136,8 +136,12 @@ def fresh_row_dict(res, merchant_id: str, reference: str, at) -> dict:
             "kind": res.kind, "at": at.isoformat()}
 
 
+def _gateway_wanted(uow):
+    return gateway.wanted_later(uow, require_city().ctx.cfg.card)
+
+
 @blp.route("/merchants/<name:merchant_id>/authorizations", methods=["POST"])
-@access("merchant")
+@access("merchant", ahead={"gateway_wanted": _gateway_wanted})
 @blp.arguments(AuthorizeRequest)
 @blp.response(201, AuthorizationSchema, description="the issuer's answer: approved or declined (see response_code)")
 @blp.doc(parameters=[IDEMPOTENCY_PARAM])
@@ -148,8 +152,11 @@ def authorize(body: dict, merchant_id: str):
     city = require_city()
     ref = f"{merchant_id}:{g.idempotency_key}"
     # The programme's decision app, asked with no transaction open (sandbox/gateway/); None: no app asked.
-    decision = gateway.decide(city.ctx, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
-                              card_id=body["card_id"], pan=body["pan"])
+    # Whether one may be asked was read with the API key's check (None: no key was checked, ask here).
+    wanted = g.get("ahead", {}).get("gateway_wanted")
+    decision = None if wanted is False else gateway.decide(
+        city.ctx, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref, card_id=body["card_id"],
+        pan=body["pan"], wanted_known=bool(wanted))
 
     def compute(uow):
         res = payments.authorize(city.ctx, uow, merchant_id=merchant_id, amount_minor=body["amount_minor"], ref=ref,
