@@ -158,7 +158,7 @@ class Exchange:
                 if self._books.get(symbol) is verified[0]:
                     return verified[0]
         if lock:
-            uow.advisory_lock(f"exchange:{symbol}")
+            self._lock(uow, symbol)
         with self._mutex:
             cached = self._books.get(symbol)
             cached_seq = -1 if cached is None else cached.seq
@@ -181,6 +181,13 @@ class Exchange:
             if lock or (uow.exclusive and stored):
                 uow.memo[("exchange:book", symbol)] = (book, lock)
         return book
+
+    @staticmethod
+    def _lock(uow, symbol: str) -> None:
+        """The instrument's lock, once per unit of work (on PostgreSQL it goes out with the next statement)."""
+        if not uow.memo.get(("exchange:locked", symbol)):
+            uow.advisory_lock(f"exchange:{symbol}")
+            uow.memo[("exchange:locked", symbol)] = True
 
     def _touch(self, uow, book: Book) -> None:
         """Record that the book changed: bump the database sequence number (and the cache's with it)."""
@@ -733,6 +740,9 @@ class Exchange:
         # The round trip that takes the instrument's lock and reads the book also reads the seller's balance
         # and reserves the ids of what the sale writes (ledger.ids): the order, its fills and their transfers.
         # The rest then goes out with the statements that need answers: fewer round trips under the lock.
+        # The lock goes first: what is read is read under it, and the ids follow the book's order (a trade's
+        # id, like its seq, grows with every trade of the instrument).
+        self._lock(uow, inst.symbol)
         pay_acct = self._account(uow, owner, asset, create=False)
         balance_read = None if pay_acct is None else uow.balance_later(pay_acct)
         ids = uow.reserve_ids({_ORDER_IDS: 1, _TRADE_IDS: SALE_FILLS_AHEAD}, transfers=SALE_FILLS_AHEAD)

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from . import tables as t
 from .errors import NEGATIVE_NOT_ALLOWED, AccountExists, AccountNotFound, InvalidAccount
-from .fastpath import MAX_LOCK_BATCH
+from .fastpath import MAX_LOCK_BATCH, account_rows, lock_statement
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -194,16 +194,14 @@ def lock_rows_later(uow: UnitOfWork, account_ids: Iterable[int]) -> Callable[[],
             or not uow.raw_cursor().can_defer:
         rows = lock_rows(uow, ids)
         return lambda: rows
-    names = ", ".join(f":i{n}" for n in range(len(ids)))
-    ahead = uow.sql.read_ahead(f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
-                               f"WHERE id IN ({names}) ORDER BY id FOR UPDATE", {f"i{n}": v for n, v in enumerate(ids)})
+    ahead = uow.sql.read_ahead(*lock_statement(ids))
     done: list[dict[int, tuple]] = []
 
     def rows() -> dict[int, tuple]:
         if not done:
-            found = {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in ahead.all()}
-            held.update(found)
-            kept.update(found)
+            found = account_rows(ahead.all())
+            uow._locked_accounts.update(found)   # the unit of work's sets now (a savepoint may have replaced them)
+            uow._account_rows.update(found)
             done.append(found)
         return done[0]
     return rows

@@ -101,6 +101,22 @@ def _posting_sql(n: int, held: bool) -> str:
     return done
 
 
+def lock_statement(ids: Iterable[int], *, lock: bool = True) -> tuple[str, dict]:
+    """The statement (``:name`` style) and parameters that read, and with ``lock`` row-lock in ascending id
+    order, up to ``MAX_LOCK_BATCH`` accounts; its rows go through ``account_rows``."""
+    ids = sorted(set(ids))
+    assert 0 < len(ids) <= MAX_LOCK_BATCH, f"one statement locks at most {MAX_LOCK_BATCH} accounts"
+    names = ", ".join(f":i{n}" for n in range(len(ids)))
+    sql = (f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
+           f"WHERE id IN ({names}) ORDER BY id" + (_FOR_UPDATE if lock else ""))
+    return sql, {f"i{n}": v for n, v in enumerate(ids)}
+
+
+def account_rows(rows: Iterable[tuple]) -> dict[int, tuple]:
+    """``{id: (asset, allow_negative, balance_minor, held_minor, code)}`` of ``lock_statement``'s rows."""
+    return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}
+
+
 class FastSql:
     """Parametrised SQL for one dialect, run on a unit of work's DBAPI cursor."""
 
@@ -162,13 +178,8 @@ class FastSql:
 
     def lock_many(self, cursor, ids: list[int], *, lock: bool = True) -> dict[int, tuple]:  # noqa: ANN001
         """Read (with ``lock``, row-lock on PostgreSQL, in ascending id order) up to ``MAX_LOCK_BATCH`` accounts."""
-        ids = sorted(set(ids))
-        assert 0 < len(ids) <= MAX_LOCK_BATCH, f"one statement locks at most {MAX_LOCK_BATCH} accounts"
-        names = ", ".join(f":i{n}" for n in range(len(ids)))
-        sql = (f"SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
-               f"WHERE id IN ({names}) ORDER BY id" + (_FOR_UPDATE if lock else ""))
-        rows = self.all(cursor, sql, {f"i{n}": v for n, v in enumerate(ids)})
-        return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows}
+        sql, params = lock_statement(ids, lock=lock)
+        return account_rows(self.all(cursor, sql, params))
 
     def insert_transfer(self, cursor, params: dict) -> int | None:  # noqa: ANN001
         """The new transfer's id, or None when the idempotency key is already taken."""

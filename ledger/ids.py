@@ -9,9 +9,10 @@ take their ids from what was reserved for them. An instant sale reserves its ord
 fill's transfer's ids, a card purchase its hold's and its authorization's: the round trips each would
 have waited for, while other purchases waited for the locks it held, are gone.
 
-A reserved id is an ordinary value of the table's own sequence: unique, and no more ordered by commit
-time than an id ``RETURNING`` gives (both are taken before the COMMIT). One that ends up unused (a
-refusal, a rolled-back savepoint) is a gap, as a rolled-back INSERT leaves. SQLite has no round trips to
+A reserved id is an ordinary value of the table's own sequence: unique, and taken under the same locks
+as the write it serves when the caller reserves after taking them (an instant sale reserves under its
+instrument's lock, so its trade ids follow the book's order, as ``RETURNING`` ids did). One that ends up
+unused (a refusal, a rolled-back savepoint) is a gap, as a rolled-back INSERT leaves. SQLite has no round trips to
 save: there ``reserve`` returns None and reserves nothing, and every id comes from its INSERT.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ def reserve(uow: UnitOfWork, counts: Mapping[str, int], *, transfers: int = 0,
     key-less ``transfers`` and ``holds`` the unit of work is about to make (each takes one while they
     last), all read in ONE statement sent with the next one ``uow`` sends. Returns the function that
     gives ``{sequence: [ids]}`` (as often as called). None on SQLite, where nothing is reserved."""
+    assert TRANSFERS not in counts and HOLDS not in counts, "the ledger's own: transfers=, holds="
     wanted = {**counts, TRANSFERS: transfers, HOLDS: holds}
     names = [sequence for sequence, count in wanted.items() for _ in range(count)]
     assert all(_SEQUENCE.fullmatch(sequence) for sequence in wanted), "not a sequence name"
@@ -47,8 +49,9 @@ def reserve(uow: UnitOfWork, counts: Mapping[str, int], *, transfers: int = 0,
 
     def ids() -> dict[str, list[int]]:
         if not got:
+            got.update((sequence, []) for sequence in wanted)
             for name, value in zip(names, ahead.one()):
-                got.setdefault(name, []).append(value)
+                got[name].append(value)
         return got
     for sequence in (TRANSFERS, HOLDS):
         if wanted[sequence] > 0:

@@ -196,6 +196,7 @@ class ReadAhead:
     def _ready(self):  # noqa: ANN202
         if self.cursor is None:   # still held back: send it (with whatever else is) now
             self._owner.flush()
+        assert self.cursor is not None, "a read ahead that a rolled-back savepoint dropped was asked for"
         return self.cursor
 
     def one(self) -> tuple | None:
@@ -552,11 +553,14 @@ class UnitOfWork:
             balance = self.balance(account_id)
             return lambda: balance
         ahead = self.sql.read_ahead("account", {"a": account_id})
+        read: list[Balance] = []
 
-        def read() -> Balance:
-            acct = _accounts.from_row(self, ahead.one(), account_id)
-            return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)
-        return read
+        def balance() -> Balance:
+            if not read:
+                acct = _accounts.from_row(self, ahead.one(), account_id)
+                read.append(Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor))
+            return read[0]
+        return balance
 
     def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:
         """Ledger, held and available balance now, or as of a past sandbox time."""

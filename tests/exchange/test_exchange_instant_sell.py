@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from exchange_helpers import P, balance, fund, open_exchange, place, rich
+from sqlalchemy import text
 
 from exchange import MarketMaker
 from exchange.errors import (InsufficientBalance, InvalidOrder, NoLiquidity, SlippageExceeded, TradingHalted,
@@ -140,3 +141,24 @@ def test_market_makers_same_seed_same_prices_and_trades(sqlite_url, tmp_path, cl
     assert first == again
     assert first[0] != other[0]
     assert len(set(first[0])) > 1        # the model moves
+
+
+def test_trade_ids_follow_the_book_order_when_sales_race(env):
+    """Concurrent instant sales on one instrument: each reserves its ids under the instrument's lock
+    (PostgreSQL, ledger.ids), so trade ids grow with the book's sequence number as they always did."""
+    from racing import race
+    ledger, ex = env
+    for i in range(4):
+        fund(ledger, f"seller-{i}", "BTC", 10**7)
+
+    def sell(i: int) -> None:
+        for _ in range(5):   # a lost deadlock is retried, as every caller's is
+            ledger.transaction(lambda uow: ex.instant_sell(uow, f"seller-{i}", "BTC", 10_000_00, "KZT",
+                                                           slippage_cap_bps=500))
+    assert race(4, sell) == [None] * 4
+    with ledger.unit_of_work(read_only=True) as uow:
+        rows = uow.conn.execute(text("SELECT id, seq FROM exchange_trades WHERE symbol = 'BTC/KZT' AND "
+                                     "seller LIKE 'seller-%' ORDER BY id")).all()
+    assert len(rows) >= 20
+    assert [seq for _, seq in rows] == sorted(seq for _, seq in rows)
+    ledger.verify()

@@ -88,3 +88,21 @@ def test_a_reserved_transfer_costs_no_round_trip_of_its_own(ledger, cast):
         assert reserved == plain
     assert cast.balance(cast.bob).ledger_minor == 20
     ledger.verify()
+
+
+def test_a_second_reservation_adds_to_what_the_first_left(ledger, cast):
+    with ledger.unit_of_work() as uow:
+        first = uow.reserve_ids(transfers=2)
+        one = uow.transfer(move(cast.alice, cast.bob, 1), memo="1")
+        second = uow.reserve_ids(transfers=1)
+        two = uow.transfer(move(cast.alice, cast.bob, 2), memo="2")
+        three = uow.transfer(move(cast.alice, cast.bob, 3), memo="3")
+        four = uow.transfer(move(cast.alice, cast.bob, 4), memo="4")   # none left: RETURNING
+        uow.commit()
+    ids = [one.id, two.id, three.id, four.id]
+    if first is not None:
+        left, added = first()["ledger_transfers_id_seq"], second()["ledger_transfers_id_seq"]
+        assert ids[:3] == [left[0], left[1], added[0]]   # what the first left, then the second's
+    assert len(set(ids)) == 4
+    assert cast.balance(cast.bob).ledger_minor == 10
+    ledger.verify()
