@@ -393,6 +393,12 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
     refused = _kinds.refusal(req.kind, service.permitted_kinds)
     if refused is not None:
         raise _Decline(rc.NOT_PERMITTED, refused, card)
+    bank_id = card.bank_ledger_account_id
+    # The bank account is locked before the crypto sale takes the instrument's lock and the exchange's
+    # accounts (a set known only while it matches; ledger.unit_of_work's lock order): the sale, the fee and
+    # the hold then find it held, and what is available cannot change under us. On PostgreSQL its lock goes
+    # out with the counters' read, under the holder's lock (one round trip for both).
+    bank_locked = None if uow.exclusive else uow.lock_accounts_later([bank_id])
     if snap.usage is not None:
         # Read with the card: SQLite's single writer (BEGIN IMMEDIATE) kept every other unit of work out
         # since this one began. On PostgreSQL the counters are read here, under the holder's lock.
@@ -405,17 +411,14 @@ def _approve(service, uow, req: _Request, snap: PurchaseSnapshot, decision=None,
     control = evaluate(card.controls, usage, amount, merchant.mcc, merchant.in_zone, merchant.id)
     if not control.allowed:
         raise _Decline(control.code, control.reason, card, template=control.reason_template)
-    bank_id = card.bank_ledger_account_id
-    # The bank account is locked now, before the crypto sale takes the instrument's lock and the
-    # exchange's accounts (a set known only while it matches; ledger.unit_of_work's lock order): the
-    # sale, the fee and the hold then find it held, and what is available cannot change under us.
-    holdings = []
-    if uow.exclusive:
+    if bank_locked is not None:
+        available = bank_locked()[bank_id].available_minor
+    else:
         # No row locks to order (SQLite's single writer): the crypto the funder may sell is read with the
         # bank account, in one statement, and the funder then finds it held.
         known = getattr(service.funder, "known_accounts", None)
         holdings = known(card.wallet_owner, card.funding.order) if known is not None else []
-    available = uow.lock_accounts([bank_id, *holdings])[bank_id].available_minor
+        available = uow.lock_accounts([bank_id, *holdings])[bank_id].available_minor
     # The stand-in tenge_only switched the funding source: nothing will be sold, so the rules see no
     # shortfall (a sale's own conditions — the exchange's licence, crypto payments allowed — do not apply).
     tenge_only = decision is not None and decision.tenge_only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import case, func, select
 
@@ -118,10 +119,11 @@ _SPENDING = ("SELECT created_at, amount_minor, merchant_id FROM card_authorizati
              f"ORDER BY created_at DESC, id DESC LIMIT {MAX_HISTORY_ROWS}")
 
 
-def spending_since(uow, cardholder_id: str, since: datetime) -> list[tuple[datetime, int, str]]:
-    """(at, amount, merchant) of the holder's purchases that spent money since ``since``, oldest first."""
-    rows = uow.sql.all(_SPENDING, {"holder": cardholder_id, "since": to_micros(since)})
-    return [(from_micros(r[0]), r[1], r[2] or "") for r in reversed(rows)]
+def spending_since_later(uow, cardholder_id: str, since: datetime) -> Callable[[], list[tuple[datetime, int, str]]]:
+    """(at, amount, merchant) of the holder's purchases that spent money since ``since``, oldest first: read
+    with the next statement of ``uow`` (``uow.sql.read_ahead``), given when the returned function is called."""
+    ahead = uow.sql.read_ahead(_SPENDING, {"holder": cardholder_id, "since": to_micros(since)})
+    return lambda: [(from_micros(r[0]), r[1], r[2] or "") for r in reversed(ahead.all())]
 
 
 def approvals_of_cardholders(uow, cardholder_prefix: str) -> tuple[int, int]:

@@ -35,13 +35,13 @@ def reserve(uow: UnitOfWork, counts: Mapping[str, int], *, transfers: int = 0,
     key-less ``transfers`` and ``holds`` the unit of work is about to make (each takes one while they
     last), all read in ONE statement sent with the next one ``uow`` sends. Returns the function that
     gives ``{sequence: [ids]}`` (as often as called). None on SQLite, where nothing is reserved."""
+    if not uow.raw_cursor().can_defer:   # first: on SQLite a reservation costs nothing at all
+        return None
     assert TRANSFERS not in counts and HOLDS not in counts, "the ledger's own: transfers=, holds="
     wanted = {**counts, TRANSFERS: transfers, HOLDS: holds}
     names = [sequence for sequence, count in wanted.items() for _ in range(count)]
     assert all(_SEQUENCE.fullmatch(sequence) for sequence in wanted), "not a sequence name"
     assert 0 < len(names) <= MAX_IDS_AHEAD, f"reserve 1 to {MAX_IDS_AHEAD} ids at a time"
-    if not uow.raw_cursor().can_defer:
-        return None
     # Each nextval is a new value whatever order they are evaluated in: only uniqueness matters here.
     sql = "SELECT " + ", ".join(f"nextval(CAST(:s{i} AS regclass))" for i in range(len(names)))
     ahead = uow.sql.read_ahead(sql, {f"s{i}": name for i, name in enumerate(names)})

@@ -478,6 +478,12 @@ class UnitOfWork:
         rows = _accounts.lock_rows(self, account_ids)
         return {i: Balance(i, r[0], r[2], r[3]) for i, r in rows.items()}
 
+    def lock_accounts_later(self, account_ids: Iterable[int]) -> Callable[[], dict[int, Balance]]:
+        """``lock_accounts``, its statement sent with the next one (PostgreSQL: in its round trip, before it),
+        the balances given when the returned function is called (``accounts.lock_rows_later``)."""
+        rows = _accounts.lock_rows_later(self, account_ids)
+        return lambda: {i: Balance(i, r[0], r[2], r[3]) for i, r in rows().items()}
+
     def open_account(self, owner: str, asset: str, purpose: str, *, allow_negative: bool | None = None,
                      code: str | None = None) -> Account:
         return _accounts.open_account(self, owner, asset, purpose, allow_negative=allow_negative, code=code)

@@ -33,7 +33,7 @@ from .config import CityConfig
 from .incidents.state import price_shocks
 from .licensing import LicenceRegistry
 from .rules import CustomerProfile, SandboxRules
-from .rules.history import card_history
+from .rules.history import card_history_later
 
 WORLD = "world"
 MAX_ACTORS = 100_000
@@ -68,7 +68,8 @@ class CityContext(EmbeddedChains):
 
         from .funding import ExchangeFunder
         self.funder = ExchangeFunder(self.exchange, LazyIssuer(self))
-        self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history, exchange_id=self.exchange_id)
+        self.rules = SandboxRules(cfg, self.licences, self.profile_in, card_history_later,
+                                  exchange_id=self.exchange_id)
         self.cards = CardService(self.ledger, self.funder, self.rules, deadline_ms=cfg.card.auth_deadline_ms,
                                  hold_days=cfg.card.hold_expiry_days,
                                  extended_hold_days=cfg.card.extended_hold_expiry_days, timezone=cfg.sandbox.zone,

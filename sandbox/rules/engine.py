@@ -85,18 +85,20 @@ class SandboxRules:
     """The card's Rules port: ``check_authorization(uow, ctx) -> RulesDecision``.
 
     ``profile_of(uow, cardholder_id) -> CustomerProfile`` and
-    ``history_of(uow, cardholder_id, since) -> list[PastAuthorization]`` are supplied by the
-    facade (they read the card's tables); the decision itself is ``evaluate``.
+    ``history_later(uow, cardholder_id, since) -> () -> list[PastAuthorization]`` are supplied by
+    the facade (they read the city's and the card's tables); the history's read is started first, so
+    on PostgreSQL it goes out with the profile's (one round trip). The decision itself is ``evaluate``.
     """
 
     def __init__(self, cfg: CityConfig, licences: LicenceRegistry,
                  profile_of: Callable[[object, str], CustomerProfile],
-                 history_of: Callable[[object, str, object], list[PastAuthorization]],
+                 history_later: Callable[[object, str, object], Callable[[], list[PastAuthorization]]],
                  exchange_id: str = "aifc-exchange") -> None:
         self.cfg, self.licences = cfg, licences
-        self.profile_of, self.history_of, self.exchange_id = profile_of, history_of, exchange_id
+        self.profile_of, self.history_later, self.exchange_id = profile_of, history_later, exchange_id
 
     def check_authorization(self, uow, ctx) -> RulesDecision:
+        history_read = self.history_later(uow, ctx.cardholder_id, ctx.at - HISTORY_WINDOW)
         profile = self.profile_of(uow, ctx.cardholder_id)
-        history = list(self.history_of(uow, ctx.cardholder_id, ctx.at - HISTORY_WINDOW))[-MAX_HISTORY:]
+        history = list(history_read())[-MAX_HISTORY:]
         return evaluate(ctx, profile, history, self.cfg, self.licences, self.exchange_id)

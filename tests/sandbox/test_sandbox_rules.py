@@ -205,13 +205,13 @@ def test_flag_only_mode_approves_with_flags(city, licences):
 
 
 def test_port_adapter_uses_profile_and_history(city, licences):
-    rules = SandboxRules(city, licences, lambda uow, cid: CustomerProfile(cid, "none"), lambda uow, cid, since: [])
+    rules = SandboxRules(city, licences, lambda uow, cid: CustomerProfile(cid, "none"), lambda uow, cid, since: list)
     assert rules.check_authorization(None, ctx(1_000)).decline_code == "57"
 
 
 def test_card_history_reads_only_spending_authorizations(ledger):
     from card.tables import authorizations
-    from sandbox.rules.history import card_history
+    from sandbox.rules.history import card_history_later
 
     base = dict(request_hash="h", card_id=1, merchant_id="alatau-coffee", reason="", auth_code=None, hold_id=None,
                 shortfall_minor=0, conversion_fee_minor=0, captured_minor=0, reversed_minor=0, refunded_minor=0, flags=[])
@@ -221,5 +221,5 @@ def test_card_history_reads_only_spending_authorizations(ledger):
             uow.conn.execute(authorizations.insert().values(
                 idempotency_key=f"k{i}", cardholder_id=who, amount_minor=100 * (i + 1), response_code="00",
                 status=status, created_at=T0 - timedelta(minutes=minutes), **base))
-        got = card_history(uow, "c1", T0 - timedelta(minutes=10))
+        got = card_history_later(uow, "c1", T0 - timedelta(minutes=10))()
     assert [p.amount_minor for p in got] == [100, 400]

@@ -26,7 +26,7 @@ from sandbox.web import create_app
 # and the COMMIT in one pipelined trip.
 WEB_OVERHEAD = {"sqlite": 12, "postgresql": 4}
 # The card's authorization with a JIT crypto sale when these were pinned (it may only fall).
-AUTHORIZATION_AT_MOST = {"sqlite": 23, "postgresql": 10}
+AUTHORIZATION_AT_MOST = {"sqlite": 23, "postgresql": 8}
 
 
 @pytest.fixture
