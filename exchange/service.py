@@ -355,8 +355,8 @@ class Exchange:
         pay_acct = self._account(uow, owner, pay_asset, create=False)
         if pay_acct is None:
             available = 0
-        else:
-            available = (balance_read or (lambda: uow.balance(pay_acct)))().available_minor
+        else:   # read ahead by the caller (instant_sell), or now
+            available = (balance_read() if balance_read else uow.balance(pay_acct)).available_minor
         if available < hold_amount:
             raise InsufficientBalance(
                 f"{owner} has {format_amount(available, pay_asset, self.ledger.assets)} available; this order "

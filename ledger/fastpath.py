@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from .ids import with_id
+
 _PARAM = re.compile(r"(?<!:):(\w+)")
 _FOR_UPDATE = " FOR UPDATE"
 MAX_LOCK_BATCH = 64  # accounts per locking statement (a transfer has at most 64 postings)
@@ -26,6 +28,11 @@ MAX_LOCK_BATCH = 64  # accounts per locking statement (a transfer has at most 64
 ACCOUNT_COLS = "id, code, owner, asset, purpose, allow_negative, balance_minor, held_minor"
 HOLD_COLS = ("id, account_id, asset, amount_minor, remaining_minor, posted_minor, status, created_at, expires_at, "
              "resolved_at, memo")
+
+_INSERT_HOLD = ("INSERT INTO ledger_holds (account_id, asset, amount_minor, remaining_minor, posted_minor, status, "
+                "idempotency_key, request_hash, memo, created_at, expires_at) VALUES (:aid, :asset, :amount, "
+                ":amount, 0, 'pending', :key, :hash, :memo, :at, :expires)")
+_ADD_HELD = "UPDATE ledger_accounts SET held_minor = held_minor + :amount WHERE id = :aid"
 
 _SQL = {
     "lock1": "SELECT id, asset, allow_negative, balance_minor, held_minor, code FROM ledger_accounts "
@@ -49,19 +56,11 @@ _SQL = {
     # A hold post: the debit and the release of the held amount in one statement per account.
     "apply_delta_held": "UPDATE ledger_accounts SET balance_minor = balance_minor + :delta, "
                         "held_minor = held_minor + :held WHERE id = :aid",
-    "insert_hold": "INSERT INTO ledger_holds (account_id, asset, amount_minor, remaining_minor, posted_minor, status, "
-                   "idempotency_key, request_hash, memo, created_at, expires_at) VALUES (:aid, :asset, :amount, "
-                   ":amount, 0, 'pending', :key, :hash, :memo, :at, :expires) RETURNING id",
-    # PostgreSQL: the hold and what it adds to its account's held amount in one statement.
-    "place_hold": "WITH hold AS (INSERT INTO ledger_holds (account_id, asset, amount_minor, remaining_minor, "
-                  "posted_minor, status, idempotency_key, request_hash, memo, created_at, expires_at) VALUES (:aid, "
-                  ":asset, :amount, :amount, 0, 'pending', :key, :hash, :memo, :at, :expires) RETURNING id), "
-                  "held AS (UPDATE ledger_accounts SET held_minor = held_minor + :amount WHERE id = :aid) "
-                  "SELECT id FROM hold",
-    "place_hold_with_id": "WITH hold AS (INSERT INTO ledger_holds (id, account_id, asset, amount_minor, "
-                          "remaining_minor, posted_minor, status, idempotency_key, request_hash, memo, created_at, "
-                          "expires_at) VALUES (:id, :aid, :asset, :amount, :amount, 0, 'pending', :key, :hash, :memo, "
-                          ":at, :expires)) UPDATE ledger_accounts SET held_minor = held_minor + :amount WHERE id = :aid",
+    "insert_hold": f"{_INSERT_HOLD} RETURNING id",
+    # PostgreSQL: the hold and what it adds to its account's held amount in one statement (its id
+    # returned, or given: reserved ahead, ledger.ids).
+    "place_hold": f"WITH hold AS ({_INSERT_HOLD} RETURNING id), held AS ({_ADD_HELD}) SELECT id FROM hold",
+    "place_hold_with_id": f"WITH hold AS ({with_id(_INSERT_HOLD + ' RETURNING id')}) {_ADD_HELD}",
     "hold_event": "INSERT INTO ledger_hold_events (hold_id, account_id, kind, delta_minor, created_at) "
                   "VALUES (:hid, :aid, :kind, :delta, :at)",
     "hold": f"SELECT {HOLD_COLS} FROM ledger_holds WHERE id = :hid",

@@ -45,13 +45,11 @@ def reserve(uow: UnitOfWork, counts: Mapping[str, int], *, transfers: int = 0,
     # Each nextval is a new value whatever order they are evaluated in: only uniqueness matters here.
     sql = "SELECT " + ", ".join(f"nextval(CAST(:s{i} AS regclass))" for i in range(len(names)))
     ahead = uow.sql.read_ahead(sql, {f"s{i}": name for i, name in enumerate(names)})
-    got: dict[str, list[int]] = {}
 
     def ids() -> dict[str, list[int]]:
-        if not got:
-            got.update((sequence, []) for sequence in wanted)
-            for name, value in zip(names, ahead.one()):
-                got[name].append(value)
+        got: dict[str, list[int]] = {sequence: [] for sequence in wanted}
+        for name, value in zip(names, ahead.one()):
+            got[name].append(value)
         return got
     for sequence in (TRANSFERS, HOLDS):
         if wanted[sequence] > 0:

@@ -186,24 +186,29 @@ class CountingCursor:
 
 
 class ReadAhead:
-    """The rows of a read started with ``CountingCursor.read_ahead`` (``BoundSql.read_ahead``)."""
+    """The rows of a read started with ``CountingCursor.read_ahead`` (``BoundSql.read_ahead``), fetched
+    once and kept: ``one()`` and ``all()`` give the same answer however often they are asked."""
 
-    __slots__ = ("_owner", "cursor")
+    __slots__ = ("_owner", "cursor", "_rows")
 
     def __init__(self, owner: CountingCursor) -> None:
-        self._owner, self.cursor = owner, None
+        self._owner, self.cursor, self._rows = owner, None, None
 
-    def _ready(self):  # noqa: ANN202
-        if self.cursor is None:   # still held back: send it (with whatever else is) now
-            self._owner.flush()
-        assert self.cursor is not None, "a read ahead that a rolled-back savepoint dropped was asked for"
-        return self.cursor
+    def _fetched(self) -> list[tuple]:
+        if self._rows is None:
+            if self.cursor is None:   # still held back: send it (with whatever else is) now
+                self._owner.flush()
+            assert self.cursor is not None, "a read ahead that a rolled-back savepoint dropped was asked for"
+            self._rows = self.cursor.fetchall()
+        return self._rows
 
     def one(self) -> tuple | None:
-        return self._ready().fetchone()
+        """The first row, or None."""
+        rows = self._fetched()
+        return rows[0] if rows else None
 
     def all(self) -> list[tuple]:
-        return self._ready().fetchall()
+        return self._fetched()
 
 
 class UnitOfWork:
@@ -559,13 +564,10 @@ class UnitOfWork:
             balance = self.balance(account_id)
             return lambda: balance
         ahead = self.sql.read_ahead("account", {"a": account_id})
-        read: list[Balance] = []
 
         def balance() -> Balance:
-            if not read:
-                acct = _accounts.from_row(self, ahead.one(), account_id)
-                read.append(Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor))
-            return read[0]
+            acct = _accounts.from_row(self, ahead.one(), account_id)
+            return Balance(acct.id, acct.asset, acct.balance_minor, acct.held_minor)
         return balance
 
     def balance(self, account_id: int, *, as_of: datetime | None = None) -> Balance:

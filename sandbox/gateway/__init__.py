@@ -69,10 +69,8 @@ def decide(ctx, *, merchant_id: str, amount_minor: Any, ref: str, card_id: int |
 
 def wanted(ledger, programme) -> bool:
     """Whether any app may be asked: the preset names one, or a decision URL was set at runtime."""
-    if programme.decision_url:
-        return True
     with ledger.unit_of_work(autocommit=True) as uow:
-        return store.any_set(uow.conn)
+        return wanted_later(uow, programme)()
 
 
 def wanted_later(uow, programme) -> Callable[[], bool]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 
 from .tables import decision_endpoints as t
 
 PROGRAMME = "programme"
 # a decision URL set at runtime, or the gateway down by an incident (sandbox/incidents/): one statement
-_ANY_SQL = ("SELECT 1 FROM sandbox_decision_endpoints UNION ALL SELECT 1 FROM sandbox_incidents "
-            "WHERE kind = 'gateway_down' AND resolved_at IS NULL LIMIT 1")
-_ANY = text(_ANY_SQL)
+_ANY = ("SELECT 1 FROM sandbox_decision_endpoints UNION ALL SELECT 1 FROM sandbox_incidents "
+        "WHERE kind = 'gateway_down' AND resolved_at IS NULL LIMIT 1")
 # on the purchase's path: parametrised SQL on the unit of work's cursor (ledger.fastpath), not Core
 _RESOLVE = ("SELECT scope, url, secret, deadline_ms, stand_in FROM sandbox_decision_endpoints "
             "WHERE scope IN (:card, :programme)")
@@ -32,15 +31,11 @@ class Endpoint:
     stand_in: str
 
 
-def any_set(conn) -> bool:
-    """Whether any decision URL was set at runtime or an incident has the gateway down (one indexed read:
-    the no-gateway path's only cost)."""
-    return conn.execute(_ANY).first() is not None
-
-
 def any_set_later(uow) -> Callable[[], bool]:
-    """``any_set``, read with the next statement ``uow`` sends (``uow.sql.read_ahead``), answered when called."""
-    ahead = uow.sql.read_ahead(_ANY_SQL)
+    """Whether any decision URL was set at runtime or an incident has the gateway down (one indexed read:
+    the no-gateway path's only cost), read with the next statement ``uow`` sends (``uow.sql.read_ahead``),
+    answered when called."""
+    ahead = uow.sql.read_ahead(_ANY)
     return lambda: ahead.one() is not None
 
 
